@@ -1,0 +1,64 @@
+/* gongji limits: every bound in one place, each with why and its default.
+ * Change a value here, rebuild, and every module follows. */
+#ifndef GJ_LIMITS_H
+#define GJ_LIMITS_H
+
+/* Person number: the national psn_no is 30 characters at most. */
+#define GJ_PSN_NO_MAX 32
+/* Resident ID (GB 11643): exactly 18 characters. */
+#define GJ_CERTNO_LEN 18
+/* Name in UTF-8: 20 Chinese characters of 3 bytes, with room to spare. */
+#define GJ_NAME_MAX 64
+/* Region (admdvs) code: 6 digits. */
+#define GJ_ADMDVS_LEN 6
+/* Settlement id: region(6) + date(8) + sequence(12) + separators. */
+#define GJ_SETL_ID_MAX 39
+/* Caller ids and call ids are chosen by callers; bounded so keys fit LMDB's 511 bytes. */
+#define GJ_CALLER_ID_MAX 64
+#define GJ_CALL_ID_MAX 64
+/* Institution code (fixmedins_code) is 12 characters nationally. */
+#define GJ_INSTITUTION_MAX 32
+
+/* Sponsors a beneficiary may have in the deduction order: more than any family has. */
+#define GJ_SPONSORS_MAX 16
+/* Beneficiaries one sponsor may have, whatever a region's policy says (Hunan: 10). */
+#define GJ_BENEFICIARIES_MAX 64
+/* Regions a policy may list (refused sponsor regions). */
+#define GJ_POLICY_REGIONS_MAX 64
+
+/* Largest amount in one request: 10 million yuan in fen. Keeps every sum far from
+ * INT64_MAX so additions of a few amounts cannot overflow. */
+#define GJ_AMOUNT_MAX 1000000000LL
+/* Largest balance an account may reach: 1 billion yuan in fen. */
+#define GJ_BALANCE_MAX 100000000000LL
+
+/* A request message above this is answered RESOURCE_EXHAUSTED without decoding. */
+#define GJ_MSG_MAX (64 * 1024)
+/* nng drops a connection whose message exceeds this: it bounds memory per message while
+ * leaving room to answer messages between GJ_MSG_MAX and this with an error. */
+#define GJ_MSG_HARD_MAX (1024 * 1024)
+
+/* Server contexts: requests handled concurrently by one node. */
+#define GJ_SERVER_CONTEXTS_DEFAULT 64
+#define GJ_SERVER_CONTEXTS_MAX 1024
+
+/* Store writer queue: requests waiting for the writer; past it callers get RESOURCE_EXHAUSTED. */
+#define GJ_WRITE_QUEUE_MAX 4096
+/* Requests committed in one LMDB transaction (group commit). */
+#define GJ_WRITE_BATCH_MAX 256
+
+/* LMDB map size: the largest the data file may grow. 64 GiB holds >10 million people. */
+#define GJ_MAP_SIZE_DEFAULT (64ULL << 30)
+
+/* Default deadline when a request names none, in ms. */
+#define GJ_DEADLINE_DEFAULT_MS 5000
+/* Records returned in one page. */
+#define GJ_PAGE_SIZE_DEFAULT 50
+#define GJ_PAGE_SIZE_MAX 500
+
+/* Forwarding hops before a request is refused as looping. */
+#define GJ_HOPS_MAX 4
+/* Peers a node config may list. */
+#define GJ_PEERS_MAX 128
+
+#endif

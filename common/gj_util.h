@@ -1,0 +1,46 @@
+/* Small pure helpers shared by node, store, client and tests. Thread-safe; no allocation. */
+#ifndef GJ_UTIL_H
+#define GJ_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall-clock milliseconds since the Unix epoch. */
+int64_t gj_now_unix_ms(void);
+/* Monotonic milliseconds, for deadlines and timing. */
+int64_t gj_mono_ms(void);
+
+/* Business date (yyyymmdd) in China Standard Time (UTC+08:00) of a Unix ms instant. */
+int32_t gj_cst_date_of(int64_t unix_ms);
+/* True when d is a real calendar date in yyyymmdd form (1900..9999). */
+bool gj_date_valid(int32_t d);
+/* The calendar day after d (yyyymmdd). d must be valid. */
+int32_t gj_date_next(int32_t d);
+/* Parse "2026-11-22" or "20261122"; returns false when not a valid date. */
+bool gj_date_parse(const char *text, int32_t *out);
+
+/* Parse yuan with at most two decimals ("120", "120.5", "120.50") into fen.
+ * Refuses signs, other characters, more than two decimals and values above GJ_AMOUNT_MAX. */
+bool gj_yuan_parse(const char *text, int64_t *fen_out);
+/* Format fen as yuan with two decimals ("-12.05"). buf must hold 32 bytes. */
+const char *gj_yuan_format(int64_t fen, char buf[32]);
+
+/* Mask an identifier for logs: keep the first 4 and last 4 characters, replace the
+ * middle with '*'. Strings of 8 characters or fewer are fully masked.
+ * out must hold len(in)+1 bytes, at most out_size. */
+const char *gj_mask(const char *in, char *out, size_t out_size);
+
+/* GB 11643-1999 resident ID check: 18 characters, 17 digits then a digit or 'X',
+ * with a valid ISO 7064 MOD 11-2 check character and a valid birth date. */
+bool gj_certno_valid(const char *certno);
+/* The check character ('0'..'9' or 'X') for the first 17 digits of an ID. */
+char gj_certno_check_char(const char *first17);
+
+/* Copy a NUL-terminated string into a fixed buffer; false (and dst untouched beyond
+ * dst[0]='\0') when src does not fit. */
+bool gj_strcpy_fit(char *dst, size_t dst_size, const char *src);
+/* True when s is exactly n ASCII digits. */
+bool gj_all_digits(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,103 @@
+/* Domain reasons: one stable name per rule or failure, with the gRPC status code it is
+ * answered with and a human message. The name travels on the wire (Reply.reason);
+ * callers match on it, so a name never changes meaning once released. */
+#ifndef GJ_REASONS_H
+#define GJ_REASONS_H
+
+/* gRPC status codes (same numbers as gongji.v1.Code), so rule code need not include
+ * the generated protobuf header. */
+enum gj_code {
+    GJ_CODE_OK = 0,
+    GJ_CODE_CANCELLED = 1,
+    GJ_CODE_UNKNOWN = 2,
+    GJ_CODE_INVALID_ARGUMENT = 3,
+    GJ_CODE_DEADLINE_EXCEEDED = 4,
+    GJ_CODE_NOT_FOUND = 5,
+    GJ_CODE_ALREADY_EXISTS = 6,
+    GJ_CODE_PERMISSION_DENIED = 7,
+    GJ_CODE_RESOURCE_EXHAUSTED = 8,
+    GJ_CODE_FAILED_PRECONDITION = 9,
+    GJ_CODE_ABORTED = 10,
+    GJ_CODE_OUT_OF_RANGE = 11,
+    GJ_CODE_UNIMPLEMENTED = 12,
+    GJ_CODE_INTERNAL = 13,
+    GJ_CODE_UNAVAILABLE = 14,
+    GJ_CODE_DATA_LOSS = 15,
+    GJ_CODE_UNAUTHENTICATED = 16,
+};
+
+/* X(name, code, message) */
+#define GJ_REASON_TABLE(X)                                                                     \
+    X(NONE, OK, "ok")                                                                          \
+    /* R1 who can sponsor */                                                                   \
+    X(SPONSOR_NOT_EMPLOYEE, FAILED_PRECONDITION, "R1: only an employee (insutype 310) can sponsor") \
+    X(SPONSOR_NOT_ACTIVE, FAILED_PRECONDITION, "R1: the sponsor is not actively insured")     \
+    X(SPONSOR_NO_ACCOUNT, FAILED_PRECONDITION, "R1: the sponsor has no personal account")     \
+    /* R2 who can benefit */                                                                   \
+    X(BENEFICIARY_NOT_ACTIVE, FAILED_PRECONDITION, "R2: the beneficiary is not actively insured") \
+    X(SPOUSE_PARENT_NOT_ALLOWED, FAILED_PRECONDITION, "R2: a spouse's parent can never be bound") \
+    X(RELATION_NOT_ALLOWED, FAILED_PRECONDITION, "R2: the sponsor's region does not allow this relation") \
+    X(RELATION_INVALID, INVALID_ARGUMENT, "R2: relation is missing or unknown")              \
+    X(SELF_BINDING, INVALID_ARGUMENT, "R2: a person cannot bind to themself")                 \
+    /* R4 scope */                                                                             \
+    X(CROSS_PROVINCE_NOT_IN_PILOT, FAILED_PRECONDITION, "R4: across provinces both regions must be in the pilot") \
+    /* R5 uses */                                                                              \
+    X(USE_NOT_ALLOWED, FAILED_PRECONDITION, "R5: the region does not allow mutual aid for this use") \
+    X(USE_INVALID, INVALID_ARGUMENT, "R5: use is missing or unknown")                         \
+    /* R8 limits */                                                                            \
+    X(BINDING_LIMIT_REACHED, RESOURCE_EXHAUSTED, "R8: the sponsor has the most beneficiaries the region allows") \
+    X(ONE_RELATIONSHIP_ONLY, FAILED_PRECONDITION, "R8: the region allows one mutual-aid relationship per person") \
+    X(SPONSORS_LIMIT_REACHED, RESOURCE_EXHAUSTED, "the beneficiary has the most sponsors a node keeps") \
+    /* R9 dates */                                                                             \
+    X(BINDING_NOT_FOUND, NOT_FOUND, "R9: no such binding")                                    \
+    X(BINDING_EXISTS, ALREADY_EXISTS, "R9: this binding already exists")                      \
+    X(BINDING_ALREADY_ENDING, FAILED_PRECONDITION, "R9: this binding has already been ended") \
+    /* R11 order */                                                                            \
+    X(ORDER_MISMATCH, INVALID_ARGUMENT, "R11: the order must list each current sponsor exactly once") \
+    /* R12 regions */                                                                          \
+    X(REGION_NOT_LIVE, FAILED_PRECONDITION, "R12: mutual aid is not live in this region")    \
+    X(SPONSOR_REGION_REFUSED, FAILED_PRECONDITION, "R12: the region refuses sponsors from that region for this insutype") \
+    /* people and money */                                                                     \
+    X(PERSON_NOT_FOUND, NOT_FOUND, "no such person")                                          \
+    X(PERSON_NOT_LOCAL, FAILED_PRECONDITION, "the person is not insured in this node's region") \
+    X(CERTNO_INVALID, INVALID_ARGUMENT, "certno is not a valid 18-character ID (GB 11643 check digit)") \
+    X(INSUTYPE_INVALID, INVALID_ARGUMENT, "insutype must be 310 or 390")                     \
+    X(STATUS_INVALID, INVALID_ARGUMENT, "status is missing or unknown")                       \
+    X(FIELD_INVALID, INVALID_ARGUMENT, "a field is missing, too long or malformed")           \
+    X(AMOUNT_INVALID, INVALID_ARGUMENT, "amount must be positive and at most 10,000,000.00 yuan") \
+    X(BALANCE_LIMIT, OUT_OF_RANGE, "the balance would exceed its limit")                      \
+    X(NO_ACCOUNT, FAILED_PRECONDITION, "the person has no personal account (resident insured)") \
+    /* calls and transport */                                                                  \
+    X(CALL_ID_MISSING, INVALID_ARGUMENT, "a write needs a call id")                           \
+    X(CALL_ID_REUSED, ALREADY_EXISTS, "this call id was used for a different request")        \
+    X(MALFORMED_MESSAGE, INVALID_ARGUMENT, "the message could not be decoded")                \
+    X(MESSAGE_TOO_LARGE, RESOURCE_EXHAUSTED, "the message is larger than the node accepts")   \
+    X(UNKNOWN_METHOD, UNIMPLEMENTED, "no such method")                                        \
+    X(CALLER_NOT_ALLOWED, PERMISSION_DENIED, "the caller's role may not call this")           \
+    X(DEADLINE_PASSED, DEADLINE_EXCEEDED, "the request's deadline has passed")                \
+    X(REGION_UNKNOWN, NOT_FOUND, "no node serves that region")                                \
+    X(REGION_UNREACHABLE, UNAVAILABLE, "the region's node did not answer")                    \
+    X(HOPS_EXCEEDED, ABORTED, "the request was forwarded too many times")                     \
+    X(OVERLOADED, RESOURCE_EXHAUSTED, "the node is busy; try again")                          \
+    X(CLOCK_OVERRIDE_DISABLED, FAILED_PRECONDITION, "this node does not allow setting its date") \
+    X(STORE_FULL, RESOURCE_EXHAUSTED, "the node's data file is full")                         \
+    X(STORE_ERROR, INTERNAL, "the node could not write its data")                             \
+    X(SHUTTING_DOWN, UNAVAILABLE, "the node is shutting down")
+
+typedef enum gj_reason {
+#define GJ_REASON_ENUM(name, code, msg) GJ_R_##name,
+    GJ_REASON_TABLE(GJ_REASON_ENUM)
+#undef GJ_REASON_ENUM
+        GJ_R_COUNT
+} gj_reason;
+
+/* "RELATION_NOT_ALLOWED" */
+const char *gj_reason_name(gj_reason r);
+/* The gRPC status code the reason is answered with. */
+int gj_reason_code(gj_reason r);
+/* The default human message. */
+const char *gj_reason_message(gj_reason r);
+/* "INVALID_ARGUMENT" for 3, "CODE_99" style never: unknown codes give "UNKNOWN". */
+const char *gj_code_name(int code);
+
+#endif

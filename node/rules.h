@@ -1,0 +1,147 @@
+/* Business rules of SPEC §2 as pure functions over plain structs: no LMDB, no sockets,
+ * no clock. The node reads state, calls these, then writes what they decide. Every
+ * function returns GJ_R_NONE when the rule holds, or the reason it fails. */
+#ifndef GJ_RULES_H
+#define GJ_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gj_limits.h"
+#include "reasons.h"
+#include "store.h"
+
+/* Wire values of Relation and UseType, repeated here so rules need no protobuf. */
+enum gj_relation {
+    GJ_REL_SPOUSE = 1,
+    GJ_REL_PARENT = 2,
+    GJ_REL_CHILD = 3,
+    GJ_REL_SIBLING = 4,
+    GJ_REL_GRANDPARENT = 5,
+    GJ_REL_MATERNAL_GRANDPARENT = 6,
+    GJ_REL_GRANDCHILD = 7,
+    GJ_REL_MATERNAL_GRANDCHILD = 8,
+    GJ_REL_SPOUSE_PARENT = 9,
+};
+#define GJ_REL_MAX 9
+
+enum gj_use {
+    GJ_USE_OUTPATIENT = 1,
+    GJ_USE_INPATIENT = 2,
+    GJ_USE_SPECIAL_DISEASE = 3,
+    GJ_USE_PHARMACY = 4,
+    GJ_USE_PREMIUM = 5,
+    GJ_USE_CHECKUP = 6,
+};
+#define GJ_USE_MAX 6
+
+/* Bit for a relation or use in the policy masks. */
+#define GJ_BIT(v) (1u << (v))
+#define GJ_RELATIONS_ALL                                                                       \
+    (GJ_BIT(GJ_REL_SPOUSE) | GJ_BIT(GJ_REL_PARENT) | GJ_BIT(GJ_REL_CHILD) |                    \
+     GJ_BIT(GJ_REL_SIBLING) | GJ_BIT(GJ_REL_GRANDPARENT) |                                     \
+     GJ_BIT(GJ_REL_MATERNAL_GRANDPARENT) | GJ_BIT(GJ_REL_GRANDCHILD) |                         \
+     GJ_BIT(GJ_REL_MATERNAL_GRANDCHILD))
+#define GJ_USES_ALL                                                                            \
+    (GJ_BIT(GJ_USE_OUTPATIENT) | GJ_BIT(GJ_USE_INPATIENT) | GJ_BIT(GJ_USE_SPECIAL_DISEASE) |   \
+     GJ_BIT(GJ_USE_PHARMACY) | GJ_BIT(GJ_USE_PREMIUM) | GJ_BIT(GJ_USE_CHECKUP))
+
+/* A region's policy (SPEC §3). */
+typedef struct gj_policy {
+    char region[GJ_ADMDVS_LEN + 1];
+    bool live;                       /* R12: mutual aid switched on */
+    uint32_t relations_allowed;      /* R2: GJ_BIT(relation) mask; spouse's parent never */
+    uint32_t max_beneficiaries;      /* R8: per sponsor at once; 0 = unlimited */
+    bool one_relationship_per_person;/* R8 */
+    bool cascade;                    /* R6: true = cascade across sponsors, false = single */
+    int64_t reserve_floor;           /* R10: fen a sponsor always keeps */
+    bool cross_province_pilot;       /* R4 */
+    uint32_t uses_allowed;           /* R5: GJ_BIT(use) mask */
+    /* R12: sponsors from these regions may not aid this region's people of
+     * refuse_insutype ("390"). */
+    char refuse_insutype[4];
+    size_t refuse_region_count;
+    char refuse_regions[GJ_POLICY_REGIONS_MAX][GJ_ADMDVS_LEN + 1];
+    uint32_t revoke_days;            /* R14: days a settlement stays revocable; 0 = always */
+} gj_policy;
+
+/* A policy with every knob at its permissive default for region: live, all close
+ * relatives, unlimited, cascade, no floor, not in the pilot, all uses, nothing refused. */
+void rules_policy_default(gj_policy *policy, const char *region);
+
+/* Name <-> value for relations and uses as written in configs and the CLI
+ * ("spouse", "maternal_grandparent", "outpatient", ...). Parse returns 0 when unknown. */
+const char *rules_relation_name(int relation);
+int rules_relation_parse(const char *name);
+const char *rules_use_name(int use);
+int rules_use_parse(const char *name);
+
+/* The province of a region: its first two digits. */
+bool rules_same_province(const char *region_a, const char *region_b);
+
+/* ---- person checks ---- */
+
+/* R1: active, insutype 310, with an account. */
+gj_reason rules_check_sponsor(const store_person *sponsor, bool has_account);
+/* R2: active, insured (310 or 390). */
+gj_reason rules_check_beneficiary(const store_person *beneficiary);
+/* Enroll: psn_no present, certno valid (GB 11643), insutype 310/390, status known,
+ * region 6 digits. */
+gj_reason rules_check_person_fields(const store_person *person);
+
+/* ---- binding checks ---- */
+
+/* R2: relation known, never a spouse's parent, allowed by the sponsor region's policy. */
+gj_reason rules_check_relation(const gj_policy *sponsor_policy, int relation);
+/* R4 + R12: both regions live; same province, or both in the pilot; the beneficiary
+ * region does not refuse sponsors from the sponsor's region for the beneficiary's
+ * insutype. */
+gj_reason rules_check_scope(const gj_policy *sponsor_policy, const gj_policy *beneficiary_policy,
+                            const char *beneficiary_insutype);
+/* R8: caps, given the counts of bindings in force (today or later) that each person
+ * already has, excluding the one being made. */
+gj_reason rules_check_caps(const gj_policy *sponsor_policy, const gj_policy *beneficiary_policy,
+                           size_t sponsor_as_sponsor, size_t sponsor_as_beneficiary,
+                           size_t beneficiary_as_sponsor, size_t beneficiary_as_beneficiary);
+
+/* R9: does the binding pay on date (yyyymmdd)? begin_date <= date < end_date (or open). */
+bool rules_binding_pays_on(const store_binding *binding, int32_t date);
+/* R9: is the binding still in force or yet to start on date (not ended by then)? */
+bool rules_binding_in_force(const store_binding *binding, int32_t date);
+
+/* R11: proposed must hold each of current's sponsors exactly once, nothing else. */
+gj_reason rules_check_order(const store_order *current, const char *const *proposed,
+                            size_t proposed_count);
+
+/* ---- settlement ---- */
+
+/* Amount in (0, GJ_AMOUNT_MAX]. */
+gj_reason rules_check_amount(int64_t amount);
+/* R5: use known and allowed. */
+gj_reason rules_check_use(const gj_policy *policy, int use);
+
+/* What mutual aid may take from an account (R7, R10): balance - held - floor, at
+ * least 0. */
+int64_t rules_shareable(const store_account *account, int64_t reserve_floor);
+
+/* One sponsor as the planner sees it, in deduction order. */
+typedef struct rules_sponsor_funds {
+    int64_t shareable;  /* rules_shareable() of the sponsor's account; 0 = skipped */
+} rules_sponsor_funds;
+
+typedef struct rules_settlement_plan {
+    int64_t own_pay;                     /* from the patient's own account */
+    int64_t sponsor_pay[GJ_SPONSORS_MAX];/* per sponsor, same order as input */
+    int64_t mulaid_pay;                  /* sum of sponsor_pay */
+    int64_t cash_pay;                    /* the rest */
+} rules_settlement_plan;
+
+/* R6 + R7: own account first (own_available = balance - held, 0 when none), then
+ * sponsors in order; cascade takes from each until paid; single takes only from the
+ * first sponsor with money. own_pay + mulaid_pay + cash_pay == amount always. */
+void rules_plan_settlement(int64_t amount, int64_t own_available,
+                           const rules_sponsor_funds *sponsors, size_t sponsor_count,
+                           bool cascade, rules_settlement_plan *plan);
+
+#endif

@@ -1,0 +1,256 @@
+/* gongji store: one region's ledger in LMDB.
+ *
+ * What it keeps: persons, personal accounts, bindings (indexed by sponsor and by
+ * beneficiary), deduction orders, an append-only journal of every money movement,
+ * idempotency records, spend records (what each relative spent from a sponsor),
+ * settlements and holds.
+ *
+ * Threads. One writer thread owns every write. Callers hand it work with
+ * store_submit(); it runs the work of many callers in one LMDB write transaction
+ * (group commit), each caller's work inside its own nested transaction so one
+ * caller's failure rolls back only its own changes, then commits and fsyncs, and only
+ * then tells each caller through its done callback. Reads use store_read_begin() from
+ * any thread, concurrently with the writer (LMDB MVCC; the env is opened MDB_NOTLS).
+ *
+ * Records are fixed-size C structs stored as they are, each key space in its own
+ * named LMDB database. The store knows nothing of nng or protobuf.
+ *
+ * Every function returns gj_err; MDB_* codes never leave this module.
+ */
+#ifndef GJ_STORE_H
+#define GJ_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gj_error.h"
+#include "gj_limits.h"
+
+typedef struct store store;
+typedef struct store_txn store_txn;
+
+typedef struct store_options {
+    uint64_t map_size;   /* 0: GJ_MAP_SIZE_DEFAULT */
+    unsigned batch_max;  /* 0: GJ_WRITE_BATCH_MAX; requests per write transaction */
+    unsigned queue_max;  /* 0: GJ_WRITE_QUEUE_MAX; pending submissions before GJ_ERR_FULL */
+} store_options;
+
+/* ---- records ---- */
+
+typedef enum store_person_status {
+    STORE_PERSON_ACTIVE = 1,
+    STORE_PERSON_SUSPENDED = 2,
+    STORE_PERSON_TERMINATED = 3,
+} store_person_status;
+
+typedef struct store_person {
+    char psn_no[GJ_PSN_NO_MAX + 1];
+    char certno[GJ_CERTNO_LEN + 1];
+    char name[GJ_NAME_MAX + 1];
+    char insutype[4];                 /* "310" or "390" */
+    char admdvs[GJ_ADMDVS_LEN + 1];   /* home region */
+    uint8_t status;                   /* store_person_status */
+    int64_t updated_unix_ms;
+} store_person;
+
+/* A personal account. balance includes held money (SPEC §6.1). */
+typedef struct store_account {
+    int64_t balance;
+    int64_t held;      /* reserved by in-flight holds; 0 <= held <= balance */
+    int64_t credited;  /* sum of all credits ever */
+    int64_t paid_out;  /* sum of all payments ever (own settlements, aid, premiums) */
+    int64_t refunded;  /* sum of all refunds ever */
+} store_account;
+
+typedef struct store_binding {
+    char sponsor[GJ_PSN_NO_MAX + 1];
+    char beneficiary[GJ_PSN_NO_MAX + 1];
+    char sponsor_admdvs[GJ_ADMDVS_LEN + 1];
+    char beneficiary_admdvs[GJ_ADMDVS_LEN + 1];
+    uint8_t relation;    /* wire Relation value */
+    int32_t begin_date;  /* yyyymmdd, first day it pays */
+    int32_t end_date;    /* yyyymmdd, first day it no longer pays; 0 = open */
+    int64_t created_unix_ms;
+} store_binding;
+
+/* A beneficiary's deduction order: sponsors in paying order. */
+typedef struct store_order {
+    uint32_t count;
+    struct {
+        char psn_no[GJ_PSN_NO_MAX + 1];
+        char admdvs[GJ_ADMDVS_LEN + 1];
+    } sponsors[GJ_SPONSORS_MAX];
+} store_order;
+
+typedef enum store_journal_kind {
+    STORE_J_CREDIT = 1,      /* contribution into the account (+) */
+    STORE_J_SETTLE_OWN = 2,  /* the account holder's own settlement (-) */
+    STORE_J_SETTLE_AID = 3,  /* mutual aid paid for a relative's settlement (-) */
+    STORE_J_PREMIUM = 4,     /* a relative's resident premium (-) */
+    STORE_J_REFUND = 5,      /* money returned by a revoke (+) */
+} store_journal_kind;
+
+/* One money movement. amount is signed: + into the account, - out of it. */
+typedef struct store_journal_entry {
+    uint64_t seq;  /* assigned by the store: 1, 2, 3, ... */
+    int64_t unix_ms;
+    uint8_t kind;  /* store_journal_kind */
+    char psn_no[GJ_PSN_NO_MAX + 1];
+    int64_t amount;
+    int64_t balance_after;
+    char setl_id[GJ_SETL_ID_MAX + 1];        /* "" for credits */
+    char counterpart[GJ_PSN_NO_MAX + 1];     /* the relative aided, or "" */
+    char caller_id[GJ_CALLER_ID_MAX + 1];
+    char call_id[GJ_CALL_ID_MAX + 1];
+} store_journal_entry;
+
+/* What one sponsor paid for one relative's settlement (R13). */
+typedef struct store_spend {
+    char sponsor[GJ_PSN_NO_MAX + 1];
+    char beneficiary[GJ_PSN_NO_MAX + 1];
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    int64_t amount;
+    int32_t setl_date;
+    int64_t unix_ms;
+    uint8_t use;  /* wire UseType value */
+} store_spend;
+
+typedef enum store_settlement_status {
+    STORE_SETL_COMMITTED = 1,
+    STORE_SETL_REVOKED = 2,
+} store_settlement_status;
+
+typedef struct store_settlement {
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    char psn_no[GJ_PSN_NO_MAX + 1];  /* the beneficiary (patient) */
+    int64_t amount;
+    int64_t acct_pay;
+    int64_t mulaid_pay;
+    int64_t cash_pay;
+    int32_t setl_date;
+    int64_t unix_ms;
+    uint8_t use;
+    uint8_t status;  /* store_settlement_status */
+    uint32_t part_count;
+    struct {
+        char psn_no[GJ_PSN_NO_MAX + 1];
+        char admdvs[GJ_ADMDVS_LEN + 1];
+        int64_t amount;
+    } parts[GJ_SPONSORS_MAX];
+    char caller_id[GJ_CALLER_ID_MAX + 1];
+    char call_id[GJ_CALL_ID_MAX + 1];
+} store_settlement;
+
+/* ---- lifecycle ---- */
+
+/* Open (creating when absent) the store in directory dir, which must exist, and start
+ * its writer thread. opts may be NULL. Errors: GJ_ERR_IO (cannot open or lock),
+ * GJ_ERR_CORRUPT (the data file has another format version), GJ_ERR_NOMEM. */
+gj_err store_open(store **out, const char *dir, const store_options *opts);
+
+/* Stop accepting work, finish and commit everything already submitted, stop the
+ * writer and close LMDB. Safe on NULL. No read transaction may be open. */
+void store_close(store *s);
+
+/* ---- transactions ---- */
+
+/* A read-only snapshot, usable from any thread. Errors: GJ_ERR_FULL (too many
+ * readers), GJ_ERR_IO. End it with store_read_end() on the same or another thread. */
+gj_err store_read_begin(store *s, store_txn **out);
+void store_read_end(store_txn *txn);
+
+/* Work run on the writer thread inside a nested write transaction. Return GJ_OK to
+ * keep its changes; anything else rolls back exactly its own changes, and that value
+ * is passed to done. */
+typedef gj_err (*store_apply_fn)(store_txn *txn, void *arg);
+
+/* Called on the writer thread once the outcome is final: result is apply's error when
+ * apply failed; else GJ_OK once the batch is committed and fsync'd; else the commit
+ * error (GJ_ERR_FULL when the map is full, GJ_ERR_IO), in which case nothing of apply
+ * was kept. done must not block for long and must not call store_submit_wait(). */
+typedef void (*store_done_fn)(void *arg, gj_err result);
+
+/* Queue work for the writer. Returns at once: GJ_OK (done will be called exactly
+ * once), GJ_ERR_FULL (queue full; done will not be called), GJ_ERR_CLOSED. */
+gj_err store_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg);
+
+/* Submit and wait for the outcome; returns what done would get. Never call it from
+ * the writer thread (from inside apply or done). */
+gj_err store_submit_wait(store *s, store_apply_fn apply, void *arg);
+
+/* ---- data access: every call takes a transaction; writes need a write txn (inside
+ * apply) and return GJ_ERR_INVAL on a read txn. Pointers returned into the store stay
+ * valid only until the transaction ends. ---- */
+
+gj_err store_person_get(store_txn *txn, const char *psn_no, store_person *out); /* NOTFOUND */
+gj_err store_person_put(store_txn *txn, const store_person *person);
+uint64_t store_person_count(store_txn *txn);
+
+/* The account of psn_no; GJ_ERR_NOTFOUND when the person has none. */
+gj_err store_account_get(store_txn *txn, const char *psn_no, store_account *out);
+/* Create an empty account when absent; GJ_OK either way. */
+gj_err store_account_ensure(store_txn *txn, const char *psn_no);
+
+/* Move money: add entry->amount (signed) to entry->psn_no's balance and append the
+ * entry to the journal (the store fills seq and balance_after). The account's credited,
+ * paid_out or refunded counter follows entry->kind. Refuses with GJ_ERR_INVAL when the
+ * balance would go below held or above GJ_BALANCE_MAX, or |amount| > GJ_AMOUNT_MAX;
+ * GJ_ERR_NOTFOUND when there is no account. *after (may be NULL) gets the new account. */
+gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_account *after);
+
+/* Reserve or release part of an account for an in-flight payment: held += delta.
+ * GJ_ERR_INVAL when held would leave [0, balance]. */
+gj_err store_account_hold(store_txn *txn, const char *psn_no, int64_t delta, store_account *after);
+
+/* Bindings are keyed by (sponsor, beneficiary) and readable from both sides. */
+gj_err store_binding_get(store_txn *txn, const char *sponsor, const char *beneficiary,
+                         store_binding *out); /* NOTFOUND */
+gj_err store_binding_put(store_txn *txn, const store_binding *binding); /* insert or replace */
+/* Up to max bindings where psn_no is the sponsor (resp. beneficiary), in key order.
+ * *count gets how many were written; GJ_ERR_TOOBIG when there were more than max
+ * (the first max are still written). */
+gj_err store_binding_list_by_sponsor(store_txn *txn, const char *psn_no, store_binding *out,
+                                     size_t max, size_t *count);
+gj_err store_binding_list_by_beneficiary(store_txn *txn, const char *psn_no, store_binding *out,
+                                         size_t max, size_t *count);
+uint64_t store_binding_count(store_txn *txn);
+
+/* A beneficiary's deduction order; an absent one reads as count 0 with GJ_OK. */
+gj_err store_order_get(store_txn *txn, const char *beneficiary, store_order *out);
+gj_err store_order_put(store_txn *txn, const char *beneficiary, const store_order *order);
+
+/* Idempotency: the first answer to (caller_id, call_id). request_hash identifies the
+ * request's content. On GJ_OK *reply points into the store (valid until txn ends). */
+gj_err store_idem_get(store_txn *txn, const char *caller_id, const char *call_id,
+                      uint64_t *request_hash, const void **reply, size_t *reply_len);
+gj_err store_idem_put(store_txn *txn, const char *caller_id, const char *call_id,
+                      uint64_t request_hash, const void *reply, size_t reply_len);
+
+/* Next value of a named persistent counter (1, 2, 3, ...). name is at most 32 chars. */
+gj_err store_next_seq(store_txn *txn, const char *name, uint64_t *out);
+
+gj_err store_settlement_put(store_txn *txn, const store_settlement *setl);
+gj_err store_settlement_get(store_txn *txn, const char *setl_id, store_settlement *out);
+
+/* Spend records, keyed by (sponsor, setl_date, unix_ms, setl_id). */
+gj_err store_spend_put(store_txn *txn, const store_spend *spend);
+/* Spend records of sponsor with from_date <= setl_date <= to_date, in date order,
+ * starting after the record whose opaque cursor is `after` ("" = from the start).
+ * Writes up to max records; when more remain, next_cursor gets the cursor of the last
+ * one written, else "". Cursors are printable, at most 79 characters + NUL. */
+gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
+                        int32_t to_date, const char *after, store_spend *out, size_t max,
+                        size_t *count, char next_cursor[80]);
+
+/* Journal, in seq order from first_seq (1 = the beginning). The callback returns false
+ * to stop early. */
+typedef bool (*store_journal_fn)(const store_journal_entry *entry, void *arg);
+gj_err store_journal_scan(store_txn *txn, uint64_t first_seq, store_journal_fn fn, void *arg);
+uint64_t store_journal_count(store_txn *txn);
+
+/* Every account, in psn_no order. The callback returns false to stop early. */
+typedef bool (*store_account_fn)(const char *psn_no, const store_account *account, void *arg);
+gj_err store_account_scan(store_txn *txn, store_account_fn fn, void *arg);
+
+#endif
