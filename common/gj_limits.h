@@ -19,6 +19,8 @@
 /* Institution code (fixmedins_code) is 12 characters nationally. */
 #define GJ_INSTITUTION_MAX 32
 
+/* Bindings read for one person at once (in force and ended), bounding every scan. */
+#define GJ_BINDINGS_PER_PERSON_MAX 256
 /* Sponsors a beneficiary may have in the deduction order: more than any family has. */
 #define GJ_SPONSORS_MAX 16
 /* Beneficiaries one sponsor may have, whatever a region's policy says (Hunan: 10). */

@@ -39,6 +39,11 @@ static int32_t civil_from_days(int64_t z)
 
 int32_t gj_cst_date_of(int64_t unix_ms)
 {
+    /* Clamp to years 1900..9999 so the arithmetic below cannot overflow. */
+    if (unix_ms < -2208988800000LL)
+        unix_ms = -2208988800000LL;
+    if (unix_ms > 253402300799000LL)
+        unix_ms = 253402300799000LL - 8LL * 3600 * 1000;
     int64_t cst_ms = unix_ms + 8LL * 3600 * 1000;
     int64_t days = cst_ms >= 0 ? cst_ms / 86400000 : (cst_ms - 86399999) / 86400000;
     return civil_from_days(days);
@@ -62,6 +67,8 @@ bool gj_date_valid(int32_t d)
 
 int32_t gj_date_next(int32_t d)
 {
+    if (!gj_date_valid(d))
+        return d; /* a bug in the caller; never read outside the month table */
     int y = d / 10000, m = (d / 100) % 100, day = d % 100;
     if (++day > days_in_month(y, m)) {
         day = 1;
@@ -162,10 +169,11 @@ const char *gj_mask(const char *in, char *out, size_t out_size)
     if (in == NULL)
         in = "";
     size_t len = strlen(in);
-    if (len + 1 > out_size)
-        len = out_size - 1;
+    bool fits = len + 1 <= out_size;
+    if (!fits)
+        len = out_size - 1; /* too small to show the ends honestly: mask it all */
     for (size_t i = 0; i < len; i++)
-        out[i] = (len > 8 && (i < 4 || i >= len - 4)) ? in[i] : '*';
+        out[i] = (fits && len > 8 && (i < 4 || i >= len - 4)) ? in[i] : '*';
     out[len] = '\0';
     return out;
 }

@@ -1,0 +1,235 @@
+#include "config.h"
+#include "gj_util.h"
+#include "log.h"
+
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void node_config_defaults(node_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->log_level = GJ_LOG_INFO;
+    cfg->contexts = GJ_SERVER_CONTEXTS_DEFAULT;
+    cfg->map_size = GJ_MAP_SIZE_DEFAULT;
+    rules_policy_default(&cfg->policy, "");
+}
+
+typedef struct load_state {
+    node_config *cfg;
+    char problem[256];
+} load_state;
+
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+        *out = true;
+    else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") ||
+             !strcasecmp(v, "off"))
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
+static bool parse_uint(const char *v, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    if (*v < '0' || *v > '9')
+        return false;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*end != '\0' || x > max)
+        return false;
+    *out = x;
+    return true;
+}
+
+/* Comma-separated names into a bit mask; "all" = every known value. */
+static bool parse_mask(const char *v, int (*parse)(const char *), uint32_t all, uint32_t *out)
+{
+    char buf[512];
+    if (!gj_strcpy_fit(buf, sizeof buf, v))
+        return false;
+    uint32_t mask = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
+         tok = strtok_r(NULL, ", ", &save)) {
+        if (!strcasecmp(tok, "all")) {
+            mask |= all;
+            continue;
+        }
+        if (!strcasecmp(tok, "none"))
+            continue;
+        int x = parse(tok);
+        if (x <= 0)
+            return false;
+        mask |= GJ_BIT(x);
+    }
+    *out = mask;
+    return true;
+}
+
+static bool is_region_code(const char *v)
+{
+    return strlen(v) == GJ_ADMDVS_LEN && gj_all_digits(v, GJ_ADMDVS_LEN);
+}
+
+static bool parse_regions(const char *v, gj_policy *p)
+{
+    char buf[GJ_POLICY_REGIONS_MAX * 8];
+    if (!gj_strcpy_fit(buf, sizeof buf, v))
+        return false;
+    p->refuse_region_count = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok;
+         tok = strtok_r(NULL, ", ", &save)) {
+        if (!is_region_code(tok) || p->refuse_region_count >= GJ_POLICY_REGIONS_MAX)
+            return false;
+        memcpy(p->refuse_regions[p->refuse_region_count++], tok, GJ_ADMDVS_LEN + 1);
+    }
+    return true;
+}
+
+#define FAIL(...)                                                                              \
+    do {                                                                                       \
+        snprintf(st->problem, sizeof st->problem, __VA_ARGS__);                                \
+        return 0;                                                                              \
+    } while (0)
+
+static int on_node_key(load_state *st, const char *key, const char *value)
+{
+    node_config *cfg = st->cfg;
+    unsigned long long n;
+    if (!strcmp(key, "region")) {
+        if (!is_region_code(value))
+            FAIL("region must be a 6-digit division code, got '%s'", value);
+        memcpy(cfg->region, value, GJ_ADMDVS_LEN + 1);
+    } else if (!strcmp(key, "name")) {
+        if (!gj_strcpy_fit(cfg->name, sizeof cfg->name, value))
+            FAIL("name is too long");
+    } else if (!strcmp(key, "listen")) {
+        if (!gj_strcpy_fit(cfg->listen_url, sizeof cfg->listen_url, value))
+            FAIL("listen URL is too long");
+    } else if (!strcmp(key, "data_dir")) {
+        if (!gj_strcpy_fit(cfg->data_dir, sizeof cfg->data_dir, value))
+            FAIL("data_dir is too long");
+    } else if (!strcmp(key, "log_file")) {
+        if (!gj_strcpy_fit(cfg->log_file, sizeof cfg->log_file, value))
+            FAIL("log_file is too long");
+    } else if (!strcmp(key, "log_level")) {
+        if ((cfg->log_level = gj_log_level_parse(value)) < 0)
+            FAIL("log_level must be debug, info, warn or error");
+    } else if (!strcmp(key, "contexts")) {
+        if (!parse_uint(value, GJ_SERVER_CONTEXTS_MAX, &n) || n == 0)
+            FAIL("contexts must be 1..%d", GJ_SERVER_CONTEXTS_MAX);
+        cfg->contexts = (unsigned)n;
+    } else if (!strcmp(key, "map_size_mb")) {
+        if (!parse_uint(value, 1ULL << 24, &n) || n < 1)
+            FAIL("map_size_mb must be a positive number of MiB");
+        cfg->map_size = n << 20;
+    } else if (!strcmp(key, "allow_clock_override")) {
+        if (!parse_bool(value, &cfg->allow_clock_override))
+            FAIL("allow_clock_override must be yes or no");
+    } else {
+        FAIL("unknown key '%s' in [node]", key);
+    }
+    return 1;
+}
+
+static int on_policy_key(load_state *st, const char *key, const char *value)
+{
+    gj_policy *p = &st->cfg->policy;
+    unsigned long long n;
+    if (!strcmp(key, "live")) {
+        if (!parse_bool(value, &p->live))
+            FAIL("live must be yes or no");
+    } else if (!strcmp(key, "relations")) {
+        if (!parse_mask(value, rules_relation_parse, GJ_RELATIONS_ALL, &p->relations_allowed))
+            FAIL("relations: unknown relation in '%s'", value);
+        if (p->relations_allowed & GJ_BIT(GJ_REL_SPOUSE_PARENT))
+            FAIL("relations: a spouse's parent can never be allowed (R2)");
+    } else if (!strcmp(key, "max_beneficiaries")) {
+        if (!strcasecmp(value, "unlimited"))
+            n = 0;
+        else if (!parse_uint(value, GJ_BENEFICIARIES_MAX, &n))
+            FAIL("max_beneficiaries must be 0..%d or unlimited", GJ_BENEFICIARIES_MAX);
+        p->max_beneficiaries = (uint32_t)n;
+    } else if (!strcmp(key, "one_relationship_per_person")) {
+        if (!parse_bool(value, &p->one_relationship_per_person))
+            FAIL("one_relationship_per_person must be yes or no");
+    } else if (!strcmp(key, "cascade")) {
+        if (!parse_bool(value, &p->cascade))
+            FAIL("cascade must be yes or no");
+    } else if (!strcmp(key, "reserve_floor")) {
+        if (!gj_yuan_parse(value, &p->reserve_floor))
+            FAIL("reserve_floor must be yuan with at most two decimals");
+    } else if (!strcmp(key, "cross_province_pilot")) {
+        if (!parse_bool(value, &p->cross_province_pilot))
+            FAIL("cross_province_pilot must be yes or no");
+    } else if (!strcmp(key, "uses")) {
+        if (!parse_mask(value, rules_use_parse, GJ_USES_ALL, &p->uses_allowed))
+            FAIL("uses: unknown use in '%s'", value);
+    } else if (!strcmp(key, "refuse_sponsors_from")) {
+        if (!parse_regions(value, p))
+            FAIL("refuse_sponsors_from must list 6-digit region codes");
+    } else if (!strcmp(key, "refuse_insutype")) {
+        if (strcmp(value, "310") && strcmp(value, "390"))
+            FAIL("refuse_insutype must be 310 or 390");
+        memcpy(p->refuse_insutype, value, 4);
+    } else if (!strcmp(key, "revoke_days")) {
+        if (!parse_uint(value, 3650, &n))
+            FAIL("revoke_days must be 0..3650");
+        p->revoke_days = (uint32_t)n;
+    } else {
+        FAIL("unknown key '%s' in [policy]", key);
+    }
+    return 1;
+}
+
+static int on_peer_key(load_state *st, const char *key, const char *value)
+{
+    node_config *cfg = st->cfg;
+    size_t len = strlen(key);
+    if (len < 2 || len > GJ_ADMDVS_LEN || !gj_all_digits(key, len))
+        FAIL("peer prefix '%s' must be 2 to 6 digits of a region code", key);
+    if (cfg->peer_count >= GJ_PEERS_MAX)
+        FAIL("more than %d peers", GJ_PEERS_MAX);
+    node_peer *peer = &cfg->peers[cfg->peer_count];
+    memcpy(peer->prefix, key, len + 1);
+    if (!gj_strcpy_fit(peer->url, sizeof peer->url, value))
+        FAIL("peer URL is too long");
+    cfg->peer_count++;
+    return 1;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+    load_state *st = user;
+    if (!strcmp(section, "node"))
+        return on_node_key(st, key, value);
+    if (!strcmp(section, "policy"))
+        return on_policy_key(st, key, value);
+    if (!strcmp(section, "peers"))
+        return on_peer_key(st, key, value);
+    FAIL("unknown section [%s]", section);
+}
+
+int node_config_load(node_config *cfg, const char *path, char *err, size_t err_size)
+{
+    load_state st = {.cfg = cfg};
+    int rv = ini_parse(path, on_key, &st);
+    if (rv < 0) {
+        snprintf(err, err_size, "%s: cannot open", path);
+        return -1;
+    }
+    if (rv > 0) {
+        snprintf(err, err_size, "%s:%d: %s", path, rv, st.problem[0] ? st.problem : "syntax error");
+        return -1;
+    }
+    if (cfg->region[0] == '\0' || cfg->listen_url[0] == '\0' || cfg->data_dir[0] == '\0') {
+        snprintf(err, err_size, "%s: [node] needs region, listen and data_dir", path);
+        return -1;
+    }
+    memcpy(cfg->policy.region, cfg->region, sizeof cfg->region);
+    return 0;
+}

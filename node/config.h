@@ -1,0 +1,45 @@
+/* Node configuration: an INI file (see deploy/ for examples and docs/config.md).
+ *
+ *   [node]    region, name, listen, data_dir, contexts, log_file, log_level,
+ *             map_size_mb, allow_clock_override
+ *   [policy]  the region policy of SPEC §3, every knob
+ *   [peers]   prefix = url   (region code or code prefix -> node URL)
+ */
+#ifndef GJ_CONFIG_H
+#define GJ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gj_limits.h"
+#include "rules.h"
+
+typedef struct node_peer {
+    char prefix[GJ_ADMDVS_LEN + 1];  /* "43" or "430300" */
+    char url[256];
+} node_peer;
+
+typedef struct node_config {
+    char region[GJ_ADMDVS_LEN + 1];
+    char name[64];
+    char listen_url[256];
+    char data_dir[512];
+    char log_file[512];
+    int log_level;
+    unsigned contexts;
+    uint64_t map_size;
+    bool allow_clock_override;  /* testing: lets Operator/SetClock move the business date */
+    gj_policy policy;
+    size_t peer_count;
+    node_peer peers[GJ_PEERS_MAX];
+} node_config;
+
+/* Defaults for everything but region, listen and data_dir, which a file must give. */
+void node_config_defaults(node_config *cfg);
+
+/* Read path into cfg (on top of defaults). On failure returns -1 and writes one line
+ * naming the file, line and problem into err. */
+int node_config_load(node_config *cfg, const char *path, char *err, size_t err_size);
+
+#endif

@@ -1,0 +1,326 @@
+/* From bytes to an answer: envelope checks, the method table, idempotent writes. */
+#include "node.h"
+#include "gj_util.h"
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int32_t node_today(node *n)
+{
+    int32_t override = atomic_load(&n->date_override);
+    return override ? override : gj_cst_date_of(gj_now_unix_ms());
+}
+
+/* ---- per-call arena ---- */
+
+void *call_alloc(call *c, size_t size)
+{
+    size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    call_arena_block *b = c->arena;
+    if (b == NULL || b->cap - b->used < size) {
+        size_t cap = size > 4096 ? size : 4096;
+        b = malloc(sizeof *b + cap);
+        if (b == NULL)
+            return NULL;
+        b->cap = cap;
+        b->used = 0;
+        b->next = c->arena;
+        c->arena = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+char *call_strdup(call *c, const char *s)
+{
+    size_t len = strlen(s);
+    char *p = call_alloc(c, len + 1);
+    if (p != NULL)
+        memcpy(p, s, len + 1);
+    return p;
+}
+
+gj_reason call_fail(call *c, gj_reason reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->message, sizeof c->message, fmt, ap);
+    va_end(ap);
+    c->reason = reason;
+    return reason;
+}
+
+/* ---- answers ---- */
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Pack a Reply for c into c->reply_bytes (malloc'd). On success with an answer the
+ * payload is the packed answer. Returns false only when out of memory. */
+static bool build_reply(call *c)
+{
+    Gongji__V1__Reply reply = GONGJI__V1__REPLY__INIT;
+    gj_reason reason = c->reason;
+    reply.code = (Gongji__V1__Code)gj_reason_code(reason);
+    reply.reason = reason == GJ_R_NONE ? "" : (char *)gj_reason_name(reason);
+    reply.message = c->message[0] ? c->message : (char *)gj_reason_message(reason);
+    if (reason == GJ_R_NONE)
+        reply.message = "";
+    reply.call_id = c->env && c->env->call_id ? c->env->call_id : "";
+    reply.served_by = c->n->cfg.region;
+    if (reason == GJ_R_NONE && c->answer != NULL) {
+        size_t len = protobuf_c_message_get_packed_size(c->answer);
+        uint8_t *payload = call_alloc(c, len ? len : 1);
+        if (payload == NULL)
+            return false;
+        protobuf_c_message_pack(c->answer, payload);
+        reply.payload.data = payload;
+        reply.payload.len = len;
+    }
+    size_t len = gongji__v1__reply__get_packed_size(&reply);
+    uint8_t *bytes = malloc(len ? len : 1);
+    if (bytes == NULL)
+        return false;
+    gongji__v1__reply__pack(&reply, bytes);
+    if (c->reply_owned)
+        free(c->reply_bytes);
+    c->reply_bytes = bytes;
+    c->reply_len = len;
+    c->reply_owned = true;
+    return true;
+}
+
+/* An answer the node could not even build: a fixed, pre-encoded INTERNAL reply. */
+static void finish_out_of_memory(call *c)
+{
+    /* field 1 (code) varint 13 = INTERNAL */
+    static const uint8_t internal_reply[] = {0x08, 0x0d};
+    c->finish(c->finish_arg, internal_reply, sizeof internal_reply);
+}
+
+static void call_end(call *c)
+{
+    node *n = c->n;
+    if (c->request)
+        protobuf_c_message_free_unpacked(c->request, NULL);
+    if (c->env)
+        gongji__v1__envelope__free_unpacked(c->env, NULL);
+    if (c->reply_owned)
+        free(c->reply_bytes);
+    while (c->arena) {
+        call_arena_block *next = c->arena->next;
+        free(c->arena);
+        c->arena = next;
+    }
+    free(c);
+    atomic_fetch_add(&n->requests_served, 1);
+    atomic_fetch_sub(&n->in_flight, 1);
+}
+
+static void log_outcome(call *c)
+{
+    int level = c->reason == GJ_R_NONE ? GJ_LOG_INFO : GJ_LOG_WARN;
+    if (c->method && c->method->apply == NULL && c->reason == GJ_R_NONE)
+        level = GJ_LOG_DEBUG; /* reads that succeed are not events */
+    char caller[GJ_CALLER_ID_MAX + 1];
+    gj_log(level, "call", "method=%s caller=%s call_id=%s code=%s reason=%s%s%s",
+           c->method ? c->method->name : (c->env && c->env->method ? c->env->method : "-"),
+           gj_mask(c->env && c->env->caller_id ? c->env->caller_id : "", caller, sizeof caller),
+           c->env && c->env->call_id && c->env->call_id[0] ? c->env->call_id : "-",
+           gj_code_name(gj_reason_code(c->reason)),
+           c->reason == GJ_R_NONE ? "-" : gj_reason_name(c->reason), c->message[0] ? " detail=" : "",
+           c->message);
+}
+
+/* Send what c holds (reply_bytes if built, else a reply built from reason) and end. */
+static void call_finish(call *c)
+{
+    log_outcome(c);
+    if (c->reply_bytes == NULL && !build_reply(c))
+        finish_out_of_memory(c);
+    else
+        c->finish(c->finish_arg, c->reply_bytes, c->reply_len);
+    call_end(c);
+}
+
+static void call_finish_error(call *c, gj_reason reason)
+{
+    if (c->reply_owned)
+        free(c->reply_bytes);
+    c->reply_bytes = NULL;
+    c->reply_owned = false;
+    c->reason = reason;
+    call_finish(c);
+}
+
+/* ---- idempotent writes ---- */
+
+static gj_err write_apply(store_txn *txn, void *arg)
+{
+    call *c = arg;
+    const char *caller = c->env->caller_id;
+    const char *call_id = c->env->call_id;
+    uint64_t first_hash;
+    const void *first_reply;
+    size_t first_len;
+    gj_err err = store_idem_get(txn, caller, call_id, &first_hash, &first_reply, &first_len);
+    if (err == GJ_OK) {
+        if (first_hash != c->request_hash) {
+            call_fail(c, GJ_R_CALL_ID_REUSED, "call id %s was first used for another request",
+                      call_id);
+            return GJ_ERR_ABORT;
+        }
+        /* A repeat: answer exactly as the first time; nothing moves. */
+        uint8_t *copy = malloc(first_len ? first_len : 1);
+        if (copy == NULL) {
+            c->reason = GJ_R_STORE_ERROR;
+            return GJ_ERR_NOMEM;
+        }
+        memcpy(copy, first_reply, first_len);
+        c->reply_bytes = copy;
+        c->reply_len = first_len;
+        c->reply_owned = true;
+        return GJ_OK;
+    }
+    if (err != GJ_ERR_NOTFOUND) {
+        c->reason = GJ_R_STORE_ERROR;
+        return err;
+    }
+    c->reason = GJ_R_NONE;
+    gj_reason reason = c->method->apply(c, txn);
+    if (reason != GJ_R_NONE) {
+        c->reason = reason;
+        return GJ_ERR_ABORT;
+    }
+    if (!build_reply(c)) {
+        c->reason = GJ_R_STORE_ERROR;
+        return GJ_ERR_NOMEM;
+    }
+    err = store_idem_put(txn, caller, call_id, c->request_hash, c->reply_bytes, c->reply_len);
+    if (err != GJ_OK) {
+        c->reason = err == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
+        return err;
+    }
+    return GJ_OK;
+}
+
+static void write_done(void *arg, gj_err result)
+{
+    call *c = arg;
+    if (result == GJ_OK) {
+        call_finish(c);
+        return;
+    }
+    gj_reason reason = c->reason;
+    if (result != GJ_ERR_ABORT || reason == GJ_R_NONE) {
+        /* The batch did not commit: whatever apply built is void. */
+        reason = result == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
+        gj_log(GJ_LOG_ERROR, "store", "commit failed: %s", gj_err_name(result));
+        c->message[0] = '\0';
+    }
+    call_finish_error(c, reason);
+}
+
+/* ---- entry ---- */
+
+static const method_entry *method_find(const char *name)
+{
+    for (size_t i = 0; i < node_method_count; i++)
+        if (strcmp(node_methods[i].name, name) == 0)
+            return &node_methods[i];
+    return NULL;
+}
+
+static gj_reason check_envelope(call *c)
+{
+    Gongji__V1__Envelope *env = c->env;
+    node *n = c->n;
+    if (strlen(env->caller_id) > GJ_CALLER_ID_MAX || strlen(env->call_id) > GJ_CALL_ID_MAX)
+        return call_fail(c, GJ_R_FIELD_INVALID, "caller_id and call_id are at most %d characters",
+                         GJ_CALL_ID_MAX);
+    if ((c->method = method_find(env->method)) == NULL)
+        return call_fail(c, GJ_R_UNKNOWN_METHOD, "no method named '%.64s'", env->method);
+    if (env->deadline_unix_ms != 0 && env->deadline_unix_ms < gj_now_unix_ms())
+        return GJ_R_DEADLINE_PASSED;
+    if (env->hops > GJ_HOPS_MAX)
+        return GJ_R_HOPS_EXCEEDED;
+    if (env->dest_region[0] != '\0' && strcmp(env->dest_region, n->cfg.region) != 0)
+        return call_fail(c, GJ_R_REGION_UNKNOWN, "no route to region %.8s", env->dest_region);
+    return GJ_R_NONE;
+}
+
+void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg)
+{
+    call *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        static const uint8_t internal_reply[] = {0x08, 0x0d};
+        finish(arg, internal_reply, sizeof internal_reply);
+        return;
+    }
+    atomic_fetch_add(&n->in_flight, 1);
+    c->n = n;
+    c->finish = finish;
+    c->finish_arg = arg;
+    c->today = node_today(n);
+
+    if (atomic_load(&n->shutting_down)) {
+        call_finish_error(c, GJ_R_SHUTTING_DOWN);
+        return;
+    }
+    if (len > GJ_MSG_MAX) {
+        call_fail(c, GJ_R_MESSAGE_TOO_LARGE, "message of %zu bytes; the limit is %d", len,
+                  GJ_MSG_MAX);
+        call_finish(c);
+        return;
+    }
+    c->env = gongji__v1__envelope__unpack(NULL, len, bytes);
+    if (c->env == NULL) {
+        call_fail(c, GJ_R_MALFORMED_MESSAGE, "not a gongji.v1.Envelope");
+        call_finish(c);
+        return;
+    }
+    gj_reason reason = check_envelope(c);
+    if (reason != GJ_R_NONE) {
+        c->reason = reason;
+        call_finish(c);
+        return;
+    }
+    c->request = protobuf_c_message_unpack(c->method->input, NULL, c->env->payload.len,
+                                           c->env->payload.data);
+    if (c->request == NULL) {
+        call_fail(c, GJ_R_MALFORMED_MESSAGE, "payload is not a %s", c->method->input->name);
+        call_finish(c);
+        return;
+    }
+    uint64_t h = fnv1a(14695981039346656037ULL, c->method->name, strlen(c->method->name) + 1);
+    c->request_hash = fnv1a(h, c->env->payload.data, c->env->payload.len);
+
+    if ((reason = c->method->check(c)) != GJ_R_NONE) {
+        c->reason = reason;
+        call_finish(c);
+        return;
+    }
+    if (c->method->apply == NULL) {
+        call_finish(c);
+        return;
+    }
+    if (c->env->call_id[0] == '\0') {
+        call_finish_error(c, GJ_R_CALL_ID_MISSING);
+        return;
+    }
+    gj_err err = store_submit(n->store, write_apply, write_done, c);
+    if (err != GJ_OK)
+        call_finish_error(c, err == GJ_ERR_FULL ? GJ_R_OVERLOADED : GJ_R_SHUTTING_DOWN);
+}

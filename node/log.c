@@ -1,0 +1,73 @@
+#include "log.h"
+#include "gj_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static FILE *log_out;
+static int log_min = GJ_LOG_INFO;
+static char log_region[8] = "-";
+
+int gj_log_open(const char *path, int min_level, const char *region)
+{
+    log_min = min_level;
+    snprintf(log_region, sizeof log_region, "%s", region ? region : "-");
+    if (path == NULL || *path == '\0')
+        return 0;
+    FILE *f = fopen(path, "a");
+    if (f == NULL)
+        return -1;
+    setvbuf(f, NULL, _IOLBF, 0);
+    log_out = f;
+    return 0;
+}
+
+void gj_log_close(void)
+{
+    if (log_out != NULL)
+        fclose(log_out);
+    log_out = NULL;
+}
+
+int gj_log_level_parse(const char *name)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (name && strcasecmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void gj_log(int level, const char *event, const char *fmt, ...)
+{
+    static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+    if (level < log_min)
+        return;
+    if (level < 0 || level > GJ_LOG_ERROR)
+        level = GJ_LOG_ERROR;
+    /* Times are China Standard Time, like business dates. */
+    int64_t ms = gj_now_unix_ms();
+    int32_t date = gj_cst_date_of(ms);
+    int64_t day_ms = (ms + 8LL * 3600 * 1000) % 86400000;
+    char line[2048];
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+08:00 %-5s %s %s ",
+                     date / 10000, (date / 100) % 100, date % 100, (int)(day_ms / 3600000),
+                     (int)(day_ms / 60000 % 60), (int)(day_ms / 1000 % 60), (int)(day_ms % 1000),
+                     names[level], log_region, event);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof line) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    /* Keep one event on one line whatever the fields contained. */
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    FILE *out = log_out ? log_out : stderr;
+    fprintf(out, "%s\n", line);
+}

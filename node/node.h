@@ -1,0 +1,90 @@
+/* The node: one region's daemon state, and the call that carries one request from the
+ * transport through dispatch, the rules and the store back to an answer.
+ *
+ * Flow (one way): bytes -> dispatch_bytes() decodes and validates the envelope, looks
+ * the method up in the method table, decodes the request -> the method's check() runs
+ * on the receiving thread (roles, fields; read-only methods do all their work here) ->
+ * write methods go to the store writer, whose apply() runs rules and writes in one
+ * nested LMDB transaction, idempotency record included -> once durable, the packed
+ * Reply goes back through the call's finish callback. */
+#ifndef GJ_NODE_H
+#define GJ_NODE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "gongji.pb-c.h"
+#include "reasons.h"
+#include "store.h"
+
+typedef struct node {
+    node_config cfg;
+    store *store;
+    int64_t started_mono_ms;
+    _Atomic int32_t date_override;  /* yyyymmdd; 0 = the system clock's CST date */
+    _Atomic uint64_t requests_served;
+    _Atomic uint32_t in_flight;
+    _Atomic bool shutting_down;
+} node;
+
+/* The business date (yyyymmdd, CST) now. */
+int32_t node_today(node *n);
+
+/* Receives the packed Reply; bytes are valid only during the call. */
+typedef void (*call_finish_fn)(void *arg, const uint8_t *bytes, size_t len);
+
+/* Bump allocator for one call's answer: freed all at once when the call ends. */
+typedef struct call_arena_block {
+    struct call_arena_block *next;
+    size_t used, cap;
+    max_align_t data[];
+} call_arena_block;
+
+struct method_entry;
+
+typedef struct call {
+    node *n;
+    Gongji__V1__Envelope *env;
+    const struct method_entry *method;
+    ProtobufCMessage *request;
+    ProtobufCMessage *answer;  /* set by check() or apply() on success */
+    gj_reason reason;          /* why it failed; GJ_R_NONE on success */
+    char message[256];         /* detail for the failure, or "" for the reason's default */
+    int32_t today;             /* business date fixed at arrival */
+    uint64_t request_hash;
+    uint8_t *reply_bytes;
+    size_t reply_len;
+    bool reply_owned;          /* reply_bytes is malloc'd by us */
+    call_finish_fn finish;
+    void *finish_arg;
+    call_arena_block *arena;
+} call;
+
+/* A handler's table row. check() runs first on the receiving thread; for write methods
+ * apply() then runs on the store writer inside a nested transaction. */
+typedef struct method_entry {
+    const char *name;  /* "gongji.v1.Settlement/Settle" */
+    const ProtobufCMessageDescriptor *input;
+    gj_reason (*check)(call *c);
+    gj_reason (*apply)(call *c, store_txn *txn);  /* NULL = read-only */
+} method_entry;
+
+/* The method table (ops.c) and its length. */
+extern const method_entry node_methods[];
+extern const size_t node_method_count;
+
+/* Handle one message. Always ends by calling finish exactly once, on this thread or
+ * on the store writer thread. Never fails on bad input: bad input gets an error Reply. */
+void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg);
+
+/* Zeroed memory that lives until the call ends. NULL only when out of memory. */
+void *call_alloc(call *c, size_t size);
+char *call_strdup(call *c, const char *s);
+/* Record a failure with a formatted detail; returns reason for `return call_fail(...)`. */
+gj_reason call_fail(call *c, gj_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,141 @@
+#include "server.h"
+#include "gj_util.h"
+#include "log.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum worker_state { WORKER_RECV, WORKER_BUSY, WORKER_SEND };
+
+typedef struct worker {
+    server *srv;
+    nng_ctx ctx;
+    nng_aio *aio;
+    nng_msg *msg;  /* the request's message, reused for its answer */
+    enum worker_state state;
+} worker;
+
+struct server {
+    node *n;
+    nng_socket sock;
+    unsigned count;
+    worker *workers;
+};
+
+/* Dispatch's finish callback: may run on this worker's aio thread or the store writer. */
+static void worker_reply(void *arg, const uint8_t *bytes, size_t len)
+{
+    worker *w = arg;
+    nng_msg_clear(w->msg);
+    if (nng_msg_append(w->msg, bytes, len) != 0) {
+        /* No memory for the answer: drop it; the caller times out and may retry with
+         * the same call id, which is safe. */
+        nng_msg_free(w->msg);
+        w->msg = NULL;
+        w->state = WORKER_RECV;
+        nng_ctx_recv(w->ctx, w->aio);
+        return;
+    }
+    nng_aio_set_msg(w->aio, w->msg);
+    w->msg = NULL;
+    w->state = WORKER_SEND;
+    nng_ctx_send(w->ctx, w->aio);
+}
+
+static void worker_cb(void *arg)
+{
+    worker *w = arg;
+    int rv = nng_aio_result(w->aio);
+    switch (w->state) {
+    case WORKER_RECV:
+        if (rv != 0) {
+            if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+                return; /* shutting down */
+            nng_ctx_recv(w->ctx, w->aio);
+            return;
+        }
+        w->msg = nng_aio_get_msg(w->aio);
+        w->state = WORKER_BUSY;
+        /* Nothing of w may be touched after this call: the answer may already be on
+         * its way from another thread. */
+        dispatch_bytes(w->srv->n, nng_msg_body(w->msg), nng_msg_len(w->msg), worker_reply, w);
+        return;
+    case WORKER_SEND:
+        if (rv != 0)
+            nng_msg_free(nng_aio_get_msg(w->aio));
+        w->state = WORKER_RECV;
+        if (rv == NNG_ECLOSED)
+            return;
+        nng_ctx_recv(w->ctx, w->aio);
+        return;
+    case WORKER_BUSY:
+        return; /* cannot happen: no aio operation is pending while busy */
+    }
+}
+
+gj_err server_start(server **out, node *n, const char *url, unsigned contexts)
+{
+    int rv;
+    server *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return GJ_ERR_NOMEM;
+    s->n = n;
+    if ((rv = nng_rep0_open(&s->sock)) != 0)
+        goto fail;
+    /* Past this nng drops the connection; below it oversize messages get an answer. */
+    if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, GJ_MSG_HARD_MAX)) != 0)
+        goto fail;
+    s->workers = calloc(contexts, sizeof *s->workers);
+    if (s->workers == NULL) {
+        rv = NNG_ENOMEM;
+        goto fail;
+    }
+    for (unsigned i = 0; i < contexts; i++) {
+        worker *w = &s->workers[i];
+        w->srv = s;
+        if ((rv = nng_aio_alloc(&w->aio, worker_cb, w)) != 0)
+            goto fail;
+        s->count = i + 1;
+        if ((rv = nng_ctx_open(&w->ctx, s->sock)) != 0)
+            goto fail;
+    }
+    if ((rv = nng_listen(s->sock, url, NULL, 0)) != 0) {
+        gj_log(GJ_LOG_ERROR, "listen", "url=%s error=%s", url, nng_strerror(rv));
+        goto fail;
+    }
+    for (unsigned i = 0; i < s->count; i++) {
+        s->workers[i].state = WORKER_RECV;
+        nng_ctx_recv(s->workers[i].ctx, s->workers[i].aio);
+    }
+    *out = s;
+    return GJ_OK;
+fail:
+    gj_log(GJ_LOG_ERROR, "server", "cannot start: %s", nng_strerror(rv));
+    server_stop(s, 0);
+    return rv == NNG_ENOMEM ? GJ_ERR_NOMEM : GJ_ERR_TRANSPORT;
+}
+
+void server_stop(server *s, int drain_ms)
+{
+    if (s == NULL)
+        return;
+    /* New requests are already answered SHUTTING_DOWN; let accepted ones finish. */
+    int64_t until = gj_mono_ms() + drain_ms;
+    while (atomic_load(&s->n->in_flight) > 0 && gj_mono_ms() < until) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    for (unsigned i = 0; i < s->count; i++)
+        nng_aio_stop(s->workers[i].aio);
+    nng_close(s->sock);
+    for (unsigned i = 0; i < s->count; i++) {
+        if (s->workers[i].msg)
+            nng_msg_free(s->workers[i].msg);
+        nng_aio_free(s->workers[i].aio);
+    }
+    free(s->workers);
+    free(s);
+}

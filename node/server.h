@@ -1,0 +1,21 @@
+/* The nng side of a node: one REP socket and a fixed pool of contexts, each an aio
+ * state machine (receive -> dispatch -> send -> receive). Bounded concurrency without a
+ * thread per request: at most `contexts` requests are in the node at once; more wait in
+ * nng's queues. */
+#ifndef GJ_SERVER_H
+#define GJ_SERVER_H
+
+#include "gj_error.h"
+#include "node.h"
+
+typedef struct server server;
+
+/* Listen on url and start serving n. Errors: GJ_ERR_TRANSPORT (bad url, port in use;
+ * a line is logged), GJ_ERR_NOMEM. */
+gj_err server_start(server **out, node *n, const char *url, unsigned contexts);
+
+/* Answer what is in flight (waiting at most drain_ms), then close the socket and free
+ * everything. Safe on NULL. */
+void server_stop(server *s, int drain_ms);
+
+#endif

@@ -1,0 +1,257 @@
+#include "harness.h"
+#include "gj_util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void tn_init(test_node *tn, const char *region, const char *policy_lines)
+{
+    memset(tn, 0, sizeof *tn);
+    snprintf(tn->region, sizeof tn->region, "%s", region);
+    snprintf(tn->dir, sizeof tn->dir, "%s/gongji-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (mkdtemp(tn->dir) == NULL) {
+        perror("mkdtemp");
+        abort();
+    }
+    snprintf(tn->url, sizeof tn->url, "ipc://%s/node.sock", tn->dir);
+    snprintf(tn->config, sizeof tn->config, "%s/node.ini", tn->dir);
+    snprintf(tn->policy, sizeof tn->policy, "%s", policy_lines ? policy_lines : "");
+}
+
+bool tn_alive(test_node *tn)
+{
+    if (tn->pid <= 0)
+        return false;
+    int status;
+    pid_t r = waitpid(tn->pid, &status, WNOHANG);
+    if (r == tn->pid) {
+        tn->pid = 0;
+        return false;
+    }
+    return true;
+}
+
+int tn_start(test_node *tn)
+{
+    FILE *f = fopen(tn->config, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f,
+            "[node]\nregion = %s\nlisten = %s\ndata_dir = %s/data\nlog_file = %s/node.log\n"
+            "log_level = debug\nallow_clock_override = yes\ncontexts = 16\n%s\n[policy]\n%s\n"
+            "[peers]\n%s\n",
+            tn->region, tn->url, tn->dir, tn->dir, tn->extra, tn->policy, tn->peers);
+    fclose(f);
+    const char *bin = getenv("GONGJI_NODE_BIN");
+    if (bin == NULL)
+        bin = "gongji-node";
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execl(bin, bin, "--config", tn->config, (char *)NULL);
+        _exit(127);
+    }
+    tn->pid = pid;
+    client_t *c = NULL;
+    if (client_open(&c, tn->url, 300) != GJ_OK)
+        return -1;
+    for (int i = 0; i < 100; i++) {
+        Gongji__V1__HealthRequest req = GONGJI__V1__HEALTH_REQUEST__INIT;
+        ProtobufCMessage *reply = NULL;
+        client_status st;
+        if (client_call(c, "gongji.v1.Operator/Health", NULL, NULL, &req.base,
+                        &gongji__v1__health_reply__descriptor, &reply, &st) == GJ_OK &&
+            st.code == 0) {
+            protobuf_c_message_free_unpacked(reply, NULL);
+            client_close(c);
+            return 0;
+        }
+        if (!tn_alive(tn))
+            break;
+        sleep_ms(50);
+    }
+    client_close(c);
+    fprintf(stderr, "node %s did not come up; see %s/node.log\n", tn->region, tn->dir);
+    return -1;
+}
+
+void tn_kill9(test_node *tn)
+{
+    if (tn->pid > 0) {
+        kill(tn->pid, SIGKILL);
+        waitpid(tn->pid, NULL, 0);
+        tn->pid = 0;
+    }
+}
+
+int tn_stop(test_node *tn)
+{
+    if (tn->pid <= 0)
+        return -1;
+    kill(tn->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(tn->pid, &status, WNOHANG) == tn->pid) {
+            tn->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        sleep_ms(25);
+    }
+    tn_kill9(tn);
+    return -1;
+}
+
+void tn_destroy(test_node *tn)
+{
+    if (tn->pid > 0)
+        tn_stop(tn);
+    if (getenv("GONGJI_KEEP_TEST_DIRS") == NULL && tn->dir[0] != '\0') {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tn->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", tn->dir);
+    }
+}
+
+client_t *tn_client(test_node *tn, const char *caller_id, int role)
+{
+    client_t *c = NULL;
+    if (client_open(&c, tn->url, 3000) != GJ_OK)
+        return NULL;
+    if (caller_id != NULL)
+        client_set_identity(c, caller_id, role);
+    return c;
+}
+
+void tn_certno(int n, char out[19])
+{
+    /* Region 430102, born 1980-01-01, serial n (3 digits). */
+    snprintf(out, 19, "43010219800101%03d", n % 1000);
+    out[17] = gj_certno_check_char(out);
+    out[18] = '\0';
+}
+
+static int call(client_t *c, const char *method, const char *call_id, ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *desc, ProtobufCMessage **reply,
+                client_status *st)
+{
+    client_status local;
+    if (st == NULL)
+        st = &local;
+    ProtobufCMessage *ans = NULL;
+    client_call(c, method, call_id, NULL, req, desc, &ans, st);
+    if (reply != NULL)
+        *reply = ans;
+    else if (ans != NULL)
+        protobuf_c_message_free_unpacked(ans, NULL);
+    return st->code;
+}
+
+int op_set_status(client_t *c, const char *psn_no, int certno_serial, const char *insutype,
+                  const char *region, int status, client_status *st)
+{
+    char certno[19];
+    tn_certno(certno_serial, certno);
+    Gongji__V1__Person p = GONGJI__V1__PERSON__INIT;
+    p.psn_no = (char *)psn_no;
+    p.certno = certno;
+    p.psn_name = "test";
+    p.insutype = (char *)insutype;
+    p.insuplc_admdvs = (char *)region;
+    p.status = (Gongji__V1__PersonStatus)status;
+    Gongji__V1__EnrollRequest req = GONGJI__V1__ENROLL_REQUEST__INIT;
+    req.person = &p;
+    return call(c, "gongji.v1.Registry/Enroll", NULL, &req.base,
+                &gongji__v1__enroll_reply__descriptor, NULL, st);
+}
+
+int op_enroll(client_t *c, const char *psn_no, int certno_serial, const char *insutype,
+              const char *region, client_status *st)
+{
+    return op_set_status(c, psn_no, certno_serial, insutype, region, GONGJI__V1__PERSON_STATUS__ACTIVE,
+                         st);
+}
+
+int op_credit(client_t *c, const char *psn_no, int64_t fen, client_status *st)
+{
+    Gongji__V1__CreditRequest req = GONGJI__V1__CREDIT_REQUEST__INIT;
+    req.psn_no = (char *)psn_no;
+    req.amount = fen;
+    return call(c, "gongji.v1.Registry/Credit", NULL, &req.base,
+                &gongji__v1__credit_reply__descriptor, NULL, st);
+}
+
+int64_t op_balance(client_t *c, const char *psn_no)
+{
+    Gongji__V1__BalanceRequest req = GONGJI__V1__BALANCE_REQUEST__INIT;
+    req.psn_no = (char *)psn_no;
+    ProtobufCMessage *reply = NULL;
+    if (call(c, "gongji.v1.Settlement/Balance", NULL, &req.base,
+             &gongji__v1__balance_reply__descriptor, &reply, NULL) != 0 || reply == NULL)
+        return -1;
+    Gongji__V1__BalanceReply *b = (Gongji__V1__BalanceReply *)reply;
+    int64_t balance = b->balance ? b->balance->balance : -1;
+    protobuf_c_message_free_unpacked(reply, NULL);
+    return balance;
+}
+
+int op_bind(client_t *c, const char *sponsor, const char *beneficiary, int relation,
+            client_status *st)
+{
+    Gongji__V1__BindRequest req = GONGJI__V1__BIND_REQUEST__INIT;
+    req.sponsor_psn_no = (char *)sponsor;
+    req.beneficiary_psn_no = (char *)beneficiary;
+    req.relation = (Gongji__V1__Relation)relation;
+    return call(c, "gongji.v1.MutualAid/Bind", NULL, &req.base, &gongji__v1__bind_reply__descriptor,
+                NULL, st);
+}
+
+int op_unbind(client_t *c, const char *sponsor, const char *beneficiary, client_status *st)
+{
+    Gongji__V1__UnbindRequest req = GONGJI__V1__UNBIND_REQUEST__INIT;
+    req.sponsor_psn_no = (char *)sponsor;
+    req.beneficiary_psn_no = (char *)beneficiary;
+    return call(c, "gongji.v1.MutualAid/Unbind", NULL, &req.base,
+                &gongji__v1__unbind_reply__descriptor, NULL, st);
+}
+
+int op_settle(client_t *c, const char *psn_no, int64_t fen, const char *call_id,
+              Gongji__V1__SettleReply **reply, client_status *st)
+{
+    Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
+    req.psn_no = (char *)psn_no;
+    req.amount = fen;
+    req.use = GONGJI__V1__USE_TYPE__OUTPATIENT;
+    req.fixmedins_code = "H43010100001";
+    return call(c, "gongji.v1.Settlement/Settle", call_id, &req.base,
+                &gongji__v1__settle_reply__descriptor, (ProtobufCMessage **)reply, st);
+}
+
+int op_set_date(client_t *c, int32_t yyyymmdd, client_status *st)
+{
+    Gongji__V1__SetClockRequest req = GONGJI__V1__SET_CLOCK_REQUEST__INIT;
+    req.business_date = yyyymmdd;
+    return call(c, "gongji.v1.Operator/SetClock", NULL, &req.base,
+                &gongji__v1__health_reply__descriptor, NULL, st);
+}
+
+int64_t settle_part(const Gongji__V1__SettleReply *reply, const char *psn_no)
+{
+    for (size_t i = 0; reply && i < reply->n_parts; i++)
+        if (strcmp(reply->parts[i]->sponsor_psn_no, psn_no) == 0)
+            return reply->parts[i]->amount;
+    return 0;
+}
