@@ -11,8 +11,8 @@
 
 typedef struct test_node {
     char region[8];
-    char url[256];
-    char dir[256];       /* everything of this node lives here */
+    char url[320];
+    char dir[200];       /* everything of this node lives here */
     char config[320];
     char policy[2048];   /* lines for [policy] */
     char extra[2048];    /* extra lines for [node] */

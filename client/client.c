@@ -1,0 +1,320 @@
+/* gongji client library: one nng REQ socket, one call at a time. See client.h. */
+#include "client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "gj_limits.h"
+#include "gj_util.h"
+
+/* Reconnect quickly so a node that comes up during a call is found within it, but
+ * back off a little so a dead node does not spin a core. */
+#define CLIENT_RECONN_MIN_MS 20
+#define CLIENT_RECONN_MAX_MS 200
+
+struct client {
+    nng_socket sock;
+    int timeout_ms;
+    char *caller_id; /* heap copy: the node, not the library, judges its length */
+    int role;
+    char url[128];   /* for messages only; truncated if longer */
+};
+
+/* Copy src into dst[size] without cutting a UTF-8 sequence in half, so a truncated
+ * Chinese message stays printable. */
+static void client_copy_text(char *dst, size_t size, const char *src)
+{
+    if (size == 0)
+        return;
+    if (src == NULL)
+        src = "";
+    size_t len = strlen(src);
+    if (len >= size) {
+        /* src[len] is the first byte left out; while it continues a sequence, leave
+         * out that sequence's earlier bytes too. */
+        len = size - 1;
+        while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+static void client_fail(client_status *st, int code, const char *reason, const char *message)
+{
+    st->code = code;
+    client_copy_text(st->reason, sizeof st->reason, reason);
+    client_copy_text(st->message, sizeof st->message, message);
+    st->served_by[0] = '\0';
+}
+
+/* An nng error while sending or waiting: the node gave no answer. */
+static void client_fail_nng(const client_t *c, client_status *st, int rv)
+{
+    char msg[sizeof st->message];
+    if (rv == NNG_ETIMEDOUT) {
+        snprintf(msg, sizeof msg, "no answer from %s within %d ms", c->url, c->timeout_ms);
+        client_fail(st, GONGJI__V1__CODE__DEADLINE_EXCEEDED, "NO_ANSWER", msg);
+    } else {
+        snprintf(msg, sizeof msg, "%s: %s", c->url, nng_strerror(rv));
+        client_fail(st, GONGJI__V1__CODE__UNAVAILABLE, "NO_ANSWER", msg);
+    }
+}
+
+gj_err client_open(client_t **out, const char *url, int timeout_ms)
+{
+    if (out == NULL)
+        return GJ_ERR_INVAL;
+    *out = NULL;
+    if (url == NULL || url[0] == '\0' || timeout_ms <= 0)
+        return GJ_ERR_INVAL;
+
+    client_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return GJ_ERR_NOMEM;
+    c->caller_id = strdup("gongji-cli");
+    if (c->caller_id == NULL) {
+        free(c);
+        return GJ_ERR_NOMEM;
+    }
+    c->role = GONGJI__V1__ROLE__OPERATOR;
+    c->timeout_ms = timeout_ms;
+    client_copy_text(c->url, sizeof c->url, url);
+
+    int rv = nng_req0_open(&c->sock);
+    if (rv != 0) {
+        free(c->caller_id);
+        free(c);
+        return rv == NNG_ENOMEM ? GJ_ERR_NOMEM : GJ_ERR_TRANSPORT;
+    }
+    /* Answers can be up to the hard cap: the node may answer a large page. */
+    if ((rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, GJ_MSG_HARD_MAX)) != 0 ||
+        (rv = nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms)) != 0 ||
+        (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms)) != 0 ||
+        (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, CLIENT_RECONN_MIN_MS)) != 0 ||
+        (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, CLIENT_RECONN_MAX_MS)) != 0 ||
+        /* Non-blocking: a node that is not up yet is a timed-out call, not an open
+         * failure. Bad URLs and unknown schemes still fail here. */
+        (rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        nng_close(c->sock);
+        free(c->caller_id);
+        free(c);
+        return rv == NNG_ENOMEM ? GJ_ERR_NOMEM : GJ_ERR_TRANSPORT;
+    }
+    *out = c;
+    return GJ_OK;
+}
+
+void client_close(client_t *c)
+{
+    if (c == NULL)
+        return;
+    nng_close(c->sock);
+    free(c->caller_id);
+    free(c);
+}
+
+void client_set_identity(client_t *c, const char *caller_id, int role)
+{
+    if (c == NULL)
+        return;
+    if (caller_id != NULL) {
+        char *copy = strdup(caller_id);
+        if (copy != NULL) { /* on failure keep the previous identity */
+            free(c->caller_id);
+            c->caller_id = copy;
+        }
+    }
+    c->role = role;
+}
+
+/* Send len bytes and wait for one message. On success *buf and *buf_len hold the answer,
+ * to be released with nng_free. Returns 0 or an nng error. */
+static int client_exchange(client_t *c, const void *bytes, size_t len, void **buf,
+                           size_t *buf_len)
+{
+    static const unsigned char empty[1] = {0};
+    /* nng copies the bytes; never hand it NULL even for an empty message. */
+    int rv = nng_send(c->sock, (void *)(len == 0 || bytes == NULL ? empty : bytes),
+                      bytes == NULL ? 0 : len, 0);
+    if (rv != 0)
+        return rv;
+    *buf = NULL;
+    *buf_len = 0;
+    return nng_recv(c->sock, buf, buf_len, NNG_FLAG_ALLOC);
+}
+
+gj_err client_call(client_t *c, const char *method, const char *call_id, const char *dest_region,
+                   const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
+                   ProtobufCMessage **reply, client_status *status)
+{
+    client_status scratch;
+    if (status == NULL)
+        status = &scratch;
+    memset(status, 0, sizeof *status);
+    if (reply != NULL)
+        *reply = NULL;
+    if (c == NULL || method == NULL) {
+        client_fail(status, GONGJI__V1__CODE__INVALID_ARGUMENT, "NO_ANSWER",
+                    "client_call: no client or no method");
+        return GJ_ERR_INVAL;
+    }
+
+    char fresh_id[33];
+    if (call_id == NULL) {
+        client_new_call_id(fresh_id);
+        call_id = fresh_id;
+    }
+
+    uint8_t *req_buf = NULL;
+    size_t req_len = 0;
+    if (request != NULL) {
+        req_len = protobuf_c_message_get_packed_size(request);
+        req_buf = malloc(req_len > 0 ? req_len : 1);
+        if (req_buf == NULL) {
+            client_fail(status, GONGJI__V1__CODE__INTERNAL, "NO_ANSWER", "out of memory");
+            return GJ_ERR_NOMEM;
+        }
+        protobuf_c_message_pack(request, req_buf);
+    }
+
+    Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
+    /* protobuf-c only reads these strings while packing; the casts drop const. */
+    env.method = (char *)method;
+    env.call_id = (char *)call_id;
+    env.deadline_unix_ms = gj_now_unix_ms() + c->timeout_ms;
+    env.caller_id = c->caller_id;
+    env.caller_role = (Gongji__V1__Role)c->role;
+    env.dest_region = (char *)(dest_region != NULL ? dest_region : "");
+    env.hops = 0;
+    env.payload.data = req_buf;
+    env.payload.len = req_len;
+
+    size_t env_len = gongji__v1__envelope__get_packed_size(&env);
+    uint8_t *env_buf = malloc(env_len > 0 ? env_len : 1);
+    if (env_buf == NULL) {
+        free(req_buf);
+        client_fail(status, GONGJI__V1__CODE__INTERNAL, "NO_ANSWER", "out of memory");
+        return GJ_ERR_NOMEM;
+    }
+    gongji__v1__envelope__pack(&env, env_buf);
+    free(req_buf);
+
+    void *ans = NULL;
+    size_t ans_len = 0;
+    int rv = client_exchange(c, env_buf, env_len, &ans, &ans_len);
+    free(env_buf);
+    if (rv != 0) {
+        client_fail_nng(c, status, rv);
+        return GJ_ERR_TRANSPORT;
+    }
+
+    Gongji__V1__Reply *rep = gongji__v1__reply__unpack(NULL, ans_len, ans);
+    nng_free(ans, ans_len);
+    if (rep == NULL) {
+        char msg[sizeof status->message];
+        snprintf(msg, sizeof msg, "undecodable reply from %s", c->url);
+        client_fail(status, GONGJI__V1__CODE__INTERNAL, "BAD_ANSWER", msg);
+        return GJ_ERR_TRANSPORT;
+    }
+
+    status->code = (int)rep->code;
+    client_copy_text(status->reason, sizeof status->reason, rep->reason);
+    client_copy_text(status->message, sizeof status->message, rep->message);
+    client_copy_text(status->served_by, sizeof status->served_by, rep->served_by);
+
+    if (rep->code == GONGJI__V1__CODE__OK && reply_desc != NULL && reply != NULL) {
+        *reply = protobuf_c_message_unpack(reply_desc, NULL, rep->payload.len, rep->payload.data);
+        if (*reply == NULL) {
+            status->code = GONGJI__V1__CODE__INTERNAL;
+            client_copy_text(status->reason, sizeof status->reason, "BAD_ANSWER");
+            client_copy_text(status->message, sizeof status->message, "undecodable answer");
+        }
+    }
+    gongji__v1__reply__free_unpacked(rep, NULL);
+    return GJ_OK;
+}
+
+/* Returns GJ_OK with *reply set, GJ_ERR_TRANSPORT when no answer came, GJ_ERR_CORRUPT
+ * when the answer is not a Reply. */
+gj_err client_call_raw(client_t *c, const void *bytes, size_t len, Gongji__V1__Reply **reply)
+{
+    if (reply == NULL)
+        return GJ_ERR_INVAL;
+    *reply = NULL;
+    if (c == NULL || (bytes == NULL && len > 0))
+        return GJ_ERR_INVAL;
+    void *ans = NULL;
+    size_t ans_len = 0;
+    if (client_exchange(c, bytes, len, &ans, &ans_len) != 0)
+        return GJ_ERR_TRANSPORT;
+    *reply = gongji__v1__reply__unpack(NULL, ans_len, ans);
+    nng_free(ans, ans_len);
+    return *reply != NULL ? GJ_OK : GJ_ERR_CORRUPT;
+}
+
+const char *client_code_name(int code)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&gongji__v1__code__descriptor, code);
+    return v != NULL ? v->name : "UNKNOWN";
+}
+
+static bool client_random(unsigned char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(buf + got, n - got, 0);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r < 0 && errno != EINTR)
+            break;
+    }
+    if (got == n)
+        return true;
+
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r == 0 || errno != EINTR)
+            break;
+    }
+    close(fd);
+    return got == n;
+}
+
+void client_new_call_id(char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[16];
+    if (!client_random(raw, sizeof raw)) {
+        /* No kernel randomness at all: still unique enough within one caller (time,
+         * pid and a counter), which is what the idempotency key needs. */
+        static unsigned counter;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t a = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        uint64_t b = ((uint64_t)getpid() << 32) ^ (uint64_t)++counter;
+        memcpy(raw, &a, 8);
+        memcpy(raw + 8, &b, 8);
+    }
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 0x0F];
+    }
+    out[32] = '\0';
+}

@@ -1,0 +1,1267 @@
+/* gongji store: the ledger in LMDB. See store.h for the contract and docs/store.md
+ * for the key spaces, record formats, the writer and durability. */
+#include "store.h"
+
+#include "gj_util.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bump when any record layout or key encoding changes: an old file must be refused,
+ * not misread. */
+#define STORE_FORMAT_VERSION 1u
+
+/* Named databases we use plus room for later ones without a format change. */
+#define STORE_MAXDBS 32
+/* Reset read transactions kept for reuse; each keeps one reader slot (126 by default). */
+#define READ_POOL_MAX 16
+/* idem value header: big-endian uint64 request_hash, big-endian uint32 reply length. */
+#define IDEM_HDR 12
+/* A reply is sent in one message, so it can never usefully exceed one. */
+#define IDEM_REPLY_MAX GJ_MSG_HARD_MAX
+/* Counter names ("seq:" + name). */
+#define SEQ_NAME_MAX 32
+/* spend key after "sponsor\0": big-endian date (4), big-endian unix_ms (8), setl_id. */
+#define SPEND_FIXED 12
+#define SPEND_TAIL_MAX (SPEND_FIXED + GJ_SETL_ID_MAX)
+#define SPEND_KEY_MAX (GJ_PSN_NO_MAX + 1 + SPEND_TAIL_MAX)
+/* Longest spend cursor: base64url of SPEND_TAIL_MAX bytes, no padding. */
+#define CURSOR_MAX ((SPEND_TAIL_MAX * 4 + 2) / 3)
+#define PAIR_KEY_MAX (2 * GJ_PSN_NO_MAX + 1)
+#define IDEM_KEY_MAX (GJ_CALLER_ID_MAX + 1 + GJ_CALL_ID_MAX)
+
+_Static_assert(CURSOR_MAX <= 79, "spend cursor must fit next_cursor[80]");
+
+enum {
+    DB_META,
+    DB_PERSONS,
+    DB_ACCOUNTS,
+    DB_BIND_SPONSOR,
+    DB_BIND_BENEFICIARY,
+    DB_ORDERS,
+    DB_JOURNAL,
+    DB_IDEM,
+    DB_SPEND,
+    DB_SETTLEMENTS,
+    DB_HOLDS,
+    DB_COUNT
+};
+
+_Static_assert(DB_COUNT < STORE_MAXDBS, "maxdbs must cover every named database");
+
+static const char *const db_names[DB_COUNT] = {
+    [DB_META] = "meta",
+    [DB_PERSONS] = "persons",
+    [DB_ACCOUNTS] = "accounts",
+    [DB_BIND_SPONSOR] = "bindings_by_sponsor",
+    [DB_BIND_BENEFICIARY] = "bindings_by_beneficiary",
+    [DB_ORDERS] = "orders",
+    [DB_JOURNAL] = "journal",
+    [DB_IDEM] = "idem",
+    [DB_SPEND] = "spend",
+    [DB_SETTLEMENTS] = "settlements",
+    [DB_HOLDS] = "holds",
+};
+
+/* A copy of an idem reply read in a write txn: LMDB may move the original on the
+ * next write in the same txn, and store.h promises validity until the txn ends. */
+struct idem_copy {
+    struct idem_copy *next;
+    unsigned char bytes[];
+};
+
+struct store_txn {
+    MDB_txn *txn;
+    store *s;
+    bool writable;
+    /* First LMDB write failure. LMDB has then flagged the txn failed; committing it
+     * would also poison the parent, so the writer treats the job as failed. */
+    gj_err broken;
+    struct idem_copy *copies;
+    store_txn *next; /* read pool link */
+};
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool finished;
+    gj_err result;
+};
+
+struct job {
+    store_apply_fn apply;
+    store_done_fn done;
+    void *arg;
+    struct waiter *wait; /* store_submit_wait's completion, else NULL */
+};
+
+struct store {
+    MDB_env *env;
+    MDB_dbi dbi[DB_COUNT];
+    bool dbis_open;
+    unsigned batch_max;
+    unsigned queue_max;
+
+    pthread_mutex_t mu; /* guards the queue and closing */
+    pthread_cond_t work;
+    struct job *queue; /* ring of queue_max */
+    unsigned head;
+    unsigned len;
+    bool closing;
+    pthread_t writer;
+    bool mu_ready, writer_started;
+
+    /* Writer-thread only. */
+    struct job *batch;
+    gj_err *results;
+
+    pthread_mutex_t pool_mu;
+    bool pool_mu_ready;
+    store_txn *pool;
+    unsigned pool_len;
+};
+
+/* ---- small helpers ---- */
+
+/* The only place MDB_* codes become gj_err. */
+static gj_err map_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS: return GJ_OK;
+    case MDB_NOTFOUND: return GJ_ERR_NOTFOUND;
+    case MDB_KEYEXIST: return GJ_ERR_EXISTS;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case MDB_READERS_FULL: return GJ_ERR_FULL;
+    case MDB_CORRUPTED:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID: return GJ_ERR_CORRUPT;
+    case ENOMEM: return GJ_ERR_NOMEM;
+    default: return GJ_ERR_IO;
+    }
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint32_t get_be32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* A key string from a caller: present, non-empty (LMDB refuses empty keys), and at
+ * most max bytes. */
+static bool key_ok(const char *s, size_t max)
+{
+    return s != NULL && s[0] != '\0' && strnlen(s, max + 1) <= max;
+}
+
+/* A fixed char array inside a record: NUL-terminated within its size. */
+#define FIELD_OK(f) (memchr((f), '\0', sizeof(f)) != NULL)
+#define KEYFIELD_OK(f) ((f)[0] != '\0' && FIELD_OK(f))
+
+static gj_err txn_readable(const store_txn *t)
+{
+    if (t == NULL || t->txn == NULL)
+        return GJ_ERR_INVAL;
+    return t->broken;
+}
+
+static gj_err txn_writable(const store_txn *t)
+{
+    if (t == NULL || t->txn == NULL || !t->writable)
+        return GJ_ERR_INVAL;
+    return t->broken;
+}
+
+/* "a\0b": a key whose prefix "a\0" selects everything under a. */
+static size_t pair_key(char *buf, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    memcpy(buf, a, la);
+    buf[la] = '\0';
+    memcpy(buf + la + 1, b, lb);
+    return la + 1 + lb;
+}
+
+static gj_err get_rec(store_txn *t, int db, const void *key, size_t klen, void *out,
+                      size_t size)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
+    if (rc != 0)
+        return map_err(rc);
+    if (v.mv_size != size)
+        return GJ_ERR_CORRUPT;
+    memcpy(out, v.mv_data, size);
+    return GJ_OK;
+}
+
+static gj_err put_val(store_txn *t, int db, MDB_val *k, MDB_val *v, unsigned flags)
+{
+    int rc = mdb_put(t->txn, t->s->dbi[db], k, v, flags);
+    if (rc == 0)
+        return GJ_OK;
+    gj_err err = map_err(rc);
+    /* KEYEXIST is checked before anything changes; every other failure may have
+     * left the txn half-modified and LMDB refuses it from then on. */
+    if (rc != MDB_KEYEXIST)
+        t->broken = err;
+    return err;
+}
+
+static gj_err put_rec(store_txn *t, int db, const void *key, size_t klen, const void *val,
+                      size_t size, unsigned flags)
+{
+    MDB_val k = {klen, (void *)key}, v = {size, (void *)val};
+    return put_val(t, db, &k, &v, flags);
+}
+
+static uint64_t db_entries(store_txn *t, int db)
+{
+    MDB_stat st;
+    if (txn_readable(t) != GJ_OK || mdb_stat(t->txn, t->s->dbi[db], &st) != 0)
+        return 0;
+    return st.ms_entries;
+}
+
+static void free_copies(store_txn *t)
+{
+    while (t->copies != NULL) {
+        struct idem_copy *c = t->copies;
+        t->copies = c->next;
+        free(c);
+    }
+}
+
+/* ---- open / close ---- */
+
+static gj_err format_check(MDB_txn *txn, MDB_dbi meta)
+{
+    unsigned char buf[4];
+    MDB_val k = {6, (void *)"format"}, v;
+    int rc = mdb_get(txn, meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        put_be32(buf, STORE_FORMAT_VERSION);
+        v.mv_size = sizeof buf;
+        v.mv_data = buf;
+        return map_err(mdb_put(txn, meta, &k, &v, 0));
+    }
+    if (rc != 0)
+        return map_err(rc);
+    if (v.mv_size != 4 || get_be32(v.mv_data) != STORE_FORMAT_VERSION)
+        return GJ_ERR_CORRUPT;
+    return GJ_OK;
+}
+
+/* Frees whatever store_open got to; the writer is not running. */
+static void store_free(store *s)
+{
+    while (s->pool != NULL) {
+        store_txn *t = s->pool;
+        s->pool = t->next;
+        mdb_txn_abort(t->txn);
+        free(t);
+    }
+    if (s->env != NULL) {
+        if (s->dbis_open)
+            for (int i = 0; i < DB_COUNT; i++)
+                mdb_dbi_close(s->env, s->dbi[i]);
+        mdb_env_close(s->env);
+    }
+    if (s->mu_ready) {
+        pthread_cond_destroy(&s->work);
+        pthread_mutex_destroy(&s->mu);
+    }
+    if (s->pool_mu_ready)
+        pthread_mutex_destroy(&s->pool_mu);
+    free(s->queue);
+    free(s->batch);
+    free(s->results);
+    free(s);
+}
+
+static void *writer_main(void *arg);
+
+gj_err store_open(store **out, const char *dir, const store_options *opts)
+{
+    store *s = NULL;
+    MDB_txn *txn = NULL;
+    gj_err err;
+
+    if (out == NULL || dir == NULL)
+        return GJ_ERR_INVAL;
+    *out = NULL;
+    uint64_t map_size = opts && opts->map_size ? opts->map_size : GJ_MAP_SIZE_DEFAULT;
+    unsigned batch_max = opts && opts->batch_max ? opts->batch_max : GJ_WRITE_BATCH_MAX;
+    unsigned queue_max = opts && opts->queue_max ? opts->queue_max : GJ_WRITE_QUEUE_MAX;
+    if (map_size > SIZE_MAX)
+        return GJ_ERR_INVAL;
+    if (batch_max > queue_max)
+        batch_max = queue_max; /* a batch never holds more than the queue */
+
+    if ((s = calloc(1, sizeof *s)) == NULL)
+        return GJ_ERR_NOMEM;
+    s->batch_max = batch_max;
+    s->queue_max = queue_max;
+    s->queue = calloc(queue_max, sizeof *s->queue);
+    s->batch = calloc(batch_max, sizeof *s->batch);
+    s->results = calloc(batch_max, sizeof *s->results);
+    if (s->queue == NULL || s->batch == NULL || s->results == NULL) {
+        err = GJ_ERR_NOMEM;
+        goto fail;
+    }
+
+    if ((err = map_err(mdb_env_create(&s->env))) != GJ_OK)
+        goto fail;
+    if ((err = map_err(mdb_env_set_maxdbs(s->env, STORE_MAXDBS))) != GJ_OK)
+        goto fail;
+    if ((err = map_err(mdb_env_set_mapsize(s->env, (size_t)map_size))) != GJ_OK)
+        goto fail;
+    /* MDB_NOTLS: read txns are begun and ended on different threads and pooled.
+     * No NOSYNC/NOMETASYNC/WRITEMAP/MAPASYNC: every commit is fsync'd before done. */
+    if ((err = map_err(mdb_env_open(s->env, dir, MDB_NOTLS, 0600))) != GJ_OK)
+        goto fail;
+    /* Free reader slots left by a crashed process, which would pin old pages. */
+    int dead;
+    if ((err = map_err(mdb_reader_check(s->env, &dead))) != GJ_OK)
+        goto fail;
+
+    if ((err = map_err(mdb_txn_begin(s->env, NULL, 0, &txn))) != GJ_OK)
+        goto fail;
+    for (int i = 0; i < DB_COUNT; i++)
+        if ((err = map_err(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i]))) != GJ_OK)
+            goto fail;
+    if ((err = format_check(txn, s->dbi[DB_META])) != GJ_OK)
+        goto fail;
+    err = map_err(mdb_txn_commit(txn));
+    txn = NULL;
+    if (err != GJ_OK)
+        goto fail;
+    s->dbis_open = true;
+
+    if (pthread_mutex_init(&s->pool_mu, NULL) != 0) {
+        err = GJ_ERR_NOMEM;
+        goto fail;
+    }
+    s->pool_mu_ready = true;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        err = GJ_ERR_NOMEM;
+        goto fail;
+    }
+    if (pthread_cond_init(&s->work, NULL) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        err = GJ_ERR_NOMEM;
+        goto fail;
+    }
+    s->mu_ready = true;
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        err = GJ_ERR_NOMEM;
+        goto fail;
+    }
+    s->writer_started = true;
+    *out = s;
+    return GJ_OK;
+
+fail:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    store_free(s);
+    return err;
+}
+
+void store_close(store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->writer_started) {
+        pthread_mutex_lock(&s->mu);
+        s->closing = true;
+        pthread_cond_signal(&s->work);
+        pthread_mutex_unlock(&s->mu);
+        /* The writer drains what is queued, then exits. */
+        pthread_join(s->writer, NULL);
+    }
+    store_free(s);
+}
+
+/* ---- read transactions ---- */
+
+gj_err store_read_begin(store *s, store_txn **out)
+{
+    store_txn *t = NULL;
+
+    if (s == NULL || out == NULL)
+        return GJ_ERR_INVAL;
+    *out = NULL;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->pool != NULL) {
+        t = s->pool;
+        s->pool = t->next;
+        s->pool_len--;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+
+    if (t != NULL) {
+        t->next = NULL;
+        if (mdb_txn_renew(t->txn) == 0) {
+            *out = t;
+            return GJ_OK;
+        }
+        /* A handle that cannot renew is dropped; begin a fresh one instead. */
+        mdb_txn_abort(t->txn);
+        t->txn = NULL;
+    } else if ((t = calloc(1, sizeof *t)) == NULL) {
+        return GJ_ERR_NOMEM;
+    }
+    t->s = s;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
+    if (rc != 0) {
+        free(t);
+        return map_err(rc);
+    }
+    *out = t;
+    return GJ_OK;
+}
+
+void store_read_end(store_txn *t)
+{
+    if (t == NULL || t->writable)
+        return; /* a write txn belongs to the writer, which ends it */
+    store *s = t->s;
+    mdb_txn_reset(t->txn);
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->pool_len < READ_POOL_MAX) {
+        t->next = s->pool;
+        s->pool = t;
+        s->pool_len++;
+        t = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    if (t != NULL) {
+        mdb_txn_abort(t->txn);
+        free(t);
+    }
+}
+
+/* ---- the writer ---- */
+
+static void waiter_done(struct waiter *w, gj_err result)
+{
+    pthread_mutex_lock(&w->mu);
+    w->result = result;
+    w->finished = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Runs one job in its own child txn so a failure undoes only its own changes. */
+static gj_err apply_one(store *s, MDB_txn *parent, const struct job *job)
+{
+    store_txn t = {.s = s, .writable = true};
+    gj_err err = map_err(mdb_txn_begin(s->env, parent, 0, &t.txn));
+    if (err != GJ_OK)
+        return err;
+    err = job->apply(&t, job->arg);
+    if (err == GJ_OK)
+        err = t.broken; /* apply ignored a failed write; its txn cannot commit */
+    if (err == GJ_OK)
+        err = map_err(mdb_txn_commit(t.txn));
+    else
+        mdb_txn_abort(t.txn);
+    free_copies(&t);
+    return err;
+}
+
+static void run_batch(store *s, unsigned n)
+{
+    MDB_txn *parent = NULL;
+    gj_err commit = map_err(mdb_txn_begin(s->env, NULL, 0, &parent));
+
+    for (unsigned i = 0; i < n; i++)
+        s->results[i] = commit == GJ_OK ? apply_one(s, parent, &s->batch[i]) : GJ_OK;
+    if (commit == GJ_OK)
+        commit = map_err(mdb_txn_commit(parent)); /* the fsync happens here */
+
+    /* Only now is anything durable, so only now may callers learn of it. */
+    for (unsigned i = 0; i < n; i++) {
+        const struct job *job = &s->batch[i];
+        gj_err result = s->results[i] != GJ_OK ? s->results[i] : commit;
+        if (job->wait != NULL)
+            waiter_done(job->wait, result);
+        else if (job->done != NULL)
+            job->done(job->arg, result);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    store *s = arg;
+
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->len == 0 && !s->closing)
+            pthread_cond_wait(&s->work, &s->mu);
+        if (s->len == 0) { /* closing and drained */
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        unsigned n = s->len < s->batch_max ? s->len : s->batch_max;
+        for (unsigned i = 0; i < n; i++)
+            s->batch[i] = s->queue[(s->head + i) % s->queue_max];
+        s->head = (s->head + n) % s->queue_max;
+        s->len -= n;
+        pthread_mutex_unlock(&s->mu);
+        run_batch(s, n);
+    }
+    return NULL;
+}
+
+static gj_err enqueue(store *s, const struct job *job)
+{
+    gj_err err = GJ_OK;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->closing) {
+        err = GJ_ERR_CLOSED;
+    } else if (s->len == s->queue_max) {
+        err = GJ_ERR_FULL;
+    } else {
+        s->queue[(s->head + s->len) % s->queue_max] = *job;
+        s->len++;
+        pthread_cond_signal(&s->work);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return err;
+}
+
+gj_err store_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg)
+{
+    if (s == NULL || apply == NULL)
+        return GJ_ERR_INVAL;
+    struct job job = {.apply = apply, .done = done, .arg = arg};
+    return enqueue(s, &job);
+}
+
+gj_err store_submit_wait(store *s, store_apply_fn apply, void *arg)
+{
+    struct waiter w = {.finished = false};
+    gj_err err;
+
+    if (s == NULL || apply == NULL)
+        return GJ_ERR_INVAL;
+    /* From the writer it would wait for itself forever. */
+    if (pthread_equal(pthread_self(), s->writer))
+        return GJ_ERR_INVAL;
+    if (pthread_mutex_init(&w.mu, NULL) != 0)
+        return GJ_ERR_NOMEM;
+    if (pthread_cond_init(&w.cv, NULL) != 0) {
+        pthread_mutex_destroy(&w.mu);
+        return GJ_ERR_NOMEM;
+    }
+    struct job job = {.apply = apply, .arg = arg, .wait = &w};
+    if ((err = enqueue(s, &job)) == GJ_OK) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.finished)
+            pthread_cond_wait(&w.cv, &w.mu);
+        err = w.result;
+        pthread_mutex_unlock(&w.mu);
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return err;
+}
+
+/* ---- persons ---- */
+
+static bool person_ok(const store_person *p)
+{
+    return KEYFIELD_OK(p->psn_no) && FIELD_OK(p->certno) && FIELD_OK(p->name) &&
+           FIELD_OK(p->insutype) && FIELD_OK(p->admdvs) && p->status >= STORE_PERSON_ACTIVE &&
+           p->status <= STORE_PERSON_TERMINATED;
+}
+
+gj_err store_person_get(store_txn *txn, const char *psn_no, store_person *out)
+{
+    gj_err err;
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(psn_no, GJ_PSN_NO_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    return get_rec(txn, DB_PERSONS, psn_no, strlen(psn_no), out, sizeof *out);
+}
+
+gj_err store_person_put(store_txn *txn, const store_person *person)
+{
+    gj_err err;
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (person == NULL || !person_ok(person))
+        return GJ_ERR_INVAL;
+    return put_rec(txn, DB_PERSONS, person->psn_no, strlen(person->psn_no), person,
+                   sizeof *person, 0);
+}
+
+uint64_t store_person_count(store_txn *txn)
+{
+    return db_entries(txn, DB_PERSONS);
+}
+
+/* ---- accounts and the journal ---- */
+
+gj_err store_account_get(store_txn *txn, const char *psn_no, store_account *out)
+{
+    gj_err err;
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(psn_no, GJ_PSN_NO_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    return get_rec(txn, DB_ACCOUNTS, psn_no, strlen(psn_no), out, sizeof *out);
+}
+
+gj_err store_account_ensure(store_txn *txn, const char *psn_no)
+{
+    gj_err err;
+    store_account empty;
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(psn_no, GJ_PSN_NO_MAX))
+        return GJ_ERR_INVAL;
+    memset(&empty, 0, sizeof empty);
+    err = put_rec(txn, DB_ACCOUNTS, psn_no, strlen(psn_no), &empty, sizeof empty,
+                  MDB_NOOVERWRITE);
+    return err == GJ_ERR_EXISTS ? GJ_OK : err;
+}
+
+/* The last journal seq (0 when empty). Keys are big-endian so the last key is the
+ * highest seq, and appends in aborted child txns vanish with them: no gaps. */
+static gj_err journal_last_seq(store_txn *t, uint64_t *out)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    gj_err err = map_err(mdb_cursor_open(t->txn, t->s->dbi[DB_JOURNAL], &c));
+    if (err != GJ_OK)
+        return err;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == MDB_NOTFOUND) {
+        *out = 0;
+    } else if (rc != 0) {
+        err = map_err(rc);
+    } else if (k.mv_size != 8) {
+        err = GJ_ERR_CORRUPT;
+    } else {
+        *out = get_be64(k.mv_data);
+    }
+    mdb_cursor_close(c);
+    return err;
+}
+
+static bool journal_entry_ok(const store_journal_entry *e)
+{
+    return KEYFIELD_OK(e->psn_no) && FIELD_OK(e->setl_id) && FIELD_OK(e->counterpart) &&
+           FIELD_OK(e->caller_id) && FIELD_OK(e->call_id) && e->kind >= STORE_J_CREDIT &&
+           e->kind <= STORE_J_REFUND;
+}
+
+gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_account *after)
+{
+    gj_err err;
+    store_account acct;
+    store_journal_entry rec;
+    unsigned char key[8];
+    uint64_t last = 0;
+
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (entry == NULL || !journal_entry_ok(entry))
+        return GJ_ERR_INVAL;
+    int64_t amount = entry->amount;
+    if (amount == 0 || amount > GJ_AMOUNT_MAX || amount < -GJ_AMOUNT_MAX)
+        return GJ_ERR_INVAL;
+    bool inward = entry->kind == STORE_J_CREDIT || entry->kind == STORE_J_REFUND;
+    if (inward != (amount > 0))
+        return GJ_ERR_INVAL;
+
+    if ((err = store_account_get(txn, entry->psn_no, &acct)) != GJ_OK)
+        return err;
+    /* Checked arithmetic: a damaged record must not wrap into a plausible balance. */
+    int64_t balance;
+    if (__builtin_add_overflow(acct.balance, amount, &balance) || balance < acct.held ||
+        balance > GJ_BALANCE_MAX)
+        return GJ_ERR_INVAL;
+    bool overflow;
+    switch (entry->kind) {
+    case STORE_J_CREDIT:
+        overflow = __builtin_add_overflow(acct.credited, amount, &acct.credited);
+        break;
+    case STORE_J_REFUND:
+        overflow = __builtin_add_overflow(acct.refunded, amount, &acct.refunded);
+        break;
+    default:
+        overflow = __builtin_sub_overflow(acct.paid_out, amount, &acct.paid_out);
+        break;
+    }
+    if (overflow)
+        return GJ_ERR_INVAL;
+    acct.balance = balance;
+
+    if ((err = journal_last_seq(txn, &last)) != GJ_OK)
+        return err;
+    rec = *entry;
+    rec.seq = last + 1;
+    rec.balance_after = balance;
+    put_be64(key, rec.seq);
+    if ((err = put_rec(txn, DB_JOURNAL, key, sizeof key, &rec, sizeof rec, MDB_APPEND)) != GJ_OK)
+        return err;
+    if ((err = put_rec(txn, DB_ACCOUNTS, entry->psn_no, strlen(entry->psn_no), &acct,
+                       sizeof acct, 0)) != GJ_OK)
+        return err;
+    entry->seq = rec.seq;
+    entry->balance_after = balance;
+    if (after != NULL)
+        *after = acct;
+    return GJ_OK;
+}
+
+gj_err store_account_hold(store_txn *txn, const char *psn_no, int64_t delta, store_account *after)
+{
+    gj_err err;
+    store_account acct;
+    int64_t held;
+
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if ((err = store_account_get(txn, psn_no, &acct)) != GJ_OK)
+        return err;
+    if (__builtin_add_overflow(acct.held, delta, &held) || held < 0 || held > acct.balance)
+        return GJ_ERR_INVAL;
+    if (delta != 0) {
+        acct.held = held;
+        if ((err = put_rec(txn, DB_ACCOUNTS, psn_no, strlen(psn_no), &acct, sizeof acct, 0)) !=
+            GJ_OK)
+            return err;
+    }
+    if (after != NULL)
+        *after = acct;
+    return GJ_OK;
+}
+
+gj_err store_journal_scan(store_txn *txn, uint64_t first_seq, store_journal_fn fn, void *arg)
+{
+    gj_err err;
+    MDB_cursor *c;
+    unsigned char key[8];
+    store_journal_entry e;
+
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (fn == NULL)
+        return GJ_ERR_INVAL;
+    if ((err = map_err(mdb_cursor_open(txn->txn, txn->s->dbi[DB_JOURNAL], &c))) != GJ_OK)
+        return err;
+    put_be64(key, first_seq);
+    MDB_val k = {sizeof key, key}, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0) {
+        if (k.mv_size != 8 || v.mv_size != sizeof e) {
+            err = GJ_ERR_CORRUPT;
+            break;
+        }
+        memcpy(&e, v.mv_data, sizeof e);
+        if (!fn(&e, arg))
+            break;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (err == GJ_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = map_err(rc);
+    mdb_cursor_close(c);
+    return err;
+}
+
+uint64_t store_journal_count(store_txn *txn)
+{
+    return db_entries(txn, DB_JOURNAL);
+}
+
+gj_err store_account_scan(store_txn *txn, store_account_fn fn, void *arg)
+{
+    gj_err err;
+    MDB_cursor *c;
+    MDB_val k, v;
+    char psn_no[GJ_PSN_NO_MAX + 1];
+    store_account acct;
+
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (fn == NULL)
+        return GJ_ERR_INVAL;
+    if ((err = map_err(mdb_cursor_open(txn->txn, txn->s->dbi[DB_ACCOUNTS], &c))) != GJ_OK)
+        return err;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size == 0 || k.mv_size > GJ_PSN_NO_MAX || v.mv_size != sizeof acct) {
+            err = GJ_ERR_CORRUPT;
+            break;
+        }
+        memcpy(psn_no, k.mv_data, k.mv_size);
+        psn_no[k.mv_size] = '\0';
+        memcpy(&acct, v.mv_data, sizeof acct);
+        if (!fn(psn_no, &acct, arg))
+            break;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (err == GJ_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = map_err(rc);
+    mdb_cursor_close(c);
+    return err;
+}
+
+/* ---- bindings ---- */
+
+static bool binding_ok(const store_binding *b)
+{
+    return KEYFIELD_OK(b->sponsor) && KEYFIELD_OK(b->beneficiary) &&
+           FIELD_OK(b->sponsor_admdvs) && FIELD_OK(b->beneficiary_admdvs);
+}
+
+gj_err store_binding_get(store_txn *txn, const char *sponsor, const char *beneficiary,
+                         store_binding *out)
+{
+    gj_err err;
+    char key[PAIR_KEY_MAX];
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(sponsor, GJ_PSN_NO_MAX) || !key_ok(beneficiary, GJ_PSN_NO_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    size_t klen = pair_key(key, sponsor, beneficiary);
+    return get_rec(txn, DB_BIND_SPONSOR, key, klen, out, sizeof *out);
+}
+
+gj_err store_binding_put(store_txn *txn, const store_binding *b)
+{
+    gj_err err;
+    char key[PAIR_KEY_MAX];
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (b == NULL || !binding_ok(b))
+        return GJ_ERR_INVAL;
+    size_t klen = pair_key(key, b->sponsor, b->beneficiary);
+    if ((err = put_rec(txn, DB_BIND_SPONSOR, key, klen, b, sizeof *b, 0)) != GJ_OK)
+        return err;
+    klen = pair_key(key, b->beneficiary, b->sponsor);
+    return put_rec(txn, DB_BIND_BENEFICIARY, key, klen, b, sizeof *b, 0);
+}
+
+/* Every record whose key starts with "psn_no\0", in key order. */
+static gj_err binding_list(store_txn *txn, int db, const char *psn_no, store_binding *out,
+                           size_t max, size_t *count)
+{
+    gj_err err;
+    MDB_cursor *c;
+    char prefix[GJ_PSN_NO_MAX + 1];
+    size_t n = 0;
+
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(psn_no, GJ_PSN_NO_MAX) || count == NULL || (max > 0 && out == NULL))
+        return GJ_ERR_INVAL;
+    *count = 0;
+    size_t plen = strlen(psn_no) + 1;
+    memcpy(prefix, psn_no, plen);
+    if ((err = map_err(mdb_cursor_open(txn->txn, txn->s->dbi[db], &c))) != GJ_OK)
+        return err;
+    MDB_val k = {plen, prefix}, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+        if (n == max) {
+            err = GJ_ERR_TOOBIG;
+            break;
+        }
+        if (v.mv_size != sizeof *out) {
+            err = GJ_ERR_CORRUPT;
+            break;
+        }
+        memcpy(&out[n++], v.mv_data, sizeof *out);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (err == GJ_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = map_err(rc);
+    mdb_cursor_close(c);
+    *count = n;
+    return err;
+}
+
+gj_err store_binding_list_by_sponsor(store_txn *txn, const char *psn_no, store_binding *out,
+                                     size_t max, size_t *count)
+{
+    return binding_list(txn, DB_BIND_SPONSOR, psn_no, out, max, count);
+}
+
+gj_err store_binding_list_by_beneficiary(store_txn *txn, const char *psn_no, store_binding *out,
+                                         size_t max, size_t *count)
+{
+    return binding_list(txn, DB_BIND_BENEFICIARY, psn_no, out, max, count);
+}
+
+uint64_t store_binding_count(store_txn *txn)
+{
+    return db_entries(txn, DB_BIND_SPONSOR);
+}
+
+/* ---- deduction orders ---- */
+
+gj_err store_order_get(store_txn *txn, const char *beneficiary, store_order *out)
+{
+    gj_err err;
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(beneficiary, GJ_PSN_NO_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    err = get_rec(txn, DB_ORDERS, beneficiary, strlen(beneficiary), out, sizeof *out);
+    if (err == GJ_ERR_NOTFOUND) {
+        memset(out, 0, sizeof *out);
+        return GJ_OK;
+    }
+    if (err == GJ_OK && out->count > GJ_SPONSORS_MAX) {
+        memset(out, 0, sizeof *out); /* never hand out a count that overruns sponsors[] */
+        return GJ_ERR_CORRUPT;
+    }
+    return err;
+}
+
+gj_err store_order_put(store_txn *txn, const char *beneficiary, const store_order *order)
+{
+    gj_err err;
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(beneficiary, GJ_PSN_NO_MAX) || order == NULL || order->count > GJ_SPONSORS_MAX)
+        return GJ_ERR_INVAL;
+    for (uint32_t i = 0; i < order->count; i++)
+        if (!KEYFIELD_OK(order->sponsors[i].psn_no) || !FIELD_OK(order->sponsors[i].admdvs))
+            return GJ_ERR_INVAL;
+    return put_rec(txn, DB_ORDERS, beneficiary, strlen(beneficiary), order, sizeof *order, 0);
+}
+
+/* ---- idempotency ---- */
+
+static bool idem_key(char *buf, size_t *len, const char *caller_id, const char *call_id)
+{
+    if (!key_ok(caller_id, GJ_CALLER_ID_MAX) || !key_ok(call_id, GJ_CALL_ID_MAX))
+        return false;
+    *len = pair_key(buf, caller_id, call_id);
+    return true;
+}
+
+gj_err store_idem_get(store_txn *txn, const char *caller_id, const char *call_id,
+                      uint64_t *request_hash, const void **reply, size_t *reply_len)
+{
+    gj_err err;
+    char key[IDEM_KEY_MAX];
+    size_t klen;
+
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!idem_key(key, &klen, caller_id, call_id))
+        return GJ_ERR_INVAL;
+    MDB_val k = {klen, key}, v;
+    int rc = mdb_get(txn->txn, txn->s->dbi[DB_IDEM], &k, &v);
+    if (rc != 0)
+        return map_err(rc);
+    const unsigned char *p = v.mv_data;
+    if (v.mv_size < IDEM_HDR || v.mv_size - IDEM_HDR != get_be32(p + 8))
+        return GJ_ERR_CORRUPT;
+    size_t len = v.mv_size - IDEM_HDR;
+    const void *bytes = p + IDEM_HDR;
+    if (txn->writable && reply != NULL) {
+        struct idem_copy *copy = malloc(sizeof *copy + len + 1);
+        if (copy == NULL)
+            return GJ_ERR_NOMEM;
+        memcpy(copy->bytes, bytes, len);
+        copy->next = txn->copies;
+        txn->copies = copy;
+        bytes = copy->bytes;
+    }
+    if (request_hash != NULL)
+        *request_hash = get_be64(p);
+    if (reply != NULL)
+        *reply = bytes;
+    if (reply_len != NULL)
+        *reply_len = len;
+    return GJ_OK;
+}
+
+/* Insert only: the first answer stands; a second put gets GJ_ERR_EXISTS. */
+gj_err store_idem_put(store_txn *txn, const char *caller_id, const char *call_id,
+                      uint64_t request_hash, const void *reply, size_t reply_len)
+{
+    gj_err err;
+    char key[IDEM_KEY_MAX];
+    size_t klen;
+
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (!idem_key(key, &klen, caller_id, call_id) || (reply == NULL && reply_len > 0))
+        return GJ_ERR_INVAL;
+    if (reply_len > IDEM_REPLY_MAX)
+        return GJ_ERR_TOOBIG;
+    MDB_val k = {klen, key}, v = {IDEM_HDR + reply_len, NULL};
+    /* MDB_RESERVE: build the value in place instead of in a temporary buffer. */
+    if ((err = put_val(txn, DB_IDEM, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE)) != GJ_OK)
+        return err;
+    unsigned char *p = v.mv_data;
+    put_be64(p, request_hash);
+    put_be32(p + 8, (uint32_t)reply_len);
+    if (reply_len > 0)
+        memcpy(p + IDEM_HDR, reply, reply_len);
+    return GJ_OK;
+}
+
+/* ---- counters ---- */
+
+gj_err store_next_seq(store_txn *txn, const char *name, uint64_t *out)
+{
+    gj_err err;
+    char key[4 + SEQ_NAME_MAX];
+    unsigned char val[8];
+    uint64_t cur = 0;
+
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(name, SEQ_NAME_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    size_t nlen = strlen(name);
+    memcpy(key, "seq:", 4);
+    memcpy(key + 4, name, nlen);
+    err = get_rec(txn, DB_META, key, 4 + nlen, val, sizeof val);
+    if (err == GJ_OK)
+        cur = get_be64(val);
+    else if (err != GJ_ERR_NOTFOUND)
+        return err;
+    if (cur == UINT64_MAX)
+        return GJ_ERR_FULL;
+    put_be64(val, cur + 1);
+    if ((err = put_rec(txn, DB_META, key, 4 + nlen, val, sizeof val, 0)) != GJ_OK)
+        return err;
+    *out = cur + 1;
+    return GJ_OK;
+}
+
+/* ---- settlements ---- */
+
+static bool settlement_ok(const store_settlement *st)
+{
+    if (!KEYFIELD_OK(st->setl_id) || !FIELD_OK(st->psn_no) || !FIELD_OK(st->caller_id) ||
+        !FIELD_OK(st->call_id) || st->part_count > GJ_SPONSORS_MAX || st->status < STORE_SETL_COMMITTED ||
+        st->status > STORE_SETL_REVOKED)
+        return false;
+    for (uint32_t i = 0; i < st->part_count; i++)
+        if (!FIELD_OK(st->parts[i].psn_no) || !FIELD_OK(st->parts[i].admdvs))
+            return false;
+    return true;
+}
+
+gj_err store_settlement_put(store_txn *txn, const store_settlement *setl)
+{
+    gj_err err;
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (setl == NULL || !settlement_ok(setl))
+        return GJ_ERR_INVAL;
+    return put_rec(txn, DB_SETTLEMENTS, setl->setl_id, strlen(setl->setl_id), setl,
+                   sizeof *setl, 0);
+}
+
+gj_err store_settlement_get(store_txn *txn, const char *setl_id, store_settlement *out)
+{
+    gj_err err;
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(setl_id, GJ_SETL_ID_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    err = get_rec(txn, DB_SETTLEMENTS, setl_id, strlen(setl_id), out, sizeof *out);
+    if (err == GJ_OK && out->part_count > GJ_SPONSORS_MAX) {
+        memset(out, 0, sizeof *out);
+        return GJ_ERR_CORRUPT;
+    }
+    return err;
+}
+
+/* ---- spend records ---- */
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* base64url without padding: printable whatever bytes setl_id holds, and short
+ * enough (68 chars for the longest key tail) to fit next_cursor[80]. */
+static void cursor_encode(const unsigned char *in, size_t n, char *out)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 8) | in[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            *out++ = b64url[(acc >> bits) & 63];
+        }
+        acc &= (1u << bits) - 1;
+    }
+    if (bits > 0)
+        *out++ = b64url[(acc << (6 - bits)) & 63];
+    *out = '\0';
+}
+
+static int b64url_value(char c)
+{
+    const char *p = c != '\0' ? strchr(b64url, c) : NULL;
+    return p != NULL ? (int)(p - b64url) : -1;
+}
+
+/* The key tail a cursor names; false for anything cursor_encode cannot have made
+ * from a spend key. */
+static bool cursor_decode(const char *text, unsigned char *out, size_t *n_out)
+{
+    size_t len = strnlen(text, CURSOR_MAX + 1), n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+
+    if (len > CURSOR_MAX || len % 4 == 1)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        int val = b64url_value(text[i]);
+        if (val < 0)
+            return false;
+        acc = (acc << 6) | (uint32_t)val;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (acc != 0) /* leftover bits an encoder would have left zero */
+        return false;
+    if (n <= SPEND_FIXED || n > SPEND_TAIL_MAX ||
+        memchr(out + SPEND_FIXED, '\0', n - SPEND_FIXED) != NULL)
+        return false;
+    *n_out = n;
+    return true;
+}
+
+static bool spend_ok(const store_spend *sp)
+{
+    return KEYFIELD_OK(sp->sponsor) && FIELD_OK(sp->beneficiary) && KEYFIELD_OK(sp->setl_id) &&
+           gj_date_valid(sp->setl_date) && sp->unix_ms >= 0;
+}
+
+gj_err store_spend_put(store_txn *txn, const store_spend *spend)
+{
+    gj_err err;
+    unsigned char key[SPEND_KEY_MAX];
+
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (spend == NULL || !spend_ok(spend))
+        return GJ_ERR_INVAL;
+    size_t plen = strlen(spend->sponsor) + 1, slen = strlen(spend->setl_id);
+    memcpy(key, spend->sponsor, plen);
+    /* Non-negative (checked above), so big-endian bytes sort like the numbers. */
+    put_be32(key + plen, (uint32_t)spend->setl_date);
+    put_be64(key + plen + 4, (uint64_t)spend->unix_ms);
+    memcpy(key + plen + SPEND_FIXED, spend->setl_id, slen);
+    return put_rec(txn, DB_SPEND, key, plen + SPEND_FIXED + slen, spend, sizeof *spend, 0);
+}
+
+gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
+                        int32_t to_date, const char *after, store_spend *out, size_t max,
+                        size_t *count, char next_cursor[80])
+{
+    gj_err err;
+    MDB_cursor *c;
+    unsigned char key[SPEND_KEY_MAX], tail[SPEND_TAIL_MAX], last[SPEND_TAIL_MAX];
+    size_t tail_len = 0, last_len = 0, n = 0, klen;
+    bool more = false, skip_exact = false;
+
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(sponsor, GJ_PSN_NO_MAX) || out == NULL || max == 0 || count == NULL ||
+        next_cursor == NULL)
+        return GJ_ERR_INVAL;
+    /* Decode first: callers may pass one buffer as both after and next_cursor. */
+    if (after != NULL && after[0] != '\0' && !cursor_decode(after, tail, &tail_len))
+        return GJ_ERR_INVAL;
+    *count = 0;
+    next_cursor[0] = '\0';
+    if (to_date < 0 || to_date < from_date)
+        return GJ_OK;
+    if (from_date < 0)
+        from_date = 0;
+
+    size_t plen = strlen(sponsor) + 1;
+    memcpy(key, sponsor, plen);
+    if (tail_len > 0 && get_be32(tail) >= (uint32_t)from_date) {
+        memcpy(key + plen, tail, tail_len); /* resume at the cursor's record... */
+        klen = plen + tail_len;
+        skip_exact = true;
+    } else {
+        put_be32(key + plen, (uint32_t)from_date);
+        klen = plen + 4;
+    }
+
+    if ((err = map_err(mdb_cursor_open(txn->txn, txn->s->dbi[DB_SPEND], &c))) != GJ_OK)
+        return err;
+    MDB_val k = {klen, key}, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && skip_exact && k.mv_size == klen && memcmp(k.mv_data, key, klen) == 0)
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* ...and start just after it */
+    while (rc == 0) {
+        const unsigned char *kp = k.mv_data;
+        if (k.mv_size < plen || memcmp(kp, key, plen) != 0)
+            break; /* past this sponsor */
+        if (k.mv_size <= plen + SPEND_FIXED || k.mv_size > plen + SPEND_TAIL_MAX ||
+            v.mv_size != sizeof *out) {
+            err = GJ_ERR_CORRUPT;
+            break;
+        }
+        if (get_be32(kp + plen) > (uint32_t)to_date)
+            break;
+        if (n == max) {
+            more = true;
+            break;
+        }
+        memcpy(&out[n++], v.mv_data, sizeof *out);
+        last_len = k.mv_size - plen;
+        memcpy(last, kp + plen, last_len);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (err == GJ_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = map_err(rc);
+    mdb_cursor_close(c);
+    *count = n;
+    if (err == GJ_OK && more)
+        cursor_encode(last, last_len, next_cursor);
+    return err;
+}

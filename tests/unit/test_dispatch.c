@@ -1,0 +1,175 @@
+/* Dispatch without sockets: the method table against the wire contract, and bad bytes
+ * straight into dispatch_bytes(). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "gj_util.h"
+#include "node.h"
+
+typedef struct answer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    Gongji__V1__Reply *reply;
+} answer;
+
+static void on_finish(void *arg, const uint8_t *bytes, size_t len)
+{
+    answer *a = arg;
+    pthread_mutex_lock(&a->mu);
+    a->reply = gongji__v1__reply__unpack(NULL, len, bytes);
+    a->done = true;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static node test_node;
+static char dir[] = "/tmp/gongji-dispatch-XXXXXX";
+
+static int setup(void **state)
+{
+    (void)state;
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    node_config_defaults(&test_node.cfg);
+    memcpy(test_node.cfg.region, "510100", 7);
+    rules_policy_default(&test_node.cfg.policy, "510100");
+    store_options opts = {.map_size = 64 << 20};
+    return store_open(&test_node.store, dir, &opts) == GJ_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_close(test_node.store);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Dispatch bytes and wait for the answer (writes finish on the writer thread). */
+static Gongji__V1__Reply *dispatch(const void *bytes, size_t len)
+{
+    answer a = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    dispatch_bytes(&test_node, bytes, len, on_finish, &a);
+    pthread_mutex_lock(&a.mu);
+    while (!a.done)
+        pthread_cond_wait(&a.cv, &a.mu);
+    pthread_mutex_unlock(&a.mu);
+    assert_non_null(a.reply);
+    return a.reply;
+}
+
+static Gongji__V1__Reply *dispatch_call(const char *method, const char *call_id,
+                                        const ProtobufCMessage *req)
+{
+    uint8_t payload[1024], buf[2048];
+    Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
+    env.method = (char *)method;
+    env.call_id = (char *)call_id;
+    env.caller_id = "op";
+    env.caller_role = GONGJI__V1__ROLE__OPERATOR;
+    env.payload.data = payload;
+    env.payload.len = protobuf_c_message_pack(req, payload);
+    return dispatch(buf, gongji__v1__envelope__pack(&env, buf));
+}
+
+static void test_every_rpc_in_the_contract_has_a_handler(void **state)
+{
+    (void)state;
+    const ProtobufCServiceDescriptor *services[] = {
+        &gongji__v1__registry__descriptor, &gongji__v1__mutual_aid__descriptor,
+        &gongji__v1__settlement__descriptor, &gongji__v1__operator__descriptor};
+    size_t rpcs = 0;
+    for (size_t s = 0; s < sizeof services / sizeof services[0]; s++) {
+        for (unsigned m = 0; m < services[s]->n_methods; m++) {
+            char name[128];
+            snprintf(name, sizeof name, "%s/%s", services[s]->name, services[s]->methods[m].name);
+            const method_entry *found = NULL;
+            for (size_t i = 0; i < node_method_count; i++)
+                if (strcmp(node_methods[i].name, name) == 0)
+                    found = &node_methods[i];
+            if (found == NULL)
+                fail_msg("no handler for %s", name);
+            assert_ptr_equal(found->input, services[s]->methods[m].input);
+            rpcs++;
+        }
+    }
+    assert_int_equal(rpcs, node_method_count);
+}
+
+static void test_garbage_is_malformed(void **state)
+{
+    (void)state;
+    const uint8_t garbage[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f};
+    Gongji__V1__Reply *r = dispatch(garbage, sizeof garbage);
+    assert_int_equal(r->code, GONGJI__V1__CODE__INVALID_ARGUMENT);
+    assert_string_equal(r->reason, "MALFORMED_MESSAGE");
+    assert_string_equal(r->served_by, "510100");
+    gongji__v1__reply__free_unpacked(r, NULL);
+}
+
+static void test_oversize_is_refused_before_decoding(void **state)
+{
+    (void)state;
+    size_t len = GJ_MSG_MAX + 1;
+    uint8_t *big = calloc(1, len);
+    Gongji__V1__Reply *r = dispatch(big, len);
+    assert_int_equal(r->code, GONGJI__V1__CODE__RESOURCE_EXHAUSTED);
+    assert_string_equal(r->reason, "MESSAGE_TOO_LARGE");
+    gongji__v1__reply__free_unpacked(r, NULL);
+    free(big);
+}
+
+static void test_write_and_its_repeat_answer_the_same(void **state)
+{
+    (void)state;
+    char certno[19] = "43010219800101001";
+    certno[17] = gj_certno_check_char(certno);
+    certno[18] = '\0';
+    Gongji__V1__Person p = GONGJI__V1__PERSON__INIT;
+    p.psn_no = "P1";
+    p.certno = certno;
+    p.insutype = "310";
+    p.insuplc_admdvs = "510100";
+    p.status = GONGJI__V1__PERSON_STATUS__ACTIVE;
+    Gongji__V1__EnrollRequest enroll = GONGJI__V1__ENROLL_REQUEST__INIT;
+    enroll.person = &p;
+    Gongji__V1__Reply *r = dispatch_call("gongji.v1.Registry/Enroll", "e1", &enroll.base);
+    assert_int_equal(r->code, GONGJI__V1__CODE__OK);
+    gongji__v1__reply__free_unpacked(r, NULL);
+
+    Gongji__V1__CreditRequest credit = GONGJI__V1__CREDIT_REQUEST__INIT;
+    credit.psn_no = "P1";
+    credit.amount = 500;
+    Gongji__V1__Reply *first = dispatch_call("gongji.v1.Registry/Credit", "c1", &credit.base);
+    Gongji__V1__Reply *again = dispatch_call("gongji.v1.Registry/Credit", "c1", &credit.base);
+    assert_int_equal(first->code, GONGJI__V1__CODE__OK);
+    assert_int_equal(first->payload.len, again->payload.len);
+    assert_memory_equal(first->payload.data, again->payload.data, first->payload.len);
+    Gongji__V1__CreditReply *cr =
+        gongji__v1__credit_reply__unpack(NULL, again->payload.len, again->payload.data);
+    assert_int_equal(cr->balance->balance, 500); /* credited once */
+    gongji__v1__credit_reply__free_unpacked(cr, NULL);
+    gongji__v1__reply__free_unpacked(first, NULL);
+    gongji__v1__reply__free_unpacked(again, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_rpc_in_the_contract_has_a_handler),
+        cmocka_unit_test(test_garbage_is_malformed),
+        cmocka_unit_test(test_oversize_is_refused_before_decoding),
+        cmocka_unit_test(test_write_and_its_repeat_answer_the_same),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

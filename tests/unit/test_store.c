@@ -1,0 +1,1784 @@
+/* Unit tests of store/: every test gets a fresh directory, opens its own store and
+ * checks behaviour through the public API (plus raw LMDB where a test must damage
+ * the file). cmocka asserts run on the test's main thread only; other threads and
+ * callbacks record what they saw. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gj_util.h"
+#include "store.h"
+
+/* ---- fixture ---- */
+
+struct fx {
+    char dir[64];
+    store *s;
+};
+
+static void rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[512];
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/gj-store-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->s);
+    rm_dir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void open_with(struct fx *f, const store_options *opts)
+{
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(store_open(&f->s, f->dir, opts), GJ_OK);
+    assert_non_null(f->s);
+}
+
+static struct fx *open_fx(void **state)
+{
+    struct fx *f = *state;
+    open_with(f, NULL);
+    return f;
+}
+
+static store_txn *rd(struct fx *f)
+{
+    store_txn *t = NULL;
+    assert_int_equal(store_read_begin(f->s, &t), GJ_OK);
+    assert_non_null(t);
+    return t;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void set_str(char *dst, size_t size, const char *src)
+{
+    if (!gj_strcpy_fit(dst, size, src))
+        abort(); /* a test bug, not a store bug */
+}
+#define SET(field, src) set_str((field), sizeof(field), (src))
+
+static store_person person_of(const char *psn_no)
+{
+    store_person p;
+    memset(&p, 0, sizeof p);
+    SET(p.psn_no, psn_no);
+    SET(p.certno, "11010519491231002X");
+    SET(p.name, "张三");
+    SET(p.insutype, "310");
+    SET(p.admdvs, "430100");
+    p.status = STORE_PERSON_ACTIVE;
+    p.updated_unix_ms = 1700000000000LL;
+    return p;
+}
+
+static store_journal_entry entry_of(const char *psn_no, uint8_t kind, int64_t amount)
+{
+    store_journal_entry e;
+    memset(&e, 0, sizeof e);
+    SET(e.psn_no, psn_no);
+    e.kind = kind;
+    e.amount = amount;
+    e.unix_ms = 1700000000000LL;
+    SET(e.caller_id, "test");
+    SET(e.call_id, "call");
+    return e;
+}
+
+static bool person_exists(struct fx *f, const char *psn_no)
+{
+    store_person p;
+    store_txn *t = rd(f);
+    gj_err err = store_person_get(t, psn_no, &p);
+    store_read_end(t);
+    assert_true(err == GJ_OK || err == GJ_ERR_NOTFOUND);
+    return err == GJ_OK;
+}
+
+static uint64_t person_count(struct fx *f)
+{
+    store_txn *t = rd(f);
+    uint64_t n = store_person_count(t);
+    store_read_end(t);
+    return n;
+}
+
+static uint64_t journal_count(struct fx *f)
+{
+    store_txn *t = rd(f);
+    uint64_t n = store_journal_count(t);
+    store_read_end(t);
+    return n;
+}
+
+static store_account account_of(struct fx *f, const char *psn_no)
+{
+    store_account a;
+    store_txn *t = rd(f);
+    assert_int_equal(store_account_get(t, psn_no, &a), GJ_OK);
+    store_read_end(t);
+    return a;
+}
+
+/* ---- small apply functions ---- */
+
+static gj_err apply_put_person(store_txn *t, void *arg)
+{
+    return store_person_put(t, arg);
+}
+
+static gj_err apply_ensure(store_txn *t, void *arg)
+{
+    return store_account_ensure(t, arg);
+}
+
+static void put_person(struct fx *f, const char *psn_no)
+{
+    store_person p = person_of(psn_no);
+    assert_int_equal(store_submit_wait(f->s, apply_put_person, &p), GJ_OK);
+}
+
+/* Moves money on one account, recording each move's own result; apply itself
+ * succeeds so that refused moves can be observed next to accepted ones. */
+struct moves {
+    bool ensure;
+    const char *psn_no;
+    size_t n;
+    store_journal_entry e[8];
+    gj_err rv[8];
+    store_account after[8];
+};
+
+static gj_err apply_moves(store_txn *t, void *arg)
+{
+    struct moves *m = arg;
+    gj_err err;
+    if (m->ensure && (err = store_account_ensure(t, m->psn_no)) != GJ_OK)
+        return err;
+    for (size_t i = 0; i < m->n; i++)
+        m->rv[i] = store_account_move(t, &m->e[i], &m->after[i]);
+    return GJ_OK;
+}
+
+static void credit(struct fx *f, const char *psn_no, int64_t amount)
+{
+    struct moves m = {.ensure = true, .psn_no = psn_no, .n = 1};
+    m.e[0] = entry_of(psn_no, STORE_J_CREDIT, amount);
+    assert_int_equal(store_submit_wait(f->s, apply_moves, &m), GJ_OK);
+    assert_int_equal(m.rv[0], GJ_OK);
+}
+
+/* A job that holds the writer until the test opens it, so the jobs submitted
+ * meanwhile wait in the queue and are taken as one batch. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entered, open;
+};
+
+static void gate_init(struct gate *g)
+{
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->entered = g->open = false;
+}
+
+static void gate_destroy(struct gate *g)
+{
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
+static gj_err apply_gate(store_txn *t, void *arg)
+{
+    struct gate *g = arg;
+    (void)t;
+    pthread_mutex_lock(&g->mu);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    return GJ_OK;
+}
+
+/* Submits the gate and returns once the writer is inside it (queue empty again). */
+static void gate_close(struct fx *f, struct gate *g)
+{
+    assert_int_equal(store_submit(f->s, apply_gate, NULL, g), GJ_OK);
+    pthread_mutex_lock(&g->mu);
+    while (!g->entered)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(struct gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Collects done callbacks of async jobs. */
+#define DONE_MAX 64
+struct dones {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int count;
+    gj_err result[DONE_MAX];
+    uint64_t persons_seen[DONE_MAX]; /* committed persons visible when done ran */
+};
+
+struct async_job {
+    struct dones *d;
+    store *s;
+    int idx;
+    store_person p;
+    gj_err fail_with;
+};
+
+static void dones_init(struct dones *d)
+{
+    memset(d, 0, sizeof *d);
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+}
+
+static void dones_destroy(struct dones *d)
+{
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->mu);
+}
+
+static void dones_wait(struct dones *d, int n)
+{
+    pthread_mutex_lock(&d->mu);
+    while (d->count < n)
+        pthread_cond_wait(&d->cv, &d->mu);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static gj_err apply_async_job(store_txn *t, void *arg)
+{
+    struct async_job *j = arg;
+    gj_err err = store_person_put(t, &j->p);
+    return err != GJ_OK ? err : j->fail_with;
+}
+
+static void done_async_job(void *arg, gj_err result)
+{
+    struct async_job *j = arg;
+    store_txn *t;
+    uint64_t seen = UINT64_MAX;
+    if (store_read_begin(j->s, &t) == GJ_OK) {
+        seen = store_person_count(t);
+        store_read_end(t);
+    }
+    pthread_mutex_lock(&j->d->mu);
+    j->d->result[j->idx] = result;
+    j->d->persons_seen[j->idx] = seen;
+    j->d->count++;
+    pthread_cond_broadcast(&j->d->cv);
+    pthread_mutex_unlock(&j->d->mu);
+}
+
+/* ---- tests ---- */
+
+static void test_person_survives_close_and_reopen(void **state)
+{
+    struct fx *f = open_fx(state);
+    store_person in = person_of("430100000000000000000000000001"), out;
+
+    assert_int_equal(store_submit_wait(f->s, apply_put_person, &in), GJ_OK);
+    open_with(f, NULL);
+
+    store_txn *t = rd(f);
+    memset(&out, 0xff, sizeof out);
+    assert_int_equal(store_person_get(t, in.psn_no, &out), GJ_OK);
+    assert_string_equal(out.psn_no, in.psn_no);
+    assert_string_equal(out.certno, in.certno);
+    assert_string_equal(out.name, in.name);
+    assert_string_equal(out.insutype, "310");
+    assert_string_equal(out.admdvs, "430100");
+    assert_int_equal(out.status, STORE_PERSON_ACTIVE);
+    assert_int_equal(out.updated_unix_ms, in.updated_unix_ms);
+    assert_int_equal(store_person_count(t), 1);
+    assert_int_equal(store_person_get(t, "430100000000000000000000000002", &out),
+                     GJ_ERR_NOTFOUND);
+    store_read_end(t);
+}
+
+static void test_account_move_updates_balance_and_journal(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct moves m = {.ensure = true, .psn_no = "P1", .n = 3};
+    m.e[0] = entry_of("P1", STORE_J_CREDIT, 1000);
+    m.e[1] = entry_of("P1", STORE_J_SETTLE_OWN, -300);
+    SET(m.e[1].setl_id, "430100-20240101-000000000001");
+    m.e[2] = entry_of("P1", STORE_J_REFUND, 100);
+
+    assert_int_equal(store_submit_wait(f->s, apply_moves, &m), GJ_OK);
+    const int64_t want_after[3] = {1000, 700, 800};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(m.rv[i], GJ_OK);
+        assert_int_equal(m.e[i].seq, (uint64_t)i + 1);
+        assert_int_equal(m.e[i].balance_after, want_after[i]);
+        assert_int_equal(m.after[i].balance, want_after[i]);
+    }
+    assert_int_equal(m.after[2].credited, 1000);
+    assert_int_equal(m.after[2].paid_out, 300);
+    assert_int_equal(m.after[2].refunded, 100);
+    assert_int_equal(m.after[2].held, 0);
+
+    store_account a = account_of(f, "P1");
+    assert_int_equal(a.balance, 800);
+    assert_int_equal(a.credited, 1000);
+    assert_int_equal(a.paid_out, 300);
+    assert_int_equal(a.refunded, 100);
+
+    /* The journal holds the same entries, in seq order, from any first_seq. */
+    store_txn *t = rd(f);
+    assert_int_equal(store_journal_count(t), 3);
+    store_read_end(t);
+
+    /* A second batch continues the sequence. */
+    struct moves m2 = {.psn_no = "P1", .n = 1};
+    m2.e[0] = entry_of("P1", STORE_J_PREMIUM, -50);
+    assert_int_equal(store_submit_wait(f->s, apply_moves, &m2), GJ_OK);
+    assert_int_equal(m2.rv[0], GJ_OK);
+    assert_int_equal(m2.e[0].seq, 4);
+    assert_int_equal(m2.e[0].balance_after, 750);
+    assert_int_equal(m2.after[0].paid_out, 350);
+}
+
+struct collected {
+    size_t n;
+    store_journal_entry e[256];
+    size_t stop_after; /* 0: never stop */
+};
+
+static bool collect_journal(const store_journal_entry *e, void *arg)
+{
+    struct collected *c = arg;
+    if (c->n < sizeof c->e / sizeof c->e[0])
+        c->e[c->n] = *e;
+    c->n++;
+    return c->stop_after == 0 || c->n < c->stop_after;
+}
+
+static void test_journal_scan_starts_at_first_seq_and_stops_on_request(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct moves m = {.ensure = true, .psn_no = "P1", .n = 4};
+    for (int i = 0; i < 4; i++)
+        m.e[i] = entry_of("P1", STORE_J_CREDIT, (i + 1) * 10);
+    assert_int_equal(store_submit_wait(f->s, apply_moves, &m), GJ_OK);
+
+    store_txn *t = rd(f);
+    struct collected c = {0};
+    assert_int_equal(store_journal_scan(t, 1, collect_journal, &c), GJ_OK);
+    assert_int_equal(c.n, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(c.e[i].seq, i + 1);
+        assert_int_equal(c.e[i].amount, (int64_t)(i + 1) * 10);
+        assert_string_equal(c.e[i].psn_no, "P1");
+        assert_string_equal(c.e[i].caller_id, "test");
+    }
+    assert_int_equal(c.e[3].balance_after, 100);
+
+    memset(&c, 0, sizeof c);
+    assert_int_equal(store_journal_scan(t, 3, collect_journal, &c), GJ_OK);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.e[0].seq, 3);
+
+    memset(&c, 0, sizeof c);
+    c.stop_after = 1;
+    assert_int_equal(store_journal_scan(t, 1, collect_journal, &c), GJ_OK);
+    assert_int_equal(c.n, 1);
+
+    memset(&c, 0, sizeof c);
+    assert_int_equal(store_journal_scan(t, 5, collect_journal, &c), GJ_OK);
+    assert_int_equal(c.n, 0);
+    store_read_end(t);
+}
+
+static void test_account_move_refuses_bad_amounts_and_missing_account(void **state)
+{
+    struct fx *f = open_fx(state);
+    credit(f, "P1", 500);
+
+    struct moves m = {.psn_no = "P1", .n = 7};
+    m.e[0] = entry_of("P1", STORE_J_CREDIT, -1);             /* sign against kind */
+    m.e[1] = entry_of("P1", STORE_J_SETTLE_AID, 10);         /* sign against kind */
+    m.e[2] = entry_of("P1", STORE_J_CREDIT, 0);              /* nothing moves */
+    m.e[3] = entry_of("P1", STORE_J_CREDIT, GJ_AMOUNT_MAX + 1);
+    m.e[4] = entry_of("P1", 9, 10);                          /* unknown kind */
+    m.e[5] = entry_of("NOBODY", STORE_J_CREDIT, 10);
+    m.e[6] = entry_of("P1", STORE_J_CREDIT, GJ_AMOUNT_MAX); /* the largest is fine */
+    assert_int_equal(store_submit_wait(f->s, apply_moves, &m), GJ_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(m.rv[i], GJ_ERR_INVAL);
+    assert_int_equal(m.rv[5], GJ_ERR_NOTFOUND);
+    assert_int_equal(m.rv[6], GJ_OK);
+    assert_int_equal(m.e[6].seq, 2); /* refused moves took no seq */
+    assert_int_equal(journal_count(f), 2);
+    assert_int_equal(account_of(f, "P1").balance, 500 + GJ_AMOUNT_MAX);
+}
+
+static void test_account_move_refuses_balance_above_max(void **state)
+{
+    struct fx *f = open_fx(state);
+    credit(f, "P1", 1);
+    /* Climb to exactly GJ_BALANCE_MAX, then one more fen must be refused. */
+    int64_t need = GJ_BALANCE_MAX - 1;
+    while (need > 0) {
+        struct moves m = {.psn_no = "P1"};
+        while (m.n < 8 && need > 0) {
+            int64_t amt = need > GJ_AMOUNT_MAX ? GJ_AMOUNT_MAX : need;
+            m.e[m.n++] = entry_of("P1", STORE_J_CREDIT, amt);
+            need -= amt;
+        }
+        assert_int_equal(store_submit_wait(f->s, apply_moves, &m), GJ_OK);
+        for (size_t i = 0; i < m.n; i++)
+            assert_int_equal(m.rv[i], GJ_OK);
+    }
+    assert_int_equal(account_of(f, "P1").balance, GJ_BALANCE_MAX);
+    struct moves m = {.psn_no = "P1", .n = 1};
+    m.e[0] = entry_of("P1", STORE_J_REFUND, 1);
+    assert_int_equal(store_submit_wait(f->s, apply_moves, &m), GJ_OK);
+    assert_int_equal(m.rv[0], GJ_ERR_INVAL);
+    assert_int_equal(account_of(f, "P1").balance, GJ_BALANCE_MAX);
+}
+
+struct hold_step {
+    const char *psn_no;
+    int64_t delta;
+    gj_err rv;
+    store_account after;
+};
+
+struct holds {
+    size_t n;
+    struct hold_step step[8];
+    struct moves mv; /* run after the holds */
+};
+
+static gj_err apply_holds(store_txn *t, void *arg)
+{
+    struct holds *h = arg;
+    for (size_t i = 0; i < h->n; i++)
+        h->step[i].rv = store_account_hold(t, h->step[i].psn_no, h->step[i].delta,
+                                           &h->step[i].after);
+    return h->mv.n > 0 ? apply_moves(t, &h->mv) : GJ_OK;
+}
+
+static void test_account_move_refuses_overdraft_below_held(void **state)
+{
+    struct fx *f = open_fx(state);
+    credit(f, "P1", 1000);
+
+    struct holds h = {.n = 1, .step = {{"P1", 600, GJ_OK, {0}}}};
+    h.mv.psn_no = "P1";
+    h.mv.n = 2;
+    h.mv.e[0] = entry_of("P1", STORE_J_SETTLE_OWN, -500); /* 500 < held 600 */
+    h.mv.e[1] = entry_of("P1", STORE_J_SETTLE_OWN, -400); /* 600 == held: allowed */
+    assert_int_equal(store_submit_wait(f->s, apply_holds, &h), GJ_OK);
+    assert_int_equal(h.step[0].rv, GJ_OK);
+    assert_int_equal(h.mv.rv[0], GJ_ERR_INVAL);
+    assert_int_equal(h.mv.rv[1], GJ_OK);
+    assert_int_equal(h.mv.e[1].seq, 2);
+
+    store_account a = account_of(f, "P1");
+    assert_int_equal(a.balance, 600);
+    assert_int_equal(a.held, 600);
+    assert_int_equal(a.paid_out, 400);
+    assert_int_equal(journal_count(f), 2);
+
+    /* Nothing more can leave while all of it is held. */
+    struct moves m = {.psn_no = "P1", .n = 1};
+    m.e[0] = entry_of("P1", STORE_J_PREMIUM, -1);
+    assert_int_equal(store_submit_wait(f->s, apply_moves, &m), GJ_OK);
+    assert_int_equal(m.rv[0], GJ_ERR_INVAL);
+}
+
+static void test_hold_bounds(void **state)
+{
+    struct fx *f = open_fx(state);
+    credit(f, "P1", 1000);
+
+    struct holds h = {.n = 8,
+                      .step = {
+                          {"P1", 600, GJ_OK, {0}},
+                          {"P1", 500, GJ_OK, {0}},       /* 1100 > balance */
+                          {"P1", -700, GJ_OK, {0}},      /* below 0 */
+                          {"P1", -600, GJ_OK, {0}},      /* back to 0 */
+                          {"P1", 1000, GJ_OK, {0}},      /* all of it */
+                          {"P1", INT64_MAX, GJ_OK, {0}}, /* would overflow */
+                          {"NOBODY", 1, GJ_OK, {0}},
+                          {"P1", 0, GJ_OK, {0}},
+                      }};
+    assert_int_equal(store_submit_wait(f->s, apply_holds, &h), GJ_OK);
+    assert_int_equal(h.step[0].rv, GJ_OK);
+    assert_int_equal(h.step[0].after.held, 600);
+    assert_int_equal(h.step[1].rv, GJ_ERR_INVAL);
+    assert_int_equal(h.step[2].rv, GJ_ERR_INVAL);
+    assert_int_equal(h.step[3].rv, GJ_OK);
+    assert_int_equal(h.step[3].after.held, 0);
+    assert_int_equal(h.step[4].rv, GJ_OK);
+    assert_int_equal(h.step[4].after.held, 1000);
+    assert_int_equal(h.step[5].rv, GJ_ERR_INVAL);
+    assert_int_equal(h.step[6].rv, GJ_ERR_NOTFOUND);
+    assert_int_equal(h.step[7].rv, GJ_OK);
+    assert_int_equal(h.step[7].after.held, 1000);
+
+    store_account a = account_of(f, "P1");
+    assert_int_equal(a.held, 1000);
+    assert_int_equal(a.balance, 1000);
+    assert_int_equal(journal_count(f), 1); /* holds move no money */
+}
+
+struct doomed {
+    store_person p;
+    gj_err rv_put, rv_move, rv_seq;
+};
+
+static gj_err apply_then_abort(store_txn *t, void *arg)
+{
+    struct doomed *d = arg;
+    store_journal_entry e1 = entry_of("X1", STORE_J_CREDIT, 500);
+    store_journal_entry e0 = entry_of("P0", STORE_J_SETTLE_OWN, -10);
+    uint64_t seq;
+    d->rv_put = store_person_put(t, &d->p);
+    store_account_ensure(t, "X1");
+    d->rv_move = store_account_move(t, &e1, NULL);
+    store_account_move(t, &e0, NULL);
+    d->rv_seq = store_next_seq(t, "orders", &seq);
+    return GJ_ERR_ABORT;
+}
+
+static gj_err apply_next_seq(store_txn *t, void *arg)
+{
+    return store_next_seq(t, "orders", arg);
+}
+
+static void test_failed_apply_leaves_nothing_behind(void **state)
+{
+    struct fx *f = open_fx(state);
+    credit(f, "P0", 100);
+    assert_int_equal(journal_count(f), 1);
+
+    struct doomed d = {.p = person_of("X1")};
+    assert_int_equal(store_submit_wait(f->s, apply_then_abort, &d), GJ_ERR_ABORT);
+    /* The writes themselves succeeded inside the job... */
+    assert_int_equal(d.rv_put, GJ_OK);
+    assert_int_equal(d.rv_move, GJ_OK);
+    assert_int_equal(d.rv_seq, GJ_OK);
+
+    /* ...and were all rolled back with it. */
+    store_txn *t = rd(f);
+    store_person p;
+    store_account a;
+    assert_int_equal(store_person_get(t, "X1", &p), GJ_ERR_NOTFOUND);
+    assert_int_equal(store_account_get(t, "X1", &a), GJ_ERR_NOTFOUND);
+    assert_int_equal(store_account_get(t, "P0", &a), GJ_OK);
+    assert_int_equal(a.balance, 100);
+    assert_int_equal(store_journal_count(t), 1);
+    assert_int_equal(store_person_count(t), 0);
+    store_read_end(t);
+
+    /* No gap: the next move gets seq 2, the next counter value is 1. */
+    struct moves m = {.psn_no = "P0", .n = 1};
+    m.e[0] = entry_of("P0", STORE_J_CREDIT, 1);
+    assert_int_equal(store_submit_wait(f->s, apply_moves, &m), GJ_OK);
+    assert_int_equal(m.e[0].seq, 2);
+    uint64_t seq = 0;
+    assert_int_equal(store_submit_wait(f->s, apply_next_seq, &seq), GJ_OK);
+    assert_int_equal(seq, 1);
+}
+
+#define NEIGHBOURS 20
+#define DOOMED_IDX 7
+
+static void test_one_failed_job_does_not_undo_its_batch_neighbours(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct gate g;
+    struct dones d;
+    struct async_job jobs[NEIGHBOURS];
+    char name[16];
+
+    gate_init(&g);
+    dones_init(&d);
+    gate_close(f, &g);
+    for (int i = 0; i < NEIGHBOURS; i++) {
+        snprintf(name, sizeof name, "N%02d", i);
+        jobs[i] = (struct async_job){.d = &d, .s = f->s, .idx = i, .p = person_of(name)};
+        jobs[i].fail_with = i == DOOMED_IDX ? GJ_ERR_ABORT : GJ_OK;
+        assert_int_equal(store_submit(f->s, apply_async_job, done_async_job, &jobs[i]), GJ_OK);
+    }
+    gate_open(&g);
+    dones_wait(&d, NEIGHBOURS);
+
+    for (int i = 0; i < NEIGHBOURS; i++) {
+        assert_int_equal(d.result[i], i == DOOMED_IDX ? GJ_ERR_ABORT : GJ_OK);
+        /* One batch: when any done runs, every neighbour is already committed. */
+        assert_int_equal(d.persons_seen[i], NEIGHBOURS - 1);
+    }
+
+    open_with(f, NULL);
+    for (int i = 0; i < NEIGHBOURS; i++) {
+        snprintf(name, sizeof name, "N%02d", i);
+        assert_int_equal(person_exists(f, name), i != DOOMED_IDX);
+    }
+    assert_int_equal(person_count(f), NEIGHBOURS - 1);
+    dones_destroy(&d);
+    gate_destroy(&g);
+}
+
+#define SUBMITTERS 8
+#define ROUNDS 10
+
+struct gc_ctx {
+    store *s;
+    pthread_mutex_t mu;
+    int started;
+    int nsnap;
+    uint64_t snap[SUBMITTERS * ROUNDS];
+};
+
+struct gc_arg {
+    struct gc_ctx *ctx;
+    int thread;
+    int rounds;
+    gj_err result[ROUNDS];
+    store_person p;
+};
+
+/* Records the committed person count seen when the job runs: jobs sharing one
+ * write txn all see the same committed state. */
+static gj_err apply_gc(store_txn *t, void *arg)
+{
+    struct gc_arg *a = arg;
+    store_txn *r;
+    uint64_t snap = UINT64_MAX;
+    if (store_read_begin(a->ctx->s, &r) == GJ_OK) {
+        snap = store_person_count(r);
+        store_read_end(r);
+    }
+    pthread_mutex_lock(&a->ctx->mu);
+    a->ctx->snap[a->ctx->nsnap++] = snap;
+    pthread_mutex_unlock(&a->ctx->mu);
+    return store_person_put(t, &a->p);
+}
+
+static void *gc_thread(void *arg)
+{
+    struct gc_arg *a = arg;
+    char name[16];
+    pthread_mutex_lock(&a->ctx->mu);
+    a->ctx->started++;
+    pthread_mutex_unlock(&a->ctx->mu);
+    for (int r = 0; r < a->rounds; r++) {
+        snprintf(name, sizeof name, "G%d-%d", a->thread, r);
+        a->p = person_of(name);
+        a->result[r] = store_submit_wait(a->ctx->s, apply_gc, a);
+    }
+    return NULL;
+}
+
+static void run_submitters(struct gc_ctx *ctx, struct gc_arg *args, pthread_t *th, int rounds,
+                           struct gate *g)
+{
+    for (int i = 0; i < SUBMITTERS; i++) {
+        args[i] = (struct gc_arg){.ctx = ctx, .thread = i, .rounds = rounds};
+        assert_int_equal(pthread_create(&th[i], NULL, gc_thread, &args[i]), 0);
+    }
+    if (g != NULL) {
+        for (;;) { /* let every submitter reach the queue before the writer resumes */
+            pthread_mutex_lock(&ctx->mu);
+            int started = ctx->started;
+            pthread_mutex_unlock(&ctx->mu);
+            if (started == SUBMITTERS)
+                break;
+            sleep_ms(1);
+        }
+        sleep_ms(200);
+        gate_open(g);
+    }
+    for (int i = 0; i < SUBMITTERS; i++)
+        pthread_join(th[i], NULL);
+}
+
+static void test_group_commit_batches_concurrent_submitters(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct gc_ctx ctx = {.s = f->s};
+    struct gc_arg args[SUBMITTERS];
+    pthread_t th[SUBMITTERS];
+    struct gate g;
+
+    pthread_mutex_init(&ctx.mu, NULL);
+    gate_init(&g);
+    gate_close(f, &g);
+    run_submitters(&ctx, args, th, 1, &g);
+    for (int i = 0; i < SUBMITTERS; i++)
+        assert_int_equal(args[i].result[0], GJ_OK);
+    /* Distinct snapshots = write transactions used; fewer than jobs = grouping. */
+    int distinct = 0;
+    for (int i = 0; i < ctx.nsnap; i++) {
+        bool seen = false;
+        for (int j = 0; j < i; j++)
+            seen = seen || ctx.snap[j] == ctx.snap[i];
+        distinct += !seen;
+    }
+    assert_int_equal(ctx.nsnap, SUBMITTERS);
+    assert_true(distinct < SUBMITTERS);
+    assert_int_equal(person_count(f), SUBMITTERS);
+
+    /* Ungated: many rounds from many threads, every one acknowledged and stored. */
+    ctx.nsnap = 0;
+    ctx.started = 0;
+    run_submitters(&ctx, args, th, ROUNDS, NULL);
+    for (int i = 0; i < SUBMITTERS; i++)
+        for (int r = 0; r < ROUNDS; r++)
+            assert_int_equal(args[i].result[r], GJ_OK);
+    open_with(f, NULL);
+    assert_int_equal(person_count(f), SUBMITTERS * ROUNDS); /* G<i>-0 were rewritten */
+    assert_true(person_exists(f, "G7-9"));
+    gate_destroy(&g);
+    pthread_mutex_destroy(&ctx.mu);
+}
+
+struct bindings {
+    size_t n;
+    store_binding b[8];
+};
+
+static gj_err apply_bindings(store_txn *t, void *arg)
+{
+    struct bindings *bs = arg;
+    gj_err err;
+    for (size_t i = 0; i < bs->n; i++)
+        if ((err = store_binding_put(t, &bs->b[i])) != GJ_OK)
+            return err;
+    return GJ_OK;
+}
+
+static store_binding binding_of(const char *sponsor, const char *beneficiary, int32_t end)
+{
+    store_binding b;
+    memset(&b, 0, sizeof b);
+    SET(b.sponsor, sponsor);
+    SET(b.beneficiary, beneficiary);
+    SET(b.sponsor_admdvs, "430100");
+    SET(b.beneficiary_admdvs, "440300");
+    b.relation = 2;
+    b.begin_date = 20240101;
+    b.end_date = end;
+    b.created_unix_ms = 1700000000000LL;
+    return b;
+}
+
+static void test_binding_lists_from_both_sides(void **state)
+{
+    struct fx *f = open_fx(state);
+    /* S10 is the trap: "S1" must not match it as a prefix. */
+    struct bindings bs = {.n = 5,
+                          .b = {binding_of("S1", "B2", 0), binding_of("S1", "B1", 0),
+                                binding_of("S1", "B3", 0), binding_of("S2", "B1", 0),
+                                binding_of("S10", "B1", 0)}};
+    assert_int_equal(store_submit_wait(f->s, apply_bindings, &bs), GJ_OK);
+
+    store_txn *t = rd(f);
+    store_binding out[8];
+    size_t n = 99;
+    assert_int_equal(store_binding_list_by_sponsor(t, "S1", out, 8, &n), GJ_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(out[0].beneficiary, "B1");
+    assert_string_equal(out[1].beneficiary, "B2");
+    assert_string_equal(out[2].beneficiary, "B3");
+    assert_string_equal(out[0].sponsor, "S1");
+    assert_string_equal(out[0].beneficiary_admdvs, "440300");
+
+    assert_int_equal(store_binding_list_by_beneficiary(t, "B1", out, 8, &n), GJ_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(out[0].sponsor, "S1");
+    assert_string_equal(out[1].sponsor, "S10");
+    assert_string_equal(out[2].sponsor, "S2");
+    assert_string_equal(out[2].beneficiary, "B1");
+
+    /* More than max: the first max, and TOOBIG. */
+    memset(out, 0, sizeof out);
+    assert_int_equal(store_binding_list_by_sponsor(t, "S1", out, 2, &n), GJ_ERR_TOOBIG);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[1].beneficiary, "B2");
+    assert_int_equal(store_binding_list_by_beneficiary(t, "B1", NULL, 0, &n), GJ_ERR_TOOBIG);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_binding_list_by_sponsor(t, "S3", out, 8, &n), GJ_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_binding_list_by_beneficiary(t, "S1", out, 8, &n), GJ_OK);
+    assert_int_equal(n, 0);
+
+    store_binding one;
+    assert_int_equal(store_binding_get(t, "S2", "B1", &one), GJ_OK);
+    assert_string_equal(one.sponsor, "S2");
+    assert_int_equal(store_binding_get(t, "B1", "S2", &one), GJ_ERR_NOTFOUND);
+    assert_int_equal(store_binding_count(t), 5);
+    store_read_end(t);
+
+    /* Replacing updates both sides and adds nothing. */
+    struct bindings upd = {.n = 1, .b = {binding_of("S1", "B1", 20250101)}};
+    assert_int_equal(store_submit_wait(f->s, apply_bindings, &upd), GJ_OK);
+    t = rd(f);
+    assert_int_equal(store_binding_count(t), 5);
+    assert_int_equal(store_binding_list_by_beneficiary(t, "B1", out, 8, &n), GJ_OK);
+    assert_int_equal(out[0].end_date, 20250101);
+    assert_int_equal(store_binding_list_by_sponsor(t, "S1", out, 8, &n), GJ_OK);
+    assert_int_equal(out[0].end_date, 20250101);
+    store_read_end(t);
+}
+
+struct order_put {
+    const char *beneficiary;
+    store_order order;
+};
+
+static gj_err apply_order(store_txn *t, void *arg)
+{
+    struct order_put *o = arg;
+    return store_order_put(t, o->beneficiary, &o->order);
+}
+
+static void test_order_absent_reads_empty(void **state)
+{
+    struct fx *f = open_fx(state);
+    store_order out;
+    store_txn *t = rd(f);
+    memset(&out, 0xff, sizeof out);
+    assert_int_equal(store_order_get(t, "B1", &out), GJ_OK);
+    assert_int_equal(out.count, 0);
+    assert_int_equal(out.sponsors[0].psn_no[0], '\0');
+    store_read_end(t);
+
+    struct order_put o = {.beneficiary = "B1"};
+    memset(&o.order, 0, sizeof o.order);
+    o.order.count = 2;
+    SET(o.order.sponsors[0].psn_no, "S2");
+    SET(o.order.sponsors[0].admdvs, "430100");
+    SET(o.order.sponsors[1].psn_no, "S1");
+    SET(o.order.sponsors[1].admdvs, "440300");
+    assert_int_equal(store_submit_wait(f->s, apply_order, &o), GJ_OK);
+
+    t = rd(f);
+    assert_int_equal(store_order_get(t, "B1", &out), GJ_OK);
+    assert_int_equal(out.count, 2);
+    assert_string_equal(out.sponsors[0].psn_no, "S2");
+    assert_string_equal(out.sponsors[1].admdvs, "440300");
+    assert_int_equal(store_order_get(t, "B2", &out), GJ_OK);
+    assert_int_equal(out.count, 0);
+    store_read_end(t);
+
+    o.order.count = GJ_SPONSORS_MAX + 1;
+    assert_int_equal(store_submit_wait(f->s, apply_order, &o), GJ_ERR_INVAL);
+}
+
+struct idem_case {
+    const char *reply;
+    gj_err rv_first, rv_again, rv_get_back, rv_empty, rv_big;
+    bool same_after_writes;
+};
+
+static gj_err apply_idem(store_txn *t, void *arg)
+{
+    struct idem_case *c = arg;
+    size_t len = strlen(c->reply);
+    c->rv_first = store_idem_put(t, "caller-a", "call-1", 0x1122334455667788ULL, c->reply, len);
+    c->rv_again = store_idem_put(t, "caller-a", "call-1", 1, "other", 5);
+    c->rv_empty = store_idem_put(t, "caller-a", "call-empty", 7, NULL, 0);
+    static char big[GJ_MSG_HARD_MAX + 1];
+    c->rv_big = store_idem_put(t, "caller-a", "call-big", 7, big, sizeof big);
+
+    uint64_t hash = 0;
+    const void *reply = NULL;
+    size_t reply_len = 0;
+    c->rv_get_back = store_idem_get(t, "caller-a", "call-1", &hash, &reply, &reply_len);
+    if (c->rv_get_back != GJ_OK)
+        return GJ_OK;
+    /* Later writes in the same txn must not disturb the reply handed out. */
+    char id[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "filler-%04d", i);
+        if (store_idem_put(t, "caller-0", id, (uint64_t)i, "filler filler filler", 20) != GJ_OK)
+            return GJ_ERR_IO;
+    }
+    c->same_after_writes = hash == 0x1122334455667788ULL && reply_len == len &&
+                           memcmp(reply, c->reply, len) == 0;
+    return GJ_OK;
+}
+
+static void test_idem_roundtrip(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct idem_case c = {.reply = "reply bytes \x01\x02 of the first answer"};
+    assert_int_equal(store_submit_wait(f->s, apply_idem, &c), GJ_OK);
+    assert_int_equal(c.rv_first, GJ_OK);
+    assert_int_equal(c.rv_again, GJ_ERR_EXISTS);
+    assert_int_equal(c.rv_empty, GJ_OK);
+    assert_int_equal(c.rv_big, GJ_ERR_TOOBIG);
+    assert_int_equal(c.rv_get_back, GJ_OK);
+    assert_true(c.same_after_writes);
+
+    open_with(f, NULL);
+    store_txn *t = rd(f);
+    uint64_t hash = 0;
+    const void *reply = NULL;
+    size_t len = 0;
+    assert_int_equal(store_idem_get(t, "caller-a", "call-1", &hash, &reply, &len), GJ_OK);
+    assert_int_equal(hash, 0x1122334455667788ULL);
+    assert_int_equal(len, strlen(c.reply));
+    assert_memory_equal(reply, c.reply, len); /* the first answer stood */
+    assert_int_equal(store_idem_get(t, "caller-a", "call-empty", &hash, &reply, &len), GJ_OK);
+    assert_int_equal(hash, 7);
+    assert_int_equal(len, 0);
+    /* The separator keeps ("caller-a","call-1") apart from ("caller-acall-","1"). */
+    assert_int_equal(store_idem_get(t, "caller-acall-", "1", &hash, &reply, &len),
+                     GJ_ERR_NOTFOUND);
+    assert_int_equal(store_idem_get(t, "caller-b", "call-1", &hash, &reply, &len),
+                     GJ_ERR_NOTFOUND);
+    assert_int_equal(store_idem_get(t, "caller-a", "call-big", &hash, &reply, &len),
+                     GJ_ERR_NOTFOUND);
+    store_read_end(t);
+}
+
+struct spends {
+    size_t n;
+    store_spend sp[16];
+    gj_err rv[16];
+};
+
+static gj_err apply_spends(store_txn *t, void *arg)
+{
+    struct spends *s = arg;
+    for (size_t i = 0; i < s->n; i++)
+        s->rv[i] = store_spend_put(t, &s->sp[i]);
+    return GJ_OK;
+}
+
+static store_spend spend_of(const char *sponsor, int32_t date, int64_t ms, const char *setl_id)
+{
+    store_spend s;
+    memset(&s, 0, sizeof s);
+    SET(s.sponsor, sponsor);
+    SET(s.beneficiary, "B1");
+    SET(s.setl_id, setl_id);
+    s.amount = 100;
+    s.setl_date = date;
+    s.unix_ms = ms;
+    s.use = 1;
+    return s;
+}
+
+static void assert_cursor_printable(const char *c)
+{
+    assert_true(strlen(c) > 0);
+    assert_true(strlen(c) <= 79);
+    for (const char *p = c; *p; p++)
+        assert_true(isprint((unsigned char)*p) && *p != ' ');
+}
+
+static void test_spend_list_pages_in_date_order_and_resumes_by_cursor(void **state)
+{
+    struct fx *f = open_fx(state);
+    char long_id[GJ_SETL_ID_MAX + 1];
+    memset(long_id, '\xe9', GJ_SETL_ID_MAX); /* not printable: the cursor still is */
+    long_id[GJ_SETL_ID_MAX] = '\0';
+    char long_id2[GJ_SETL_ID_MAX + 1];
+    memcpy(long_id2, long_id, sizeof long_id);
+    long_id2[GJ_SETL_ID_MAX - 1] = '\xea';
+
+    struct spends s = {.n = 12,
+                       .sp = {spend_of("S1", 20240105, 5000, "A"), spend_of("S1", 20240101, 1000, "B"),
+                              spend_of("S1", 20240103, 3000, "C"), spend_of("S1", 20240103, 3000, "D"),
+                              spend_of("S1", 20240110, 100, "E"), spend_of("S1", 20231231, 1, "F"),
+                              spend_of("S1", 20240201, 1, "G"), spend_of("S10", 20240102, 1, "H"),
+                              spend_of("S2", 20240102, 1, "I"),
+                              spend_of("S3", 99991231, INT64_MAX, long_id),
+                              spend_of("S3", 99991231, INT64_MAX, long_id2),
+                              spend_of("S1", 20240230, 1, "bad date")}};
+    assert_int_equal(store_submit_wait(f->s, apply_spends, &s), GJ_OK);
+    for (int i = 0; i < 11; i++)
+        assert_int_equal(s.rv[i], GJ_OK);
+    assert_int_equal(s.rv[11], GJ_ERR_INVAL);
+
+    store_txn *t = rd(f);
+    store_spend out[8];
+    size_t n = 0;
+    char cur[80], cur2[80];
+
+    assert_int_equal(store_spend_list(t, "S1", 20240101, 20240131, "", out, 2, &n, cur), GJ_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0].setl_id, "B");
+    assert_string_equal(out[1].setl_id, "C");
+    assert_cursor_printable(cur);
+
+    assert_int_equal(store_spend_list(t, "S1", 20240101, 20240131, cur, out, 2, &n, cur2), GJ_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0].setl_id, "D");
+    assert_string_equal(out[1].setl_id, "A");
+    assert_cursor_printable(cur2);
+
+    assert_int_equal(store_spend_list(t, "S1", 20240101, 20240131, cur2, out, 2, &n, cur2), GJ_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].setl_id, "E");
+    assert_string_equal(cur2, ""); /* nothing remains */
+
+    /* Exactly as many as remain: no cursor. */
+    assert_int_equal(store_spend_list(t, "S1", 20240101, 20240131, NULL, out, 5, &n, cur2), GJ_OK);
+    assert_int_equal(n, 5);
+    assert_string_equal(cur2, "");
+
+    /* A cursor before from_date starts at from_date. */
+    assert_int_equal(store_spend_list(t, "S1", 20240105, 20240131, cur, out, 8, &n, cur2), GJ_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0].setl_id, "A");
+    assert_string_equal(out[1].setl_id, "E");
+
+    /* Everything of S1 and nothing of S10, in date order. */
+    assert_int_equal(store_spend_list(t, "S1", 0, 99991231, "", out, 8, &n, cur2), GJ_OK);
+    assert_int_equal(n, 7);
+    for (size_t i = 1; i < n; i++)
+        assert_true(out[i - 1].setl_date <= out[i].setl_date);
+    assert_string_equal(out[0].setl_id, "F");
+    assert_string_equal(out[6].setl_id, "G");
+    assert_int_equal(store_spend_list(t, "S1", 20240102, 20240102, "", out, 8, &n, cur2), GJ_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_spend_list(t, "S1", 20240131, 20240101, "", out, 8, &n, cur2), GJ_OK);
+    assert_int_equal(n, 0);
+
+    /* The longest key tail, with bytes that are not text, still round-trips. */
+    assert_int_equal(store_spend_list(t, "S3", 0, 99991231, "", out, 1, &n, cur), GJ_OK);
+    assert_int_equal(n, 1);
+    assert_memory_equal(out[0].setl_id, long_id, sizeof long_id);
+    assert_cursor_printable(cur);
+    assert_int_equal(store_spend_list(t, "S3", 0, 99991231, cur, out, 1, &n, cur2), GJ_OK);
+    assert_int_equal(n, 1);
+    assert_memory_equal(out[0].setl_id, long_id2, sizeof long_id2);
+    assert_string_equal(cur2, "");
+
+    /* Cursors no encoder made are refused. */
+    char toolong[90];
+    memset(toolong, 'A', sizeof toolong - 1);
+    toolong[sizeof toolong - 1] = '\0';
+    const char *bad[] = {"%%%%", "A", "AAAA", "AAAAAAAAAAAAAAAAB", toolong};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(store_spend_list(t, "S1", 0, 99991231, bad[i], out, 8, &n, cur2),
+                         GJ_ERR_INVAL);
+    assert_int_equal(store_spend_list(t, "S1", 0, 99991231, "", out, 0, &n, cur2), GJ_ERR_INVAL);
+    store_read_end(t);
+}
+
+struct seqs {
+    const char *name;
+    size_t n;
+    uint64_t v[4];
+    gj_err rv;
+    bool abort_after;
+};
+
+static gj_err apply_seqs(store_txn *t, void *arg)
+{
+    struct seqs *s = arg;
+    for (size_t i = 0; i < s->n; i++)
+        if ((s->rv = store_next_seq(t, s->name, &s->v[i])) != GJ_OK)
+            return s->rv;
+    return s->abort_after ? GJ_ERR_ABORT : GJ_OK;
+}
+
+static void test_next_seq_survives_reopen(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct seqs a = {.name = "a", .n = 3}, b = {.name = "b", .n = 1};
+    assert_int_equal(store_submit_wait(f->s, apply_seqs, &a), GJ_OK);
+    assert_int_equal(a.v[0], 1);
+    assert_int_equal(a.v[1], 2);
+    assert_int_equal(a.v[2], 3);
+    assert_int_equal(store_submit_wait(f->s, apply_seqs, &b), GJ_OK);
+    assert_int_equal(b.v[0], 1);
+
+    open_with(f, NULL);
+    struct seqs aborted = {.name = "a", .n = 2, .abort_after = true};
+    assert_int_equal(store_submit_wait(f->s, apply_seqs, &aborted), GJ_ERR_ABORT);
+    assert_int_equal(aborted.v[1], 5);
+    struct seqs again = {.name = "a", .n = 1};
+    assert_int_equal(store_submit_wait(f->s, apply_seqs, &again), GJ_OK);
+    assert_int_equal(again.v[0], 4); /* the aborted values were never taken */
+
+    struct seqs longname = {.name = "123456789012345678901234567890123", .n = 1};
+    assert_int_equal(store_submit_wait(f->s, apply_seqs, &longname), GJ_ERR_INVAL);
+    struct seqs maxname = {.name = "12345678901234567890123456789012", .n = 1};
+    assert_int_equal(store_submit_wait(f->s, apply_seqs, &maxname), GJ_OK);
+    assert_int_equal(maxname.v[0], 1);
+}
+
+#define CONS_ACCOUNTS 10
+#define CONS_ROUNDS 10
+#define CONS_MOVES 100
+
+struct cons {
+    uint64_t rng;
+    int accepted;
+    int refused;
+};
+
+static uint64_t next_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static gj_err apply_random_moves(store_txn *t, void *arg)
+{
+    struct cons *c = arg;
+    char psn[16];
+    gj_err err;
+    for (int i = 0; i < CONS_MOVES; i++) {
+        snprintf(psn, sizeof psn, "C%02d", (int)(next_rand(&c->rng) % CONS_ACCOUNTS));
+        if ((err = store_account_ensure(t, psn)) != GJ_OK)
+            return err;
+        uint8_t kind = (uint8_t)(1 + next_rand(&c->rng) % 5);
+        int64_t amount = (int64_t)(1 + next_rand(&c->rng) % 5000);
+        if (kind != STORE_J_CREDIT && kind != STORE_J_REFUND)
+            amount = -amount;
+        store_journal_entry e = entry_of(psn, kind, amount);
+        err = store_account_move(t, &e, NULL);
+        if (err == GJ_OK)
+            c->accepted++;
+        else if (err == GJ_ERR_INVAL)
+            c->refused++; /* would overdraw: expected sometimes */
+        else
+            return err;
+        if (next_rand(&c->rng) % 4 == 0) {
+            store_account a;
+            if ((err = store_account_get(t, psn, &a)) != GJ_OK)
+                return err;
+            int64_t delta = a.held > 0 ? -a.held : a.balance / 2;
+            if ((err = store_account_hold(t, psn, delta, NULL)) != GJ_OK)
+                return err;
+        }
+    }
+    return GJ_OK;
+}
+
+struct cons_check {
+    int accounts;
+    int bad;
+    int64_t journal_sum[CONS_ACCOUNTS];
+    int64_t last_after[CONS_ACCOUNTS];
+    uint64_t next_seq;
+    int seq_gaps;
+};
+
+static bool check_account(const char *psn_no, const store_account *a, void *arg)
+{
+    struct cons_check *c = arg;
+    int idx = atoi(psn_no + 1);
+    c->accounts++;
+    if (a->credited - a->paid_out + a->refunded != a->balance || a->held < 0 ||
+        a->held > a->balance || a->balance != c->journal_sum[idx] ||
+        a->balance != c->last_after[idx])
+        c->bad++;
+    return true;
+}
+
+static bool sum_journal(const store_journal_entry *e, void *arg)
+{
+    struct cons_check *c = arg;
+    int idx = atoi(e->psn_no + 1);
+    if (e->seq != c->next_seq)
+        c->seq_gaps++;
+    c->next_seq = e->seq + 1;
+    c->journal_sum[idx] += e->amount;
+    c->last_after[idx] = e->balance_after;
+    return true;
+}
+
+static void check_conservation(struct fx *f, int accepted)
+{
+    struct cons_check c = {.next_seq = 1};
+    store_txn *t = rd(f);
+    assert_int_equal(store_journal_scan(t, 1, sum_journal, &c), GJ_OK);
+    assert_int_equal(store_account_scan(t, check_account, &c), GJ_OK);
+    assert_int_equal(store_journal_count(t), (uint64_t)accepted);
+    store_read_end(t);
+    assert_int_equal(c.seq_gaps, 0);
+    assert_int_equal(c.next_seq, (uint64_t)accepted + 1);
+    assert_int_equal(c.accounts, CONS_ACCOUNTS);
+    assert_int_equal(c.bad, 0);
+}
+
+static void test_conservation_holds_after_many_moves(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct cons c = {.rng = 0x9e3779b97f4a7c15ULL};
+    for (int r = 0; r < CONS_ROUNDS; r++)
+        assert_int_equal(store_submit_wait(f->s, apply_random_moves, &c), GJ_OK);
+    assert_true(c.accepted > CONS_ROUNDS * CONS_MOVES / 2);
+    assert_true(c.refused > 0); /* the overdraft path was exercised too */
+    check_conservation(f, c.accepted);
+    open_with(f, NULL);
+    check_conservation(f, c.accepted);
+}
+
+static bool stop_at_first(const char *psn_no, const store_account *a, void *arg)
+{
+    (void)a;
+    snprintf(arg, 16, "%s", psn_no);
+    return false;
+}
+
+static void test_account_scan_is_in_psn_no_order_and_stops_early(void **state)
+{
+    struct fx *f = open_fx(state);
+    const char *names[] = {"P3", "P1", "P2"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(store_submit_wait(f->s, apply_ensure, (void *)names[i]), GJ_OK);
+    /* Ensuring again keeps the account as it is. */
+    credit(f, "P2", 10);
+    assert_int_equal(store_submit_wait(f->s, apply_ensure, "P2"), GJ_OK);
+    assert_int_equal(account_of(f, "P2").balance, 10);
+
+    char first[16] = "";
+    store_txn *t = rd(f);
+    assert_int_equal(store_account_scan(t, stop_at_first, first), GJ_OK);
+    store_read_end(t);
+    assert_string_equal(first, "P1");
+}
+
+static void test_write_on_read_txn_refused(void **state)
+{
+    struct fx *f = open_fx(state);
+    credit(f, "P1", 100);
+    store_txn *t = rd(f);
+    store_person p = person_of("P2");
+    store_journal_entry e = entry_of("P1", STORE_J_CREDIT, 10);
+    store_binding b = binding_of("S1", "B1", 0);
+    store_order o = {.count = 0};
+    store_settlement st;
+    memset(&st, 0, sizeof st);
+    SET(st.setl_id, "X");
+    st.status = STORE_SETL_COMMITTED;
+    store_spend sp = spend_of("S1", 20240101, 1, "X");
+    uint64_t seq;
+
+    assert_int_equal(store_person_put(t, &p), GJ_ERR_INVAL);
+    assert_int_equal(store_account_ensure(t, "P2"), GJ_ERR_INVAL);
+    assert_int_equal(store_account_move(t, &e, NULL), GJ_ERR_INVAL);
+    assert_int_equal(e.seq, 0);
+    assert_int_equal(store_account_hold(t, "P1", 1, NULL), GJ_ERR_INVAL);
+    assert_int_equal(store_binding_put(t, &b), GJ_ERR_INVAL);
+    assert_int_equal(store_order_put(t, "B1", &o), GJ_ERR_INVAL);
+    assert_int_equal(store_idem_put(t, "c", "d", 1, "x", 1), GJ_ERR_INVAL);
+    assert_int_equal(store_next_seq(t, "a", &seq), GJ_ERR_INVAL);
+    assert_int_equal(store_settlement_put(t, &st), GJ_ERR_INVAL);
+    assert_int_equal(store_spend_put(t, &sp), GJ_ERR_INVAL);
+    store_read_end(t);
+
+    t = rd(f);
+    assert_int_equal(store_person_count(t), 0);
+    assert_int_equal(store_journal_count(t), 1);
+    assert_int_equal(store_binding_count(t), 0);
+    store_read_end(t);
+    assert_int_equal(account_of(f, "P1").held, 0);
+}
+
+struct overlong {
+    gj_err rv[6];
+};
+
+static gj_err apply_overlong(store_txn *t, void *arg)
+{
+    struct overlong *o = arg;
+    store_person p = person_of("P1");
+    memset(p.psn_no, 'A', sizeof p.psn_no); /* no terminator anywhere */
+    o->rv[0] = store_person_put(t, &p);
+    o->rv[1] = store_account_ensure(t, "123456789012345678901234567890123");
+    o->rv[2] = store_account_ensure(t, "");
+    o->rv[3] = store_account_ensure(t, NULL);
+    o->rv[4] = store_account_ensure(t, "12345678901234567890123456789012"); /* 32: fits */
+    p = person_of("P1");
+    memset(p.name, 'x', sizeof p.name);
+    o->rv[5] = store_person_put(t, &p);
+    return GJ_OK;
+}
+
+static void test_overlong_psn_no_refused(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct overlong o;
+    assert_int_equal(store_submit_wait(f->s, apply_overlong, &o), GJ_OK);
+    assert_int_equal(o.rv[0], GJ_ERR_INVAL);
+    assert_int_equal(o.rv[1], GJ_ERR_INVAL);
+    assert_int_equal(o.rv[2], GJ_ERR_INVAL);
+    assert_int_equal(o.rv[3], GJ_ERR_INVAL);
+    assert_int_equal(o.rv[4], GJ_OK);
+    assert_int_equal(o.rv[5], GJ_ERR_INVAL);
+
+    store_txn *t = rd(f);
+    store_person p;
+    store_binding b[2];
+    size_t n;
+    char cur[80];
+    store_spend sp[1];
+    const char *too_long = "123456789012345678901234567890123";
+    assert_int_equal(store_person_get(t, too_long, &p), GJ_ERR_INVAL);
+    assert_int_equal(store_person_get(t, NULL, &p), GJ_ERR_INVAL);
+    assert_int_equal(store_binding_list_by_sponsor(t, too_long, b, 2, &n), GJ_ERR_INVAL);
+    assert_int_equal(store_binding_get(t, "S1", too_long, b), GJ_ERR_INVAL);
+    assert_int_equal(store_spend_list(t, too_long, 0, 99991231, "", sp, 1, &n, cur), GJ_ERR_INVAL);
+    assert_int_equal(store_person_count(t), 0);
+    store_read_end(t);
+}
+
+static void *close_thread(void *arg)
+{
+    store_close(arg);
+    return NULL;
+}
+
+static void test_full_queue_or_closed_store_refuses_submit(void **state)
+{
+    struct fx *f = *state;
+    store_options opts = {.queue_max = 2};
+    struct gate g;
+    struct dones d;
+    struct async_job jobs[3];
+    pthread_t closer;
+
+    open_with(f, &opts);
+    gate_init(&g);
+    dones_init(&d);
+    gate_close(f, &g); /* the writer holds the gate; the queue is empty */
+    for (int i = 0; i < 3; i++)
+        jobs[i] = (struct async_job){.d = &d, .s = f->s, .idx = i,
+                                     .p = person_of(i == 0 ? "Q0" : i == 1 ? "Q1" : "Q2")};
+    assert_int_equal(store_submit(f->s, apply_async_job, done_async_job, &jobs[0]), GJ_OK);
+    assert_int_equal(store_submit(f->s, apply_async_job, done_async_job, &jobs[1]), GJ_OK);
+    assert_int_equal(store_submit(f->s, apply_async_job, done_async_job, &jobs[2]), GJ_ERR_FULL);
+    assert_int_equal(store_submit_wait(f->s, apply_put_person, &jobs[2].p), GJ_ERR_FULL);
+
+    /* Close while the writer is held: new work is refused at once... */
+    assert_int_equal(pthread_create(&closer, NULL, close_thread, f->s), 0);
+    gj_err rv = GJ_ERR_FULL;
+    for (int i = 0; i < 5000 && rv == GJ_ERR_FULL; i++) {
+        rv = store_submit(f->s, apply_async_job, done_async_job, &jobs[2]);
+        if (rv == GJ_ERR_FULL)
+            sleep_ms(1);
+    }
+    assert_int_equal(rv, GJ_ERR_CLOSED);
+    assert_int_equal(store_submit_wait(f->s, apply_put_person, &jobs[2].p), GJ_ERR_CLOSED);
+    /* ...while what was already queued is still committed. */
+    gate_open(&g);
+    pthread_join(closer, NULL);
+    f->s = NULL;
+    assert_int_equal(d.count, 2);
+    assert_int_equal(d.result[0], GJ_OK);
+    assert_int_equal(d.result[1], GJ_OK);
+
+    open_with(f, NULL);
+    assert_true(person_exists(f, "Q0"));
+    assert_true(person_exists(f, "Q1"));
+    assert_false(person_exists(f, "Q2"));
+    dones_destroy(&d);
+    gate_destroy(&g);
+}
+
+struct fill {
+    int batch;
+    int per;
+};
+
+static void fill_name(char *buf, size_t size, int i)
+{
+    snprintf(buf, size, "F%06d", i);
+}
+
+static gj_err apply_fill(store_txn *t, void *arg)
+{
+    struct fill *fl = arg;
+    char name[16];
+    gj_err err;
+    for (int i = 0; i < fl->per; i++) {
+        fill_name(name, sizeof name, fl->batch * fl->per + i);
+        store_person p = person_of(name);
+        if ((err = store_person_put(t, &p)) != GJ_OK)
+            return err;
+    }
+    return GJ_OK;
+}
+
+static void test_map_full_is_reported(void **state)
+{
+    struct fx *f = *state;
+    store_options opts = {.map_size = 1 << 20};
+    struct fill fl = {.per = 200};
+    gj_err rv = GJ_OK;
+    char name[16];
+
+    open_with(f, &opts);
+    for (fl.batch = 0; fl.batch < 1000; fl.batch++)
+        if ((rv = store_submit_wait(f->s, apply_fill, &fl)) != GJ_OK)
+            break;
+    assert_int_equal(rv, GJ_ERR_FULL);
+    int committed = fl.batch;
+    assert_true(committed > 0);
+
+    /* Reads still work and show exactly the committed batches. */
+    assert_int_equal(person_count(f), (uint64_t)committed * fl.per);
+    fill_name(name, sizeof name, 0);
+    assert_true(person_exists(f, name));
+    fill_name(name, sizeof name, committed * fl.per - 1);
+    assert_true(person_exists(f, name));
+    fill_name(name, sizeof name, committed * fl.per);
+    assert_false(person_exists(f, name));
+
+    open_with(f, &opts);
+    assert_int_equal(person_count(f), (uint64_t)committed * fl.per);
+}
+
+struct swallow {
+    gj_err first_error;
+    int written;
+    struct dones *d; /* for the async variant */
+    int idx;
+};
+
+static void done_swallow(void *arg, gj_err result)
+{
+    struct swallow *sw = arg;
+    pthread_mutex_lock(&sw->d->mu);
+    sw->d->result[sw->idx] = result;
+    sw->d->count++;
+    pthread_cond_broadcast(&sw->d->cv);
+    pthread_mutex_unlock(&sw->d->mu);
+}
+
+/* A buggy job: ignores a failed write and claims success. */
+static gj_err apply_swallow(store_txn *t, void *arg)
+{
+    struct swallow *sw = arg;
+    char name[16];
+    for (int i = 0; i < 100000; i++) {
+        fill_name(name, sizeof name, i);
+        store_person p = person_of(name);
+        gj_err err = store_person_put(t, &p);
+        if (err != GJ_OK) {
+            sw->first_error = err;
+            break;
+        }
+        sw->written++;
+    }
+    return GJ_OK;
+}
+
+static void test_swallowed_store_error_fails_only_that_job(void **state)
+{
+    struct fx *f = *state;
+    store_options opts = {.map_size = 1 << 20};
+    struct gate g;
+    struct dones d;
+    struct async_job a = {.idx = 0}, c = {.idx = 2};
+    struct swallow sw = {.d = &d, .idx = 1};
+
+    open_with(f, &opts);
+    gate_init(&g);
+    dones_init(&d);
+    a.d = c.d = &d;
+    a.s = c.s = f->s;
+    a.p = person_of("A");
+    c.p = person_of("C");
+    gate_close(f, &g);
+    assert_int_equal(store_submit(f->s, apply_async_job, done_async_job, &a), GJ_OK);
+    assert_int_equal(store_submit(f->s, apply_swallow, done_swallow, &sw), GJ_OK);
+    assert_int_equal(store_submit(f->s, apply_async_job, done_async_job, &c), GJ_OK);
+    gate_open(&g);
+    dones_wait(&d, 3);
+
+    assert_int_equal(sw.first_error, GJ_ERR_FULL);
+    assert_true(sw.written > 0);
+    assert_int_equal(d.result[1], GJ_ERR_FULL); /* apply said GJ_OK; done learns the truth */
+    assert_int_equal(d.result[0], GJ_OK);
+    assert_int_equal(d.result[2], GJ_OK);
+    assert_true(person_exists(f, "A"));
+    assert_true(person_exists(f, "C"));
+    fill_name(c.p.psn_no, sizeof c.p.psn_no, 0);
+    assert_false(person_exists(f, c.p.psn_no));
+    assert_int_equal(person_count(f), 2);
+    dones_destroy(&d);
+    gate_destroy(&g);
+}
+
+static void test_swallowed_store_error_is_reported_to_done(void **state)
+{
+    struct fx *f = *state;
+    store_options opts = {.map_size = 1 << 20};
+    struct swallow sw = {.first_error = GJ_OK};
+    open_with(f, &opts);
+    /* apply said GJ_OK, but its write failed: the caller learns the real outcome. */
+    assert_int_equal(store_submit_wait(f->s, apply_swallow, &sw), GJ_ERR_FULL);
+    assert_int_equal(person_count(f), 0);
+    put_person(f, "AFTER"); /* and the store goes on */
+    assert_true(person_exists(f, "AFTER"));
+}
+
+struct setl_case {
+    store_settlement st;
+};
+
+static gj_err apply_setl(store_txn *t, void *arg)
+{
+    return store_settlement_put(t, arg);
+}
+
+static void test_settlement_roundtrip_and_replace(void **state)
+{
+    struct fx *f = open_fx(state);
+    store_settlement st, out;
+    memset(&st, 0, sizeof st);
+    SET(st.setl_id, "430100-20240101-000000000001");
+    SET(st.psn_no, "B1");
+    st.amount = 1000;
+    st.acct_pay = 600;
+    st.mulaid_pay = 300;
+    st.cash_pay = 100;
+    st.setl_date = 20240101;
+    st.status = STORE_SETL_COMMITTED;
+    st.part_count = 2;
+    SET(st.parts[0].psn_no, "S1");
+    st.parts[0].amount = 200;
+    SET(st.parts[1].psn_no, "S2");
+    st.parts[1].amount = 100;
+    assert_int_equal(store_submit_wait(f->s, apply_setl, &st), GJ_OK);
+    st.status = STORE_SETL_REVOKED;
+    assert_int_equal(store_submit_wait(f->s, apply_setl, &st), GJ_OK);
+
+    store_settlement bad = st;
+    bad.part_count = GJ_SPONSORS_MAX + 1;
+    assert_int_equal(store_submit_wait(f->s, apply_setl, &bad), GJ_ERR_INVAL);
+    bad = st;
+    bad.status = 9;
+    assert_int_equal(store_submit_wait(f->s, apply_setl, &bad), GJ_ERR_INVAL);
+
+    store_txn *t = rd(f);
+    assert_int_equal(store_settlement_get(t, st.setl_id, &out), GJ_OK);
+    assert_int_equal(out.status, STORE_SETL_REVOKED);
+    assert_int_equal(out.part_count, 2);
+    assert_string_equal(out.parts[1].psn_no, "S2");
+    assert_int_equal(out.mulaid_pay, 300);
+    assert_int_equal(store_settlement_get(t, "nope", &out), GJ_ERR_NOTFOUND);
+    store_read_end(t);
+}
+
+struct thread_end {
+    store_txn *t;
+    gj_err rv;
+};
+
+static void *end_elsewhere(void *arg)
+{
+    struct thread_end *te = arg;
+    store_person p;
+    te->rv = store_person_get(te->t, "R1", &p);
+    store_read_end(te->t);
+    return NULL;
+}
+
+static void test_read_txn_is_a_snapshot_usable_from_any_thread(void **state)
+{
+    struct fx *f = open_fx(state);
+    store_txn *before = rd(f);
+    put_person(f, "R1");
+
+    /* The older snapshot does not see the write, even from another thread. */
+    struct thread_end te = {.t = before};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, end_elsewhere, &te), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(te.rv, GJ_ERR_NOTFOUND);
+    assert_true(person_exists(f, "R1"));
+
+    /* More open at once than are pooled, then reused: every one sees the data. */
+    store_txn *many[40];
+    for (int i = 0; i < 40; i++)
+        many[i] = rd(f);
+    for (int i = 0; i < 40; i++)
+        store_read_end(many[i]);
+    for (int i = 0; i < 40; i++) {
+        many[i] = rd(f);
+        assert_int_equal(store_person_count(many[i]), 1);
+    }
+    put_person(f, "R2"); /* renewed handles must see new commits */
+    for (int i = 0; i < 40; i++)
+        store_read_end(many[i]);
+    for (int i = 0; i < 20; i++) {
+        store_txn *t = rd(f);
+        assert_int_equal(store_person_count(t), 2);
+        store_read_end(t);
+    }
+    store_read_end(NULL); /* safe */
+}
+
+static void raw_put(const char *dir, const char *db, const char *key, const void *val,
+                    size_t len)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static bool count_accounts(const char *psn_no, const store_account *a, void *arg)
+{
+    (void)psn_no;
+    (void)a;
+    (*(int *)arg)++;
+    return true;
+}
+
+static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
+{
+    struct fx *f = open_fx(state);
+    credit(f, "P1", 5);
+    put_person(f, "P1");
+    store_close(f->s);
+    f->s = NULL;
+
+    raw_put(f->dir, "persons", "P2", "abc", 3);
+    raw_put(f->dir, "accounts", "P3", "abc", 3);
+    open_with(f, NULL);
+    store_txn *t = rd(f);
+    store_person p;
+    store_account a;
+    int n = 0;
+    assert_int_equal(store_person_get(t, "P1", &p), GJ_OK);
+    assert_int_equal(store_person_get(t, "P2", &p), GJ_ERR_CORRUPT);
+    assert_int_equal(store_account_get(t, "P3", &a), GJ_ERR_CORRUPT);
+    assert_int_equal(store_account_scan(t, count_accounts, &n), GJ_ERR_CORRUPT);
+    assert_int_equal(n, 1); /* P1 came before the damaged P3 */
+    store_read_end(t);
+    store_close(f->s);
+    f->s = NULL;
+
+    const unsigned char v2[4] = {0, 0, 0, 2};
+    raw_put(f->dir, "meta", "format", v2, sizeof v2);
+    static int dummy;
+    store *s = (store *)&dummy; /* must be cleared on failure */
+    assert_int_equal(store_open(&s, f->dir, NULL), GJ_ERR_CORRUPT);
+    assert_null(s);
+}
+
+static void test_open_refuses_missing_directory(void **state)
+{
+    struct fx *f = *state;
+    char missing[96];
+    store *s = NULL;
+    snprintf(missing, sizeof missing, "%s/absent", f->dir);
+    assert_int_equal(store_open(&s, missing, NULL), GJ_ERR_IO);
+    assert_null(s);
+    assert_int_equal(store_open(&s, NULL, NULL), GJ_ERR_INVAL);
+    assert_int_equal(store_submit(NULL, apply_put_person, NULL, NULL), GJ_ERR_INVAL);
+    store_close(NULL); /* safe */
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_person_survives_close_and_reopen),
+        T(test_account_move_updates_balance_and_journal),
+        T(test_journal_scan_starts_at_first_seq_and_stops_on_request),
+        T(test_account_move_refuses_bad_amounts_and_missing_account),
+        T(test_account_move_refuses_balance_above_max),
+        T(test_account_move_refuses_overdraft_below_held),
+        T(test_hold_bounds),
+        T(test_failed_apply_leaves_nothing_behind),
+        T(test_one_failed_job_does_not_undo_its_batch_neighbours),
+        T(test_group_commit_batches_concurrent_submitters),
+        T(test_binding_lists_from_both_sides),
+        T(test_order_absent_reads_empty),
+        T(test_idem_roundtrip),
+        T(test_spend_list_pages_in_date_order_and_resumes_by_cursor),
+        T(test_next_seq_survives_reopen),
+        T(test_conservation_holds_after_many_moves),
+        T(test_account_scan_is_in_psn_no_order_and_stops_early),
+        T(test_write_on_read_txn_refused),
+        T(test_overlong_psn_no_refused),
+        T(test_full_queue_or_closed_store_refuses_submit),
+        T(test_map_full_is_reported),
+        T(test_swallowed_store_error_fails_only_that_job),
+        T(test_swallowed_store_error_is_reported_to_done),
+        T(test_settlement_roundtrip_and_replace),
+        T(test_read_txn_is_a_snapshot_usable_from_any_thread),
+        T(test_damaged_records_and_other_format_read_as_corrupt),
+        T(test_open_refuses_missing_directory),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
