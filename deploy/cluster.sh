@@ -29,7 +29,8 @@ start_one() {
   mkdir -p "$dir"
   if pid_alive "$dir/pid"; then echo "$region already running (pid $(cat "$dir/pid"))"; return; fi
   sed "s|\${GONGJI_CLUSTER_DIR}|$GONGJI_CLUSTER_DIR|g" "$cfg" > "$dir/node.ini"
-  "$node_bin" --config "$dir/node.ini" 2>>"$dir/node.log" &
+  # Detached from this shell: the node outlives it and holds none of its output pipes.
+  setsid "$node_bin" --config "$dir/node.ini" </dev/null >>"$dir/node.log" 2>&1 &
   echo $! > "$dir/pid"
   for _ in $(seq 1 100); do
     if "$cli_bin" --node "$(url_of "$cfg")" --timeout 200 health >/dev/null 2>&1; then

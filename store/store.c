@@ -17,8 +17,11 @@
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
-/* Reset read transactions kept for reuse; each keeps one reader slot (126 by default). */
+/* Reset read transactions kept for reuse; each keeps its reader slot. */
 #define READ_POOL_MAX 16
+/* Reader slots bound concurrent read txns: one per server context at most, plus the
+ * pooled handles and reads made by the writer thread itself. LMDB's default is 126. */
+#define STORE_MAXREADERS (GJ_SERVER_CONTEXTS_MAX + READ_POOL_MAX + 16)
 /* idem value header: big-endian uint64 request_hash, big-endian uint32 reply length. */
 #define IDEM_HDR 12
 /* A reply is sent in one message, so it can never usefully exceed one. */
@@ -113,7 +116,7 @@ struct store {
     unsigned len;
     bool closing;
     pthread_t writer;
-    bool mu_ready, writer_started;
+    bool mu_ready, work_ready, writer_started;
 
     /* Writer-thread only. */
     struct job *batch;
@@ -293,10 +296,10 @@ static void store_free(store *s)
                 mdb_dbi_close(s->env, s->dbi[i]);
         mdb_env_close(s->env);
     }
-    if (s->mu_ready) {
+    if (s->work_ready)
         pthread_cond_destroy(&s->work);
+    if (s->mu_ready)
         pthread_mutex_destroy(&s->mu);
-    }
     if (s->pool_mu_ready)
         pthread_mutex_destroy(&s->pool_mu);
     free(s->queue);
@@ -340,6 +343,8 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
         goto fail;
     if ((err = map_err(mdb_env_set_maxdbs(s->env, STORE_MAXDBS))) != GJ_OK)
         goto fail;
+    if ((err = map_err(mdb_env_set_maxreaders(s->env, STORE_MAXREADERS))) != GJ_OK)
+        goto fail;
     if ((err = map_err(mdb_env_set_mapsize(s->env, (size_t)map_size))) != GJ_OK)
         goto fail;
     /* MDB_NOTLS: read txns are begun and ended on different threads and pooled.
@@ -373,12 +378,12 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
         err = GJ_ERR_NOMEM;
         goto fail;
     }
+    s->mu_ready = true;
     if (pthread_cond_init(&s->work, NULL) != 0) {
-        pthread_mutex_destroy(&s->mu);
         err = GJ_ERR_NOMEM;
         goto fail;
     }
-    s->mu_ready = true;
+    s->work_ready = true;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
         err = GJ_ERR_NOMEM;
         goto fail;
@@ -500,6 +505,7 @@ static gj_err apply_one(store *s, MDB_txn *parent, const struct job *job)
 static void run_batch(store *s, unsigned n)
 {
     MDB_txn *parent = NULL;
+    assert(n > 0 && n <= s->batch_max);
     gj_err commit = map_err(mdb_txn_begin(s->env, NULL, 0, &parent));
 
     for (unsigned i = 0; i < n; i++)
@@ -1075,8 +1081,8 @@ gj_err store_next_seq(store_txn *txn, const char *name, uint64_t *out)
 static bool settlement_ok(const store_settlement *st)
 {
     if (!KEYFIELD_OK(st->setl_id) || !FIELD_OK(st->psn_no) || !FIELD_OK(st->caller_id) ||
-        !FIELD_OK(st->call_id) || st->part_count > GJ_SPONSORS_MAX || st->status < STORE_SETL_COMMITTED ||
-        st->status > STORE_SETL_REVOKED)
+        !FIELD_OK(st->call_id) || st->part_count > GJ_SPONSORS_MAX ||
+        st->status < STORE_SETL_COMMITTED || st->status > STORE_SETL_REVOKED)
         return false;
     for (uint32_t i = 0; i < st->part_count; i++)
         if (!FIELD_OK(st->parts[i].psn_no) || !FIELD_OK(st->parts[i].admdvs))

@@ -24,9 +24,15 @@
 
 /* ---- fixture ---- */
 
+struct gate;
+
+/* What a test leaves running when an assertion fails is ended by teardown. */
 struct fx {
     char dir[64];
     store *s;
+    struct gate *gate; /* opened by teardown so the writer can drain */
+    pthread_t closer;
+    bool closer_running;
 };
 
 static void rm_dir(const char *dir)
@@ -44,29 +50,6 @@ static void rm_dir(const char *dir)
     }
     closedir(d);
     rmdir(dir);
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/gj-store-XXXXXX");
-    if (mkdtemp(f->dir) == NULL) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    store_close(f->s);
-    rm_dir(f->dir);
-    free(f);
-    return 0;
 }
 
 static void open_with(struct fx *f, const store_options *opts)
@@ -223,17 +206,13 @@ struct gate {
     bool entered, open;
 };
 
+/* Gates, done collectors and async jobs live in static storage: if an assertion
+ * fails, the writer may still run their callbacks while teardown drains it. */
 static void gate_init(struct gate *g)
 {
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     g->entered = g->open = false;
-}
-
-static void gate_destroy(struct gate *g)
-{
-    pthread_cond_destroy(&g->cv);
-    pthread_mutex_destroy(&g->mu);
 }
 
 static gj_err apply_gate(store_txn *t, void *arg)
@@ -252,6 +231,7 @@ static gj_err apply_gate(store_txn *t, void *arg)
 /* Submits the gate and returns once the writer is inside it (queue empty again). */
 static void gate_close(struct fx *f, struct gate *g)
 {
+    f->gate = g;
     assert_int_equal(store_submit(f->s, apply_gate, NULL, g), GJ_OK);
     pthread_mutex_lock(&g->mu);
     while (!g->entered)
@@ -292,12 +272,6 @@ static void dones_init(struct dones *d)
     pthread_cond_init(&d->cv, NULL);
 }
 
-static void dones_destroy(struct dones *d)
-{
-    pthread_cond_destroy(&d->cv);
-    pthread_mutex_destroy(&d->mu);
-}
-
 static void dones_wait(struct dones *d, int n)
 {
     pthread_mutex_lock(&d->mu);
@@ -328,6 +302,33 @@ static void done_async_job(void *arg, gj_err result)
     j->d->count++;
     pthread_cond_broadcast(&j->d->cv);
     pthread_mutex_unlock(&j->d->mu);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/gj-store-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->gate != NULL)
+        gate_open(f->gate);
+    if (f->closer_running)
+        pthread_join(f->closer, NULL);
+    store_close(f->s);
+    rm_dir(f->dir);
+    free(f);
+    return 0;
 }
 
 /* ---- tests ---- */
@@ -650,9 +651,9 @@ static void test_failed_apply_leaves_nothing_behind(void **state)
 static void test_one_failed_job_does_not_undo_its_batch_neighbours(void **state)
 {
     struct fx *f = open_fx(state);
-    struct gate g;
-    struct dones d;
-    struct async_job jobs[NEIGHBOURS];
+    static struct gate g;
+    static struct dones d;
+    static struct async_job jobs[NEIGHBOURS];
     char name[16];
 
     gate_init(&g);
@@ -679,8 +680,75 @@ static void test_one_failed_job_does_not_undo_its_batch_neighbours(void **state)
         assert_int_equal(person_exists(f, name), i != DOOMED_IDX);
     }
     assert_int_equal(person_count(f), NEIGHBOURS - 1);
-    dones_destroy(&d);
-    gate_destroy(&g);
+}
+
+static void test_batch_max_bounds_jobs_per_commit(void **state)
+{
+    struct fx *f = *state;
+    store_options opts = {.batch_max = 2};
+    static struct gate g;
+    static struct dones d;
+    static struct async_job jobs[6];
+    char name[16];
+
+    open_with(f, &opts);
+    gate_init(&g);
+    dones_init(&d);
+    gate_close(f, &g);
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "M%d", i);
+        jobs[i] = (struct async_job){.d = &d, .s = f->s, .idx = i, .p = person_of(name)};
+        assert_int_equal(store_submit(f->s, apply_async_job, done_async_job, &jobs[i]), GJ_OK);
+    }
+    gate_open(&g);
+    dones_wait(&d, 6);
+    /* Batches of two: each done sees its own pair and those before it. */
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(d.result[i], GJ_OK);
+        assert_int_equal(d.persons_seen[i], (uint64_t)(i / 2 + 1) * 2);
+    }
+}
+
+/* Both run on the writer thread, where waiting for the writer would never end. */
+static struct {
+    store *s;
+    gj_err from_apply, from_done, result;
+    struct dones d;
+} reentry;
+
+static gj_err apply_reenter(store_txn *t, void *arg)
+{
+    (void)arg;
+    reentry.from_apply = store_submit_wait(reentry.s, apply_ensure, "X");
+    return store_account_ensure(t, "Y");
+}
+
+static void done_reenter(void *arg, gj_err result)
+{
+    (void)arg;
+    reentry.from_done = store_submit_wait(reentry.s, apply_ensure, "X");
+    reentry.result = result;
+    pthread_mutex_lock(&reentry.d.mu);
+    reentry.d.count++;
+    pthread_cond_broadcast(&reentry.d.cv);
+    pthread_mutex_unlock(&reentry.d.mu);
+}
+
+static void test_submit_wait_on_writer_thread_is_refused(void **state)
+{
+    struct fx *f = open_fx(state);
+    dones_init(&reentry.d);
+    reentry.s = f->s;
+    assert_int_equal(store_submit(f->s, apply_reenter, done_reenter, NULL), GJ_OK);
+    dones_wait(&reentry.d, 1);
+    assert_int_equal(reentry.from_apply, GJ_ERR_INVAL);
+    assert_int_equal(reentry.from_done, GJ_ERR_INVAL);
+    assert_int_equal(reentry.result, GJ_OK);
+    store_txn *t = rd(f);
+    store_account a;
+    assert_int_equal(store_account_get(t, "Y", &a), GJ_OK);
+    assert_int_equal(store_account_get(t, "X", &a), GJ_ERR_NOTFOUND);
+    store_read_end(t);
 }
 
 #define SUBMITTERS 8
@@ -763,7 +831,7 @@ static void test_group_commit_batches_concurrent_submitters(void **state)
     struct gc_ctx ctx = {.s = f->s};
     struct gc_arg args[SUBMITTERS];
     pthread_t th[SUBMITTERS];
-    struct gate g;
+    static struct gate g;
 
     pthread_mutex_init(&ctx.mu, NULL);
     gate_init(&g);
@@ -793,7 +861,6 @@ static void test_group_commit_batches_concurrent_submitters(void **state)
     open_with(f, NULL);
     assert_int_equal(person_count(f), SUBMITTERS * ROUNDS); /* G<i>-0 were rewritten */
     assert_true(person_exists(f, "G7-9"));
-    gate_destroy(&g);
     pthread_mutex_destroy(&ctx.mu);
 }
 
@@ -1045,14 +1112,20 @@ static void test_spend_list_pages_in_date_order_and_resumes_by_cursor(void **sta
     long_id2[GJ_SETL_ID_MAX - 1] = '\xea';
 
     struct spends s = {.n = 12,
-                       .sp = {spend_of("S1", 20240105, 5000, "A"), spend_of("S1", 20240101, 1000, "B"),
-                              spend_of("S1", 20240103, 3000, "C"), spend_of("S1", 20240103, 3000, "D"),
-                              spend_of("S1", 20240110, 100, "E"), spend_of("S1", 20231231, 1, "F"),
-                              spend_of("S1", 20240201, 1, "G"), spend_of("S10", 20240102, 1, "H"),
-                              spend_of("S2", 20240102, 1, "I"),
-                              spend_of("S3", 99991231, INT64_MAX, long_id),
-                              spend_of("S3", 99991231, INT64_MAX, long_id2),
-                              spend_of("S1", 20240230, 1, "bad date")}};
+                       .sp = {
+                           spend_of("S1", 20240105, 5000, "A"),
+                           spend_of("S1", 20240101, 1000, "B"),
+                           spend_of("S1", 20240103, 3000, "C"),
+                           spend_of("S1", 20240103, 3000, "D"), /* same instant, next id */
+                           spend_of("S1", 20240110, 100, "E"),
+                           spend_of("S1", 20231231, 1, "F"),
+                           spend_of("S1", 20240201, 1, "G"),
+                           spend_of("S10", 20240102, 1, "H"), /* prefix trap */
+                           spend_of("S2", 20240102, 1, "I"),
+                           spend_of("S3", 99991231, INT64_MAX, long_id),
+                           spend_of("S3", 99991231, INT64_MAX, long_id2),
+                           spend_of("S1", 20240230, 1, "bad date"),
+                       }};
     assert_int_equal(store_submit_wait(f->s, apply_spends, &s), GJ_OK);
     for (int i = 0; i < 11; i++)
         assert_int_equal(s.rv[i], GJ_OK);
@@ -1399,10 +1472,9 @@ static void test_full_queue_or_closed_store_refuses_submit(void **state)
 {
     struct fx *f = *state;
     store_options opts = {.queue_max = 2};
-    struct gate g;
-    struct dones d;
-    struct async_job jobs[3];
-    pthread_t closer;
+    static struct gate g;
+    static struct dones d;
+    static struct async_job jobs[3];
 
     open_with(f, &opts);
     gate_init(&g);
@@ -1417,19 +1489,22 @@ static void test_full_queue_or_closed_store_refuses_submit(void **state)
     assert_int_equal(store_submit_wait(f->s, apply_put_person, &jobs[2].p), GJ_ERR_FULL);
 
     /* Close while the writer is held: new work is refused at once... */
-    assert_int_equal(pthread_create(&closer, NULL, close_thread, f->s), 0);
+    store *s = f->s;
+    f->s = NULL; /* the closer owns it now */
+    assert_int_equal(pthread_create(&f->closer, NULL, close_thread, s), 0);
+    f->closer_running = true;
     gj_err rv = GJ_ERR_FULL;
     for (int i = 0; i < 5000 && rv == GJ_ERR_FULL; i++) {
-        rv = store_submit(f->s, apply_async_job, done_async_job, &jobs[2]);
+        rv = store_submit(s, apply_async_job, done_async_job, &jobs[2]);
         if (rv == GJ_ERR_FULL)
             sleep_ms(1);
     }
     assert_int_equal(rv, GJ_ERR_CLOSED);
-    assert_int_equal(store_submit_wait(f->s, apply_put_person, &jobs[2].p), GJ_ERR_CLOSED);
+    assert_int_equal(store_submit_wait(s, apply_put_person, &jobs[2].p), GJ_ERR_CLOSED);
     /* ...while what was already queued is still committed. */
     gate_open(&g);
-    pthread_join(closer, NULL);
-    f->s = NULL;
+    pthread_join(f->closer, NULL);
+    f->closer_running = false;
     assert_int_equal(d.count, 2);
     assert_int_equal(d.result[0], GJ_OK);
     assert_int_equal(d.result[1], GJ_OK);
@@ -1438,8 +1513,6 @@ static void test_full_queue_or_closed_store_refuses_submit(void **state)
     assert_true(person_exists(f, "Q0"));
     assert_true(person_exists(f, "Q1"));
     assert_false(person_exists(f, "Q2"));
-    dones_destroy(&d);
-    gate_destroy(&g);
 }
 
 struct fill {
@@ -1534,14 +1607,17 @@ static void test_swallowed_store_error_fails_only_that_job(void **state)
 {
     struct fx *f = *state;
     store_options opts = {.map_size = 1 << 20};
-    struct gate g;
-    struct dones d;
-    struct async_job a = {.idx = 0}, c = {.idx = 2};
-    struct swallow sw = {.d = &d, .idx = 1};
+    static struct gate g;
+    static struct dones d;
+    static struct async_job a, c;
+    static struct swallow sw;
 
     open_with(f, &opts);
     gate_init(&g);
     dones_init(&d);
+    a = (struct async_job){.idx = 0};
+    c = (struct async_job){.idx = 2};
+    sw = (struct swallow){.d = &d, .idx = 1};
     a.d = c.d = &d;
     a.s = c.s = f->s;
     a.p = person_of("A");
@@ -1563,8 +1639,6 @@ static void test_swallowed_store_error_fails_only_that_job(void **state)
     fill_name(c.p.psn_no, sizeof c.p.psn_no, 0);
     assert_false(person_exists(f, c.p.psn_no));
     assert_int_equal(person_count(f), 2);
-    dones_destroy(&d);
-    gate_destroy(&g);
 }
 
 static void test_swallowed_store_error_is_reported_to_done(void **state)
@@ -1712,6 +1786,9 @@ static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
 
     raw_put(f->dir, "persons", "P2", "abc", 3);
     raw_put(f->dir, "accounts", "P3", "abc", 3);
+    char longer[sizeof(store_person) + 1];
+    memset(longer, 'x', sizeof longer);
+    raw_put(f->dir, "persons", "P4", longer, sizeof longer);
     open_with(f, NULL);
     store_txn *t = rd(f);
     store_person p;
@@ -1719,6 +1796,7 @@ static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
     int n = 0;
     assert_int_equal(store_person_get(t, "P1", &p), GJ_OK);
     assert_int_equal(store_person_get(t, "P2", &p), GJ_ERR_CORRUPT);
+    assert_int_equal(store_person_get(t, "P4", &p), GJ_ERR_CORRUPT);
     assert_int_equal(store_account_get(t, "P3", &a), GJ_ERR_CORRUPT);
     assert_int_equal(store_account_scan(t, count_accounts, &n), GJ_ERR_CORRUPT);
     assert_int_equal(n, 1); /* P1 came before the damaged P3 */
@@ -1762,6 +1840,8 @@ int main(void)
         T(test_failed_apply_leaves_nothing_behind),
         T(test_one_failed_job_does_not_undo_its_batch_neighbours),
         T(test_group_commit_batches_concurrent_submitters),
+        T(test_batch_max_bounds_jobs_per_commit),
+        T(test_submit_wait_on_writer_thread_is_refused),
         T(test_binding_lists_from_both_sides),
         T(test_order_absent_reads_empty),
         T(test_idem_roundtrip),
