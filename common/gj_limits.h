@@ -60,6 +60,19 @@
 
 /* Forwarding hops before a request is refused as looping. */
 #define GJ_HOPS_MAX 4
+/* Each forwarding hop keeps this much of the deadline for itself, so an answer (even
+ * UNAVAILABLE) gets back before the caller gives up. */
+#define GJ_HOP_MARGIN_MS 100
+/* Worker threads for calls that wait on other nodes, and their queue. */
+#define GJ_WORKERS_DEFAULT 32
+#define GJ_WORKERS_MAX 256
+#define GJ_WORKER_QUEUE_MAX 1024
+/* How long one call to a peer may take when the caller's deadline allows more. */
+#define GJ_PEER_TIMEOUT_DEFAULT_MS 1000
+/* The resolver wakes this often to re-send posts and voids. */
+#define GJ_RESOLVE_INTERVAL_DEFAULT_MS 500
+/* A participant asks the coordinator about a hold left HELD this long. */
+#define GJ_RESOLVE_AFTER_DEFAULT_MS 10000
 /* Peers a node config may list. */
 #define GJ_PEERS_MAX 128
 

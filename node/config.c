@@ -14,6 +14,10 @@ void node_config_defaults(node_config *cfg)
     cfg->log_level = GJ_LOG_INFO;
     cfg->contexts = GJ_SERVER_CONTEXTS_DEFAULT;
     cfg->map_size = GJ_MAP_SIZE_DEFAULT;
+    cfg->workers = GJ_WORKERS_DEFAULT;
+    cfg->peer_timeout_ms = GJ_PEER_TIMEOUT_DEFAULT_MS;
+    cfg->resolve_interval_ms = GJ_RESOLVE_INTERVAL_DEFAULT_MS;
+    cfg->resolve_after_ms = GJ_RESOLVE_AFTER_DEFAULT_MS;
     rules_policy_default(&cfg->policy, "");
 }
 
@@ -127,6 +131,22 @@ static int on_node_key(load_state *st, const char *key, const char *value)
         if (!parse_uint(value, 1ULL << 24, &n) || n < 1)
             FAIL("map_size_mb must be a positive number of MiB");
         cfg->map_size = n << 20;
+    } else if (!strcmp(key, "workers")) {
+        if (!parse_uint(value, GJ_WORKERS_MAX, &n) || n == 0)
+            FAIL("workers must be 1..%d", GJ_WORKERS_MAX);
+        cfg->workers = (unsigned)n;
+    } else if (!strcmp(key, "peer_timeout_ms")) {
+        if (!parse_uint(value, 600000, &n) || n < 10)
+            FAIL("peer_timeout_ms must be 10..600000");
+        cfg->peer_timeout_ms = (unsigned)n;
+    } else if (!strcmp(key, "resolve_interval_ms")) {
+        if (!parse_uint(value, 3600000, &n) || n < 10)
+            FAIL("resolve_interval_ms must be 10..3600000");
+        cfg->resolve_interval_ms = (unsigned)n;
+    } else if (!strcmp(key, "resolve_after_ms")) {
+        if (!parse_uint(value, 86400000, &n) || n < 10)
+            FAIL("resolve_after_ms must be 10..86400000");
+        cfg->resolve_after_ms = (unsigned)n;
     } else if (!strcmp(key, "allow_clock_override")) {
         if (!parse_bool(value, &cfg->allow_clock_override))
             FAIL("allow_clock_override must be yes or no");

@@ -30,6 +30,10 @@ typedef struct node_config {
     unsigned contexts;
     uint64_t map_size;
     bool allow_clock_override;  /* testing: lets Operator/SetClock move the business date */
+    unsigned workers;            /* threads for calls that wait on other nodes */
+    unsigned peer_timeout_ms;    /* longest one call to a peer may take */
+    unsigned resolve_interval_ms;/* how often the resolver runs */
+    unsigned resolve_after_ms;   /* age of a HELD hold before its coordinator is asked */
     gj_policy policy;
     size_t peer_count;
     node_peer peers[GJ_PEERS_MAX];

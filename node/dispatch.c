@@ -14,6 +14,45 @@ int32_t node_today(node *n)
     return override ? override : gj_cst_date_of(gj_now_unix_ms());
 }
 
+void node_new_setl_id(node *n, int32_t date, char out[GJ_SETL_ID_MAX + 1])
+{
+    uint64_t counter = atomic_fetch_add(&n->setl_counter, 1) + 1;
+    snprintf(out, GJ_SETL_ID_MAX + 1, "%s-%08d-%llu-%llu", n->cfg.region, (int)date,
+             (unsigned long long)(n->boot_id % 1000000), (unsigned long long)(counter % 10000000000ULL));
+}
+
+bool node_deciding_add(node *n, const char *setl_id)
+{
+    bool added = false;
+    pthread_mutex_lock(&n->deciding_mu);
+    for (size_t i = 0; i < GJ_WORKERS_MAX && !added; i++)
+        if (n->deciding[i][0] == '\0') {
+            gj_strcpy_fit(n->deciding[i], sizeof n->deciding[i], setl_id);
+            added = true;
+        }
+    pthread_mutex_unlock(&n->deciding_mu);
+    return added;
+}
+
+void node_deciding_remove(node *n, const char *setl_id)
+{
+    pthread_mutex_lock(&n->deciding_mu);
+    for (size_t i = 0; i < GJ_WORKERS_MAX; i++)
+        if (strcmp(n->deciding[i], setl_id) == 0)
+            n->deciding[i][0] = '\0';
+    pthread_mutex_unlock(&n->deciding_mu);
+}
+
+bool node_deciding_has(node *n, const char *setl_id)
+{
+    bool found = false;
+    pthread_mutex_lock(&n->deciding_mu);
+    for (size_t i = 0; i < GJ_WORKERS_MAX && !found; i++)
+        found = strcmp(n->deciding[i], setl_id) == 0;
+    pthread_mutex_unlock(&n->deciding_mu);
+    return found;
+}
+
 /* ---- per-call arena ---- */
 
 void *call_alloc(call *c, size_t size)
@@ -145,7 +184,7 @@ static void log_outcome(call *c)
 }
 
 /* Send what c holds (reply_bytes if built, else a reply built from reason) and end. */
-static void call_finish(call *c)
+void call_finish(call *c)
 {
     log_outcome(c);
     if (c->reply_bytes == NULL && !build_reply(c))
@@ -170,6 +209,13 @@ static void call_finish_error(call *c, gj_reason reason)
 static gj_err write_apply(store_txn *txn, void *arg)
 {
     call *c = arg;
+    if (c->method->natural_key) {
+        gj_reason reason = c->apply(c, txn);
+        c->reason = reason;
+        if (reason != GJ_R_NONE)
+            return GJ_ERR_ABORT;
+        return build_reply(c) ? GJ_OK : GJ_ERR_NOMEM;
+    }
     const char *caller = c->env->caller_id;
     const char *call_id = c->env->call_id;
     uint64_t first_hash;
@@ -199,7 +245,7 @@ static gj_err write_apply(store_txn *txn, void *arg)
         return err;
     }
     c->reason = GJ_R_NONE;
-    gj_reason reason = c->method->apply(c, txn);
+    gj_reason reason = c->apply(c, txn);
     if (reason != GJ_R_NONE) {
         c->reason = reason;
         return GJ_ERR_ABORT;
@@ -233,6 +279,85 @@ static void write_done(void *arg, gj_err result)
     call_finish_error(c, reason);
 }
 
+gj_err call_write_wait(call *c)
+{
+    gj_err result = store_submit_wait(c->n->store, write_apply, c);
+    if (result != GJ_OK && (result != GJ_ERR_ABORT || c->reason == GJ_R_NONE)) {
+        c->reason = result == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
+        c->message[0] = '\0';
+    }
+    if (result != GJ_OK && c->reply_owned) {
+        free(c->reply_bytes);
+        c->reply_bytes = NULL;
+        c->reply_owned = false;
+    }
+    return result;
+}
+
+/* ---- routing ---- */
+
+void fed_forward(call *c)
+{
+    node *n = c->n;
+    Gongji__V1__Envelope *env = c->env;
+    const char *region = c->route_region;
+    peer_link *p = peers_route(&n->peers, region);
+    if (p == NULL) {
+        call_fail(c, GJ_R_REGION_UNKNOWN, "no route to region %s", region);
+        call_finish(c);
+        return;
+    }
+    if (env->hops + 1 > GJ_HOPS_MAX) {
+        c->reason = GJ_R_HOPS_EXCEEDED;
+        call_finish(c);
+        return;
+    }
+    /* Each hop keeps a margin of the deadline, so its own answer still arrives in time. */
+    int64_t now = gj_now_unix_ms();
+    int64_t deadline = env->deadline_unix_ms ? env->deadline_unix_ms : now + GJ_DEADLINE_DEFAULT_MS;
+    deadline -= GJ_HOP_MARGIN_MS;
+    if (deadline <= now) {
+        c->reason = GJ_R_DEADLINE_PASSED;
+        call_finish(c);
+        return;
+    }
+    Gongji__V1__Envelope fwd = *env;
+    fwd.hops = env->hops + 1;
+    fwd.deadline_unix_ms = deadline;
+    fwd.dest_region = (char *)region;
+    if (fwd.origin_region[0] == '\0')
+        fwd.origin_region = n->cfg.region;
+    size_t len = gongji__v1__envelope__get_packed_size(&fwd);
+    uint8_t *bytes = call_alloc(c, len ? len : 1);
+    if (bytes == NULL) {
+        c->reason = GJ_R_OVERLOADED;
+        call_finish(c);
+        return;
+    }
+    gongji__v1__envelope__pack(&fwd, bytes);
+    uint8_t *reply = NULL;
+    size_t reply_len = 0;
+    gj_reason r = peers_call_raw(p, bytes, len, (int)(deadline - now), &reply, &reply_len);
+    if (r != GJ_R_NONE) {
+        call_fail(c, r, "region %s (via %s) did not answer within %lld ms", region, p->cfg->url,
+                  (long long)(deadline - now));
+        call_finish(c);
+        return;
+    }
+    gj_log(GJ_LOG_DEBUG, "forward", "method=%s to=%s via=%s hops=%u", c->method->name, region,
+           p->cfg->prefix, fwd.hops);
+    c->reply_bytes = reply; /* the owner's answer, as it gave it */
+    c->reply_len = reply_len;
+    c->reply_owned = true;
+    call_finish(c);
+}
+
+static void run_slow(void *arg)
+{
+    call *c = arg;
+    c->slow(c);
+}
+
 /* ---- entry ---- */
 
 static const method_entry *method_find(const char *name)
@@ -256,8 +381,10 @@ static gj_reason check_envelope(call *c)
         return GJ_R_DEADLINE_PASSED;
     if (env->hops > GJ_HOPS_MAX)
         return GJ_R_HOPS_EXCEEDED;
-    if (env->dest_region[0] != '\0' && strcmp(env->dest_region, n->cfg.region) != 0)
-        return call_fail(c, GJ_R_REGION_UNKNOWN, "no route to region %.8s", env->dest_region);
+    size_t dest_len = strlen(env->dest_region);
+    if (dest_len != 0 && (dest_len != GJ_ADMDVS_LEN || !gj_all_digits(env->dest_region, dest_len)))
+        return call_fail(c, GJ_R_FIELD_INVALID, "dest_region must be a 6-digit region code");
+    (void)n;
     return GJ_R_NONE;
 }
 
@@ -306,17 +433,36 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
     }
     uint64_t h = fnv1a(14695981039346656037ULL, c->method->name, strlen(c->method->name) + 1);
     c->request_hash = fnv1a(h, c->env->payload.data, c->env->payload.len);
+    c->apply = c->method->apply;
 
-    if ((reason = c->method->check(c)) != GJ_R_NONE) {
+    /* The envelope's destination decides; without one, the method may name the owner. */
+    const char *owner = c->env->dest_region;
+    if (owner[0] == '\0' && c->method->route != NULL)
+        owner = c->method->route(c);
+    if (owner != NULL && owner[0] != '\0' && strcmp(owner, n->cfg.region) != 0) {
+        if (strlen(owner) != GJ_ADMDVS_LEN || !gj_all_digits(owner, GJ_ADMDVS_LEN)) {
+            call_fail(c, GJ_R_FIELD_INVALID, "region codes are 6 digits");
+            call_finish(c);
+            return;
+        }
+        c->route_region = owner;
+        c->slow = fed_forward;
+    } else if ((reason = c->method->check(c)) != GJ_R_NONE) {
         c->reason = reason;
         call_finish(c);
+        return;
+    }
+    if (c->slow != NULL) {
+        gj_err err = n->workers ? workers_submit(n->workers, run_slow, c) : GJ_ERR_CLOSED;
+        if (err != GJ_OK)
+            call_finish_error(c, err == GJ_ERR_FULL ? GJ_R_OVERLOADED : GJ_R_SHUTTING_DOWN);
         return;
     }
     if (c->method->apply == NULL) {
         call_finish(c);
         return;
     }
-    if (c->env->call_id[0] == '\0') {
+    if (c->env->call_id[0] == '\0' && !c->method->natural_key) {
         call_finish_error(c, GJ_R_CALL_ID_MISSING);
         return;
     }

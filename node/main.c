@@ -3,6 +3,7 @@
 #include "gj_util.h"
 #include "log.h"
 #include "node.h"
+#include "ops.h"
 #include "server.h"
 
 #include <errno.h>
@@ -46,6 +47,11 @@ static int mkdir_p(const char *path)
         *p = '/';
     }
     return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static gj_err next_boot(store_txn *txn, void *arg)
+{
+    return store_next_seq(txn, "boot", arg);
 }
 
 static void print_policy(const node_config *cfg)
@@ -128,17 +134,36 @@ int main(int argc, char **argv)
         return 1;
     }
     n.started_mono_ms = gj_mono_ms();
+    pthread_mutex_init(&n.deciding_mu, NULL);
+    /* Settlement ids carry a boot number so they never repeat across restarts. */
+    if ((e = store_submit_wait(n.store, next_boot, &n.boot_id)) != GJ_OK) {
+        gj_log(GJ_LOG_ERROR, "start", "cannot write to the store: %s", gj_err_name(e));
+        store_close(n.store);
+        return 1;
+    }
+    if (peers_open(&n.peers, &n.cfg) != 0 || workers_start(&n.workers, n.cfg.workers, GJ_WORKER_QUEUE_MAX) != GJ_OK) {
+        gj_log(GJ_LOG_ERROR, "start", "cannot start peer links or workers");
+        store_close(n.store);
+        return 1;
+    }
     if (n.cfg.allow_clock_override)
         gj_log(GJ_LOG_WARN, "clock", "allow_clock_override is on: operators can move the business "
                                      "date; never use this in production");
     server *srv = NULL;
     if (server_start(&srv, &n, n.cfg.listen_url, n.cfg.contexts) != GJ_OK) {
+        workers_stop(n.workers);
+        peers_close(&n.peers);
         store_close(n.store);
         return 1;
     }
-    gj_log(GJ_LOG_INFO, "start", "version=%s listen=%s data_dir=%s contexts=%u live=%s cascade=%s",
-           GONGJI_VERSION, n.cfg.listen_url, n.cfg.data_dir, n.cfg.contexts,
-           n.cfg.policy.live ? "yes" : "no", n.cfg.policy.cascade ? "yes" : "no");
+    /* Finish or undo whatever a previous run left in flight, then keep at it. */
+    if (resolver_start(&n) != 0)
+        gj_log(GJ_LOG_ERROR, "start", "cannot start the resolver; in-flight work waits for a restart");
+    gj_log(GJ_LOG_INFO, "start",
+           "version=%s listen=%s data_dir=%s contexts=%u workers=%u peers=%zu boot=%llu live=%s cascade=%s",
+           GONGJI_VERSION, n.cfg.listen_url, n.cfg.data_dir, n.cfg.contexts, n.cfg.workers,
+           n.cfg.peer_count, (unsigned long long)n.boot_id, n.cfg.policy.live ? "yes" : "no",
+           n.cfg.policy.cascade ? "yes" : "no");
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -150,8 +175,11 @@ int main(int argc, char **argv)
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    resolver_stop(&n);
+    workers_stop(n.workers); /* answers what it holds, with SHUTTING_DOWN or for real */
     store_close(n.store);
     server_stop(srv, 0);
+    peers_close(&n.peers);
     gj_log(GJ_LOG_INFO, "stop", "stopped; served=%llu",
            (unsigned long long)atomic_load(&n.requests_served));
     gj_log_close();

@@ -15,23 +15,50 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include "config.h"
 #include "gongji.pb-c.h"
+#include "peers.h"
 #include "reasons.h"
 #include "store.h"
+#include "workers.h"
 
 typedef struct node {
     node_config cfg;
     store *store;
+    peer_set peers;
+    workers *workers;
     int64_t started_mono_ms;
     _Atomic int32_t date_override;  /* yyyymmdd; 0 = the system clock's CST date */
     _Atomic uint64_t requests_served;
     _Atomic uint32_t in_flight;
     _Atomic bool shutting_down;
+    /* Settlement ids: region-date-boot-counter; boot is a persistent counter bumped at
+     * every start, so ids never repeat across restarts without a write per settlement. */
+    uint64_t boot_id;
+    _Atomic uint64_t setl_counter;
+    /* Cross-region settlements this process is deciding right now: a participant asking
+     * about one of these is told to wait, not that it was aborted. */
+    pthread_mutex_t deciding_mu;
+    char deciding[GJ_WORKERS_MAX][GJ_SETL_ID_MAX + 1];
+    /* The resolver thread: re-sends posts and voids, asks about stale holds. */
+    pthread_t resolver;
+    bool resolver_running;
+    pthread_mutex_t resolver_mu;
+    pthread_cond_t resolver_cv;
+    _Atomic bool resolver_stop;
 } node;
 
 /* The business date (yyyymmdd, CST) now. */
 int32_t node_today(node *n);
+/* A new settlement id for date (never reused, even across restarts). */
+void node_new_setl_id(node *n, int32_t date, char out[GJ_SETL_ID_MAX + 1]);
+
+/* Mark setl_id as being decided (true when a slot was free) / no longer. */
+bool node_deciding_add(node *n, const char *setl_id);
+void node_deciding_remove(node *n, const char *setl_id);
+bool node_deciding_has(node *n, const char *setl_id);
 
 /* Receives the packed Reply; bytes are valid only during the call. */
 typedef void (*call_finish_fn)(void *arg, const uint8_t *bytes, size_t len);
@@ -61,6 +88,13 @@ typedef struct call {
     call_finish_fn finish;
     void *finish_arg;
     call_arena_block *arena;
+    /* The slow path: set by routing or check() to run on a worker thread; it must end
+     * the call with call_finish(). */
+    void (*slow)(struct call *c);
+    const char *route_region;  /* where fed_forward sends it */
+    void *ext;  /* slow-path state handed to its apply */
+    /* The write to run (default: the method's apply). */
+    gj_reason (*apply)(struct call *c, store_txn *txn);
 } call;
 
 /* A handler's table row. check() runs first on the receiving thread; for write methods
@@ -70,6 +104,10 @@ typedef struct method_entry {
     const ProtobufCMessageDescriptor *input;
     gj_reason (*check)(call *c);
     gj_reason (*apply)(call *c, store_txn *txn);  /* NULL = read-only */
+    /* The region that owns this request when the envelope names none (NULL = here). */
+    const char *(*route)(call *c);
+    /* Peer methods are idempotent by their own key (setl_id, leg): no call-id record. */
+    bool natural_key;
 } method_entry;
 
 /* The method table (ops.c) and its length. */
@@ -79,6 +117,18 @@ extern const size_t node_method_count;
 /* Handle one message. Always ends by calling finish exactly once, on this thread or
  * on the store writer thread. Never fails on bad input: bad input gets an error Reply. */
 void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg);
+
+/* Send the call's answer (reply_bytes if set, else one built from reason/answer) and
+ * free the call. */
+void call_finish(call *c);
+
+/* From a worker thread: run c->apply in the store writer through the idempotency
+ * wrapper and wait. Returns the outcome; c->reply_bytes holds the answer on success. */
+gj_err call_write_wait(call *c);
+
+/* Forward c unchanged (but for hops and deadline) to the node serving c->route_region
+ * and answer with whatever it answers. Runs on a worker. */
+void fed_forward(call *c);
 
 /* Zeroed memory that lives until the call ends. NULL only when out of memory. */
 void *call_alloc(call *c, size_t size);

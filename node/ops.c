@@ -7,6 +7,7 @@
 #include "gj_util.h"
 #include "log.h"
 #include "node.h"
+#include "ops.h"
 #include "rules.h"
 
 #include <inttypes.h>
@@ -15,30 +16,30 @@
 
 /* ---- small helpers ---- */
 
-static gj_reason store_reason(call *c, gj_err err)
+gj_reason ops_store_reason(call *c, gj_err err)
 {
     if (err == GJ_ERR_FULL)
         return call_fail(c, GJ_R_STORE_FULL, "the data file is full");
     return call_fail(c, GJ_R_STORE_ERROR, "store: %s", gj_err_name(err));
 }
 
-static gj_reason out_of_memory(call *c)
+gj_reason ops_out_of_memory(call *c)
 {
     return call_fail(c, GJ_R_STORE_ERROR, "out of memory");
 }
 
-static bool is_role(call *c, Gongji__V1__Role role)
+bool ops_is_role(call *c, Gongji__V1__Role role)
 {
     return c->env->caller_role == role;
 }
 
 /* A person acting for themself through the service platform. */
-static bool is_self(call *c, const char *psn_no)
+bool ops_is_self(call *c, const char *psn_no)
 {
-    return is_role(c, GONGJI__V1__ROLE__PERSON) && strcmp(c->env->caller_id, psn_no) == 0;
+    return ops_is_role(c, GONGJI__V1__ROLE__PERSON) && strcmp(c->env->caller_id, psn_no) == 0;
 }
 
-static gj_reason check_psn_no(call *c, const char *field, const char *psn_no)
+gj_reason ops_check_psn_no(call *c, const char *field, const char *psn_no)
 {
     size_t len = strlen(psn_no);
     if (len == 0 || len > GJ_PSN_NO_MAX)
@@ -58,13 +59,13 @@ static gj_reason check_region_field(call *c, const char *field, const char *regi
     return GJ_R_NONE;
 }
 
-static gj_reason deny(call *c, const char *who)
+gj_reason ops_deny(call *c, const char *who)
 {
     return call_fail(c, GJ_R_CALLER_NOT_ALLOWED, "%s may call %s", who, c->method->name);
 }
 
 /* A person insured in this node's region. */
-static gj_reason get_local_person(call *c, store_txn *txn, const char *psn_no, store_person *out)
+gj_reason ops_get_local_person(call *c, store_txn *txn, const char *psn_no, store_person *out)
 {
     gj_err err = store_person_get(txn, psn_no, out);
     if (err == GJ_ERR_NOTFOUND) {
@@ -73,14 +74,14 @@ static gj_reason get_local_person(call *c, store_txn *txn, const char *psn_no, s
                          gj_mask(psn_no, masked, sizeof masked), c->n->cfg.region);
     }
     if (err != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     if (strcmp(out->admdvs, c->n->cfg.region) != 0)
         return call_fail(c, GJ_R_PERSON_NOT_LOCAL, "the person is insured in region %s",
                          out->admdvs);
     return GJ_R_NONE;
 }
 
-static Gongji__V1__AccountBalance *answer_balance(call *c, const store_person *p,
+Gongji__V1__AccountBalance *ops_answer_balance(call *c, const store_person *p,
                                                   const store_account *a)
 {
     Gongji__V1__AccountBalance *b = call_alloc(c, sizeof *b);
@@ -101,7 +102,7 @@ static Gongji__V1__AccountBalance *answer_balance(call *c, const store_person *p
     return b;
 }
 
-static Gongji__V1__Binding *answer_binding(call *c, const store_binding *sb)
+Gongji__V1__Binding *ops_answer_binding(call *c, const store_binding *sb)
 {
     Gongji__V1__Binding *b = call_alloc(c, sizeof *b);
     if (b == NULL)
@@ -125,8 +126,8 @@ static Gongji__V1__Binding *answer_binding(call *c, const store_binding *sb)
 static gj_reason enroll_check(call *c)
 {
     Gongji__V1__EnrollRequest *req = (Gongji__V1__EnrollRequest *)c->request;
-    if (!is_role(c, GONGJI__V1__ROLE__OPERATOR))
-        return deny(c, "only a region operator");
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
+        return ops_deny(c, "only a region operator");
     if (req->person == NULL)
         return call_fail(c, GJ_R_FIELD_INVALID, "person is required");
     Gongji__V1__Person *p = req->person;
@@ -154,7 +155,7 @@ static gj_reason end_bindings_of(call *c, store_txn *txn, const char *psn_no, ui
 {
     store_binding *list = call_alloc(c, sizeof *list * GJ_BINDINGS_PER_PERSON_MAX);
     if (list == NULL)
-        return out_of_memory(c);
+        return ops_out_of_memory(c);
     for (int side = 0; side < 2; side++) {
         size_t count = 0;
         gj_err err = side == 0 ? store_binding_list_by_sponsor(txn, psn_no, list,
@@ -162,13 +163,13 @@ static gj_reason end_bindings_of(call *c, store_txn *txn, const char *psn_no, ui
                                : store_binding_list_by_beneficiary(
                                      txn, psn_no, list, GJ_BINDINGS_PER_PERSON_MAX, &count);
         if (err != GJ_OK && err != GJ_ERR_TOOBIG)
-            return store_reason(c, err);
+            return ops_store_reason(c, err);
         for (size_t i = 0; i < count; i++) {
             if (!rules_binding_in_force(&list[i], c->today))
                 continue;
             list[i].end_date = c->today;
             if ((err = store_binding_put(txn, &list[i])) != GJ_OK)
-                return store_reason(c, err);
+                return ops_store_reason(c, err);
             (*ended)++;
         }
     }
@@ -190,7 +191,7 @@ static gj_reason enroll_apply(call *c, store_txn *txn)
     gj_err err = store_person_get(txn, sp.psn_no, &old);
     bool created = err == GJ_ERR_NOTFOUND;
     if (err != GJ_OK && !created)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     if (created && strcmp(sp.admdvs, c->n->cfg.region) != 0)
         return call_fail(c, GJ_R_PERSON_NOT_LOCAL, "a new person must be insured in region %s",
                          c->n->cfg.region);
@@ -209,14 +210,14 @@ static gj_reason enroll_apply(call *c, store_txn *txn)
     if (leaves && (r = end_bindings_of(c, txn, sp.psn_no, &ended)) != GJ_R_NONE)
         return r;
     if ((err = store_person_put(txn, &sp)) != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     /* Employees have a personal account; it stays (with its money) if they change. */
     if (strcmp(sp.insutype, "310") == 0 && (err = store_account_ensure(txn, sp.psn_no)) != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
 
     Gongji__V1__EnrollReply *ans = call_alloc(c, sizeof *ans);
     if (ans == NULL)
-        return out_of_memory(c);
+        return ops_out_of_memory(c);
     gongji__v1__enroll_reply__init(ans);
     ans->person = p; /* the request outlives the answer */
     ans->created = created;
@@ -235,9 +236,9 @@ static gj_reason credit_check(call *c)
 {
     Gongji__V1__CreditRequest *req = (Gongji__V1__CreditRequest *)c->request;
     gj_reason r;
-    if (!is_role(c, GONGJI__V1__ROLE__OPERATOR))
-        return deny(c, "only a region operator");
-    if ((r = check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
+        return ops_deny(c, "only a region operator");
+    if ((r = ops_check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
         return r;
     if (strlen(req->memo) > 128)
         return call_fail(c, GJ_R_FIELD_INVALID, "memo is at most 128 bytes");
@@ -249,7 +250,7 @@ static gj_reason credit_apply(call *c, store_txn *txn)
     Gongji__V1__CreditRequest *req = (Gongji__V1__CreditRequest *)c->request;
     store_person person;
     store_account after;
-    gj_reason r = get_local_person(c, txn, req->psn_no, &person);
+    gj_reason r = ops_get_local_person(c, txn, req->psn_no, &person);
     if (r != GJ_R_NONE)
         return r;
     if (store_account_get(txn, person.psn_no, &after) == GJ_ERR_NOTFOUND)
@@ -262,11 +263,11 @@ static gj_reason credit_apply(call *c, store_txn *txn)
     gj_strcpy_fit(e.call_id, sizeof e.call_id, c->env->call_id);
     gj_err err = store_account_move(txn, &e, &after);
     if (err != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     Gongji__V1__CreditReply *ans = call_alloc(c, sizeof *ans);
     if (ans == NULL || (gongji__v1__credit_reply__init(ans),
-                        ans->balance = answer_balance(c, &person, &after)) == NULL)
-        return out_of_memory(c);
+                        ans->balance = ops_answer_balance(c, &person, &after)) == NULL)
+        return ops_out_of_memory(c);
     c->answer = &ans->base;
     return GJ_R_NONE;
 }
@@ -277,34 +278,41 @@ static gj_reason bind_check(call *c)
 {
     Gongji__V1__BindRequest *req = (Gongji__V1__BindRequest *)c->request;
     gj_reason r;
-    if ((r = check_psn_no(c, "sponsor_psn_no", req->sponsor_psn_no)) != GJ_R_NONE ||
-        (r = check_psn_no(c, "beneficiary_psn_no", req->beneficiary_psn_no)) != GJ_R_NONE)
+    if ((r = ops_check_psn_no(c, "sponsor_psn_no", req->sponsor_psn_no)) != GJ_R_NONE ||
+        (r = ops_check_psn_no(c, "beneficiary_psn_no", req->beneficiary_psn_no)) != GJ_R_NONE)
         return r;
-    if (!is_role(c, GONGJI__V1__ROLE__OPERATOR) && !is_self(c, req->sponsor_psn_no))
-        return deny(c, "only the sponsor or an operator");
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR) && !ops_is_self(c, req->sponsor_psn_no))
+        return ops_deny(c, "only the sponsor or an operator");
     if (strcmp(req->sponsor_psn_no, req->beneficiary_psn_no) == 0)
         return GJ_R_SELF_BINDING;
-    if ((r = check_region_field(c, "sponsor_admdvs", req->sponsor_admdvs)) != GJ_R_NONE ||
-        (r = check_region_field(c, "beneficiary_admdvs", req->beneficiary_admdvs)) != GJ_R_NONE)
+    if ((r = check_region_field(c, "sponsor_admdvs", req->sponsor_admdvs)) != GJ_R_NONE)
         return r;
-    return rules_check_relation(&c->n->cfg.policy, req->relation);
+    if ((r = rules_check_relation(&c->n->cfg.policy, req->relation)) != GJ_R_NONE)
+        return r;
+    const char *b_region = req->beneficiary_admdvs;
+    if (b_region[0] != '\0' && strcmp(b_region, c->n->cfg.region) != 0) {
+        if (strlen(b_region) != GJ_ADMDVS_LEN || !gj_all_digits(b_region, GJ_ADMDVS_LEN))
+            return call_fail(c, GJ_R_FIELD_INVALID, "beneficiary_admdvs must be a 6-digit region code");
+        c->slow = fed_bind_remote; /* the sponsor's node decides, asking the beneficiary's */
+    }
+    return GJ_R_NONE;
 }
 
 /* How many bindings of psn_no (as sponsor or as beneficiary) are in force, leaving out
  * the pair (skip_a, skip_b). */
-static gj_reason count_in_force(call *c, store_txn *txn, const char *psn_no, bool as_sponsor,
+gj_reason ops_count_in_force(call *c, store_txn *txn, const char *psn_no, bool as_sponsor,
                                 const char *skip_other, size_t *count)
 {
     store_binding *list = call_alloc(c, sizeof *list * GJ_BINDINGS_PER_PERSON_MAX);
     size_t n = 0;
     if (list == NULL)
-        return out_of_memory(c);
+        return ops_out_of_memory(c);
     gj_err err = as_sponsor
                      ? store_binding_list_by_sponsor(txn, psn_no, list, GJ_BINDINGS_PER_PERSON_MAX, &n)
                      : store_binding_list_by_beneficiary(txn, psn_no, list,
                                                          GJ_BINDINGS_PER_PERSON_MAX, &n);
     if (err != GJ_OK && err != GJ_ERR_TOOBIG)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     *count = 0;
     for (size_t i = 0; i < n; i++) {
         const char *other = as_sponsor ? list[i].beneficiary : list[i].sponsor;
@@ -316,18 +324,42 @@ static gj_reason count_in_force(call *c, store_txn *txn, const char *psn_no, boo
 
 /* Keep in the order only sponsors whose binding is still in force (R9), so ended ones
  * do not take the places of new ones. */
-static gj_reason prune_order(call *c, store_txn *txn, const char *beneficiary, store_order *order)
+gj_reason ops_prune_order(call *c, store_txn *txn, const char *beneficiary, store_order *order)
 {
     uint32_t kept = 0;
     for (uint32_t i = 0; i < order->count; i++) {
         store_binding b;
         gj_err err = store_binding_get(txn, order->sponsors[i].psn_no, beneficiary, &b);
         if (err != GJ_OK && err != GJ_ERR_NOTFOUND)
-            return store_reason(c, err);
+            return ops_store_reason(c, err);
         if (err == GJ_OK && rules_binding_in_force(&b, c->today))
             order->sponsors[kept++] = order->sponsors[i];
     }
     order->count = kept;
+    return GJ_R_NONE;
+}
+
+gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const char *sponsor,
+                        const char *sponsor_admdvs)
+{
+    store_order order;
+    gj_reason r;
+    gj_err err = store_order_get(txn, beneficiary, &order);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    if ((r = ops_prune_order(c, txn, beneficiary, &order)) != GJ_R_NONE)
+        return r;
+    for (uint32_t i = 0; i < order.count; i++)
+        if (strcmp(order.sponsors[i].psn_no, sponsor) == 0)
+            return (err = store_order_put(txn, beneficiary, &order)) == GJ_OK ? GJ_R_NONE
+                                                                            : ops_store_reason(c, err);
+    if (order.count >= GJ_SPONSORS_MAX)
+        return GJ_R_SPONSORS_LIMIT_REACHED;
+    gj_strcpy_fit(order.sponsors[order.count].psn_no, sizeof order.sponsors[0].psn_no, sponsor);
+    gj_strcpy_fit(order.sponsors[order.count].admdvs, sizeof order.sponsors[0].admdvs, sponsor_admdvs);
+    order.count++;
+    if ((err = store_order_put(txn, beneficiary, &order)) != GJ_OK)
+        return ops_store_reason(c, err);
     return GJ_R_NONE;
 }
 
@@ -338,8 +370,8 @@ static gj_reason bind_apply(call *c, store_txn *txn)
     store_person sponsor, beneficiary;
     store_account account;
     gj_reason r;
-    if ((r = get_local_person(c, txn, req->sponsor_psn_no, &sponsor)) != GJ_R_NONE ||
-        (r = get_local_person(c, txn, req->beneficiary_psn_no, &beneficiary)) != GJ_R_NONE)
+    if ((r = ops_get_local_person(c, txn, req->sponsor_psn_no, &sponsor)) != GJ_R_NONE ||
+        (r = ops_get_local_person(c, txn, req->beneficiary_psn_no, &beneficiary)) != GJ_R_NONE)
         return r;
     bool has_account = store_account_get(txn, sponsor.psn_no, &account) == GJ_OK;
     if ((r = rules_check_sponsor(&sponsor, has_account)) != GJ_R_NONE ||
@@ -352,13 +384,13 @@ static gj_reason bind_apply(call *c, store_txn *txn)
     if (err == GJ_OK && rules_binding_in_force(&existing, c->today))
         return GJ_R_BINDING_EXISTS;
     if (err != GJ_OK && err != GJ_ERR_NOTFOUND)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
 
     size_t s_as_s, s_as_b, b_as_s, b_as_b;
-    if ((r = count_in_force(c, txn, sponsor.psn_no, true, beneficiary.psn_no, &s_as_s)) ||
-        (r = count_in_force(c, txn, sponsor.psn_no, false, "", &s_as_b)) ||
-        (r = count_in_force(c, txn, beneficiary.psn_no, true, "", &b_as_s)) ||
-        (r = count_in_force(c, txn, beneficiary.psn_no, false, sponsor.psn_no, &b_as_b)))
+    if ((r = ops_count_in_force(c, txn, sponsor.psn_no, true, beneficiary.psn_no, &s_as_s)) ||
+        (r = ops_count_in_force(c, txn, sponsor.psn_no, false, "", &s_as_b)) ||
+        (r = ops_count_in_force(c, txn, beneficiary.psn_no, true, "", &b_as_s)) ||
+        (r = ops_count_in_force(c, txn, beneficiary.psn_no, false, sponsor.psn_no, &b_as_b)))
         return r;
     if ((r = rules_check_caps(policy, policy, s_as_s, s_as_b, b_as_s, b_as_b)) != GJ_R_NONE)
         return r;
@@ -372,29 +404,14 @@ static gj_reason bind_apply(call *c, store_txn *txn)
     memcpy(b.sponsor_admdvs, sponsor.admdvs, sizeof b.sponsor_admdvs);
     memcpy(b.beneficiary_admdvs, beneficiary.admdvs, sizeof b.beneficiary_admdvs);
     if ((err = store_binding_put(txn, &b)) != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
 
-    store_order order;
-    if ((err = store_order_get(txn, beneficiary.psn_no, &order)) != GJ_OK)
-        return store_reason(c, err);
-    if ((r = prune_order(c, txn, beneficiary.psn_no, &order)) != GJ_R_NONE)
+    if ((r = ops_order_add(c, txn, beneficiary.psn_no, sponsor.psn_no, sponsor.admdvs)) != GJ_R_NONE)
         return r;
-    bool listed = false;
-    for (uint32_t i = 0; i < order.count; i++)
-        listed |= strcmp(order.sponsors[i].psn_no, sponsor.psn_no) == 0;
-    if (!listed) {
-        if (order.count >= GJ_SPONSORS_MAX)
-            return GJ_R_SPONSORS_LIMIT_REACHED;
-        memcpy(order.sponsors[order.count].psn_no, sponsor.psn_no, sizeof sponsor.psn_no);
-        memcpy(order.sponsors[order.count].admdvs, sponsor.admdvs, sizeof sponsor.admdvs);
-        order.count++;
-    }
-    if ((err = store_order_put(txn, beneficiary.psn_no, &order)) != GJ_OK)
-        return store_reason(c, err);
 
     Gongji__V1__BindReply *ans = call_alloc(c, sizeof *ans);
-    if (ans == NULL || (gongji__v1__bind_reply__init(ans), ans->binding = answer_binding(c, &b)) == NULL)
-        return out_of_memory(c);
+    if (ans == NULL || (gongji__v1__bind_reply__init(ans), ans->binding = ops_answer_binding(c, &b)) == NULL)
+        return ops_out_of_memory(c);
     c->answer = &ans->base;
     char ms[GJ_PSN_NO_MAX + 1], mb[GJ_PSN_NO_MAX + 1];
     gj_log(GJ_LOG_INFO, "bind", "sponsor=%s beneficiary=%s relation=%s begin=%d",
@@ -409,12 +426,27 @@ static gj_reason unbind_check(call *c)
 {
     Gongji__V1__UnbindRequest *req = (Gongji__V1__UnbindRequest *)c->request;
     gj_reason r;
-    if ((r = check_psn_no(c, "sponsor_psn_no", req->sponsor_psn_no)) != GJ_R_NONE ||
-        (r = check_psn_no(c, "beneficiary_psn_no", req->beneficiary_psn_no)) != GJ_R_NONE)
+    if ((r = ops_check_psn_no(c, "sponsor_psn_no", req->sponsor_psn_no)) != GJ_R_NONE ||
+        (r = ops_check_psn_no(c, "beneficiary_psn_no", req->beneficiary_psn_no)) != GJ_R_NONE)
         return r;
-    if (!is_role(c, GONGJI__V1__ROLE__OPERATOR) && !is_self(c, req->sponsor_psn_no) &&
-        !is_self(c, req->beneficiary_psn_no))
-        return deny(c, "only the sponsor, the beneficiary or an operator");
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR) && !ops_is_self(c, req->sponsor_psn_no) &&
+        !ops_is_self(c, req->beneficiary_psn_no))
+        return ops_deny(c, "only the sponsor, the beneficiary or an operator");
+    /* A binding across regions: the sponsor's node decides; the beneficiary's keeps a
+     * copy that knows where to send it. */
+    store_txn *txn;
+    store_binding b;
+    gj_err err = store_read_begin(c->n->store, &txn);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    err = store_binding_get(txn, req->sponsor_psn_no, req->beneficiary_psn_no, &b);
+    store_read_end(txn);
+    if (err == GJ_OK && strcmp(b.sponsor_admdvs, c->n->cfg.region) != 0) {
+        c->route_region = call_strdup(c, b.sponsor_admdvs);
+        c->slow = fed_forward;
+    } else if (err == GJ_OK && strcmp(b.beneficiary_admdvs, c->n->cfg.region) != 0) {
+        c->slow = fed_unbind_remote;
+    }
     return GJ_R_NONE;
 }
 
@@ -426,7 +458,7 @@ static gj_reason unbind_apply(call *c, store_txn *txn)
     if (err == GJ_ERR_NOTFOUND || (err == GJ_OK && !rules_binding_in_force(&b, c->today)))
         return GJ_R_BINDING_NOT_FOUND;
     if (err != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     if (b.end_date != 0)
         return call_fail(c, GJ_R_BINDING_ALREADY_ENDING, "the binding already ends on %d",
                          b.end_date);
@@ -435,10 +467,10 @@ static gj_reason unbind_apply(call *c, store_txn *txn)
     if (b.begin_date > b.end_date)
         b.end_date = b.begin_date;
     if ((err = store_binding_put(txn, &b)) != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     Gongji__V1__UnbindReply *ans = call_alloc(c, sizeof *ans);
-    if (ans == NULL || (gongji__v1__unbind_reply__init(ans), ans->binding = answer_binding(c, &b)) == NULL)
-        return out_of_memory(c);
+    if (ans == NULL || (gongji__v1__unbind_reply__init(ans), ans->binding = ops_answer_binding(c, &b)) == NULL)
+        return ops_out_of_memory(c);
     c->answer = &ans->base;
     char ms[GJ_PSN_NO_MAX + 1], mb[GJ_PSN_NO_MAX + 1];
     gj_log(GJ_LOG_INFO, "unbind", "sponsor=%s beneficiary=%s end=%d",
@@ -452,14 +484,14 @@ static gj_reason set_order_check(call *c)
 {
     Gongji__V1__SetOrderRequest *req = (Gongji__V1__SetOrderRequest *)c->request;
     gj_reason r;
-    if ((r = check_psn_no(c, "beneficiary_psn_no", req->beneficiary_psn_no)) != GJ_R_NONE)
+    if ((r = ops_check_psn_no(c, "beneficiary_psn_no", req->beneficiary_psn_no)) != GJ_R_NONE)
         return r;
-    if (!is_role(c, GONGJI__V1__ROLE__OPERATOR) && !is_self(c, req->beneficiary_psn_no))
-        return deny(c, "only the beneficiary or an operator");
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR) && !ops_is_self(c, req->beneficiary_psn_no))
+        return ops_deny(c, "only the beneficiary or an operator");
     if (req->n_sponsor_psn_no > GJ_SPONSORS_MAX)
         return call_fail(c, GJ_R_ORDER_MISMATCH, "at most %d sponsors", GJ_SPONSORS_MAX);
     for (size_t i = 0; i < req->n_sponsor_psn_no; i++)
-        if ((r = check_psn_no(c, "sponsor_psn_no", req->sponsor_psn_no[i])) != GJ_R_NONE)
+        if ((r = ops_check_psn_no(c, "sponsor_psn_no", req->sponsor_psn_no[i])) != GJ_R_NONE)
             return r;
     return GJ_R_NONE;
 }
@@ -469,13 +501,13 @@ static gj_reason set_order_apply(call *c, store_txn *txn)
     Gongji__V1__SetOrderRequest *req = (Gongji__V1__SetOrderRequest *)c->request;
     store_person beneficiary;
     store_order current, next = {0};
-    gj_reason r = get_local_person(c, txn, req->beneficiary_psn_no, &beneficiary);
+    gj_reason r = ops_get_local_person(c, txn, req->beneficiary_psn_no, &beneficiary);
     if (r != GJ_R_NONE)
         return r;
     gj_err err = store_order_get(txn, beneficiary.psn_no, &current);
     if (err != GJ_OK)
-        return store_reason(c, err);
-    if ((r = prune_order(c, txn, beneficiary.psn_no, &current)) != GJ_R_NONE)
+        return ops_store_reason(c, err);
+    if ((r = ops_prune_order(c, txn, beneficiary.psn_no, &current)) != GJ_R_NONE)
         return r;
     if ((r = rules_check_order(&current, (const char *const *)req->sponsor_psn_no,
                                req->n_sponsor_psn_no)) != GJ_R_NONE)
@@ -485,10 +517,10 @@ static gj_reason set_order_apply(call *c, store_txn *txn)
             if (strcmp(current.sponsors[j].psn_no, req->sponsor_psn_no[i]) == 0)
                 next.sponsors[next.count++] = current.sponsors[j];
     if ((err = store_order_put(txn, beneficiary.psn_no, &next)) != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     Gongji__V1__SetOrderReply *ans = call_alloc(c, sizeof *ans);
     if (ans == NULL)
-        return out_of_memory(c);
+        return ops_out_of_memory(c);
     gongji__v1__set_order_reply__init(ans);
     ans->n_sponsor_psn_no = req->n_sponsor_psn_no;
     ans->sponsor_psn_no = req->sponsor_psn_no;
@@ -502,24 +534,24 @@ static gj_reason list_bindings_check(call *c)
 {
     Gongji__V1__ListBindingsRequest *req = (Gongji__V1__ListBindingsRequest *)c->request;
     gj_reason r;
-    if ((r = check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
+    if ((r = ops_check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
         return r;
-    if (!is_role(c, GONGJI__V1__ROLE__OPERATOR) && !is_self(c, req->psn_no))
-        return deny(c, "only the person themself or an operator");
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR) && !ops_is_self(c, req->psn_no))
+        return ops_deny(c, "only the person themself or an operator");
     store_txn *txn;
     gj_err err = store_read_begin(c->n->store, &txn);
     if (err != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     Gongji__V1__ListBindingsReply *ans = call_alloc(c, sizeof *ans);
     store_binding *list = call_alloc(c, sizeof *list * GJ_BINDINGS_PER_PERSON_MAX);
     store_order order;
     store_person person;
     if (ans == NULL || list == NULL) {
-        r = out_of_memory(c);
+        r = ops_out_of_memory(c);
         goto done;
     }
     gongji__v1__list_bindings_reply__init(ans);
-    if ((r = get_local_person(c, txn, req->psn_no, &person)) != GJ_R_NONE)
+    if ((r = ops_get_local_person(c, txn, req->psn_no, &person)) != GJ_R_NONE)
         goto done;
     for (int side = 0; side < 2; side++) {
         size_t n = 0;
@@ -528,17 +560,17 @@ static gj_reason list_bindings_check(call *c)
                         : store_binding_list_by_beneficiary(txn, person.psn_no, list,
                                                             GJ_BINDINGS_PER_PERSON_MAX, &n);
         if (err != GJ_OK && err != GJ_ERR_TOOBIG) {
-            r = store_reason(c, err);
+            r = ops_store_reason(c, err);
             goto done;
         }
         Gongji__V1__Binding **out = call_alloc(c, sizeof *out * (n ? n : 1));
         if (out == NULL) {
-            r = out_of_memory(c);
+            r = ops_out_of_memory(c);
             goto done;
         }
         for (size_t i = 0; i < n; i++)
-            if ((out[i] = answer_binding(c, &list[i])) == NULL) {
-                r = out_of_memory(c);
+            if ((out[i] = ops_answer_binding(c, &list[i])) == NULL) {
+                r = ops_out_of_memory(c);
                 goto done;
             }
         if (side == 0) {
@@ -550,12 +582,12 @@ static gj_reason list_bindings_check(call *c)
         }
     }
     if ((err = store_order_get(txn, person.psn_no, &order)) != GJ_OK) {
-        r = store_reason(c, err);
+        r = ops_store_reason(c, err);
         goto done;
     }
     ans->deduction_order = call_alloc(c, sizeof(char *) * (order.count ? order.count : 1));
     if (ans->deduction_order == NULL) {
-        r = out_of_memory(c);
+        r = ops_out_of_memory(c);
         goto done;
     }
     for (uint32_t i = 0; i < order.count; i++) {
@@ -566,7 +598,7 @@ static gj_reason list_bindings_check(call *c)
             continue;
         if ((ans->deduction_order[ans->n_deduction_order++] =
                  call_strdup(c, order.sponsors[i].psn_no)) == NULL) {
-            r = out_of_memory(c);
+            r = ops_out_of_memory(c);
             goto done;
         }
     }
@@ -583,21 +615,36 @@ static gj_reason settle_check(call *c)
 {
     Gongji__V1__SettleRequest *req = (Gongji__V1__SettleRequest *)c->request;
     gj_reason r;
-    if (!is_role(c, GONGJI__V1__ROLE__INSTITUTION) && !is_role(c, GONGJI__V1__ROLE__OPERATOR))
-        return deny(c, "only a designated institution or an operator");
-    if ((r = check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
+    if (!ops_is_role(c, GONGJI__V1__ROLE__INSTITUTION) && !ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
+        return ops_deny(c, "only a designated institution or an operator");
+    if ((r = ops_check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
         return r;
     if (strlen(req->fixmedins_code) > GJ_INSTITUTION_MAX)
         return call_fail(c, GJ_R_FIELD_INVALID, "fixmedins_code is at most %d characters",
                          GJ_INSTITUTION_MAX);
     if ((r = rules_check_amount(req->amount)) != GJ_R_NONE)
         return r;
-    return rules_check_use(&c->n->cfg.policy, req->use);
+    if ((r = rules_check_use(&c->n->cfg.policy, req->use)) != GJ_R_NONE)
+        return r;
+    /* Sponsors on other nodes make it a cross-region settlement, coordinated here. */
+    store_txn *txn;
+    store_order order;
+    gj_err err = store_read_begin(c->n->store, &txn);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    err = store_order_get(txn, req->psn_no, &order);
+    store_read_end(txn);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    for (uint32_t i = 0; i < order.count; i++)
+        if (strcmp(order.sponsors[i].admdvs, c->n->cfg.region) != 0)
+            c->slow = fed_settle;
+    return GJ_R_NONE;
 }
 
 /* What sponsor i of the order may give today, after the sponsor's node (this one)
  * re-checks the binding, the sponsor and the policy itself (SPEC §5). */
-static gj_reason sponsor_funds(call *c, store_txn *txn, const char *sponsor_psn_no,
+gj_reason ops_sponsor_funds(call *c, store_txn *txn, const char *sponsor_psn_no,
                                const char *beneficiary, int64_t *shareable)
 {
     const gj_policy *policy = &c->n->cfg.policy;
@@ -611,14 +658,14 @@ static gj_reason sponsor_funds(call *c, store_txn *txn, const char *sponsor_psn_
     if (err == GJ_ERR_NOTFOUND || (err == GJ_OK && !rules_binding_pays_on(&b, c->today)))
         return GJ_R_NONE;
     if (err != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     if ((err = store_person_get(txn, sponsor_psn_no, &sponsor)) != GJ_OK)
-        return err == GJ_ERR_NOTFOUND ? GJ_R_NONE : store_reason(c, err);
+        return err == GJ_ERR_NOTFOUND ? GJ_R_NONE : ops_store_reason(c, err);
     if (strcmp(sponsor.admdvs, c->n->cfg.region) != 0)
         return GJ_R_NONE;
     bool has_account = (err = store_account_get(txn, sponsor_psn_no, &account)) == GJ_OK;
     if (err != GJ_OK && err != GJ_ERR_NOTFOUND)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     if (rules_check_sponsor(&sponsor, has_account) != GJ_R_NONE ||
         rules_check_relation(policy, b.relation) != GJ_R_NONE)
         return GJ_R_NONE;
@@ -626,7 +673,7 @@ static gj_reason sponsor_funds(call *c, store_txn *txn, const char *sponsor_psn_
     return GJ_R_NONE;
 }
 
-static gj_reason pay_from(call *c, store_txn *txn, const char *psn_no, int64_t amount,
+gj_reason ops_pay_from(call *c, store_txn *txn, const char *psn_no, int64_t amount,
                           uint8_t kind, const char *setl_id, const char *counterpart)
 {
     store_journal_entry e = {.unix_ms = gj_now_unix_ms(), .kind = kind, .amount = -amount};
@@ -636,7 +683,7 @@ static gj_reason pay_from(call *c, store_txn *txn, const char *psn_no, int64_t a
     gj_strcpy_fit(e.caller_id, sizeof e.caller_id, c->env->caller_id);
     gj_strcpy_fit(e.call_id, sizeof e.call_id, c->env->call_id);
     gj_err err = store_account_move(txn, &e, NULL);
-    return err == GJ_OK ? GJ_R_NONE : store_reason(c, err);
+    return err == GJ_OK ? GJ_R_NONE : ops_store_reason(c, err);
 }
 
 static gj_reason settle_apply(call *c, store_txn *txn)
@@ -647,29 +694,26 @@ static gj_reason settle_apply(call *c, store_txn *txn)
     store_order order;
     gj_reason r;
     gj_err err;
-    if ((r = get_local_person(c, txn, req->psn_no, &patient)) != GJ_R_NONE ||
+    if ((r = ops_get_local_person(c, txn, req->psn_no, &patient)) != GJ_R_NONE ||
         (r = rules_check_beneficiary(&patient)) != GJ_R_NONE)
         return r;
     int64_t own_available = 0;
     if ((err = store_account_get(txn, patient.psn_no, &own)) == GJ_OK)
         own_available = own.balance - own.held;
     else if (err != GJ_ERR_NOTFOUND)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     if ((err = store_order_get(txn, patient.psn_no, &order)) != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
 
     rules_sponsor_funds funds[GJ_SPONSORS_MAX] = {{0}};
     for (uint32_t i = 0; i < order.count && i < GJ_SPONSORS_MAX; i++)
-        if ((r = sponsor_funds(c, txn, order.sponsors[i].psn_no, patient.psn_no,
+        if ((r = ops_sponsor_funds(c, txn, order.sponsors[i].psn_no, patient.psn_no,
                                &funds[i].shareable)) != GJ_R_NONE)
             return r;
     rules_settlement_plan plan;
     rules_plan_settlement(req->amount, own_available, funds, order.count,
                           c->n->cfg.policy.cascade, &plan);
 
-    uint64_t seq;
-    if ((err = store_next_seq(txn, "setl", &seq)) != GJ_OK)
-        return store_reason(c, err);
     store_settlement s = {.amount = req->amount,
                           .acct_pay = plan.own_pay,
                           .mulaid_pay = plan.mulaid_pay,
@@ -678,19 +722,19 @@ static gj_reason settle_apply(call *c, store_txn *txn)
                           .unix_ms = gj_now_unix_ms(),
                           .use = (uint8_t)req->use,
                           .status = STORE_SETL_COMMITTED};
-    snprintf(s.setl_id, sizeof s.setl_id, "%s-%08d-%012" PRIu64, c->n->cfg.region, c->today, seq);
+    node_new_setl_id(c->n, c->today, s.setl_id);
     memcpy(s.psn_no, patient.psn_no, sizeof s.psn_no);
     gj_strcpy_fit(s.caller_id, sizeof s.caller_id, c->env->caller_id);
     gj_strcpy_fit(s.call_id, sizeof s.call_id, c->env->call_id);
 
     if (plan.own_pay > 0 &&
-        (r = pay_from(c, txn, patient.psn_no, plan.own_pay, STORE_J_SETTLE_OWN, s.setl_id, "")) != GJ_R_NONE)
+        (r = ops_pay_from(c, txn, patient.psn_no, plan.own_pay, STORE_J_SETTLE_OWN, s.setl_id, "")) != GJ_R_NONE)
         return r;
     for (uint32_t i = 0; i < order.count; i++) {
         if (plan.sponsor_pay[i] == 0)
             continue;
         const char *sponsor = order.sponsors[i].psn_no;
-        if ((r = pay_from(c, txn, sponsor, plan.sponsor_pay[i], STORE_J_SETTLE_AID, s.setl_id,
+        if ((r = ops_pay_from(c, txn, sponsor, plan.sponsor_pay[i], STORE_J_SETTLE_AID, s.setl_id,
                           patient.psn_no)) != GJ_R_NONE)
             return r;
         store_spend spend = {.amount = plan.sponsor_pay[i], .setl_date = c->today,
@@ -699,18 +743,18 @@ static gj_reason settle_apply(call *c, store_txn *txn)
         memcpy(spend.beneficiary, patient.psn_no, sizeof spend.beneficiary);
         memcpy(spend.setl_id, s.setl_id, sizeof spend.setl_id);
         if ((err = store_spend_put(txn, &spend)) != GJ_OK)
-            return store_reason(c, err);
+            return ops_store_reason(c, err);
         uint32_t k = s.part_count++;
         memcpy(s.parts[k].psn_no, sponsor, sizeof s.parts[k].psn_no);
         memcpy(s.parts[k].admdvs, order.sponsors[i].admdvs, sizeof s.parts[k].admdvs);
         s.parts[k].amount = plan.sponsor_pay[i];
     }
     if ((err = store_settlement_put(txn, &s)) != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
 
     Gongji__V1__SettleReply *ans = call_alloc(c, sizeof *ans);
     if (ans == NULL)
-        return out_of_memory(c);
+        return ops_out_of_memory(c);
     gongji__v1__settle_reply__init(ans);
     ans->setl_id = call_strdup(c, s.setl_id);
     ans->amount = s.amount;
@@ -720,17 +764,17 @@ static gj_reason settle_apply(call *c, store_txn *txn)
     ans->setl_date = s.setl_date;
     ans->parts = call_alloc(c, sizeof *ans->parts * (s.part_count ? s.part_count : 1));
     if (ans->setl_id == NULL || ans->parts == NULL)
-        return out_of_memory(c);
+        return ops_out_of_memory(c);
     for (uint32_t k = 0; k < s.part_count; k++) {
         Gongji__V1__SponsorPart *part = call_alloc(c, sizeof *part);
         if (part == NULL)
-            return out_of_memory(c);
+            return ops_out_of_memory(c);
         gongji__v1__sponsor_part__init(part);
         part->sponsor_psn_no = call_strdup(c, s.parts[k].psn_no);
         part->sponsor_admdvs = call_strdup(c, s.parts[k].admdvs);
         part->amount = s.parts[k].amount;
         if (part->sponsor_psn_no == NULL || part->sponsor_admdvs == NULL)
-            return out_of_memory(c);
+            return ops_out_of_memory(c);
         ans->parts[ans->n_parts++] = part;
     }
     c->answer = &ans->base;
@@ -749,28 +793,28 @@ static gj_reason balance_check(call *c)
 {
     Gongji__V1__BalanceRequest *req = (Gongji__V1__BalanceRequest *)c->request;
     gj_reason r;
-    if ((r = check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
+    if ((r = ops_check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
         return r;
-    if (!is_role(c, GONGJI__V1__ROLE__OPERATOR) && !is_role(c, GONGJI__V1__ROLE__INSTITUTION) &&
-        !is_self(c, req->psn_no))
-        return deny(c, "only the person themself, an institution or an operator");
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR) && !ops_is_role(c, GONGJI__V1__ROLE__INSTITUTION) &&
+        !ops_is_self(c, req->psn_no))
+        return ops_deny(c, "only the person themself, an institution or an operator");
     store_txn *txn;
     gj_err err = store_read_begin(c->n->store, &txn);
     if (err != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     store_person person;
     store_account account;
     Gongji__V1__BalanceReply *ans = call_alloc(c, sizeof *ans);
     if (ans == NULL) {
-        r = out_of_memory(c);
-    } else if ((r = get_local_person(c, txn, req->psn_no, &person)) == GJ_R_NONE) {
+        r = ops_out_of_memory(c);
+    } else if ((r = ops_get_local_person(c, txn, req->psn_no, &person)) == GJ_R_NONE) {
         err = store_account_get(txn, person.psn_no, &account);
         if (err != GJ_OK && err != GJ_ERR_NOTFOUND) {
-            r = store_reason(c, err);
+            r = ops_store_reason(c, err);
         } else {
             gongji__v1__balance_reply__init(ans);
-            ans->balance = answer_balance(c, &person, err == GJ_OK ? &account : NULL);
-            r = ans->balance ? GJ_R_NONE : out_of_memory(c);
+            ans->balance = ops_answer_balance(c, &person, err == GJ_OK ? &account : NULL);
+            r = ans->balance ? GJ_R_NONE : ops_out_of_memory(c);
             c->answer = &ans->base;
         }
     }
@@ -784,10 +828,10 @@ static gj_reason records_check(call *c)
 {
     Gongji__V1__RecordsRequest *req = (Gongji__V1__RecordsRequest *)c->request;
     gj_reason r;
-    if ((r = check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
+    if ((r = ops_check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
         return r;
-    if (!is_role(c, GONGJI__V1__ROLE__OPERATOR) && !is_self(c, req->psn_no))
-        return deny(c, "only the sponsor themself or an operator");
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR) && !ops_is_self(c, req->psn_no))
+        return ops_deny(c, "only the sponsor themself or an operator");
     int32_t from = req->from_date, to = req->to_date ? req->to_date : c->today;
     if ((from != 0 && !gj_date_valid(from)) || !gj_date_valid(to))
         return call_fail(c, GJ_R_FIELD_INVALID, "dates are yyyymmdd");
@@ -800,7 +844,7 @@ static gj_reason records_check(call *c)
     store_txn *txn;
     gj_err err = store_read_begin(c->n->store, &txn);
     if (err != GJ_OK)
-        return store_reason(c, err);
+        return ops_store_reason(c, err);
     store_person person;
     store_spend *spends = call_alloc(c, sizeof *spends * page);
     Gongji__V1__RecordsReply *ans = call_alloc(c, sizeof *ans);
@@ -808,10 +852,10 @@ static gj_reason records_check(call *c)
     char next[80] = "";
     size_t n = 0;
     if (spends == NULL || ans == NULL || out == NULL) {
-        r = out_of_memory(c);
+        r = ops_out_of_memory(c);
         goto done;
     }
-    if ((r = get_local_person(c, txn, req->psn_no, &person)) != GJ_R_NONE)
+    if ((r = ops_get_local_person(c, txn, req->psn_no, &person)) != GJ_R_NONE)
         goto done;
     err = store_spend_list(txn, person.psn_no, from, to, req->page_token, spends, page, &n, next);
     if (err == GJ_ERR_INVAL) {
@@ -819,14 +863,14 @@ static gj_reason records_check(call *c)
         goto done;
     }
     if (err != GJ_OK) {
-        r = store_reason(c, err);
+        r = ops_store_reason(c, err);
         goto done;
     }
     gongji__v1__records_reply__init(ans);
     for (size_t i = 0; i < n; i++) {
         Gongji__V1__SpendRecord *rec = call_alloc(c, sizeof *rec);
         if (rec == NULL) {
-            r = out_of_memory(c);
+            r = ops_out_of_memory(c);
             goto done;
         }
         gongji__v1__spend_record__init(rec);
@@ -834,7 +878,7 @@ static gj_reason records_check(call *c)
         rec->sponsor_psn_no = call_strdup(c, spends[i].sponsor);
         rec->beneficiary_psn_no = call_strdup(c, spends[i].beneficiary);
         if (!rec->setl_id || !rec->sponsor_psn_no || !rec->beneficiary_psn_no) {
-            r = out_of_memory(c);
+            r = ops_out_of_memory(c);
             goto done;
         }
         rec->amount = spends[i].amount;
@@ -846,7 +890,7 @@ static gj_reason records_check(call *c)
     ans->records = out;
     ans->n_records = n;
     if ((ans->next_page_token = call_strdup(c, next)) == NULL) {
-        r = out_of_memory(c);
+        r = ops_out_of_memory(c);
         goto done;
     }
     c->answer = &ans->base;
@@ -863,7 +907,7 @@ static gj_reason health_answer(call *c)
     node *n = c->n;
     Gongji__V1__HealthReply *ans = call_alloc(c, sizeof *ans);
     if (ans == NULL)
-        return out_of_memory(c);
+        return ops_out_of_memory(c);
     gongji__v1__health_reply__init(ans);
     ans->region = n->cfg.region;
     ans->version = GONGJI_VERSION;
@@ -873,11 +917,14 @@ static gj_reason health_answer(call *c)
     ans->requests_served = atomic_load(&n->requests_served);
     ans->in_flight = atomic_load(&n->in_flight);
     ans->live = n->cfg.policy.live;
+    ans->peers = (uint32_t)n->cfg.peer_count;
     store_txn *txn;
     if (store_read_begin(n->store, &txn) == GJ_OK) {
         ans->persons = store_person_count(txn);
         ans->bindings = store_binding_count(txn);
         ans->journal_entries = store_journal_count(txn);
+        ans->open_holds = store_hold_open_count(txn);
+        ans->open_decisions = store_decision_open_count(txn);
         store_read_end(txn);
     }
     c->answer = &ans->base;
@@ -892,8 +939,8 @@ static gj_reason health_check(call *c)
 static gj_reason set_clock_check(call *c)
 {
     Gongji__V1__SetClockRequest *req = (Gongji__V1__SetClockRequest *)c->request;
-    if (!is_role(c, GONGJI__V1__ROLE__OPERATOR))
-        return deny(c, "only an operator");
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
+        return ops_deny(c, "only an operator");
     if (!c->n->cfg.allow_clock_override)
         return GJ_R_CLOCK_OVERRIDE_DISABLED;
     if (req->business_date != 0 && !gj_date_valid(req->business_date))
@@ -907,18 +954,29 @@ static gj_reason set_clock_check(call *c)
 /* ---- the method table ---- */
 
 const method_entry node_methods[] = {
-    {"gongji.v1.Registry/Enroll", &gongji__v1__enroll_request__descriptor, enroll_check, enroll_apply},
-    {"gongji.v1.Registry/Credit", &gongji__v1__credit_request__descriptor, credit_check, credit_apply},
-    {"gongji.v1.MutualAid/Bind", &gongji__v1__bind_request__descriptor, bind_check, bind_apply},
-    {"gongji.v1.MutualAid/Unbind", &gongji__v1__unbind_request__descriptor, unbind_check, unbind_apply},
+    {"gongji.v1.Registry/Enroll", &gongji__v1__enroll_request__descriptor, enroll_check, enroll_apply, NULL, false},
+    {"gongji.v1.Registry/Credit", &gongji__v1__credit_request__descriptor, credit_check, credit_apply, NULL, false},
+    {"gongji.v1.MutualAid/Bind", &gongji__v1__bind_request__descriptor, bind_check, bind_apply,
+     fed_route_bind, false},
+    {"gongji.v1.MutualAid/Unbind", &gongji__v1__unbind_request__descriptor, unbind_check, unbind_apply,
+     fed_route_unbind, false},
     {"gongji.v1.MutualAid/SetOrder", &gongji__v1__set_order_request__descriptor, set_order_check,
-     set_order_apply},
+     set_order_apply, NULL, false},
     {"gongji.v1.MutualAid/ListBindings", &gongji__v1__list_bindings_request__descriptor,
-     list_bindings_check, NULL},
-    {"gongji.v1.Settlement/Settle", &gongji__v1__settle_request__descriptor, settle_check, settle_apply},
-    {"gongji.v1.Settlement/Balance", &gongji__v1__balance_request__descriptor, balance_check, NULL},
-    {"gongji.v1.Settlement/Records", &gongji__v1__records_request__descriptor, records_check, NULL},
-    {"gongji.v1.Operator/Health", &gongji__v1__health_request__descriptor, health_check, NULL},
-    {"gongji.v1.Operator/SetClock", &gongji__v1__set_clock_request__descriptor, set_clock_check, NULL},
+     list_bindings_check, NULL, NULL, false},
+    {"gongji.v1.Settlement/Settle", &gongji__v1__settle_request__descriptor, settle_check, settle_apply,
+     fed_route_settle, false},
+    {"gongji.v1.Settlement/Balance", &gongji__v1__balance_request__descriptor, balance_check, NULL, NULL, false},
+    {"gongji.v1.Settlement/Records", &gongji__v1__records_request__descriptor, records_check, NULL, NULL, false},
+    {"gongji.v1.Operator/Health", &gongji__v1__health_request__descriptor, health_check, NULL, NULL, false},
+    {"gongji.v1.Operator/SetClock", &gongji__v1__set_clock_request__descriptor, set_clock_check, NULL, NULL, false},
+    {"gongji.v1.Operator/Audit", &gongji__v1__audit_request__descriptor, audit_check, NULL, NULL, false},
+    {"gongji.v1.Peer/AcceptBinding", &gongji__v1__accept_binding_request__descriptor,
+     fed_accept_binding_check, fed_accept_binding_apply, NULL, true},
+    {"gongji.v1.Peer/Hold", &gongji__v1__hold_request__descriptor, fed_hold_check, fed_hold_apply, NULL, true},
+    {"gongji.v1.Peer/Resolve", &gongji__v1__resolve_request__descriptor, fed_resolve_check,
+     fed_resolve_apply, NULL, true},
+    {"gongji.v1.Peer/QueryDecision", &gongji__v1__query_decision_request__descriptor,
+     fed_query_decision_check, NULL, NULL, true},
 };
 const size_t node_method_count = sizeof node_methods / sizeof node_methods[0];

@@ -82,7 +82,13 @@ enum gj_code {
     X(CLOCK_OVERRIDE_DISABLED, FAILED_PRECONDITION, "this node does not allow setting its date") \
     X(STORE_FULL, RESOURCE_EXHAUSTED, "the node's data file is full")                         \
     X(STORE_ERROR, INTERNAL, "the node could not write its data")                             \
-    X(SHUTTING_DOWN, UNAVAILABLE, "the node is shutting down")
+    X(SHUTTING_DOWN, UNAVAILABLE, "the node is shutting down")                                \
+    /* across regions */                                                                       \
+    X(PEER_REFUSED, UNAVAILABLE, "the other region's node gave an answer this node cannot use") \
+    X(NOT_BENEFICIARY_HOME, PERMISSION_DENIED, "only the beneficiary's home node may ask for this") \
+    X(HOLD_VOIDED, ABORTED, "this part of the settlement was already voided")                 \
+    X(HOLD_NOT_FOUND, FAILED_PRECONDITION, "no hold for this part of the settlement")         \
+    X(HOLD_CONFLICT, ABORTED, "the hold was already resolved the other way")
 
 typedef enum gj_reason {
 #define GJ_REASON_ENUM(name, code, msg) GJ_R_##name,

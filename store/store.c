@@ -13,7 +13,7 @@
 
 /* Bump when any record layout or key encoding changes: an old file must be refused,
  * not misread. */
-#define STORE_FORMAT_VERSION 1u
+#define STORE_FORMAT_VERSION 2u
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
@@ -36,6 +36,9 @@
 #define CURSOR_MAX ((SPEND_TAIL_MAX * 4 + 2) / 3)
 #define PAIR_KEY_MAX (2 * GJ_PSN_NO_MAX + 1)
 #define IDEM_KEY_MAX (GJ_CALLER_ID_MAX + 1 + GJ_CALL_ID_MAX)
+/* hold key: setl_id '\0' big-endian uint32 leg. The longest key any scan copies. */
+#define HOLD_KEY_MAX (GJ_SETL_ID_MAX + 1 + 4)
+#define SCAN_KEY_MAX HOLD_KEY_MAX
 
 _Static_assert(CURSOR_MAX <= 79, "spend cursor must fit next_cursor[80]");
 
@@ -51,6 +54,9 @@ enum {
     DB_SPEND,
     DB_SETTLEMENTS,
     DB_HOLDS,
+    DB_HOLDS_OPEN,
+    DB_DECISIONS,
+    DB_DECISIONS_OPEN,
     DB_COUNT
 };
 
@@ -68,6 +74,9 @@ static const char *const db_names[DB_COUNT] = {
     [DB_SPEND] = "spend",
     [DB_SETTLEMENTS] = "settlements",
     [DB_HOLDS] = "holds",
+    [DB_HOLDS_OPEN] = "holds_open",
+    [DB_DECISIONS] = "decisions",
+    [DB_DECISIONS_OPEN] = "decisions_open",
 };
 
 /* A copy of an idem reply read in a write txn: LMDB may move the original on the
@@ -242,6 +251,19 @@ static gj_err put_rec(store_txn *t, int db, const void *key, size_t klen, const 
 {
     MDB_val k = {klen, (void *)key}, v = {size, (void *)val};
     return put_val(t, db, &k, &v, flags);
+}
+
+/* Delete key; an absent key is not an error (callers keep indexes in step). */
+static gj_err del_rec(store_txn *t, int db, const void *key, size_t klen)
+{
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_del(t->txn, t->s->dbi[db], &k, NULL);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return GJ_OK;
+    /* As in put_val: anything but NOTFOUND may have half-modified the txn. */
+    gj_err err = map_err(rc);
+    t->broken = err;
+    return err;
 }
 
 static uint64_t db_entries(store_txn *t, int db)
@@ -1109,7 +1131,8 @@ gj_err store_settlement_get(store_txn *txn, const char *setl_id, store_settlemen
     if (!key_ok(setl_id, GJ_SETL_ID_MAX) || out == NULL)
         return GJ_ERR_INVAL;
     err = get_rec(txn, DB_SETTLEMENTS, setl_id, strlen(setl_id), out, sizeof *out);
-    if (err == GJ_OK && out->part_count > GJ_SPONSORS_MAX) {
+    /* Whatever a put would refuse is damage; never hand out a count that overruns. */
+    if (err == GJ_OK && !settlement_ok(out)) {
         memset(out, 0, sizeof *out);
         return GJ_ERR_CORRUPT;
     }
@@ -1270,4 +1293,330 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
     if (err == GJ_OK && more)
         cursor_encode(last, last_len, next_cursor);
     return err;
+}
+
+/* ---- scans that tolerate writes ---- */
+
+/* Checks one entry of a scan and hands a copy of it to the caller's callback;
+ * *more = false stops the scan. */
+typedef gj_err (*entry_fn)(store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx,
+                           bool *more);
+
+/* Every entry of db in key order until visit stops or fails. After each entry the
+ * cursor seeks past the key it just visited rather than stepping on, so a callback
+ * that writes in the same txn (resolving the hold it was given, which drops it from
+ * the open index) neither skips nor repeats an entry. */
+static gj_err scan_db(store_txn *t, int db, entry_fn visit, void *ctx)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    unsigned char last[SCAN_KEY_MAX];
+    bool more = true;
+    gj_err err = map_err(mdb_cursor_open(t->txn, t->s->dbi[db], &c));
+    if (err != GJ_OK)
+        return err;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        size_t len = k.mv_size;
+        if (len > sizeof last) {
+            err = GJ_ERR_CORRUPT;
+            break;
+        }
+        memcpy(last, k.mv_data, len); /* a write may move what k points at */
+        if ((err = visit(t, &k, &v, ctx, &more)) != GJ_OK || !more)
+            break;
+        if ((err = t->broken) != GJ_OK)
+            break; /* the callback's write failed; LMDB refuses the txn from now on */
+        k.mv_size = len;
+        k.mv_data = last;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc == 0 && k.mv_size == len && memcmp(k.mv_data, last, len) == 0)
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (err == GJ_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = map_err(rc);
+    mdb_cursor_close(c);
+    return err;
+}
+
+/* ---- cross-region settlement ---- */
+
+/* Exactly GJ_ADMDVS_LEN digits, then the NUL. */
+static bool admdvs_ok(const char *a)
+{
+    return gj_all_digits(a, GJ_ADMDVS_LEN) && a[GJ_ADMDVS_LEN] == '\0';
+}
+
+static bool part_amount_ok(int64_t amount)
+{
+    return amount >= 0 && amount <= GJ_AMOUNT_MAX;
+}
+
+static bool hold_ok(const store_hold *h)
+{
+    return KEYFIELD_OK(h->setl_id) && KEYFIELD_OK(h->sponsor) && KEYFIELD_OK(h->beneficiary) &&
+           admdvs_ok(h->coordinator) && part_amount_ok(h->amount) &&
+           h->state >= STORE_HOLD_HELD && h->state <= STORE_HOLD_VOIDED;
+}
+
+/* setl_id '\0' big-endian leg: the '\0' keeps "S1" legs apart from "S10" legs and the
+ * big-endian leg sorts each settlement's legs numerically. setl_id must be valid. */
+static size_t hold_key(unsigned char *buf, const char *setl_id, uint32_t leg)
+{
+    size_t n = strlen(setl_id);
+    memcpy(buf, setl_id, n);
+    buf[n] = '\0';
+    put_be32(buf + n + 1, leg);
+    return n + 1 + 4;
+}
+
+/* A stored hold: a valid record filed under its own key. */
+static gj_err hold_decode(const MDB_val *k, const MDB_val *v, store_hold *out)
+{
+    unsigned char key[HOLD_KEY_MAX];
+    if (v->mv_size != sizeof *out)
+        return GJ_ERR_CORRUPT;
+    memcpy(out, v->mv_data, sizeof *out);
+    if (!hold_ok(out) || k->mv_size != hold_key(key, out->setl_id, out->leg) ||
+        memcmp(key, k->mv_data, k->mv_size) != 0) {
+        memset(out, 0, sizeof *out);
+        return GJ_ERR_CORRUPT;
+    }
+    return GJ_OK;
+}
+
+static gj_err hold_read(store_txn *t, const void *key, size_t klen, store_hold *out)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_HOLDS], &k, &v);
+    if (rc != 0)
+        return map_err(rc);
+    return hold_decode(&k, &v, out);
+}
+
+gj_err store_hold_get(store_txn *txn, const char *setl_id, uint32_t leg, store_hold *out)
+{
+    gj_err err;
+    unsigned char key[HOLD_KEY_MAX];
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(setl_id, GJ_SETL_ID_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    return hold_read(txn, key, hold_key(key, setl_id, leg), out);
+}
+
+gj_err store_hold_put(store_txn *txn, const store_hold *hold)
+{
+    gj_err err;
+    unsigned char key[HOLD_KEY_MAX];
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (hold == NULL || !hold_ok(hold))
+        return GJ_ERR_INVAL;
+    size_t klen = hold_key(key, hold->setl_id, hold->leg);
+    if ((err = put_rec(txn, DB_HOLDS, key, klen, hold, sizeof *hold, 0)) != GJ_OK)
+        return err;
+    /* holds_open has a key exactly when that hold is HELD, so it follows every put. */
+    if (hold->state == STORE_HOLD_HELD)
+        return put_rec(txn, DB_HOLDS_OPEN, key, klen, "", 0, 0);
+    return del_rec(txn, DB_HOLDS_OPEN, key, klen);
+}
+
+struct hold_scan {
+    store_hold_fn fn;
+    void *arg;
+};
+
+static gj_err visit_hold(store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx,
+                         bool *more)
+{
+    struct hold_scan *hs = ctx;
+    store_hold h;
+    (void)t;
+    gj_err err = hold_decode(k, v, &h);
+    if (err == GJ_OK)
+        *more = hs->fn(&h, hs->arg);
+    return err;
+}
+
+static gj_err visit_open_hold(store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx,
+                              bool *more)
+{
+    struct hold_scan *hs = ctx;
+    store_hold h;
+    if (v->mv_size != 0)
+        return GJ_ERR_CORRUPT;
+    /* The index is only keys; the hold it names must exist and be HELD. */
+    gj_err err = hold_read(t, k->mv_data, k->mv_size, &h);
+    if (err == GJ_ERR_NOTFOUND || (err == GJ_OK && h.state != STORE_HOLD_HELD))
+        return GJ_ERR_CORRUPT;
+    if (err == GJ_OK)
+        *more = hs->fn(&h, hs->arg);
+    return err;
+}
+
+gj_err store_hold_scan_open(store_txn *txn, store_hold_fn fn, void *arg)
+{
+    gj_err err;
+    struct hold_scan hs = {fn, arg};
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (fn == NULL)
+        return GJ_ERR_INVAL;
+    return scan_db(txn, DB_HOLDS_OPEN, visit_open_hold, &hs);
+}
+
+gj_err store_hold_scan(store_txn *txn, store_hold_fn fn, void *arg)
+{
+    gj_err err;
+    struct hold_scan hs = {fn, arg};
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (fn == NULL)
+        return GJ_ERR_INVAL;
+    return scan_db(txn, DB_HOLDS, visit_hold, &hs);
+}
+
+uint64_t store_hold_open_count(store_txn *txn)
+{
+    return db_entries(txn, DB_HOLDS_OPEN);
+}
+
+static bool decision_ok(const store_decision *d)
+{
+    if (!KEYFIELD_OK(d->setl_id) || !KEYFIELD_OK(d->beneficiary) || d->leg_count > GJ_SPONSORS_MAX)
+        return false;
+    for (uint32_t i = 0; i < d->leg_count; i++)
+        if (!KEYFIELD_OK(d->legs[i].sponsor) || !admdvs_ok(d->legs[i].admdvs) ||
+            !part_amount_ok(d->legs[i].amount) || d->legs[i].action < STORE_LEG_POST ||
+            d->legs[i].action > STORE_LEG_VOID || d->legs[i].acked > 1)
+            return false;
+    return true;
+}
+
+/* Open until every leg in use is acknowledged; legs past leg_count are ignored. */
+static bool decision_open(const store_decision *d)
+{
+    for (uint32_t i = 0; i < d->leg_count; i++)
+        if (d->legs[i].acked == 0)
+            return true;
+    return false;
+}
+
+static gj_err decision_decode(const MDB_val *k, const MDB_val *v, store_decision *out)
+{
+    if (v->mv_size != sizeof *out)
+        return GJ_ERR_CORRUPT;
+    memcpy(out, v->mv_data, sizeof *out);
+    if (!decision_ok(out) || k->mv_size != strlen(out->setl_id) ||
+        memcmp(out->setl_id, k->mv_data, k->mv_size) != 0) {
+        memset(out, 0, sizeof *out); /* never hand out a leg_count that overruns legs[] */
+        return GJ_ERR_CORRUPT;
+    }
+    return GJ_OK;
+}
+
+static gj_err decision_read(store_txn *t, const void *key, size_t klen, store_decision *out)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_DECISIONS], &k, &v);
+    if (rc != 0)
+        return map_err(rc);
+    return decision_decode(&k, &v, out);
+}
+
+gj_err store_decision_get(store_txn *txn, const char *setl_id, store_decision *out)
+{
+    gj_err err;
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(setl_id, GJ_SETL_ID_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    return decision_read(txn, setl_id, strlen(setl_id), out);
+}
+
+gj_err store_decision_put(store_txn *txn, const store_decision *decision)
+{
+    gj_err err;
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (decision == NULL || !decision_ok(decision))
+        return GJ_ERR_INVAL;
+    const char *key = decision->setl_id;
+    size_t klen = strlen(key);
+    if ((err = put_rec(txn, DB_DECISIONS, key, klen, decision, sizeof *decision, 0)) != GJ_OK)
+        return err;
+    /* decisions_open has a key exactly when a leg is not yet acked. */
+    if (decision_open(decision))
+        return put_rec(txn, DB_DECISIONS_OPEN, key, klen, "", 0, 0);
+    return del_rec(txn, DB_DECISIONS_OPEN, key, klen);
+}
+
+struct decision_scan {
+    store_decision_fn fn;
+    void *arg;
+};
+
+static gj_err visit_open_decision(store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx,
+                                  bool *more)
+{
+    struct decision_scan *ds = ctx;
+    store_decision d;
+    if (v->mv_size != 0)
+        return GJ_ERR_CORRUPT;
+    /* As for holds: the decision the index names must exist and be open. */
+    gj_err err = decision_read(t, k->mv_data, k->mv_size, &d);
+    if (err == GJ_ERR_NOTFOUND || (err == GJ_OK && !decision_open(&d)))
+        return GJ_ERR_CORRUPT;
+    if (err == GJ_OK)
+        *more = ds->fn(&d, ds->arg);
+    return err;
+}
+
+gj_err store_decision_scan_open(store_txn *txn, store_decision_fn fn, void *arg)
+{
+    gj_err err;
+    struct decision_scan ds = {fn, arg};
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (fn == NULL)
+        return GJ_ERR_INVAL;
+    return scan_db(txn, DB_DECISIONS_OPEN, visit_open_decision, &ds);
+}
+
+uint64_t store_decision_open_count(store_txn *txn)
+{
+    return db_entries(txn, DB_DECISIONS_OPEN);
+}
+
+struct settlement_scan {
+    store_settlement_fn fn;
+    void *arg;
+};
+
+static gj_err visit_settlement(store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx,
+                               bool *more)
+{
+    struct settlement_scan *ss = ctx;
+    store_settlement st;
+    (void)t;
+    if (v->mv_size != sizeof st)
+        return GJ_ERR_CORRUPT;
+    memcpy(&st, v->mv_data, sizeof st);
+    if (!settlement_ok(&st) || k->mv_size != strlen(st.setl_id) ||
+        memcmp(st.setl_id, k->mv_data, k->mv_size) != 0)
+        return GJ_ERR_CORRUPT;
+    *more = ss->fn(&st, ss->arg);
+    return GJ_OK;
+}
+
+gj_err store_settlement_scan(store_txn *txn, store_settlement_fn fn, void *arg)
+{
+    gj_err err;
+    struct settlement_scan ss = {fn, arg};
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (fn == NULL)
+        return GJ_ERR_INVAL;
+    return scan_db(txn, DB_SETTLEMENTS, visit_settlement, &ss);
 }

@@ -253,4 +253,82 @@ uint64_t store_journal_count(store_txn *txn);
 typedef bool (*store_account_fn)(const char *psn_no, const store_account *account, void *arg);
 gj_err store_account_scan(store_txn *txn, store_account_fn fn, void *arg);
 
+/* ---- cross-region settlement ----
+ *
+ * A settlement whose sponsors live on other nodes runs in two phases (SPEC §5). The
+ * beneficiary's node coordinates; each sponsor's node is a participant:
+ *   1. the coordinator asks each participant to hold a sponsor's part: the participant
+ *      writes a store_hold (HELD) and raises the account's held amount;
+ *   2. the coordinator durably writes its store_decision (which legs to post, which to
+ *      void) before telling anyone, then re-sends posts and voids until each is
+ *      acknowledged, marking legs acked;
+ *   3. a participant posts (debits) or voids (releases) the hold exactly once.
+ * A void that arrives before its hold writes a VOIDED hold of amount 0: the fence that
+ * makes the late hold find it and be refused. */
+
+typedef enum store_hold_state {
+    STORE_HOLD_HELD = 1,
+    STORE_HOLD_POSTED = 2,
+    STORE_HOLD_VOIDED = 3,
+} store_hold_state;
+
+/* One sponsor's part of one settlement at the sponsor's node, keyed by (setl_id, leg). */
+typedef struct store_hold {
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    uint32_t leg;                         /* the sponsor's place in the coordinator's plan */
+    char sponsor[GJ_PSN_NO_MAX + 1];
+    char beneficiary[GJ_PSN_NO_MAX + 1];
+    char coordinator[GJ_ADMDVS_LEN + 1];  /* the beneficiary's home region */
+    int64_t amount;                       /* fen reserved; 0 for a fence */
+    uint8_t state;                        /* store_hold_state */
+    uint8_t use;                          /* wire UseType */
+    int32_t setl_date;
+    int64_t created_unix_ms;
+    int64_t resolved_unix_ms;             /* 0 while HELD */
+} store_hold;
+
+gj_err store_hold_get(store_txn *txn, const char *setl_id, uint32_t leg, store_hold *out); /* NOTFOUND */
+/* Insert or replace. The store keeps an index of holds in state HELD, so scanning the
+ * open ones costs what is open, not what ever was. */
+gj_err store_hold_put(store_txn *txn, const store_hold *hold);
+typedef bool (*store_hold_fn)(const store_hold *hold, void *arg);
+/* Holds in state HELD, in (setl_id, leg) order; the callback returns false to stop. */
+gj_err store_hold_scan_open(store_txn *txn, store_hold_fn fn, void *arg);
+/* Every hold ever written, in (setl_id, leg) order. */
+gj_err store_hold_scan(store_txn *txn, store_hold_fn fn, void *arg);
+uint64_t store_hold_open_count(store_txn *txn);
+
+typedef enum store_leg_action {
+    STORE_LEG_POST = 1,  /* the hold becomes a debit */
+    STORE_LEG_VOID = 2,  /* the hold (or a hold that may yet arrive) is released */
+} store_leg_action;
+
+/* The coordinator's durable decision for one cross-region settlement. */
+typedef struct store_decision {
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    char beneficiary[GJ_PSN_NO_MAX + 1];  /* the patient; participants key fences by it */
+    int64_t unix_ms;
+    uint32_t leg_count;
+    struct {
+        uint32_t leg;
+        char sponsor[GJ_PSN_NO_MAX + 1];
+        char admdvs[GJ_ADMDVS_LEN + 1];  /* the participant's region */
+        int64_t amount;                  /* fen to post; 0 for a void */
+        uint8_t action;                  /* store_leg_action */
+        uint8_t acked;                   /* 1 once the participant confirmed */
+    } legs[GJ_SPONSORS_MAX];
+} store_decision;
+
+gj_err store_decision_get(store_txn *txn, const char *setl_id, store_decision *out); /* NOTFOUND */
+/* Insert or replace; the store indexes decisions that have a leg not yet acked. */
+gj_err store_decision_put(store_txn *txn, const store_decision *decision);
+typedef bool (*store_decision_fn)(const store_decision *decision, void *arg);
+/* Decisions with at least one leg not acked, in setl_id order. */
+gj_err store_decision_scan_open(store_txn *txn, store_decision_fn fn, void *arg);
+uint64_t store_decision_open_count(store_txn *txn);
+
+/* Every settlement, in setl_id order (audit). */
+typedef bool (*store_settlement_fn)(const store_settlement *setl, void *arg);
+gj_err store_settlement_scan(store_txn *txn, store_settlement_fn fn, void *arg);
+
 #endif

@@ -1404,6 +1404,20 @@ static void test_write_on_read_txn_refused(void **state)
     assert_int_equal(store_next_seq(t, "a", &seq), GJ_ERR_INVAL);
     assert_int_equal(store_settlement_put(t, &st), GJ_ERR_INVAL);
     assert_int_equal(store_spend_put(t, &sp), GJ_ERR_INVAL);
+    store_hold h;
+    memset(&h, 0, sizeof h);
+    SET(h.setl_id, "X");
+    SET(h.sponsor, "P1");
+    SET(h.beneficiary, "B1");
+    SET(h.coordinator, "430100");
+    h.state = STORE_HOLD_HELD;
+    store_decision d;
+    memset(&d, 0, sizeof d);
+    SET(d.setl_id, "X");
+    assert_int_equal(store_hold_put(t, &h), GJ_ERR_INVAL);
+    assert_int_equal(store_decision_put(t, &d), GJ_ERR_INVAL);
+    assert_int_equal(store_hold_open_count(t), 0);
+    assert_int_equal(store_decision_open_count(t), 0);
     store_read_end(t);
 
     t = rd(f);
@@ -1751,13 +1765,13 @@ static void test_read_txn_is_a_snapshot_usable_from_any_thread(void **state)
     store_read_end(NULL); /* safe */
 }
 
-static void raw_put(const char *dir, const char *db, const char *key, const void *val,
-                    size_t len)
+static void raw_putn(const char *dir, const char *db, const void *key, size_t klen,
+                     const void *val, size_t len)
 {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+    MDB_val k = {klen, (void *)key}, v = {len, (void *)val};
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
     assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
@@ -1766,6 +1780,12 @@ static void raw_put(const char *dir, const char *db, const char *key, const void
     assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
+
+static void raw_put(const char *dir, const char *db, const char *key, const void *val,
+                    size_t len)
+{
+    raw_putn(dir, db, key, strlen(key), val, len);
 }
 
 static bool count_accounts(const char *psn_no, const store_account *a, void *arg)
@@ -1804,12 +1824,15 @@ static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
     store_close(f->s);
     f->s = NULL;
 
-    const unsigned char v2[4] = {0, 0, 0, 2};
-    raw_put(f->dir, "meta", "format", v2, sizeof v2);
+    /* Format 1 had no decisions: its files are refused, as is any later format. */
     static int dummy;
-    store *s = (store *)&dummy; /* must be cleared on failure */
-    assert_int_equal(store_open(&s, f->dir, NULL), GJ_ERR_CORRUPT);
-    assert_null(s);
+    const unsigned char other[2][4] = {{0, 0, 0, 1}, {0, 0, 0, 3}};
+    for (int i = 0; i < 2; i++) {
+        raw_put(f->dir, "meta", "format", other[i], sizeof other[i]);
+        store *s = (store *)&dummy; /* must be cleared on failure */
+        assert_int_equal(store_open(&s, f->dir, NULL), GJ_ERR_CORRUPT);
+        assert_null(s);
+    }
 }
 
 static void test_open_refuses_missing_directory(void **state)
@@ -1823,6 +1846,655 @@ static void test_open_refuses_missing_directory(void **state)
     assert_int_equal(store_open(&s, NULL, NULL), GJ_ERR_INVAL);
     assert_int_equal(store_submit(NULL, apply_put_person, NULL, NULL), GJ_ERR_INVAL);
     store_close(NULL); /* safe */
+}
+
+/* ---- cross-region settlement: holds, decisions, settlement scan ---- */
+
+#define SETL_A "430100-20240101-000000000001"
+#define SETL_B "430100-20240101-000000000002"
+
+static store_hold hold_of(const char *setl_id, uint32_t leg, uint8_t state, int64_t amount)
+{
+    store_hold h;
+    memset(&h, 0, sizeof h);
+    SET(h.setl_id, setl_id);
+    h.leg = leg;
+    SET(h.sponsor, "S1");
+    SET(h.beneficiary, "B1");
+    SET(h.coordinator, "430100");
+    h.amount = amount;
+    h.state = state;
+    h.use = 1;
+    h.setl_date = 20240101;
+    h.created_unix_ms = 1700000000000LL;
+    h.resolved_unix_ms = state == STORE_HOLD_HELD ? 0 : 1700000001000LL;
+    return h;
+}
+
+static store_decision decision_of(const char *setl_id, uint32_t legs)
+{
+    store_decision d;
+    memset(&d, 0, sizeof d);
+    SET(d.setl_id, setl_id);
+    SET(d.beneficiary, "B1");
+    d.unix_ms = 1700000000000LL;
+    d.leg_count = legs;
+    for (uint32_t i = 0; i < legs; i++) {
+        d.legs[i].leg = i;
+        snprintf(d.legs[i].sponsor, sizeof d.legs[i].sponsor, "S%u", (unsigned)i);
+        SET(d.legs[i].admdvs, "440300");
+        d.legs[i].action = i % 2 == 0 ? STORE_LEG_POST : STORE_LEG_VOID;
+        d.legs[i].amount = i % 2 == 0 ? 100 * (int64_t)(i + 1) : 0;
+    }
+    return d;
+}
+
+static gj_err apply_hold(store_txn *t, void *arg)
+{
+    return store_hold_put(t, arg);
+}
+
+static gj_err apply_decision(store_txn *t, void *arg)
+{
+    return store_decision_put(t, arg);
+}
+
+static void put_hold(struct fx *f, store_hold h)
+{
+    assert_int_equal(store_submit_wait(f->s, apply_hold, &h), GJ_OK);
+}
+
+static void put_decision(struct fx *f, store_decision d)
+{
+    assert_int_equal(store_submit_wait(f->s, apply_decision, &d), GJ_OK);
+}
+
+/* What a scan saw, as "setl_id/leg" (holds) or setl_id, in visiting order. */
+struct seen {
+    int n;
+    int stop_after; /* 0: never stop */
+    char what[64][64];
+    store_hold hold[64];
+};
+
+static bool saw(struct seen *s)
+{
+    s->n++;
+    return s->stop_after == 0 || s->n < s->stop_after;
+}
+
+static bool see_hold(const store_hold *h, void *arg)
+{
+    struct seen *s = arg;
+    if (s->n < 64) {
+        snprintf(s->what[s->n], sizeof s->what[s->n], "%s/%u", h->setl_id, (unsigned)h->leg);
+        s->hold[s->n] = *h;
+    }
+    return saw(s);
+}
+
+static bool see_decision(const store_decision *d, void *arg)
+{
+    struct seen *s = arg;
+    if (s->n < 64)
+        snprintf(s->what[s->n], sizeof s->what[s->n], "%s", d->setl_id);
+    return saw(s);
+}
+
+static bool see_settlement(const store_settlement *st, void *arg)
+{
+    struct seen *s = arg;
+    if (s->n < 64)
+        snprintf(s->what[s->n], sizeof s->what[s->n], "%s", st->setl_id);
+    return saw(s);
+}
+
+static struct seen open_holds(struct fx *f, uint64_t *count)
+{
+    struct seen s = {0};
+    store_txn *t = rd(f);
+    assert_int_equal(store_hold_scan_open(t, see_hold, &s), GJ_OK);
+    *count = store_hold_open_count(t);
+    store_read_end(t);
+    return s;
+}
+
+static struct seen all_holds(struct fx *f)
+{
+    struct seen s = {0};
+    store_txn *t = rd(f);
+    assert_int_equal(store_hold_scan(t, see_hold, &s), GJ_OK);
+    store_read_end(t);
+    return s;
+}
+
+static struct seen open_decisions(struct fx *f, uint64_t *count)
+{
+    struct seen s = {0};
+    store_txn *t = rd(f);
+    assert_int_equal(store_decision_scan_open(t, see_decision, &s), GJ_OK);
+    *count = store_decision_open_count(t);
+    store_read_end(t);
+    return s;
+}
+
+static void test_hold_roundtrip_and_open_index_follows_state(void **state)
+{
+    struct fx *f = open_fx(state);
+    store_hold in = hold_of(SETL_A, 2, STORE_HOLD_HELD, 300), out;
+    uint64_t n;
+
+    put_hold(f, in);
+    struct seen s = open_holds(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.what[0], SETL_A "/2");
+    assert_memory_equal(&s.hold[0], &in, sizeof in);
+    store_txn *t = rd(f);
+    assert_int_equal(store_hold_get(t, SETL_A, 2, &out), GJ_OK);
+    assert_memory_equal(&out, &in, sizeof in);
+    assert_int_equal(store_hold_get(t, SETL_A, 1, &out), GJ_ERR_NOTFOUND);
+    assert_int_equal(store_hold_get(t, SETL_B, 2, &out), GJ_ERR_NOTFOUND);
+    store_read_end(t);
+
+    /* Posting the hold takes it out of the open index, not out of the store. */
+    store_hold posted = hold_of(SETL_A, 2, STORE_HOLD_POSTED, 300);
+    put_hold(f, posted);
+    s = open_holds(f, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(s.n, 0);
+    s = all_holds(f);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.hold[0].state, STORE_HOLD_POSTED);
+
+    open_with(f, NULL);
+    s = open_holds(f, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(s.n, 0);
+    t = rd(f);
+    assert_int_equal(store_hold_get(t, SETL_A, 2, &out), GJ_OK);
+    assert_memory_equal(&out, &posted, sizeof posted);
+    store_read_end(t);
+
+    /* And a HELD put after the reopen is indexed again. */
+    put_hold(f, hold_of(SETL_B, 0, STORE_HOLD_HELD, 5));
+    open_with(f, NULL);
+    s = open_holds(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.what[0], SETL_B "/0");
+}
+
+static void test_hold_scans_are_in_setl_id_then_leg_order(void **state)
+{
+    struct fx *f = open_fx(state);
+    uint64_t n;
+    /* 256 vs 1: legs compare as numbers, not as little-endian bytes. "S1" before
+     * "S10": the separator sorts below every character. */
+    put_hold(f, hold_of("S10", 0, STORE_HOLD_HELD, 1));
+    put_hold(f, hold_of("S1", 256, STORE_HOLD_HELD, 1));
+    put_hold(f, hold_of("S1", 1, STORE_HOLD_HELD, 1));
+    put_hold(f, hold_of("S1", 3, STORE_HOLD_VOIDED, 0));
+
+    struct seen s = open_holds(f, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.what[0], "S1/1");
+    assert_string_equal(s.what[1], "S1/256");
+    assert_string_equal(s.what[2], "S10/0");
+    s = all_holds(f);
+    assert_int_equal(s.n, 4);
+    assert_string_equal(s.what[0], "S1/1");
+    assert_string_equal(s.what[1], "S1/3");
+    assert_string_equal(s.what[2], "S1/256");
+    assert_string_equal(s.what[3], "S10/0");
+
+    /* The callback stops either scan early. */
+    struct seen one = {.stop_after = 1};
+    store_txn *t = rd(f);
+    assert_int_equal(store_hold_scan_open(t, see_hold, &one), GJ_OK);
+    assert_int_equal(one.n, 1);
+    assert_int_equal(store_hold_scan(t, NULL, NULL), GJ_ERR_INVAL);
+    assert_int_equal(store_hold_scan_open(t, NULL, NULL), GJ_ERR_INVAL);
+    store_read_end(t);
+}
+
+static void test_hold_fence_is_a_voided_hold_of_zero(void **state)
+{
+    struct fx *f = open_fx(state);
+    uint64_t n;
+    store_hold fence = hold_of(SETL_A, 1, STORE_HOLD_VOIDED, 0), out;
+
+    /* A void that beats its hold leaves a fence: stored, never open. */
+    put_hold(f, fence);
+    struct seen s = open_holds(f, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(s.n, 0);
+    s = all_holds(f);
+    assert_int_equal(s.n, 1);
+
+    /* The late hold finds it under the same (setl_id, leg). */
+    store_txn *t = rd(f);
+    assert_int_equal(store_hold_get(t, SETL_A, 1, &out), GJ_OK);
+    assert_int_equal(out.state, STORE_HOLD_VOIDED);
+    assert_int_equal(out.amount, 0);
+    assert_memory_equal(&out, &fence, sizeof fence);
+    store_read_end(t);
+}
+
+struct hold_puts {
+    size_t n;
+    store_hold h[16];
+    gj_err rv[16];
+};
+
+static gj_err apply_hold_puts(store_txn *t, void *arg)
+{
+    struct hold_puts *p = arg;
+    for (size_t i = 0; i < p->n; i++)
+        p->rv[i] = store_hold_put(t, &p->h[i]);
+    return GJ_OK;
+}
+
+static void test_hold_refuses_malformed_fields(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct hold_puts p = {.n = 0};
+    store_hold good = hold_of(SETL_A, 0, STORE_HOLD_HELD, GJ_AMOUNT_MAX);
+    store_hold *h;
+
+    p.h[p.n++] = good; /* 0: the largest amount is fine */
+    h = &p.h[p.n++];
+    *h = good;
+    h->setl_id[0] = '\0';
+    h = &p.h[p.n++];
+    *h = good;
+    memset(h->setl_id, '7', sizeof h->setl_id); /* 40 chars, no terminator */
+    h = &p.h[p.n++];
+    *h = good;
+    h->sponsor[0] = '\0';
+    h = &p.h[p.n++];
+    *h = good;
+    h->beneficiary[0] = '\0';
+    h = &p.h[p.n++];
+    *h = good;
+    SET(h->coordinator, "43010"); /* 5 digits */
+    h = &p.h[p.n++];
+    *h = good;
+    SET(h->coordinator, "43a100");
+    h = &p.h[p.n++];
+    *h = good;
+    memset(h->coordinator, '4', sizeof h->coordinator); /* 7 digits, no terminator */
+    h = &p.h[p.n++];
+    *h = good;
+    h->amount = -1;
+    h = &p.h[p.n++];
+    *h = good;
+    h->amount = GJ_AMOUNT_MAX + 1;
+    h = &p.h[p.n++];
+    *h = good;
+    h->state = 0;
+    h = &p.h[p.n++];
+    *h = good;
+    h->state = STORE_HOLD_VOIDED + 1;
+    for (size_t i = 1; i < p.n; i++) /* every refused one would land on another key */
+        p.h[i].leg = (uint32_t)i;
+
+    assert_int_equal(store_submit_wait(f->s, apply_hold_puts, &p), GJ_OK);
+    assert_int_equal(p.rv[0], GJ_OK);
+    for (size_t i = 1; i < p.n; i++) {
+        if (p.rv[i] != GJ_ERR_INVAL)
+            fail_msg("case %zu: %s", i, gj_err_name(p.rv[i]));
+    }
+    assert_int_equal(store_submit_wait(f->s, apply_hold, NULL), GJ_ERR_INVAL);
+
+    uint64_t n;
+    open_holds(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(all_holds(f).n, 1);
+    store_txn *t = rd(f);
+    store_hold out;
+    assert_int_equal(store_hold_get(t, "", 0, &out), GJ_ERR_INVAL);
+    assert_int_equal(store_hold_get(t, "1234567890123456789012345678901234567890", 0, &out),
+                     GJ_ERR_INVAL);
+    assert_int_equal(store_hold_get(t, SETL_A, 0, NULL), GJ_ERR_INVAL);
+    store_read_end(t);
+}
+
+static void test_decision_open_until_every_leg_acked(void **state)
+{
+    struct fx *f = open_fx(state);
+    uint64_t n;
+    store_decision d = decision_of(SETL_A, 2), out;
+
+    put_decision(f, d);
+    struct seen s = open_decisions(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.what[0], SETL_A);
+
+    d.legs[1].acked = 1;
+    put_decision(f, d);
+    s = open_decisions(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(s.n, 1);
+
+    /* Legs past leg_count are zero (acked 0) and must not keep it open. */
+    d.legs[0].acked = 1;
+    put_decision(f, d);
+    s = open_decisions(f, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(s.n, 0);
+
+    put_decision(f, decision_of(SETL_B, 1)); /* a second one, still open */
+    open_with(f, NULL);
+    s = open_decisions(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.what[0], SETL_B);
+    store_txn *t = rd(f);
+    assert_int_equal(store_decision_get(t, SETL_A, &out), GJ_OK);
+    assert_memory_equal(&out, &d, sizeof d);
+    assert_int_equal(store_decision_get(t, "nope", &out), GJ_ERR_NOTFOUND);
+    assert_int_equal(store_decision_get(t, "", &out), GJ_ERR_INVAL);
+    store_read_end(t);
+}
+
+struct decision_puts {
+    size_t n;
+    store_decision d[16];
+    gj_err rv[16];
+};
+
+static gj_err apply_decision_puts(store_txn *t, void *arg)
+{
+    struct decision_puts *p = arg;
+    for (size_t i = 0; i < p->n; i++)
+        p->rv[i] = store_decision_put(t, &p->d[i]);
+    return GJ_OK;
+}
+
+static void test_decision_refuses_too_many_legs_and_bad_action(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct decision_puts p = {.n = 0};
+    store_decision *d;
+
+    p.d[p.n++] = decision_of("OK", GJ_SPONSORS_MAX); /* 0: the most legs there can be */
+    d = &p.d[p.n++];
+    *d = decision_of("D1", GJ_SPONSORS_MAX);
+    d->leg_count = GJ_SPONSORS_MAX + 1;
+    d = &p.d[p.n++];
+    *d = decision_of("D2", 2);
+    d->legs[1].action = 0;
+    d = &p.d[p.n++];
+    *d = decision_of("D3", 2);
+    d->legs[1].action = STORE_LEG_VOID + 1;
+    d = &p.d[p.n++];
+    *d = decision_of("D4", 2);
+    d->legs[0].acked = 2;
+    d = &p.d[p.n++];
+    *d = decision_of("D5", 2);
+    d->legs[1].sponsor[0] = '\0';
+    d = &p.d[p.n++];
+    *d = decision_of("D6", 2);
+    SET(d->legs[1].admdvs, "44030");
+    d = &p.d[p.n++];
+    *d = decision_of("D7", 2);
+    d->legs[0].amount = -1;
+    d = &p.d[p.n++];
+    *d = decision_of("D8", 2);
+    d->legs[0].amount = GJ_AMOUNT_MAX + 1;
+    d = &p.d[p.n++];
+    *d = decision_of("", 2);
+
+    assert_int_equal(store_submit_wait(f->s, apply_decision_puts, &p), GJ_OK);
+    assert_int_equal(p.rv[0], GJ_OK);
+    for (size_t i = 1; i < p.n; i++) {
+        if (p.rv[i] != GJ_ERR_INVAL)
+            fail_msg("case %zu: %s", i, gj_err_name(p.rv[i]));
+    }
+    assert_int_equal(store_submit_wait(f->s, apply_decision, NULL), GJ_ERR_INVAL);
+
+    uint64_t n;
+    struct seen s = open_decisions(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.what[0], "OK");
+    store_txn *t = rd(f);
+    store_decision out;
+    assert_int_equal(store_decision_get(t, "D1", &out), GJ_ERR_NOTFOUND);
+    assert_int_equal(store_decision_get(t, "D2", &out), GJ_ERR_NOTFOUND);
+    assert_int_equal(store_decision_get(t, "OK", &out), GJ_OK);
+    assert_int_equal(out.leg_count, GJ_SPONSORS_MAX);
+    store_read_end(t);
+}
+
+static void test_settlement_scan_visits_every_settlement_in_order(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct seen s = {0};
+    store_txn *t = rd(f);
+    assert_int_equal(store_settlement_scan(t, see_settlement, &s), GJ_OK);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(store_settlement_scan(t, NULL, NULL), GJ_ERR_INVAL);
+    store_read_end(t);
+
+    const char *ids[] = {"S3", "S1", "S10", "S2"};
+    for (size_t i = 0; i < 4; i++) {
+        store_settlement st;
+        memset(&st, 0, sizeof st);
+        SET(st.setl_id, ids[i]);
+        SET(st.psn_no, "B1");
+        st.status = i == 2 ? STORE_SETL_REVOKED : STORE_SETL_COMMITTED;
+        assert_int_equal(store_submit_wait(f->s, apply_setl, &st), GJ_OK);
+    }
+
+    t = rd(f);
+    assert_int_equal(store_settlement_scan(t, see_settlement, &s), GJ_OK);
+    assert_int_equal(s.n, 4);
+    assert_string_equal(s.what[0], "S1");
+    assert_string_equal(s.what[1], "S10");
+    assert_string_equal(s.what[2], "S2");
+    assert_string_equal(s.what[3], "S3");
+    struct seen two = {.stop_after = 2};
+    assert_int_equal(store_settlement_scan(t, see_settlement, &two), GJ_OK);
+    assert_int_equal(two.n, 2);
+    store_read_end(t);
+}
+
+struct doomed_xr {
+    gj_err rv_repost, rv_hold, rv_decision;
+};
+
+static gj_err apply_xr_then_abort(store_txn *t, void *arg)
+{
+    struct doomed_xr *d = arg;
+    store_hold posted = hold_of(SETL_A, 0, STORE_HOLD_POSTED, 10);
+    store_hold held = hold_of(SETL_B, 0, STORE_HOLD_HELD, 20);
+    store_decision dec = decision_of(SETL_B, 2);
+    d->rv_repost = store_hold_put(t, &posted); /* drops SETL_A/0 from the open index */
+    d->rv_hold = store_hold_put(t, &held);
+    d->rv_decision = store_decision_put(t, &dec);
+    return GJ_ERR_ABORT;
+}
+
+static void test_hold_and_decision_writes_roll_back_with_their_job(void **state)
+{
+    struct fx *f = open_fx(state);
+    uint64_t n;
+    store_hold before = hold_of(SETL_A, 0, STORE_HOLD_HELD, 10), out;
+    put_hold(f, before);
+
+    struct doomed_xr d;
+    assert_int_equal(store_submit_wait(f->s, apply_xr_then_abort, &d), GJ_ERR_ABORT);
+    assert_int_equal(d.rv_repost, GJ_OK);
+    assert_int_equal(d.rv_hold, GJ_OK);
+    assert_int_equal(d.rv_decision, GJ_OK);
+
+    store_txn *t = rd(f);
+    store_decision dec;
+    assert_int_equal(store_hold_get(t, SETL_B, 0, &out), GJ_ERR_NOTFOUND);
+    assert_int_equal(store_decision_get(t, SETL_B, &dec), GJ_ERR_NOTFOUND);
+    assert_int_equal(store_hold_get(t, SETL_A, 0, &out), GJ_OK);
+    assert_memory_equal(&out, &before, sizeof before);
+    store_read_end(t);
+
+    /* The indexes rolled back with their records: only the earlier hold is open. */
+    struct seen s = open_holds(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.what[0], SETL_A "/0");
+    assert_int_equal(all_holds(f).n, 1);
+    s = open_decisions(f, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(s.n, 0);
+}
+
+#define SWEEP_HOLDS 300
+#define SWEEP_DECISIONS 100
+
+struct sweep {
+    store_txn *t;
+    int visits;
+    gj_err rv;
+};
+
+static bool post_each_hold(const store_hold *h, void *arg)
+{
+    struct sweep *sw = arg;
+    store_hold done = *h;
+    done.state = STORE_HOLD_POSTED;
+    done.resolved_unix_ms = 1700000002000LL;
+    sw->visits++;
+    if (sw->rv == GJ_OK)
+        sw->rv = store_hold_put(sw->t, &done);
+    /* A hold added while sweeping sorts after every other one. */
+    if (h->leg == 0 && strcmp(h->setl_id, "H000") == 0 && sw->rv == GJ_OK) {
+        store_hold late = hold_of("H999", 0, STORE_HOLD_HELD, 1);
+        sw->rv = store_hold_put(sw->t, &late);
+    }
+    return true;
+}
+
+static bool ack_each_decision(const store_decision *d, void *arg)
+{
+    struct sweep *sw = arg;
+    store_decision done = *d;
+    for (uint32_t i = 0; i < done.leg_count; i++)
+        done.legs[i].acked = 1;
+    sw->visits++;
+    if (sw->rv == GJ_OK)
+        sw->rv = store_decision_put(sw->t, &done);
+    return true;
+}
+
+static gj_err apply_sweep(store_txn *t, void *arg)
+{
+    struct sweep *sw = arg;
+    gj_err err;
+    sw[0].t = sw[1].t = t;
+    if ((err = store_hold_scan_open(t, post_each_hold, &sw[0])) != GJ_OK)
+        return err;
+    return store_decision_scan_open(t, ack_each_decision, &sw[1]);
+}
+
+static gj_err apply_many_open(store_txn *t, void *arg)
+{
+    char id[16];
+    gj_err err;
+    (void)arg;
+    for (int i = 0; i < SWEEP_HOLDS; i++) {
+        snprintf(id, sizeof id, "H%03d", i);
+        store_hold h = hold_of(id, (uint32_t)i % 3, STORE_HOLD_HELD, 1);
+        if ((err = store_hold_put(t, &h)) != GJ_OK)
+            return err;
+    }
+    for (int i = 0; i < SWEEP_DECISIONS; i++) {
+        snprintf(id, sizeof id, "D%03d", i);
+        store_decision d = decision_of(id, 3);
+        if ((err = store_decision_put(t, &d)) != GJ_OK)
+            return err;
+    }
+    return GJ_OK;
+}
+
+/* A recovery sweep resolves what it is shown from inside the scan; the scan must
+ * neither skip nor repeat while the index it walks shrinks (over several pages). */
+static void test_open_scans_let_the_callback_resolve_what_it_is_given(void **state)
+{
+    struct fx *f = open_fx(state);
+    uint64_t n;
+    assert_int_equal(store_submit_wait(f->s, apply_many_open, NULL), GJ_OK);
+    open_holds(f, &n);
+    assert_int_equal(n, SWEEP_HOLDS);
+
+    struct sweep sw[2];
+    memset(sw, 0, sizeof sw);
+    assert_int_equal(store_submit_wait(f->s, apply_sweep, sw), GJ_OK);
+    assert_int_equal(sw[0].rv, GJ_OK);
+    assert_int_equal(sw[1].rv, GJ_OK);
+    assert_int_equal(sw[0].visits, SWEEP_HOLDS + 1); /* the one added mid-sweep too */
+    assert_int_equal(sw[1].visits, SWEEP_DECISIONS);
+
+    struct seen s = open_holds(f, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(s.n, 0);
+    s = open_decisions(f, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(s.n, 0);
+    s = all_holds(f);
+    assert_int_equal(s.n, SWEEP_HOLDS + 1); /* all kept, now POSTED */
+    store_txn *t = rd(f);
+    store_hold h;
+    assert_int_equal(store_hold_get(t, "H299", 299 % 3, &h), GJ_OK);
+    assert_int_equal(h.state, STORE_HOLD_POSTED);
+    store_read_end(t);
+}
+
+static void test_damaged_holds_decisions_and_open_indexes_read_as_corrupt(void **state)
+{
+    struct fx *f = open_fx(state);
+    store_hold h1 = hold_of("H1", 1, STORE_HOLD_POSTED, 5), out;
+    store_decision acked = decision_of("D7", 1), dec;
+    acked.legs[0].acked = 1;
+    put_hold(f, h1);
+    put_decision(f, acked);
+    store_close(f->s);
+    f->s = NULL;
+
+    const unsigned char h1_key[] = {'H', '1', 0, 0, 0, 0, 1};
+    const unsigned char h1_leg2[] = {'H', '1', 0, 0, 0, 0, 2};
+    const unsigned char h2_key[] = {'H', '2', 0, 0, 0, 0, 0};
+    raw_putn(f->dir, "holds", h1_leg2, sizeof h1_leg2, &h1, sizeof h1); /* under another key */
+    raw_putn(f->dir, "holds", h2_key, sizeof h2_key, "abc", 3);
+    raw_putn(f->dir, "holds_open", h1_key, sizeof h1_key, "", 0); /* names a POSTED hold */
+    store_decision big = decision_of("D6", 1);
+    big.leg_count = 99;
+    raw_put(f->dir, "decisions", "D6", &big, sizeof big);
+    raw_put(f->dir, "decisions", "D9", "abc", 3);
+    raw_put(f->dir, "decisions_open", "D7", "", 0); /* names a fully acked decision */
+    raw_put(f->dir, "settlements", "S9", "abc", 3);
+    open_with(f, NULL);
+
+    store_txn *t = rd(f);
+    struct seen s = {0};
+    assert_int_equal(store_hold_get(t, "H1", 1, &out), GJ_OK);
+    assert_int_equal(store_hold_get(t, "H1", 2, &out), GJ_ERR_CORRUPT);
+    assert_int_equal(store_hold_get(t, "H2", 0, &out), GJ_ERR_CORRUPT);
+    assert_int_equal(store_hold_scan(t, see_hold, &s), GJ_ERR_CORRUPT);
+    assert_int_equal(s.n, 1); /* H1/1 came before the damaged H1/2 */
+    s.n = 0;
+    assert_int_equal(store_hold_scan_open(t, see_hold, &s), GJ_ERR_CORRUPT);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(store_decision_get(t, "D7", &dec), GJ_OK);
+    assert_int_equal(store_decision_get(t, "D9", &dec), GJ_ERR_CORRUPT);
+    assert_int_equal(store_decision_get(t, "D6", &dec), GJ_ERR_CORRUPT);
+    assert_int_equal(dec.leg_count, 0); /* never a count that overruns legs[] */
+    assert_int_equal(store_decision_scan_open(t, see_decision, &s), GJ_ERR_CORRUPT);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(store_settlement_scan(t, see_settlement, &s), GJ_ERR_CORRUPT);
+    store_read_end(t);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1859,6 +2531,16 @@ int main(void)
         T(test_read_txn_is_a_snapshot_usable_from_any_thread),
         T(test_damaged_records_and_other_format_read_as_corrupt),
         T(test_open_refuses_missing_directory),
+        T(test_hold_roundtrip_and_open_index_follows_state),
+        T(test_hold_scans_are_in_setl_id_then_leg_order),
+        T(test_hold_fence_is_a_voided_hold_of_zero),
+        T(test_hold_refuses_malformed_fields),
+        T(test_decision_open_until_every_leg_acked),
+        T(test_decision_refuses_too_many_legs_and_bad_action),
+        T(test_settlement_scan_visits_every_settlement_in_order),
+        T(test_hold_and_decision_writes_roll_back_with_their_job),
+        T(test_open_scans_let_the_callback_resolve_what_it_is_given),
+        T(test_damaged_holds_decisions_and_open_indexes_read_as_corrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

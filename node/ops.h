@@ -1,0 +1,61 @@
+/* Helpers shared by the single-region operations (ops.c) and the cross-region ones
+ * (federation.c), and the cross-region entry points the method table names. */
+#ifndef GJ_OPS_H
+#define GJ_OPS_H
+
+#include "node.h"
+#include "rules.h"
+
+gj_reason ops_store_reason(call *c, gj_err err);
+gj_reason ops_out_of_memory(call *c);
+bool ops_is_role(call *c, Gongji__V1__Role role);
+bool ops_is_self(call *c, const char *psn_no);
+gj_reason ops_check_psn_no(call *c, const char *field, const char *psn_no);
+gj_reason ops_deny(call *c, const char *who);
+gj_reason ops_get_local_person(call *c, store_txn *txn, const char *psn_no, store_person *out);
+Gongji__V1__AccountBalance *ops_answer_balance(call *c, const store_person *p,
+                                               const store_account *a);
+Gongji__V1__Binding *ops_answer_binding(call *c, const store_binding *sb);
+gj_reason ops_count_in_force(call *c, store_txn *txn, const char *psn_no, bool as_sponsor,
+                             const char *skip_other, size_t *count);
+gj_reason ops_prune_order(call *c, store_txn *txn, const char *beneficiary, store_order *order);
+gj_reason ops_sponsor_funds(call *c, store_txn *txn, const char *sponsor_psn_no,
+                            const char *beneficiary, int64_t *shareable);
+gj_reason ops_pay_from(call *c, store_txn *txn, const char *psn_no, int64_t amount, uint8_t kind,
+                       const char *setl_id, const char *counterpart);
+/* Append a sponsor to a beneficiary's order (pruned first); SPONSORS_LIMIT_REACHED. */
+gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const char *sponsor,
+                        const char *sponsor_admdvs);
+
+/* ---- federation.c ---- */
+
+/* Routing: the region owning a request, from its payload. */
+const char *fed_route_bind(call *c);
+const char *fed_route_unbind(call *c);
+const char *fed_route_settle(call *c);
+
+/* Slow paths set by check(). */
+void fed_bind_remote(call *c);    /* sponsor here, beneficiary elsewhere */
+void fed_unbind_remote(call *c);  /* sponsor here, beneficiary elsewhere */
+void fed_settle(call *c);         /* beneficiary here, a sponsor elsewhere */
+
+/* Peer methods. */
+gj_reason fed_accept_binding_check(call *c);
+gj_reason fed_accept_binding_apply(call *c, store_txn *txn);
+gj_reason fed_hold_check(call *c);
+gj_reason fed_hold_apply(call *c, store_txn *txn);
+gj_reason fed_resolve_check(call *c);
+gj_reason fed_resolve_apply(call *c, store_txn *txn);
+gj_reason fed_query_decision_check(call *c);
+
+/* Operator/Audit. */
+gj_reason audit_check(call *c);
+
+/* The resolver thread (resolver.c). */
+int resolver_start(node *n);
+void resolver_stop(node *n);
+void resolver_wake(node *n);
+/* Send every unacknowledged post/void of decision now and record the acks. */
+void resolver_push_decision(node *n, const store_decision *decision);
+
+#endif

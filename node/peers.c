@@ -1,0 +1,181 @@
+#include "peers.h"
+#include "gj_util.h"
+#include "log.h"
+
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int peers_open(peer_set *ps, const node_config *cfg)
+{
+    memset(ps, 0, sizeof *ps);
+    for (size_t i = 0; i < cfg->peer_count; i++) {
+        peer_link *p = &ps->links[i];
+        int rv;
+        p->cfg = &cfg->peers[i];
+        if ((rv = nng_req0_open(&p->sock)) != 0) {
+            gj_log(GJ_LOG_ERROR, "peer", "cannot open socket: %s", nng_strerror(rv));
+            peers_close(ps);
+            return -1;
+        }
+        p->open = true;
+        ps->count = i + 1;
+        nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, GJ_MSG_HARD_MAX);
+        /* A restarted peer is found again quickly. */
+        nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 20);
+        nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 500);
+        /* Never resend on our own: callers decide, with their own deadlines. */
+        nng_socket_set_ms(p->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+        if ((rv = nng_dial(p->sock, p->cfg->url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+            gj_log(GJ_LOG_ERROR, "peer", "prefix=%s url=%s cannot dial: %s", p->cfg->prefix,
+                   p->cfg->url, nng_strerror(rv));
+    }
+    return 0;
+}
+
+void peers_close(peer_set *ps)
+{
+    for (size_t i = 0; i < ps->count; i++)
+        if (ps->links[i].open)
+            nng_close(ps->links[i].sock);
+    ps->count = 0;
+}
+
+peer_link *peers_route(peer_set *ps, const char *region)
+{
+    peer_link *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < ps->count; i++) {
+        size_t len = strlen(ps->links[i].cfg->prefix);
+        if (len > best_len && strncmp(region, ps->links[i].cfg->prefix, len) == 0) {
+            best = &ps->links[i];
+            best_len = len;
+        }
+    }
+    return best;
+}
+
+gj_reason peers_call_raw(peer_link *p, const uint8_t *bytes, size_t len, int timeout_ms,
+                         uint8_t **reply, size_t *reply_len)
+{
+    nng_ctx ctx;
+    nng_aio *aio = NULL;
+    nng_msg *msg = NULL;
+    gj_reason reason = GJ_R_REGION_UNREACHABLE;
+    int rv;
+    if (timeout_ms <= 0)
+        return GJ_R_DEADLINE_PASSED;
+    if ((rv = nng_ctx_open(&ctx, p->sock)) != 0)
+        return GJ_R_REGION_UNREACHABLE;
+    if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rv = nng_msg_alloc(&msg, 0)) != 0 ||
+        (rv = nng_msg_append(msg, bytes, len)) != 0) {
+        reason = GJ_R_OVERLOADED;
+        goto done;
+    }
+    /* One deadline for the send and the answer together. */
+    int64_t until = gj_mono_ms() + timeout_ms;
+    nng_aio_set_timeout(aio, timeout_ms);
+    nng_aio_set_msg(aio, msg);
+    nng_ctx_send(ctx, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) != 0) {
+        goto done; /* msg still ours */
+    }
+    msg = NULL;
+    int64_t left = until - gj_mono_ms();
+    if (left <= 0)
+        goto done;
+    nng_aio_set_timeout(aio, (nng_duration)left);
+    nng_ctx_recv(ctx, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) != 0)
+        goto done;
+    nng_msg *answer = nng_aio_get_msg(aio);
+    *reply_len = nng_msg_len(answer);
+    *reply = malloc(*reply_len ? *reply_len : 1);
+    if (*reply == NULL) {
+        nng_msg_free(answer);
+        reason = GJ_R_OVERLOADED;
+        goto done;
+    }
+    memcpy(*reply, nng_msg_body(answer), *reply_len);
+    nng_msg_free(answer);
+    reason = GJ_R_NONE;
+done:
+    if (msg != NULL)
+        nng_msg_free(msg);
+    if (aio != NULL)
+        nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return reason;
+}
+
+static gj_reason reason_by_name(const char *name)
+{
+    for (int r = 1; r < GJ_R_COUNT; r++)
+        if (strcmp(gj_reason_name((gj_reason)r), name) == 0)
+            return (gj_reason)r;
+    return GJ_R_PEER_REFUSED;
+}
+
+gj_reason peers_call(peer_set *ps, const char *own_region, const char *dest_region,
+                     const char *method, const char *call_id, const ProtobufCMessage *request,
+                     const ProtobufCMessageDescriptor *answer_desc, int timeout_ms,
+                     ProtobufCMessage **answer, char *detail, size_t detail_size)
+{
+    *answer = NULL;
+    if (detail && detail_size)
+        detail[0] = '\0';
+    peer_link *p = peers_route(ps, dest_region);
+    if (p == NULL)
+        return GJ_R_REGION_UNKNOWN;
+    size_t plen = protobuf_c_message_get_packed_size(request);
+    uint8_t *payload = malloc(plen ? plen : 1);
+    if (payload == NULL)
+        return GJ_R_OVERLOADED;
+    protobuf_c_message_pack(request, payload);
+    Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
+    env.method = (char *)method;
+    env.call_id = (char *)call_id;
+    env.deadline_unix_ms = gj_now_unix_ms() + timeout_ms;
+    env.caller_id = (char *)own_region;
+    env.caller_role = GONGJI__V1__ROLE__PEER;
+    env.dest_region = (char *)dest_region;
+    env.origin_region = (char *)own_region;
+    env.payload.data = payload;
+    env.payload.len = plen;
+    size_t len = gongji__v1__envelope__get_packed_size(&env);
+    uint8_t *bytes = malloc(len);
+    if (bytes == NULL) {
+        free(payload);
+        return GJ_R_OVERLOADED;
+    }
+    gongji__v1__envelope__pack(&env, bytes);
+    free(payload);
+
+    uint8_t *reply_bytes = NULL;
+    size_t reply_len = 0;
+    gj_reason r = peers_call_raw(p, bytes, len, timeout_ms, &reply_bytes, &reply_len);
+    free(bytes);
+    if (r != GJ_R_NONE) {
+        if (detail)
+            snprintf(detail, detail_size, "region %s did not answer within %d ms", dest_region,
+                     timeout_ms);
+        return r;
+    }
+    Gongji__V1__Reply *reply = gongji__v1__reply__unpack(NULL, reply_len, reply_bytes);
+    free(reply_bytes);
+    if (reply == NULL)
+        return GJ_R_PEER_REFUSED;
+    if (reply->code != GONGJI__V1__CODE__OK) {
+        r = reason_by_name(reply->reason);
+        if (detail)
+            snprintf(detail, detail_size, "%s", reply->message);
+    } else {
+        *answer = protobuf_c_message_unpack(answer_desc, NULL, reply->payload.len, reply->payload.data);
+        r = *answer ? GJ_R_NONE : GJ_R_PEER_REFUSED;
+    }
+    gongji__v1__reply__free_unpacked(reply, NULL);
+    return r;
+}

@@ -1,0 +1,51 @@
+/* Links to other nodes: one nng REQ socket per configured peer, dialed in the
+ * background, and synchronous calls over per-call contexts so many threads can share a
+ * link with many requests in flight. Routing picks the peer whose prefix is the
+ * longest match of a region code. */
+#ifndef GJ_PEERS_H
+#define GJ_PEERS_H
+
+#include <nng/nng.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "gongji.pb-c.h"
+#include "reasons.h"
+
+typedef struct peer_link {
+    const node_peer *cfg;  /* prefix and URL, owned by the node's config */
+    nng_socket sock;
+    bool open;
+} peer_link;
+
+typedef struct peer_set {
+    size_t count;
+    peer_link links[GJ_PEERS_MAX];
+} peer_set;
+
+/* Open a socket per configured peer and start dialing. A peer that is down is not an
+ * error: calls to it fail with UNAVAILABLE until it comes up. -1 only when nng cannot
+ * make sockets at all. */
+int peers_open(peer_set *ps, const node_config *cfg);
+void peers_close(peer_set *ps);
+
+/* The peer serving region: longest prefix match; NULL when none. */
+peer_link *peers_route(peer_set *ps, const char *region);
+
+/* Send envelope bytes to p and wait at most timeout_ms for the answer. On success
+ * returns GJ_R_NONE and *reply / *reply_len get a malloc'd copy (caller frees). On
+ * failure returns REGION_UNREACHABLE (no answer in time) or another reason. */
+gj_reason peers_call_raw(peer_link *p, const uint8_t *bytes, size_t len, int timeout_ms,
+                         uint8_t **reply, size_t *reply_len);
+
+/* Call method on the node serving dest_region as this node (caller_id = own region,
+ * role PEER): route, pack, call, decode. On GJ_R_NONE *answer (caller frees with
+ * protobuf_c_message_free_unpacked) is the decoded answer. When the peer answered with
+ * an error, returns that reason (GJ_R_PEER_REFUSED when its name is not one of ours) and
+ * copies the peer's message into detail (may be NULL). */
+gj_reason peers_call(peer_set *ps, const char *own_region, const char *dest_region,
+                     const char *method, const char *call_id, const ProtobufCMessage *request,
+                     const ProtobufCMessageDescriptor *answer_desc, int timeout_ms,
+                     ProtobufCMessage **answer, char *detail, size_t detail_size);
+
+#endif

@@ -1,0 +1,233 @@
+/* The resolver: the part of cross-region settlement that outlives a request.
+ *
+ * As coordinator it re-sends every post and void of a decision until the participant
+ * acknowledges it, and records the acknowledgements; as participant it asks the
+ * coordinator about holds left HELD too long and posts or voids them as told. It runs
+ * at start (finishing what a crash interrupted) and then every resolve_interval_ms. */
+#include "gj_util.h"
+#include "log.h"
+#include "ops.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+gj_reason fed_participant_resolve(store_txn *txn, const char *coordinator, const char *setl_id,
+                                  uint32_t leg, int action, int64_t amount, const char *sponsor,
+                                  const char *beneficiary, int64_t *resolved_amount, char *detail,
+                                  size_t detail_size);
+
+#define RESOLVER_BATCH 32
+
+typedef struct ack_job {
+    const store_decision *sent;
+    bool acked[GJ_SPONSORS_MAX];
+} ack_job;
+
+/* Record acknowledged legs on the stored decision (absent for an undecided plan's
+ * voids, which are sent once and never stored). */
+static gj_err ack_apply(store_txn *txn, void *arg)
+{
+    ack_job *job = arg;
+    store_decision d;
+    gj_err err = store_decision_get(txn, job->sent->setl_id, &d);
+    if (err == GJ_ERR_NOTFOUND)
+        return GJ_OK;
+    if (err != GJ_OK)
+        return err;
+    for (uint32_t k = 0; k < d.leg_count; k++)
+        for (uint32_t j = 0; j < job->sent->leg_count; j++)
+            if (job->acked[j] && d.legs[k].leg == job->sent->legs[j].leg)
+                d.legs[k].acked = 1;
+    return store_decision_put(txn, &d);
+}
+
+void resolver_push_decision(node *n, const store_decision *d)
+{
+    ack_job job = {.sent = d};
+    bool any = false;
+    for (uint32_t k = 0; k < d->leg_count; k++) {
+        if (d->legs[k].acked)
+            continue;
+        Gongji__V1__ResolveRequest req = GONGJI__V1__RESOLVE_REQUEST__INIT;
+        req.setl_id = (char *)d->setl_id;
+        req.leg = d->legs[k].leg;
+        req.action = d->legs[k].action == STORE_LEG_POST ? GONGJI__V1__LEG_ACTION__POST
+                                                          : GONGJI__V1__LEG_ACTION__VOID;
+        req.amount = d->legs[k].amount;
+        req.sponsor_psn_no = (char *)d->legs[k].sponsor;
+        req.beneficiary_psn_no = (char *)d->beneficiary;
+        char call_id[GJ_CALL_ID_MAX + 1];
+        snprintf(call_id, sizeof call_id, "%.40s/%u/r", d->setl_id, d->legs[k].leg);
+        ProtobufCMessage *answer = NULL;
+        char detail[256];
+        gj_reason r = peers_call(&n->peers, n->cfg.region, d->legs[k].admdvs, "gongji.v1.Peer/Resolve",
+                                 call_id, &req.base, &gongji__v1__resolve_reply__descriptor,
+                                 (int)n->cfg.peer_timeout_ms, &answer, detail, sizeof detail);
+        if (answer)
+            protobuf_c_message_free_unpacked(answer, NULL);
+        if (r == GJ_R_NONE) {
+            job.acked[k] = true;
+            any = true;
+        } else {
+            /* A conflict means the two sides disagree about money: loud, and kept open
+             * so the audit shows it. Unreachable peers are simply tried again later. */
+            gj_log(r == GJ_R_HOLD_CONFLICT || r == GJ_R_HOLD_NOT_FOUND ? GJ_LOG_ERROR : GJ_LOG_DEBUG,
+                   "resolve", "setl_id=%s leg=%u region=%s action=%s: %s %s", d->setl_id,
+                   d->legs[k].leg, d->legs[k].admdvs,
+                   d->legs[k].action == STORE_LEG_POST ? "post" : "void", gj_reason_name(r), detail);
+        }
+    }
+    if (any) {
+        gj_err err = store_submit_wait(n->store, ack_apply, &job);
+        if (err != GJ_OK)
+            gj_log(GJ_LOG_ERROR, "resolve", "setl_id=%s cannot record acks: %s", d->setl_id,
+                   gj_err_name(err));
+    }
+}
+
+typedef struct decision_batch {
+    size_t count;
+    store_decision items[RESOLVER_BATCH];
+} decision_batch;
+
+static bool collect_decision(const store_decision *d, void *arg)
+{
+    decision_batch *b = arg;
+    b->items[b->count++] = *d;
+    return b->count < RESOLVER_BATCH;
+}
+
+typedef struct hold_batch {
+    int64_t older_than;
+    size_t count;
+    store_hold items[RESOLVER_BATCH];
+} hold_batch;
+
+static bool collect_hold(const store_hold *h, void *arg)
+{
+    hold_batch *b = arg;
+    if (h->created_unix_ms <= b->older_than)
+        b->items[b->count++] = *h;
+    return b->count < RESOLVER_BATCH;
+}
+
+typedef struct participant_job {
+    const store_hold *hold;
+    int action;
+    int64_t amount;
+    gj_reason reason;
+    char detail[256];
+} participant_job;
+
+static gj_err participant_apply(store_txn *txn, void *arg)
+{
+    participant_job *job = arg;
+    int64_t resolved;
+    job->reason = fed_participant_resolve(txn, job->hold->coordinator, job->hold->setl_id,
+                                          job->hold->leg, job->action, job->amount, job->hold->sponsor,
+                                          job->hold->beneficiary, &resolved, job->detail,
+                                          sizeof job->detail);
+    return job->reason == GJ_R_NONE ? GJ_OK : GJ_ERR_ABORT;
+}
+
+/* A hold nobody has resolved: ask its coordinator what was decided. */
+static void ask_about_hold(node *n, const store_hold *h)
+{
+    Gongji__V1__QueryDecisionRequest req = GONGJI__V1__QUERY_DECISION_REQUEST__INIT;
+    req.setl_id = (char *)h->setl_id;
+    req.leg = h->leg;
+    char call_id[GJ_CALL_ID_MAX + 1];
+    snprintf(call_id, sizeof call_id, "%.40s/%u/q", h->setl_id, h->leg);
+    ProtobufCMessage *answer = NULL;
+    gj_reason r = peers_call(&n->peers, n->cfg.region, h->coordinator, "gongji.v1.Peer/QueryDecision",
+                             call_id, &req.base, &gongji__v1__query_decision_reply__descriptor,
+                             (int)n->cfg.peer_timeout_ms, &answer, NULL, 0);
+    if (r != GJ_R_NONE)
+        return; /* the coordinator is away: the money stays held, never lost */
+    Gongji__V1__QueryDecisionReply *qr = (Gongji__V1__QueryDecisionReply *)answer;
+    participant_job job = {.hold = h, .action = qr->action, .amount = qr->amount};
+    protobuf_c_message_free_unpacked(answer, NULL);
+    if (job.action != GONGJI__V1__LEG_ACTION__POST && job.action != GONGJI__V1__LEG_ACTION__VOID)
+        return; /* still being decided */
+    gj_err err = store_submit_wait(n->store, participant_apply, &job);
+    gj_log(err == GJ_OK ? GJ_LOG_INFO : GJ_LOG_ERROR, "resolve",
+           "setl_id=%s leg=%u asked region %s: %s -> %s %s", h->setl_id, h->leg, h->coordinator,
+           job.action == GONGJI__V1__LEG_ACTION__POST ? "post" : "void",
+           err == GJ_OK ? "done" : gj_reason_name(job.reason), job.detail);
+}
+
+static void resolve_round(node *n)
+{
+    static decision_batch decisions;  /* only the resolver thread uses these */
+    static hold_batch holds;
+    store_txn *txn;
+    decisions.count = 0;
+    if (store_read_begin(n->store, &txn) == GJ_OK) {
+        store_decision_scan_open(txn, collect_decision, &decisions);
+        store_read_end(txn);
+    }
+    for (size_t i = 0; i < decisions.count && !n->resolver_stop; i++)
+        resolver_push_decision(n, &decisions.items[i]);
+
+    holds.count = 0;
+    holds.older_than = gj_now_unix_ms() - n->cfg.resolve_after_ms;
+    if (store_read_begin(n->store, &txn) == GJ_OK) {
+        store_hold_scan_open(txn, collect_hold, &holds);
+        store_read_end(txn);
+    }
+    for (size_t i = 0; i < holds.count && !n->resolver_stop; i++)
+        ask_about_hold(n, &holds.items[i]);
+}
+
+static void *resolver_main(void *arg)
+{
+    node *n = arg;
+    pthread_mutex_lock(&n->resolver_mu);
+    while (!n->resolver_stop) {
+        pthread_mutex_unlock(&n->resolver_mu);
+        resolve_round(n);
+        pthread_mutex_lock(&n->resolver_mu);
+        if (n->resolver_stop)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long long ns = until.tv_nsec + (long long)n->cfg.resolve_interval_ms * 1000000LL;
+        until.tv_sec += (time_t)(ns / 1000000000LL);
+        until.tv_nsec = (long)(ns % 1000000000LL);
+        pthread_cond_timedwait(&n->resolver_cv, &n->resolver_mu, &until);
+    }
+    pthread_mutex_unlock(&n->resolver_mu);
+    return NULL;
+}
+
+int resolver_start(node *n)
+{
+    pthread_mutex_init(&n->resolver_mu, NULL);
+    pthread_cond_init(&n->resolver_cv, NULL);
+    n->resolver_stop = false;
+    if (pthread_create(&n->resolver, NULL, resolver_main, n) != 0)
+        return -1;
+    n->resolver_running = true;
+    return 0;
+}
+
+void resolver_wake(node *n)
+{
+    pthread_mutex_lock(&n->resolver_mu);
+    pthread_cond_signal(&n->resolver_cv);
+    pthread_mutex_unlock(&n->resolver_mu);
+}
+
+void resolver_stop(node *n)
+{
+    if (!n->resolver_running)
+        return;
+    pthread_mutex_lock(&n->resolver_mu);
+    n->resolver_stop = true;
+    pthread_cond_signal(&n->resolver_cv);
+    pthread_mutex_unlock(&n->resolver_mu);
+    pthread_join(n->resolver, NULL);
+    n->resolver_running = false;
+}
