@@ -255,3 +255,140 @@ int64_t settle_part(const Gongji__V1__SettleReply *reply, const char *psn_no)
             return reply->parts[i]->amount;
     return 0;
 }
+
+/* ---- clusters ---- */
+
+static const struct {
+    const char *region;
+    const char *policy;
+} cluster_regions[] = {
+    {"430100", "live = yes\nrelations = spouse,parent,child\nmax_beneficiaries = 10\ncascade = no\n"},
+    {"430300", "live = yes\nrelations = spouse,parent,child\nmax_beneficiaries = 10\ncascade = yes\n"},
+    {"430200", "live = no\nrelations = spouse,parent,child\n"},
+    {"430000", "live = yes\n"},
+    {"510100", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"},
+    {"540600", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"},
+    {"350100", "live = yes\nrelations = spouse,parent,child\ncascade = yes\nreserve_floor = 2000.00\n"},
+};
+
+test_node *tc_node(test_cluster *tc, const char *region)
+{
+    for (size_t i = 0; i < tc->count; i++)
+        if (strcmp(tc->nodes[i].region, region) == 0)
+            return &tc->nodes[i];
+    return NULL;
+}
+
+static void add_peer(test_node *tn, const char *prefix, test_node *to)
+{
+    size_t len = strlen(tn->peers);
+    snprintf(tn->peers + len, sizeof tn->peers - len, "%s = %s\n", prefix, to->url);
+}
+
+void tc_init(test_cluster *tc, const char *node_extra)
+{
+    memset(tc, 0, sizeof *tc);
+    tc->count = sizeof cluster_regions / sizeof cluster_regions[0];
+    for (size_t i = 0; i < tc->count; i++) {
+        tn_init(&tc->nodes[i], cluster_regions[i].region, cluster_regions[i].policy);
+        snprintf(tc->nodes[i].extra, sizeof tc->nodes[i].extra,
+                 "peer_timeout_ms = 500\nresolve_interval_ms = 200\nresolve_after_ms = 1000\n%s",
+                 node_extra ? node_extra : "");
+    }
+    test_node *hub = tc_node(tc, "430000");
+    const char *hunan[] = {"430100", "430300", "430200"};
+    for (size_t i = 0; i < 3; i++) {
+        test_node *tn = tc_node(tc, hunan[i]);
+        add_peer(tn, "43", hub);
+        add_peer(tn, "51", hub);
+        add_peer(tn, "54", hub);
+        add_peer(tn, "35", hub);
+    }
+    for (size_t i = 0; i < tc->count; i++)
+        if (&tc->nodes[i] != hub)
+            add_peer(hub, tc->nodes[i].region, &tc->nodes[i]);
+    test_node *cd = tc_node(tc, "510100"), *nq = tc_node(tc, "540600"), *fz = tc_node(tc, "350100");
+    add_peer(cd, "540600", nq);
+    add_peer(cd, "43", hub);
+    add_peer(cd, "35", fz);
+    add_peer(nq, "510100", cd);
+    add_peer(nq, "43", hub);
+    add_peer(nq, "35", fz);
+    add_peer(fz, "43", hub);
+    add_peer(fz, "51", cd);
+    add_peer(fz, "54", nq);
+}
+
+int tc_start(test_cluster *tc)
+{
+    for (size_t i = 0; i < tc->count; i++)
+        if (tn_start(&tc->nodes[i]) != 0)
+            return -1;
+    return 0;
+}
+
+void tc_destroy(test_cluster *tc)
+{
+    for (size_t i = 0; i < tc->count; i++)
+        tn_destroy(&tc->nodes[i]);
+}
+
+int op_bind_x(client_t *c, const char *sponsor, const char *sponsor_region, const char *beneficiary,
+              const char *beneficiary_region, int relation, client_status *st)
+{
+    Gongji__V1__BindRequest req = GONGJI__V1__BIND_REQUEST__INIT;
+    req.sponsor_psn_no = (char *)sponsor;
+    req.beneficiary_psn_no = (char *)beneficiary;
+    req.sponsor_admdvs = (char *)sponsor_region;
+    req.beneficiary_admdvs = (char *)beneficiary_region;
+    req.relation = (Gongji__V1__Relation)relation;
+    return call(c, "gongji.v1.MutualAid/Bind", NULL, &req.base, &gongji__v1__bind_reply__descriptor,
+                NULL, st);
+}
+
+int op_settle_x(client_t *c, const char *psn_no, const char *region, int64_t fen, const char *call_id,
+                Gongji__V1__SettleReply **reply, client_status *st)
+{
+    Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
+    req.psn_no = (char *)psn_no;
+    req.amount = fen;
+    req.use = GONGJI__V1__USE_TYPE__OUTPATIENT;
+    req.insuplc_admdvs = (char *)region;
+    return call(c, "gongji.v1.Settlement/Settle", call_id, &req.base,
+                &gongji__v1__settle_reply__descriptor, (ProtobufCMessage **)reply, st);
+}
+
+int64_t op_balance_x(client_t *c, const char *psn_no, const char *region, int64_t *held)
+{
+    Gongji__V1__BalanceRequest req = GONGJI__V1__BALANCE_REQUEST__INIT;
+    req.psn_no = (char *)psn_no;
+    ProtobufCMessage *reply = NULL;
+    client_status st;
+    client_call(c, "gongji.v1.Settlement/Balance", NULL, region, &req.base,
+                &gongji__v1__balance_reply__descriptor, &reply, &st);
+    if (st.code != 0 || reply == NULL) {
+        if (reply)
+            protobuf_c_message_free_unpacked(reply, NULL);
+        return -1;
+    }
+    Gongji__V1__BalanceReply *b = (Gongji__V1__BalanceReply *)reply;
+    int64_t balance = b->balance ? b->balance->balance : -1;
+    if (held)
+        *held = b->balance ? b->balance->held : -1;
+    protobuf_c_message_free_unpacked(reply, NULL);
+    return balance;
+}
+
+Gongji__V1__AuditReply *op_audit(client_t *c)
+{
+    Gongji__V1__AuditRequest req = GONGJI__V1__AUDIT_REQUEST__INIT;
+    ProtobufCMessage *reply = NULL;
+    client_status st;
+    client_call(c, "gongji.v1.Operator/Audit", NULL, NULL, &req.base,
+                &gongji__v1__audit_reply__descriptor, &reply, &st);
+    if (st.code != 0 && reply) {
+        protobuf_c_message_free_unpacked(reply, NULL);
+        reply = NULL;
+    }
+    return (Gongji__V1__AuditReply *)reply;
+}

@@ -57,4 +57,31 @@ int op_set_date(client_t *c, int32_t yyyymmdd, client_status *st);
 /* The amount sponsor psn_no paid in reply, 0 when not among the parts. */
 int64_t settle_part(const Gongji__V1__SettleReply *reply, const char *psn_no);
 
+/* ---- a local federation: the regions of deploy/cluster/, on ipc ---- */
+
+#define TC_NODES_MAX 8
+typedef struct test_cluster {
+    size_t count;
+    test_node nodes[TC_NODES_MAX];
+} test_cluster;
+
+/* Changsha 430100 (single sponsor, 10 per sponsor), Xiangtan 430300, Zhuzhou 430200
+ * (not live), a Hunan hub 430000, Chengdu 510100 and Nagqu 540600 (pilot, cascade),
+ * Fuzhou 350100 (2000-yuan floor). Hunan nodes reach everything through the hub.
+ * node_extra is added to every node's [node] section. */
+void tc_init(test_cluster *tc, const char *node_extra);
+int tc_start(test_cluster *tc);
+void tc_destroy(test_cluster *tc);
+test_node *tc_node(test_cluster *tc, const char *region);
+
+/* Operations naming regions, so any node can take them. */
+int op_bind_x(client_t *c, const char *sponsor, const char *sponsor_region, const char *beneficiary,
+              const char *beneficiary_region, int relation, client_status *st);
+int op_settle_x(client_t *c, const char *psn_no, const char *region, int64_t fen, const char *call_id,
+                Gongji__V1__SettleReply **reply, client_status *st);
+/* Balance (and held, when held != NULL) of psn_no in region; -1 on error. */
+int64_t op_balance_x(client_t *c, const char *psn_no, const char *region, int64_t *held);
+/* The node's audit (caller frees), NULL on error. */
+Gongji__V1__AuditReply *op_audit(client_t *c);
+
 #endif

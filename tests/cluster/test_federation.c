@@ -1,0 +1,457 @@
+/* The federation with real node processes: routing, cross-region bindings and
+ * settlements, a dead sponsor node, peer identity, duplicates. Money checked on every
+ * node. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "gj_util.h"
+#include "harness.h"
+
+enum { OK = 0, NOT_FOUND = 5, PERMISSION_DENIED = 7, FAILED_PRECONDITION = 9, UNAVAILABLE = 14 };
+
+static test_cluster tc;
+
+typedef struct region_client {
+    const char *region;
+    client_t *op;
+} region_client;
+
+static client_t *op_at(const char *region)
+{
+    return tn_client(tc_node(&tc, region), "op-1", GONGJI__V1__ROLE__OPERATOR);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tc_init(&tc, NULL);
+    return tc_start(&tc);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = 0;
+    for (size_t i = 0; i < tc.count; i++)
+        if (tc.nodes[i].pid > 0 && tn_stop(&tc.nodes[i]) != 0)
+            rc = -1; /* a node that does not stop cleanly (or leaks under ASan) fails */
+    tc_destroy(&tc);
+    return rc;
+}
+
+static void person_at(const char *region, const char *psn_no, int serial, const char *insutype,
+                      int64_t fen)
+{
+    client_t *c = op_at(region);
+    client_status st;
+    assert_int_equal(op_enroll(c, psn_no, serial, insutype, region, &st), OK);
+    if (fen > 0)
+        assert_int_equal(op_credit(c, psn_no, fen, &st), OK);
+    client_close(c);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Posts follow the answer: wait (bounded) until psn_no's balance reads want. */
+static int64_t balance_settles_at(client_t *c, const char *psn_no, const char *region, int64_t want)
+{
+    int64_t got = -1, held = -1;
+    for (int i = 0; i < 100; i++) {
+        got = op_balance_x(c, psn_no, region, &held);
+        if (got == want && held == 0)
+            break;
+        sleep_ms(50);
+    }
+    assert_int_equal(held, 0);
+    return got;
+}
+
+static void test_changsha_beneficiary_paid_in_order_by_xiangtan_then_changsha(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("430100", "CS-P1", 1, "390", 0);
+    person_at("430300", "XT-S1", 1, "310", 5000);   /* 50.00 */
+    person_at("430100", "CS-S1", 2, "310", 10000);  /* 100.00 */
+    client_t *cs = op_at("430100");
+    client_t *xt = op_at("430300");
+    /* Sent to the beneficiary's node: it goes to the sponsor's (authoritative) node. */
+    assert_int_equal(op_bind_x(cs, "XT-S1", "430300", "CS-P1", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    assert_int_equal(op_bind(cs, "CS-S1", "CS-P1", GONGJI__V1__RELATION__PARENT, &st), OK);
+
+    /* Changsha pays from a single sponsor: the first in order with money. */
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle_x(cs, "CS-P1", "430100", 3000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "XT-S1"), 3000);
+    assert_int_equal(r->psn_cash_pay, 0);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(balance_settles_at(xt, "XT-S1", NULL, 2000), 2000);
+
+    assert_int_equal(op_settle_x(cs, "CS-P1", "430100", 4000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "XT-S1"), 2000); /* all Xiangtan had; the rest is cash */
+    assert_int_equal(settle_part(r, "CS-S1"), 0);
+    assert_int_equal(r->psn_cash_pay, 2000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(balance_settles_at(xt, "XT-S1", NULL, 0), 0);
+
+    /* Xiangtan's sponsor is empty: Changsha's, next in order, pays. */
+    assert_int_equal(op_settle_x(cs, "CS-P1", "430100", 4000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "XT-S1"), 0);
+    assert_int_equal(settle_part(r, "CS-S1"), 4000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance(cs, "CS-S1"), 6000);
+    assert_int_equal(op_balance_x(cs, "XT-S1", "430300", NULL), 0); /* read through the hub */
+    client_close(cs);
+    client_close(xt);
+}
+
+static void test_chengdu_beneficiary_paid_by_nagqu_sponsor(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("510100", "CD-P1", 1, "310", 1000);  /* own 10.00 */
+    person_at("540600", "NQ-S1", 1, "310", 20000); /* 200.00 */
+    client_t *cd = op_at("510100");
+    client_t *nq = op_at("540600");
+    assert_int_equal(op_bind_x(nq, "NQ-S1", "540600", "CD-P1", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle_x(cd, "CD-P1", "510100", 5000, NULL, &r, &st), OK);
+    assert_int_equal(r->acct_pay, 1000);
+    assert_int_equal(settle_part(r, "NQ-S1"), 4000);
+    assert_int_equal(r->n_parts, 1);
+    assert_string_equal(r->parts[0]->sponsor_admdvs, "540600");
+    assert_int_equal(r->psn_cash_pay, 0);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance(cd, "CD-P1"), 0);
+    assert_int_equal(balance_settles_at(nq, "NQ-S1", NULL, 16000), 16000);
+
+    /* The sponsor sees the spending in its records, on its own node. */
+    Gongji__V1__RecordsRequest req = GONGJI__V1__RECORDS_REQUEST__INIT;
+    req.psn_no = "NQ-S1";
+    Gongji__V1__RecordsReply *rec = NULL;
+    client_call(nq, "gongji.v1.Settlement/Records", NULL, NULL, &req.base,
+                &gongji__v1__records_reply__descriptor, (ProtobufCMessage **)&rec, &st);
+    assert_int_equal(st.code, OK);
+    assert_int_equal(rec->n_records, 1);
+    assert_string_equal(rec->records[0]->beneficiary_psn_no, "CD-P1");
+    assert_int_equal(rec->records[0]->amount, 4000);
+    gongji__v1__records_reply__free_unpacked(rec, NULL);
+    client_close(cd);
+    client_close(nq);
+}
+
+static void test_cross_province_outside_the_pilot_refused(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("430100", "CS-P2", 3, "390", 0);
+    person_at("430100", "CS-S2", 4, "310", 10000);
+    person_at("510100", "CD-S2", 2, "310", 10000);
+    person_at("510100", "CD-P2", 3, "390", 0);
+    client_t *cs = op_at("430100");
+    /* Chengdu is in the pilot, Changsha is not: refused either way. */
+    assert_int_equal(op_bind_x(cs, "CD-S2", "510100", "CS-P2", "430100", GONGJI__V1__RELATION__PARENT, &st),
+                     FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "CROSS_PROVINCE_NOT_IN_PILOT");
+    assert_int_equal(op_bind_x(cs, "CS-S2", "430100", "CD-P2", "510100", GONGJI__V1__RELATION__PARENT, &st),
+                     FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "CROSS_PROVINCE_NOT_IN_PILOT");
+    /* Zhuzhou is not live: its people can neither give nor receive. */
+    person_at("430200", "ZZ-S1", 1, "310", 10000);
+    assert_int_equal(op_bind_x(cs, "ZZ-S1", "430200", "CS-P2", "430100", GONGJI__V1__RELATION__PARENT, &st),
+                     FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "REGION_NOT_LIVE");
+    assert_int_equal(op_bind_x(cs, "CS-S2", "430100", "ZZ-S1", "430200", GONGJI__V1__RELATION__CHILD, &st),
+                     FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "REGION_NOT_LIVE");
+    /* Nothing was recorded on either side. */
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle_x(cs, "CS-P2", "430100", 1000, NULL, &r, &st), OK);
+    assert_int_equal(r->n_parts, 0);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    client_close(cs);
+}
+
+static void test_request_to_the_wrong_node_reaches_the_owner(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("430300", "XT-S3", 3, "310", 7700);
+    /* Fuzhou -> Hunan hub -> Xiangtan. */
+    client_t *fz = op_at("350100");
+    Gongji__V1__BalanceRequest req = GONGJI__V1__BALANCE_REQUEST__INIT;
+    req.psn_no = "XT-S3";
+    Gongji__V1__BalanceReply *b = NULL;
+    client_call(fz, "gongji.v1.Settlement/Balance", NULL, "430300", &req.base,
+                &gongji__v1__balance_reply__descriptor, (ProtobufCMessage **)&b, &st);
+    assert_int_equal(st.code, OK);
+    assert_string_equal(st.served_by, "430300");
+    assert_int_equal(b->balance->balance, 7700);
+    gongji__v1__balance_reply__free_unpacked(b, NULL);
+    /* A settlement sent to Chengdu for a Changsha patient is settled in Changsha. */
+    person_at("430100", "CS-P3", 5, "310", 900);
+    client_t *cd = op_at("510100");
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle_x(cd, "CS-P3", "430100", 500, NULL, &r, &st), OK);
+    assert_string_equal(st.served_by, "430100");
+    assert_int_equal(r->acct_pay, 500);
+    assert_int_equal(strncmp(r->setl_id, "430100-", 7), 0);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance_x(fz, "CS-P3", "430100", NULL), 400);
+    /* A region nobody serves: NOT_FOUND naming it, at once. */
+    client_call(fz, "gongji.v1.Settlement/Balance", NULL, "990100", &req.base,
+                &gongji__v1__balance_reply__descriptor, NULL, &st);
+    assert_int_equal(st.code, NOT_FOUND);
+    assert_string_equal(st.reason, "REGION_UNKNOWN");
+    assert_non_null(strstr(st.message, "990100"));
+    /* Through the hub, to a Hunan region it does not know. */
+    client_call(fz, "gongji.v1.Settlement/Balance", NULL, "439900", &req.base,
+                &gongji__v1__balance_reply__descriptor, NULL, &st);
+    assert_int_equal(st.code, NOT_FOUND);
+    assert_non_null(strstr(st.message, "439900"));
+    client_close(fz);
+    client_close(cd);
+}
+
+static void test_sponsor_node_down_is_skipped_in_time_and_charged_nothing(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("430100", "CS-P4", 6, "390", 0);
+    person_at("430300", "XT-S4", 4, "310", 10000);
+    person_at("430100", "CS-S4", 7, "310", 10000);
+    client_t *cs = op_at("430100");
+    assert_int_equal(op_bind_x(cs, "XT-S4", "430300", "CS-P4", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    assert_int_equal(op_bind(cs, "CS-S4", "CS-P4", GONGJI__V1__RELATION__PARENT, &st), OK);
+
+    test_node *xt = tc_node(&tc, "430300");
+    tn_kill9(xt);
+    int64_t t0 = gj_mono_ms();
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle_x(cs, "CS-P4", "430100", 2500, NULL, &r, &st), OK);
+    int64_t took = gj_mono_ms() - t0;
+    assert_true(took < 3000); /* the client's deadline */
+    assert_int_equal(settle_part(r, "XT-S4"), 0);
+    assert_int_equal(settle_part(r, "CS-S4"), 2500);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance(cs, "CS-S4"), 7500);
+
+    assert_int_equal(tn_start(xt), 0);
+    client_t *x = op_at("430300");
+    /* After restart, and after the coordinator's void got through: untouched. */
+    assert_int_equal(balance_settles_at(x, "XT-S4", NULL, 10000), 10000);
+    Gongji__V1__AuditReply *a = NULL;
+    for (int i = 0; i < 100; i++) {
+        if (a)
+            gongji__v1__audit_reply__free_unpacked(a, NULL);
+        a = op_audit(cs);
+        if (a && a->open_decisions == 0)
+            break;
+        sleep_ms(50);
+    }
+    assert_non_null(a);
+    assert_int_equal(a->open_decisions, 0);
+    assert_true(a->ok);
+    gongji__v1__audit_reply__free_unpacked(a, NULL);
+    client_close(x);
+    client_close(cs);
+}
+
+static void test_hold_from_a_node_that_is_not_the_beneficiarys_home_is_refused(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("430100", "CS-P5", 8, "390", 0);
+    person_at("430300", "XT-S5", 5, "310", 10000);
+    client_t *cs = op_at("430100");
+    assert_int_equal(op_bind_x(cs, "XT-S5", "430300", "CS-P5", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    /* Fuzhou's node pretends to coordinate a Changsha patient's settlement. */
+    client_t *rogue = tn_client(tc_node(&tc, "430300"), "350100", GONGJI__V1__ROLE__PEER);
+    Gongji__V1__HoldRequest req = GONGJI__V1__HOLD_REQUEST__INIT;
+    req.setl_id = "350100-20261122-1-1";
+    req.sponsor_psn_no = "XT-S5";
+    req.beneficiary_psn_no = "CS-P5";
+    req.beneficiary_admdvs = "430100";
+    req.amount = 5000;
+    client_call(rogue, "gongji.v1.Peer/Hold", "rogue-1", NULL, &req.base,
+                &gongji__v1__hold_reply__descriptor, NULL, &st);
+    assert_int_equal(st.code, PERMISSION_DENIED);
+    assert_string_equal(st.reason, "NOT_BENEFICIARY_HOME");
+    /* Claiming to be the home region of a beneficiary it is not: no binding backs it. */
+    req.beneficiary_admdvs = "350100";
+    client_call(rogue, "gongji.v1.Peer/Hold", "rogue-2", NULL, &req.base,
+                &gongji__v1__hold_reply__descriptor, NULL, &st);
+    assert_int_equal(st.code, NOT_FOUND);
+    assert_string_equal(st.reason, "BINDING_NOT_FOUND");
+    int64_t held = -1;
+    assert_int_equal(op_balance_x(cs, "XT-S5", "430300", &held), 10000);
+    assert_int_equal(held, 0);
+    client_close(rogue);
+    client_close(cs);
+}
+
+typedef struct dup_arg {
+    const char *via;
+    Gongji__V1__SettleReply *reply;
+    int code;
+} dup_arg;
+
+static void *settle_via(void *arg)
+{
+    dup_arg *d = arg;
+    client_t *c = tn_client(tc_node(&tc, d->via), "H43010000001", GONGJI__V1__ROLE__INSTITUTION);
+    client_status st;
+    d->code = op_settle_x(c, "CS-P6", "430100", 3000, "same-bill-77", &d->reply, &st);
+    client_close(c);
+    return NULL;
+}
+
+static void test_duplicated_settlement_sent_to_two_nodes_moves_money_once(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("430100", "CS-P6", 9, "390", 0);
+    person_at("430300", "XT-S6", 6, "310", 10000);
+    client_t *cs = op_at("430100");
+    assert_int_equal(op_bind_x(cs, "XT-S6", "430300", "CS-P6", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    dup_arg a = {.via = "430100"}, b = {.via = "350100"};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, settle_via, &a);
+    pthread_create(&tb, NULL, settle_via, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(b.code, OK);
+    assert_string_equal(a.reply->setl_id, b.reply->setl_id);
+    assert_int_equal(settle_part(a.reply, "XT-S6"), 3000);
+    gongji__v1__settle_reply__free_unpacked(a.reply, NULL);
+    gongji__v1__settle_reply__free_unpacked(b.reply, NULL);
+    client_t *xt = op_at("430300");
+    assert_int_equal(balance_settles_at(xt, "XT-S6", NULL, 7000), 7000);
+    /* Once more later: the same answer, still one debit. */
+    dup_arg c = {.via = "510100"};
+    settle_via(&c);
+    assert_int_equal(c.code, OK);
+    gongji__v1__settle_reply__free_unpacked(c.reply, NULL);
+    sleep_ms(300);
+    assert_int_equal(balance_settles_at(xt, "XT-S6", NULL, 7000), 7000);
+    client_close(xt);
+    client_close(cs);
+}
+
+static void test_cross_region_unbind_stops_payment_from_tomorrow(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("510100", "CD-P7", 7, "390", 0);
+    person_at("540600", "NQ-S7", 7, "310", 10000);
+    client_t *cd = op_at("510100");
+    assert_int_equal(op_bind_x(cd, "NQ-S7", "540600", "CD-P7", "510100", GONGJI__V1__RELATION__GRANDCHILD, &st), OK);
+    /* The beneficiary asks its own node; the copy there knows the sponsor's node. */
+    assert_int_equal(op_unbind(cd, "NQ-S7", "CD-P7", &st), OK);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle_x(cd, "CD-P7", "510100", 1000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "NQ-S7"), 1000); /* still today */
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    int32_t tomorrow = gj_date_next(gj_cst_date_of(gj_now_unix_ms()));
+    client_t *nq = op_at("540600");
+    assert_int_equal(op_set_date(cd, tomorrow, &st), OK);
+    assert_int_equal(op_set_date(nq, tomorrow, &st), OK);
+    assert_int_equal(op_settle_x(cd, "CD-P7", "510100", 1000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "NQ-S7"), 0);
+    assert_int_equal(r->psn_cash_pay, 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(balance_settles_at(nq, "NQ-S7", NULL, 9000), 9000);
+    assert_int_equal(op_set_date(cd, 0, &st), OK);
+    assert_int_equal(op_set_date(nq, 0, &st), OK);
+    client_close(nq);
+    client_close(cd);
+}
+
+static void test_audit_passes_on_every_node_and_across_the_cluster(void **state)
+{
+    (void)state;
+    /* Runs last: everything the tests above did must add up. */
+    Gongji__V1__AuditReply *audits[TC_NODES_MAX] = {0};
+    for (int round = 0; round < 100; round++) {
+        bool quiet = true;
+        for (size_t i = 0; i < tc.count; i++) {
+            if (audits[i])
+                gongji__v1__audit_reply__free_unpacked(audits[i], NULL);
+            client_t *c = tn_client(&tc.nodes[i], "op-1", GONGJI__V1__ROLE__OPERATOR);
+            audits[i] = op_audit(c);
+            client_close(c);
+            assert_non_null(audits[i]);
+            quiet &= audits[i]->open_holds == 0 && audits[i]->open_decisions == 0;
+        }
+        if (quiet)
+            break;
+        sleep_ms(100);
+    }
+    size_t matched = 0;
+    for (size_t i = 0; i < tc.count; i++) {
+        Gongji__V1__AuditReply *a = audits[i];
+        for (size_t f = 0; f < a->n_failures; f++)
+            print_message("%s: %s\n", a->region, a->failures[f]);
+        assert_true(a->ok);
+        assert_int_equal(a->open_holds, 0);
+        assert_int_equal(a->open_decisions, 0);
+        /* Every payment this node coordinated is posted once at the sponsor's node. */
+        for (size_t k = 0; k < a->n_coordinated; k++) {
+            Gongji__V1__CrossPayment *p = a->coordinated[k];
+            size_t found = 0;
+            for (size_t j = 0; j < tc.count; j++) {
+                if (strcmp(audits[j]->region, p->sponsor_admdvs) != 0)
+                    continue;
+                for (size_t m = 0; m < audits[j]->n_participated; m++) {
+                    Gongji__V1__CrossPayment *q = audits[j]->participated[m];
+                    if (strcmp(q->setl_id, p->setl_id) == 0 && q->leg == p->leg) {
+                        assert_int_equal(q->amount, p->amount);
+                        found++;
+                    }
+                }
+            }
+            assert_int_equal(found, 1);
+            matched++;
+        }
+        size_t posted = 0;
+        for (size_t j = 0; j < tc.count; j++)
+            posted += audits[j]->n_participated;
+        (void)posted;
+    }
+    size_t participated = 0;
+    for (size_t i = 0; i < tc.count; i++)
+        participated += audits[i]->n_participated;
+    assert_int_equal(matched, participated); /* nothing posted that was not decided */
+    assert_true(matched >= 5);
+    for (size_t i = 0; i < tc.count; i++)
+        gongji__v1__audit_reply__free_unpacked(audits[i], NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_changsha_beneficiary_paid_in_order_by_xiangtan_then_changsha),
+        cmocka_unit_test(test_chengdu_beneficiary_paid_by_nagqu_sponsor),
+        cmocka_unit_test(test_cross_province_outside_the_pilot_refused),
+        cmocka_unit_test(test_request_to_the_wrong_node_reaches_the_owner),
+        cmocka_unit_test(test_sponsor_node_down_is_skipped_in_time_and_charged_nothing),
+        cmocka_unit_test(test_hold_from_a_node_that_is_not_the_beneficiarys_home_is_refused),
+        cmocka_unit_test(test_duplicated_settlement_sent_to_two_nodes_moves_money_once),
+        cmocka_unit_test(test_cross_region_unbind_stops_payment_from_tomorrow),
+        cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
