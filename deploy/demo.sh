@@ -69,3 +69,37 @@ run --node $FZ balance --psn-no 3501000001
 
 say "What each relative spent from Zhang Wei's account"
 run --node $CS records --psn-no 4301000001
+
+XT=tcp://127.0.0.1:7102   # Xiangtan 430300
+NQ=tcp://127.0.0.1:7202   # Nagqu 540600: pilot, like Chengdu
+
+say "Across Hunan: a Xiangtan son pays for his Changsha mother (through the Hunan hub)"
+enroll $CS 4301000005 43010219550505005 390 430100 "刘梅 Liu Mei (Changsha)"
+enroll $XT 4303000001 43030219800808001 310 430300 "王军 Wang Jun (Xiangtan)"
+credit $XT 4303000001 300.00
+# Sent to the mother's node: it forwards to the son's node, which decides (it owns the money).
+run --node $CS --call-id demo-bind-xt --role operator \
+  bind --sponsor 4303000001 --sponsor-region 430300 --beneficiary 4301000005 --beneficiary-region 430100 --relation parent
+run --node $CS --role institution --caller H43010200001 --call-id demo-settle-cs-xt \
+  settle --psn-no 4301000005 --amount 88.00 --use pharmacy
+sleep 0.3
+run --node $CS --region 430300 balance --psn-no 4303000001
+
+say "Across provinces in the pilot: a Nagqu daughter pays for her Chengdu father"
+enroll $CD 5101000004 51010419500909004 310 510100 "赵强 Zhao Qiang (Chengdu)"
+enroll $NQ 5406000001 54062119820202001 310 540600 "赵兰 Zhao Lan (Nagqu)"
+credit $CD 5101000004 20.00
+credit $NQ 5406000001 1000.00
+run --node $NQ --call-id demo-bind-nq \
+  bind --sponsor 5406000001 --sponsor-region 540600 --beneficiary 5101000004 --beneficiary-region 510100 --relation parent
+run --node $CD --role institution --caller H51010400001 --call-id demo-settle-cd-nq \
+  settle --psn-no 5101000004 --amount 260.00 --use inpatient
+sleep 0.3
+run --node $CD --region 540600 balance --psn-no 5406000001
+
+say "Changsha is not in the pilot: a Chengdu sponsor cannot bind a Changsha relative (R4)"
+run --node $CD --call-id demo-bind-refused \
+  bind --sponsor 5101000002 --sponsor-region 510100 --beneficiary 4301000003 --beneficiary-region 430100 --relation parent || true
+
+say "Every node's books balance, and every cross-region payment appears on both sides"
+run audit --cluster $CS,$XT,tcp://127.0.0.1:7103,tcp://127.0.0.1:7100,$CD,$NQ,$FZ || true
