@@ -452,6 +452,13 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
         call_finish(c);
         return;
     }
+    /* A write needs its idempotency key here, whichever path it takes; a forwarded
+     * call is checked by its owner. */
+    if (c->method->apply != NULL && !c->method->natural_key && c->slow != fed_forward &&
+        c->env->call_id[0] == '\0') {
+        call_finish_error(c, GJ_R_CALL_ID_MISSING);
+        return;
+    }
     if (c->slow != NULL) {
         gj_err err = n->workers ? workers_submit(n->workers, run_slow, c) : GJ_ERR_CLOSED;
         if (err != GJ_OK)
@@ -460,10 +467,6 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
     }
     if (c->method->apply == NULL) {
         call_finish(c);
-        return;
-    }
-    if (c->env->call_id[0] == '\0' && !c->method->natural_key) {
-        call_finish_error(c, GJ_R_CALL_ID_MISSING);
         return;
     }
     gj_err err = store_submit(n->store, write_apply, write_done, c);
