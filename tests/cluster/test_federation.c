@@ -221,8 +221,30 @@ static void test_request_to_the_wrong_node_reaches_the_owner(void **state)
                 &gongji__v1__balance_reply__descriptor, NULL, &st);
     assert_int_equal(st.code, NOT_FOUND);
     assert_non_null(strstr(st.message, "439900"));
+    /* A routing loop ends after a bounded number of hops, with an answer. */
+    client_call(fz, "gongji.v1.Settlement/Balance", NULL, "980100", &req.base,
+                &gongji__v1__balance_reply__descriptor, NULL, &st);
+    assert_int_equal(st.code, 10 /* ABORTED */);
+    assert_string_equal(st.reason, "HOPS_EXCEEDED");
     client_close(fz);
     client_close(cd);
+}
+
+static void test_region_refusing_sponsors_from_another_region_for_residents(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("510100", "CD-R8", 8, "390", 0);
+    person_at("510100", "CD-E8", 9, "310", 0);
+    person_at("540600", "NQ-S8", 8, "310", 10000);
+    client_t *nq = op_at("540600");
+    /* Chengdu refuses Nagqu sponsors for its resident-insured (390)... */
+    assert_int_equal(op_bind_x(nq, "NQ-S8", "540600", "CD-R8", "510100", GONGJI__V1__RELATION__PARENT, &st),
+                     FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "SPONSOR_REGION_REFUSED");
+    /* ...but not for its employees. */
+    assert_int_equal(op_bind_x(nq, "NQ-S8", "540600", "CD-E8", "510100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    client_close(nq);
 }
 
 static void test_sponsor_node_down_is_skipped_in_time_and_charged_nothing(void **state)
@@ -355,7 +377,7 @@ static void test_cross_region_unbind_stops_payment_from_tomorrow(void **state)
 {
     (void)state;
     client_status st;
-    person_at("510100", "CD-P7", 7, "390", 0);
+    person_at("510100", "CD-P7", 7, "310", 0);
     person_at("540600", "NQ-S7", 7, "310", 10000);
     client_t *cd = op_at("510100");
     assert_int_equal(op_bind_x(cd, "NQ-S7", "540600", "CD-P7", "510100", GONGJI__V1__RELATION__GRANDCHILD, &st), OK);
@@ -447,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_chengdu_beneficiary_paid_by_nagqu_sponsor),
         cmocka_unit_test(test_cross_province_outside_the_pilot_refused),
         cmocka_unit_test(test_request_to_the_wrong_node_reaches_the_owner),
+        cmocka_unit_test(test_region_refusing_sponsors_from_another_region_for_residents),
         cmocka_unit_test(test_sponsor_node_down_is_skipped_in_time_and_charged_nothing),
         cmocka_unit_test(test_hold_from_a_node_that_is_not_the_beneficiarys_home_is_refused),
         cmocka_unit_test(test_duplicated_settlement_sent_to_two_nodes_moves_money_once),

@@ -266,7 +266,9 @@ static const struct {
     {"430300", "live = yes\nrelations = spouse,parent,child\nmax_beneficiaries = 10\ncascade = yes\n"},
     {"430200", "live = no\nrelations = spouse,parent,child\n"},
     {"430000", "live = yes\n"},
-    {"510100", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"},
+    /* R12 under test: Nagqu's employees may not aid Chengdu's resident-insured. */
+    {"510100", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"
+               "refuse_sponsors_from = 540600\nrefuse_insutype = 390\n"},
     {"540600", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"},
     {"350100", "live = yes\nrelations = spouse,parent,child\ncascade = yes\nreserve_floor = 2000.00\n"},
 };
@@ -314,6 +316,9 @@ void tc_init(test_cluster *tc, const char *node_extra)
     add_peer(nq, "510100", cd);
     add_peer(nq, "43", hub);
     add_peer(nq, "35", fz);
+    /* A misconfigured pair that sends region 98xxxx back and forth: hops must end it. */
+    add_peer(cd, "98", fz);
+    add_peer(fz, "98", cd);
     add_peer(fz, "43", hub);
     add_peer(fz, "51", cd);
     add_peer(fz, "54", nq);
