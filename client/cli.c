@@ -1,6 +1,7 @@
 /* gongji: the operator's command-line tool. One command = one call to a node (records
  * --all makes one call per page). See docs/cli.md and `gongji --help`. */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +28,9 @@
 #define CLI_TIMEOUT_MAX_MS 3600000
 /* records --all stops here so a node that never ends its pages cannot loop us forever. */
 #define CLI_PAGES_MAX 10000
+/* audit --cluster: nodes one run may call. Twice GJ_PEERS_MAX: every node a full peer
+ * table can name, and then some; each silent node costs a whole --timeout. */
+#define CLI_CLUSTER_MAX 256
 
 enum {
     CLI_EXIT_OK = 0,
@@ -45,6 +49,7 @@ enum cli_opt_id {
     O_PSN_NO, O_CERTNO, O_INSUTYPE, O_REGION_CODE, O_NAME, O_STATUS, O_AMOUNT, O_MEMO,
     O_SPONSOR, O_BENEFICIARY, O_RELATION, O_SPONSOR_REGION, O_BENEFICIARY_REGION, O_SPONSORS,
     O_USE, O_INSTITUTION, O_FROM, O_TO, O_PAGE_SIZE, O_PAGE_TOKEN, O_ALL, O_DATE,
+    O_INSUPLC_ADMDVS, O_CLUSTER, O_STRICT,
     O_COUNT
 };
 
@@ -89,6 +94,9 @@ static const cli_optdef cli_optdefs[O_COUNT] = {
     [O_PAGE_TOKEN] = {"page-token", "T", true},
     [O_ALL] = {"all", NULL, false},
     [O_DATE] = {"date", "DATE", false},
+    [O_INSUPLC_ADMDVS] = {"insuplc-admdvs", "R", false},
+    [O_CLUSTER] = {"cluster", "URL,URL,...", false},
+    [O_STRICT] = {"strict", NULL, false},
 };
 
 typedef struct cli_cmd_opt {
@@ -749,6 +757,9 @@ static void h_health(const Gongji__V1__HealthReply *h)
     h_u64("journal_entries", h->journal_entries);
     h_u64("requests_served", h->requests_served);
     h_u64("in_flight", h->in_flight);
+    h_u64("open_holds", h->open_holds);
+    h_u64("open_decisions", h->open_decisions);
+    h_u64("peers", h->peers);
 }
 
 static int j_health(const Gongji__V1__HealthReply *h)
@@ -765,6 +776,9 @@ static int j_health(const Gongji__V1__HealthReply *h)
     j_u64(o, "requests_served", h->requests_served);
     j_u64(o, "in_flight", h->in_flight);
     cJSON_AddBoolToObject(o, "live", h->live);
+    j_u64(o, "open_holds", h->open_holds);
+    j_u64(o, "open_decisions", h->open_decisions);
+    j_u64(o, "peers", h->peers);
     return j_emit(o);
 }
 
@@ -899,6 +913,7 @@ static int run_unbind(cli_ctx *x)
     Gongji__V1__UnbindRequest req = GONGJI__V1__UNBIND_REQUEST__INIT;
     req.sponsor_psn_no = x->val[O_SPONSOR];
     req.beneficiary_psn_no = x->val[O_BENEFICIARY];
+    req.sponsor_admdvs = x->val[O_SPONSOR_REGION] != NULL ? x->val[O_SPONSOR_REGION] : "";
     ProtobufCMessage *m;
     int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__unbind_reply__descriptor, &m);
     if (rc != CLI_EXIT_OK)
@@ -908,22 +923,28 @@ static int run_unbind(cli_ctx *x)
     return rc;
 }
 
-static int run_order(cli_ctx *x)
+/* Split option id's value, "A, B,C", into its items, blanks trimmed. On success *list
+ * is a private copy that *items point into; the caller frees both. An empty item is a
+ * usage error (what, e.g. "name", says what is missing in the message). */
+static int cli_split(cli_ctx *x, int id, const char *what, char **list, char ***items,
+                     size_t *n_items)
 {
-    /* Split a private copy in place: "P1, P2,P3" -> three names, blanks trimmed. */
-    char *list = strdup(x->val[O_SPONSORS]);
-    if (list == NULL)
+    *list = strdup(x->val[id]);
+    *items = NULL;
+    *n_items = 0;
+    if (*list == NULL)
         return cli_usage(x, "out of memory");
     size_t cap = 1;
-    for (const char *p = list; *p != '\0'; p++)
+    for (const char *p = *list; *p != '\0'; p++)
         cap += *p == ',';
     char **names = calloc(cap, sizeof *names);
     if (names == NULL) {
-        free(list);
+        free(*list);
+        *list = NULL;
         return cli_usage(x, "out of memory");
     }
     size_t n = 0;
-    char *p = list;
+    char *p = *list;
     for (;;) {
         char *comma = strchr(p, ',');
         if (comma != NULL)
@@ -935,14 +956,28 @@ static int run_order(cli_ctx *x)
             *--end = '\0';
         if (*p == '\0') {
             free(names);
-            free(list);
-            return cli_usage(x, "--sponsors has an empty name; give P1,P2,... with no blanks");
+            free(*list);
+            *list = NULL;
+            return cli_usage(x, "--%s has an empty %s; give %s with no empty items",
+                             cli_optdefs[id].name, what, cli_optdefs[id].arg);
         }
         names[n++] = p;
         if (comma == NULL)
             break;
         p = comma + 1;
     }
+    *items = names;
+    *n_items = n;
+    return CLI_EXIT_OK;
+}
+
+static int run_order(cli_ctx *x)
+{
+    char *list, **names;
+    size_t n;
+    int rc0 = cli_split(x, O_SPONSORS, "name", &list, &names, &n);
+    if (rc0 != CLI_EXIT_OK)
+        return rc0;
 
     Gongji__V1__SetOrderRequest req = GONGJI__V1__SET_ORDER_REQUEST__INIT;
     req.beneficiary_psn_no = x->val[O_BENEFICIARY];
@@ -1022,6 +1057,7 @@ static int run_settle(cli_ctx *x)
     req.psn_no = x->val[O_PSN_NO];
     req.use = (Gongji__V1__UseType)use;
     req.fixmedins_code = x->val[O_INSTITUTION] != NULL ? x->val[O_INSTITUTION] : "";
+    req.insuplc_admdvs = x->val[O_INSUPLC_ADMDVS] != NULL ? x->val[O_INSUPLC_ADMDVS] : "";
     ProtobufCMessage *m;
     rc = cli_call(x, x->call_id, &req.base, &gongji__v1__settle_reply__descriptor, &m);
     if (rc != CLI_EXIT_OK)
@@ -1230,6 +1266,740 @@ static int run_set_date(cli_ctx *x)
     return rc != CLI_EXIT_OK ? rc : cli_health_out(x, m);
 }
 
+/* ---- audit ---- */
+
+/* Text built piece by piece; on out of memory it stays NULL and says so. */
+typedef struct cli_sb {
+    char *s;
+    size_t len, cap;
+    bool oom;
+} cli_sb;
+
+static void sb_addf(cli_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_addf(cli_sb *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = true;
+        return;
+    }
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (s == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* A list of report lines, kept raw and cleaned when printed. A line that could not be
+ * stored still counts (lost), so a failure is never dropped from the totals. */
+typedef struct cli_lines {
+    char **v;
+    size_t n, cap, lost;
+} cli_lines;
+
+static size_t lines_count(const cli_lines *l)
+{
+    return l->n + l->lost;
+}
+
+/* Takes b's text. */
+static void lines_take(cli_lines *l, cli_sb *b)
+{
+    if (b->oom || b->s == NULL) {
+        free(b->s);
+        l->lost++;
+    } else if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL) {
+            free(b->s);
+            l->lost++;
+        } else {
+            l->v = v;
+            l->cap = cap;
+            l->v[l->n++] = b->s;
+        }
+    } else {
+        l->v[l->n++] = b->s;
+    }
+    *b = (cli_sb){0};
+}
+
+static void lines_add(cli_lines *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void lines_add(cli_lines *l, const char *fmt, ...)
+{
+    cli_sb b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    b.s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b.s == NULL) {
+        b.oom = true;
+    } else {
+        va_start(ap, fmt);
+        vsnprintf(b.s, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    lines_take(l, &b);
+}
+
+static void lines_free(cli_lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    *l = (cli_lines){0};
+}
+
+typedef const Gongji__V1__CrossPayment *cli_cp;
+
+/* One audited node. */
+typedef struct audit_node {
+    const char *url;
+    client_t *client;                /* --cluster: this node's own connection */
+    const char *method;
+    const char *call_id;
+    char call_id_buf[33];
+    Gongji__V1__AuditReply *reply;   /* NULL: no usable answer (st says why) */
+    client_status st;
+    bool answered;                   /* a Reply came back, maybe with an error code */
+    bool shadowed;                   /* an earlier node answered for the same region */
+    cli_lines problems;              /* what the CLI found wrong with this node */
+    cli_cp *coord, *part;            /* the reply's lists, sorted by (setl_id, leg) */
+    size_t n_coord, n_part;
+} audit_node;
+
+/* A counterpart region no audited node serves. */
+typedef struct audit_gap {
+    const char *region; /* points into a reply */
+    uint64_t payments;
+    const char *setl_id;
+    uint32_t leg;
+} audit_gap;
+
+typedef struct audit_run {
+    audit_node *nodes;
+    size_t n;
+    bool cluster, strict;
+    uint64_t matched;
+    cli_lines cross_fail; /* mismatches between audited nodes, and with --strict gaps */
+    cli_lines cross_note; /* without --strict: regions not audited */
+    size_t n_gap_fail;    /* of cross_fail, the "not audited" lines */
+    size_t n_invariant;   /* failures that mean exit 1 */
+    size_t n_silent;      /* nodes that gave no answer */
+    audit_gap *gaps;
+    size_t n_gaps, cap_gaps;
+    bool oom;
+} audit_run;
+
+static const char *audit_region(const audit_node *nd)
+{
+    if (nd->reply != NULL && nd->reply->region != NULL && *nd->reply->region != '\0')
+        return nd->reply->region;
+    if (nd->answered && nd->st.served_by[0] != '\0')
+        return nd->st.served_by;
+    return "?";
+}
+
+static size_t audit_node_failures(const audit_node *nd)
+{
+    return (nd->reply != NULL ? nd->reply->n_failures : 0) + lines_count(&nd->problems);
+}
+
+static int cp_cmp(const void *a, const void *b)
+{
+    cli_cp x = *(const cli_cp *)a, y = *(const cli_cp *)b;
+    int c = strcmp(x->setl_id, y->setl_id);
+    return c != 0 ? c : (x->leg > y->leg) - (x->leg < y->leg);
+}
+
+/* Copy the non-NULL entries of v and sort them. */
+static bool cp_index(Gongji__V1__CrossPayment **v, size_t n, cli_cp **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (n == 0)
+        return true;
+    cli_cp *a = malloc(n * sizeof *a);
+    if (a == NULL)
+        return false;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != NULL)
+            a[k++] = v[i];
+    qsort(a, k, sizeof *a, cp_cmp);
+    *out = a;
+    *n_out = k;
+    return true;
+}
+
+/* Entries of the sorted v with this (setl_id, leg): the first one (or NULL) and how many. */
+static cli_cp cp_find(const cli_cp *v, size_t n, const char *setl_id, uint32_t leg, size_t *count)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v[mid]->setl_id, setl_id);
+        if (c < 0 || (c == 0 && v[mid]->leg < leg))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t k = lo;
+    while (k < n && v[k]->leg == leg && strcmp(v[k]->setl_id, setl_id) == 0)
+        k++;
+    *count = k - lo;
+    return k > lo ? v[lo] : NULL;
+}
+
+/* What can be judged from one node's answer alone. */
+static void audit_check_node(audit_run *r, audit_node *nd)
+{
+    const char *reg = audit_region(nd);
+    if (nd->reply == NULL) {
+        const char *reason = nd->st.reason[0] != '\0' ? " " : "";
+        if (nd->answered) {
+            lines_add(&nd->problems, "region %s at %s: %s%s%s: %s", reg, nd->url,
+                      client_code_name(nd->st.code), reason, nd->st.reason, nd->st.message);
+            r->n_invariant++;
+        } else {
+            lines_add(&nd->problems, "region ? at %s: no answer (%s%s%s: %s)", nd->url,
+                      client_code_name(nd->st.code), reason, nd->st.reason, nd->st.message);
+            r->n_silent++;
+        }
+        return;
+    }
+    const Gongji__V1__AuditReply *a = nd->reply;
+    if (*a->region == '\0')
+        lines_add(&nd->problems, "region ? at %s: the node names no region", nd->url);
+    if (!a->ok && a->n_failures == 0)
+        lines_add(&nd->problems, "region %s at %s: the node says not ok but names no failure",
+                  reg, nd->url);
+    /* The node's own verdict is checked again from its totals (SPEC §6.1), so a node
+     * whose check is wrong or missing does not pass on its word alone. */
+    int64_t sum;
+    char b1[32], b2[32], b3[32], b4[32], b5[32];
+    if (__builtin_sub_overflow(a->total_credited, a->total_paid_out, &sum) ||
+        __builtin_add_overflow(sum, a->total_refunded, &sum))
+        lines_add(&nd->problems,
+                  "region %s at %s: totals overflow: credited %s - paid_out %s + refunded %s",
+                  reg, nd->url, gj_yuan_format(a->total_credited, b1),
+                  gj_yuan_format(a->total_paid_out, b2), gj_yuan_format(a->total_refunded, b3));
+    else if (sum != a->total_balance)
+        lines_add(&nd->problems,
+                  "region %s at %s: totals do not add up: credited %s - paid_out %s + "
+                  "refunded %s = %s, but balance is %s",
+                  reg, nd->url, gj_yuan_format(a->total_credited, b1),
+                  gj_yuan_format(a->total_paid_out, b2), gj_yuan_format(a->total_refunded, b3),
+                  gj_yuan_format(sum, b4), gj_yuan_format(a->total_balance, b5));
+    if (a->total_held < 0 || a->total_held > a->total_balance)
+        lines_add(&nd->problems, "region %s at %s: held %s is not within 0 and balance %s", reg,
+                  nd->url, gj_yuan_format(a->total_held, b1),
+                  gj_yuan_format(a->total_balance, b2));
+    if (!cp_index(a->coordinated, a->n_coordinated, &nd->coord, &nd->n_coord) ||
+        !cp_index(a->participated, a->n_participated, &nd->part, &nd->n_part))
+        r->oom = true;
+    r->n_invariant += audit_node_failures(nd);
+}
+
+static audit_node *audit_node_of(audit_run *r, const char *region)
+{
+    if (region == NULL || *region == '\0')
+        return NULL;
+    for (size_t i = 0; i < r->n; i++) {
+        audit_node *nd = &r->nodes[i];
+        if (nd->reply != NULL && !nd->shadowed && strcmp(nd->reply->region, region) == 0)
+            return nd;
+    }
+    return NULL;
+}
+
+static void audit_gap_add(audit_run *r, cli_cp p, const char *region)
+{
+    for (size_t i = 0; i < r->n_gaps; i++)
+        if (strcmp(r->gaps[i].region, region) == 0) {
+            r->gaps[i].payments++;
+            return;
+        }
+    if (r->n_gaps == r->cap_gaps) {
+        size_t cap = r->cap_gaps ? r->cap_gaps * 2 : 8;
+        audit_gap *g = realloc(r->gaps, cap * sizeof *g);
+        if (g == NULL) {
+            r->oom = true;
+            return;
+        }
+        r->gaps = g;
+        r->cap_gaps = cap;
+    }
+    r->gaps[r->n_gaps++] = (audit_gap){region, 1, p->setl_id, p->leg};
+}
+
+/* A payment still being resolved is on one side only for a while: when either node has
+ * work open, say so, so the operator reruns the audit before chasing the money. */
+static const char *audit_in_flight(const audit_node *coordinator, const audit_node *participant,
+                                   char buf[160])
+{
+    uint64_t d = coordinator->reply->open_decisions, h = participant->reply->open_holds;
+    if (d == 0 && h == 0)
+        return "";
+    snprintf(buf, 160, " (maybe in flight: %llu open decision%s at the coordinator, %llu open "
+                       "hold%s at the sponsor's node; rerun when both are 0)",
+             (unsigned long long)d, d == 1 ? "" : "s", (unsigned long long)h, h == 1 ? "" : "s");
+    return buf;
+}
+
+/* c (coordinated at ca) and p (participated at pa) are the same payment: say where they
+ * differ, or count a match. */
+static void audit_pair(audit_run *r, const audit_node *ca, cli_cp c, const audit_node *pa,
+                       cli_cp p)
+{
+    char b1[32], b2[32];
+    cli_sb sb = {0};
+    sb_addf(&sb, "%s leg %u: %s (coordinator) and %s (participant) disagree:", c->setl_id,
+            (unsigned)c->leg, audit_region(ca), audit_region(pa));
+    size_t base = sb.len;
+    if (c->amount != p->amount)
+        sb_addf(&sb, " amount %s vs %s;", gj_yuan_format(c->amount, b1),
+                gj_yuan_format(p->amount, b2));
+    if (strcmp(c->sponsor_psn_no, p->sponsor_psn_no) != 0)
+        sb_addf(&sb, " sponsor_psn_no %s vs %s;", c->sponsor_psn_no, p->sponsor_psn_no);
+    if (strcmp(c->sponsor_admdvs, p->sponsor_admdvs) != 0)
+        sb_addf(&sb, " sponsor_admdvs %s vs %s;", c->sponsor_admdvs, p->sponsor_admdvs);
+    if (strcmp(c->beneficiary_admdvs, p->beneficiary_admdvs) != 0)
+        sb_addf(&sb, " beneficiary_admdvs %s vs %s;", c->beneficiary_admdvs,
+                p->beneficiary_admdvs);
+    if (!sb.oom && sb.len == base) {
+        free(sb.s);
+        r->matched++;
+        return;
+    }
+    if (!sb.oom)
+        sb.s[--sb.len] = '\0'; /* the last ';' */
+    lines_take(&r->cross_fail, &sb);
+}
+
+/* SPEC §6.3 across the audited nodes: each cross-region payment once on both sides. */
+static void audit_cross(audit_run *r)
+{
+    /* One node per region; a second one answering for a region is itself a failure. */
+    for (size_t i = 0; i < r->n; i++) {
+        audit_node *nd = &r->nodes[i];
+        if (nd->reply == NULL)
+            continue;
+        audit_node *first = audit_node_of(r, nd->reply->region);
+        if (first != NULL && first != nd) {
+            nd->shadowed = true;
+            lines_add(&nd->problems,
+                      "region %s at %s: %s answered for the same region; only that one is "
+                      "cross-checked",
+                      audit_region(nd), nd->url, first->url);
+            r->n_invariant++;
+        }
+    }
+    char b1[32], fl[160];
+    for (size_t i = 0; i < r->n; i++) {
+        audit_node *a = &r->nodes[i];
+        if (a->reply == NULL || a->shadowed)
+            continue;
+        const char *ra = audit_region(a);
+        /* Coordinated here: the sponsor's node must have posted it, exactly once. */
+        for (size_t k = 0; k < a->n_coord; k++) {
+            cli_cp c = a->coord[k];
+            if (strcmp(c->beneficiary_admdvs, a->reply->region) != 0)
+                lines_add(&r->cross_fail,
+                          "%s leg %u: coordinated at %s, but names beneficiary region %s",
+                          c->setl_id, (unsigned)c->leg, ra, c->beneficiary_admdvs);
+            audit_node *b = audit_node_of(r, c->sponsor_admdvs);
+            if (b == NULL) {
+                audit_gap_add(r, c, c->sponsor_admdvs);
+                continue;
+            }
+            size_t count;
+            cli_cp p = cp_find(b->part, b->n_part, c->setl_id, c->leg, &count);
+            if (count == 0)
+                lines_add(&r->cross_fail,
+                          "%s leg %u: coordinated at %s (sponsor %s of %s, %s), missing at %s%s",
+                          c->setl_id, (unsigned)c->leg, ra, c->sponsor_psn_no,
+                          c->sponsor_admdvs, gj_yuan_format(c->amount, b1), audit_region(b),
+                          audit_in_flight(a, b, fl));
+            else if (count > 1)
+                lines_add(&r->cross_fail, "%s leg %u: coordinated once at %s, but %zu times at %s",
+                          c->setl_id, (unsigned)c->leg, ra, count, audit_region(b));
+            else
+                audit_pair(r, a, c, b, p);
+        }
+        /* Posted here for another region: its coordinator must list it, exactly once. */
+        for (size_t k = 0; k < a->n_part; k++) {
+            cli_cp p = a->part[k];
+            audit_node *b = audit_node_of(r, p->beneficiary_admdvs);
+            if (b == NULL) {
+                audit_gap_add(r, p, p->beneficiary_admdvs);
+                continue;
+            }
+            size_t count;
+            cli_cp c = cp_find(b->coord, b->n_coord, p->setl_id, p->leg, &count);
+            if (count == 0)
+                lines_add(&r->cross_fail,
+                          "%s leg %u: participated at %s (sponsor %s, %s, for %s), missing at %s%s",
+                          p->setl_id, (unsigned)p->leg, ra, p->sponsor_psn_no,
+                          gj_yuan_format(p->amount, b1), p->beneficiary_admdvs, audit_region(b),
+                          audit_in_flight(b, a, fl));
+            else if (count > 1)
+                lines_add(&r->cross_fail, "%s leg %u: participated once at %s, but %zu times at %s",
+                          p->setl_id, (unsigned)p->leg, ra, count, audit_region(b));
+            else if (audit_node_of(r, c->sponsor_admdvs) != a)
+                /* Compared above only when the coordinator's entry leads here. */
+                lines_add(&r->cross_fail,
+                          "%s leg %u: participated at %s, but %s lists sponsor region %s",
+                          p->setl_id, (unsigned)p->leg, ra, audit_region(b), c->sponsor_admdvs);
+        }
+    }
+    size_t mismatches = lines_count(&r->cross_fail);
+    r->n_invariant += mismatches;
+    for (size_t i = 0; i < r->n_gaps; i++) {
+        const audit_gap *g = &r->gaps[i];
+        const char *region = *g->region != '\0' ? g->region : "\"\"";
+        cli_lines *l = r->strict ? &r->cross_fail : &r->cross_note;
+        lines_add(l, "region %s not audited: %llu cross-region payment%s with it not checked "
+                     "(e.g. %s leg %u)%s",
+                  region, (unsigned long long)g->payments, g->payments == 1 ? "" : "s",
+                  g->setl_id, (unsigned)g->leg,
+                  r->n_silent > 0 ? "; a node that did not answer may serve it" : "");
+    }
+    if (r->strict)
+        r->n_gap_fail = lines_count(&r->cross_fail) - mismatches;
+}
+
+static cJSON *j_cross_payment(cli_cp p)
+{
+    cJSON *o = cJSON_CreateObject();
+    j_text(o, "setl_id", p->setl_id);
+    j_u64(o, "leg", p->leg);
+    j_text(o, "sponsor_psn_no", p->sponsor_psn_no);
+    j_text(o, "sponsor_admdvs", p->sponsor_admdvs);
+    j_text(o, "beneficiary_admdvs", p->beneficiary_admdvs);
+    j_amount(o, "amount", p->amount);
+    return o;
+}
+
+static cJSON *j_cross_payments(Gongji__V1__CrossPayment **v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a != NULL && i < n; i++)
+        cJSON_AddItemToArray(a, v[i] != NULL ? j_cross_payment(v[i]) : cJSON_CreateNull());
+    return a;
+}
+
+static cJSON *j_lines(const cli_lines *l, cJSON *a)
+{
+    for (size_t i = 0; a != NULL && i < l->n; i++) {
+        char *t = cli_clean(l->v[i], true);
+        cJSON_AddItemToArray(a, cJSON_CreateString(t != NULL ? t : ""));
+        free(t);
+    }
+    if (a != NULL && l->lost > 0) {
+        char buf[96];
+        snprintf(buf, sizeof buf, "%zu more line%s lost: out of memory", l->lost,
+                 l->lost == 1 ? "" : "s");
+        cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+    }
+    return a;
+}
+
+static cJSON *j_audit_node(const audit_node *nd)
+{
+    cJSON *o = cJSON_CreateObject();
+    const Gongji__V1__AuditReply *a = nd->reply;
+    j_text(o, "url", nd->url);
+    cJSON_AddBoolToObject(o, "answered", nd->answered);
+    if (a == NULL) {
+        if (nd->answered && nd->st.served_by[0] != '\0')
+            j_text(o, "region", nd->st.served_by);
+        else
+            cJSON_AddNullToObject(o, "region");
+        cJSON_AddBoolToObject(o, "ok", false);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "code", client_code_name(nd->st.code));
+        j_text(e, "reason", nd->st.reason);
+        j_text(e, "message", nd->st.message);
+        j_add(o, "error", e);
+        j_add(o, "failures", j_lines(&nd->problems, cJSON_CreateArray()));
+        return o;
+    }
+    j_text(o, "region", a->region);
+    cJSON_AddBoolToObject(o, "ok", a->ok);
+    cJSON_AddNullToObject(o, "error");
+    j_add(o, "failures", j_lines(&nd->problems, j_strings(a->failures, a->n_failures)));
+    j_amount(o, "total_balance", a->total_balance);
+    j_amount(o, "total_held", a->total_held);
+    j_amount(o, "total_credited", a->total_credited);
+    j_amount(o, "total_paid_out", a->total_paid_out);
+    j_amount(o, "total_refunded", a->total_refunded);
+    j_u64(o, "accounts", a->accounts);
+    j_u64(o, "open_holds", a->open_holds);
+    j_u64(o, "open_decisions", a->open_decisions);
+    j_add(o, "coordinated", j_cross_payments(a->coordinated, a->n_coordinated));
+    j_add(o, "participated", j_cross_payments(a->participated, a->n_participated));
+    return o;
+}
+
+static void h_lines(const char *label, const cli_lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        h_text(label, l->v[i]);
+    if (l->lost > 0)
+        printf(H_LABEL "%zu more line%s lost: out of memory\n", label, l->lost,
+               l->lost == 1 ? "" : "s");
+}
+
+static void h_audit_node(const audit_node *nd)
+{
+    const Gongji__V1__AuditReply *a = nd->reply;
+    char *reg = cli_clean(audit_region(nd), false);
+    char *url = cli_clean(nd->url, false);
+    printf("== %s at %s: %s\n", reg ? reg : "?", url ? url : "?",
+           a == NULL ? (nd->answered ? "error" : "no answer")
+                     : (audit_node_failures(nd) == 0 && a->ok ? "ok" : "FAILED"));
+    free(reg);
+    free(url);
+    if (a != NULL) {
+        h_text("region", a->region);
+        h_bool("ok", a->ok);
+        h_amount("total_balance", a->total_balance);
+        h_amount("total_held", a->total_held);
+        h_amount("total_credited", a->total_credited);
+        h_amount("total_paid_out", a->total_paid_out);
+        h_amount("total_refunded", a->total_refunded);
+        h_u64("accounts", a->accounts);
+        h_u64("open_holds", a->open_holds);
+        h_u64("open_decisions", a->open_decisions);
+        h_u64("coordinated", a->n_coordinated);
+        h_u64("participated", a->n_participated);
+        for (size_t i = 0; i < a->n_failures; i++)
+            h_text("failure", a->failures[i]);
+    }
+    h_lines("failure", &nd->problems);
+}
+
+/* The exit code: 1 for any broken invariant or error answer; else 3 when a node was
+ * silent (it may be the region a --strict gap names); else 1 for --strict gaps. */
+static int audit_exit(const audit_run *r)
+{
+    if (r->oom || r->n_invariant > 0)
+        return CLI_EXIT_NODE;
+    if (r->n_silent > 0)
+        return CLI_EXIT_NOANSWER;
+    return r->n_gap_fail > 0 ? CLI_EXIT_NODE : CLI_EXIT_OK;
+}
+
+static int audit_out(cli_ctx *x, audit_run *r)
+{
+    size_t failures = lines_count(&r->cross_fail);
+    for (size_t i = 0; i < r->n; i++)
+        failures += audit_node_failures(&r->nodes[i]);
+    int rc = audit_exit(r);
+    if (r->oom)
+        fputs("gongji: out of memory: the audit is incomplete\n", stderr);
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON *nodes = cJSON_CreateArray();
+        for (size_t i = 0; nodes != NULL && i < r->n; i++)
+            cJSON_AddItemToArray(nodes, j_audit_node(&r->nodes[i]));
+        j_add(o, "nodes", nodes);
+        if (r->cluster) {
+            cJSON *c = cJSON_CreateObject();
+            j_u64(c, "matched", r->matched);
+            j_add(c, "failures", j_lines(&r->cross_fail, cJSON_CreateArray()));
+            j_add(c, "notes", j_lines(&r->cross_note, cJSON_CreateArray()));
+            j_add(o, "cross", c);
+        } else {
+            cJSON_AddNullToObject(o, "cross");
+        }
+        j_u64(o, "failure_count", failures);
+        cJSON_AddBoolToObject(o, "ok", rc == CLI_EXIT_OK);
+        int jrc = j_emit(o);
+        return jrc != CLI_EXIT_OK ? jrc : rc;
+    }
+    for (size_t i = 0; i < r->n; i++)
+        h_audit_node(&r->nodes[i]);
+    if (r->cluster) {
+        puts("== cross-region");
+        printf(H_LABEL "%llu\n", "matched", (unsigned long long)r->matched);
+        h_lines("failure", &r->cross_fail);
+        h_lines("note", &r->cross_note);
+        printf("audit: %zu node%s, %llu cross-region payment%s matched, %zu failure%s\n", r->n,
+               r->n == 1 ? "" : "s", (unsigned long long)r->matched,
+               r->matched == 1 ? "" : "s", failures, failures == 1 ? "" : "s");
+    } else {
+        printf("audit: 1 node, cross-region payments not checked (use --cluster), "
+               "%zu failure%s\n",
+               failures, failures == 1 ? "" : "s");
+    }
+    return rc;
+}
+
+/* --cluster: one node's call, on its own thread. Touches only *nd. */
+static void *audit_call_node(void *arg)
+{
+    audit_node *nd = arg;
+    Gongji__V1__AuditRequest req = GONGJI__V1__AUDIT_REQUEST__INIT;
+    ProtobufCMessage *m = NULL;
+    gj_err e = client_call(nd->client, nd->method, nd->call_id, "", &req.base,
+                           &gongji__v1__audit_reply__descriptor, &m, &nd->st);
+    nd->answered = e == GJ_OK;
+    if (e == GJ_OK && nd->st.code == GONGJI__V1__CODE__OK && m != NULL)
+        nd->reply = (Gongji__V1__AuditReply *)m;
+    else if (m != NULL)
+        protobuf_c_message_free_unpacked(m, NULL);
+    return NULL;
+}
+
+/* Call every node at once, so silent nodes cost one --timeout in all, not one each. A
+ * node whose thread cannot start is called from here instead. */
+static void audit_call_cluster(audit_run *r)
+{
+    pthread_t *tids = calloc(r->n, sizeof *tids);
+    bool *started = calloc(r->n, sizeof *started);
+    pthread_attr_t attr;
+    bool have_attr = pthread_attr_init(&attr) == 0;
+    if (have_attr)
+        pthread_attr_setstacksize(&attr, 1024 * 1024); /* a call needs little; 256 of them */
+    for (size_t i = 0; tids != NULL && started != NULL && i < r->n; i++)
+        started[i] = pthread_create(&tids[i], have_attr ? &attr : NULL, audit_call_node,
+                                    &r->nodes[i]) == 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (tids != NULL && started != NULL && started[i])
+            pthread_join(tids[i], NULL);
+        else
+            audit_call_node(&r->nodes[i]);
+    }
+    if (have_attr)
+        pthread_attr_destroy(&attr);
+    free(started);
+    free(tids);
+}
+
+/* --cluster: the listed URLs, each once; every one opened before any is called, so a
+ * bad URL is a usage error before anything is printed. */
+static int audit_open_cluster(cli_ctx *x, audit_run *r, char **urls, size_t n)
+{
+    if (n > CLI_CLUSTER_MAX)
+        return cli_usage(x, "--cluster lists %zu nodes; at most %d", n, CLI_CLUSTER_MAX);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(urls[i], urls[j]) == 0) {
+                char *t = cli_clean(urls[i], false);
+                int rc = cli_usage(x, "--cluster lists '%s' twice", t ? t : "?");
+                free(t);
+                return rc;
+            }
+    r->nodes = calloc(n, sizeof *r->nodes);
+    if (r->nodes == NULL)
+        return cli_usage(x, "out of memory");
+    r->n = n;
+    for (size_t i = 0; i < n; i++) {
+        audit_node *nd = &r->nodes[i];
+        nd->url = urls[i];
+        gj_err e = client_open(&nd->client, nd->url, x->timeout_ms);
+        if (e == GJ_ERR_TRANSPORT || e == GJ_ERR_INVAL) {
+            char *u = cli_clean(nd->url, false);
+            int rc = cli_usage(x, "cannot use node URL '%s' in --cluster (expected e.g. %s)",
+                               u ? u : "?", CLI_DEFAULT_NODE);
+            free(u);
+            return rc;
+        }
+        if (e != GJ_OK) {
+            fprintf(stderr, "gongji: cannot open a socket: %s\n", gj_err_name(e));
+            return CLI_EXIT_NOANSWER;
+        }
+        client_set_identity(nd->client, x->caller, x->role);
+        nd->method = x->cmd->method;
+        /* Made here: the client's fallback id source is not for concurrent use. */
+        if (x->call_id != NULL) {
+            nd->call_id = x->call_id;
+        } else {
+            client_new_call_id(nd->call_id_buf);
+            nd->call_id = nd->call_id_buf;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+static int run_audit(cli_ctx *x)
+{
+    audit_run r = {.cluster = x->val[O_CLUSTER] != NULL, .strict = x->seen[O_STRICT]};
+    audit_node single = {0};
+    char *list = NULL, **urls = NULL;
+    size_t n_urls = 0;
+    int rc;
+    if (!r.cluster) {
+        if (r.strict)
+            return cli_usage(x, "--strict needs --cluster: it is about regions not audited");
+        ProtobufCMessage *m;
+        Gongji__V1__AuditRequest req = GONGJI__V1__AUDIT_REQUEST__INIT;
+        rc = cli_call(x, x->call_id, &req.base, &gongji__v1__audit_reply__descriptor, &m);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        single.url = x->node;
+        single.reply = (Gongji__V1__AuditReply *)m;
+        single.answered = true;
+        r.nodes = &single;
+        r.n = 1;
+    } else {
+        /* Each node answers for itself: forwarding would audit some other node. */
+        if (x->val[O_REGION] != NULL)
+            return cli_usage(x, "--region cannot be used with --cluster: list the nodes instead");
+        if ((rc = cli_split(x, O_CLUSTER, "URL", &list, &urls, &n_urls)) != CLI_EXIT_OK)
+            return rc;
+        if ((rc = audit_open_cluster(x, &r, urls, n_urls)) != CLI_EXIT_OK)
+            goto done;
+        audit_call_cluster(&r);
+    }
+    for (size_t i = 0; i < r.n; i++)
+        audit_check_node(&r, &r.nodes[i]);
+    if (r.cluster)
+        audit_cross(&r);
+    rc = audit_out(x, &r);
+
+done:
+    for (size_t i = 0; i < r.n; i++) {
+        audit_node *nd = &r.nodes[i];
+        if (nd->reply != NULL)
+            protobuf_c_message_free_unpacked(&nd->reply->base, NULL);
+        client_close(nd->client);
+        lines_free(&nd->problems);
+        free(nd->coord);
+        free(nd->part);
+    }
+    if (r.nodes != &single)
+        free(r.nodes);
+    lines_free(&r.cross_fail);
+    lines_free(&r.cross_note);
+    free(r.gaps);
+    free(urls);
+    free(list);
+    return rc;
+}
+
 /* ---- command table ---- */
 
 static const cli_cmd_opt enroll_opts[] = {
@@ -1262,6 +2032,7 @@ static const cli_cmd_opt bind_opts[] = {
 static const cli_cmd_opt unbind_opts[] = {
     {O_SPONSOR, true, "psn_no of the sponsor"},
     {O_BENEFICIARY, true, "psn_no of the beneficiary"},
+    {O_SPONSOR_REGION, false, "sponsor's region (default: the node's region)"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt order_opts[] = {
@@ -1274,6 +2045,7 @@ static const cli_cmd_opt settle_opts[] = {
     {O_AMOUNT, true, "yuan the accounts may pay, at most two decimals"},
     {O_USE, false, "what it pays for (default outpatient)"},
     {O_INSTITUTION, false, "designated institution code (fixmedins_code)"},
+    {O_INSUPLC_ADMDVS, false, "the patient's home region (default: the node's)"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt records_opts[] = {
@@ -1286,6 +2058,11 @@ static const cli_cmd_opt records_opts[] = {
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt no_opts[] = {
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt audit_opts[] = {
+    {O_CLUSTER, false, "audit these nodes and match them (--node is ignored)"},
+    {O_STRICT, false, "with --cluster: a counterpart region not listed fails"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt set_date_opts[] = {
@@ -1316,7 +2093,10 @@ static const cli_cmd cli_cmds[] = {
      "      --beneficiary 43010000000000000002 --relation spouse",
      run_bind},
     {"unbind", "end a binding", "gongji.v1.MutualAid/Unbind",
-     "End a binding; the answer shows the first day it no longer pays (end_date).", unbind_opts,
+     "End a binding; the answer shows the first day it no longer pays (end_date).\n"
+     "The sponsor's node decides: give --sponsor-region when the sponsor lives in\n"
+     "another region than the node called.",
+     unbind_opts,
      "gongji unbind --sponsor 43010000000000000001 \\\n"
      "      --beneficiary 43010000000000000002",
      run_unbind},
@@ -1334,7 +2114,9 @@ static const cli_cmd cli_cmds[] = {
     {"settle", "pay a bill from personal accounts", "gongji.v1.Settlement/Settle",
      "Pay from the patient's own account first, then from sponsors in deduction\n"
      "order; the rest is psn_cash_pay, paid another way. Nodes may require\n"
-     "--role institution for this.",
+     "--role institution for this. The patient's home node coordinates: give\n"
+     "--insuplc-admdvs for a patient from another region and the node called\n"
+     "passes the bill there.",
      settle_opts,
      "gongji --role institution --caller H43010000001 settle \\\n"
      "      --psn-no 43010000000000000002 --amount 120.50 --use outpatient \\\n"
@@ -1349,6 +2131,20 @@ static const cli_cmd cli_cmds[] = {
     {"health", "show a node's state", "gongji.v1.Operator/Health",
      "Show the node's region, version, business date and counters.", no_opts,
      "gongji --node tcp://10.0.0.5:7100 health --json", run_health},
+    {"audit", "check ledger invariants of a node or a cluster", "gongji.v1.Operator/Audit",
+     "Check the invariants of SPEC §6. Without --cluster, ask --node for its audit:\n"
+     "totals, open holds and decisions, and each failure it finds. The CLI checks\n"
+     "credited - paid_out + refunded = balance and 0 <= held <= balance itself.\n"
+     "With --cluster, audit every listed node (a silent one fails), then match the\n"
+     "cross-region payments: each one a node coordinated must be posted exactly once\n"
+     "by the sponsor region's node, with the same setl_id, leg, sponsor and amount,\n"
+     "and each one posted must be coordinated exactly once by the beneficiary\n"
+     "region's node. A counterpart region not listed is a note; with --strict it is\n"
+     "a failure. Exit 0 when all holds, 1 when anything fails, 3 when nothing fails\n"
+     "but a node did not answer.",
+     audit_opts,
+     "gongji audit --cluster tcp://127.0.0.1:7101,tcp://127.0.0.1:7102 --strict",
+     run_audit},
     {"set-date", "set a node's business date (testing only)", "gongji.v1.Operator/SetClock",
      "Set the node's business date. Testing only: nodes refuse it unless configured\n"
      "with allow_clock_override.",
