@@ -21,13 +21,15 @@ void node_new_setl_id(node *n, int32_t date, char out[GJ_SETL_ID_MAX + 1])
              (unsigned long long)(n->boot_id % 1000000), (unsigned long long)(counter % 10000000000ULL));
 }
 
-bool node_deciding_add(node *n, const char *setl_id)
+bool node_deciding_add(node *n, const char *setl_id, const char *caller_id, const char *call_id)
 {
     bool added = false;
     pthread_mutex_lock(&n->deciding_mu);
     for (size_t i = 0; i < GJ_WORKERS_MAX && !added; i++)
-        if (n->deciding[i][0] == '\0') {
-            gj_strcpy_fit(n->deciding[i], sizeof n->deciding[i], setl_id);
+        if (n->deciding[i].setl_id[0] == '\0') {
+            gj_strcpy_fit(n->deciding[i].setl_id, sizeof n->deciding[i].setl_id, setl_id);
+            gj_strcpy_fit(n->deciding[i].caller_id, sizeof n->deciding[i].caller_id, caller_id);
+            gj_strcpy_fit(n->deciding[i].call_id, sizeof n->deciding[i].call_id, call_id);
             added = true;
         }
     pthread_mutex_unlock(&n->deciding_mu);
@@ -38,8 +40,8 @@ void node_deciding_remove(node *n, const char *setl_id)
 {
     pthread_mutex_lock(&n->deciding_mu);
     for (size_t i = 0; i < GJ_WORKERS_MAX; i++)
-        if (strcmp(n->deciding[i], setl_id) == 0)
-            n->deciding[i][0] = '\0';
+        if (strcmp(n->deciding[i].setl_id, setl_id) == 0)
+            n->deciding[i].setl_id[0] = '\0';
     pthread_mutex_unlock(&n->deciding_mu);
 }
 
@@ -48,7 +50,18 @@ bool node_deciding_has(node *n, const char *setl_id)
     bool found = false;
     pthread_mutex_lock(&n->deciding_mu);
     for (size_t i = 0; i < GJ_WORKERS_MAX && !found; i++)
-        found = strcmp(n->deciding[i], setl_id) == 0;
+        found = strcmp(n->deciding[i].setl_id, setl_id) == 0;
+    pthread_mutex_unlock(&n->deciding_mu);
+    return found;
+}
+
+bool node_deciding_has_call(node *n, const char *caller_id, const char *call_id)
+{
+    bool found = false;
+    pthread_mutex_lock(&n->deciding_mu);
+    for (size_t i = 0; i < GJ_WORKERS_MAX && !found; i++)
+        found = n->deciding[i].setl_id[0] != '\0' && strcmp(n->deciding[i].caller_id, caller_id) == 0 &&
+                strcmp(n->deciding[i].call_id, call_id) == 0;
     pthread_mutex_unlock(&n->deciding_mu);
     return found;
 }
@@ -223,6 +236,10 @@ static gj_err write_apply(store_txn *txn, void *arg)
     size_t first_len;
     gj_err err = store_idem_get(txn, caller, call_id, &first_hash, &first_reply, &first_len);
     if (err == GJ_OK) {
+        if (first_hash == GJ_TOMBSTONE_HASH) {
+            call_fail(c, GJ_R_CALL_REVERSED, "call id %s was reversed before it took effect", call_id);
+            return GJ_ERR_ABORT;
+        }
         if (first_hash != c->request_hash) {
             call_fail(c, GJ_R_CALL_ID_REUSED, "call id %s was first used for another request",
                       call_id);
@@ -433,6 +450,8 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
     }
     uint64_t h = fnv1a(14695981039346656037ULL, c->method->name, strlen(c->method->name) + 1);
     c->request_hash = fnv1a(h, c->env->payload.data, c->env->payload.len);
+    if (c->request_hash == GJ_TOMBSTONE_HASH)
+        c->request_hash++; /* that value is reserved for reversal tombstones */
     c->apply = c->method->apply;
 
     /* The envelope's destination decides; without one, the method may name the owner. */

@@ -61,7 +61,10 @@ static bool replay_if_answered(call *c)
         return false;
     bool done = false;
     if (store_idem_get(txn, c->env->caller_id, c->env->call_id, &hash, &reply, &len) == GJ_OK) {
-        if (hash != c->request_hash) {
+        if (hash == GJ_TOMBSTONE_HASH) {
+            call_fail(c, GJ_R_CALL_REVERSED, "call id %s was reversed before it took effect",
+                      c->env->call_id);
+        } else if (hash != c->request_hash) {
             call_fail(c, GJ_R_CALL_ID_REUSED, "call id %s was first used for another request",
                       c->env->call_id);
         } else if ((c->reply_bytes = malloc(len ? len : 1)) != NULL) {
@@ -429,46 +432,99 @@ gj_reason fed_hold_apply(call *c, store_txn *txn)
     return answer_held(c, held);
 }
 
-/* Post or void hold (setl_id, leg) exactly once. Shared by Peer/Resolve and by the
- * resolver acting on a coordinator's answer. */
-gj_reason fed_participant_resolve(store_txn *txn, const char *coordinator, const char *setl_id,
-                                  uint32_t leg, int action, int64_t amount, const char *sponsor,
-                                  const char *beneficiary, int64_t *resolved_amount, char *detail,
-                                  size_t detail_size);
+/* Take a held amount: release the reservation and debit, with the journal entry, the
+ * sponsor's spend record and our clearing row (we owe the coordinator's region). */
+static gj_reason participant_post(store_txn *txn, store_hold *hold, int32_t window, int64_t now)
+{
+    bool premium = hold->use == GJ_USE_PREMIUM;
+    store_journal_entry e = {.unix_ms = now, .kind = premium ? STORE_J_PREMIUM : STORE_J_SETTLE_AID,
+                             .amount = -hold->amount};
+    memcpy(e.psn_no, hold->sponsor, sizeof e.psn_no);
+    memcpy(e.setl_id, hold->setl_id, sizeof e.setl_id);
+    memcpy(e.counterpart, hold->beneficiary, sizeof e.counterpart);
+    memcpy(e.caller_id, hold->coordinator, sizeof hold->coordinator);
+    snprintf(e.call_id, sizeof e.call_id, "%.40s/%u", hold->setl_id, hold->leg);
+    store_spend spend = {.amount = hold->amount, .setl_date = hold->setl_date, .unix_ms = now, .use = hold->use};
+    memcpy(spend.sponsor, hold->sponsor, sizeof spend.sponsor);
+    memcpy(spend.beneficiary, hold->beneficiary, sizeof spend.beneficiary);
+    memcpy(spend.setl_id, hold->setl_id, sizeof spend.setl_id);
+    if (store_account_hold(txn, hold->sponsor, -hold->amount, NULL) != GJ_OK ||
+        store_account_move(txn, &e, NULL) != GJ_OK || store_spend_put(txn, &spend) != GJ_OK)
+        return GJ_R_STORE_ERROR;
+    gj_reason r = clearing_record(txn, window ? window : hold->setl_date, hold->coordinator, hold->setl_id,
+                                  hold->leg, premium ? STORE_CLR_PREMIUM : STORE_CLR_PAYMENT,
+                                  STORE_CLR_WE_OWE, hold->amount, hold->sponsor, hold->beneficiary);
+    if (r != GJ_R_NONE)
+        return r;
+    hold->state = STORE_HOLD_POSTED;
+    hold->resolved_unix_ms = now;
+    return GJ_R_NONE;
+}
 
-gj_reason fed_participant_resolve(store_txn *txn, const char *coordinator, const char *setl_id,
-                                  uint32_t leg, int action, int64_t amount, const char *sponsor,
-                                  const char *beneficiary, int64_t *resolved_amount, char *detail,
-                                  size_t detail_size)
+/* Give a posted amount back (a revoke): journal, a refund spend record, and the
+ * reverse clearing row. */
+static gj_reason participant_refund(store_txn *txn, store_hold *hold, int32_t window, int32_t today,
+                                    int64_t now)
+{
+    store_journal_entry e = {.unix_ms = now, .kind = STORE_J_REFUND, .amount = hold->amount};
+    memcpy(e.psn_no, hold->sponsor, sizeof e.psn_no);
+    memcpy(e.setl_id, hold->setl_id, sizeof e.setl_id);
+    memcpy(e.counterpart, hold->beneficiary, sizeof e.counterpart);
+    memcpy(e.caller_id, hold->coordinator, sizeof hold->coordinator);
+    snprintf(e.call_id, sizeof e.call_id, "%.40s/%u/refund", hold->setl_id, hold->leg);
+    /* now + 1: the spend key is (sponsor, date, time, setl_id), and a refund made in
+     * the same transaction as its post must not overwrite the payment's record. */
+    store_spend spend = {.amount = hold->amount, .setl_date = today, .unix_ms = now + 1, .use = hold->use,
+                         .refund = 1};
+    memcpy(spend.sponsor, hold->sponsor, sizeof spend.sponsor);
+    memcpy(spend.beneficiary, hold->beneficiary, sizeof spend.beneficiary);
+    memcpy(spend.setl_id, hold->setl_id, sizeof spend.setl_id);
+    if (store_account_move(txn, &e, NULL) != GJ_OK || store_spend_put(txn, &spend) != GJ_OK)
+        return GJ_R_STORE_ERROR;
+    gj_reason r = clearing_record(txn, window ? window : today, hold->coordinator, hold->setl_id, hold->leg,
+                                  STORE_CLR_REFUND, STORE_CLR_WE_OWE, -hold->amount, hold->sponsor,
+                                  hold->beneficiary);
+    if (r != GJ_R_NONE)
+        return r;
+    hold->state = STORE_HOLD_REFUNDED;
+    hold->resolved_unix_ms = now;
+    return GJ_R_NONE;
+}
+
+/* Post, void or refund hold (setl_id, leg) exactly once. Shared by Peer/Resolve and by
+ * the resolver acting on a coordinator's answer. */
+gj_reason fed_participant_resolve(store_txn *txn, const fed_resolve_args *a, int32_t today,
+                                  int64_t *resolved_amount, char *detail, size_t detail_size)
 {
     store_hold hold;
-    gj_err err = store_hold_get(txn, setl_id, leg, &hold);
+    gj_err err = store_hold_get(txn, a->setl_id, a->leg, &hold);
     *resolved_amount = 0;
     if (err != GJ_OK && err != GJ_ERR_NOTFOUND)
         return GJ_R_STORE_ERROR;
-    if (err == GJ_OK && strcmp(hold.coordinator, coordinator) != 0) {
-        snprintf(detail, detail_size, "hold %s/%u belongs to region %s", setl_id, leg, hold.coordinator);
+    if (err == GJ_OK && strcmp(hold.coordinator, a->coordinator) != 0) {
+        snprintf(detail, detail_size, "hold %s/%u belongs to region %s", a->setl_id, a->leg, hold.coordinator);
         return GJ_R_NOT_BENEFICIARY_HOME;
     }
     int64_t now = gj_now_unix_ms();
-    if (action == GONGJI__V1__LEG_ACTION__VOID) {
+    gj_reason r;
+    if (a->action == GONGJI__V1__LEG_ACTION__VOID) {
         if (err == GJ_ERR_NOTFOUND) {
             /* The void came first: a fence, so the hold is refused if it ever arrives. */
             memset(&hold, 0, sizeof hold);
-            if (!gj_strcpy_fit(hold.setl_id, sizeof hold.setl_id, setl_id) ||
-                !gj_strcpy_fit(hold.sponsor, sizeof hold.sponsor, sponsor[0] ? sponsor : "-") ||
-                !gj_strcpy_fit(hold.beneficiary, sizeof hold.beneficiary, beneficiary[0] ? beneficiary : "-") ||
-                !gj_strcpy_fit(hold.coordinator, sizeof hold.coordinator, coordinator))
+            if (!gj_strcpy_fit(hold.setl_id, sizeof hold.setl_id, a->setl_id) ||
+                !gj_strcpy_fit(hold.sponsor, sizeof hold.sponsor, a->sponsor[0] ? a->sponsor : "-") ||
+                !gj_strcpy_fit(hold.beneficiary, sizeof hold.beneficiary, a->beneficiary[0] ? a->beneficiary : "-") ||
+                !gj_strcpy_fit(hold.coordinator, sizeof hold.coordinator, a->coordinator))
                 return GJ_R_FIELD_INVALID;
-            hold.leg = leg;
+            hold.leg = a->leg;
             hold.state = STORE_HOLD_VOIDED;
             hold.created_unix_ms = hold.resolved_unix_ms = now;
             return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
         }
         if (hold.state == STORE_HOLD_VOIDED)
             return GJ_R_NONE;
-        if (hold.state == STORE_HOLD_POSTED) {
-            snprintf(detail, detail_size, "hold %s/%u was already posted", setl_id, leg);
+        if (hold.state != STORE_HOLD_HELD) {
+            snprintf(detail, detail_size, "hold %s/%u was already posted", a->setl_id, a->leg);
             return GJ_R_HOLD_CONFLICT;
         }
         if (store_account_hold(txn, hold.sponsor, -hold.amount, NULL) != GJ_OK)
@@ -480,32 +536,28 @@ gj_reason fed_participant_resolve(store_txn *txn, const char *coordinator, const
     }
     if (err == GJ_ERR_NOTFOUND)
         return GJ_R_HOLD_NOT_FOUND;
-    if (hold.state == STORE_HOLD_POSTED) {
-        *resolved_amount = hold.amount;
-        return GJ_R_NONE;
-    }
-    if (hold.state == STORE_HOLD_VOIDED || hold.amount != amount) {
-        snprintf(detail, detail_size, "hold %s/%u is %s of %" PRId64 ", asked to post %" PRId64,
-                 setl_id, leg, hold.state == STORE_HOLD_VOIDED ? "voided" : "held", hold.amount, amount);
+    *resolved_amount = hold.amount;
+    if (hold.state == STORE_HOLD_VOIDED || hold.amount != a->amount) {
+        snprintf(detail, detail_size, "hold %s/%u is %s of %" PRId64 ", asked to %s %" PRId64, a->setl_id,
+                 a->leg, hold.state == STORE_HOLD_VOIDED ? "voided" : "held", hold.amount,
+                 a->action == GONGJI__V1__LEG_ACTION__POST ? "post" : "refund", a->amount);
         return GJ_R_HOLD_CONFLICT;
     }
-    /* Post: release the reservation and take the money, in one transaction. */
-    store_journal_entry e = {.unix_ms = now, .kind = STORE_J_SETTLE_AID, .amount = -hold.amount};
-    memcpy(e.psn_no, hold.sponsor, sizeof e.psn_no);
-    memcpy(e.setl_id, hold.setl_id, sizeof e.setl_id);
-    memcpy(e.counterpart, hold.beneficiary, sizeof e.counterpart);
-    gj_strcpy_fit(e.caller_id, sizeof e.caller_id, coordinator);
-    snprintf(e.call_id, sizeof e.call_id, "%.40s/%u", setl_id, leg);
-    store_spend spend = {.amount = hold.amount, .setl_date = hold.setl_date, .unix_ms = now, .use = hold.use};
-    memcpy(spend.sponsor, hold.sponsor, sizeof spend.sponsor);
-    memcpy(spend.beneficiary, hold.beneficiary, sizeof spend.beneficiary);
-    memcpy(spend.setl_id, hold.setl_id, sizeof spend.setl_id);
-    if (store_account_hold(txn, hold.sponsor, -hold.amount, NULL) != GJ_OK ||
-        store_account_move(txn, &e, NULL) != GJ_OK || store_spend_put(txn, &spend) != GJ_OK)
-        return GJ_R_STORE_ERROR;
-    hold.state = STORE_HOLD_POSTED;
-    hold.resolved_unix_ms = now;
-    *resolved_amount = hold.amount;
+    if (a->action == GONGJI__V1__LEG_ACTION__POST) {
+        if (hold.state != STORE_HOLD_HELD)
+            return GJ_R_NONE; /* posted (and maybe refunded since): said before */
+        if ((r = participant_post(txn, &hold, a->post_window, now)) != GJ_R_NONE)
+            return r;
+        return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
+    }
+    /* REFUND: a revoke. A hold never posted is posted first, so the journal and the
+     * clearing rows show both movements. */
+    if (hold.state == STORE_HOLD_REFUNDED)
+        return GJ_R_NONE;
+    if (hold.state == STORE_HOLD_HELD && (r = participant_post(txn, &hold, a->post_window, now)) != GJ_R_NONE)
+        return r;
+    if ((r = participant_refund(txn, &hold, a->refund_window, today, now)) != GJ_R_NONE)
+        return r;
     return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
 }
 
@@ -520,10 +572,13 @@ gj_reason fed_resolve_check(call *c)
         return call_fail(c, GJ_R_CALLER_NOT_ALLOWED, "a peer's caller_id is its region");
     if (strlen(req->sponsor_psn_no) > GJ_PSN_NO_MAX || strlen(req->beneficiary_psn_no) > GJ_PSN_NO_MAX)
         return GJ_R_FIELD_INVALID;
-    if (req->action == GONGJI__V1__LEG_ACTION__POST)
+    if ((req->post_window && !gj_date_valid(req->post_window)) ||
+        (req->refund_window && !gj_date_valid(req->refund_window)))
+        return call_fail(c, GJ_R_FIELD_INVALID, "windows are yyyymmdd");
+    if (req->action == GONGJI__V1__LEG_ACTION__POST || req->action == GONGJI__V1__LEG_ACTION__REFUND_LEG)
         return rules_check_amount(req->amount);
     if (req->action != GONGJI__V1__LEG_ACTION__VOID)
-        return call_fail(c, GJ_R_FIELD_INVALID, "action is POST or VOID");
+        return call_fail(c, GJ_R_FIELD_INVALID, "action is POST, VOID or REFUND_LEG");
     return GJ_R_NONE;
 }
 
@@ -531,9 +586,11 @@ gj_reason fed_resolve_apply(call *c, store_txn *txn)
 {
     Gongji__V1__ResolveRequest *req = (Gongji__V1__ResolveRequest *)c->request;
     int64_t amount = 0;
-    gj_reason r = fed_participant_resolve(txn, c->env->caller_id, req->setl_id, req->leg, req->action,
-                                          req->amount, req->sponsor_psn_no, req->beneficiary_psn_no,
-                                          &amount, c->message, sizeof c->message);
+    fed_resolve_args a = {.coordinator = c->env->caller_id, .setl_id = req->setl_id, .leg = req->leg,
+                          .action = (int)req->action, .amount = req->amount,
+                          .sponsor = req->sponsor_psn_no, .beneficiary = req->beneficiary_psn_no,
+                          .post_window = req->post_window, .refund_window = req->refund_window};
+    gj_reason r = fed_participant_resolve(txn, &a, c->today, &amount, c->message, sizeof c->message);
     if (r != GJ_R_NONE)
         return r;
     Gongji__V1__ResolveReply *ans = call_alloc(c, sizeof *ans);
@@ -572,9 +629,12 @@ gj_reason fed_query_decision_check(call *c)
     store_read_end(txn);
     ans->action = GONGJI__V1__LEG_ACTION__VOID; /* no decision on record: presumed abort */
     if (err == GJ_OK) {
+        ans->post_window = d.post_window;
+        ans->refund_window = d.refund_window;
         for (uint32_t i = 0; i < d.leg_count; i++)
-            if (d.legs[i].leg == req->leg && d.legs[i].action == STORE_LEG_POST) {
-                ans->action = GONGJI__V1__LEG_ACTION__POST;
+            if (d.legs[i].leg == req->leg && d.legs[i].action != STORE_LEG_VOID) {
+                ans->action = d.legs[i].action == STORE_LEG_POST ? GONGJI__V1__LEG_ACTION__POST
+                                                                 : GONGJI__V1__LEG_ACTION__REFUND_LEG;
                 ans->amount = d.legs[i].amount;
             }
     } else if (err != GJ_ERR_NOTFOUND) {
@@ -594,6 +654,9 @@ typedef struct settle_leg {
 typedef struct settle_plan {
     char setl_id[GJ_SETL_ID_MAX + 1];
     char beneficiary[GJ_PSN_NO_MAX + 1];
+    int64_t amount;
+    uint8_t use;
+    bool premium;  /* R15: one named sponsor pays all of it, or nothing happens */
     int64_t own_planned;
     uint32_t leg_count;
     settle_leg legs[GJ_SPONSORS_MAX];
@@ -605,16 +668,18 @@ typedef struct settle_plan {
  * durable transaction, before anyone is told. */
 static gj_reason settle_decide_apply(call *c, store_txn *txn)
 {
-    Gongji__V1__SettleRequest *req = (Gongji__V1__SettleRequest *)c->request;
     settle_plan *plan = c->ext;
     store_person patient;
     store_account own;
     gj_reason r;
     gj_err err;
     plan->decided = true;
-    if ((r = ops_get_local_person(c, txn, req->psn_no, &patient)) != GJ_R_NONE ||
+    if ((r = ops_get_local_person(c, txn, plan->beneficiary, &patient)) != GJ_R_NONE ||
         (r = rules_check_beneficiary(&patient)) != GJ_R_NONE)
         return r;
+    int32_t window;
+    if ((err = store_window_first_open(txn, c->today, &window)) != GJ_OK)
+        return ops_store_reason(c, err);
     int64_t own_pay = 0;
     if ((err = store_account_get(txn, patient.psn_no, &own)) == GJ_OK) {
         int64_t available = own.balance - own.held;
@@ -624,8 +689,8 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
     } else if (err != GJ_ERR_NOTFOUND) {
         return ops_store_reason(c, err);
     }
-    store_settlement s = {.amount = req->amount, .acct_pay = own_pay, .setl_date = c->today,
-                          .unix_ms = gj_now_unix_ms(), .use = (uint8_t)req->use,
+    store_settlement s = {.amount = plan->amount, .acct_pay = own_pay, .setl_date = c->today,
+                          .unix_ms = gj_now_unix_ms(), .use = plan->use,
                           .status = STORE_SETL_COMMITTED};
     memcpy(s.setl_id, plan->setl_id, sizeof s.setl_id);
     memcpy(s.psn_no, patient.psn_no, sizeof s.psn_no);
@@ -636,6 +701,7 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
     memcpy(d->setl_id, plan->setl_id, sizeof d->setl_id);
     memcpy(d->beneficiary, patient.psn_no, sizeof d->beneficiary);
     d->unix_ms = s.unix_ms;
+    d->post_window = window;
 
     if (own_pay > 0 &&
         (r = ops_pay_from(c, txn, patient.psn_no, own_pay, STORE_J_SETTLE_OWN, s.setl_id, "")) != GJ_R_NONE)
@@ -652,6 +718,12 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
                 memcpy(d->legs[k].admdvs, leg->admdvs, sizeof d->legs[k].admdvs);
                 d->legs[k].amount = pay;
                 d->legs[k].action = pay > 0 ? STORE_LEG_POST : STORE_LEG_VOID;
+                /* R16: the sponsor's region owes ours; recorded with the decision. */
+                if (pay > 0 && (r = clearing_record(txn, window, leg->admdvs, s.setl_id, i,
+                                                    plan->premium ? STORE_CLR_PREMIUM : STORE_CLR_PAYMENT,
+                                                    STORE_CLR_OWED_TO_US, pay, leg->sponsor,
+                                                    patient.psn_no)) != GJ_R_NONE)
+                    return r;
             }
         } else if (pay > 0) {
             /* A local sponsor may have less now than when planned: pay what is there. */
@@ -660,8 +732,12 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
                 return r;
             if (pay > shareable)
                 pay = shareable;
+            if (plan->premium && pay < plan->amount)
+                return call_fail(c, GJ_R_PREMIUM_NOT_COVERED, "the sponsor can share %" PRId64 " fen now",
+                                 pay);
             if (pay > 0) {
-                if ((r = ops_pay_from(c, txn, leg->sponsor, pay, STORE_J_SETTLE_AID, s.setl_id,
+                if ((r = ops_pay_from(c, txn, leg->sponsor, pay,
+                                      plan->premium ? STORE_J_PREMIUM : STORE_J_SETTLE_AID, s.setl_id,
                                       patient.psn_no)) != GJ_R_NONE)
                     return r;
                 store_spend spend = {.amount = pay, .setl_date = c->today, .unix_ms = s.unix_ms, .use = s.use};
@@ -681,14 +757,33 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
             paid += pay;
         }
     }
-    s.cash_pay = req->amount - paid;
+    s.cash_pay = plan->amount - paid;
     if (s.cash_pay < 0)
         return call_fail(c, GJ_R_STORE_ERROR, "plan paid more than the amount"); /* a bug */
+    if (plan->premium && s.cash_pay != 0)
+        return call_fail(c, GJ_R_PREMIUM_NOT_COVERED, "a premium is paid in full by the sponsor or not at all");
     if ((err = store_settlement_put(txn, &s)) != GJ_OK)
         return ops_store_reason(c, err);
     if (d->leg_count > 0 && (err = store_decision_put(txn, d)) != GJ_OK)
         return ops_store_reason(c, err);
 
+    if (plan->premium) {
+        Gongji__V1__PayPremiumReply *pa = call_alloc(c, sizeof *pa);
+        if (pa == NULL)
+            return ops_out_of_memory(c);
+        gongji__v1__pay_premium_reply__init(pa);
+        pa->setl_id = call_strdup(c, s.setl_id);
+        pa->amount = s.amount;
+        pa->sponsor_psn_no = call_strdup(c, s.parts[0].psn_no);
+        pa->sponsor_admdvs = call_strdup(c, s.parts[0].admdvs);
+        if (!pa->setl_id || !pa->sponsor_psn_no || !pa->sponsor_admdvs)
+            return ops_out_of_memory(c);
+        c->answer = &pa->base;
+        char mp[GJ_PSN_NO_MAX + 1];
+        gj_log(GJ_LOG_INFO, "premium", "setl_id=%s psn_no=%s amount=%" PRId64 " sponsor_region=%s",
+               s.setl_id, gj_mask(patient.psn_no, mp, sizeof mp), s.amount, s.parts[0].admdvs);
+        return GJ_R_NONE;
+    }
     Gongji__V1__SettleReply *ans = call_alloc(c, sizeof *ans);
     if (ans == NULL)
         return ops_out_of_memory(c);
@@ -728,16 +823,15 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
 static int64_t request_hold(call *c, settle_plan *plan, uint32_t i, int64_t wanted, int budget_ms)
 {
     node *n = c->n;
-    Gongji__V1__SettleRequest *sreq = (Gongji__V1__SettleRequest *)c->request;
     settle_leg *leg = &plan->legs[i];
     Gongji__V1__HoldRequest req = GONGJI__V1__HOLD_REQUEST__INIT;
     req.setl_id = plan->setl_id;
     req.leg = i;
     req.sponsor_psn_no = leg->sponsor;
-    req.beneficiary_psn_no = sreq->psn_no;
+    req.beneficiary_psn_no = plan->beneficiary;
     req.beneficiary_admdvs = n->cfg.region;
     req.amount = wanted;
-    req.use = sreq->use;
+    req.use = (Gongji__V1__UseType)plan->use;
     req.setl_date = c->today;
     char call_id[GJ_CALL_ID_MAX + 1];
     snprintf(call_id, sizeof call_id, "%.40s/%u", plan->setl_id, i);
@@ -788,6 +882,60 @@ static void void_undecided(node *n, const settle_plan *plan)
         resolver_push_decision(n, &d);
 }
 
+/* Hold, decide, answer, then post: steps 2 to 5 of docs/federation.md. The plan names
+ * the patient, the amount and the sponsors in order; the call's apply writes the
+ * decision. Ends the call. */
+static void run_plan(call *c, settle_plan *plan, const int64_t *local_shareable)
+{
+    node *n = c->n;
+    node_new_setl_id(n, c->today, plan->setl_id);
+    if (!node_deciding_add(n, plan->setl_id, c->env->caller_id, c->env->call_id)) {
+        c->reason = GJ_R_OVERLOADED;
+        call_finish(c);
+        return;
+    }
+    /* Walk the deduction order (R6): cascade takes from each until paid; single takes
+     * only from the first sponsor with money. Remote sponsors hold their part first. */
+    int64_t remaining = plan->amount - plan->own_planned;
+    bool live = n->cfg.policy.live;
+    for (uint32_t i = 0; i < plan->leg_count; i++) {
+        settle_leg *leg = &plan->legs[i];
+        if (remaining <= 0 || !live)
+            continue;
+        int64_t take;
+        if (leg->remote) {
+            int budget = peer_budget_ms(c);
+            if (budget < 20)
+                continue; /* no time left to ask: the next (local) sponsor or cash pays */
+            take = request_hold(c, plan, i, remaining, budget);
+        } else {
+            take = local_shareable[i] < remaining ? local_shareable[i] : remaining;
+        }
+        leg->planned = take;
+        remaining -= take;
+        if (!n->cfg.policy.cascade && take > 0)
+            break;
+    }
+
+    c->ext = plan;
+    c->apply = settle_decide_apply;
+    if (plan->premium && remaining > 0) {
+        /* All or nothing: give back what was held. */
+        call_fail(c, GJ_R_PREMIUM_NOT_COVERED, "the sponsor can share only part of the premium now");
+    } else {
+        call_write_wait(c);
+    }
+    bool decided = c->reason == GJ_R_NONE && plan->decided;
+    node_deciding_remove(n, plan->setl_id);
+    store_decision decision = plan->decision;
+    if (!decided)
+        void_undecided(n, plan);
+    call_finish(c);
+    /* Answered; now the posts and voids, which the resolver repeats until acknowledged. */
+    if (decided && decision.leg_count > 0)
+        resolver_push_decision(n, &decision);
+}
+
 void fed_settle(call *c)
 {
     node *n = c->n;
@@ -830,53 +978,42 @@ void fed_settle(call *c)
         call_finish(c);
         return;
     }
+    plan->amount = req->amount;
+    plan->use = (uint8_t)req->use;
     if (plan->own_planned > req->amount)
         plan->own_planned = req->amount;
     memcpy(plan->beneficiary, patient.psn_no, sizeof plan->beneficiary);
+    plan->leg_count = order.count;
+    for (uint32_t i = 0; i < order.count; i++) {
+        memcpy(plan->legs[i].sponsor, order.sponsors[i].psn_no, sizeof plan->legs[i].sponsor);
+        memcpy(plan->legs[i].admdvs, order.sponsors[i].admdvs, sizeof plan->legs[i].admdvs);
+        plan->legs[i].remote = strcmp(plan->legs[i].admdvs, n->cfg.region) != 0;
+    }
+    run_plan(c, plan, local_shareable);
+}
 
-    node_new_setl_id(n, c->today, plan->setl_id);
-    if (!node_deciding_add(n, plan->setl_id)) {
+/* R15, sponsor on another node: the same two phases with one leg that must cover all. */
+void fed_premium(call *c)
+{
+    Gongji__V1__PayPremiumRequest *req = (Gongji__V1__PayPremiumRequest *)c->request;
+    if (replay_if_answered(c)) {
+        call_finish(c);
+        return;
+    }
+    settle_plan *plan = call_alloc(c, sizeof *plan);
+    if (plan == NULL) {
         c->reason = GJ_R_OVERLOADED;
         call_finish(c);
         return;
     }
-    /* Walk the deduction order (R6): cascade takes from each until paid; single takes
-     * only from the first sponsor with money. Remote sponsors hold their part first. */
-    int64_t remaining = req->amount - plan->own_planned;
-    bool live = n->cfg.policy.live;
-    plan->leg_count = order.count;
-    for (uint32_t i = 0; i < order.count; i++) {
-        settle_leg *leg = &plan->legs[i];
-        memcpy(leg->sponsor, order.sponsors[i].psn_no, sizeof leg->sponsor);
-        memcpy(leg->admdvs, order.sponsors[i].admdvs, sizeof leg->admdvs);
-        leg->remote = strcmp(leg->admdvs, n->cfg.region) != 0;
-        if (remaining <= 0 || !live)
-            continue;
-        int64_t take;
-        if (leg->remote) {
-            int budget = peer_budget_ms(c);
-            if (budget < 20)
-                continue; /* no time left to ask: the next (local) sponsor or cash pays */
-            take = request_hold(c, plan, i, remaining, budget);
-        } else {
-            take = local_shareable[i] < remaining ? local_shareable[i] : remaining;
-        }
-        leg->planned = take;
-        remaining -= take;
-        if (!n->cfg.policy.cascade && take > 0)
-            break;
-    }
-
-    c->ext = plan;
-    c->apply = settle_decide_apply;
-    gj_err result = call_write_wait(c);
-    bool decided = result == GJ_OK && plan->decided;
-    node_deciding_remove(n, plan->setl_id);
-    store_decision decision = plan->decision;
-    if (!decided)
-        void_undecided(n, plan);
-    call_finish(c);
-    /* Answered; now the posts and voids, which the resolver repeats until acknowledged. */
-    if (decided && decision.leg_count > 0)
-        resolver_push_decision(n, &decision);
+    int64_t none[GJ_SPONSORS_MAX] = {0};
+    plan->premium = true;
+    plan->amount = req->amount;
+    plan->use = GJ_USE_PREMIUM;
+    gj_strcpy_fit(plan->beneficiary, sizeof plan->beneficiary, req->beneficiary_psn_no);
+    plan->leg_count = 1;
+    gj_strcpy_fit(plan->legs[0].sponsor, sizeof plan->legs[0].sponsor, req->sponsor_psn_no);
+    gj_strcpy_fit(plan->legs[0].admdvs, sizeof plan->legs[0].admdvs, req->sponsor_admdvs);
+    plan->legs[0].remote = true;
+    run_plan(c, plan, none);
 }

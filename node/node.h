@@ -41,7 +41,11 @@ typedef struct node {
     /* Cross-region settlements this process is deciding right now: a participant asking
      * about one of these is told to wait, not that it was aborted. */
     pthread_mutex_t deciding_mu;
-    char deciding[GJ_WORKERS_MAX][GJ_SETL_ID_MAX + 1];
+    struct {
+        char setl_id[GJ_SETL_ID_MAX + 1];
+        char caller_id[GJ_CALLER_ID_MAX + 1];
+        char call_id[GJ_CALL_ID_MAX + 1];
+    } deciding[GJ_WORKERS_MAX];
     /* The resolver thread: re-sends posts and voids, asks about stale holds. */
     pthread_t resolver;
     bool resolver_running;
@@ -50,15 +54,20 @@ typedef struct node {
     _Atomic bool resolver_stop;
 } node;
 
+/* The idempotency record of a reversed call that never took effect (SPEC R14). */
+#define GJ_TOMBSTONE_HASH 1ULL
+
 /* The business date (yyyymmdd, CST) now. */
 int32_t node_today(node *n);
 /* A new settlement id for date (never reused, even across restarts). */
 void node_new_setl_id(node *n, int32_t date, char out[GJ_SETL_ID_MAX + 1]);
 
-/* Mark setl_id as being decided (true when a slot was free) / no longer. */
-bool node_deciding_add(node *n, const char *setl_id);
+/* Mark setl_id (made for caller_id's call_id) as being decided (true when a slot was
+ * free) / no longer; ask by setl_id, or by the call that made it. */
+bool node_deciding_add(node *n, const char *setl_id, const char *caller_id, const char *call_id);
 void node_deciding_remove(node *n, const char *setl_id);
 bool node_deciding_has(node *n, const char *setl_id);
+bool node_deciding_has_call(node *n, const char *caller_id, const char *call_id);
 
 /* Receives the packed Reply; bytes are valid only during the call. */
 typedef void (*call_finish_fn)(void *arg, const uint8_t *bytes, size_t len);

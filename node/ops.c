@@ -885,6 +885,7 @@ static gj_reason records_check(call *c)
         rec->setl_date = spends[i].setl_date;
         rec->time_unix_ms = spends[i].unix_ms;
         rec->use = (Gongji__V1__UseType)spends[i].use;
+        rec->refund = spends[i].refund != 0;
         out[i] = rec;
     }
     ans->records = out;
@@ -968,6 +969,20 @@ const method_entry node_methods[] = {
      fed_route_settle, false},
     {"gongji.v1.Settlement/Balance", &gongji__v1__balance_request__descriptor, balance_check, NULL, NULL, false},
     {"gongji.v1.Settlement/Records", &gongji__v1__records_request__descriptor, records_check, NULL, NULL, false},
+    {"gongji.v1.Settlement/Revoke", &gongji__v1__revoke_request__descriptor, life_revoke_check,
+     life_revoke_apply, life_route_revoke, false},
+    {"gongji.v1.Settlement/Reverse", &gongji__v1__reverse_request__descriptor, life_reverse_check,
+     life_reverse_apply, life_route_reverse, false},
+    {"gongji.v1.Settlement/PayPremium", &gongji__v1__pay_premium_request__descriptor, life_premium_check,
+     life_premium_apply, life_route_premium, false},
+    {"gongji.v1.Settlement/SettlementRecords", &gongji__v1__settlement_records_request__descriptor,
+     life_settlement_records_check, NULL, NULL, false},
+    {"gongji.v1.Clearing/ClearingTotals", &gongji__v1__clearing_totals_request__descriptor,
+     clearing_totals_check, NULL, NULL, false},
+    {"gongji.v1.Clearing/CloseWindow", &gongji__v1__close_window_request__descriptor, clearing_close_check,
+     clearing_close_apply, NULL, false},
+    {"gongji.v1.Clearing/Reconcile", &gongji__v1__reconcile_request__descriptor, clearing_reconcile_check,
+     NULL, NULL, false},
     {"gongji.v1.Operator/Health", &gongji__v1__health_request__descriptor, health_check, NULL, NULL, false},
     {"gongji.v1.Operator/SetClock", &gongji__v1__set_clock_request__descriptor, set_clock_check, NULL, NULL, false},
     {"gongji.v1.Operator/Audit", &gongji__v1__audit_request__descriptor, audit_check, NULL, NULL, false},
@@ -978,5 +993,7 @@ const method_entry node_methods[] = {
      fed_resolve_apply, NULL, true},
     {"gongji.v1.Peer/QueryDecision", &gongji__v1__query_decision_request__descriptor,
      fed_query_decision_check, NULL, NULL, true},
+    {"gongji.v1.Peer/ClearingEntries", &gongji__v1__clearing_entries_request__descriptor,
+     clearing_entries_check, NULL, NULL, true},
 };
 const size_t node_method_count = sizeof node_methods / sizeof node_methods[0];

@@ -38,6 +38,7 @@ const char *fed_route_settle(call *c);
 void fed_bind_remote(call *c);    /* sponsor here, beneficiary elsewhere */
 void fed_unbind_remote(call *c);  /* sponsor here, beneficiary elsewhere */
 void fed_settle(call *c);         /* beneficiary here, a sponsor elsewhere */
+void fed_premium(call *c);        /* beneficiary here, the paying sponsor elsewhere */
 
 /* Peer methods. */
 gj_reason fed_accept_binding_check(call *c);
@@ -47,6 +48,46 @@ gj_reason fed_hold_apply(call *c, store_txn *txn);
 gj_reason fed_resolve_check(call *c);
 gj_reason fed_resolve_apply(call *c, store_txn *txn);
 gj_reason fed_query_decision_check(call *c);
+
+/* What a coordinator told a participant to do with one hold. */
+typedef struct fed_resolve_args {
+    const char *coordinator;
+    const char *setl_id;
+    uint32_t leg;
+    int action;  /* Gongji__V1__LegAction */
+    int64_t amount;
+    const char *sponsor;
+    const char *beneficiary;
+    int32_t post_window;
+    int32_t refund_window;
+} fed_resolve_args;
+gj_reason fed_participant_resolve(store_txn *txn, const fed_resolve_args *a, int32_t today,
+                                  int64_t *resolved_amount, char *detail, size_t detail_size);
+
+/* ---- clearing.c ---- */
+
+/* Write one clearing row into the first open window at or after window_hint. */
+gj_reason clearing_record(store_txn *txn, int32_t window_hint, const char *counterparty,
+                          const char *setl_id, uint32_t leg, uint8_t kind, uint8_t direction,
+                          int64_t amount, const char *sponsor, const char *beneficiary);
+gj_reason clearing_totals_check(call *c);
+gj_reason clearing_close_check(call *c);
+gj_reason clearing_close_apply(call *c, store_txn *txn);
+gj_reason clearing_reconcile_check(call *c);
+void clearing_reconcile_slow(call *c);
+gj_reason clearing_entries_check(call *c);
+
+/* ---- lifecycle.c: revoke, reverse, premiums, patient records ---- */
+const char *life_route_revoke(call *c);
+const char *life_route_reverse(call *c);
+const char *life_route_premium(call *c);
+gj_reason life_revoke_check(call *c);
+gj_reason life_revoke_apply(call *c, store_txn *txn);
+gj_reason life_reverse_check(call *c);
+gj_reason life_reverse_apply(call *c, store_txn *txn);
+gj_reason life_premium_check(call *c);
+gj_reason life_premium_apply(call *c, store_txn *txn);
+gj_reason life_settlement_records_check(call *c);
 
 /* Operator/Audit. */
 gj_reason audit_check(call *c);

@@ -88,7 +88,17 @@ enum gj_code {
     X(NOT_BENEFICIARY_HOME, PERMISSION_DENIED, "only the beneficiary's home node may ask for this") \
     X(HOLD_VOIDED, ABORTED, "this part of the settlement was already voided")                 \
     X(HOLD_NOT_FOUND, FAILED_PRECONDITION, "no hold for this part of the settlement")         \
-    X(HOLD_CONFLICT, ABORTED, "the hold was already resolved the other way")
+    X(HOLD_CONFLICT, ABORTED, "the hold was already resolved the other way")                   \
+    /* lifecycle and clearing */                                                               \
+    X(SETTLEMENT_NOT_FOUND, NOT_FOUND, "R14: no such settlement")                             \
+    X(ALREADY_REVOKED, FAILED_PRECONDITION, "R14: this settlement was already revoked")       \
+    X(SETTLEMENT_IN_FLIGHT, UNAVAILABLE, "R14: the settlement is still being decided; try again") \
+    X(REVOKE_WINDOW_PASSED, FAILED_PRECONDITION, "R14: the region's revoke period has passed") \
+    X(CALL_REVERSED, ABORTED, "R14: this call was reversed; it moves nothing")                \
+    X(NOT_REVERSIBLE, FAILED_PRECONDITION, "R14: only a settlement or premium can be reversed") \
+    X(PREMIUM_NOT_RESIDENT, FAILED_PRECONDITION, "R15: premiums are for resident-insured (390) relatives") \
+    X(PREMIUM_NOT_COVERED, FAILED_PRECONDITION, "R15: the sponsor cannot share the whole premium") \
+    X(WINDOW_CLOSED, FAILED_PRECONDITION, "R16: the clearing window is closed")
 
 typedef enum gj_reason {
 #define GJ_REASON_ENUM(name, code, msg) GJ_R_##name,

@@ -13,11 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-gj_reason fed_participant_resolve(store_txn *txn, const char *coordinator, const char *setl_id,
-                                  uint32_t leg, int action, int64_t amount, const char *sponsor,
-                                  const char *beneficiary, int64_t *resolved_amount, char *detail,
-                                  size_t detail_size);
-
 #define RESOLVER_BATCH 32
 
 typedef struct ack_job {
@@ -53,13 +48,16 @@ void resolver_push_decision(node *n, const store_decision *d)
         Gongji__V1__ResolveRequest req = GONGJI__V1__RESOLVE_REQUEST__INIT;
         req.setl_id = (char *)d->setl_id;
         req.leg = d->legs[k].leg;
-        req.action = d->legs[k].action == STORE_LEG_POST ? GONGJI__V1__LEG_ACTION__POST
-                                                          : GONGJI__V1__LEG_ACTION__VOID;
+        req.action = d->legs[k].action == STORE_LEG_POST   ? GONGJI__V1__LEG_ACTION__POST
+                     : d->legs[k].action == STORE_LEG_VOID ? GONGJI__V1__LEG_ACTION__VOID
+                                                           : GONGJI__V1__LEG_ACTION__REFUND_LEG;
         req.amount = d->legs[k].amount;
+        req.post_window = d->post_window;
+        req.refund_window = d->refund_window;
         req.sponsor_psn_no = (char *)d->legs[k].sponsor;
         req.beneficiary_psn_no = (char *)d->beneficiary;
         char call_id[GJ_CALL_ID_MAX + 1];
-        snprintf(call_id, sizeof call_id, "%.40s/%u/r", d->setl_id, d->legs[k].leg);
+        snprintf(call_id, sizeof call_id, "%.40s/%u/%d", d->setl_id, d->legs[k].leg, req.action);
         ProtobufCMessage *answer = NULL;
         char detail[256];
         gj_reason r = peers_call(&n->peers, n->cfg.region, d->legs[k].admdvs, "gongji.v1.Peer/Resolve",
@@ -74,9 +72,8 @@ void resolver_push_decision(node *n, const store_decision *d)
             /* A conflict means the two sides disagree about money: loud, and kept open
              * so the audit shows it. Unreachable peers are simply tried again later. */
             gj_log(r == GJ_R_HOLD_CONFLICT || r == GJ_R_HOLD_NOT_FOUND ? GJ_LOG_ERROR : GJ_LOG_DEBUG,
-                   "resolve", "setl_id=%s leg=%u region=%s action=%s: %s %s", d->setl_id,
-                   d->legs[k].leg, d->legs[k].admdvs,
-                   d->legs[k].action == STORE_LEG_POST ? "post" : "void", gj_reason_name(r), detail);
+                   "resolve", "setl_id=%s leg=%u region=%s action=%d: %s %s", d->setl_id,
+                   d->legs[k].leg, d->legs[k].admdvs, d->legs[k].action, gj_reason_name(r), detail);
         }
     }
     if (any) {
@@ -114,9 +111,8 @@ static bool collect_hold(const store_hold *h, void *arg)
 }
 
 typedef struct participant_job {
-    const store_hold *hold;
-    int action;
-    int64_t amount;
+    node *n;
+    fed_resolve_args args;
     gj_reason reason;
     char detail[256];
 } participant_job;
@@ -125,9 +121,7 @@ static gj_err participant_apply(store_txn *txn, void *arg)
 {
     participant_job *job = arg;
     int64_t resolved;
-    job->reason = fed_participant_resolve(txn, job->hold->coordinator, job->hold->setl_id,
-                                          job->hold->leg, job->action, job->amount, job->hold->sponsor,
-                                          job->hold->beneficiary, &resolved, job->detail,
+    job->reason = fed_participant_resolve(txn, &job->args, node_today(job->n), &resolved, job->detail,
                                           sizeof job->detail);
     return job->reason == GJ_R_NONE ? GJ_OK : GJ_ERR_ABORT;
 }
@@ -147,14 +141,20 @@ static void ask_about_hold(node *n, const store_hold *h)
     if (r != GJ_R_NONE)
         return; /* the coordinator is away: the money stays held, never lost */
     Gongji__V1__QueryDecisionReply *qr = (Gongji__V1__QueryDecisionReply *)answer;
-    participant_job job = {.hold = h, .action = qr->action, .amount = qr->amount};
+    participant_job job = {.n = n,
+                           .args = {.coordinator = h->coordinator, .setl_id = h->setl_id, .leg = h->leg,
+                                    .action = (int)qr->action, .amount = qr->amount,
+                                    .sponsor = h->sponsor, .beneficiary = h->beneficiary,
+                                    .post_window = qr->post_window, .refund_window = qr->refund_window}};
     protobuf_c_message_free_unpacked(answer, NULL);
-    if (job.action != GONGJI__V1__LEG_ACTION__POST && job.action != GONGJI__V1__LEG_ACTION__VOID)
+    if (job.args.action == GONGJI__V1__LEG_ACTION__LEG_ACTION_UNSPECIFIED)
         return; /* still being decided */
     gj_err err = store_submit_wait(n->store, participant_apply, &job);
     gj_log(err == GJ_OK ? GJ_LOG_INFO : GJ_LOG_ERROR, "resolve",
            "setl_id=%s leg=%u asked region %s: %s -> %s %s", h->setl_id, h->leg, h->coordinator,
-           job.action == GONGJI__V1__LEG_ACTION__POST ? "post" : "void",
+           job.args.action == GONGJI__V1__LEG_ACTION__POST   ? "post"
+           : job.args.action == GONGJI__V1__LEG_ACTION__VOID ? "void"
+                                                             : "refund",
            err == GJ_OK ? "done" : gj_reason_name(job.reason), job.detail);
 }
 

@@ -13,7 +13,7 @@
 
 /* Bump when any record layout or key encoding changes: an old file must be refused,
  * not misread. */
-#define STORE_FORMAT_VERSION 2u
+#define STORE_FORMAT_VERSION 3u
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
@@ -28,19 +28,26 @@
 #define IDEM_REPLY_MAX GJ_MSG_HARD_MAX
 /* Counter names ("seq:" + name). */
 #define SEQ_NAME_MAX 32
-/* spend key after "sponsor\0": big-endian date (4), big-endian unix_ms (8), setl_id. */
+/* Dated keys (spend, settlements_by_psn) after "psn_no\0": big-endian date (4),
+ * big-endian unix_ms (8), setl_id. Cursors name such a tail. */
 #define SPEND_FIXED 12
 #define SPEND_TAIL_MAX (SPEND_FIXED + GJ_SETL_ID_MAX)
 #define SPEND_KEY_MAX (GJ_PSN_NO_MAX + 1 + SPEND_TAIL_MAX)
-/* Longest spend cursor: base64url of SPEND_TAIL_MAX bytes, no padding. */
+/* Longest cursor: base64url of SPEND_TAIL_MAX bytes, no padding. */
 #define CURSOR_MAX ((SPEND_TAIL_MAX * 4 + 2) / 3)
 #define PAIR_KEY_MAX (2 * GJ_PSN_NO_MAX + 1)
 #define IDEM_KEY_MAX (GJ_CALLER_ID_MAX + 1 + GJ_CALL_ID_MAX)
-/* hold key: setl_id '\0' big-endian uint32 leg. The longest key any scan copies. */
+/* hold key: setl_id '\0' big-endian uint32 leg. */
 #define HOLD_KEY_MAX (GJ_SETL_ID_MAX + 1 + 4)
-#define SCAN_KEY_MAX HOLD_KEY_MAX
+/* clearing key: big-endian uint32 window, counterparty (GJ_ADMDVS_LEN bytes), setl_id,
+ * '\0', big-endian uint32 leg, kind (1 byte). The longest key any scan copies. */
+#define CLEARING_KEY_MAX (4 + GJ_ADMDVS_LEN + GJ_SETL_ID_MAX + 1 + 4 + 1)
+#define SCAN_KEY_MAX CLEARING_KEY_MAX
+/* store_window_first_open looks at most this many days (ten years) ahead. */
+#define WINDOW_SEARCH_DAYS 3660
 
-_Static_assert(CURSOR_MAX <= 79, "spend cursor must fit next_cursor[80]");
+_Static_assert(CURSOR_MAX <= 79, "a cursor must fit next_cursor[80]");
+_Static_assert(SCAN_KEY_MAX >= HOLD_KEY_MAX, "scans copy hold keys too");
 
 enum {
     DB_META,
@@ -57,6 +64,9 @@ enum {
     DB_HOLDS_OPEN,
     DB_DECISIONS,
     DB_DECISIONS_OPEN,
+    DB_SETL_BY_PSN,
+    DB_CLEARING,
+    DB_WINDOWS,
     DB_COUNT
 };
 
@@ -77,6 +87,9 @@ static const char *const db_names[DB_COUNT] = {
     [DB_HOLDS_OPEN] = "holds_open",
     [DB_DECISIONS] = "decisions",
     [DB_DECISIONS_OPEN] = "decisions_open",
+    [DB_SETL_BY_PSN] = "settlements_by_psn",
+    [DB_CLEARING] = "clearing",
+    [DB_WINDOWS] = "windows",
 };
 
 /* A copy of an idem reply read in a write txn: LMDB may move the original on the
@@ -253,17 +266,25 @@ static gj_err put_rec(store_txn *t, int db, const void *key, size_t klen, const 
     return put_val(t, db, &k, &v, flags);
 }
 
-/* Delete key; an absent key is not an error (callers keep indexes in step). */
-static gj_err del_rec(store_txn *t, int db, const void *key, size_t klen)
+/* Delete key; GJ_ERR_NOTFOUND (nothing changed) when absent. */
+static gj_err del_key(store_txn *t, int db, const void *key, size_t klen)
 {
     MDB_val k = {klen, (void *)key};
     int rc = mdb_del(t->txn, t->s->dbi[db], &k, NULL);
-    if (rc == 0 || rc == MDB_NOTFOUND)
+    if (rc == 0)
         return GJ_OK;
-    /* As in put_val: anything but NOTFOUND may have half-modified the txn. */
     gj_err err = map_err(rc);
-    t->broken = err;
+    /* As in put_val: anything but NOTFOUND may have half-modified the txn. */
+    if (rc != MDB_NOTFOUND)
+        t->broken = err;
     return err;
+}
+
+/* Delete key; an absent key is not an error (callers keep indexes in step). */
+static gj_err del_rec(store_txn *t, int db, const void *key, size_t klen)
+{
+    gj_err err = del_key(t, db, key, klen);
+    return err == GJ_ERR_NOTFOUND ? GJ_OK : err;
 }
 
 static uint64_t db_entries(store_txn *t, int db)
@@ -1102,9 +1123,12 @@ gj_err store_next_seq(store_txn *txn, const char *name, uint64_t *out)
 
 static bool settlement_ok(const store_settlement *st)
 {
-    if (!KEYFIELD_OK(st->setl_id) || !FIELD_OK(st->psn_no) || !FIELD_OK(st->caller_id) ||
+    /* psn_no, setl_date and unix_ms make the settlements_by_psn key. */
+    if (!KEYFIELD_OK(st->setl_id) || !KEYFIELD_OK(st->psn_no) || !FIELD_OK(st->caller_id) ||
         !FIELD_OK(st->call_id) || st->part_count > GJ_SPONSORS_MAX ||
-        st->status < STORE_SETL_COMMITTED || st->status > STORE_SETL_REVOKED)
+        st->status < STORE_SETL_COMMITTED || st->status > STORE_SETL_REVOKED ||
+        !gj_date_valid(st->setl_date) || st->unix_ms < 0 ||
+        (st->revoke_date != 0 && !gj_date_valid(st->revoke_date)))
         return false;
     for (uint32_t i = 0; i < st->part_count; i++)
         if (!FIELD_OK(st->parts[i].psn_no) || !FIELD_OK(st->parts[i].admdvs))
@@ -1112,15 +1136,75 @@ static bool settlement_ok(const store_settlement *st)
     return true;
 }
 
+/* A stored settlement: a valid record filed under its own setl_id. */
+static gj_err settlement_decode(const MDB_val *k, const MDB_val *v, store_settlement *out)
+{
+    if (v->mv_size != sizeof *out)
+        return GJ_ERR_CORRUPT;
+    memcpy(out, v->mv_data, sizeof *out);
+    if (!settlement_ok(out) || k->mv_size != strlen(out->setl_id) ||
+        memcmp(out->setl_id, k->mv_data, k->mv_size) != 0) {
+        memset(out, 0, sizeof *out); /* never hand out a count that overruns parts[] */
+        return GJ_ERR_CORRUPT;
+    }
+    return GJ_OK;
+}
+
+static gj_err settlement_read(store_txn *t, const void *key, size_t klen, store_settlement *out)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_SETTLEMENTS], &k, &v);
+    if (rc != 0)
+        return map_err(rc);
+    return settlement_decode(&k, &v, out);
+}
+
+/* owner '\0' big-endian date, big-endian unix_ms, setl_id: the key of spend records
+ * and of settlements_by_psn. date and unix_ms must be non-negative (checked by the
+ * record's validation), so big-endian bytes sort like the numbers. */
+static size_t dated_key(unsigned char *buf, const char *owner, int32_t date, int64_t unix_ms,
+                        const char *setl_id)
+{
+    size_t plen = strlen(owner) + 1, slen = strlen(setl_id);
+    memcpy(buf, owner, plen);
+    put_be32(buf + plen, (uint32_t)date);
+    put_be64(buf + plen + 4, (uint64_t)unix_ms);
+    memcpy(buf + plen + SPEND_FIXED, setl_id, slen);
+    return plen + SPEND_FIXED + slen;
+}
+
+static size_t setl_psn_key(unsigned char *buf, const store_settlement *st)
+{
+    return dated_key(buf, st->psn_no, st->setl_date, st->unix_ms, st->setl_id);
+}
+
 gj_err store_settlement_put(store_txn *txn, const store_settlement *setl)
 {
     gj_err err;
+    store_settlement old;
+    unsigned char key[SPEND_KEY_MAX], old_key[SPEND_KEY_MAX];
+    size_t old_len = 0;
+
     if ((err = txn_writable(txn)) != GJ_OK)
         return err;
     if (setl == NULL || !settlement_ok(setl))
         return GJ_ERR_INVAL;
-    return put_rec(txn, DB_SETTLEMENTS, setl->setl_id, strlen(setl->setl_id), setl,
-                   sizeof *setl, 0);
+    const char *id = setl->setl_id;
+    size_t idlen = strlen(id);
+    /* A replaced settlement's index key goes if the new one files elsewhere. A damaged
+     * old record is refused: its index key cannot be known, so it cannot be kept right. */
+    err = settlement_read(txn, id, idlen, &old);
+    if (err == GJ_OK)
+        old_len = setl_psn_key(old_key, &old);
+    else if (err != GJ_ERR_NOTFOUND)
+        return err;
+    if ((err = put_rec(txn, DB_SETTLEMENTS, id, idlen, setl, sizeof *setl, 0)) != GJ_OK)
+        return err;
+    size_t klen = setl_psn_key(key, setl);
+    if (old_len > 0 && (old_len != klen || memcmp(old_key, key, klen) != 0) &&
+        (err = del_rec(txn, DB_SETL_BY_PSN, old_key, old_len)) != GJ_OK)
+        return err;
+    return put_rec(txn, DB_SETL_BY_PSN, key, klen, "", 0, 0);
 }
 
 gj_err store_settlement_get(store_txn *txn, const char *setl_id, store_settlement *out)
@@ -1130,13 +1214,8 @@ gj_err store_settlement_get(store_txn *txn, const char *setl_id, store_settlemen
         return err;
     if (!key_ok(setl_id, GJ_SETL_ID_MAX) || out == NULL)
         return GJ_ERR_INVAL;
-    err = get_rec(txn, DB_SETTLEMENTS, setl_id, strlen(setl_id), out, sizeof *out);
-    /* Whatever a put would refuse is damage; never hand out a count that overruns. */
-    if (err == GJ_OK && !settlement_ok(out)) {
-        memset(out, 0, sizeof *out);
-        return GJ_ERR_CORRUPT;
-    }
-    return err;
+    /* Whatever a put would refuse is damage. */
+    return settlement_read(txn, setl_id, strlen(setl_id), out);
 }
 
 /* ---- spend records ---- */
@@ -1203,7 +1282,7 @@ static bool cursor_decode(const char *text, unsigned char *out, size_t *n_out)
 static bool spend_ok(const store_spend *sp)
 {
     return KEYFIELD_OK(sp->sponsor) && FIELD_OK(sp->beneficiary) && KEYFIELD_OK(sp->setl_id) &&
-           gj_date_valid(sp->setl_date) && sp->unix_ms >= 0;
+           gj_date_valid(sp->setl_date) && sp->unix_ms >= 0 && sp->refund <= 1;
 }
 
 gj_err store_spend_put(store_txn *txn, const store_spend *spend)
@@ -1215,18 +1294,20 @@ gj_err store_spend_put(store_txn *txn, const store_spend *spend)
         return err;
     if (spend == NULL || !spend_ok(spend))
         return GJ_ERR_INVAL;
-    size_t plen = strlen(spend->sponsor) + 1, slen = strlen(spend->setl_id);
-    memcpy(key, spend->sponsor, plen);
-    /* Non-negative (checked above), so big-endian bytes sort like the numbers. */
-    put_be32(key + plen, (uint32_t)spend->setl_date);
-    put_be64(key + plen + 4, (uint64_t)spend->unix_ms);
-    memcpy(key + plen + SPEND_FIXED, spend->setl_id, slen);
-    return put_rec(txn, DB_SPEND, key, plen + SPEND_FIXED + slen, spend, sizeof *spend, 0);
+    size_t klen = dated_key(key, spend->sponsor, spend->setl_date, spend->unix_ms, spend->setl_id);
+    return put_rec(txn, DB_SPEND, key, klen, spend, sizeof *spend, 0);
 }
 
-gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
-                        int32_t to_date, const char *after, store_spend *out, size_t max,
-                        size_t *count, char next_cursor[80])
+/* Copies the entry (k, v) of a dated index into the i-th slot of out; plen is the
+ * length of the owner prefix "psn_no\0". */
+typedef gj_err (*dated_take_fn)(store_txn *t, const MDB_val *k, const MDB_val *v, size_t plen,
+                                void *out, size_t i);
+
+/* One page of the entries of a dated index (spend, settlements_by_psn) under owner
+ * with from_date <= date <= to_date, in key order, resuming after the cursor `after`. */
+static gj_err dated_list(store_txn *txn, int db, const char *owner, int32_t from_date,
+                         int32_t to_date, const char *after, dated_take_fn take, void *out,
+                         size_t max, size_t *count, char next_cursor[80])
 {
     gj_err err;
     MDB_cursor *c;
@@ -1236,7 +1317,7 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
 
     if ((err = txn_readable(txn)) != GJ_OK)
         return err;
-    if (!key_ok(sponsor, GJ_PSN_NO_MAX) || out == NULL || max == 0 || count == NULL ||
+    if (!key_ok(owner, GJ_PSN_NO_MAX) || out == NULL || max == 0 || count == NULL ||
         next_cursor == NULL)
         return GJ_ERR_INVAL;
     /* Decode first: callers may pass one buffer as both after and next_cursor. */
@@ -1249,8 +1330,8 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
     if (from_date < 0)
         from_date = 0;
 
-    size_t plen = strlen(sponsor) + 1;
-    memcpy(key, sponsor, plen);
+    size_t plen = strlen(owner) + 1;
+    memcpy(key, owner, plen);
     if (tail_len > 0 && get_be32(tail) >= (uint32_t)from_date) {
         memcpy(key + plen, tail, tail_len); /* resume at the cursor's record... */
         klen = plen + tail_len;
@@ -1260,7 +1341,7 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
         klen = plen + 4;
     }
 
-    if ((err = map_err(mdb_cursor_open(txn->txn, txn->s->dbi[DB_SPEND], &c))) != GJ_OK)
+    if ((err = map_err(mdb_cursor_open(txn->txn, txn->s->dbi[db], &c))) != GJ_OK)
         return err;
     MDB_val k = {klen, key}, v;
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -1269,9 +1350,8 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
     while (rc == 0) {
         const unsigned char *kp = k.mv_data;
         if (k.mv_size < plen || memcmp(kp, key, plen) != 0)
-            break; /* past this sponsor */
-        if (k.mv_size <= plen + SPEND_FIXED || k.mv_size > plen + SPEND_TAIL_MAX ||
-            v.mv_size != sizeof *out) {
+            break; /* past this owner */
+        if (k.mv_size <= plen + SPEND_FIXED || k.mv_size > plen + SPEND_TAIL_MAX) {
             err = GJ_ERR_CORRUPT;
             break;
         }
@@ -1281,7 +1361,9 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
             more = true;
             break;
         }
-        memcpy(&out[n++], v.mv_data, sizeof *out);
+        if ((err = take(txn, &k, &v, plen, out, n)) != GJ_OK)
+            break;
+        n++;
         last_len = k.mv_size - plen;
         memcpy(last, kp + plen, last_len);
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
@@ -1295,6 +1377,56 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
     return err;
 }
 
+static gj_err take_spend(store_txn *t, const MDB_val *k, const MDB_val *v, size_t plen,
+                         void *out, size_t i)
+{
+    (void)t;
+    (void)k;
+    (void)plen;
+    if (v->mv_size != sizeof(store_spend))
+        return GJ_ERR_CORRUPT;
+    memcpy((store_spend *)out + i, v->mv_data, sizeof(store_spend));
+    return GJ_OK;
+}
+
+gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
+                        int32_t to_date, const char *after, store_spend *out, size_t max,
+                        size_t *count, char next_cursor[80])
+{
+    return dated_list(txn, DB_SPEND, sponsor, from_date, to_date, after, take_spend, out, max,
+                      count, next_cursor);
+}
+
+/* The index entry is only a key; the settlement it names must exist and file under
+ * exactly that key (same patient, date and instant). */
+static gj_err take_settlement(store_txn *t, const MDB_val *k, const MDB_val *v, size_t plen,
+                              void *out, size_t i)
+{
+    unsigned char key[SPEND_KEY_MAX];
+    store_settlement *st = (store_settlement *)out + i;
+    if (v->mv_size != 0)
+        return GJ_ERR_CORRUPT;
+    const unsigned char *id = (const unsigned char *)k->mv_data + plen + SPEND_FIXED;
+    gj_err err = settlement_read(t, id, k->mv_size - plen - SPEND_FIXED, st);
+    if (err == GJ_ERR_NOTFOUND)
+        return GJ_ERR_CORRUPT;
+    if (err != GJ_OK)
+        return err;
+    if (setl_psn_key(key, st) != k->mv_size || memcmp(key, k->mv_data, k->mv_size) != 0) {
+        memset(st, 0, sizeof *st);
+        return GJ_ERR_CORRUPT;
+    }
+    return GJ_OK;
+}
+
+gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t from_date,
+                                    int32_t to_date, const char *after, store_settlement *out,
+                                    size_t max, size_t *count, char next_cursor[80])
+{
+    return dated_list(txn, DB_SETL_BY_PSN, psn_no, from_date, to_date, after, take_settlement,
+                      out, max, count, next_cursor);
+}
+
 /* ---- scans that tolerate writes ---- */
 
 /* Checks one entry of a scan and hands a copy of it to the caller's callback;
@@ -1302,22 +1434,26 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
 typedef gj_err (*entry_fn)(store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx,
                            bool *more);
 
-/* Every entry of db in key order until visit stops or fails. After each entry the
- * cursor seeks past the key it just visited rather than stepping on, so a callback
- * that writes in the same txn (resolving the hold it was given, which drops it from
- * the open index) neither skips nor repeats an entry. */
-static gj_err scan_db(store_txn *t, int db, entry_fn visit, void *ctx)
+/* Every entry of db whose key starts with prefix (plen 0: every entry), in key order,
+ * until visit stops or fails. After each entry the cursor seeks past the key it just
+ * visited rather than stepping on, so a callback that writes in the same txn
+ * (resolving the hold it was given, which drops it from the open index) neither
+ * skips nor repeats an entry. */
+static gj_err scan_db(store_txn *t, int db, const void *prefix, size_t plen, entry_fn visit,
+                      void *ctx)
 {
     MDB_cursor *c;
-    MDB_val k, v;
+    MDB_val k = {plen, (void *)prefix}, v;
     unsigned char last[SCAN_KEY_MAX];
     bool more = true;
     gj_err err = map_err(mdb_cursor_open(t->txn, t->s->dbi[db], &c));
     if (err != GJ_OK)
         return err;
-    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    int rc = mdb_cursor_get(c, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
     while (rc == 0) {
         size_t len = k.mv_size;
+        if (plen > 0 && (len < plen || memcmp(k.mv_data, prefix, plen) != 0))
+            break; /* past the prefix */
         if (len > sizeof last) {
             err = GJ_ERR_CORRUPT;
             break;
@@ -1356,7 +1492,7 @@ static bool hold_ok(const store_hold *h)
 {
     return KEYFIELD_OK(h->setl_id) && KEYFIELD_OK(h->sponsor) && KEYFIELD_OK(h->beneficiary) &&
            admdvs_ok(h->coordinator) && part_amount_ok(h->amount) &&
-           h->state >= STORE_HOLD_HELD && h->state <= STORE_HOLD_VOIDED;
+           h->state >= STORE_HOLD_HELD && h->state <= STORE_HOLD_REFUNDED;
 }
 
 /* setl_id '\0' big-endian leg: the '\0' keeps "S1" legs apart from "S10" legs and the
@@ -1463,7 +1599,7 @@ gj_err store_hold_scan_open(store_txn *txn, store_hold_fn fn, void *arg)
         return err;
     if (fn == NULL)
         return GJ_ERR_INVAL;
-    return scan_db(txn, DB_HOLDS_OPEN, visit_open_hold, &hs);
+    return scan_db(txn, DB_HOLDS_OPEN, NULL, 0, visit_open_hold, &hs);
 }
 
 gj_err store_hold_scan(store_txn *txn, store_hold_fn fn, void *arg)
@@ -1474,7 +1610,7 @@ gj_err store_hold_scan(store_txn *txn, store_hold_fn fn, void *arg)
         return err;
     if (fn == NULL)
         return GJ_ERR_INVAL;
-    return scan_db(txn, DB_HOLDS, visit_hold, &hs);
+    return scan_db(txn, DB_HOLDS, NULL, 0, visit_hold, &hs);
 }
 
 uint64_t store_hold_open_count(store_txn *txn)
@@ -1489,7 +1625,7 @@ static bool decision_ok(const store_decision *d)
     for (uint32_t i = 0; i < d->leg_count; i++)
         if (!KEYFIELD_OK(d->legs[i].sponsor) || !admdvs_ok(d->legs[i].admdvs) ||
             !part_amount_ok(d->legs[i].amount) || d->legs[i].action < STORE_LEG_POST ||
-            d->legs[i].action > STORE_LEG_VOID || d->legs[i].acked > 1)
+            d->legs[i].action > STORE_LEG_REFUND || d->legs[i].acked > 1)
             return false;
     return true;
 }
@@ -1581,7 +1717,7 @@ gj_err store_decision_scan_open(store_txn *txn, store_decision_fn fn, void *arg)
         return err;
     if (fn == NULL)
         return GJ_ERR_INVAL;
-    return scan_db(txn, DB_DECISIONS_OPEN, visit_open_decision, &ds);
+    return scan_db(txn, DB_DECISIONS_OPEN, NULL, 0, visit_open_decision, &ds);
 }
 
 uint64_t store_decision_open_count(store_txn *txn)
@@ -1600,14 +1736,10 @@ static gj_err visit_settlement(store_txn *t, const MDB_val *k, const MDB_val *v,
     struct settlement_scan *ss = ctx;
     store_settlement st;
     (void)t;
-    if (v->mv_size != sizeof st)
-        return GJ_ERR_CORRUPT;
-    memcpy(&st, v->mv_data, sizeof st);
-    if (!settlement_ok(&st) || k->mv_size != strlen(st.setl_id) ||
-        memcmp(st.setl_id, k->mv_data, k->mv_size) != 0)
-        return GJ_ERR_CORRUPT;
-    *more = ss->fn(&st, ss->arg);
-    return GJ_OK;
+    gj_err err = settlement_decode(k, v, &st);
+    if (err == GJ_OK)
+        *more = ss->fn(&st, ss->arg);
+    return err;
 }
 
 gj_err store_settlement_scan(store_txn *txn, store_settlement_fn fn, void *arg)
@@ -1618,5 +1750,206 @@ gj_err store_settlement_scan(store_txn *txn, store_settlement_fn fn, void *arg)
         return err;
     if (fn == NULL)
         return GJ_ERR_INVAL;
-    return scan_db(txn, DB_SETTLEMENTS, visit_settlement, &ss);
+    return scan_db(txn, DB_SETTLEMENTS, NULL, 0, visit_settlement, &ss);
+}
+
+/* ---- clearing and windows ---- */
+
+static bool clearing_ok(const store_clearing *e)
+{
+    if (!gj_date_valid(e->window) || !admdvs_ok(e->counterparty) || !KEYFIELD_OK(e->setl_id) ||
+        !KEYFIELD_OK(e->sponsor) || !KEYFIELD_OK(e->beneficiary) ||
+        e->kind < STORE_CLR_PAYMENT || e->kind > STORE_CLR_REFUND ||
+        e->direction < STORE_CLR_OWED_TO_US || e->direction > STORE_CLR_WE_OWE ||
+        e->amount == 0 || e->amount > GJ_AMOUNT_MAX || e->amount < -GJ_AMOUNT_MAX)
+        return false;
+    /* A refund row reverses a payment: it alone is negative. */
+    return (e->kind == STORE_CLR_REFUND) == (e->amount < 0);
+}
+
+/* Big-endian window (dates are positive, so bytes sort like numbers), the counterparty's
+ * GJ_ADMDVS_LEN digits, setl_id, '\0' (keeps "S1" apart from "S10"), big-endian leg,
+ * kind. counterparty must be exactly GJ_ADMDVS_LEN digits and setl_id valid. */
+static size_t clearing_key(unsigned char *buf, int32_t window, const char *counterparty,
+                           const char *setl_id, uint32_t leg, uint8_t kind)
+{
+    size_t n = strlen(setl_id);
+    put_be32(buf, (uint32_t)window);
+    memcpy(buf + 4, counterparty, GJ_ADMDVS_LEN);
+    unsigned char *p = buf + 4 + GJ_ADMDVS_LEN;
+    memcpy(p, setl_id, n);
+    p += n;
+    p[0] = '\0';
+    put_be32(p + 1, leg);
+    p[5] = kind;
+    return 4 + GJ_ADMDVS_LEN + n + 6;
+}
+
+/* windows value: stored as is, like every record. Only closing ever writes one. */
+struct window_rec {
+    uint8_t state; /* store_window_state */
+    int64_t closed_unix_ms;
+};
+
+/* A window's record; one never written reads as OPEN. window must be valid. */
+static gj_err window_read(store_txn *t, int32_t window, struct window_rec *out)
+{
+    unsigned char key[4];
+    put_be32(key, (uint32_t)window);
+    gj_err err = get_rec(t, DB_WINDOWS, key, sizeof key, out, sizeof *out);
+    if (err == GJ_ERR_NOTFOUND) {
+        memset(out, 0, sizeof *out);
+        out->state = STORE_WINDOW_OPEN;
+        return GJ_OK;
+    }
+    if (err == GJ_OK && (out->state < STORE_WINDOW_OPEN || out->state > STORE_WINDOW_CLOSED ||
+                         out->closed_unix_ms < 0)) {
+        memset(out, 0, sizeof *out);
+        return GJ_ERR_CORRUPT;
+    }
+    return err;
+}
+
+/* GJ_OK while window may still change; GJ_ERR_EXISTS once it is closed. */
+static gj_err window_writable(store_txn *t, int32_t window)
+{
+    struct window_rec w;
+    gj_err err = window_read(t, window, &w);
+    if (err == GJ_OK && w.state == STORE_WINDOW_CLOSED)
+        return GJ_ERR_EXISTS;
+    return err;
+}
+
+gj_err store_clearing_put(store_txn *txn, const store_clearing *entry)
+{
+    gj_err err;
+    unsigned char key[CLEARING_KEY_MAX];
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (entry == NULL || !clearing_ok(entry))
+        return GJ_ERR_INVAL;
+    if ((err = window_writable(txn, entry->window)) != GJ_OK)
+        return err;
+    size_t klen = clearing_key(key, entry->window, entry->counterparty, entry->setl_id,
+                               entry->leg, entry->kind);
+    return put_rec(txn, DB_CLEARING, key, klen, entry, sizeof *entry, 0);
+}
+
+gj_err store_clearing_delete(store_txn *txn, int32_t window, const char *counterparty,
+                             const char *setl_id, uint32_t leg, uint8_t kind)
+{
+    gj_err err;
+    unsigned char key[CLEARING_KEY_MAX];
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (!gj_date_valid(window) || !admdvs_ok(counterparty) || !key_ok(setl_id, GJ_SETL_ID_MAX) ||
+        kind < STORE_CLR_PAYMENT || kind > STORE_CLR_REFUND)
+        return GJ_ERR_INVAL;
+    if ((err = window_writable(txn, window)) != GJ_OK)
+        return err;
+    return del_key(txn, DB_CLEARING, key, clearing_key(key, window, counterparty, setl_id, leg, kind));
+}
+
+struct clearing_scan {
+    store_clearing_fn fn;
+    void *arg;
+};
+
+/* A stored entry: valid and filed under its own key. */
+static gj_err visit_clearing(store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx,
+                             bool *more)
+{
+    struct clearing_scan *cs = ctx;
+    store_clearing e;
+    unsigned char key[CLEARING_KEY_MAX];
+    (void)t;
+    if (v->mv_size != sizeof e)
+        return GJ_ERR_CORRUPT;
+    memcpy(&e, v->mv_data, sizeof e);
+    if (!clearing_ok(&e) ||
+        clearing_key(key, e.window, e.counterparty, e.setl_id, e.leg, e.kind) != k->mv_size ||
+        memcmp(key, k->mv_data, k->mv_size) != 0)
+        return GJ_ERR_CORRUPT;
+    *more = cs->fn(&e, cs->arg);
+    return GJ_OK;
+}
+
+gj_err store_clearing_scan(store_txn *txn, int32_t window, const char *counterparty,
+                           store_clearing_fn fn, void *arg)
+{
+    gj_err err;
+    unsigned char prefix[4 + GJ_ADMDVS_LEN];
+    size_t plen = 4;
+    struct clearing_scan cs = {fn, arg};
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!gj_date_valid(window) || counterparty == NULL || fn == NULL ||
+        (counterparty[0] != '\0' && !admdvs_ok(counterparty)))
+        return GJ_ERR_INVAL;
+    put_be32(prefix, (uint32_t)window);
+    if (counterparty[0] != '\0') {
+        memcpy(prefix + 4, counterparty, GJ_ADMDVS_LEN);
+        plen += GJ_ADMDVS_LEN;
+    }
+    return scan_db(txn, DB_CLEARING, prefix, plen, visit_clearing, &cs);
+}
+
+gj_err store_window_get(store_txn *txn, int32_t window, uint8_t *state, int64_t *closed_unix_ms)
+{
+    gj_err err;
+    struct window_rec w;
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!gj_date_valid(window))
+        return GJ_ERR_INVAL;
+    if ((err = window_read(txn, window, &w)) != GJ_OK)
+        return err;
+    if (state != NULL)
+        *state = w.state;
+    if (closed_unix_ms != NULL)
+        *closed_unix_ms = w.closed_unix_ms;
+    return GJ_OK;
+}
+
+gj_err store_window_close(store_txn *txn, int32_t window, int64_t unix_ms)
+{
+    gj_err err;
+    struct window_rec w;
+    unsigned char key[4];
+    if ((err = txn_writable(txn)) != GJ_OK)
+        return err;
+    if (!gj_date_valid(window) || unix_ms < 0)
+        return GJ_ERR_INVAL;
+    if ((err = window_read(txn, window, &w)) != GJ_OK)
+        return err;
+    if (w.state == STORE_WINDOW_CLOSED)
+        return GJ_OK; /* closed once, when it first was */
+    memset(&w, 0, sizeof w); /* no stray padding bytes on disk */
+    w.state = STORE_WINDOW_CLOSED;
+    w.closed_unix_ms = unix_ms;
+    put_be32(key, (uint32_t)window);
+    return put_rec(txn, DB_WINDOWS, key, sizeof key, &w, sizeof w, 0);
+}
+
+gj_err store_window_first_open(store_txn *txn, int32_t date, int32_t *window)
+{
+    gj_err err;
+    struct window_rec w;
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!gj_date_valid(date) || window == NULL)
+        return GJ_ERR_INVAL;
+    *window = 0;
+    for (int i = 0; i < WINDOW_SEARCH_DAYS; i++) {
+        if ((err = window_read(txn, date, &w)) != GJ_OK)
+            return err;
+        if (w.state != STORE_WINDOW_CLOSED) {
+            *window = date;
+            return GJ_OK;
+        }
+        date = gj_date_next(date);
+        if (!gj_date_valid(date))
+            break; /* past 9999-12-31 */
+    }
+    return GJ_ERR_FULL;
 }

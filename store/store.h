@@ -113,7 +113,8 @@ typedef struct store_spend {
     int64_t amount;
     int32_t setl_date;
     int64_t unix_ms;
-    uint8_t use;  /* wire UseType value */
+    uint8_t use;     /* wire UseType value */
+    uint8_t refund;  /* 1: money given back by a revoke (amount is what returned) */
 } store_spend;
 
 typedef enum store_settlement_status {
@@ -140,6 +141,8 @@ typedef struct store_settlement {
     } parts[GJ_SPONSORS_MAX];
     char caller_id[GJ_CALLER_ID_MAX + 1];
     char call_id[GJ_CALL_ID_MAX + 1];
+    int32_t revoke_date;     /* yyyymmdd of the revoke; 0 while committed */
+    int64_t revoke_unix_ms;
 } store_settlement;
 
 /* ---- lifecycle ---- */
@@ -270,6 +273,7 @@ typedef enum store_hold_state {
     STORE_HOLD_HELD = 1,
     STORE_HOLD_POSTED = 2,
     STORE_HOLD_VOIDED = 3,
+    STORE_HOLD_REFUNDED = 4,  /* posted, then given back by a revoke */
 } store_hold_state;
 
 /* One sponsor's part of one settlement at the sponsor's node, keyed by (setl_id, leg). */
@@ -301,6 +305,7 @@ uint64_t store_hold_open_count(store_txn *txn);
 typedef enum store_leg_action {
     STORE_LEG_POST = 1,  /* the hold becomes a debit */
     STORE_LEG_VOID = 2,  /* the hold (or a hold that may yet arrive) is released */
+    STORE_LEG_REFUND = 3,/* the settlement was revoked: give the posted amount back */
 } store_leg_action;
 
 /* The coordinator's durable decision for one cross-region settlement. */
@@ -308,6 +313,8 @@ typedef struct store_decision {
     char setl_id[GJ_SETL_ID_MAX + 1];
     char beneficiary[GJ_PSN_NO_MAX + 1];  /* the patient; participants key fences by it */
     int64_t unix_ms;
+    int32_t post_window;    /* clearing window of the posts (yyyymmdd) */
+    int32_t refund_window;  /* clearing window of the refunds, once revoked; else 0 */
     uint32_t leg_count;
     struct {
         uint32_t leg;
@@ -330,5 +337,64 @@ uint64_t store_decision_open_count(store_txn *txn);
 /* Every settlement, in setl_id order (audit). */
 typedef bool (*store_settlement_fn)(const store_settlement *setl, void *arg);
 gj_err store_settlement_scan(store_txn *txn, store_settlement_fn fn, void *arg);
+
+/* ---- settlements by patient (R13: a beneficiary lists who paid what) ---- */
+
+/* Settlements of psn_no (the patient) with from_date <= setl_date <= to_date, newest
+ * last, paged like store_spend_list. The store keeps the index itself on
+ * store_settlement_put. */
+gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t from_date,
+                                    int32_t to_date, const char *after, store_settlement *out,
+                                    size_t max, size_t *count, char next_cursor[80]);
+
+/* ---- clearing (R16) ----
+ *
+ * Every cross-region payment, premium and refund writes one clearing entry on each of
+ * the two nodes. Entries fall into windows named by a date (yyyymmdd); a window is open
+ * until an operator closes it, and a closed window never changes. */
+
+typedef enum store_clearing_direction {
+    STORE_CLR_OWED_TO_US = 1,  /* we coordinated: the sponsor's region owes us */
+    STORE_CLR_WE_OWE = 2,      /* our sponsor paid: we owe the beneficiary's region */
+} store_clearing_direction;
+
+typedef enum store_clearing_kind {
+    STORE_CLR_PAYMENT = 1,  /* a settlement's sponsor part */
+    STORE_CLR_PREMIUM = 2,  /* a resident premium paid by a sponsor */
+    STORE_CLR_REFUND = 3,   /* the reverse row of a revoked payment (amount negative) */
+} store_clearing_kind;
+
+typedef struct store_clearing {
+    int32_t window;                        /* yyyymmdd */
+    char counterparty[GJ_ADMDVS_LEN + 1];  /* the other region */
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    uint32_t leg;
+    uint8_t kind;       /* store_clearing_kind */
+    uint8_t direction;  /* store_clearing_direction */
+    int64_t amount;     /* fen; negative for a refund row */
+    char sponsor[GJ_PSN_NO_MAX + 1];
+    char beneficiary[GJ_PSN_NO_MAX + 1];
+    int64_t unix_ms;
+} store_clearing;
+
+/* Keyed by (window, counterparty, setl_id, leg, kind): a second put of the same key
+ * replaces it (the same fact recorded again). GJ_ERR_EXISTS when the window is closed. */
+gj_err store_clearing_put(store_txn *txn, const store_clearing *entry);
+/* Remove one entry (test and repair tools only; refuses closed windows with
+ * GJ_ERR_EXISTS, NOTFOUND when absent). */
+gj_err store_clearing_delete(store_txn *txn, int32_t window, const char *counterparty,
+                             const char *setl_id, uint32_t leg, uint8_t kind);
+typedef bool (*store_clearing_fn)(const store_clearing *entry, void *arg);
+/* Entries of window, all counterparties ("" ) or one, in key order. */
+gj_err store_clearing_scan(store_txn *txn, int32_t window, const char *counterparty,
+                           store_clearing_fn fn, void *arg);
+
+typedef enum store_window_state { STORE_WINDOW_OPEN = 1, STORE_WINDOW_CLOSED = 2 } store_window_state;
+/* A window's state; a window never written reads as OPEN with GJ_OK. */
+gj_err store_window_get(store_txn *txn, int32_t window, uint8_t *state, int64_t *closed_unix_ms);
+/* Close window (idempotent). */
+gj_err store_window_close(store_txn *txn, int32_t window, int64_t unix_ms);
+/* The first window >= date that is not closed. */
+gj_err store_window_first_open(store_txn *txn, int32_t date, int32_t *window);
 
 #endif

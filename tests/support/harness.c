@@ -271,6 +271,9 @@ static const struct {
                "refuse_sponsors_from = 540600\nrefuse_insutype = 390\n"},
     {"540600", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"},
     {"350100", "live = yes\nrelations = spouse,parent,child\ncascade = yes\nreserve_floor = 2000.00\n"},
+    /* Wuhan: in the pilot, with a reserve floor, for premiums across provinces. */
+    {"420100", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"
+               "reserve_floor = 1000.00\n"},
 };
 
 test_node *tc_node(test_cluster *tc, const char *region)
@@ -319,6 +322,12 @@ void tc_init(test_cluster *tc, const char *node_extra)
     /* A misconfigured pair that sends region 98xxxx back and forth: hops must end it. */
     add_peer(cd, "98", fz);
     add_peer(fz, "98", cd);
+    test_node *wh = tc_node(tc, "420100");
+    add_peer(cd, "42", wh);
+    add_peer(nq, "42", wh);
+    add_peer(wh, "51", cd);
+    add_peer(wh, "54", nq);
+    add_peer(wh, "43", hub);
     add_peer(fz, "43", hub);
     add_peer(fz, "51", cd);
     add_peer(fz, "54", nq);

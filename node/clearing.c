@@ -1,0 +1,417 @@
+/* Clearing (R16, national 3201/3202): what regions owe each other.
+ *
+ * Every cross-region payment, premium and refund writes one row on each of the two
+ * nodes, in the same transaction as the money: the coordinator (the beneficiary's
+ * region) records what the sponsor's region owes it; the sponsor's node records what it
+ * owes. Rows fall into windows named by date; an operator closes a window and a closed
+ * window never changes. Reconcile compares a window with a peer, row by row. */
+#include "gj_util.h"
+#include "log.h"
+#include "ops.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLEARING_COUNTERPARTIES_MAX 512
+
+gj_reason clearing_record(store_txn *txn, int32_t window_hint, const char *counterparty,
+                          const char *setl_id, uint32_t leg, uint8_t kind, uint8_t direction,
+                          int64_t amount, const char *sponsor, const char *beneficiary)
+{
+    store_clearing e = {.leg = leg, .kind = kind, .direction = direction, .amount = amount,
+                        .unix_ms = gj_now_unix_ms()};
+    if (store_window_first_open(txn, window_hint, &e.window) != GJ_OK ||
+        !gj_strcpy_fit(e.counterparty, sizeof e.counterparty, counterparty) ||
+        !gj_strcpy_fit(e.setl_id, sizeof e.setl_id, setl_id) ||
+        !gj_strcpy_fit(e.sponsor, sizeof e.sponsor, sponsor) ||
+        !gj_strcpy_fit(e.beneficiary, sizeof e.beneficiary, beneficiary))
+        return GJ_R_STORE_ERROR;
+    gj_err err = store_clearing_put(txn, &e);
+    if (err != GJ_OK) {
+        gj_log(GJ_LOG_ERROR, "clearing", "setl_id=%s leg=%u window=%d cannot be recorded: %s", setl_id,
+               leg, e.window, gj_err_name(err));
+        return err == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
+    }
+    return GJ_R_NONE;
+}
+
+/* ---- totals ---- */
+
+typedef struct totals_state {
+    call *c;
+    size_t count;
+    Gongji__V1__CounterpartyTotals *rows;  /* CLEARING_COUNTERPARTIES_MAX of them */
+    bool overflow;
+} totals_state;
+
+static Gongji__V1__CounterpartyTotals *totals_row(totals_state *st, const char *region)
+{
+    for (size_t i = 0; i < st->count; i++)
+        if (strcmp(st->rows[i].region, region) == 0)
+            return &st->rows[i];
+    if (st->count >= CLEARING_COUNTERPARTIES_MAX) {
+        st->overflow = true;
+        return NULL;
+    }
+    Gongji__V1__CounterpartyTotals *row = &st->rows[st->count++];
+    gongji__v1__counterparty_totals__init(row);
+    row->region = call_strdup(st->c, region);
+    return row->region ? row : NULL;
+}
+
+static void add_to(Gongji__V1__CounterpartyTotals *row, const store_clearing *e)
+{
+    if (e->direction == STORE_CLR_OWED_TO_US) {
+        row->owed_to_us_count++;
+        row->owed_to_us += e->amount;
+    } else {
+        row->we_owe_count++;
+        row->we_owe += e->amount;
+    }
+    row->net = row->owed_to_us - row->we_owe;
+}
+
+static bool totals_add(const store_clearing *e, void *arg)
+{
+    totals_state *st = arg;
+    Gongji__V1__CounterpartyTotals *row = totals_row(st, e->counterparty);
+    if (row != NULL)
+        add_to(row, e);
+    return row != NULL;
+}
+
+/* Totals of window into a ClearingTotalsReply (c->answer). */
+static gj_reason totals_answer(call *c, store_txn *txn, int32_t window)
+{
+    const char *own = c->n->cfg.region;
+    totals_state st = {.c = c};
+    totals_state prov = {.c = c};
+    Gongji__V1__ClearingTotalsReply *ans = call_alloc(c, sizeof *ans);
+    st.rows = call_alloc(c, sizeof *st.rows * CLEARING_COUNTERPARTIES_MAX);
+    prov.rows = call_alloc(c, sizeof *prov.rows * CLEARING_COUNTERPARTIES_MAX);
+    if (ans == NULL || st.rows == NULL || prov.rows == NULL)
+        return ops_out_of_memory(c);
+    gongji__v1__clearing_totals_reply__init(ans);
+    uint8_t state;
+    int64_t closed_ms;
+    gj_err err = store_window_get(txn, window, &state, &closed_ms);
+    if (err == GJ_OK)
+        err = store_clearing_scan(txn, window, "", totals_add, &st);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    if (st.overflow)
+        return call_fail(c, GJ_R_STORE_ERROR, "more than %d counterparties", CLEARING_COUNTERPARTIES_MAX);
+    /* Cross-province pairs rolled up by province, for national clearing. */
+    for (size_t i = 0; i < st.count; i++) {
+        if (rules_same_province(st.rows[i].region, own))
+            continue;
+        char province[3] = {st.rows[i].region[0], st.rows[i].region[1], '\0'};
+        Gongji__V1__CounterpartyTotals *p = totals_row(&prov, province);
+        if (p == NULL)
+            return ops_out_of_memory(c);
+        p->owed_to_us_count += st.rows[i].owed_to_us_count;
+        p->owed_to_us += st.rows[i].owed_to_us;
+        p->we_owe_count += st.rows[i].we_owe_count;
+        p->we_owe += st.rows[i].we_owe;
+        p->net = p->owed_to_us - p->we_owe;
+    }
+    ans->region = c->n->cfg.region;
+    ans->window = window;
+    ans->closed = state == STORE_WINDOW_CLOSED;
+    ans->counterparties = call_alloc(c, sizeof(void *) * (st.count ? st.count : 1));
+    ans->provinces = call_alloc(c, sizeof(void *) * (prov.count ? prov.count : 1));
+    if (ans->counterparties == NULL || ans->provinces == NULL)
+        return ops_out_of_memory(c);
+    for (size_t i = 0; i < st.count; i++)
+        ans->counterparties[ans->n_counterparties++] = &st.rows[i];
+    for (size_t i = 0; i < prov.count; i++)
+        ans->provinces[ans->n_provinces++] = &prov.rows[i];
+    c->answer = &ans->base;
+    return GJ_R_NONE;
+}
+
+static gj_reason window_arg(call *c, store_txn *txn, int32_t asked, int32_t *window)
+{
+    if (asked != 0) {
+        if (!gj_date_valid(asked))
+            return call_fail(c, GJ_R_FIELD_INVALID, "window is yyyymmdd, or 0 for the current one");
+        *window = asked;
+        return GJ_R_NONE;
+    }
+    gj_err err = store_window_first_open(txn, c->today, window);
+    return err == GJ_OK ? GJ_R_NONE : ops_store_reason(c, err);
+}
+
+gj_reason clearing_totals_check(call *c)
+{
+    Gongji__V1__ClearingTotalsRequest *req = (Gongji__V1__ClearingTotalsRequest *)c->request;
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
+        return ops_deny(c, "only an operator");
+    store_txn *txn;
+    gj_err err = store_read_begin(c->n->store, &txn);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    int32_t window;
+    gj_reason r = window_arg(c, txn, req->window, &window);
+    if (r == GJ_R_NONE)
+        r = totals_answer(c, txn, window);
+    store_read_end(txn);
+    return r;
+}
+
+/* ---- closing ---- */
+
+gj_reason clearing_close_check(call *c)
+{
+    Gongji__V1__CloseWindowRequest *req = (Gongji__V1__CloseWindowRequest *)c->request;
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
+        return ops_deny(c, "only an operator");
+    if (req->window != 0 && !gj_date_valid(req->window))
+        return call_fail(c, GJ_R_FIELD_INVALID, "window is yyyymmdd, or 0 for the current one");
+    return GJ_R_NONE;
+}
+
+gj_reason clearing_close_apply(call *c, store_txn *txn)
+{
+    Gongji__V1__CloseWindowRequest *req = (Gongji__V1__CloseWindowRequest *)c->request;
+    int32_t window;
+    gj_reason r = window_arg(c, txn, req->window, &window);
+    if (r != GJ_R_NONE)
+        return r;
+    gj_err err = store_window_close(txn, window, gj_now_unix_ms());
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    gj_log(GJ_LOG_INFO, "clearing", "window %d closed", window);
+    return totals_answer(c, txn, window);
+}
+
+/* ---- a peer's side ---- */
+
+typedef struct entries_state {
+    call *c;
+    size_t count, cap;
+    Gongji__V1__ClearingEntry **items;
+    bool out_of_memory;
+} entries_state;
+
+static bool collect_entry(const store_clearing *e, void *arg)
+{
+    entries_state *st = arg;
+    if (st->count == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        Gongji__V1__ClearingEntry **bigger = call_alloc(st->c, sizeof *bigger * cap);
+        if (bigger == NULL) {
+            st->out_of_memory = true;
+            return false;
+        }
+        if (st->count)
+            memcpy(bigger, st->items, sizeof *bigger * st->count);
+        st->items = bigger;
+        st->cap = cap;
+    }
+    Gongji__V1__ClearingEntry *item = call_alloc(st->c, sizeof *item);
+    if (item == NULL || (gongji__v1__clearing_entry__init(item), item->setl_id = call_strdup(st->c, e->setl_id)) == NULL) {
+        st->out_of_memory = true;
+        return false;
+    }
+    item->leg = e->leg;
+    item->kind = (Gongji__V1__ClearingKind)e->kind;
+    item->amount = e->amount;
+    item->owed_to_answerer = e->direction == STORE_CLR_OWED_TO_US;
+    st->items[st->count++] = item;
+    return true;
+}
+
+gj_reason clearing_entries_check(call *c)
+{
+    Gongji__V1__ClearingEntriesRequest *req = (Gongji__V1__ClearingEntriesRequest *)c->request;
+    if (!ops_is_role(c, GONGJI__V1__ROLE__PEER))
+        return ops_deny(c, "only a peer node");
+    if (strlen(c->env->caller_id) != GJ_ADMDVS_LEN || !gj_all_digits(c->env->caller_id, GJ_ADMDVS_LEN))
+        return call_fail(c, GJ_R_CALLER_NOT_ALLOWED, "a peer's caller_id is its region");
+    if (!gj_date_valid(req->window))
+        return call_fail(c, GJ_R_FIELD_INVALID, "window is yyyymmdd");
+    store_txn *txn;
+    gj_err err = store_read_begin(c->n->store, &txn);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    entries_state st = {.c = c};
+    err = store_clearing_scan(txn, req->window, c->env->caller_id, collect_entry, &st);
+    store_read_end(txn);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    if (st.out_of_memory)
+        return ops_out_of_memory(c);
+    Gongji__V1__ClearingEntriesReply *ans = call_alloc(c, sizeof *ans);
+    if (ans == NULL)
+        return ops_out_of_memory(c);
+    gongji__v1__clearing_entries_reply__init(ans);
+    ans->entries = st.items;
+    ans->n_entries = st.count;
+    c->answer = &ans->base;
+    return GJ_R_NONE;
+}
+
+/* ---- reconcile ---- */
+
+/* One row as this node sees it: + owed to us, - owed by us. */
+typedef struct view_row {
+    const char *setl_id;
+    uint32_t leg;
+    int kind;
+    int64_t ours, theirs;
+    bool in_ours, in_theirs;
+} view_row;
+
+typedef struct reconcile_state {
+    call *c;
+    size_t count, cap;
+    view_row *rows;
+    uint64_t our_count;
+    int64_t our_net;
+    bool out_of_memory;
+} reconcile_state;
+
+static view_row *view_find(reconcile_state *st, const char *setl_id, uint32_t leg, int kind)
+{
+    for (size_t i = 0; i < st->count; i++)
+        if (st->rows[i].leg == leg && st->rows[i].kind == kind && strcmp(st->rows[i].setl_id, setl_id) == 0)
+            return &st->rows[i];
+    if (st->count == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        view_row *bigger = realloc(st->rows, sizeof *bigger * cap);
+        if (bigger == NULL) {
+            st->out_of_memory = true;
+            return NULL;
+        }
+        st->rows = bigger;
+        st->cap = cap;
+    }
+    view_row *row = &st->rows[st->count++];
+    memset(row, 0, sizeof *row);
+    row->setl_id = call_strdup(st->c, setl_id);
+    row->leg = leg;
+    row->kind = kind;
+    if (row->setl_id == NULL) {
+        st->out_of_memory = true;
+        return NULL;
+    }
+    return row;
+}
+
+static bool reconcile_ours(const store_clearing *e, void *arg)
+{
+    reconcile_state *st = arg;
+    view_row *row = view_find(st, e->setl_id, e->leg, e->kind);
+    if (row == NULL)
+        return false;
+    int64_t signed_amount = e->direction == STORE_CLR_OWED_TO_US ? e->amount : -e->amount;
+    row->ours += signed_amount;
+    row->in_ours = true;
+    st->our_count++;
+    st->our_net += signed_amount;
+    return true;
+}
+
+gj_reason clearing_reconcile_check(call *c)
+{
+    Gongji__V1__ReconcileRequest *req = (Gongji__V1__ReconcileRequest *)c->request;
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
+        return ops_deny(c, "only an operator");
+    if (!gj_date_valid(req->window))
+        return call_fail(c, GJ_R_FIELD_INVALID, "window is yyyymmdd");
+    if (strlen(req->peer_region) != GJ_ADMDVS_LEN || !gj_all_digits(req->peer_region, GJ_ADMDVS_LEN) ||
+        strcmp(req->peer_region, c->n->cfg.region) == 0)
+        return call_fail(c, GJ_R_FIELD_INVALID, "peer_region is another region's 6-digit code");
+    c->slow = clearing_reconcile_slow;
+    return GJ_R_NONE;
+}
+
+void clearing_reconcile_slow(call *c)
+{
+    Gongji__V1__ReconcileRequest *req = (Gongji__V1__ReconcileRequest *)c->request;
+    node *n = c->n;
+    reconcile_state st = {.c = c};
+    store_txn *txn;
+    gj_err err = store_read_begin(n->store, &txn);
+    if (err != GJ_OK) {
+        c->reason = ops_store_reason(c, err);
+        call_finish(c);
+        return;
+    }
+    err = store_clearing_scan(txn, req->window, req->peer_region, reconcile_ours, &st);
+    store_read_end(txn);
+    if (err != GJ_OK || st.out_of_memory) {
+        c->reason = err != GJ_OK ? ops_store_reason(c, err) : ops_out_of_memory(c);
+        free(st.rows);
+        call_finish(c);
+        return;
+    }
+    Gongji__V1__ClearingEntriesRequest ereq = GONGJI__V1__CLEARING_ENTRIES_REQUEST__INIT;
+    ereq.window = req->window;
+    ProtobufCMessage *answer = NULL;
+    char detail[256];
+    char call_id[GJ_CALL_ID_MAX + 1];
+    snprintf(call_id, sizeof call_id, "clearing-%d", req->window);
+    gj_reason r = peers_call(&n->peers, n->cfg.region, req->peer_region, "gongji.v1.Peer/ClearingEntries",
+                             call_id, &ereq.base, &gongji__v1__clearing_entries_reply__descriptor,
+                             (int)n->cfg.peer_timeout_ms * 4, &answer, detail, sizeof detail);
+    if (r != GJ_R_NONE) {
+        call_fail(c, r, "%s", detail[0] ? detail : gj_reason_message(r));
+        free(st.rows);
+        call_finish(c);
+        return;
+    }
+    Gongji__V1__ClearingEntriesReply *theirs = (Gongji__V1__ClearingEntriesReply *)answer;
+    uint64_t their_count = 0;
+    int64_t their_net = 0;
+    for (size_t i = 0; i < theirs->n_entries && !st.out_of_memory; i++) {
+        Gongji__V1__ClearingEntry *e = theirs->entries[i];
+        int64_t as_they_see = e->owed_to_answerer ? e->amount : -e->amount;
+        view_row *row = view_find(&st, e->setl_id, e->leg, e->kind);
+        if (row == NULL)
+            break;
+        row->theirs += -as_they_see; /* what they are owed, we owe */
+        row->in_theirs = true;
+        their_count++;
+        their_net += as_they_see;
+    }
+    protobuf_c_message_free_unpacked(answer, NULL);
+
+    Gongji__V1__ReconcileReply *ans = call_alloc(c, sizeof *ans);
+    char **ids = call_alloc(c, sizeof(char *) * (st.count ? st.count : 1));
+    if (ans == NULL || ids == NULL || st.out_of_memory) {
+        c->reason = ops_out_of_memory(c);
+        free(st.rows);
+        call_finish(c);
+        return;
+    }
+    gongji__v1__reconcile_reply__init(ans);
+    ans->window = req->window;
+    ans->peer_region = req->peer_region;
+    ans->our_count = st.our_count;
+    ans->our_net = st.our_net;
+    ans->their_count = their_count;
+    ans->their_net = their_net;
+    ans->differing_setl_ids = ids;
+    for (size_t i = 0; i < st.count; i++) {
+        view_row *row = &st.rows[i];
+        if (row->in_ours && row->in_theirs && row->ours == row->theirs)
+            continue;
+        bool listed = false;
+        for (size_t k = 0; k < ans->n_differing_setl_ids && !listed; k++)
+            listed = strcmp(ids[k], row->setl_id) == 0;
+        if (!listed)
+            ids[ans->n_differing_setl_ids++] = (char *)row->setl_id;
+    }
+    ans->agree = ans->n_differing_setl_ids == 0 && st.our_net == -their_net;
+    free(st.rows);
+    c->answer = &ans->base;
+    gj_log(ans->agree ? GJ_LOG_INFO : GJ_LOG_WARN, "reconcile",
+           "window=%d peer=%s ours=%" PRIu64 "/%" PRId64 " theirs=%" PRIu64 "/%" PRId64 " differing=%zu",
+           req->window, req->peer_region, st.our_count, st.our_net, their_count, their_net,
+           ans->n_differing_setl_ids);
+    call_finish(c);
+}
