@@ -225,6 +225,15 @@ static void test_revoke_of_a_settlement_paid_on_two_nodes_returns_every_fen(void
     const Gongji__V1__CounterpartyTotals *t_row = row_for(theirs, "510100");
     assert_non_null(t_row);
     assert_int_equal(t_row->net, -a_row->net);
+    /* Cross-province pairs roll up by province for national clearing. */
+    bool rolled_up = false;
+    for (size_t i = 0; i < after->n_provinces; i++)
+        if (strcmp(after->provinces[i]->region, "54") == 0) {
+            rolled_up = true;
+            assert_int_equal(after->provinces[i]->owed_to_us_count, a_row->owed_to_us_count);
+            assert_int_equal(after->provinces[i]->net, a_row->net);
+        }
+    assert_true(rolled_up);
     gongji__v1__clearing_totals_reply__free_unpacked(before, NULL);
     gongji__v1__clearing_totals_reply__free_unpacked(after, NULL);
     gongji__v1__clearing_totals_reply__free_unpacked(theirs, NULL);

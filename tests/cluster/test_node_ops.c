@@ -438,6 +438,35 @@ static void test_clock_override_refused_unless_enabled(void **state)
     stop(f);
 }
 
+static void test_revoke_only_within_the_regions_revoke_period(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start("510100", CHENGDU_POLICY "revoke_days = 7\n");
+    person(f, "P", 1, "310", 10000);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle(f->op, "P", 1000, NULL, &r, &st), OK);
+    char setl_id[64];
+    snprintf(setl_id, sizeof setl_id, "%s", r->setl_id);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    int32_t day = gj_cst_date_of(gj_now_unix_ms());
+    for (int i = 0; i < 8; i++)
+        day = gj_date_next(day);
+    assert_int_equal(op_set_date(f->op, day, &st), OK); /* eight days later */
+    Gongji__V1__RevokeRequest req = GONGJI__V1__REVOKE_REQUEST__INIT;
+    req.setl_id = setl_id;
+    client_call(f->op, "gongji.v1.Settlement/Revoke", NULL, NULL, &req.base,
+                &gongji__v1__revoke_reply__descriptor, NULL, &st);
+    expect_reason(st.code, &st, FAILED_PRECONDITION, "REVOKE_WINDOW_PASSED");
+    assert_int_equal(op_balance(f->op, "P"), 9000);
+    assert_int_equal(op_set_date(f->op, 0, &st), OK); /* back to today: revocable */
+    client_call(f->op, "gongji.v1.Settlement/Revoke", NULL, NULL, &req.base,
+                &gongji__v1__revoke_reply__descriptor, NULL, &st);
+    assert_int_equal(st.code, OK);
+    assert_int_equal(op_balance(f->op, "P"), 10000);
+    stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_records_list_each_relatives_spending_paged),
         cmocka_unit_test(test_region_not_live_refuses_binding),
         cmocka_unit_test(test_clock_override_refused_unless_enabled),
+        cmocka_unit_test(test_revoke_only_within_the_regions_revoke_period),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
