@@ -1,0 +1,612 @@
+/* gongji-bench: settlement throughput and latency of a local three-node cluster,
+ * against the transport's ceiling (an nng echo of the same message size and
+ * concurrency) and PostgreSQL doing the equivalent durable debit (pg_peer.sh), all
+ * measured in one run on this machine. See docs/performance.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "gj_limits.h"
+#include "gj_util.h"
+#include "store.h"
+
+#define REGIONS 3
+static const char *const region_codes[REGIONS] = {"510100", "510300", "510400"};
+
+typedef struct options {
+    int seconds;
+    int concurrency;
+    int people;
+    int base_port;
+    bool quick;
+    bool keep;
+    bool no_pg;
+    const char *node_bin;
+    const char *pg_script;
+    const char *dir;
+} options;
+
+static options opt = {.seconds = 10, .concurrency = 32, .people = 10000, .base_port = 17100};
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- loading: straight into each node's store before it starts ---- */
+
+typedef struct load_job {
+    int region;
+    int from, to;
+} load_job;
+
+static void certno_for(int region, int serial, char out[19])
+{
+    snprintf(out, 19, "%.6s19800101%03d", region_codes[region], serial % 1000);
+    out[17] = gj_certno_check_char(out);
+    out[18] = '\0';
+}
+
+static gj_err put_person(store_txn *txn, int region, const char *psn_no, int serial, int64_t balance)
+{
+    store_person p = {.status = STORE_PERSON_ACTIVE, .updated_unix_ms = gj_now_unix_ms()};
+    gj_strcpy_fit(p.psn_no, sizeof p.psn_no, psn_no);
+    certno_for(region, serial, p.certno);
+    memcpy(p.insutype, "310", 4);
+    memcpy(p.admdvs, region_codes[region], 7);
+    gj_err err;
+    if ((err = store_person_put(txn, &p)) != GJ_OK || (err = store_account_ensure(txn, psn_no)) != GJ_OK)
+        return err;
+    if (balance > 0) {
+        store_journal_entry e = {.unix_ms = gj_now_unix_ms(), .kind = STORE_J_CREDIT, .amount = balance};
+        gj_strcpy_fit(e.psn_no, sizeof e.psn_no, psn_no);
+        return store_account_move(txn, &e, NULL);
+    }
+    return GJ_OK;
+}
+
+/* A binding as both nodes keep it: the sponsor's record, the beneficiary's copy and
+ * its deduction order. Called once per node with what that node keeps. */
+static gj_err put_binding(store_txn *txn, const char *sponsor, int s_region, const char *beneficiary,
+                          int b_region, bool add_to_order)
+{
+    store_binding b = {.relation = 3, .begin_date = 20000101, .created_unix_ms = gj_now_unix_ms()};
+    gj_strcpy_fit(b.sponsor, sizeof b.sponsor, sponsor);
+    gj_strcpy_fit(b.beneficiary, sizeof b.beneficiary, beneficiary);
+    memcpy(b.sponsor_admdvs, region_codes[s_region], 7);
+    memcpy(b.beneficiary_admdvs, region_codes[b_region], 7);
+    gj_err err = store_binding_put(txn, &b);
+    if (err != GJ_OK || !add_to_order)
+        return err;
+    store_order order;
+    if ((err = store_order_get(txn, beneficiary, &order)) != GJ_OK)
+        return err;
+    gj_strcpy_fit(order.sponsors[order.count].psn_no, sizeof order.sponsors[0].psn_no, sponsor);
+    memcpy(order.sponsors[order.count].admdvs, region_codes[s_region], 7);
+    order.count++;
+    return store_order_put(txn, beneficiary, &order);
+}
+
+#define RICH GJ_AMOUNT_MAX /* ten million yuan: never drained in a run */
+
+static gj_err load_apply(store_txn *txn, void *arg)
+{
+    load_job *job = arg;
+    char a[32], b[32];
+    gj_err err = GJ_OK;
+    for (int i = job->from; i < job->to && err == GJ_OK; i++) {
+        switch (job->region) {
+        case 0: /* the coordinator: beneficiaries, and local sponsors */
+            snprintf(a, sizeof a, "AL%d", i);
+            snprintf(b, sizeof b, "AS%d", i);
+            if ((err = put_person(txn, 0, a, i, 0)) || (err = put_person(txn, 0, b, i, RICH)) ||
+                (err = put_binding(txn, b, 0, a, 0, true)))
+                break;
+            snprintf(a, sizeof a, "AX%d", i);
+            snprintf(b, sizeof b, "BX%d", i);
+            if ((err = put_person(txn, 0, a, i, 0)) || (err = put_binding(txn, b, 1, a, 0, true)))
+                break;
+            snprintf(a, sizeof a, "AY%d", i);
+            if ((err = put_person(txn, 0, a, i, 0)))
+                break;
+            snprintf(b, sizeof b, "BY%d", i);
+            if ((err = put_binding(txn, b, 1, a, 0, true)))
+                break;
+            snprintf(b, sizeof b, "CY%d", i);
+            err = put_binding(txn, b, 2, a, 0, true);
+            break;
+        case 1: /* BX pays in full; BY is first in order but has nothing to share */
+            snprintf(a, sizeof a, "AX%d", i);
+            snprintf(b, sizeof b, "BX%d", i);
+            if ((err = put_person(txn, 1, b, i, RICH)) || (err = put_binding(txn, b, 1, a, 0, false)))
+                break;
+            snprintf(a, sizeof a, "AY%d", i);
+            snprintf(b, sizeof b, "BY%d", i);
+            if ((err = put_person(txn, 1, b, i, 0)) == GJ_OK)
+                err = put_binding(txn, b, 1, a, 0, false);
+            break;
+        default:
+            snprintf(a, sizeof a, "AY%d", i);
+            snprintf(b, sizeof b, "CY%d", i);
+            if ((err = put_person(txn, 2, b, i, RICH)) == GJ_OK)
+                err = put_binding(txn, b, 2, a, 0, false);
+        }
+    }
+    return err;
+}
+
+static int load_region(int region, const char *dir)
+{
+    store *s;
+    store_options so = {0};
+    if (store_open(&s, dir, &so) != GJ_OK)
+        return -1;
+    int rc = 0;
+    for (int from = 0; from < opt.people && rc == 0; from += 2000) {
+        load_job job = {region, from, from + 2000 < opt.people ? from + 2000 : opt.people};
+        if (store_submit_wait(s, load_apply, &job) != GJ_OK)
+            rc = -1;
+    }
+    store_close(s);
+    return rc;
+}
+
+/* ---- nodes ---- */
+
+static pid_t node_pids[REGIONS];
+static pid_t echo_pid;
+
+static void url_of(int region, char *out, size_t size)
+{
+    snprintf(out, size, "tcp://127.0.0.1:%d", opt.base_port + region);
+}
+
+static pid_t spawn(char *const argv[], const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int start_node(int region)
+{
+    char dir[512], cfg[600], data[600], log[600], url[64];
+    snprintf(dir, sizeof dir, "%s/%s", opt.dir, region_codes[region]);
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(cfg, sizeof cfg, "%s/node.ini", dir);
+    snprintf(log, sizeof log, "%s/node.log", dir);
+    url_of(region, url, sizeof url);
+    FILE *f = fopen(cfg, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "[node]\nregion = %s\nlisten = %s\ndata_dir = %s\nlog_file = %s\nlog_level = warn\n"
+               "contexts = 256\nworkers = 128\n[policy]\nlive = yes\nrelations = all\ncascade = yes\n[peers]\n",
+            region_codes[region], url, data, log);
+    for (int p = 0; p < REGIONS; p++) {
+        char purl[64];
+        url_of(p, purl, sizeof purl);
+        if (p != region)
+            fprintf(f, "%s = %s\n", region_codes[p], purl);
+    }
+    fclose(f);
+    char *argv[] = {(char *)opt.node_bin, "--config", cfg, NULL};
+    node_pids[region] = spawn(argv, NULL);
+    client_t *c;
+    if (client_open(&c, url, 300) != GJ_OK)
+        return -1;
+    for (int i = 0; i < 200; i++) {
+        Gongji__V1__HealthRequest req = GONGJI__V1__HEALTH_REQUEST__INIT;
+        client_status st;
+        ProtobufCMessage *ans = NULL;
+        if (client_call(c, "gongji.v1.Operator/Health", NULL, NULL, &req.base,
+                        &gongji__v1__health_reply__descriptor, &ans, &st) == GJ_OK && st.code == 0) {
+            protobuf_c_message_free_unpacked(ans, NULL);
+            client_close(c);
+            return 0;
+        }
+        sleep_ms(50);
+    }
+    client_close(c);
+    fprintf(stderr, "node %s did not start; see %s\n", region_codes[region], log);
+    return -1;
+}
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* ---- the echo reference ---- */
+
+typedef struct echo_ctx {
+    nng_ctx ctx;
+    nng_aio *aio;
+    bool sending;
+} echo_ctx;
+
+static void echo_cb(void *arg)
+{
+    echo_ctx *e = arg;
+    if (nng_aio_result(e->aio) != 0) {
+        if (e->sending)
+            nng_msg_free(nng_aio_get_msg(e->aio));
+        e->sending = false;
+        nng_ctx_recv(e->ctx, e->aio);
+        return;
+    }
+    if (e->sending) {
+        e->sending = false;
+        nng_ctx_recv(e->ctx, e->aio);
+    } else {
+        e->sending = true; /* the request goes back as its own answer */
+        nng_ctx_send(e->ctx, e->aio);
+    }
+}
+
+static int echo_server(const char *url)
+{
+    nng_socket s;
+    static echo_ctx ctxs[256];
+    if (nng_rep0_open(&s) != 0 || nng_listen(s, url, NULL, 0) != 0)
+        return 1;
+    for (int i = 0; i < 256; i++) {
+        nng_aio_alloc(&ctxs[i].aio, echo_cb, &ctxs[i]);
+        nng_ctx_open(&ctxs[i].ctx, s);
+        nng_ctx_recv(ctxs[i].ctx, ctxs[i].aio);
+    }
+    for (;;)
+        pause();
+}
+
+/* ---- load generation ---- */
+
+typedef struct result {
+    const char *name;
+    double tps;
+    double p50_ms, p99_ms, p999_ms;
+    uint64_t ok, failed;
+} result;
+
+typedef struct driver {
+    int id;
+    const char *url;
+    int scenario; /* 0 local, 1 cross, 2 cross2, 3 echo */
+    int64_t until_us;
+    uint64_t ok, failed;
+    size_t n_lat, cap_lat;
+    uint32_t *lat_us;
+    const uint8_t *echo_bytes;
+    size_t echo_len;
+} driver;
+
+static const char *const prefixes[] = {"AL", "AX", "AY"};
+
+static void *drive(void *arg)
+{
+    driver *d = arg;
+    client_t *c;
+    if (client_open(&c, d->url, 10000) != GJ_OK)
+        return NULL;
+    client_set_identity(c, "H51010000001", GONGJI__V1__ROLE__INSTITUTION);
+    uint64_t n = 0;
+    unsigned seed = (unsigned)d->id * 7919u + 17;
+    while (now_us() < d->until_us) {
+        int64_t t0 = now_us();
+        bool ok;
+        if (d->scenario == 3) {
+            Gongji__V1__Reply *reply = NULL;
+            ok = client_call_raw(c, d->echo_bytes, d->echo_len, &reply) != GJ_ERR_TRANSPORT;
+            if (reply)
+                gongji__v1__reply__free_unpacked(reply, NULL);
+        } else {
+            char psn[32], call_id[48];
+            int who = (int)((d->id + n * (uint64_t)opt.concurrency) % (uint64_t)opt.people);
+            snprintf(psn, sizeof psn, "%s%d", prefixes[d->scenario], who);
+            snprintf(call_id, sizeof call_id, "b%d-%d-%" PRIu64, d->scenario, d->id, n);
+            Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
+            req.psn_no = psn;
+            req.amount = 100 + rand_r(&seed) % 5000;
+            req.use = GONGJI__V1__USE_TYPE__OUTPATIENT;
+            client_status st;
+            ProtobufCMessage *ans = NULL;
+            client_call(c, "gongji.v1.Settlement/Settle", call_id, NULL, &req.base,
+                        &gongji__v1__settle_reply__descriptor, &ans, &st);
+            ok = st.code == 0;
+            if (ok && d->scenario > 0) {
+                /* A cross-region run that silently paid cash would measure nothing. */
+                Gongji__V1__SettleReply *r = (Gongji__V1__SettleReply *)ans;
+                ok = r->acct_mulaid_pay == req.amount;
+            }
+            if (ans)
+                protobuf_c_message_free_unpacked(ans, NULL);
+        }
+        int64_t dt = now_us() - t0;
+        n++;
+        if (!ok) {
+            d->failed++;
+            continue;
+        }
+        d->ok++;
+        if (d->n_lat == d->cap_lat) {
+            d->cap_lat = d->cap_lat ? d->cap_lat * 2 : 4096;
+            d->lat_us = realloc(d->lat_us, d->cap_lat * sizeof *d->lat_us);
+        }
+        d->lat_us[d->n_lat++] = (uint32_t)(dt > UINT32_MAX ? UINT32_MAX : dt);
+    }
+    client_close(c);
+    return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static result run(const char *name, const char *url, int scenario, const uint8_t *echo, size_t echo_len)
+{
+    driver *d = calloc((size_t)opt.concurrency, sizeof *d);
+    pthread_t *t = calloc((size_t)opt.concurrency, sizeof *t);
+    int64_t start = now_us(), until = start + (int64_t)opt.seconds * 1000000;
+    for (int i = 0; i < opt.concurrency; i++) {
+        d[i] = (driver){.id = i, .url = url, .scenario = scenario, .until_us = until,
+                        .echo_bytes = echo, .echo_len = echo_len};
+        pthread_create(&t[i], NULL, drive, &d[i]);
+    }
+    result r = {.name = name};
+    size_t total = 0;
+    for (int i = 0; i < opt.concurrency; i++) {
+        pthread_join(t[i], NULL);
+        r.ok += d[i].ok;
+        r.failed += d[i].failed;
+        total += d[i].n_lat;
+    }
+    double elapsed = (double)(now_us() - start) / 1e6;
+    uint32_t *all = malloc((total ? total : 1) * sizeof *all);
+    size_t k = 0;
+    for (int i = 0; i < opt.concurrency; i++) {
+        memcpy(all + k, d[i].lat_us, d[i].n_lat * sizeof *all);
+        k += d[i].n_lat;
+        free(d[i].lat_us);
+    }
+    qsort(all, total, sizeof *all, cmp_u32);
+    r.tps = (double)r.ok / elapsed;
+    if (total) {
+        r.p50_ms = all[total / 2] / 1000.0;
+        r.p99_ms = all[(size_t)((double)total * 0.99)] / 1000.0;
+        r.p999_ms = all[(size_t)((double)total * 0.999)] / 1000.0;
+    }
+    printf("%-22s %10.0f tps   p50 %7.2f ms   p99 %7.2f ms   p99.9 %7.2f ms   ok %" PRIu64 " failed %" PRIu64 "\n",
+           name, r.tps, r.p50_ms, r.p99_ms, r.p999_ms, r.ok, r.failed);
+    fflush(stdout);
+    free(all);
+    free(d);
+    free(t);
+    return r;
+}
+
+/* ---- PostgreSQL reference ---- */
+
+static double run_pg(double *latency_ms)
+{
+    if (opt.no_pg || opt.pg_script == NULL || access(opt.pg_script, R_OK) != 0 ||
+        access("/usr/lib/postgresql/15/bin/pgbench", X_OK) != 0 || geteuid() != 0) {
+        printf("%-22s skipped (needs root, Debian's postgresql 15 and %s)\n", "postgresql (pg_peer)",
+               opt.pg_script ? opt.pg_script : "pg_peer.sh");
+        return 0;
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "bash '%s' %d %d 2>/dev/null", opt.pg_script, opt.concurrency, opt.seconds);
+    FILE *p = popen(cmd, "r");
+    double tps = 0;
+    char line[512];
+    while (p && fgets(line, sizeof line, p)) {
+        char *at;
+        if ((at = strstr(line, "latency average = ")) != NULL)
+            *latency_ms = atof(at + 18);
+        if ((at = strstr(line, "tps = ")) != NULL)
+            tps = atof(at + 6);
+    }
+    if (p)
+        pclose(p);
+    printf("%-22s %10.0f tps   latency avg %.2f ms   (pgbench, %d clients, fsync on)\n", "postgresql (pg_peer)",
+           tps, *latency_ms, opt.concurrency);
+    return tps;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: gongji-bench [options]\n"
+            "\n"
+            "Start a three-node cluster (510100 coordinates; 510300 and 510400 hold the remote\n"
+            "sponsors), load it, and drive settlements with K requests in flight for T seconds:\n"
+            "  local   sponsor on the coordinator's node\n"
+            "  cross   one remote sponsor\n"
+            "  cross2  two remote sponsors in the order (the first has nothing to share)\n"
+            "then an nng echo of the same message size and concurrency, and PostgreSQL doing\n"
+            "the same durable debit (../shared/bench/pg_peer.sh) when it can. Ends with a\n"
+            "RESULT line.\n"
+            "\n"
+            "  --quick            3 s per run, 2000 people per region (about a minute in all)\n"
+            "  --seconds T        seconds per run (default 10)\n"
+            "  --concurrency K    requests in flight (default 32, as pg_peer.sh)\n"
+            "  --people N         people per scenario and region (default 10000)\n"
+            "  --port P           first TCP port (default 17100; uses P..P+3)\n"
+            "  --node-bin PATH    gongji-node to run (default: next to this binary's build)\n"
+            "  --pg-script PATH   pg_peer.sh (default ../shared/bench/pg_peer.sh)\n"
+            "  --no-pg            skip PostgreSQL\n"
+            "  --dir DIR          where the nodes keep data (default a new /tmp directory)\n"
+            "  --keep             leave the data directory\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"quick", no_argument, NULL, 'q'},       {"seconds", required_argument, NULL, 's'},
+        {"concurrency", required_argument, NULL, 'k'}, {"people", required_argument, NULL, 'n'},
+        {"port", required_argument, NULL, 'p'},  {"node-bin", required_argument, NULL, 'b'},
+        {"pg-script", required_argument, NULL, 'g'}, {"no-pg", no_argument, NULL, 'x'},
+        {"dir", required_argument, NULL, 'd'},   {"keep", no_argument, NULL, 'K'},
+        {"echo-server", required_argument, NULL, 'E'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    bool seconds_set = false, people_set = false;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'q': opt.quick = true; break;
+        case 's': opt.seconds = atoi(optarg); seconds_set = true; break;
+        case 'k': opt.concurrency = atoi(optarg); break;
+        case 'n': opt.people = atoi(optarg); people_set = true; break;
+        case 'p': opt.base_port = atoi(optarg); break;
+        case 'b': opt.node_bin = optarg; break;
+        case 'g': opt.pg_script = optarg; break;
+        case 'x': opt.no_pg = true; break;
+        case 'd': opt.dir = optarg; break;
+        case 'K': opt.keep = true; break;
+        case 'E': return echo_server(optarg);
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (opt.quick) {
+        if (!seconds_set)
+            opt.seconds = 3;
+        if (!people_set)
+            opt.people = 2000;
+    }
+    if (opt.seconds < 1 || opt.concurrency < 1 || opt.concurrency > 1024 || opt.people < opt.concurrency) {
+        fprintf(stderr, "gongji-bench: seconds >= 1, 1 <= concurrency <= 1024, people >= concurrency\n");
+        return 2;
+    }
+    if (opt.node_bin == NULL)
+        opt.node_bin = GONGJI_BENCH_NODE_BIN;
+    if (opt.pg_script == NULL)
+        opt.pg_script = GONGJI_BENCH_PG_SCRIPT;
+    static char tmp[] = "/tmp/gongji-bench-XXXXXX";
+    if (opt.dir == NULL && (opt.dir = mkdtemp(tmp)) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    printf("gongji-bench: %d s per run, %d in flight, %d people per scenario, data in %s\n", opt.seconds,
+           opt.concurrency, opt.people, opt.dir);
+
+    int64_t t0 = now_us();
+    for (int r = 0; r < REGIONS; r++) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/%s", opt.dir, region_codes[r]);
+        mkdir(dir, 0755);
+        strcat(dir, "/data");
+        mkdir(dir, 0755);
+        if (load_region(r, dir) != 0) {
+            fprintf(stderr, "cannot load %s\n", dir);
+            return 1;
+        }
+    }
+    printf("loaded %d people in %.1f s\n", opt.people * 7, (double)(now_us() - t0) / 1e6);
+    int rc = 0;
+    for (int r = 0; r < REGIONS && rc == 0; r++)
+        rc = start_node(r);
+    char coordinator[64], echo_url[64];
+    url_of(0, coordinator, sizeof coordinator);
+    snprintf(echo_url, sizeof echo_url, "tcp://127.0.0.1:%d", opt.base_port + REGIONS);
+    result local = {0}, cross = {0}, cross2 = {0}, echo = {0};
+    double pg_lat = 0, pg_tps = 0;
+    if (rc == 0) {
+        long rss_before = rss_kb(node_pids[0]);
+        local = run("local settlement", coordinator, 0, NULL, 0);
+        cross = run("cross-region (1)", coordinator, 1, NULL, 0);
+        cross2 = run("cross-region (2)", coordinator, 2, NULL, 0);
+        printf("coordinator RSS      %ld KiB before, %ld KiB after\n", rss_before, rss_kb(node_pids[0]));
+
+        /* The echo gets a message of the size a settle request has. */
+        Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
+        req.psn_no = "AL1234";
+        req.amount = 2500;
+        req.use = GONGJI__V1__USE_TYPE__OUTPATIENT;
+        uint8_t payload[128], bytes[512];
+        Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
+        env.method = "gongji.v1.Settlement/Settle";
+        env.call_id = "b0-12-123456";
+        env.deadline_unix_ms = gj_now_unix_ms();
+        env.caller_id = "H51010000001";
+        env.caller_role = GONGJI__V1__ROLE__INSTITUTION;
+        env.payload.data = payload;
+        env.payload.len = gongji__v1__settle_request__pack(&req, payload);
+        size_t len = gongji__v1__envelope__pack(&env, bytes);
+        char self[1024];
+        ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[sl > 0 ? sl : 0] = '\0';
+        char *eargv[] = {self, "--echo-server", echo_url, NULL};
+        echo_pid = spawn(eargv, NULL);
+        sleep_ms(300);
+        echo = run("nng echo (reference)", echo_url, 3, bytes, len);
+        pg_tps = run_pg(&pg_lat);
+    }
+    for (int r = 0; r < REGIONS; r++)
+        if (node_pids[r] > 0) {
+            kill(node_pids[r], SIGTERM);
+            waitpid(node_pids[r], NULL, 0);
+        }
+    if (echo_pid > 0) {
+        kill(echo_pid, SIGKILL);
+        waitpid(echo_pid, NULL, 0);
+    }
+    if (!opt.keep && opt.dir == tmp) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", opt.dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", opt.dir);
+    }
+    if (rc != 0)
+        return 1;
+    printf("RESULT local_tps=%.0f cross_tps=%.0f echo_tps=%.0f pg_tps=%.0f local_vs_pg=%.2f cross_vs_pg=%.2f "
+           "local_vs_echo=%.2f local_p99_ms=%.2f cross_p99_ms=%.2f\n",
+           local.tps, cross.tps, echo.tps, pg_tps, pg_tps > 0 ? local.tps / pg_tps : 0,
+           pg_tps > 0 ? cross.tps / pg_tps : 0, echo.tps > 0 ? local.tps / echo.tps : 0, local.p99_ms,
+           cross.p99_ms);
+    printf("echo_p99_ms=%.2f local_p99_vs_echo=%.2f cross_p99_vs_echo=%.2f cross2_tps=%.0f\n", echo.p99_ms,
+           echo.p99_ms > 0 ? local.p99_ms / echo.p99_ms : 0, echo.p99_ms > 0 ? cross.p99_ms / echo.p99_ms : 0,
+           cross2.tps);
+    return 0;
+}
