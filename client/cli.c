@@ -26,7 +26,8 @@
 #define CLI_DEFAULT_TIMEOUT_MS 5000
 /* An hour: longer than any sane call, and well inside nng_duration (int32 ms). */
 #define CLI_TIMEOUT_MAX_MS 3600000
-/* records --all stops here so a node that never ends its pages cannot loop us forever. */
+/* records and settlements --all stop here so a node that never ends its pages cannot loop
+ * us forever. */
 #define CLI_PAGES_MAX 10000
 /* audit --cluster: nodes one run may call. Twice GJ_PEERS_MAX: every node a full peer
  * table can name, and then some; each silent node costs a whole --timeout. */
@@ -49,7 +50,8 @@ enum cli_opt_id {
     O_PSN_NO, O_CERTNO, O_INSUTYPE, O_REGION_CODE, O_NAME, O_STATUS, O_AMOUNT, O_MEMO,
     O_SPONSOR, O_BENEFICIARY, O_RELATION, O_SPONSOR_REGION, O_BENEFICIARY_REGION, O_SPONSORS,
     O_USE, O_INSTITUTION, O_FROM, O_TO, O_PAGE_SIZE, O_PAGE_TOKEN, O_ALL, O_DATE,
-    O_INSUPLC_ADMDVS, O_CLUSTER, O_STRICT,
+    O_INSUPLC_ADMDVS, O_CLUSTER, O_STRICT, O_SETL_ID, O_ORIGINAL_CALL_ID, O_YEAR, O_WINDOW,
+    O_PEER,
     O_COUNT
 };
 
@@ -97,6 +99,11 @@ static const cli_optdef cli_optdefs[O_COUNT] = {
     [O_INSUPLC_ADMDVS] = {"insuplc-admdvs", "R", false},
     [O_CLUSTER] = {"cluster", "URL,URL,...", false},
     [O_STRICT] = {"strict", NULL, false},
+    [O_SETL_ID] = {"setl-id", "ID", false},
+    [O_ORIGINAL_CALL_ID] = {"original-call-id", "ID", false},
+    [O_YEAR] = {"year", "YYYY", false},
+    [O_WINDOW] = {"window", "DATE", false},
+    [O_PEER] = {"peer", "R", false},
 };
 
 typedef struct cli_cmd_opt {
@@ -307,6 +314,45 @@ static const char *cli_status_text(int v, char buf[40])
     return cli_enum_text(&gongji__v1__person_status__descriptor, v, buf);
 }
 
+/* Text built piece by piece; on out of memory it stays NULL and says so. */
+typedef struct cli_sb {
+    char *s;
+    size_t len, cap;
+    bool oom;
+} cli_sb;
+
+static void sb_addf(cli_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_addf(cli_sb *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = true;
+        return;
+    }
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (s == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
 /* ---- human output ---- */
 
 #define H_LABEL "%-19s "
@@ -383,12 +429,18 @@ static void table_print(cli_table *t, const char *indent)
                 w[c] = n;
         }
     for (size_t r = 0; r <= t->rows; r++) {
+        char *const *row = r == 0 ? NULL : &t->cells[(r - 1) * t->cols];
+        /* Stop after the last cell with text, so a row with empty trailing cells (a
+         * settlement's part lines) ends without blanks. */
+        size_t end = t->cols;
+        while (row != NULL && end > 1 && row[end - 1] != NULL && row[end - 1][0] == '\0')
+            end--;
         fputs(indent, stdout);
-        for (size_t c = 0; c < t->cols; c++) {
-            const char *s = r == 0 ? t->head[c] : t->cells[(r - 1) * t->cols + c];
+        for (size_t c = 0; c < end; c++) {
+            const char *s = r == 0 ? t->head[c] : row[c];
             if (s == NULL)
                 s = "?";
-            bool last = c + 1 == t->cols;
+            bool last = c + 1 == end;
             if (t->right[c])
                 printf("%*s", (int)w[c], s);
             else if (last)
@@ -556,7 +608,57 @@ static cJSON *j_record(const Gongji__V1__SpendRecord *r)
     j_date(o, "setl_date", r->setl_date);
     j_i64(o, "time_unix_ms", r->time_unix_ms);
     cJSON_AddStringToObject(o, "use", cli_use_text((int)r->use, buf));
+    cJSON_AddBoolToObject(o, "refund", r->refund);
     return o;
+}
+
+/* Sponsor parts of a settlement, or the refunds of a revoke. */
+static cJSON *j_parts(Gongji__V1__SponsorPart **v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        const Gongji__V1__SponsorPart *sp = v[i];
+        cJSON *po = sp != NULL ? cJSON_CreateObject() : cJSON_CreateNull();
+        if (sp != NULL) {
+            j_text(po, "sponsor_psn_no", sp->sponsor_psn_no);
+            j_text(po, "sponsor_admdvs", sp->sponsor_admdvs);
+            j_amount(po, "amount", sp->amount);
+        }
+        cJSON_AddItemToArray(a, po);
+    }
+    return a;
+}
+
+static cJSON *j_revoke(const Gongji__V1__RevokeReply *r)
+{
+    if (r == NULL)
+        return NULL;
+    cJSON *o = cJSON_CreateObject();
+    j_text(o, "setl_id", r->setl_id);
+    j_amount(o, "amount", r->amount);
+    j_amount(o, "acct_refund", r->acct_refund);
+    j_add(o, "refunds", j_parts(r->refunds, r->n_refunds));
+    j_date(o, "revoke_date", r->revoke_date);
+    return o;
+}
+
+static cJSON *j_counterparties(Gongji__V1__CounterpartyTotals **v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        const Gongji__V1__CounterpartyTotals *t = v[i];
+        cJSON *o = t != NULL ? cJSON_CreateObject() : cJSON_CreateNull();
+        if (t != NULL) {
+            j_text(o, "region", t->region);
+            j_u64(o, "owed_to_us_count", t->owed_to_us_count);
+            j_amount(o, "owed_to_us", t->owed_to_us);
+            j_u64(o, "we_owe_count", t->we_owe_count);
+            j_amount(o, "we_owe", t->we_owe);
+            j_amount(o, "net", t->net);
+        }
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
 }
 
 /* ---- the call ---- */
@@ -719,6 +821,36 @@ static void h_binding(const Gongji__V1__Binding *b)
     else
         h_date("end_date", b->end_date);
     h_bool("active", b->active);
+}
+
+/* One line per sponsor part: "<label>  30.00  <psn_no> (<region>)". */
+static void h_parts(const char *label, Gongji__V1__SponsorPart **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const Gongji__V1__SponsorPart *sp = v[i];
+        if (sp == NULL)
+            continue;
+        char buf[32];
+        char *who = cli_clean(sp->sponsor_psn_no, false);
+        char *reg = cli_clean(sp->sponsor_admdvs, false);
+        printf(H_LABEL "%10s  %s (%s)\n", label, gj_yuan_format(sp->amount, buf), who ? who : "?",
+               reg ? reg : "?");
+        free(who);
+        free(reg);
+    }
+}
+
+static void h_revoke(const Gongji__V1__RevokeReply *r)
+{
+    if (r == NULL) {
+        puts("(no revoke details in the answer)");
+        return;
+    }
+    h_text("setl_id", r->setl_id);
+    h_date("revoke_date", r->revoke_date);
+    h_amount("amount", r->amount);
+    h_amount("acct_refund", r->acct_refund);
+    h_parts("  to sponsor", r->refunds, r->n_refunds);
 }
 
 static void h_bindings_table(const char *title, Gongji__V1__Binding **v, size_t n)
@@ -1068,18 +1200,7 @@ static int run_settle(cli_ctx *x)
         j_text(o, "setl_id", r->setl_id);
         j_amount(o, "amount", r->amount);
         j_amount(o, "acct_pay", r->acct_pay);
-        cJSON *parts = cJSON_CreateArray();
-        for (size_t i = 0; parts != NULL && i < r->n_parts; i++) {
-            const Gongji__V1__SponsorPart *sp = r->parts[i];
-            cJSON *po = sp != NULL ? cJSON_CreateObject() : cJSON_CreateNull();
-            if (sp != NULL) {
-                j_text(po, "sponsor_psn_no", sp->sponsor_psn_no);
-                j_text(po, "sponsor_admdvs", sp->sponsor_admdvs);
-                j_amount(po, "amount", sp->amount);
-            }
-            cJSON_AddItemToArray(parts, po);
-        }
-        j_add(o, "parts", parts);
+        j_add(o, "parts", j_parts(r->parts, r->n_parts));
         j_amount(o, "acct_mulaid_pay", r->acct_mulaid_pay);
         j_amount(o, "psn_cash_pay", r->psn_cash_pay);
         j_date(o, "setl_date", r->setl_date);
@@ -1089,18 +1210,7 @@ static int run_settle(cli_ctx *x)
         h_date("setl_date", r->setl_date);
         h_amount("amount", r->amount);
         h_amount("acct_pay", r->acct_pay);
-        for (size_t i = 0; i < r->n_parts; i++) {
-            const Gongji__V1__SponsorPart *sp = r->parts[i];
-            if (sp == NULL)
-                continue;
-            char buf[32];
-            char *who = cli_clean(sp->sponsor_psn_no, false);
-            char *reg = cli_clean(sp->sponsor_admdvs, false);
-            printf(H_LABEL "%10s  %s (%s)\n", "  from sponsor", gj_yuan_format(sp->amount, buf),
-                   who ? who : "?", reg ? reg : "?");
-            free(who);
-            free(reg);
-        }
+        h_parts("  from sponsor", r->parts, r->n_parts);
         h_amount("acct_mulaid_pay", r->acct_mulaid_pay);
         h_amount("psn_cash_pay", r->psn_cash_pay);
     }
@@ -1108,30 +1218,42 @@ static int run_settle(cli_ctx *x)
     return rc;
 }
 
-static int run_records(cli_ctx *x)
+/* ---- paged lists: records and settlements ---- */
+
+/* --from, --to, --page-size and --page-token, shared by the paged commands. */
+static int cli_page_args(cli_ctx *x, int32_t *from, int32_t *to, uint32_t *page_size,
+                         char **page_token)
 {
-    Gongji__V1__RecordsRequest req = GONGJI__V1__RECORDS_REQUEST__INIT;
     int rc;
-    if (x->val[O_FROM] != NULL && (rc = cli_need_date(x, O_FROM, &req.from_date)) != CLI_EXIT_OK)
+    if (x->val[O_FROM] != NULL && (rc = cli_need_date(x, O_FROM, from)) != CLI_EXIT_OK)
         return rc;
-    if (x->val[O_TO] != NULL && (rc = cli_need_date(x, O_TO, &req.to_date)) != CLI_EXIT_OK)
+    if (x->val[O_TO] != NULL && (rc = cli_need_date(x, O_TO, to)) != CLI_EXIT_OK)
         return rc;
     if (x->val[O_PAGE_SIZE] != NULL) {
         uint64_t n;
         if (!cli_parse_u64(x->val[O_PAGE_SIZE], UINT32_MAX, &n))
             return cli_usage(x, "bad --page-size: give a whole number (0 = the node's default)");
-        req.page_size = (uint32_t)n;
+        *page_size = (uint32_t)n;
     }
-    req.psn_no = x->val[O_PSN_NO];
-    req.page_token = x->val[O_PAGE_TOKEN] != NULL ? x->val[O_PAGE_TOKEN] : "";
-    bool all = x->seen[O_ALL];
+    *page_token = x->val[O_PAGE_TOKEN] != NULL ? x->val[O_PAGE_TOKEN] : "";
+    return CLI_EXIT_OK;
+}
 
-    /* Keep every page: the output is printed once, as one table or one JSON object. */
-    Gongji__V1__RecordsReply **pages = NULL;
+/* The pages of one paged call: one page, or with --all every page until the node says
+ * the last. req's page token (*req_token) is moved along; next_of reads a reply's
+ * next_page_token. On CLI_EXIT_OK *pages_out holds n_out >= 1 replies (caller frees them
+ * with cli_pages_free); otherwise the error is reported and nothing is kept. */
+static int cli_call_pages(cli_ctx *x, const ProtobufCMessage *req, char **req_token,
+                          const ProtobufCMessageDescriptor *desc,
+                          const char *(*next_of)(const ProtobufCMessage *),
+                          ProtobufCMessage ***pages_out, size_t *n_out)
+{
+    bool all = x->seen[O_ALL];
+    ProtobufCMessage **pages = NULL;
     size_t n_pages = 0;
     const char *prev_token = NULL;
     char *page_call_id = NULL;
-    rc = CLI_EXIT_OK;
+    int rc = CLI_EXIT_OK;
     for (;;) {
         /* Every page is its own call: reusing one call id would replay page one. */
         const char *cid = x->call_id;
@@ -1152,10 +1274,10 @@ static int run_records(cli_ctx *x)
             }
         }
         ProtobufCMessage *m;
-        rc = cli_call(x, cid, &req.base, &gongji__v1__records_reply__descriptor, &m);
+        rc = cli_call(x, cid, req, desc, &m);
         if (rc != CLI_EXIT_OK)
             break;
-        Gongji__V1__RecordsReply **grown = realloc(pages, (n_pages + 1) * sizeof *pages);
+        ProtobufCMessage **grown = realloc(pages, (n_pages + 1) * sizeof *pages);
         if (grown == NULL) {
             protobuf_c_message_free_unpacked(m, NULL);
             fputs("gongji: out of memory\n", stderr);
@@ -1163,9 +1285,10 @@ static int run_records(cli_ctx *x)
             break;
         }
         pages = grown;
-        Gongji__V1__RecordsReply *r = (Gongji__V1__RecordsReply *)m;
-        pages[n_pages++] = r;
-        const char *next = r->next_page_token != NULL ? r->next_page_token : "";
+        pages[n_pages++] = m;
+        const char *next = next_of(m);
+        if (next == NULL)
+            next = "";
         if (!all || *next == '\0')
             break;
         if ((prev_token != NULL && strcmp(prev_token, next) == 0) || n_pages >= CLI_PAGES_MAX) {
@@ -1178,60 +1301,442 @@ static int run_records(cli_ctx *x)
             break;
         }
         prev_token = next;
-        req.page_token = r->next_page_token;
+        *req_token = (char *)next; /* lives as long as its page */
     }
     free(page_call_id);
+    if (rc != CLI_EXIT_OK) {
+        for (size_t p = 0; p < n_pages; p++)
+            protobuf_c_message_free_unpacked(pages[p], NULL);
+        free(pages);
+        pages = NULL;
+        n_pages = 0;
+    }
+    *pages_out = pages;
+    *n_out = n_pages;
+    return rc;
+}
 
-    if (rc == CLI_EXIT_OK) {
-        const char *next = pages[n_pages - 1]->next_page_token;
-        if (next == NULL)
-            next = "";
-        if (x->json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON *a = cJSON_CreateArray();
-            for (size_t p = 0; a != NULL && p < n_pages; p++)
-                for (size_t i = 0; i < pages[p]->n_records; i++)
-                    cJSON_AddItemToArray(a, j_record(pages[p]->records[i]));
-            j_add(o, "records", a);
-            j_text(o, "next_page_token", next);
-            rc = j_emit(o);
-        } else {
-            cli_table t = {.cols = 7,
-                           .head = {"setl_date", "time", "setl_id", "sponsor_psn_no",
-                                    "beneficiary_psn_no", "use", "amount"},
-                           .right = {[6] = true}};
-            size_t count = 0;
-            for (size_t p = 0; p < n_pages; p++)
-                for (size_t i = 0; i < pages[p]->n_records; i++) {
-                    const Gongji__V1__SpendRecord *s = pages[p]->records[i];
-                    if (s == NULL)
-                        continue;
-                    char d[16], tm[16], use[40], amt[32];
-                    const char *row[7] = {cli_date_text(s->setl_date, d),
-                                          cli_time_text(s->time_unix_ms, tm),
-                                          s->setl_id,
-                                          s->sponsor_psn_no,
-                                          s->beneficiary_psn_no,
-                                          cli_use_text((int)s->use, use),
-                                          gj_yuan_format(s->amount, amt)};
-                    table_add(&t, row);
-                    count++;
-                }
-            if (count > 0)
-                table_print(&t, "");
-            table_free(&t);
-            printf("%zu record%s\n", count, count == 1 ? "" : "s");
-            if (*next != '\0') {
-                char *tok = cli_clean(next, false);
-                printf(H_LABEL "%s\n(more pages: pass it as --page-token, or use --all)\n",
-                       "next_page_token", tok ? tok : "?");
-                free(tok);
+static void cli_pages_free(ProtobufCMessage **pages, size_t n)
+{
+    for (size_t p = 0; p < n; p++)
+        protobuf_c_message_free_unpacked(pages[p], NULL);
+    free(pages);
+}
+
+/* The footer of a paged table: the count, and the token of the next page if any. */
+static void h_pages_footer(size_t count, const char *what, const char *next)
+{
+    printf("%zu %s%s\n", count, what, count == 1 ? "" : "s");
+    if (next != NULL && *next != '\0') {
+        char *tok = cli_clean(next, false);
+        printf(H_LABEL "%s\n(more pages: pass it as --page-token, or use --all)\n",
+               "next_page_token", tok ? tok : "?");
+        free(tok);
+    }
+}
+
+static const char *records_next(const ProtobufCMessage *m)
+{
+    return ((const Gongji__V1__RecordsReply *)m)->next_page_token;
+}
+
+static int run_records(cli_ctx *x)
+{
+    Gongji__V1__RecordsRequest req = GONGJI__V1__RECORDS_REQUEST__INIT;
+    int rc = cli_page_args(x, &req.from_date, &req.to_date, &req.page_size, &req.page_token);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    req.psn_no = x->val[O_PSN_NO];
+
+    /* Keep every page: the output is printed once, as one table or one JSON object. */
+    ProtobufCMessage **pm;
+    size_t n_pages;
+    rc = cli_call_pages(x, &req.base, &req.page_token, &gongji__v1__records_reply__descriptor,
+                        records_next, &pm, &n_pages);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    Gongji__V1__RecordsReply **pages = (Gongji__V1__RecordsReply **)pm;
+    const char *next = pages[n_pages - 1]->next_page_token;
+    if (next == NULL)
+        next = "";
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON *a = cJSON_CreateArray();
+        for (size_t p = 0; a != NULL && p < n_pages; p++)
+            for (size_t i = 0; i < pages[p]->n_records; i++)
+                cJSON_AddItemToArray(a, j_record(pages[p]->records[i]));
+        j_add(o, "records", a);
+        j_text(o, "next_page_token", next);
+        rc = j_emit(o);
+    } else {
+        cli_table t = {.cols = 8,
+                       .head = {"setl_date", "time", "setl_id", "kind", "sponsor_psn_no",
+                                "beneficiary_psn_no", "use", "amount"},
+                       .right = {[7] = true}};
+        size_t count = 0;
+        for (size_t p = 0; p < n_pages; p++)
+            for (size_t i = 0; i < pages[p]->n_records; i++) {
+                const Gongji__V1__SpendRecord *s = pages[p]->records[i];
+                if (s == NULL)
+                    continue;
+                char d[16], tm[16], use[40], amt[32];
+                const char *row[8] = {cli_date_text(s->setl_date, d),
+                                      cli_time_text(s->time_unix_ms, tm),
+                                      s->setl_id,
+                                      s->refund ? "refund" : "spend",
+                                      s->sponsor_psn_no,
+                                      s->beneficiary_psn_no,
+                                      cli_use_text((int)s->use, use),
+                                      gj_yuan_format(s->amount, amt)};
+                table_add(&t, row);
+                count++;
             }
+        if (count > 0)
+            table_print(&t, "");
+        table_free(&t);
+        h_pages_footer(count, "record", next);
+    }
+    cli_pages_free(pm, n_pages);
+    return rc;
+}
+
+static cJSON *j_settlement(const Gongji__V1__SettlementRecord *r)
+{
+    char buf[40];
+    if (r == NULL)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    j_text(o, "setl_id", r->setl_id);
+    j_date(o, "setl_date", r->setl_date);
+    cJSON_AddStringToObject(o, "use", cli_use_text((int)r->use, buf));
+    j_amount(o, "amount", r->amount);
+    j_amount(o, "acct_pay", r->acct_pay);
+    j_add(o, "parts", j_parts(r->parts, r->n_parts));
+    j_amount(o, "acct_mulaid_pay", r->acct_mulaid_pay);
+    j_amount(o, "psn_cash_pay", r->psn_cash_pay);
+    cJSON_AddBoolToObject(o, "revoked", r->revoked);
+    j_date(o, "revoke_date", r->revoke_date);
+    return o;
+}
+
+static const char *settlements_next(const ProtobufCMessage *m)
+{
+    return ((const Gongji__V1__SettlementRecordsReply *)m)->next_page_token;
+}
+
+static int run_settlements(cli_ctx *x)
+{
+    Gongji__V1__SettlementRecordsRequest req = GONGJI__V1__SETTLEMENT_RECORDS_REQUEST__INIT;
+    int rc = cli_page_args(x, &req.from_date, &req.to_date, &req.page_size, &req.page_token);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    req.psn_no = x->val[O_PSN_NO];
+
+    ProtobufCMessage **pm;
+    size_t n_pages;
+    rc = cli_call_pages(x, &req.base, &req.page_token,
+                        &gongji__v1__settlement_records_reply__descriptor, settlements_next, &pm,
+                        &n_pages);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    Gongji__V1__SettlementRecordsReply **pages = (Gongji__V1__SettlementRecordsReply **)pm;
+    const char *next = pages[n_pages - 1]->next_page_token;
+    if (next == NULL)
+        next = "";
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON *a = cJSON_CreateArray();
+        for (size_t p = 0; a != NULL && p < n_pages; p++)
+            for (size_t i = 0; i < pages[p]->n_records; i++)
+                cJSON_AddItemToArray(a, j_settlement(pages[p]->records[i]));
+        j_add(o, "records", a);
+        j_text(o, "next_page_token", next);
+        rc = j_emit(o);
+    } else {
+        /* One row per settlement; under it one row per sponsor part, whose amount
+         * stands in the acct_mulaid_pay column it adds up to. */
+        cli_table t = {.cols = 8,
+                       .head = {"setl_date", "setl_id", "use", "amount", "acct_pay",
+                                "acct_mulaid_pay", "psn_cash_pay", "revoked"},
+                       .right = {[3] = true, [4] = true, [5] = true, [6] = true}};
+        size_t count = 0;
+        for (size_t p = 0; p < n_pages; p++)
+            for (size_t i = 0; i < pages[p]->n_records; i++) {
+                const Gongji__V1__SettlementRecord *s = pages[p]->records[i];
+                if (s == NULL)
+                    continue;
+                char d[16], rd[16], use[40], a1[32], a2[32], a3[32], a4[32];
+                const char *revoked = !s->revoked            ? "no"
+                                      : s->revoke_date == 0 ? "yes"
+                                                            : cli_date_text(s->revoke_date, rd);
+                const char *row[8] = {cli_date_text(s->setl_date, d),
+                                      s->setl_id,
+                                      cli_use_text((int)s->use, use),
+                                      gj_yuan_format(s->amount, a1),
+                                      gj_yuan_format(s->acct_pay, a2),
+                                      gj_yuan_format(s->acct_mulaid_pay, a3),
+                                      gj_yuan_format(s->psn_cash_pay, a4),
+                                      revoked};
+                table_add(&t, row);
+                count++;
+                for (size_t k = 0; k < s->n_parts; k++) {
+                    const Gongji__V1__SponsorPart *sp = s->parts[k];
+                    if (sp == NULL)
+                        continue;
+                    cli_sb who = {0};
+                    sb_addf(&who, "  %s (%s)", sp->sponsor_psn_no, sp->sponsor_admdvs);
+                    const char *part[8] = {"", who.oom ? "  ?" : who.s, "", "", "",
+                                           gj_yuan_format(sp->amount, a3), "", ""};
+                    table_add(&t, part);
+                    free(who.s);
+                }
+            }
+        if (count > 0)
+            table_print(&t, "");
+        table_free(&t);
+        h_pages_footer(count, "settlement", next);
+    }
+    cli_pages_free(pm, n_pages);
+    return rc;
+}
+
+/* ---- after the payment: revoke, reverse, premiums ---- */
+
+static int run_revoke(cli_ctx *x)
+{
+    Gongji__V1__RevokeRequest req = GONGJI__V1__REVOKE_REQUEST__INIT;
+    req.setl_id = x->val[O_SETL_ID];
+    ProtobufCMessage *m;
+    int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__revoke_reply__descriptor, &m);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Gongji__V1__RevokeReply *r = (const Gongji__V1__RevokeReply *)m;
+    if (x->json)
+        rc = j_emit(j_revoke(r));
+    else
+        h_revoke(r);
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+static int run_reverse(cli_ctx *x)
+{
+    Gongji__V1__ReverseRequest req = GONGJI__V1__REVERSE_REQUEST__INIT;
+    req.original_call_id = x->val[O_ORIGINAL_CALL_ID];
+    req.insuplc_admdvs = x->val[O_INSUPLC_ADMDVS] != NULL ? x->val[O_INSUPLC_ADMDVS] : "";
+    ProtobufCMessage *m;
+    int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__reverse_reply__descriptor, &m);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Gongji__V1__ReverseReply *r = (const Gongji__V1__ReverseReply *)m;
+    switch (r->outcome) {
+    case GONGJI__V1__REVERSE_OUTCOME__REVOKED:
+    case GONGJI__V1__REVERSE_OUTCOME__ABORTED_IN_FLIGHT:
+    case GONGJI__V1__REVERSE_OUTCOME__TOMBSTONED:
+        break;
+    default: {
+        /* An answer that does not say what happened is no success: the operator must
+         * not take the original call as undone. */
+        client_status st = {.code = GONGJI__V1__CODE__INTERNAL};
+        gj_strcpy_fit(st.reason, sizeof st.reason, "BAD_ANSWER");
+        snprintf(st.message, sizeof st.message,
+                 "the node answered with no known outcome (%d); do not take the original "
+                 "call as undone",
+                 (int)r->outcome);
+        cli_report(x, &st);
+        protobuf_c_message_free_unpacked(m, NULL);
+        return CLI_EXIT_NODE;
+    }
+    }
+    char buf[40];
+    const char *outcome =
+        cli_enum_text(&gongji__v1__reverse_outcome__descriptor, (int)r->outcome, buf);
+    bool revoked = r->outcome == GONGJI__V1__REVERSE_OUTCOME__REVOKED;
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "outcome", outcome);
+        if (revoked)
+            j_add(o, "revoke", j_revoke(r->revoke));
+        else
+            cJSON_AddNullToObject(o, "revoke");
+        rc = j_emit(o);
+    } else {
+        h_text("outcome", outcome);
+        if (revoked)
+            h_revoke(r->revoke);
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+static int run_premium(cli_ctx *x)
+{
+    Gongji__V1__PayPremiumRequest req = GONGJI__V1__PAY_PREMIUM_REQUEST__INIT;
+    int rc = cli_need_amount(x, &req.amount);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (x->val[O_YEAR] != NULL) {
+        uint64_t y;
+        if (strlen(x->val[O_YEAR]) != 4 || !cli_parse_u64(x->val[O_YEAR], 9999, &y) || y == 0) {
+            char *t = cli_clean(x->val[O_YEAR], false);
+            rc = cli_usage(x, "bad year '%s' for --year: give four digits, e.g. 2027",
+                           t ? t : "?");
+            free(t);
+            return rc;
+        }
+        req.year = (int32_t)y;
+    }
+    req.sponsor_psn_no = x->val[O_SPONSOR];
+    req.sponsor_admdvs = x->val[O_SPONSOR_REGION] != NULL ? x->val[O_SPONSOR_REGION] : "";
+    req.beneficiary_psn_no = x->val[O_BENEFICIARY];
+    req.insuplc_admdvs = x->val[O_INSUPLC_ADMDVS] != NULL ? x->val[O_INSUPLC_ADMDVS] : "";
+    ProtobufCMessage *m;
+    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__pay_premium_reply__descriptor, &m);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Gongji__V1__PayPremiumReply *r = (const Gongji__V1__PayPremiumReply *)m;
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        j_text(o, "setl_id", r->setl_id);
+        j_amount(o, "amount", r->amount);
+        j_text(o, "sponsor_psn_no", r->sponsor_psn_no);
+        j_text(o, "sponsor_admdvs", r->sponsor_admdvs);
+        rc = j_emit(o);
+    } else {
+        h_text("setl_id", r->setl_id);
+        h_amount("amount", r->amount);
+        h_text("sponsor_psn_no", r->sponsor_psn_no);
+        h_text("sponsor_admdvs", r->sponsor_admdvs);
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ---- clearing ---- */
+
+static void h_counterparties(const char *title, Gongji__V1__CounterpartyTotals **v, size_t n)
+{
+    printf("%s (%zu)\n", title, n);
+    if (n == 0)
+        return;
+    cli_table t = {.cols = 6,
+                   .head = {"region", "owed_to_us_count", "owed_to_us", "we_owe_count", "we_owe",
+                            "net"},
+                   .right = {false, true, true, true, true, true}};
+    for (size_t i = 0; i < n; i++) {
+        const Gongji__V1__CounterpartyTotals *c = v[i];
+        if (c == NULL)
+            continue;
+        char n1[24], n2[24], a1[32], a2[32], a3[32];
+        snprintf(n1, sizeof n1, "%llu", (unsigned long long)c->owed_to_us_count);
+        snprintf(n2, sizeof n2, "%llu", (unsigned long long)c->we_owe_count);
+        const char *row[6] = {c->region, n1, gj_yuan_format(c->owed_to_us, a1), n2,
+                              gj_yuan_format(c->we_owe, a2), gj_yuan_format(c->net, a3)};
+        table_add(&t, row);
+    }
+    table_print(&t, "  ");
+    table_free(&t);
+}
+
+/* ClearingTotals and CloseWindow both answer a ClearingTotalsReply. */
+static int cli_clearing_out(cli_ctx *x, ProtobufCMessage *m)
+{
+    const Gongji__V1__ClearingTotalsReply *r = (const Gongji__V1__ClearingTotalsReply *)m;
+    int rc = CLI_EXIT_OK;
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        j_text(o, "region", r->region);
+        j_date(o, "window", r->window);
+        cJSON_AddBoolToObject(o, "closed", r->closed);
+        j_add(o, "counterparties", j_counterparties(r->counterparties, r->n_counterparties));
+        j_add(o, "provinces", j_counterparties(r->provinces, r->n_provinces));
+        rc = j_emit(o);
+    } else {
+        h_text("region", r->region);
+        h_date("window", r->window);
+        h_bool("closed", r->closed);
+        h_counterparties("counterparties", r->counterparties, r->n_counterparties);
+        h_counterparties("provinces", r->provinces, r->n_provinces);
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+static int run_clearing(cli_ctx *x)
+{
+    Gongji__V1__ClearingTotalsRequest req = GONGJI__V1__CLEARING_TOTALS_REQUEST__INIT;
+    int rc;
+    if (x->val[O_WINDOW] != NULL && (rc = cli_need_date(x, O_WINDOW, &req.window)) != CLI_EXIT_OK)
+        return rc;
+    ProtobufCMessage *m;
+    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__clearing_totals_reply__descriptor, &m);
+    return rc != CLI_EXIT_OK ? rc : cli_clearing_out(x, m);
+}
+
+static int run_close_window(cli_ctx *x)
+{
+    Gongji__V1__CloseWindowRequest req = GONGJI__V1__CLOSE_WINDOW_REQUEST__INIT;
+    int rc;
+    if (x->val[O_WINDOW] != NULL && (rc = cli_need_date(x, O_WINDOW, &req.window)) != CLI_EXIT_OK)
+        return rc;
+    ProtobufCMessage *m;
+    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__clearing_totals_reply__descriptor, &m);
+    return rc != CLI_EXIT_OK ? rc : cli_clearing_out(x, m);
+}
+
+static int run_reconcile(cli_ctx *x)
+{
+    Gongji__V1__ReconcileRequest req = GONGJI__V1__RECONCILE_REQUEST__INIT;
+    int rc = cli_need_date(x, O_WINDOW, &req.window);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    req.peer_region = x->val[O_PEER];
+    ProtobufCMessage *m;
+    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__reconcile_reply__descriptor, &m);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Gongji__V1__ReconcileReply *r = (const Gongji__V1__ReconcileReply *)m;
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        j_date(o, "window", r->window);
+        j_text(o, "peer_region", r->peer_region);
+        cJSON_AddBoolToObject(o, "agree", r->agree);
+        j_u64(o, "our_count", r->our_count);
+        j_amount(o, "our_net", r->our_net);
+        j_u64(o, "their_count", r->their_count);
+        j_amount(o, "their_net", r->their_net);
+        j_add(o, "differing_setl_ids", j_strings(r->differing_setl_ids, r->n_differing_setl_ids));
+        rc = j_emit(o);
+    } else {
+        h_date("window", r->window);
+        h_text("peer_region", r->peer_region);
+        h_bool("agree", r->agree);
+        h_u64("our_count", r->our_count);
+        h_amount("our_net", r->our_net);
+        h_u64("their_count", r->their_count);
+        h_amount("their_net", r->their_net);
+        printf("differing_setl_ids (%zu)\n", r->n_differing_setl_ids);
+        for (size_t i = 0; i < r->n_differing_setl_ids; i++) {
+            char *t = cli_clean(r->differing_setl_ids[i], false);
+            printf("  %s\n", t ? t : "?");
+            free(t);
         }
     }
-    for (size_t p = 0; p < n_pages; p++)
-        protobuf_c_message_free_unpacked(&pages[p]->base, NULL);
-    free(pages);
+    if (rc == CLI_EXIT_OK && !r->agree) {
+        char d[16];
+        char *peer = cli_clean(r->peer_region, false);
+        if (r->n_differing_setl_ids > 0)
+            fprintf(stderr,
+                    "gongji: window %s does not reconcile with %s: %zu differing settlement%s\n",
+                    cli_date_text(r->window, d), peer ? peer : "?", r->n_differing_setl_ids,
+                    r->n_differing_setl_ids == 1 ? "" : "s");
+        else
+            fprintf(stderr, "gongji: window %s does not reconcile with %s: the totals differ\n",
+                    cli_date_text(r->window, d), peer ? peer : "?");
+        free(peer);
+        rc = CLI_EXIT_NODE;
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
     return rc;
 }
 
@@ -1267,45 +1772,6 @@ static int run_set_date(cli_ctx *x)
 }
 
 /* ---- audit ---- */
-
-/* Text built piece by piece; on out of memory it stays NULL and says so. */
-typedef struct cli_sb {
-    char *s;
-    size_t len, cap;
-    bool oom;
-} cli_sb;
-
-static void sb_addf(cli_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_addf(cli_sb *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (s == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
 
 /* A list of report lines, kept raw and cleaned when printed. A line that could not be
  * stored still counts (lost), so a failure is never dropped from the totals. */
@@ -2057,6 +2523,42 @@ static const cli_cmd_opt records_opts[] = {
     {O_ALL, false, "follow every page and print them together"},
     {O_NONE, false, NULL},
 };
+static const cli_cmd_opt revoke_opts[] = {
+    {O_SETL_ID, true, "the settlement to revoke; its first 6 digits name its region"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt reverse_opts[] = {
+    {O_ORIGINAL_CALL_ID, true, "the --call-id of the settle or premium to undo"},
+    {O_INSUPLC_ADMDVS, false, "the patient's home region (default: the node's)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt premium_opts[] = {
+    {O_SPONSOR, true, "psn_no of the employee whose account pays"},
+    {O_BENEFICIARY, true, "psn_no of the resident-insured (390) relative"},
+    {O_AMOUNT, true, "yuan of the premium, at most two decimals"},
+    {O_SPONSOR_REGION, false, "sponsor's region (default: as the binding says)"},
+    {O_INSUPLC_ADMDVS, false, "the beneficiary's home region (default: the node's)"},
+    {O_YEAR, false, "the insurance year paid for (default: the node decides)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt settlements_opts[] = {
+    {O_PSN_NO, true, "the patient whose settlements to list"},
+    {O_FROM, false, "first day (YYYY-MM-DD or YYYYMMDD; default: the start)"},
+    {O_TO, false, "last day, inclusive (default: today)"},
+    {O_PAGE_SIZE, false, "settlements per page (default: the node's, 50)"},
+    {O_PAGE_TOKEN, false, "continue from a previous page's next_page_token"},
+    {O_ALL, false, "follow every page and print them together"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt window_opts[] = {
+    {O_WINDOW, false, "the clearing window, YYYY-MM-DD (default: the current one)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt reconcile_opts[] = {
+    {O_PEER, true, "the other region, 6 digits"},
+    {O_WINDOW, true, "the clearing window, YYYY-MM-DD or YYYYMMDD"},
+    {O_NONE, false, NULL},
+};
 static const cli_cmd_opt no_opts[] = {
     {O_NONE, false, NULL},
 };
@@ -2122,12 +2624,84 @@ static const cli_cmd cli_cmds[] = {
      "      --psn-no 43010000000000000002 --amount 120.50 --use outpatient \\\n"
      "      --institution H43010000001",
      run_settle},
+    {"revoke", "give back every fen of a settlement", "gongji.v1.Settlement/Revoke",
+     "Revoke a committed settlement or premium (national 2208): every fen goes back\n"
+     "to the account it came from, the patient's own (acct_refund) and each\n"
+     "sponsor's, on every node. The node called passes the revoke to the region in\n"
+     "the first 6 digits of the setl_id, which coordinated it. Nodes may require\n"
+     "--role institution (or an operator) for this. Revoking twice is refused\n"
+     "(ALREADY_REVOKED); a retry after exit 3 needs the same --call-id.",
+     revoke_opts,
+     "gongji --role institution --caller H43010000001 \\\n"
+     "      --call-id revoke-0001 revoke --setl-id 430100-20261122-1-1",
+     run_revoke},
+    {"reverse", "undo a settle or premium whose answer never came",
+     "gongji.v1.Settlement/Reverse",
+     "Undo a settle or premium by its own call id (national 2601), when it ended\n"
+     "with exit 3 and you cannot know whether it happened. Give the same --caller\n"
+     "as the original: call ids belong to their caller. Nodes may require --role\n"
+     "institution (or an operator) for this. The answer's outcome is one of\n"
+     "  revoked            it had committed; now revoked, every fen returned (the\n"
+     "                     revoke's details follow)\n"
+     "  aborted_in_flight  it was being decided; it will fail and move nothing\n"
+     "  tombstoned         the node never saw it; if it arrives later it is refused\n"
+     "The reverse needs a call id of its own, not the original's; to retry a\n"
+     "reverse safely, give it one with --call-id. Give --insuplc-admdvs for a\n"
+     "patient from another region, as for settle.",
+     reverse_opts,
+     "gongji --role institution --caller H43010000001 --call-id rev-bill-1 \\\n"
+     "      reverse --original-call-id bill-1 --insuplc-admdvs 430100",
+     run_reverse},
+    {"premium", "pay a relative's resident premium from a sponsor's account",
+     "gongji.v1.Settlement/PayPremium",
+     "Pay a bound resident-insured (390) relative's annual premium from the\n"
+     "sponsor's account, all or nothing. The beneficiary's home node coordinates:\n"
+     "give --insuplc-admdvs for a beneficiary from another region. Nodes take this\n"
+     "from an operator, or from the sponsor (--role person --caller <sponsor>).",
+     premium_opts,
+     "gongji --call-id premium-2027-0001 premium --sponsor 43010000000000000001 \\\n"
+     "      --beneficiary 43010000000000000004 --amount 380 --year 2027",
+     run_premium},
     {"records", "list what relatives spent from a sponsor's account",
      "gongji.v1.Settlement/Records",
      "List spend records of a sponsor's account: which relative spent how much,\n"
      "when, and on what.",
      records_opts, "gongji records --psn-no 43010000000000000001 --from 2026-01-01 --all",
      run_records},
+    {"settlements", "list a patient's settlements and who paid what",
+     "gongji.v1.Settlement/SettlementRecords",
+     "List the patient's settlements, one line each: amount, own account\n"
+     "(acct_pay), sponsors (acct_mulaid_pay), cash, and the day it was revoked if it\n"
+     "was. Each sponsor's part is an indented line below, its amount under\n"
+     "acct_mulaid_pay. Nodes take this from an operator or the patient themself.",
+     settlements_opts,
+     "gongji settlements --psn-no 43010000000000000002 --from 2026-01-01 --all",
+     run_settlements},
+    {"clearing", "show what regions owe each other in a window",
+     "gongji.v1.Clearing/ClearingTotals",
+     "Show the clearing totals of a window (national 3201): per counterparty region\n"
+     "what it owes us (its sponsors paid for our people) and what we owe it, with\n"
+     "counts and the net (owed_to_us - we_owe); then the cross-province pairs\n"
+     "rolled up by 2-digit province; and whether the window is closed. Windows are\n"
+     "named by date; without --window, the current one: the first not closed from\n"
+     "the node's business date on. Only operators may ask.",
+     window_opts, "gongji clearing --window 2026-11-22", run_clearing},
+    {"close-window", "close a clearing window for good", "gongji.v1.Clearing/CloseWindow",
+     "Close a clearing window. A closed window never changes; later payments fall\n"
+     "into the next open one. Prints the window's totals as 'clearing' does.\n"
+     "Closing a closed window again is harmless, but without --window the current\n"
+     "window is whichever is open at the time: a second run closes the next one.\n"
+     "Give --window, or retry with the same --call-id.",
+     window_opts, "gongji --call-id close-20261122 close-window --window 2026-11-22",
+     run_close_window},
+    {"reconcile", "compare a window's clearing with another region's node",
+     "gongji.v1.Clearing/Reconcile",
+     "Compare a clearing window with the peer region's node, row by row (national\n"
+     "3202): agree yes/no, our count and net (what the peer owes us), their count\n"
+     "and net as the peer sees it, and each setl_id the two disagree on. Exit 0\n"
+     "when they agree, 1 when they do not (the figures are printed all the same)\n"
+     "or when the node answered an error.",
+     reconcile_opts, "gongji reconcile --peer 430200 --window 2026-11-22", run_reconcile},
     {"health", "show a node's state", "gongji.v1.Operator/Health",
      "Show the node's region, version, business date and counters.", no_opts,
      "gongji --node tcp://10.0.0.5:7100 health --json", run_health},
@@ -2196,8 +2770,8 @@ static void cli_help_top(FILE *f)
           "Commands:\n",
           f);
     for (size_t i = 0; i < CLI_NCMDS; i++)
-        fprintf(f, "  %-10s %s\n", cli_cmds[i].name, cli_cmds[i].summary);
-    fprintf(f, "  %-10s %s\n", "help", "show help for a command (gongji help settle)");
+        fprintf(f, "  %-13s %s\n", cli_cmds[i].name, cli_cmds[i].summary);
+    fprintf(f, "  %-13s %s\n", "help", "show help for a command (gongji help settle)");
     fputs("\nGlobal options (before or after the command):\n", f);
     for (const cli_cmd_opt *o = cli_global_opts; o->id != O_NONE; o++)
         cli_print_opt(f, o->id, o->help);

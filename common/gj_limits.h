@@ -46,6 +46,9 @@
 
 /* Store writer queue: requests waiting for the writer; past it callers get RESOURCE_EXHAUSTED. */
 #define GJ_WRITE_QUEUE_MAX 4096
+/* Group commit: how long the writer may wait for a batch as big as the last, in µs.
+ * Measured in docs/performance.md; 0 turns it off. */
+#define GJ_COMMIT_GATHER_DEFAULT_US 0
 /* Requests committed in one LMDB transaction (group commit). */
 #define GJ_WRITE_BATCH_MAX 256
 

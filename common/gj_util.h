@@ -10,6 +10,8 @@
 int64_t gj_now_unix_ms(void);
 /* Monotonic milliseconds, for deadlines and timing. */
 int64_t gj_mono_ms(void);
+/* Monotonic microseconds, for measuring. */
+int64_t gj_mono_us(void);
 
 /* Business date (yyyymmdd) in China Standard Time (UTC+08:00) of a Unix ms instant. */
 int32_t gj_cst_date_of(int64_t unix_ms);

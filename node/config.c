@@ -18,6 +18,7 @@ void node_config_defaults(node_config *cfg)
     cfg->peer_timeout_ms = GJ_PEER_TIMEOUT_DEFAULT_MS;
     cfg->resolve_interval_ms = GJ_RESOLVE_INTERVAL_DEFAULT_MS;
     cfg->resolve_after_ms = GJ_RESOLVE_AFTER_DEFAULT_MS;
+    cfg->commit_gather_us = GJ_COMMIT_GATHER_DEFAULT_US;
     rules_policy_default(&cfg->policy, "");
 }
 
@@ -147,6 +148,10 @@ static int on_node_key(load_state *st, const char *key, const char *value)
         if (!parse_uint(value, 86400000, &n) || n < 10)
             FAIL("resolve_after_ms must be 10..86400000");
         cfg->resolve_after_ms = (unsigned)n;
+    } else if (!strcmp(key, "commit_gather_us")) {
+        if (!parse_uint(value, 100000, &n))
+            FAIL("commit_gather_us must be 0..100000");
+        cfg->commit_gather_us = (unsigned)n;
     } else if (!strcmp(key, "allow_clock_override")) {
         if (!parse_bool(value, &cfg->allow_clock_override))
             FAIL("allow_clock_override must be yes or no");

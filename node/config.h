@@ -34,6 +34,7 @@ typedef struct node_config {
     unsigned peer_timeout_ms;    /* longest one call to a peer may take */
     unsigned resolve_interval_ms;/* how often the resolver runs */
     unsigned resolve_after_ms;   /* age of a HELD hold before its coordinator is asked */
+    unsigned commit_gather_us;   /* group commit: wait up to this for a fuller batch */
     gj_policy policy;
     size_t peer_count;
     node_peer peers[GJ_PEERS_MAX];

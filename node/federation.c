@@ -996,6 +996,7 @@ void fed_settle(call *c)
 void fed_premium(call *c)
 {
     Gongji__V1__PayPremiumRequest *req = (Gongji__V1__PayPremiumRequest *)c->request;
+    const char *sponsor_region = c->ext; /* set by life_premium_check from the binding */
     if (replay_if_answered(c)) {
         call_finish(c);
         return;
@@ -1013,7 +1014,7 @@ void fed_premium(call *c)
     gj_strcpy_fit(plan->beneficiary, sizeof plan->beneficiary, req->beneficiary_psn_no);
     plan->leg_count = 1;
     gj_strcpy_fit(plan->legs[0].sponsor, sizeof plan->legs[0].sponsor, req->sponsor_psn_no);
-    gj_strcpy_fit(plan->legs[0].admdvs, sizeof plan->legs[0].admdvs, req->sponsor_admdvs);
+    gj_strcpy_fit(plan->legs[0].admdvs, sizeof plan->legs[0].admdvs, sponsor_region);
     plan->legs[0].remote = true;
     run_plan(c, plan, none);
 }

@@ -331,8 +331,10 @@ gj_reason life_premium_check(call *c)
             c->slow = fed_premium; /* the sponsor's node holds the money */
     }
     store_read_end(txn);
-    if (r == GJ_R_NONE && c->slow == fed_premium && sponsor_region[0] == '\0')
-        req->sponsor_admdvs = call_strdup(c, b.sponsor_admdvs);
+    /* The sponsor's region, from the binding when the caller named none (the request
+     * itself belongs to protobuf-c and is not ours to change). */
+    if (r == GJ_R_NONE && c->slow == fed_premium && (c->ext = call_strdup(c, b.sponsor_admdvs)) == NULL)
+        r = ops_out_of_memory(c);
     return r;
 }
 

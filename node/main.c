@@ -127,7 +127,7 @@ int main(int argc, char **argv)
         gj_log(GJ_LOG_ERROR, "start", "cannot create data_dir %s: %s", n.cfg.data_dir, strerror(errno));
         return 1;
     }
-    store_options sopts = {.map_size = n.cfg.map_size};
+    store_options sopts = {.map_size = n.cfg.map_size, .gather_us = n.cfg.commit_gather_us};
     gj_err e = store_open(&n.store, n.cfg.data_dir, &sopts);
     if (e != GJ_OK) {
         gj_log(GJ_LOG_ERROR, "start", "cannot open store in %s: %s", n.cfg.data_dir, gj_err_name(e));

@@ -919,6 +919,12 @@ static gj_reason health_answer(call *c)
     ans->in_flight = atomic_load(&n->in_flight);
     ans->live = n->cfg.policy.live;
     ans->peers = (uint32_t)n->cfg.peer_count;
+    store_stats stats;
+    store_stats_get(n->store, &stats);
+    ans->store_commits = stats.commits;
+    ans->store_requests = stats.jobs;
+    ans->store_apply_us = stats.apply_us;
+    ans->store_commit_us = stats.commit_us;
     store_txn *txn;
     if (store_read_begin(n->store, &txn) == GJ_OK) {
         ans->persons = store_person_count(txn);

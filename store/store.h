@@ -34,6 +34,8 @@ typedef struct store_options {
     uint64_t map_size;   /* 0: GJ_MAP_SIZE_DEFAULT */
     unsigned batch_max;  /* 0: GJ_WRITE_BATCH_MAX; requests per write transaction */
     unsigned queue_max;  /* 0: GJ_WRITE_QUEUE_MAX; pending submissions before GJ_ERR_FULL */
+    unsigned gather_us;  /* 0: commit at once; else wait up to this long for a batch as big
+                          * as the last one (see docs/performance.md) */
 } store_options;
 
 /* ---- records ---- */
@@ -155,6 +157,17 @@ gj_err store_open(store **out, const char *dir, const store_options *opts);
 /* Stop accepting work, finish and commit everything already submitted, stop the
  * writer and close LMDB. Safe on NULL. No read transaction may be open. */
 void store_close(store *s);
+
+/* What the writer has done since open: write transactions committed, requests they
+ * carried (jobs / commits = the average group-commit batch), and time spent running
+ * applies and committing (the fsyncs), in microseconds. Any thread. */
+typedef struct store_stats {
+    uint64_t commits;
+    uint64_t jobs;
+    uint64_t apply_us;
+    uint64_t commit_us;
+} store_stats;
+void store_stats_get(store *s, store_stats *out);
 
 /* ---- transactions ---- */
 

@@ -38,6 +38,7 @@ typedef struct options {
     const char *node_bin;
     const char *pg_script;
     const char *dir;
+    const char *node_extra; /* lines added to each node's [node] section */
 } options;
 
 static options opt = {.seconds = 10, .concurrency = 32, .people = 10000, .base_port = 17100};
@@ -210,8 +211,8 @@ static int start_node(int region)
     if (f == NULL)
         return -1;
     fprintf(f, "[node]\nregion = %s\nlisten = %s\ndata_dir = %s\nlog_file = %s\nlog_level = warn\n"
-               "contexts = 256\nworkers = 128\n[policy]\nlive = yes\nrelations = all\ncascade = yes\n[peers]\n",
-            region_codes[region], url, data, log);
+               "contexts = 256\nworkers = 128\n%s[policy]\nlive = yes\nrelations = all\ncascade = yes\n[peers]\n",
+            region_codes[region], url, data, log, opt.node_extra ? opt.node_extra : "");
     for (int p = 0; p < REGIONS; p++) {
         char purl[64];
         url_of(p, purl, sizeof purl);
@@ -382,8 +383,33 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The coordinator's store counters, to show what group commit did during a run. */
+static bool store_counters(const char *url, uint64_t out[4])
+{
+    client_t *c;
+    if (client_open(&c, url, 2000) != GJ_OK)
+        return false;
+    Gongji__V1__HealthRequest req = GONGJI__V1__HEALTH_REQUEST__INIT;
+    client_status st;
+    ProtobufCMessage *ans = NULL;
+    client_call(c, "gongji.v1.Operator/Health", NULL, NULL, &req.base, &gongji__v1__health_reply__descriptor,
+                &ans, &st);
+    client_close(c);
+    if (ans == NULL)
+        return false;
+    Gongji__V1__HealthReply *h = (Gongji__V1__HealthReply *)ans;
+    out[0] = h->store_commits;
+    out[1] = h->store_requests;
+    out[2] = h->store_apply_us;
+    out[3] = h->store_commit_us;
+    protobuf_c_message_free_unpacked(ans, NULL);
+    return true;
+}
+
 static result run(const char *name, const char *url, int scenario, const uint8_t *echo, size_t echo_len)
 {
+    uint64_t before[4] = {0}, after[4] = {0};
+    bool counted = scenario != 3 && store_counters(url, before);
     driver *d = calloc((size_t)opt.concurrency, sizeof *d);
     pthread_t *t = calloc((size_t)opt.concurrency, sizeof *t);
     int64_t start = now_us(), until = start + (int64_t)opt.seconds * 1000000;
@@ -417,6 +443,13 @@ static result run(const char *name, const char *url, int scenario, const uint8_t
     }
     printf("%-22s %10.0f tps   p50 %7.2f ms   p99 %7.2f ms   p99.9 %7.2f ms   ok %" PRIu64 " failed %" PRIu64 "\n",
            name, r.tps, r.p50_ms, r.p99_ms, r.p999_ms, r.ok, r.failed);
+    if (counted && store_counters(url, after) && after[0] > before[0]) {
+        uint64_t commits = after[0] - before[0], jobs = after[1] - before[1];
+        printf("%-22s coordinator: %" PRIu64 " commits, %.1f requests each, %.2f ms to apply a batch, "
+               "%.2f ms to commit it\n", "", commits, (double)jobs / (double)commits,
+               (double)(after[2] - before[2]) / 1000.0 / (double)commits,
+               (double)(after[3] - before[3]) / 1000.0 / (double)commits);
+    }
     fflush(stdout);
     free(all);
     free(d);
@@ -476,7 +509,9 @@ static void usage(FILE *out)
             "  --pg-script PATH   pg_peer.sh (default ../shared/bench/pg_peer.sh)\n"
             "  --no-pg            skip PostgreSQL\n"
             "  --dir DIR          where the nodes keep data (default a new /tmp directory)\n"
-            "  --keep             leave the data directory\n");
+            "  --keep             leave the data directory\n"
+            "  --node-config TEXT lines added to every node's [node] section, e.g.\n"
+            "                     $'commit_gather_us = 300\\n'\n");
 }
 
 int main(int argc, char **argv)
@@ -488,6 +523,7 @@ int main(int argc, char **argv)
         {"pg-script", required_argument, NULL, 'g'}, {"no-pg", no_argument, NULL, 'x'},
         {"dir", required_argument, NULL, 'd'},   {"keep", no_argument, NULL, 'K'},
         {"echo-server", required_argument, NULL, 'E'}, {"help", no_argument, NULL, 'h'},
+        {"node-config", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0}};
     int c;
     bool seconds_set = false, people_set = false;
@@ -504,6 +540,7 @@ int main(int argc, char **argv)
         case 'd': opt.dir = optarg; break;
         case 'K': opt.keep = true; break;
         case 'E': return echo_server(optarg);
+        case 'C': opt.node_extra = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -527,6 +564,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
+    mkdir(opt.dir, 0755);
     signal(SIGPIPE, SIG_IGN);
     printf("gongji-bench: %d s per run, %d in flight, %d people per scenario, data in %s\n", opt.seconds,
            opt.concurrency, opt.people, opt.dir);

@@ -55,5 +55,27 @@ g --json health | grep -q '"business_date": *"2030-01-01"'; check "health shows 
 "$cli" --node "ipc://$dir/nobody.sock" --timeout 200 health 2>/dev/null; check "no node exits 3" 3 $?
 g settle --help >/dev/null; check "help" 0 $?
 
+# The lifecycle and clearing commands: usage errors (exit 2, before any call) and help.
+for c in revoke reverse premium settlements clearing close-window reconcile; do
+  g "$c" --help >/dev/null; check "$c --help" 0 $?
+done
+g revoke 2>/dev/null; check "revoke without --setl-id" 2 $?
+g revoke --setl-id "" 2>/dev/null; check "revoke with an empty --setl-id" 2 $?
+g reverse 2>/dev/null; check "reverse without --original-call-id" 2 $?
+g reverse --original-call-id x --insuplc-admdvs 2>/dev/null; check "reverse region needs a value" 2 $?
+g premium --sponsor S --beneficiary P 2>/dev/null; check "premium without --amount" 2 $?
+g premium --sponsor S --beneficiary P --amount 1.234 2>/dev/null; check "premium three decimals" 2 $?
+g premium --sponsor S --beneficiary P --amount 380 --year 27 2>/dev/null; check "premium two-digit year" 2 $?
+g premium --sponsor S --beneficiary P --amount 380 --year 20x7 2>/dev/null; check "premium bad year" 2 $?
+g settlements 2>/dev/null; check "settlements without --psn-no" 2 $?
+g settlements --psn-no P --from 2026-02-30 2>/dev/null; check "settlements bad --from" 2 $?
+g settlements --psn-no P --page-size -1 2>/dev/null; check "settlements bad --page-size" 2 $?
+g clearing --window 2026-13-01 2>/dev/null; check "clearing bad --window" 2 $?
+g close-window --window tomorrow 2>/dev/null; check "close-window bad --window" 2 $?
+g clearing --peer 510200 2>/dev/null; check "clearing takes no --peer" 2 $?
+g reconcile --window 2026-11-22 2>/dev/null; check "reconcile without --peer" 2 $?
+g reconcile --peer 510200 2>/dev/null; check "reconcile without --window" 2 $?
+g reconcile --peer 510200 --window 20261131 2>/dev/null; check "reconcile bad --window" 2 $?
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -359,13 +359,25 @@ static void test_cross_region_premium_honours_the_sponsors_floor(void **state)
     assert_string_equal(pr->sponsor_admdvs, "420100");
     gongji__v1__pay_premium_reply__free_unpacked(pr, NULL);
     expect_balance("420100", "L4-WH", 112000);
-    /* 120.00 left above the floor: a second premium is refused whole, nothing held. */
+    /* Without naming the sponsor's region: found from the binding; and a repeat
+     * answers the same without paying twice. */
+    req.sponsor_admdvs = "";
+    req.amount = 10000;
+    for (int i = 0; i < 2; i++) {
+        client_call(wh, "gongji.v1.Settlement/PayPremium", "premium-L4-1b", NULL, &req.base,
+                    &gongji__v1__pay_premium_reply__descriptor, NULL, &st);
+        assert_int_equal(st.code, OK);
+        expect_balance("420100", "L4-WH", 102000);
+    }
+    req.sponsor_admdvs = "420100";
+    req.amount = 38000;
+    /* 20.00 left above the floor: another premium is refused whole, nothing held. */
     client_call(wh, "gongji.v1.Settlement/PayPremium", "premium-L4-2", NULL, &req.base,
                 &gongji__v1__pay_premium_reply__descriptor, NULL, &st);
     assert_int_equal(st.code, FAILED_PRECONDITION);
     assert_string_equal(st.reason, "PREMIUM_NOT_COVERED");
     quiet();
-    expect_balance("420100", "L4-WH", 112000);
+    expect_balance("420100", "L4-WH", 102000);
     /* Only residents' premiums. */
     person_at("510100", "L4-E", 31, "310", 0);
     assert_int_equal(op_bind_x(wh, "L4-WH", "420100", "L4-E", "510100", GONGJI__V1__RELATION__PARENT, &st), OK);
