@@ -698,7 +698,7 @@ static int run_load(const char *data_dir, const char *region, size_t batch_max, 
     }
 
     ld.bar = !quiet && isatty(STDERR_FILENO);
-    ld.started_ms = gj_mono_ms();
+    ld.started_ms = ld.bar_drawn_ms = gj_mono_ms();
     ld.start_bytes = rd.consumed;
     ld.bad = bad_before;
     uint64_t bad_at_start = bad_before, committed_line = resume_line;

@@ -242,18 +242,22 @@ static int start_node(int region)
     return -1;
 }
 
-static long rss_kb(pid_t pid)
+/* Resident memory of a node: heap and stacks (anonymous) apart from the LMDB file's
+ * pages mapped in (file-backed, the kernel's page cache, shared and reclaimable). */
+static void rss_kb(pid_t pid, long *anon, long *file)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = atol(line + 6);
+    *anon = *file = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "RssAnon:", 8) == 0)
+            *anon = atol(line + 8);
+        if (strncmp(line, "RssFile:", 8) == 0)
+            *file = atol(line + 8);
+    }
     if (f)
         fclose(f);
-    return kb;
 }
 
 /* ---- the echo reference ---- */
@@ -591,11 +595,17 @@ int main(int argc, char **argv)
     result local = {0}, cross = {0}, cross2 = {0}, echo = {0};
     double pg_lat = 0, pg_tps = 0;
     if (rc == 0) {
-        long rss_before = rss_kb(node_pids[0]);
+        long anon[4], file[4];
+        rss_kb(node_pids[0], &anon[0], &file[0]);
         local = run("local settlement", coordinator, 0, NULL, 0);
+        rss_kb(node_pids[0], &anon[1], &file[1]);
         cross = run("cross-region (1)", coordinator, 1, NULL, 0);
+        rss_kb(node_pids[0], &anon[2], &file[2]);
         cross2 = run("cross-region (2)", coordinator, 2, NULL, 0);
-        printf("coordinator RSS      %ld KiB before, %ld KiB after\n", rss_before, rss_kb(node_pids[0]));
+        rss_kb(node_pids[0], &anon[3], &file[3]);
+        printf("coordinator RSS      heap+stacks %ld -> %ld -> %ld -> %ld KiB; "
+               "LMDB pages mapped %ld -> %ld -> %ld -> %ld KiB\n",
+               anon[0], anon[1], anon[2], anon[3], file[0], file[1], file[2], file[3]);
 
         /* The echo gets a message of the size a settle request has. */
         Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
