@@ -474,7 +474,8 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
     /* A write needs its idempotency key here, whichever path it takes; a forwarded
      * call is checked by its owner. */
     if (c->method->apply != NULL && !c->method->natural_key && c->slow != fed_forward &&
-        c->env->call_id[0] == '\0') {
+        (c->env->call_id[0] == '\0' || c->env->caller_id[0] == '\0')) {
+        /* The idempotency key is (caller_id, call_id): a write needs both. */
         call_finish_error(c, GJ_R_CALL_ID_MISSING);
         return;
     }

@@ -68,7 +68,7 @@ enum gj_code {
     X(BALANCE_LIMIT, OUT_OF_RANGE, "the balance would exceed its limit")                      \
     X(NO_ACCOUNT, FAILED_PRECONDITION, "the person has no personal account (resident insured)") \
     /* calls and transport */                                                                  \
-    X(CALL_ID_MISSING, INVALID_ARGUMENT, "a write needs a call id")                           \
+    X(CALL_ID_MISSING, INVALID_ARGUMENT, "a write needs a caller id and a call id")                           \
     X(CALL_ID_REUSED, ALREADY_EXISTS, "this call id was used for a different request")        \
     X(MALFORMED_MESSAGE, INVALID_ARGUMENT, "the message could not be decoded")                \
     X(MESSAGE_TOO_LARGE, RESOURCE_EXHAUSTED, "the message is larger than the node accepts")   \

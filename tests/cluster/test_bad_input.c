@@ -201,6 +201,13 @@ static void test_write_without_call_id_or_with_wrong_role_refused(void **state)
                 &gongji__v1__credit_reply__descriptor, NULL, &st);
     assert_int_equal(st.code, GONGJI__V1__CODE__INVALID_ARGUMENT);
     assert_string_equal(st.reason, "CALL_ID_MISSING");
+    /* Found by the fuzzer: an empty caller id cannot key idempotency either. */
+    client_t *nameless = tn_client(&node, "", GONGJI__V1__ROLE__OPERATOR);
+    client_call(nameless, "gongji.v1.Registry/Credit", "has-an-id", NULL, &req.base,
+                &gongji__v1__credit_reply__descriptor, NULL, &st);
+    assert_int_equal(st.code, GONGJI__V1__CODE__INVALID_ARGUMENT);
+    assert_string_equal(st.reason, "CALL_ID_MISSING");
+    client_close(nameless);
     client_t *person = tn_client(&node, "P", GONGJI__V1__ROLE__PERSON);
     client_call(person, "gongji.v1.Registry/Credit", NULL, NULL, &req.base,
                 &gongji__v1__credit_reply__descriptor, NULL, &st);
