@@ -927,13 +927,20 @@ static void run_plan(call *c, settle_plan *plan, const int64_t *local_shareable)
     }
     bool decided = c->reason == GJ_R_NONE && plan->decided;
     node_deciding_remove(n, plan->setl_id);
+    /* The plan lives in the call's arena: keep what is needed after the answer. */
+    settle_plan *after = decided ? NULL : malloc(sizeof *after);
+    if (after != NULL)
+        *after = *plan;
     store_decision decision = plan->decision;
-    if (!decided)
-        void_undecided(n, plan);
     call_finish(c);
-    /* Answered; now the posts and voids, which the resolver repeats until acknowledged. */
+    /* Answered first; then the posts (repeated by the resolver until acknowledged), or
+     * the voids of an undecided plan, which may wait on a node that is down. */
     if (decided && decision.leg_count > 0)
         resolver_push_decision(n, &decision);
+    if (after != NULL) {
+        void_undecided(n, after);
+        free(after);
+    }
 }
 
 void fed_settle(call *c)
