@@ -7,39 +7,88 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A fresh socket for p, dialing in the background. */
+static int link_open(peer_link *p, nng_socket *out)
+{
+    nng_socket sock;
+    int rv = nng_req0_open(&sock);
+    if (rv != 0) {
+        gj_log(GJ_LOG_ERROR, "peer", "cannot open socket: %s", nng_strerror(rv));
+        return rv;
+    }
+    nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, GJ_MSG_HARD_MAX);
+    /* A restarted peer is found again quickly. */
+    nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 20);
+    nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500);
+    /* Never resend on our own: callers decide, with their own deadlines. */
+    nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    if ((rv = nng_dial(sock, p->cfg->url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+        gj_log(GJ_LOG_ERROR, "peer", "prefix=%s url=%s cannot dial: %s", p->cfg->prefix, p->cfg->url,
+               nng_strerror(rv));
+    *out = sock;
+    return 0;
+}
+
 int peers_open(peer_set *ps, const node_config *cfg)
 {
     memset(ps, 0, sizeof *ps);
     for (size_t i = 0; i < cfg->peer_count; i++) {
         peer_link *p = &ps->links[i];
-        int rv;
         p->cfg = &cfg->peers[i];
-        if ((rv = nng_req0_open(&p->sock)) != 0) {
-            gj_log(GJ_LOG_ERROR, "peer", "cannot open socket: %s", nng_strerror(rv));
+        pthread_mutex_init(&p->mu, NULL);
+        ps->count = i + 1;
+        if (link_open(p, &p->sock) != 0) {
             peers_close(ps);
             return -1;
         }
         p->open = true;
-        ps->count = i + 1;
-        nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, GJ_MSG_HARD_MAX);
-        /* A restarted peer is found again quickly. */
-        nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 20);
-        nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 500);
-        /* Never resend on our own: callers decide, with their own deadlines. */
-        nng_socket_set_ms(p->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-        if ((rv = nng_dial(p->sock, p->cfg->url, NULL, NNG_FLAG_NONBLOCK)) != 0)
-            gj_log(GJ_LOG_ERROR, "peer", "prefix=%s url=%s cannot dial: %s", p->cfg->prefix,
-                   p->cfg->url, nng_strerror(rv));
     }
     return 0;
 }
 
 void peers_close(peer_set *ps)
 {
-    for (size_t i = 0; i < ps->count; i++)
+    for (size_t i = 0; i < ps->count; i++) {
         if (ps->links[i].open)
             nng_close(ps->links[i].sock);
+        pthread_mutex_destroy(&ps->links[i].mu);
+    }
     ps->count = 0;
+}
+
+static nng_socket link_socket(peer_link *p)
+{
+    pthread_mutex_lock(&p->mu);
+    nng_socket sock = p->sock;
+    pthread_mutex_unlock(&p->mu);
+    return sock;
+}
+
+/* nng 1.5.2's dialer can stop finding a peer that was killed and restarted (seen with
+ * kill -9 under load). After calls in a row get no answer, start over with a new
+ * socket; calls still waiting on the old one fail and their callers deal with that. */
+#define LINK_FAILURES_BEFORE_REOPEN 3
+#define LINK_REOPEN_MIN_INTERVAL_MS 1000
+
+static void link_no_answer(peer_link *p)
+{
+    if (atomic_fetch_add(&p->failures, 1) + 1 < LINK_FAILURES_BEFORE_REOPEN)
+        return;
+    nng_socket old = NNG_SOCKET_INITIALIZER, fresh;
+    int64_t now = gj_mono_ms();
+    pthread_mutex_lock(&p->mu);
+    if (now - p->reopened_ms >= LINK_REOPEN_MIN_INTERVAL_MS && link_open(p, &fresh) == 0) {
+        old = p->sock;
+        p->sock = fresh;
+        p->reopened_ms = now;
+        atomic_store(&p->failures, 0);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (nng_socket_id(old) > 0) {
+        gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; reconnecting with a new socket",
+               p->cfg->prefix, p->cfg->url);
+        nng_close(old);
+    }
 }
 
 peer_link *peers_route(peer_set *ps, const char *region)
@@ -66,8 +115,10 @@ gj_reason peers_call_raw(peer_link *p, const uint8_t *bytes, size_t len, int tim
     int rv;
     if (timeout_ms <= 0)
         return GJ_R_DEADLINE_PASSED;
-    if ((rv = nng_ctx_open(&ctx, p->sock)) != 0)
+    if ((rv = nng_ctx_open(&ctx, link_socket(p))) != 0) {
+        link_no_answer(p);
         return GJ_R_REGION_UNREACHABLE;
+    }
     if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rv = nng_msg_alloc(&msg, 0)) != 0 ||
         (rv = nng_msg_append(msg, bytes, len)) != 0) {
         reason = GJ_R_OVERLOADED;
@@ -102,7 +153,10 @@ gj_reason peers_call_raw(peer_link *p, const uint8_t *bytes, size_t len, int tim
     memcpy(*reply, nng_msg_body(answer), *reply_len);
     nng_msg_free(answer);
     reason = GJ_R_NONE;
+    atomic_store(&p->failures, 0);
 done:
+    if (reason == GJ_R_REGION_UNREACHABLE)
+        link_no_answer(p);
     if (msg != NULL)
         nng_msg_free(msg);
     if (aio != NULL)

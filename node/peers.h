@@ -6,6 +6,8 @@
 #define GJ_PEERS_H
 
 #include <nng/nng.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -14,8 +16,11 @@
 
 typedef struct peer_link {
     const node_peer *cfg;  /* prefix and URL, owned by the node's config */
+    pthread_mutex_t mu;    /* guards sock when a stuck link is replaced */
     nng_socket sock;
     bool open;
+    _Atomic int failures;  /* calls in a row that got no answer */
+    int64_t reopened_ms;
 } peer_link;
 
 typedef struct peer_set {
