@@ -138,6 +138,7 @@ static atomic_int calls_started;
 static atomic_int in_flight[COORDS]; /* calls sent to each coordinator, not yet answered */
 static atomic_llong slowest_ms;
 static test_cluster tc;
+static bool test_passed;
 static int64_t t0_ms;
 
 static void sleep_ms(int ms)
@@ -609,9 +610,9 @@ static void test_kill9_of_coordinator_and_sponsor_nodes_during_concurrent_settle
             sleep_ms(1);
         kill_and_restart(victims[(b - 1) % 3], &seed);
         kills++;
-        /* Until the workers are through with this burst (or 10 s). */
+        /* Until the workers are through with this burst (or 5 s). */
         pthread_mutex_lock(&burst_mu);
-        int64_t until = now_ms() + 10000;
+        int64_t until = now_ms() + 5000;
         while (burst_done[b] < THREADS && now_ms() < until)
             burst_wait();
         pthread_mutex_unlock(&burst_mu);
@@ -624,10 +625,15 @@ static void test_kill9_of_coordinator_and_sponsor_nodes_during_concurrent_settle
                     "last burst began; run %" PRId64 " ms)\n",
             now_ms() - t0_ms, kills, started_at_last_kill, CALLS, now_ms() - run_start);
     assert_int_equal(restart_failures, 0);
+    int dead = 0;
     for (size_t i = 0; i < tc.count; i++)
-        assert_true(tn_alive(&tc.nodes[i]));
+        if (!tn_alive(&tc.nodes[i])) {
+            fprintf(stderr, "  FAIL node %s died by itself; see %s/node.log\n", tc.nodes[i].region, tc.nodes[i].dir);
+            dead++;
+        }
+    assert_int_equal(dead, 0);
 
-    int answered_first = 0, answered_retry = 0, never = 0;
+    int answered_first = 0, answered_retry = 0, never = 0, retried_in_vain = 0;
     for (int i = 0; i < CALLS; i++) {
         if (recs[i].answered && recs[i].attempts == 1)
             answered_first++;
@@ -635,6 +641,7 @@ static void test_kill9_of_coordinator_and_sponsor_nodes_during_concurrent_settle
             answered_retry++;
         else
             never++;
+        retried_in_vain += !recs[i].answered && recs[i].retried;
     }
 
     /* Every call id asked once more, now that all is calm: an answered one must get its
@@ -663,6 +670,14 @@ static void test_kill9_of_coordinator_and_sponsor_nodes_during_concurrent_settle
     fprintf(stderr, "  answered: %d on the first attempt, %d on the retry, %d only when asked at the end; slowest call "
                     "%lld ms\n",
             answered_first, answered_retry, never, (long long)atomic_load(&slowest_ms));
+    /* Not a failure of this test (it checks money), but worth seeing: an institution
+     * whose retry, sent once its node was back, still got no answer. Seen when the
+     * client's nng dialer gave up reconnecting to the restarted node (nng 1.5.2 takes a
+     * connection closed during the SP handshake for a closed dialer). */
+    if (retried_in_vain > 0)
+        fprintf(stderr, "  WARNING: %d calls got no answer even on the retry with the node back up: an "
+                        "institution's client did not reconnect\n",
+                retried_in_vain);
 
     /* Quiet: everything held is posted or voided, every decision acknowledged. */
     bool quiet = wait_quiet();
@@ -869,23 +884,25 @@ static void test_kill9_of_coordinator_and_sponsor_nodes_during_concurrent_settle
     for (int t = 0; t < THREADS; t++)
         for (int k = 0; k < COORDS; k++)
             client_close(workers[t].clients[k]);
-    if (failures > 0 || !quiet || unexpected_codes > 0) {
+    assert_true(quiet);
+    assert_int_equal(unexpected_codes, 0);
+    assert_int_equal(failures, 0);
+    assert_true(remote_parts > 0);
+    test_passed = true;
+    fprintf(stderr, "  t=%5" PRId64 "ms done\n", now_ms() - t0_ms);
+}
+
+/* Whatever happened, no node outlives the test; after a failure the nodes' directories
+ * (logs, data) are kept. */
+static int teardown(void **state)
+{
+    (void)state;
+    if (!test_passed && tc.count > 0) {
         fprintf(stderr, "  node directories kept for the logs:\n");
         for (size_t i = 0; i < tc.count; i++)
             fprintf(stderr, "    %s %s/node.log\n", tc.nodes[i].region, tc.nodes[i].dir);
         setenv("GONGJI_KEEP_TEST_DIRS", "1", 1);
     }
-    assert_true(quiet);
-    assert_int_equal(unexpected_codes, 0);
-    assert_int_equal(failures, 0);
-    assert_true(remote_parts > 0);
-    fprintf(stderr, "  t=%5" PRId64 "ms done\n", now_ms() - t0_ms);
-}
-
-/* Whatever happened, no node outlives the test. */
-static int teardown(void **state)
-{
-    (void)state;
     tc_destroy(&tc);
     memset(&tc, 0, sizeof tc);
     return 0;
