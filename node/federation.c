@@ -784,32 +784,8 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
                s.setl_id, gj_mask(patient.psn_no, mp, sizeof mp), s.amount, s.parts[0].admdvs);
         return GJ_R_NONE;
     }
-    Gongji__V1__SettleReply *ans = call_alloc(c, sizeof *ans);
-    if (ans == NULL)
+    if (ops_answer_settlement(c, &s) == NULL)
         return ops_out_of_memory(c);
-    gongji__v1__settle_reply__init(ans);
-    ans->setl_id = call_strdup(c, s.setl_id);
-    ans->amount = s.amount;
-    ans->acct_pay = s.acct_pay;
-    ans->acct_mulaid_pay = s.mulaid_pay;
-    ans->psn_cash_pay = s.cash_pay;
-    ans->setl_date = s.setl_date;
-    ans->parts = call_alloc(c, sizeof *ans->parts * (s.part_count ? s.part_count : 1));
-    if (ans->setl_id == NULL || ans->parts == NULL)
-        return ops_out_of_memory(c);
-    for (uint32_t k = 0; k < s.part_count; k++) {
-        Gongji__V1__SponsorPart *part = call_alloc(c, sizeof *part);
-        if (part == NULL)
-            return ops_out_of_memory(c);
-        gongji__v1__sponsor_part__init(part);
-        part->sponsor_psn_no = call_strdup(c, s.parts[k].psn_no);
-        part->sponsor_admdvs = call_strdup(c, s.parts[k].admdvs);
-        part->amount = s.parts[k].amount;
-        if (!part->sponsor_psn_no || !part->sponsor_admdvs)
-            return ops_out_of_memory(c);
-        ans->parts[ans->n_parts++] = part;
-    }
-    c->answer = &ans->base;
     char mp[GJ_PSN_NO_MAX + 1];
     gj_log(GJ_LOG_INFO, "settle",
            "setl_id=%s psn_no=%s amount=%" PRId64 " acct_pay=%" PRId64 " mulaid=%" PRId64

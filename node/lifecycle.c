@@ -91,21 +91,10 @@ static Gongji__V1__RevokeReply *revoke_answer(call *c, const store_settlement *s
     ans->amount = s->amount;
     ans->acct_refund = acct_refund;
     ans->revoke_date = s->revoke_date;
-    ans->refunds = call_alloc(c, sizeof(void *) * (s->part_count ? s->part_count : 1));
+    ans->refunds = ops_answer_parts(c, s);
     if (ans->setl_id == NULL || ans->refunds == NULL)
         return NULL;
-    for (uint32_t k = 0; k < s->part_count; k++) {
-        Gongji__V1__SponsorPart *p = call_alloc(c, sizeof *p);
-        if (p == NULL)
-            return NULL;
-        gongji__v1__sponsor_part__init(p);
-        p->sponsor_psn_no = call_strdup(c, s->parts[k].psn_no);
-        p->sponsor_admdvs = call_strdup(c, s->parts[k].admdvs);
-        p->amount = s->parts[k].amount;
-        if (!p->sponsor_psn_no || !p->sponsor_admdvs)
-            return NULL;
-        ans->refunds[ans->n_refunds++] = p;
-    }
+    ans->n_refunds = s->part_count;
     return ans;
 }
 
@@ -439,21 +428,10 @@ gj_reason life_settlement_records_check(call *c)
         rec->use = (Gongji__V1__UseType)s->use;
         rec->revoked = s->status == STORE_SETL_REVOKED;
         rec->revoke_date = s->revoke_date;
-        rec->parts = call_alloc(c, sizeof(void *) * (s->part_count ? s->part_count : 1));
+        rec->parts = ops_answer_parts(c, s);
         if (rec->setl_id == NULL || rec->parts == NULL)
             return ops_out_of_memory(c);
-        for (uint32_t k = 0; k < s->part_count; k++) {
-            Gongji__V1__SponsorPart *p = call_alloc(c, sizeof *p);
-            if (p == NULL)
-                return ops_out_of_memory(c);
-            gongji__v1__sponsor_part__init(p);
-            p->sponsor_psn_no = call_strdup(c, s->parts[k].psn_no);
-            p->sponsor_admdvs = call_strdup(c, s->parts[k].admdvs);
-            p->amount = s->parts[k].amount;
-            if (!p->sponsor_psn_no || !p->sponsor_admdvs)
-                return ops_out_of_memory(c);
-            rec->parts[rec->n_parts++] = p;
-        }
+        rec->n_parts = s->part_count;
         out[i] = rec;
     }
     ans->records = out;
