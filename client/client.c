@@ -23,6 +23,8 @@
 
 struct client {
     nng_socket sock;
+    nng_dialer dialer;
+    char *dial_url;  /* the full URL, to dial again */
     int timeout_ms;
     char *caller_id; /* heap copy: the node, not the library, judges its length */
     int role;
@@ -104,11 +106,12 @@ gj_err client_open(client_t **out, const char *url, int timeout_ms)
         (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, CLIENT_RECONN_MAX_MS)) != 0 ||
         /* Non-blocking: a node that is not up yet is a timed-out call, not an open
          * failure. Bad URLs and unknown schemes still fail here. */
-        (rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        (rv = nng_dial(c->sock, url, &c->dialer, NNG_FLAG_NONBLOCK)) != 0 ||
+        (c->dial_url = strdup(url)) == NULL) {
         nng_close(c->sock);
         free(c->caller_id);
         free(c);
-        return rv == NNG_ENOMEM ? GJ_ERR_NOMEM : GJ_ERR_TRANSPORT;
+        return rv == NNG_ENOMEM || rv == 0 ? GJ_ERR_NOMEM : GJ_ERR_TRANSPORT;
     }
     *out = c;
     return GJ_OK;
@@ -119,6 +122,7 @@ void client_close(client_t *c)
     if (c == NULL)
         return;
     nng_close(c->sock);
+    free(c->dial_url);
     free(c->caller_id);
     free(c);
 }
@@ -139,6 +143,19 @@ void client_set_identity(client_t *c, const char *caller_id, int role)
 
 /* Send len bytes and wait for one message. On success *buf and *buf_len hold the answer,
  * to be released with nng_free. Returns 0 or an nng error. */
+/* nng 1.5.2's dialer can give up for good when a node is killed during a connection
+ * handshake (the failure reads as "closed" and is never retried). After a call gets no
+ * answer, dial again; the client is single-threaded, so nothing else uses the dialer. */
+static void client_redial(client_t *c)
+{
+    nng_dialer fresh;
+    if (nng_dial(c->sock, c->dial_url, &fresh, NNG_FLAG_NONBLOCK) == 0) {
+        if (nng_dialer_id(c->dialer) > 0)
+            nng_dialer_close(c->dialer);
+        c->dialer = fresh;
+    }
+}
+
 static int client_exchange(client_t *c, const void *bytes, size_t len, void **buf,
                            size_t *buf_len)
 {
@@ -146,11 +163,14 @@ static int client_exchange(client_t *c, const void *bytes, size_t len, void **bu
     /* nng copies the bytes; never hand it NULL even for an empty message. */
     int rv = nng_send(c->sock, (void *)(len == 0 || bytes == NULL ? empty : bytes),
                       bytes == NULL ? 0 : len, 0);
+    if (rv == 0) {
+        *buf = NULL;
+        *buf_len = 0;
+        rv = nng_recv(c->sock, buf, buf_len, NNG_FLAG_ALLOC);
+    }
     if (rv != 0)
-        return rv;
-    *buf = NULL;
-    *buf_len = 0;
-    return nng_recv(c->sock, buf, buf_len, NNG_FLAG_ALLOC);
+        client_redial(c);
+    return rv;
 }
 
 gj_err client_call(client_t *c, const char *method, const char *call_id, const char *dest_region,

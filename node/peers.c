@@ -22,7 +22,7 @@ static int link_open(peer_link *p, nng_socket *out)
     nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500);
     /* Never resend on our own: callers decide, with their own deadlines. */
     nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    if ((rv = nng_dial(sock, p->cfg->url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+    if ((rv = nng_dial(sock, p->cfg->url, &p->dialer, NNG_FLAG_NONBLOCK)) != 0)
         gj_log(GJ_LOG_ERROR, "peer", "prefix=%s url=%s cannot dial: %s", p->cfg->prefix, p->cfg->url,
                nng_strerror(rv));
     *out = sock;
@@ -64,31 +64,36 @@ static nng_socket link_socket(peer_link *p)
     return sock;
 }
 
-/* nng 1.5.2's dialer can stop finding a peer that was killed and restarted (seen with
- * kill -9 under load). After calls in a row get no answer, start over with a new
- * socket; calls still waiting on the old one fail and their callers deal with that. */
-#define LINK_FAILURES_BEFORE_REOPEN 3
-#define LINK_REOPEN_MIN_INTERVAL_MS 1000
+/* nng 1.5.2's dialer can give up for good when a peer closes a connection during the
+ * handshake (as one being killed does): the failed connect reads as "closed" and is
+ * never retried (fixed in later nng). After calls in a row get no answer, dial again
+ * on the same socket: contexts other threads hold on it stay valid, and closing the
+ * socket under them would crash inside nng. */
+#define LINK_FAILURES_BEFORE_REDIAL 3
+#define LINK_REDIAL_MIN_INTERVAL_MS 1000
 
 static void link_no_answer(peer_link *p)
 {
-    if (atomic_fetch_add(&p->failures, 1) + 1 < LINK_FAILURES_BEFORE_REOPEN)
+    if (atomic_fetch_add(&p->failures, 1) + 1 < LINK_FAILURES_BEFORE_REDIAL)
         return;
-    nng_socket old = NNG_SOCKET_INITIALIZER, fresh;
+    bool redialed = false;
     int64_t now = gj_mono_ms();
     pthread_mutex_lock(&p->mu);
-    if (now - p->reopened_ms >= LINK_REOPEN_MIN_INTERVAL_MS && link_open(p, &fresh) == 0) {
-        old = p->sock;
-        p->sock = fresh;
+    if (now - p->reopened_ms >= LINK_REDIAL_MIN_INTERVAL_MS) {
+        nng_dialer fresh;
+        if (nng_dial(p->sock, p->cfg->url, &fresh, NNG_FLAG_NONBLOCK) == 0) {
+            if (nng_dialer_id(p->dialer) > 0)
+                nng_dialer_close(p->dialer);
+            p->dialer = fresh;
+            redialed = true;
+        }
         p->reopened_ms = now;
         atomic_store(&p->failures, 0);
     }
     pthread_mutex_unlock(&p->mu);
-    if (nng_socket_id(old) > 0) {
-        gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; reconnecting with a new socket",
-               p->cfg->prefix, p->cfg->url);
-        nng_close(old);
-    }
+    if (redialed)
+        gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; dialing again", p->cfg->prefix,
+               p->cfg->url);
 }
 
 peer_link *peers_route(peer_set *ps, const char *region)

@@ -16,8 +16,9 @@
 
 typedef struct peer_link {
     const node_peer *cfg;  /* prefix and URL, owned by the node's config */
-    pthread_mutex_t mu;    /* guards sock when a stuck link is replaced */
-    nng_socket sock;
+    pthread_mutex_t mu;    /* guards dialer when a stuck link is dialed again */
+    nng_socket sock;       /* never replaced: other threads hold contexts on it */
+    nng_dialer dialer;     /* replaced when a stuck link is dialed again */
     bool open;
     _Atomic int failures;  /* calls in a row that got no answer */
     int64_t reopened_ms;
