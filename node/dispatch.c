@@ -79,6 +79,7 @@ void *call_alloc(call *c, size_t size)
             return NULL;
         b->cap = cap;
         b->used = 0;
+        b->heap = true;
         b->next = c->arena;
         c->arena = b;
     }
@@ -86,6 +87,18 @@ void *call_alloc(call *c, size_t size)
     b->used += size;
     memset(p, 0, size);
     return p;
+}
+
+/* protobuf-c decodes into the call's arena; the arena is freed as a whole. */
+static void *arena_pb_alloc(void *allocator_data, size_t size)
+{
+    return call_alloc(allocator_data, size);
+}
+
+static void arena_pb_free(void *allocator_data, void *pointer)
+{
+    (void)allocator_data;
+    (void)pointer;
 }
 
 char *call_strdup(call *c, const char *s)
@@ -142,7 +155,7 @@ static bool build_reply(call *c)
         reply.payload.len = len;
     }
     size_t len = gongji__v1__reply__get_packed_size(&reply);
-    uint8_t *bytes = malloc(len ? len : 1);
+    uint8_t *bytes = call_alloc(c, len ? len : 1);
     if (bytes == NULL)
         return false;
     gongji__v1__reply__pack(&reply, bytes);
@@ -150,7 +163,7 @@ static bool build_reply(call *c)
         free(c->reply_bytes);
     c->reply_bytes = bytes;
     c->reply_len = len;
-    c->reply_owned = true;
+    c->reply_owned = false; /* in the arena */
     return true;
 }
 
@@ -165,15 +178,13 @@ static void finish_out_of_memory(call *c)
 static void call_end(call *c)
 {
     node *n = c->n;
-    if (c->request)
-        protobuf_c_message_free_unpacked(c->request, NULL);
-    if (c->env)
-        gongji__v1__envelope__free_unpacked(c->env, NULL);
+    /* The decoded envelope and request live in the arena: nothing to free one by one. */
     if (c->reply_owned)
         free(c->reply_bytes);
     while (c->arena) {
         call_arena_block *next = c->arena->next;
-        free(c->arena);
+        if (c->arena->heap)
+            free(c->arena);
         c->arena = next;
     }
     free(c);
@@ -303,8 +314,10 @@ gj_err call_write_wait(call *c)
         c->reason = result == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
         c->message[0] = '\0';
     }
-    if (result != GJ_OK && c->reply_owned) {
-        free(c->reply_bytes);
+    if (result != GJ_OK) {
+        /* Whatever apply built is void: the batch did not commit. */
+        if (c->reply_owned)
+            free(c->reply_bytes);
         c->reply_bytes = NULL;
         c->reply_owned = false;
     }
@@ -407,7 +420,9 @@ static gj_reason check_envelope(call *c)
 
 void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg)
 {
-    call *c = calloc(1, sizeof *c);
+    /* The call and the first block of its arena in one allocation: a typical request
+     * decodes and answers without touching the heap again. */
+    call *c = calloc(1, sizeof *c + sizeof(call_arena_block) + CALL_INLINE_ARENA);
     if (c == NULL) {
         static const uint8_t internal_reply[] = {0x08, 0x0d};
         finish(arg, internal_reply, sizeof internal_reply);
@@ -418,6 +433,9 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
     c->finish = finish;
     c->finish_arg = arg;
     c->today = node_today(n);
+    c->arena = (call_arena_block *)(c + 1);
+    c->arena->cap = CALL_INLINE_ARENA;
+    c->pb_allocator = (ProtobufCAllocator){.alloc = arena_pb_alloc, .free = arena_pb_free, .allocator_data = c};
 
     if (atomic_load(&n->shutting_down)) {
         call_finish_error(c, GJ_R_SHUTTING_DOWN);
@@ -429,7 +447,7 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
         call_finish(c);
         return;
     }
-    c->env = gongji__v1__envelope__unpack(NULL, len, bytes);
+    c->env = gongji__v1__envelope__unpack(&c->pb_allocator, len, bytes);
     if (c->env == NULL) {
         call_fail(c, GJ_R_MALFORMED_MESSAGE, "not a gongji.v1.Envelope");
         call_finish(c);
@@ -441,7 +459,7 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
         call_finish(c);
         return;
     }
-    c->request = protobuf_c_message_unpack(c->method->input, NULL, c->env->payload.len,
+    c->request = protobuf_c_message_unpack(c->method->input, &c->pb_allocator, c->env->payload.len,
                                            c->env->payload.data);
     if (c->request == NULL) {
         call_fail(c, GJ_R_MALFORMED_MESSAGE, "payload is not a %s", c->method->input->name);

@@ -73,9 +73,14 @@ bool node_deciding_has_call(node *n, const char *caller_id, const char *call_id)
 typedef void (*call_finish_fn)(void *arg, const uint8_t *bytes, size_t len);
 
 /* Bump allocator for one call's answer: freed all at once when the call ends. */
+/* Bytes of arena allocated with the call itself: enough to decode and answer a typical
+ * request without another allocation. */
+#define CALL_INLINE_ARENA 4096
+
 typedef struct call_arena_block {
     struct call_arena_block *next;
     size_t used, cap;
+    bool heap;  /* false for the block allocated with the call */
     max_align_t data[];
 } call_arena_block;
 
@@ -97,6 +102,7 @@ typedef struct call {
     call_finish_fn finish;
     void *finish_arg;
     call_arena_block *arena;
+    ProtobufCAllocator pb_allocator;  /* decodes into the arena */
     /* The slow path: set by routing or check() to run on a worker thread; it must end
      * the call with call_finish(). */
     void (*slow)(struct call *c);
