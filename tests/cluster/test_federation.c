@@ -324,6 +324,84 @@ static void test_hold_from_a_node_that_is_not_the_beneficiarys_home_is_refused(v
     client_close(cs);
 }
 
+static int peer_call(client_t *c, const char *method, const char *call_id, ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *desc, client_status *st)
+{
+    ProtobufCMessage *ans = NULL;
+    client_call(c, method, call_id, NULL, req, desc, &ans, st);
+    if (ans)
+        protobuf_c_message_free_unpacked(ans, NULL);
+    return st->code;
+}
+
+static void test_void_that_arrives_before_its_hold_stops_it_for_good(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("430100", "CS-P9", 90, "390", 0);
+    person_at("430300", "XT-S9", 90, "310", 10000);
+    client_t *cs = op_at("430100");
+    assert_int_equal(op_bind_x(cs, "XT-S9", "430300", "CS-P9", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    /* Speaking as Changsha's node (the beneficiary's home) to Xiangtan's. */
+    client_t *as_cs = tn_client(tc_node(&tc, "430300"), "430100", GONGJI__V1__ROLE__PEER);
+    Gongji__V1__ResolveRequest v = GONGJI__V1__RESOLVE_REQUEST__INIT;
+    v.setl_id = "430100-20261122-77-1";
+    v.leg = 0;
+    v.action = GONGJI__V1__LEG_ACTION__VOID;
+    v.sponsor_psn_no = "XT-S9";
+    v.beneficiary_psn_no = "CS-P9";
+    assert_int_equal(peer_call(as_cs, "gongji.v1.Peer/Resolve", "v1", &v.base,
+                               &gongji__v1__resolve_reply__descriptor, &st), OK);
+    Gongji__V1__HoldRequest h = GONGJI__V1__HOLD_REQUEST__INIT;
+    h.setl_id = v.setl_id;
+    h.leg = 0;
+    h.sponsor_psn_no = "XT-S9";
+    h.beneficiary_psn_no = "CS-P9";
+    h.beneficiary_admdvs = "430100";
+    h.amount = 5000;
+    assert_int_equal(peer_call(as_cs, "gongji.v1.Peer/Hold", "h1", &h.base, &gongji__v1__hold_reply__descriptor,
+                               &st), 10 /* ABORTED */);
+    assert_string_equal(st.reason, "HOLD_VOIDED");
+    int64_t held = -1;
+    assert_int_equal(op_balance_x(cs, "XT-S9", "430300", &held), 10000);
+    assert_int_equal(held, 0);
+    client_close(as_cs);
+    client_close(cs);
+}
+
+static void test_hold_nobody_decided_is_voided_by_presumed_abort(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("430100", "CS-P10", 91, "390", 0);
+    person_at("430300", "XT-S10", 91, "310", 10000);
+    client_t *cs = op_at("430100");
+    assert_int_equal(op_bind_x(cs, "XT-S10", "430300", "CS-P10", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    /* A hold for a settlement Changsha never decided (as if it crashed right after). */
+    client_t *as_cs = tn_client(tc_node(&tc, "430300"), "430100", GONGJI__V1__ROLE__PEER);
+    Gongji__V1__HoldRequest h = GONGJI__V1__HOLD_REQUEST__INIT;
+    h.setl_id = "430100-20261122-78-1";
+    h.leg = 0;
+    h.sponsor_psn_no = "XT-S10";
+    h.beneficiary_psn_no = "CS-P10";
+    h.beneficiary_admdvs = "430100";
+    h.amount = 4000;
+    assert_int_equal(peer_call(as_cs, "gongji.v1.Peer/Hold", "h2", &h.base, &gongji__v1__hold_reply__descriptor,
+                               &st), OK);
+    int64_t held = -1;
+    assert_int_equal(op_balance_x(cs, "XT-S10", "430300", &held), 10000);
+    assert_int_equal(held, 4000); /* reserved, not taken */
+    /* Xiangtan asks Changsha after resolve_after_ms (1 s here): no decision, so void. */
+    for (int i = 0; i < 100 && held != 0; i++) {
+        sleep_ms(50);
+        op_balance_x(cs, "XT-S10", "430300", &held);
+    }
+    assert_int_equal(held, 0);
+    assert_int_equal(op_balance_x(cs, "XT-S10", "430300", NULL), 10000);
+    client_close(as_cs);
+    client_close(cs);
+}
+
 typedef struct dup_arg {
     const char *via;
     Gongji__V1__SettleReply *reply;
@@ -473,6 +551,8 @@ int main(void)
         cmocka_unit_test(test_sponsor_node_down_is_skipped_in_time_and_charged_nothing),
         cmocka_unit_test(test_hold_from_a_node_that_is_not_the_beneficiarys_home_is_refused),
         cmocka_unit_test(test_duplicated_settlement_sent_to_two_nodes_moves_money_once),
+        cmocka_unit_test(test_void_that_arrives_before_its_hold_stops_it_for_good),
+        cmocka_unit_test(test_hold_nobody_decided_is_voided_by_presumed_abort),
         cmocka_unit_test(test_cross_region_unbind_stops_payment_from_tomorrow),
         cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
     };
