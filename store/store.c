@@ -112,6 +112,12 @@ struct store_txn {
     store_txn *next; /* read pool link */
 };
 
+struct completion {
+    store_done_fn done;
+    void *arg;
+    gj_err result;
+};
+
 struct waiter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -150,6 +156,15 @@ struct store {
     bool pool_mu_ready;
     store_txn *pool;
     unsigned pool_len;
+
+    /* Done callbacks run on their own thread, so the writer starts the next batch as
+     * soon as a commit returns instead of first sending every answer. */
+    pthread_t completer;
+    bool completer_started, cmu_ready, cwork_ready, cclosing;
+    pthread_mutex_t cmu;
+    pthread_cond_t cwork, cspace;
+    struct completion *cq; /* ring of queue_max */
+    unsigned chead, clen;
 
     unsigned gather_us;  /* how long the writer may wait to fill a batch */
     unsigned last_batch; /* writer only */
@@ -350,6 +365,13 @@ static void store_free(store *s)
                 mdb_dbi_close(s->env, s->dbi[i]);
         mdb_env_close(s->env);
     }
+    if (s->cwork_ready) {
+        pthread_cond_destroy(&s->cwork);
+        pthread_cond_destroy(&s->cspace);
+    }
+    if (s->cmu_ready)
+        pthread_mutex_destroy(&s->cmu);
+    free(s->cq);
     if (s->work_ready)
         pthread_cond_destroy(&s->work);
     if (s->mu_ready)
@@ -363,6 +385,8 @@ static void store_free(store *s)
 }
 
 static void *writer_main(void *arg);
+static void stop_completer(store *s);
+static void *completer_main(void *arg);
 
 gj_err store_open(store **out, const char *dir, const store_options *opts)
 {
@@ -387,9 +411,10 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
     s->queue_max = queue_max;
     s->gather_us = opts ? opts->gather_us : 0;
     s->queue = calloc(queue_max, sizeof *s->queue);
+    s->cq = calloc(queue_max, sizeof *s->cq);
     s->batch = calloc(batch_max, sizeof *s->batch);
     s->results = calloc(batch_max, sizeof *s->results);
-    if (s->queue == NULL || s->batch == NULL || s->results == NULL) {
+    if (s->queue == NULL || s->cq == NULL || s->batch == NULL || s->results == NULL) {
         err = GJ_ERR_NOMEM;
         goto fail;
     }
@@ -439,6 +464,21 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
         goto fail;
     }
     s->work_ready = true;
+    if (pthread_mutex_init(&s->cmu, NULL) != 0) {
+        err = GJ_ERR_NOMEM;
+        goto fail;
+    }
+    s->cmu_ready = true;
+    if (pthread_cond_init(&s->cwork, NULL) != 0 || pthread_cond_init(&s->cspace, NULL) != 0) {
+        err = GJ_ERR_NOMEM;
+        goto fail;
+    }
+    s->cwork_ready = true;
+    if (pthread_create(&s->completer, NULL, completer_main, s) != 0) {
+        err = GJ_ERR_NOMEM;
+        goto fail;
+    }
+    s->completer_started = true;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
         err = GJ_ERR_NOMEM;
         goto fail;
@@ -450,8 +490,22 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
 fail:
     if (txn != NULL)
         mdb_txn_abort(txn);
+    stop_completer(s);
     store_free(s);
     return err;
+}
+
+/* Let the completer run every done callback it holds, then stop it. */
+static void stop_completer(store *s)
+{
+    if (!s->completer_started)
+        return;
+    pthread_mutex_lock(&s->cmu);
+    s->cclosing = true;
+    pthread_cond_signal(&s->cwork);
+    pthread_mutex_unlock(&s->cmu);
+    pthread_join(s->completer, NULL);
+    s->completer_started = false;
 }
 
 void store_close(store *s)
@@ -466,6 +520,7 @@ void store_close(store *s)
         /* The writer drains what is queued, then exits. */
         pthread_join(s->writer, NULL);
     }
+    stop_completer(s);
     store_free(s);
 }
 
@@ -530,6 +585,39 @@ void store_read_end(store_txn *t)
 
 /* ---- the writer ---- */
 
+/* Hand a done callback to the completer; waits only if it is a whole queue behind. */
+static void complete_later(store *s, store_done_fn done, void *arg, gj_err result)
+{
+    pthread_mutex_lock(&s->cmu);
+    while (s->clen == s->queue_max)
+        pthread_cond_wait(&s->cspace, &s->cmu);
+    s->cq[(s->chead + s->clen) % s->queue_max] = (struct completion){done, arg, result};
+    s->clen++;
+    pthread_cond_signal(&s->cwork);
+    pthread_mutex_unlock(&s->cmu);
+}
+
+static void *completer_main(void *arg)
+{
+    store *s = arg;
+    pthread_mutex_lock(&s->cmu);
+    for (;;) {
+        while (s->clen == 0 && !s->cclosing)
+            pthread_cond_wait(&s->cwork, &s->cmu);
+        if (s->clen == 0)
+            break; /* closing and drained */
+        struct completion c = s->cq[s->chead];
+        s->chead = (s->chead + 1) % s->queue_max;
+        s->clen--;
+        pthread_cond_signal(&s->cspace);
+        pthread_mutex_unlock(&s->cmu);
+        c.done(c.arg, c.result);
+        pthread_mutex_lock(&s->cmu);
+    }
+    pthread_mutex_unlock(&s->cmu);
+    return NULL;
+}
+
 static void waiter_done(struct waiter *w, gj_err result)
 {
     pthread_mutex_lock(&w->mu);
@@ -581,7 +669,7 @@ static void run_batch(store *s, unsigned n)
         if (job->wait != NULL)
             waiter_done(job->wait, result);
         else if (job->done != NULL)
-            job->done(job->arg, result);
+            complete_later(s, job->done, job->arg, result);
     }
 }
 
@@ -655,8 +743,10 @@ gj_err store_submit_wait(store *s, store_apply_fn apply, void *arg)
 
     if (s == NULL || apply == NULL)
         return GJ_ERR_INVAL;
-    /* From the writer it would wait for itself forever. */
-    if (pthread_equal(pthread_self(), s->writer))
+    /* From the writer it would wait for itself forever; from the completer it could
+     * wait on a writer that waits for the completer to make room. */
+    if (pthread_equal(pthread_self(), s->writer) ||
+        (s->completer_started && pthread_equal(pthread_self(), s->completer)))
         return GJ_ERR_INVAL;
     if (pthread_mutex_init(&w.mu, NULL) != 0)
         return GJ_ERR_NOMEM;

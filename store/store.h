@@ -181,10 +181,12 @@ void store_read_end(store_txn *txn);
  * is passed to done. */
 typedef gj_err (*store_apply_fn)(store_txn *txn, void *arg);
 
-/* Called on the writer thread once the outcome is final: result is apply's error when
+/* Called on the store's completion thread (never the writer, so the writer goes on to
+ * the next batch) once the outcome is final: result is apply's error when
  * apply failed; else GJ_OK once the batch is committed and fsync'd; else the commit
  * error (GJ_ERR_FULL when the map is full, GJ_ERR_IO), in which case nothing of apply
- * was kept. done must not block for long and must not call store_submit_wait(). */
+ * was kept. Callbacks run one at a time, in commit order. done must not block for long
+ * and must not call store_submit_wait(). */
 typedef void (*store_done_fn)(void *arg, gj_err result);
 
 /* Queue work for the writer. Returns at once: GJ_OK (done will be called exactly
