@@ -169,6 +169,7 @@ int main(int argc, char **argv)
     sigwait(&stop_signals, &sig);
     gj_log(GJ_LOG_INFO, "stop", "signal=%d: answering accepted requests", sig);
     atomic_store(&n.shutting_down, true);
+    server_quiesce(srv);
     /* Accepted requests finish first; the store then commits what it has queued. */
     int64_t until = gj_mono_ms() + 10000;
     while (atomic_load(&n.in_flight) > 0 && gj_mono_ms() < until) {

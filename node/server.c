@@ -20,6 +20,7 @@ typedef struct worker {
 
 struct server {
     node *n;
+    _Atomic bool stopping;  /* no context takes a new request after its current one */
     nng_socket sock;
     unsigned count;
     worker *workers;
@@ -52,7 +53,7 @@ static void worker_cb(void *arg)
     switch (w->state) {
     case WORKER_RECV:
         if (rv != 0) {
-            if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+            if (rv == NNG_ECLOSED || rv == NNG_ECANCELED || atomic_load(&w->srv->stopping))
                 return; /* shutting down */
             nng_ctx_recv(w->ctx, w->aio);
             return;
@@ -67,7 +68,8 @@ static void worker_cb(void *arg)
         if (rv != 0)
             nng_msg_free(nng_aio_get_msg(w->aio));
         w->state = WORKER_RECV;
-        if (rv == NNG_ECLOSED)
+        /* Stopping: this context answered its last request; it stays idle. */
+        if (rv == NNG_ECLOSED || rv == NNG_ECANCELED || atomic_load(&w->srv->stopping))
             return;
         nng_ctx_recv(w->ctx, w->aio);
         return;
@@ -118,19 +120,28 @@ fail:
     return rv == NNG_ENOMEM ? GJ_ERR_NOMEM : GJ_ERR_TRANSPORT;
 }
 
+void server_quiesce(server *s)
+{
+    if (s != NULL)
+        atomic_store(&s->stopping, true);
+}
+
 void server_stop(server *s, int drain_ms)
 {
     if (s == NULL)
         return;
-    /* New requests are already answered SHUTTING_DOWN; let accepted ones finish. */
+    server_quiesce(s);
+    /* Let accepted requests finish; contexts take no new ones. */
     int64_t until = gj_mono_ms() + drain_ms;
     while (atomic_load(&s->n->in_flight) > 0 && gj_mono_ms() < until) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    /* Close first: every pending operation ends with NNG_ECLOSED and its callback
+     * returns without starting another; then wait for the callbacks and free. */
+    nng_close(s->sock);
     for (unsigned i = 0; i < s->count; i++)
         nng_aio_stop(s->workers[i].aio);
-    nng_close(s->sock);
     for (unsigned i = 0; i < s->count; i++) {
         if (s->workers[i].msg)
             nng_msg_free(s->workers[i].msg);

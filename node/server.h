@@ -14,8 +14,12 @@ typedef struct server server;
  * a line is logged), GJ_ERR_NOMEM. */
 gj_err server_start(server **out, node *n, const char *url, unsigned contexts);
 
-/* Answer what is in flight (waiting at most drain_ms), then close the socket and free
- * everything. Safe on NULL. */
+/* From now on each context answers the request it holds and then takes no more, so
+ * what is in flight drains even under load. */
+void server_quiesce(server *s);
+
+/* Quiesce, answer what is in flight (waiting at most drain_ms), then close the socket
+ * and free everything. Safe on NULL. */
 void server_stop(server *s, int drain_ms);
 
 #endif

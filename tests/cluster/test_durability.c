@@ -7,6 +7,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "gj_util.h"
 
 #include "harness.h"
 
@@ -57,10 +62,83 @@ static void test_settle_then_kill9_moves_money_exactly_once(void **state)
     tn_destroy(&node);
 }
 
+typedef struct load {
+    test_node *node;
+    int id;
+    _Atomic bool *stop;
+    int64_t answered_ok;   /* fen whose settlement was answered OK */
+    int64_t unanswered;    /* fen whose call got no answer at all */
+} load;
+
+static void *settle_until_stopped(void *arg)
+{
+    load *l = arg;
+    client_t *c = tn_client(l->node, "H51010000001", GONGJI__V1__ROLE__INSTITUTION);
+    for (int i = 0; !atomic_load(l->stop) && i < 100000; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "t%d-%d", l->id, i);
+        client_status st;
+        int code = op_settle(c, "P", 100, id, NULL, &st);
+        if (code == 0)
+            l->answered_ok += 100;
+        else if (strcmp(st.reason, "NO_ANSWER") == 0)
+            l->unanswered += 100;
+    }
+    client_close(c);
+    return NULL;
+}
+
+static void test_sigterm_under_load_stops_quickly_and_keeps_every_answer(void **state)
+{
+    (void)state;
+    test_node node;
+    client_status st;
+    tn_init(&node, "510100", "cascade = yes\n");
+    assert_int_equal(tn_start(&node), 0);
+    client_t *op = tn_client(&node, "op-1", GONGJI__V1__ROLE__OPERATOR);
+    assert_int_equal(op_enroll(op, "P", 1, "310", "510100", &st), 0);
+    assert_int_equal(op_credit(op, "P", 100000000, &st), 0);
+    client_close(op);
+
+    _Atomic bool stop = false;
+    enum { THREADS = 16 };
+    load loads[THREADS];
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        loads[i] = (load){.node = &node, .id = i, .stop = &stop};
+        pthread_create(&threads[i], NULL, settle_until_stopped, &loads[i]);
+    }
+    struct timespec pause = {0, 500 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    int64_t t0 = gj_mono_ms();
+    assert_int_equal(tn_stop(&node), 0); /* SIGTERM: exit 0 */
+    int64_t took = gj_mono_ms() - t0;
+    atomic_store(&stop, true);
+    int64_t answered = 0, unanswered = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        answered += loads[i].answered_ok;
+        unanswered += loads[i].unanswered;
+    }
+    print_message("stopped in %lld ms under load; %lld fen answered\n", (long long)took, (long long)answered);
+    assert_true(took < 3000);
+    assert_true(answered > 0);
+
+    /* Every answered settlement is there; a call with no answer may or may not be. */
+    assert_int_equal(tn_start(&node), 0);
+    op = tn_client(&node, "op-1", GONGJI__V1__ROLE__OPERATOR);
+    int64_t spent = 100000000 - op_balance(op, "P");
+    assert_true(spent >= answered);
+    assert_true(spent <= answered + unanswered);
+    client_close(op);
+    tn_destroy(&node);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_settle_then_kill9_moves_money_exactly_once),
+        cmocka_unit_test(test_sigterm_under_load_stops_quickly_and_keeps_every_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
