@@ -13,56 +13,9 @@
 #include <time.h>
 
 #include "gj_util.h"
-#include "harness.h"
+#include "cluster_fixture.h"
 
 enum { OK = 0, NOT_FOUND = 5, PERMISSION_DENIED = 7, FAILED_PRECONDITION = 9, UNAVAILABLE = 14 };
-
-static test_cluster tc;
-
-typedef struct region_client {
-    const char *region;
-    client_t *op;
-} region_client;
-
-static client_t *op_at(const char *region)
-{
-    return tn_client(tc_node(&tc, region), "op-1", GONGJI__V1__ROLE__OPERATOR);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    tc_init(&tc, NULL);
-    return tc_start(&tc);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    int rc = 0;
-    for (size_t i = 0; i < tc.count; i++)
-        if (tc.nodes[i].pid > 0 && tn_stop(&tc.nodes[i]) != 0)
-            rc = -1; /* a node that does not stop cleanly (or leaks under ASan) fails */
-    tc_destroy(&tc);
-    return rc;
-}
-
-static void person_at(const char *region, const char *psn_no, int serial, const char *insutype,
-                      int64_t fen)
-{
-    client_t *c = op_at(region);
-    client_status st;
-    assert_int_equal(op_enroll(c, psn_no, serial, insutype, region, &st), OK);
-    if (fen > 0)
-        assert_int_equal(op_credit(c, psn_no, fen, &st), OK);
-    client_close(c);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* Posts follow the answer: wait (bounded) until psn_no's balance reads want. */
 static int64_t balance_settles_at(client_t *c, const char *psn_no, const char *region, int64_t want)
@@ -556,5 +509,5 @@ int main(void)
         cmocka_unit_test(test_cross_region_unbind_stops_payment_from_tomorrow),
         cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
 }

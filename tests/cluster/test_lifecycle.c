@@ -12,50 +12,9 @@
 #include <time.h>
 
 #include "gj_util.h"
-#include "harness.h"
+#include "cluster_fixture.h"
 
 enum { OK = 0, NOT_FOUND = 5, ABORTED = 10, FAILED_PRECONDITION = 9 };
-
-static test_cluster tc;
-
-static client_t *op_at(const char *region)
-{
-    return tn_client(tc_node(&tc, region), "op-1", GONGJI__V1__ROLE__OPERATOR);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    tc_init(&tc, NULL);
-    return tc_start(&tc);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    int rc = 0;
-    for (size_t i = 0; i < tc.count; i++)
-        if (tc.nodes[i].pid > 0 && tn_stop(&tc.nodes[i]) != 0)
-            rc = -1;
-    tc_destroy(&tc);
-    return rc;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static void person_at(const char *region, const char *psn_no, int serial, const char *insutype, int64_t fen)
-{
-    client_t *c = op_at(region);
-    client_status st;
-    assert_int_equal(op_enroll(c, psn_no, serial, insutype, region, &st), OK);
-    if (fen > 0)
-        assert_int_equal(op_credit(c, psn_no, fen, &st), OK);
-    client_close(c);
-}
 
 /* Remote posts and refunds follow the answer: wait (bounded) for the balance. */
 static void expect_balance(const char *region, const char *psn_no, int64_t want)
@@ -550,5 +509,5 @@ int main(void)
         cmocka_unit_test(test_sponsor_records_show_each_relatives_spending_and_revokes_paged),
         cmocka_unit_test(test_closed_window_never_changes),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
 }
