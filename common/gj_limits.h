@@ -78,5 +78,11 @@
 #define GJ_RESOLVE_AFTER_DEFAULT_MS 10000
 /* Peers a node config may list. */
 #define GJ_PEERS_MAX 128
+/* Peer/Batch: items in one batch, their bytes (well inside GJ_MSG_MAX), batches in
+ * flight to one region at once, and regions a node keeps an outbox for. */
+#define GJ_BATCH_ITEMS_MAX 64
+#define GJ_BATCH_BYTES_MAX (48 * 1024)
+#define GJ_BATCHES_IN_FLIGHT 4
+#define GJ_OUTBOXES_MAX 64
 
 #endif

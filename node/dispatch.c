@@ -17,7 +17,7 @@ int32_t node_today(node *n)
 void node_new_setl_id(node *n, int32_t date, char out[GJ_SETL_ID_MAX + 1])
 {
     uint64_t counter = atomic_fetch_add(&n->setl_counter, 1) + 1;
-    snprintf(out, GJ_SETL_ID_MAX + 1, "%s-%08d-%llu-%llu", n->cfg.region, (int)date,
+    snprintf(out, GJ_SETL_ID_MAX + 1, "%s-%08d-%06llu-%010llu", n->cfg.region, (int)date,
              (unsigned long long)(n->boot_id % 1000000), (unsigned long long)(counter % 10000000000ULL));
 }
 

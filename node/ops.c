@@ -941,6 +941,8 @@ static gj_reason health_answer(call *c)
     ans->store_requests = stats.jobs;
     ans->store_apply_us = stats.apply_us;
     ans->store_commit_us = stats.commit_us;
+    ans->peer_coalescable_calls = atomic_load(&n->peers.coalescable_calls);
+    ans->peer_coalescable_messages = atomic_load(&n->peers.coalescable_messages);
     store_txn *txn;
     if (store_read_begin(n->store, &txn) == GJ_OK) {
         ans->persons = store_person_count(txn);
@@ -1017,5 +1019,6 @@ const method_entry node_methods[] = {
      fed_query_decision_check, NULL, NULL, true},
     {"gongji.v1.Peer/ClearingEntries", &gongji__v1__clearing_entries_request__descriptor,
      clearing_entries_check, NULL, NULL, true},
+    {"gongji.v1.Peer/Batch", &gongji__v1__peer_batch_request__descriptor, batch_check, NULL, NULL, true},
 };
 const size_t node_method_count = sizeof node_methods / sizeof node_methods[0];

@@ -66,6 +66,9 @@ typedef struct fed_resolve_args {
 gj_reason fed_participant_resolve(store_txn *txn, const fed_resolve_args *a, int32_t today,
                                   int64_t *resolved_amount, char *detail, size_t detail_size);
 
+/* ---- batch.c: Peer/Batch, several peer calls in one message ---- */
+gj_reason batch_check(call *c);
+
 /* ---- clearing.c ---- */
 
 /* Write one clearing row into the first open window at or after window_hint. */

@@ -32,6 +32,7 @@ static int link_open(peer_link *p, nng_socket *out)
 int peers_open(peer_set *ps, const node_config *cfg)
 {
     memset(ps, 0, sizeof *ps);
+    pthread_mutex_init(&ps->outbox_mu, NULL);
     for (size_t i = 0; i < cfg->peer_count; i++) {
         peer_link *p = &ps->links[i];
         p->cfg = &cfg->peers[i];
@@ -54,6 +55,13 @@ void peers_close(peer_set *ps)
         pthread_mutex_destroy(&ps->links[i].mu);
     }
     ps->count = 0;
+    size_t outboxes = atomic_load(&ps->outbox_count);
+    for (size_t i = 0; i < outboxes; i++) {
+        pthread_mutex_destroy(&ps->outboxes[i].mu);
+        pthread_cond_destroy(&ps->outboxes[i].changed);
+    }
+    atomic_store(&ps->outbox_count, 0);
+    pthread_mutex_destroy(&ps->outbox_mu);
 }
 
 static nng_socket link_socket(peer_link *p)
@@ -178,6 +186,228 @@ static gj_reason reason_by_name(const char *name)
     return GJ_R_PEER_REFUSED;
 }
 
+/* ---- Peer/Batch: calls to one region that wait together leave together ---- */
+
+#define BATCH_METHOD "gongji.v1.Peer/Batch"
+
+bool peers_coalescable(const char *method)
+{
+    return strcmp(method, "gongji.v1.Peer/Hold") == 0 || strcmp(method, "gongji.v1.Peer/Resolve") == 0;
+}
+
+/* One call waiting in an outbox; lives on its caller's stack until done. */
+typedef struct batch_item {
+    struct batch_item *next;
+    const uint8_t *bytes; /* the call's whole Envelope */
+    size_t len;
+    int64_t until_ms;     /* gj_mono_ms() deadline */
+    bool done;            /* set under the outbox lock; then the sender lets go of it */
+    bool alone;           /* the region cannot take batches: the caller calls by itself */
+    gj_reason reason;
+    uint8_t *reply;       /* malloc'd Reply bytes when reason is GJ_R_NONE */
+    size_t reply_len;
+} batch_item;
+
+/* The outbox for region, made on first use; NULL when the table is full (then calls
+ * simply go one by one). */
+static peer_outbox *outbox_for(peer_set *ps, const char *region)
+{
+    size_t n = atomic_load(&ps->outbox_count);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ps->outboxes[i].region, region) == 0)
+            return &ps->outboxes[i];
+    peer_outbox *ob = NULL;
+    pthread_mutex_lock(&ps->outbox_mu);
+    n = atomic_load(&ps->outbox_count);
+    for (size_t i = 0; i < n && ob == NULL; i++)
+        if (strcmp(ps->outboxes[i].region, region) == 0)
+            ob = &ps->outboxes[i];
+    if (ob == NULL && n < GJ_OUTBOXES_MAX && strlen(region) == GJ_ADMDVS_LEN) {
+        ob = &ps->outboxes[n];
+        memset(ob, 0, sizeof *ob);
+        memcpy(ob->region, region, GJ_ADMDVS_LEN + 1);
+        pthread_mutex_init(&ob->mu, NULL);
+        pthread_cond_init(&ob->changed, NULL);
+        atomic_store(&ps->outbox_count, n + 1); /* published whole */
+    }
+    pthread_mutex_unlock(&ps->outbox_mu);
+    return ob;
+}
+
+/* Detach the next batch from the outbox (under its lock): items in order, as many as
+ * fit, at least one. Items whose deadline passed while waiting end here. */
+static batch_item *outbox_take(peer_outbox *ob, size_t *count, int64_t *until_ms)
+{
+    int64_t now = gj_mono_ms();
+    batch_item *first = NULL, **tail = &first;
+    size_t n = 0, bytes = 0;
+    *until_ms = INT64_MAX;
+    while (ob->head != NULL) {
+        batch_item *it = ob->head;
+        if (it->until_ms <= now) {
+            ob->head = it->next;
+            it->reason = GJ_R_DEADLINE_PASSED;
+            it->done = true;
+            continue;
+        }
+        if (n > 0 && (n == GJ_BATCH_ITEMS_MAX || bytes + it->len > GJ_BATCH_BYTES_MAX))
+            break;
+        ob->head = it->next;
+        it->next = NULL;
+        *tail = it;
+        tail = &it->next;
+        n++;
+        bytes += it->len;
+        if (it->until_ms < *until_ms)
+            *until_ms = it->until_ms;
+    }
+    if (ob->head == NULL)
+        ob->tail = NULL;
+    *count = n;
+    return first;
+}
+
+/* Send items as one Peer/Batch (or the lone item as itself) and give each its answer.
+ * Items are not marked done here: the caller does that under the outbox lock. */
+static void outbox_send(peer_set *ps, peer_outbox *ob, peer_link *p, const char *own_region,
+                        batch_item *items, size_t count, int64_t until_ms)
+{
+    int timeout_ms = (int)(until_ms - gj_mono_ms());
+    atomic_fetch_add(&ps->coalescable_messages, 1);
+    if (count == 1) {
+        items->reason = peers_call_raw(p, items->bytes, items->len, timeout_ms, &items->reply,
+                                       &items->reply_len);
+        return;
+    }
+    gj_reason r = GJ_R_OVERLOADED;
+    ProtobufCBinaryData *parts = calloc(count, sizeof *parts);
+    uint8_t *payload = NULL, *bytes = NULL, *reply_bytes = NULL;
+    size_t reply_len = 0;
+    Gongji__V1__Reply *reply = NULL;
+    Gongji__V1__PeerBatchReply *answer = NULL;
+    if (parts == NULL)
+        goto done;
+    size_t i = 0;
+    for (batch_item *it = items; it != NULL; it = it->next, i++)
+        parts[i] = (ProtobufCBinaryData){.len = it->len, .data = (uint8_t *)it->bytes};
+    Gongji__V1__PeerBatchRequest req = GONGJI__V1__PEER_BATCH_REQUEST__INIT;
+    req.n_items = count;
+    req.items = parts;
+    size_t plen = gongji__v1__peer_batch_request__get_packed_size(&req);
+    if ((payload = malloc(plen ? plen : 1)) == NULL)
+        goto done;
+    gongji__v1__peer_batch_request__pack(&req, payload);
+    Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
+    env.method = BATCH_METHOD;
+    env.call_id = "";
+    env.deadline_unix_ms = gj_now_unix_ms() + timeout_ms;
+    env.caller_id = (char *)own_region;
+    env.caller_role = GONGJI__V1__ROLE__PEER;
+    env.dest_region = ob->region;
+    env.origin_region = (char *)own_region;
+    env.payload = (ProtobufCBinaryData){.len = plen, .data = payload};
+    size_t len = gongji__v1__envelope__get_packed_size(&env);
+    if ((bytes = malloc(len)) == NULL)
+        goto done;
+    gongji__v1__envelope__pack(&env, bytes);
+    if ((r = peers_call_raw(p, bytes, len, timeout_ms, &reply_bytes, &reply_len)) != GJ_R_NONE)
+        goto done;
+    r = GJ_R_PEER_REFUSED;
+    if ((reply = gongji__v1__reply__unpack(NULL, reply_len, reply_bytes)) == NULL)
+        goto done;
+    if (reply->code != GONGJI__V1__CODE__OK) {
+        if (strcmp(reply->reason, gj_reason_name(GJ_R_UNKNOWN_METHOD)) == 0) {
+            /* A node without Peer/Batch: from now on, one call at a time. */
+            atomic_store(&ob->unsupported, true);
+            for (batch_item *it = items; it != NULL; it = it->next)
+                it->alone = true;
+            gj_log(GJ_LOG_WARN, "peer", "region=%s takes no batches; calling it one by one", ob->region);
+        }
+        r = reason_by_name(reply->reason);
+        goto done;
+    }
+    answer = gongji__v1__peer_batch_reply__unpack(NULL, reply->payload.len, reply->payload.data);
+    if (answer == NULL || answer->n_replies != count)
+        goto done;
+    i = 0;
+    for (batch_item *it = items; it != NULL; it = it->next, i++) {
+        size_t n = answer->replies[i].len;
+        if ((it->reply = malloc(n ? n : 1)) == NULL) {
+            it->reason = GJ_R_OVERLOADED;
+            continue;
+        }
+        memcpy(it->reply, answer->replies[i].data, n);
+        it->reply_len = n;
+        it->reason = GJ_R_NONE;
+    }
+    r = GJ_R_NONE;
+done:
+    if (r != GJ_R_NONE)
+        for (batch_item *it = items; it != NULL; it = it->next)
+            it->reason = r;
+    if (answer != NULL)
+        gongji__v1__peer_batch_reply__free_unpacked(answer, NULL);
+    if (reply != NULL)
+        gongji__v1__reply__free_unpacked(reply, NULL);
+    free(reply_bytes);
+    free(bytes);
+    free(payload);
+    free(parts);
+}
+
+/* A coalescable call: queue it in the region's outbox; while fewer than
+ * GJ_BATCHES_IN_FLIGHT batches are out, the caller sends what waits there (its own
+ * call and others'), else it waits for a sender to bring its answer. */
+static gj_reason outbox_call(peer_set *ps, peer_link *p, const char *own_region, const char *dest,
+                             const uint8_t *bytes, size_t len, int timeout_ms, uint8_t **reply,
+                             size_t *reply_len)
+{
+    peer_outbox *ob = outbox_for(ps, dest);
+    atomic_fetch_add(&ps->coalescable_calls, 1);
+    if (ob == NULL || atomic_load(&ob->unsupported)) {
+        atomic_fetch_add(&ps->coalescable_messages, 1);
+        return peers_call_raw(p, bytes, len, timeout_ms, reply, reply_len);
+    }
+    batch_item me = {.bytes = bytes, .len = len, .until_ms = gj_mono_ms() + timeout_ms};
+    pthread_mutex_lock(&ob->mu);
+    if (ob->tail != NULL)
+        ob->tail->next = &me;
+    else
+        ob->head = &me;
+    ob->tail = &me;
+    while (!me.done) {
+        if (ob->sending >= GJ_BATCHES_IN_FLIGHT || ob->head == NULL) {
+            pthread_cond_wait(&ob->changed, &ob->mu);
+            continue;
+        }
+        size_t count;
+        int64_t until_ms;
+        batch_item *batch = outbox_take(ob, &count, &until_ms);
+        pthread_cond_broadcast(&ob->changed); /* items that expired waiting are done */
+        if (batch == NULL)
+            continue;
+        ob->sending++;
+        pthread_mutex_unlock(&ob->mu);
+        outbox_send(ps, ob, p, own_region, batch, count, until_ms);
+        pthread_mutex_lock(&ob->mu);
+        ob->sending--;
+        for (batch_item *it = batch; it != NULL;) {
+            batch_item *next = it->next; /* its owner may return as soon as done is set */
+            it->done = true;
+            it = next;
+        }
+        pthread_cond_broadcast(&ob->changed);
+    }
+    pthread_mutex_unlock(&ob->mu);
+    if (me.alone) {
+        int left = (int)(me.until_ms - gj_mono_ms());
+        return peers_call_raw(p, bytes, len, left, reply, reply_len);
+    }
+    *reply = me.reply;
+    *reply_len = me.reply_len;
+    return me.reason;
+}
+
 gj_reason peers_call(peer_set *ps, const char *own_region, const char *dest_region,
                      const char *method, const char *call_id, const ProtobufCMessage *request,
                      const ProtobufCMessageDescriptor *answer_desc, int timeout_ms,
@@ -215,7 +445,10 @@ gj_reason peers_call(peer_set *ps, const char *own_region, const char *dest_regi
 
     uint8_t *reply_bytes = NULL;
     size_t reply_len = 0;
-    gj_reason r = peers_call_raw(p, bytes, len, timeout_ms, &reply_bytes, &reply_len);
+    gj_reason r = peers_coalescable(method)
+                      ? outbox_call(ps, p, own_region, dest_region, bytes, len, timeout_ms,
+                                    &reply_bytes, &reply_len)
+                      : peers_call_raw(p, bytes, len, timeout_ms, &reply_bytes, &reply_len);
     free(bytes);
     if (r != GJ_R_NONE) {
         if (detail)

@@ -24,10 +24,32 @@ typedef struct peer_link {
     int64_t reopened_ms;
 } peer_link;
 
+struct batch_item;
+
+/* Calls waiting to go to one region in a Peer/Batch (docs/federation.md). */
+typedef struct peer_outbox {
+    char region[GJ_ADMDVS_LEN + 1];
+    pthread_mutex_t mu;
+    pthread_cond_t changed;   /* an item finished or a batch slot freed */
+    struct batch_item *head, *tail;
+    unsigned sending;         /* batches in flight, at most GJ_BATCHES_IN_FLIGHT */
+    _Atomic bool unsupported; /* the region answered UNKNOWN_METHOD: call it one by one */
+} peer_outbox;
+
 typedef struct peer_set {
     size_t count;
     peer_link links[GJ_PEERS_MAX];
+    pthread_mutex_t outbox_mu; /* guards outbox_count */
+    _Atomic size_t outbox_count;
+    peer_outbox outboxes[GJ_OUTBOXES_MAX];
+    /* Coalescable calls made, and the messages that carried them (batches and calls
+     * that went alone): calls / messages = what a message carries on average. */
+    _Atomic uint64_t coalescable_calls;
+    _Atomic uint64_t coalescable_messages;
 } peer_set;
+
+/* Methods that travel in a Peer/Batch when several are waiting for one region. */
+bool peers_coalescable(const char *method);
 
 /* Open a socket per configured peer and start dialing. A peer that is down is not an
  * error: calls to it fail with UNAVAILABLE until it comes up. -1 only when nng cannot
@@ -45,7 +67,9 @@ gj_reason peers_call_raw(peer_link *p, const uint8_t *bytes, size_t len, int tim
                          uint8_t **reply, size_t *reply_len);
 
 /* Call method on the node serving dest_region as this node (caller_id = own region,
- * role PEER): route, pack, call, decode. On GJ_R_NONE *answer (caller frees with
+ * role PEER): route, pack, call, decode. Coalescable methods wait in the region's
+ * outbox while GJ_BATCHES_IN_FLIGHT batches are out, then leave together with whatever
+ * else waits there; a call that finds the way clear goes alone at once. On GJ_R_NONE *answer (caller frees with
  * protobuf_c_message_free_unpacked) is the decoded answer. When the peer answered with
  * an error, returns that reason (GJ_R_PEER_REFUSED when its name is not one of ours) and
  * copies the peer's message into detail (may be NULL). */

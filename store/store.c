@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <time.h>
@@ -15,7 +16,7 @@
 
 /* Bump when any record layout or key encoding changes: an old file must be refused,
  * not misread. */
-#define STORE_FORMAT_VERSION 3u
+#define STORE_FORMAT_VERSION 4u
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
@@ -600,6 +601,7 @@ static void complete_later(store *s, store_done_fn done, void *arg, gj_err resul
 static void *completer_main(void *arg)
 {
     store *s = arg;
+    pthread_setname_np(pthread_self(), "gj-complete");
     pthread_mutex_lock(&s->cmu);
     for (;;) {
         while (s->clen == 0 && !s->cclosing)
@@ -676,6 +678,7 @@ static void run_batch(store *s, unsigned n)
 static void *writer_main(void *arg)
 {
     store *s = arg;
+    pthread_setname_np(pthread_self(), "gj-writer");
 
     for (;;) {
         pthread_mutex_lock(&s->mu);
@@ -1258,12 +1261,39 @@ static bool settlement_ok(const store_settlement *st)
     return true;
 }
 
+/* A settlement is stored without the sponsor parts it does not use: the fields before
+ * parts[], the fields after it, then part_count parts. Most settlements have one or
+ * two parts, and a smaller record is fewer pages for every commit to write. */
+#define SETL_HEAD offsetof(store_settlement, parts)
+#define SETL_TAIL (sizeof(store_settlement) - offsetof(store_settlement, caller_id))
+#define SETL_PART sizeof(((store_settlement *)0)->parts[0])
+
+static size_t settlement_size(uint32_t part_count)
+{
+    return SETL_HEAD + SETL_TAIL + part_count * SETL_PART;
+}
+
+static void settlement_encode(const store_settlement *st, unsigned char *out)
+{
+    memcpy(out, st, SETL_HEAD);
+    memcpy(out + SETL_HEAD, &st->caller_id, SETL_TAIL);
+    memcpy(out + SETL_HEAD + SETL_TAIL, st->parts, st->part_count * SETL_PART);
+}
+
 /* A stored settlement: a valid record filed under its own setl_id. */
 static gj_err settlement_decode(const MDB_val *k, const MDB_val *v, store_settlement *out)
 {
-    if (v->mv_size != sizeof *out)
+    const unsigned char *in = v->mv_data;
+    memset(out, 0, sizeof *out);
+    if (v->mv_size < SETL_HEAD + SETL_TAIL)
         return GJ_ERR_CORRUPT;
-    memcpy(out, v->mv_data, sizeof *out);
+    memcpy(out, in, SETL_HEAD);
+    if (out->part_count > GJ_SPONSORS_MAX || v->mv_size != settlement_size(out->part_count)) {
+        memset(out, 0, sizeof *out);
+        return GJ_ERR_CORRUPT;
+    }
+    memcpy(&out->caller_id, in + SETL_HEAD, SETL_TAIL);
+    memcpy(out->parts, in + SETL_HEAD + SETL_TAIL, out->part_count * SETL_PART);
     if (!settlement_ok(out) || k->mv_size != strlen(out->setl_id) ||
         memcmp(out->setl_id, k->mv_data, k->mv_size) != 0) {
         memset(out, 0, sizeof *out); /* never hand out a count that overruns parts[] */
@@ -1320,8 +1350,15 @@ gj_err store_settlement_put(store_txn *txn, const store_settlement *setl)
         old_len = setl_psn_key(old_key, &old);
     else if (err != GJ_ERR_NOTFOUND)
         return err;
-    if ((err = put_rec(txn, DB_SETTLEMENTS, id, idlen, setl, sizeof *setl, 0)) != GJ_OK)
+    MDB_val k = {idlen, (void *)id}, v = {settlement_size(setl->part_count), NULL};
+    /* setl_ids grow, so a new one goes at the end: MDB_APPEND fills pages whole
+     * instead of splitting them in half. A replaced record goes where it is. */
+    err = put_val(txn, DB_SETTLEMENTS, &k, &v, MDB_RESERVE | MDB_APPEND);
+    if (err == GJ_ERR_EXISTS)
+        err = put_val(txn, DB_SETTLEMENTS, &k, &v, MDB_RESERVE);
+    if (err != GJ_OK)
         return err;
+    settlement_encode(setl, v.mv_data);
     size_t klen = setl_psn_key(key, setl);
     if (old_len > 0 && (old_len != klen || memcmp(old_key, key, klen) != 0) &&
         (err = del_rec(txn, DB_SETL_BY_PSN, old_key, old_len)) != GJ_OK)
@@ -1761,11 +1798,21 @@ static bool decision_open(const store_decision *d)
     return false;
 }
 
+/* A decision is stored with only the legs it uses (legs[] is its last field). */
+#define DECISION_HEAD offsetof(store_decision, legs)
+#define DECISION_LEG sizeof(((store_decision *)0)->legs[0])
+
 static gj_err decision_decode(const MDB_val *k, const MDB_val *v, store_decision *out)
 {
-    if (v->mv_size != sizeof *out)
+    memset(out, 0, sizeof *out);
+    if (v->mv_size < DECISION_HEAD)
         return GJ_ERR_CORRUPT;
-    memcpy(out, v->mv_data, sizeof *out);
+    memcpy(out, v->mv_data, DECISION_HEAD);
+    if (out->leg_count > GJ_SPONSORS_MAX || v->mv_size != DECISION_HEAD + out->leg_count * DECISION_LEG) {
+        memset(out, 0, sizeof *out);
+        return GJ_ERR_CORRUPT;
+    }
+    memcpy(out->legs, (const unsigned char *)v->mv_data + DECISION_HEAD, out->leg_count * DECISION_LEG);
     if (!decision_ok(out) || k->mv_size != strlen(out->setl_id) ||
         memcmp(out->setl_id, k->mv_data, k->mv_size) != 0) {
         memset(out, 0, sizeof *out); /* never hand out a leg_count that overruns legs[] */
@@ -1802,7 +1849,12 @@ gj_err store_decision_put(store_txn *txn, const store_decision *decision)
         return GJ_ERR_INVAL;
     const char *key = decision->setl_id;
     size_t klen = strlen(key);
-    if ((err = put_rec(txn, DB_DECISIONS, key, klen, decision, sizeof *decision, 0)) != GJ_OK)
+    size_t size = DECISION_HEAD + decision->leg_count * DECISION_LEG;
+    /* New decisions go at the end (setl_ids grow); a replaced one where it is. */
+    err = put_rec(txn, DB_DECISIONS, key, klen, decision, size, MDB_APPEND);
+    if (err == GJ_ERR_EXISTS)
+        err = put_rec(txn, DB_DECISIONS, key, klen, decision, size, 0);
+    if (err != GJ_OK)
         return err;
     /* decisions_open has a key exactly when a leg is not yet acked. */
     if (decision_open(decision))

@@ -388,7 +388,7 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* The coordinator's store counters, to show what group commit did during a run. */
-static bool store_counters(const char *url, uint64_t out[4])
+static bool store_counters(const char *url, uint64_t out[6])
 {
     client_t *c;
     if (client_open(&c, url, 2000) != GJ_OK)
@@ -406,13 +406,15 @@ static bool store_counters(const char *url, uint64_t out[4])
     out[1] = h->store_requests;
     out[2] = h->store_apply_us;
     out[3] = h->store_commit_us;
+    out[4] = h->peer_coalescable_calls;
+    out[5] = h->peer_coalescable_messages;
     protobuf_c_message_free_unpacked(ans, NULL);
     return true;
 }
 
 static result run(const char *name, const char *url, int scenario, const uint8_t *echo, size_t echo_len)
 {
-    uint64_t before[4] = {0}, after[4] = {0};
+    uint64_t before[6] = {0}, after[6] = {0};
     bool counted = scenario != 3 && store_counters(url, before);
     driver *d = calloc((size_t)opt.concurrency, sizeof *d);
     pthread_t *t = calloc((size_t)opt.concurrency, sizeof *t);
@@ -453,6 +455,10 @@ static result run(const char *name, const char *url, int scenario, const uint8_t
                "%.2f ms to commit it\n", "", commits, (double)jobs / (double)commits,
                (double)(after[2] - before[2]) / 1000.0 / (double)commits,
                (double)(after[3] - before[3]) / 1000.0 / (double)commits);
+        if (after[5] > before[5])
+            printf("%-22s coordinator: %" PRIu64 " hold/post calls to peers in %" PRIu64
+                   " messages (%.1f each)\n", "", after[4] - before[4], after[5] - before[5],
+                   (double)(after[4] - before[4]) / (double)(after[5] - before[5]));
     }
     fflush(stdout);
     free(all);

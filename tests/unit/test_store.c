@@ -1849,10 +1849,11 @@ static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
     store_close(f->s);
     f->s = NULL;
 
-    /* Format 2 had no clearing, windows or settlements_by_psn (and format 1 no
-     * decisions): their files are refused, as is any later format. */
+    /* Format 3 stored every settlement and decision at full size, format 2 had no
+     * clearing, windows or settlements_by_psn: their files are refused, as is any later
+     * format. */
     static int dummy;
-    const unsigned char other[3][4] = {{0, 0, 0, 1}, {0, 0, 0, 2}, {0, 0, 0, 4}};
+    const unsigned char other[3][4] = {{0, 0, 0, 2}, {0, 0, 0, 3}, {0, 0, 0, 5}};
     for (int i = 0; i < 3; i++) {
         raw_put(f->dir, "meta", "format", other[i], sizeof other[i]);
         store *s = (store *)&dummy; /* must be cleared on failure */
