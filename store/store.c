@@ -31,11 +31,18 @@
 #define IDEM_REPLY_MAX GJ_MSG_HARD_MAX
 /* Counter names ("seq:" + name). */
 #define SEQ_NAME_MAX 32
-/* Dated keys (spend, settlements_by_psn) after "psn_no\0": big-endian date (4),
- * big-endian unix_ms (8), setl_id. Cursors name such a tail. */
+/* Dated keys (spend, settlements_by_psn) after "psn_no\0" and their kind's tag:
+ * big-endian date (4), big-endian unix_ms (8), setl_id. Cursors name such a tail. */
 #define SPEND_FIXED 12
 #define SPEND_TAIL_MAX (SPEND_FIXED + GJ_SETL_ID_MAX)
-#define SPEND_KEY_MAX (GJ_PSN_NO_MAX + 1 + SPEND_TAIL_MAX)
+#define SPEND_KEY_MAX (GJ_PSN_NO_MAX + 2 + SPEND_TAIL_MAX)
+/* Tags in the ledger tree, after "psn_no\0": a person's dated records, then the
+ * account, which sorts after them so it sits next to the newest ones. */
+#define TAG_SETTLED 'P'
+#define TAG_SPEND 'S'
+#define TAG_ACCOUNT '~'
+#define ACCOUNT_KEY_MAX (GJ_PSN_NO_MAX + 2)
+
 /* Longest cursor: base64url of SPEND_TAIL_MAX bytes, no padding. */
 #define CURSOR_MAX ((SPEND_TAIL_MAX * 4 + 2) / 3)
 #define PAIR_KEY_MAX (2 * GJ_PSN_NO_MAX + 1)
@@ -52,6 +59,10 @@
 _Static_assert(CURSOR_MAX <= 79, "a cursor must fit next_cursor[80]");
 _Static_assert(SCAN_KEY_MAX >= HOLD_KEY_MAX, "scans copy hold keys too");
 
+/* DB_SPEND and DB_SETL_BY_PSN are not trees of their own: their records live in the
+ * ledger tree (DB_ACCOUNTS) just before their person's account, so a settlement
+ * usually dirties one page per person instead of one per person and kind. On a disk
+ * that pays per scattered page written, that is what a commit costs (docs/store.md). */
 enum {
     DB_META,
     DB_PERSONS,
@@ -78,19 +89,19 @@ _Static_assert(DB_COUNT < STORE_MAXDBS, "maxdbs must cover every named database"
 static const char *const db_names[DB_COUNT] = {
     [DB_META] = "meta",
     [DB_PERSONS] = "persons",
-    [DB_ACCOUNTS] = "accounts",
+    [DB_ACCOUNTS] = "ledger",
     [DB_BIND_SPONSOR] = "bindings_by_sponsor",
     [DB_BIND_BENEFICIARY] = "bindings_by_beneficiary",
     [DB_ORDERS] = "orders",
     [DB_JOURNAL] = "journal",
     [DB_IDEM] = "idem",
-    [DB_SPEND] = "spend",
+    [DB_SPEND] = NULL, /* in the ledger */
     [DB_SETTLEMENTS] = "settlements",
     [DB_HOLDS] = "holds",
     [DB_HOLDS_OPEN] = "holds_open",
     [DB_DECISIONS] = "decisions",
     [DB_DECISIONS_OPEN] = "decisions_open",
-    [DB_SETL_BY_PSN] = "settlements_by_psn",
+    [DB_SETL_BY_PSN] = NULL, /* in the ledger */
     [DB_CLEARING] = "clearing",
     [DB_WINDOWS] = "windows",
 };
@@ -363,7 +374,8 @@ static void store_free(store *s)
     if (s->env != NULL) {
         if (s->dbis_open)
             for (int i = 0; i < DB_COUNT; i++)
-                mdb_dbi_close(s->env, s->dbi[i]);
+                if (db_names[i] != NULL)
+                    mdb_dbi_close(s->env, s->dbi[i]);
         mdb_env_close(s->env);
     }
     if (s->cwork_ready) {
@@ -440,8 +452,10 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
     if ((err = map_err(mdb_txn_begin(s->env, NULL, 0, &txn))) != GJ_OK)
         goto fail;
     for (int i = 0; i < DB_COUNT; i++)
-        if ((err = map_err(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i]))) != GJ_OK)
+        if (db_names[i] != NULL &&
+            (err = map_err(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i]))) != GJ_OK)
             goto fail;
+    s->dbi[DB_SPEND] = s->dbi[DB_SETL_BY_PSN] = s->dbi[DB_ACCOUNTS];
     if ((err = format_check(txn, s->dbi[DB_META])) != GJ_OK)
         goto fail;
     err = map_err(mdb_txn_commit(txn));
@@ -807,26 +821,38 @@ uint64_t store_person_count(store_txn *txn)
 
 /* ---- accounts and the journal ---- */
 
+/* psn_no '\0' TAG_ACCOUNT: after every dated record of the same person. */
+static size_t account_key(unsigned char *buf, const char *psn_no)
+{
+    size_t n = strlen(psn_no);
+    memcpy(buf, psn_no, n);
+    buf[n] = '\0';
+    buf[n + 1] = (unsigned char)TAG_ACCOUNT;
+    return n + 2;
+}
+
 gj_err store_account_get(store_txn *txn, const char *psn_no, store_account *out)
 {
+    unsigned char key[ACCOUNT_KEY_MAX];
     gj_err err;
     if ((err = txn_readable(txn)) != GJ_OK)
         return err;
     if (!key_ok(psn_no, GJ_PSN_NO_MAX) || out == NULL)
         return GJ_ERR_INVAL;
-    return get_rec(txn, DB_ACCOUNTS, psn_no, strlen(psn_no), out, sizeof *out);
+    return get_rec(txn, DB_ACCOUNTS, key, account_key(key, psn_no), out, sizeof *out);
 }
 
 gj_err store_account_ensure(store_txn *txn, const char *psn_no)
 {
     gj_err err;
     store_account empty;
+    unsigned char key[ACCOUNT_KEY_MAX];
     if ((err = txn_writable(txn)) != GJ_OK)
         return err;
     if (!key_ok(psn_no, GJ_PSN_NO_MAX))
         return GJ_ERR_INVAL;
     memset(&empty, 0, sizeof empty);
-    err = put_rec(txn, DB_ACCOUNTS, psn_no, strlen(psn_no), &empty, sizeof empty,
+    err = put_rec(txn, DB_ACCOUNTS, key, account_key(key, psn_no), &empty, sizeof empty,
                   MDB_NOOVERWRITE);
     return err == GJ_ERR_EXISTS ? GJ_OK : err;
 }
@@ -911,7 +937,8 @@ gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_acco
     put_be64(key, rec.seq);
     if ((err = put_rec(txn, DB_JOURNAL, key, sizeof key, &rec, sizeof rec, MDB_APPEND)) != GJ_OK)
         return err;
-    if ((err = put_rec(txn, DB_ACCOUNTS, entry->psn_no, strlen(entry->psn_no), &acct,
+    unsigned char akey[ACCOUNT_KEY_MAX];
+    if ((err = put_rec(txn, DB_ACCOUNTS, akey, account_key(akey, entry->psn_no), &acct,
                        sizeof acct, 0)) != GJ_OK)
         return err;
     entry->seq = rec.seq;
@@ -935,8 +962,9 @@ gj_err store_account_hold(store_txn *txn, const char *psn_no, int64_t delta, sto
         return GJ_ERR_INVAL;
     if (delta != 0) {
         acct.held = held;
-        if ((err = put_rec(txn, DB_ACCOUNTS, psn_no, strlen(psn_no), &acct, sizeof acct, 0)) !=
-            GJ_OK)
+        unsigned char key[ACCOUNT_KEY_MAX];
+        if ((err = put_rec(txn, DB_ACCOUNTS, key, account_key(key, psn_no), &acct, sizeof acct,
+                           0)) != GJ_OK)
             return err;
     }
     if (after != NULL)
@@ -997,12 +1025,20 @@ gj_err store_account_scan(store_txn *txn, store_account_fn fn, void *arg)
         return err;
     int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
     while (rc == 0) {
-        if (k.mv_size == 0 || k.mv_size > GJ_PSN_NO_MAX || v.mv_size != sizeof acct) {
+        const unsigned char *kp = k.mv_data;
+        const unsigned char *nul = memchr(kp, '\0', k.mv_size);
+        size_t plen = nul != NULL ? (size_t)(nul - kp) : k.mv_size;
+        if (nul != NULL && plen + 2 <= k.mv_size && kp[plen + 1] != TAG_ACCOUNT) {
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* a dated record */
+            continue;
+        }
+        if (nul == NULL || plen == 0 || plen > GJ_PSN_NO_MAX || k.mv_size != plen + 2 ||
+            v.mv_size != sizeof acct) {
             err = GJ_ERR_CORRUPT;
             break;
         }
-        memcpy(psn_no, k.mv_data, k.mv_size);
-        psn_no[k.mv_size] = '\0';
+        memcpy(psn_no, kp, plen);
+        psn_no[plen] = '\0';
         memcpy(&acct, v.mv_data, sizeof acct);
         if (!fn(psn_no, &acct, arg))
             break;
@@ -1311,14 +1347,23 @@ static gj_err settlement_read(store_txn *t, const void *key, size_t klen, store_
     return settlement_decode(&k, &v, out);
 }
 
-/* owner '\0' big-endian date, big-endian unix_ms, setl_id: the key of spend records
- * and of settlements_by_psn. date and unix_ms must be non-negative (checked by the
- * record's validation), so big-endian bytes sort like the numbers. */
-static size_t dated_key(unsigned char *buf, const char *owner, int32_t date, int64_t unix_ms,
-                        const char *setl_id)
+/* owner '\0' tag, big-endian date, big-endian unix_ms, setl_id: the key of spend
+ * records (TAG_SPEND) and of settlements_by_psn (TAG_SETTLED) in the ledger tree,
+ * sorting right after owner's account. date and unix_ms must be non-negative (checked
+ * by the record's validation), so big-endian bytes sort like the numbers. */
+static size_t dated_prefix(unsigned char *buf, const char *owner, char tag)
 {
-    size_t plen = strlen(owner) + 1, slen = strlen(setl_id);
-    memcpy(buf, owner, plen);
+    size_t olen = strlen(owner);
+    memcpy(buf, owner, olen);
+    buf[olen] = '\0';
+    buf[olen + 1] = (unsigned char)tag;
+    return olen + 2;
+}
+
+static size_t dated_key(unsigned char *buf, const char *owner, char tag, int32_t date,
+                        int64_t unix_ms, const char *setl_id)
+{
+    size_t plen = dated_prefix(buf, owner, tag), slen = strlen(setl_id);
     put_be32(buf + plen, (uint32_t)date);
     put_be64(buf + plen + 4, (uint64_t)unix_ms);
     memcpy(buf + plen + SPEND_FIXED, setl_id, slen);
@@ -1327,7 +1372,7 @@ static size_t dated_key(unsigned char *buf, const char *owner, int32_t date, int
 
 static size_t setl_psn_key(unsigned char *buf, const store_settlement *st)
 {
-    return dated_key(buf, st->psn_no, st->setl_date, st->unix_ms, st->setl_id);
+    return dated_key(buf, st->psn_no, TAG_SETTLED, st->setl_date, st->unix_ms, st->setl_id);
 }
 
 gj_err store_settlement_put(store_txn *txn, const store_settlement *setl)
@@ -1453,18 +1498,19 @@ gj_err store_spend_put(store_txn *txn, const store_spend *spend)
         return err;
     if (spend == NULL || !spend_ok(spend))
         return GJ_ERR_INVAL;
-    size_t klen = dated_key(key, spend->sponsor, spend->setl_date, spend->unix_ms, spend->setl_id);
+    size_t klen = dated_key(key, spend->sponsor, TAG_SPEND, spend->setl_date, spend->unix_ms,
+                            spend->setl_id);
     return put_rec(txn, DB_SPEND, key, klen, spend, sizeof *spend, 0);
 }
 
 /* Copies the entry (k, v) of a dated index into the i-th slot of out; plen is the
- * length of the owner prefix "psn_no\0". */
+ * length of the owner prefix "psn_no\0" tag. */
 typedef gj_err (*dated_take_fn)(store_txn *t, const MDB_val *k, const MDB_val *v, size_t plen,
                                 void *out, size_t i);
 
 /* One page of the entries of a dated index (spend, settlements_by_psn) under owner
  * with from_date <= date <= to_date, in key order, resuming after the cursor `after`. */
-static gj_err dated_list(store_txn *txn, int db, const char *owner, int32_t from_date,
+static gj_err dated_list(store_txn *txn, int db, const char *owner, char tag, int32_t from_date,
                          int32_t to_date, const char *after, dated_take_fn take, void *out,
                          size_t max, size_t *count, char next_cursor[80])
 {
@@ -1489,8 +1535,7 @@ static gj_err dated_list(store_txn *txn, int db, const char *owner, int32_t from
     if (from_date < 0)
         from_date = 0;
 
-    size_t plen = strlen(owner) + 1;
-    memcpy(key, owner, plen);
+    size_t plen = dated_prefix(key, owner, tag);
     if (tail_len > 0 && get_be32(tail) >= (uint32_t)from_date) {
         memcpy(key + plen, tail, tail_len); /* resume at the cursor's record... */
         klen = plen + tail_len;
@@ -1552,7 +1597,7 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
                         int32_t to_date, const char *after, store_spend *out, size_t max,
                         size_t *count, char next_cursor[80])
 {
-    return dated_list(txn, DB_SPEND, sponsor, from_date, to_date, after, take_spend, out, max,
+    return dated_list(txn, DB_SPEND, sponsor, TAG_SPEND, from_date, to_date, after, take_spend, out, max,
                       count, next_cursor);
 }
 
@@ -1582,7 +1627,7 @@ gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t 
                                     int32_t to_date, const char *after, store_settlement *out,
                                     size_t max, size_t *count, char next_cursor[80])
 {
-    return dated_list(txn, DB_SETL_BY_PSN, psn_no, from_date, to_date, after, take_settlement,
+    return dated_list(txn, DB_SETL_BY_PSN, psn_no, TAG_SETTLED, from_date, to_date, after, take_settlement,
                       out, max, count, next_cursor);
 }
 

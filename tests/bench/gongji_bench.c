@@ -39,6 +39,7 @@ typedef struct options {
     const char *pg_script;
     const char *dir;
     const char *node_extra; /* lines added to each node's [node] section */
+    const char *only;       /* run just this scenario (local, cross, cross2), no references */
 } options;
 
 static options opt = {.seconds = 10, .concurrency = 32, .people = 10000, .base_port = 17100};
@@ -521,7 +522,9 @@ static void usage(FILE *out)
             "  --dir DIR          where the nodes keep data (default a new /tmp directory)\n"
             "  --keep             leave the data directory\n"
             "  --node-config TEXT lines added to every node's [node] section, e.g.\n"
-            "                     $'commit_gather_us = 300\\n'\n");
+            "                     $'commit_gather_us = 300\\n'\n"
+            "  --only NAME        run only local, cross or cross2 (no references, no RESULT):\n"
+            "                     for profiling one path\n");
 }
 
 int main(int argc, char **argv)
@@ -533,7 +536,7 @@ int main(int argc, char **argv)
         {"pg-script", required_argument, NULL, 'g'}, {"no-pg", no_argument, NULL, 'x'},
         {"dir", required_argument, NULL, 'd'},   {"keep", no_argument, NULL, 'K'},
         {"echo-server", required_argument, NULL, 'E'}, {"help", no_argument, NULL, 'h'},
-        {"node-config", required_argument, NULL, 'C'},
+        {"node-config", required_argument, NULL, 'C'}, {"only", required_argument, NULL, 'O'},
         {NULL, 0, NULL, 0}};
     int c;
     bool seconds_set = false, people_set = false;
@@ -551,6 +554,7 @@ int main(int argc, char **argv)
         case 'K': opt.keep = true; break;
         case 'E': return echo_server(optarg);
         case 'C': opt.node_extra = optarg; break;
+        case 'O': opt.only = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -560,6 +564,11 @@ int main(int argc, char **argv)
             opt.seconds = 3;
         if (!people_set)
             opt.people = 2000;
+    }
+    if (opt.only != NULL && strcmp(opt.only, "local") != 0 && strcmp(opt.only, "cross") != 0 &&
+        strcmp(opt.only, "cross2") != 0) {
+        fprintf(stderr, "gongji-bench: --only takes local, cross or cross2\n");
+        return 2;
     }
     if (opt.seconds < 1 || opt.concurrency < 1 || opt.concurrency > 1024 || opt.people < opt.concurrency) {
         fprintf(stderr, "gongji-bench: seconds >= 1, 1 <= concurrency <= 1024, people >= concurrency\n");
@@ -600,7 +609,11 @@ int main(int argc, char **argv)
     snprintf(echo_url, sizeof echo_url, "tcp://127.0.0.1:%d", opt.base_port + REGIONS);
     result local = {0}, cross = {0}, cross2 = {0}, echo = {0};
     double pg_lat = 0, pg_tps = 0;
-    if (rc == 0) {
+    if (rc == 0 && opt.only != NULL) {
+        int scenario = !strcmp(opt.only, "local") ? 0 : !strcmp(opt.only, "cross") ? 1 : 2;
+        static const char *const names[] = {"local settlement", "cross-region (1)", "cross-region (2)"};
+        run(names[scenario], coordinator, scenario, NULL, 0);
+    } else if (rc == 0) {
         long anon[4], file[4];
         rss_kb(node_pids[0], &anon[0], &file[0]);
         local = run("local settlement", coordinator, 0, NULL, 0);
@@ -654,6 +667,8 @@ int main(int argc, char **argv)
     }
     if (rc != 0)
         return 1;
+    if (opt.only != NULL)
+        return 0;
     printf("RESULT local_tps=%.0f cross_tps=%.0f echo_tps=%.0f pg_tps=%.0f local_vs_pg=%.2f cross_vs_pg=%.2f "
            "local_vs_echo=%.2f local_p99_ms=%.2f cross_p99_ms=%.2f\n",
            local.tps, cross.tps, echo.tps, pg_tps, pg_tps > 0 ? local.tps / pg_tps : 0,

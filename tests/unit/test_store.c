@@ -1821,6 +1821,58 @@ static bool count_accounts(const char *psn_no, const store_account *a, void *arg
     return true;
 }
 
+/* A person's account, spend records and patient index share the ledger tree: each
+ * kind reads back only its own records, and an account scan sees accounts only. */
+static store_settlement setl_of(const char *setl_id, const char *psn_no, int32_t date, int64_t ms);
+
+static bool sum_accounts(const char *psn_no, const store_account *a, void *arg)
+{
+    (void)psn_no;
+    ((int64_t *)arg)[0]++;
+    ((int64_t *)arg)[1] += a->balance;
+    return true;
+}
+
+static void test_ledger_keeps_accounts_spends_and_patient_index_apart(void **state)
+{
+    struct fx *f = open_fx(state);
+    credit(f, "P1", 500);
+    credit(f, "P10", 70);
+    struct spends sp = {.n = 3,
+                        .sp = {spend_of("P1", 20240102, 2000, "X1"), spend_of("P1", 20240103, 3000, "X2"),
+                               spend_of("P10", 20240102, 2000, "X3")}};
+    assert_int_equal(store_submit_wait(f->s, apply_spends, &sp), GJ_OK);
+    for (size_t i = 0; i < sp.n; i++)
+        assert_int_equal(sp.rv[i], GJ_OK);
+    store_settlement st = setl_of("Y1", "P1", 20240102, 2500);
+    assert_int_equal(store_submit_wait(f->s, apply_setl, &st), GJ_OK);
+    credit(f, "P1", 1); /* the account still moves with history beside it */
+
+    store_txn *t = rd(f);
+    int64_t seen[2] = {0, 0};
+    assert_int_equal(store_account_scan(t, sum_accounts, seen), GJ_OK);
+    assert_int_equal(seen[0], 2);
+    assert_int_equal(seen[1], 571);
+    store_spend spends[8];
+    store_settlement setls[8];
+    size_t n;
+    char cur[80];
+    assert_int_equal(store_spend_list(t, "P1", 0, 99991231, "", spends, 8, &n, cur), GJ_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(spends[0].setl_id, "X1");
+    assert_string_equal(spends[1].setl_id, "X2");
+    assert_int_equal(store_settlement_list_by_psn(t, "P1", 0, 99991231, "", setls, 8, &n, cur), GJ_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(setls[0].setl_id, "Y1");
+    assert_int_equal(store_settlement_list_by_psn(t, "P10", 0, 99991231, "", setls, 8, &n, cur), GJ_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_spend_list(t, "P10", 0, 99991231, "", spends, 8, &n, cur), GJ_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(account_of(f, "P1").balance, 501);
+    assert_int_equal(account_of(f, "P10").balance, 70);
+    store_read_end(t);
+}
+
 static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
 {
     struct fx *f = open_fx(state);
@@ -1830,7 +1882,7 @@ static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
     f->s = NULL;
 
     raw_put(f->dir, "persons", "P2", "abc", 3);
-    raw_put(f->dir, "accounts", "P3", "abc", 3);
+    raw_putn(f->dir, "ledger", "P3\0~", 4, "abc", 3); /* P3's account key */
     char longer[sizeof(store_person) + 1];
     memset(longer, 'x', sizeof longer);
     raw_put(f->dir, "persons", "P4", longer, sizeof longer);
@@ -1849,9 +1901,9 @@ static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
     store_close(f->s);
     f->s = NULL;
 
-    /* Format 3 stored every settlement and decision at full size, format 2 had no
-     * clearing, windows or settlements_by_psn: their files are refused, as is any later
-     * format. */
+    /* Format 3 kept accounts, spend records and the patient index in trees of their
+     * own and every settlement at full size; format 2 had no clearing, windows or
+     * settlements_by_psn: their files are refused, as is any later format. */
     static int dummy;
     const unsigned char other[3][4] = {{0, 0, 0, 2}, {0, 0, 0, 3}, {0, 0, 0, 5}};
     for (int i = 0; i < 3; i++) {
@@ -3312,24 +3364,24 @@ static void test_damaged_settlement_index_clearing_and_windows_read_as_corrupt(v
     store_close(f->s);
     f->s = NULL;
 
-    /* Index keys "B2\0" date ms id: one naming a missing settlement, one naming S1
-     * (filed under B1), one with a value. */
-    unsigned char k[3 + 12 + 2] = {'B', '2', 0};
-    k[3] = 0x01; /* 20240101 = 0x0134d6e5 */
-    k[4] = 0x34;
-    k[5] = 0xd6;
-    k[6] = 0xe5;
-    memset(k + 7, 0, 8);
-    k[14] = 1;
-    memcpy(k + 15, "S9", 2);
-    raw_putn(f->dir, "settlements_by_psn", k, sizeof k, "", 0);
+    /* Patient index keys in the ledger, "B2\0P" date ms id: one naming a missing
+     * settlement, one naming S1 (filed under B1), one with a value. */
+    unsigned char k[4 + 12 + 2] = {'B', '2', 0, 'P'};
+    k[4] = 0x01; /* 20240101 = 0x0134d6e5 */
+    k[5] = 0x34;
+    k[6] = 0xd6;
+    k[7] = 0xe5;
+    memset(k + 8, 0, 8);
+    k[15] = 1;
+    memcpy(k + 16, "S9", 2);
+    raw_putn(f->dir, "ledger", k, sizeof k, "", 0);
     k[1] = '3';
-    memcpy(k + 15, "S1", 2);
-    raw_putn(f->dir, "settlements_by_psn", k, sizeof k, "", 0);
+    memcpy(k + 16, "S1", 2);
+    raw_putn(f->dir, "ledger", k, sizeof k, "", 0);
     k[1] = '4';
-    k[13] = 0x03; /* 1000 = 0x3e8 */
-    k[14] = 0xe8;
-    raw_putn(f->dir, "settlements_by_psn", k, sizeof k, "x", 1);
+    k[14] = 0x03; /* 1000 = 0x3e8 */
+    k[15] = 0xe8;
+    raw_putn(f->dir, "ledger", k, sizeof k, "x", 1);
     raw_put(f->dir, "settlements", "S2", "abc", 3);
 
     /* A clearing entry under another key; a window record of the wrong size. */
@@ -3404,6 +3456,7 @@ int main(void)
         T(test_swallowed_store_error_is_reported_to_done),
         T(test_settlement_roundtrip_and_replace),
         T(test_read_txn_is_a_snapshot_usable_from_any_thread),
+        T(test_ledger_keeps_accounts_spends_and_patient_index_apart),
         T(test_damaged_records_and_other_format_read_as_corrupt),
         T(test_open_refuses_missing_directory),
         T(test_hold_roundtrip_and_open_index_follows_state),
