@@ -2,6 +2,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,17 +321,23 @@ static bool client_random(unsigned char *buf, size_t n)
 void client_new_call_id(char out[33])
 {
     static const char hex[] = "0123456789abcdef";
+    /* 48 bits of milliseconds, then 80 random bits (as a UUIDv7 orders them): ids from
+     * one caller grow with time, so the node files a caller's idempotency records next
+     * to each other instead of one page apart each. */
     unsigned char raw[16];
-    if (!client_random(raw, sizeof raw)) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    for (int i = 0; i < 6; i++)
+        raw[i] = (unsigned char)(ms >> (8 * (5 - i)));
+    if (!client_random(raw + 6, sizeof raw - 6)) {
         /* No kernel randomness at all: still unique enough within one caller (time,
          * pid and a counter), which is what the idempotency key needs. */
-        static unsigned counter;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t a = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-        uint64_t b = ((uint64_t)getpid() << 32) ^ (uint64_t)++counter;
-        memcpy(raw, &a, 8);
-        memcpy(raw + 8, &b, 8);
+        static _Atomic unsigned counter;
+        uint64_t b = ((uint64_t)getpid() << 32) ^ (uint64_t)(atomic_fetch_add(&counter, 1) + 1) ^
+                     (uint64_t)ts.tv_nsec;
+        memcpy(raw + 6, &b, 8);
+        memset(raw + 14, 0, 2);
     }
     for (size_t i = 0; i < sizeof raw; i++) {
         out[2 * i] = hex[raw[i] >> 4];

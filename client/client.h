@@ -57,7 +57,8 @@ gj_err client_call_raw(client_t *c, const void *bytes, size_t len, Gongji__V1__R
 /* Name of a status code ("FAILED_PRECONDITION"). */
 const char *client_code_name(int code);
 
-/* A fresh random call id (32 hex characters + NUL). */
+/* A fresh call id (32 hex characters + NUL): the time in milliseconds, then random
+ * bits, so one caller's ids sort by when they were made. */
 void client_new_call_id(char out[33]);
 
 #endif

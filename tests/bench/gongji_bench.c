@@ -40,6 +40,7 @@ typedef struct options {
     const char *dir;
     const char *node_extra; /* lines added to each node's [node] section */
     const char *only;       /* run just this scenario (local, cross, cross2), no references */
+    bool random_ids;        /* call ids in no order instead of the client library's */
 } options;
 
 static options opt = {.seconds = 10, .concurrency = 32, .people = 10000, .base_port = 17100};
@@ -347,7 +348,11 @@ static void *drive(void *arg)
             char psn[32], call_id[48];
             int who = (int)((d->id + n * (uint64_t)opt.concurrency) % (uint64_t)opt.people);
             snprintf(psn, sizeof psn, "%s%d", prefixes[d->scenario], who);
-            snprintf(call_id, sizeof call_id, "b%d-%d-%" PRIu64, d->scenario, d->id, n);
+            if (opt.random_ids)
+                snprintf(call_id, sizeof call_id, "%08x%08x%08x%08x", (unsigned)rand_r(&seed),
+                         (unsigned)rand_r(&seed), (unsigned)rand_r(&seed), (unsigned)n);
+            else
+                client_new_call_id(call_id);
             Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
             req.psn_no = psn;
             req.amount = 100 + rand_r(&seed) % 5000;
@@ -524,7 +529,9 @@ static void usage(FILE *out)
             "  --node-config TEXT lines added to every node's [node] section, e.g.\n"
             "                     $'commit_gather_us = 300\\n'\n"
             "  --only NAME        run only local, cross or cross2 (no references, no RESULT):\n"
-            "                     for profiling one path\n");
+            "                     for profiling one path\n"
+            "  --random-ids       call ids in no order (default: the client library's, which\n"
+            "                     begin with the time)\n");
 }
 
 int main(int argc, char **argv)
@@ -537,6 +544,7 @@ int main(int argc, char **argv)
         {"dir", required_argument, NULL, 'd'},   {"keep", no_argument, NULL, 'K'},
         {"echo-server", required_argument, NULL, 'E'}, {"help", no_argument, NULL, 'h'},
         {"node-config", required_argument, NULL, 'C'}, {"only", required_argument, NULL, 'O'},
+        {"random-ids", no_argument, NULL, 'R'},
         {NULL, 0, NULL, 0}};
     int c;
     bool seconds_set = false, people_set = false;
@@ -555,6 +563,7 @@ int main(int argc, char **argv)
         case 'E': return echo_server(optarg);
         case 'C': opt.node_extra = optarg; break;
         case 'O': opt.only = optarg; break;
+        case 'R': opt.random_ids = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
