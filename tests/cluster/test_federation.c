@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -355,6 +356,169 @@ static void test_hold_nobody_decided_is_voided_by_presumed_abort(void **state)
     client_close(cs);
 }
 
+/* ---- Peer/Batch ---- */
+
+/* One batch item: a whole packed Envelope, as a coordinator builds it. */
+static ProtobufCBinaryData batch_item(const char *method, const char *caller, const char *dest,
+                                      const char *call_id, const ProtobufCMessage *req)
+{
+    static uint8_t payloads[16][256];
+    static int next;
+    uint8_t *payload = payloads[next++ % 16];
+    Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
+    env.method = (char *)method;
+    env.call_id = (char *)call_id;
+    env.caller_id = (char *)caller;
+    env.caller_role = GONGJI__V1__ROLE__PEER;
+    env.dest_region = (char *)dest;
+    env.payload.data = payload;
+    env.payload.len = protobuf_c_message_pack(req, payload);
+    ProtobufCBinaryData item = {.len = gongji__v1__envelope__get_packed_size(&env)};
+    item.data = malloc(item.len);
+    assert_non_null(item.data);
+    gongji__v1__envelope__pack(&env, item.data);
+    return item;
+}
+
+/* Send items as one Peer/Batch; returns the call's code and, when OK, the reply. */
+static int send_batch(client_t *c, ProtobufCBinaryData *items, size_t n, Gongji__V1__PeerBatchReply **out,
+                      client_status *st)
+{
+    Gongji__V1__PeerBatchRequest req = GONGJI__V1__PEER_BATCH_REQUEST__INIT;
+    req.n_items = n;
+    req.items = items;
+    ProtobufCMessage *ans = NULL;
+    client_call(c, "gongji.v1.Peer/Batch", NULL, NULL, &req.base, &gongji__v1__peer_batch_reply__descriptor,
+                &ans, st);
+    *out = (Gongji__V1__PeerBatchReply *)ans;
+    return st->code;
+}
+
+/* The i-th item's answer: its code, its reason into reason[64], its held amount if a
+ * HoldReply. */
+static int item_answer(const Gongji__V1__PeerBatchReply *r, size_t i, char reason[64], int64_t *held)
+{
+    Gongji__V1__Reply *reply = gongji__v1__reply__unpack(NULL, r->replies[i].len, r->replies[i].data);
+    assert_non_null(reply);
+    snprintf(reason, 64, "%s", reply->reason);
+    int code = reply->code;
+    if (held != NULL && code == 0) {
+        Gongji__V1__HoldReply *h = gongji__v1__hold_reply__unpack(NULL, reply->payload.len, reply->payload.data);
+        assert_non_null(h);
+        *held = h->held;
+        gongji__v1__hold_reply__free_unpacked(h, NULL);
+    }
+    gongji__v1__reply__free_unpacked(reply, NULL);
+    return code;
+}
+
+static void test_peer_batch_items_are_handled_as_if_each_came_alone(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("430100", "CS-P11", 92, "390", 0);
+    person_at("430300", "XT-S11", 92, "310", 10000);
+    person_at("430300", "XT-S12", 93, "310", 10000);
+    client_t *cs = op_at("430100");
+    assert_int_equal(op_bind_x(cs, "XT-S11", "430300", "CS-P11", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    assert_int_equal(op_bind_x(cs, "XT-S12", "430300", "CS-P11", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    client_t *as_cs = tn_client(tc_node(&tc, "430300"), "430100", GONGJI__V1__ROLE__PEER);
+
+    Gongji__V1__HoldRequest h1 = GONGJI__V1__HOLD_REQUEST__INIT;
+    h1.setl_id = "430100-20261122-000092-0000000001";
+    h1.sponsor_psn_no = "XT-S11";
+    h1.beneficiary_psn_no = "CS-P11";
+    h1.beneficiary_admdvs = "430100";
+    h1.amount = 3000;
+    Gongji__V1__HoldRequest h2 = h1;
+    h2.setl_id = "430100-20261122-000092-0000000002";
+    h2.sponsor_psn_no = "XT-S12";
+    Gongji__V1__ResolveRequest fence = GONGJI__V1__RESOLVE_REQUEST__INIT;
+    fence.setl_id = "430100-20261122-000092-0000000003";
+    fence.action = GONGJI__V1__LEG_ACTION__VOID;
+    fence.sponsor_psn_no = "XT-S12";
+    fence.beneficiary_psn_no = "CS-P11";
+    Gongji__V1__PeerBatchRequest inner = GONGJI__V1__PEER_BATCH_REQUEST__INIT;
+    ProtobufCBinaryData items[7];
+    items[0] = batch_item("gongji.v1.Peer/Hold", "430100", "430300", "b-h1", &h1.base);
+    items[1] = batch_item("gongji.v1.Peer/Hold", "350100", "", "b-h2", &h2.base);  /* another caller */
+    items[2] = batch_item("gongji.v1.Peer/Batch", "430100", "", "b-in", &inner.base); /* no nesting */
+    items[3] = (ProtobufCBinaryData){.len = 5, .data = malloc(5)};                  /* not an envelope */
+    memcpy(items[3].data, "\xff\xff\xff\xff\xff", 5);
+    items[4] = batch_item("gongji.v1.Peer/Resolve", "430100", "", "b-v", &fence.base);
+    items[5] = batch_item("gongji.v1.Peer/Hold", "430100", "510100", "b-h3", &h2.base); /* not for here */
+    items[6] = batch_item("gongji.v1.Settlement/Settle", "430100", "", "b-s", &h2.base); /* not a peer call */
+
+    Gongji__V1__PeerBatchReply *r = NULL;
+    assert_int_equal(send_batch(as_cs, items, 7, &r, &st), OK);
+    assert_non_null(r);
+    assert_int_equal(r->n_replies, 7);
+    char reason[64];
+    int64_t held = -1;
+    assert_int_equal(item_answer(r, 0, reason, &held), OK);
+    assert_int_equal(held, 3000);
+    for (size_t i = 1; i <= 6; i++) {
+        if (i == 4) {
+            assert_int_equal(item_answer(r, i, reason, NULL), OK); /* the fence is recorded */
+            continue;
+        }
+        assert_int_equal(item_answer(r, i, reason, NULL), 3 /* INVALID_ARGUMENT */);
+        assert_string_equal(reason, "FIELD_INVALID");
+    }
+    gongji__v1__peer_batch_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance_x(cs, "XT-S11", "430300", &held), 10000);
+    assert_int_equal(held, 3000);
+    assert_int_equal(op_balance_x(cs, "XT-S12", "430300", &held), 10000);
+    assert_int_equal(held, 0);
+
+    /* The same batch again: the hold is answered as before and not made twice. */
+    assert_int_equal(send_batch(as_cs, items, 1, &r, &st), OK);
+    assert_int_equal(item_answer(r, 0, reason, &held), OK);
+    assert_int_equal(held, 3000);
+    gongji__v1__peer_batch_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance_x(cs, "XT-S11", "430300", &held), 10000);
+    assert_int_equal(held, 3000);
+
+    /* A hold for a setl_id the fence voided never takes effect. */
+    Gongji__V1__HoldRequest late = h2;
+    late.setl_id = fence.setl_id;
+    ProtobufCBinaryData one = batch_item("gongji.v1.Peer/Hold", "430100", "", "b-late", &late.base);
+    assert_int_equal(send_batch(as_cs, &one, 1, &r, &st), OK);
+    assert_int_equal(item_answer(r, 0, reason, NULL), 10 /* ABORTED */);
+    assert_string_equal(reason, "HOLD_VOIDED");
+    gongji__v1__peer_batch_reply__free_unpacked(r, NULL);
+    free(one.data);
+
+    /* Whole-batch refusals: empty, too many items, a caller that is not a peer. */
+    assert_int_equal(send_batch(as_cs, items, 0, &r, &st), 3);
+    assert_null(r);
+    ProtobufCBinaryData many[65];
+    for (int i = 0; i < 65; i++)
+        many[i] = items[4];
+    assert_int_equal(send_batch(as_cs, many, 65, &r, &st), 3);
+    assert_null(r);
+    client_t *inst = tn_client(tc_node(&tc, "430300"), "H43030000001", GONGJI__V1__ROLE__INSTITUTION);
+    assert_int_equal(send_batch(inst, items, 1, &r, &st), PERMISSION_DENIED);
+    assert_null(r);
+    client_close(inst);
+
+    /* Release the hold through a batch too, and the sponsor is whole again. */
+    Gongji__V1__ResolveRequest release = fence;
+    release.setl_id = h1.setl_id;
+    release.sponsor_psn_no = "XT-S11";
+    one = batch_item("gongji.v1.Peer/Resolve", "430100", "", "b-release", &release.base);
+    assert_int_equal(send_batch(as_cs, &one, 1, &r, &st), OK);
+    assert_int_equal(item_answer(r, 0, reason, NULL), OK);
+    gongji__v1__peer_batch_reply__free_unpacked(r, NULL);
+    free(one.data);
+    assert_int_equal(op_balance_x(cs, "XT-S11", "430300", &held), 10000);
+    assert_int_equal(held, 0);
+    for (int i = 0; i < 7; i++)
+        free(items[i].data);
+    client_close(as_cs);
+    client_close(cs);
+}
+
 typedef struct dup_arg {
     const char *via;
     Gongji__V1__SettleReply *reply;
@@ -506,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_duplicated_settlement_sent_to_two_nodes_moves_money_once),
         cmocka_unit_test(test_void_that_arrives_before_its_hold_stops_it_for_good),
         cmocka_unit_test(test_hold_nobody_decided_is_voided_by_presumed_abort),
+        cmocka_unit_test(test_peer_batch_items_are_handled_as_if_each_came_alone),
         cmocka_unit_test(test_cross_region_unbind_stops_payment_from_tomorrow),
         cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
     };

@@ -2240,6 +2240,90 @@ static void test_hold_refuses_malformed_fields(void **state)
     store_read_end(t);
 }
 
+/* A raw value of db/key, copied into buf (at most cap bytes); returns its length. */
+static size_t raw_get(const char *dir, const char *db, const char *key, void *buf, size_t cap)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {strlen(key), (void *)key}, v;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    assert_true(v.mv_size <= cap);
+    memcpy(buf, v.mv_data, v.mv_size);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return v.mv_size;
+}
+
+/* Settlements and decisions are stored with only the parts and legs they use: every
+ * count reads back whole, the fields after the parts survive, records arrive in any
+ * setl_id order, and a stored length that disagrees with its count is damage. */
+static void test_settlements_and_decisions_keep_only_what_they_use(void **state)
+{
+    struct fx *f = open_fx(state);
+    store_settlement none = setl_of("S-0002", "B1", 20240101, 1000), full = none, early, out;
+    SET(none.caller_id, "H1");
+    SET(none.call_id, "call-none");
+    SET(full.setl_id, "S-0003");
+    full.part_count = GJ_SPONSORS_MAX;
+    for (uint32_t i = 0; i < GJ_SPONSORS_MAX; i++) {
+        snprintf(full.parts[i].psn_no, sizeof full.parts[i].psn_no, "SP%u", (unsigned)i);
+        SET(full.parts[i].admdvs, "430100");
+        full.parts[i].amount = 10 + i;
+    }
+    SET(full.call_id, "call-full");
+    full.revoke_date = 20240102;
+    early = none;
+    SET(early.setl_id, "S-0001"); /* sorts before what is already there */
+    assert_int_equal(store_submit_wait(f->s, apply_setl, &none), GJ_OK);
+    assert_int_equal(store_submit_wait(f->s, apply_setl, &full), GJ_OK);
+    assert_int_equal(store_submit_wait(f->s, apply_setl, &early), GJ_OK);
+    store_decision d16 = decision_of("S-0003", GJ_SPONSORS_MAX), d1 = decision_of("S-0002", 1), dout;
+    put_decision(f, d16);
+    put_decision(f, d1); /* before d16 in setl_id order */
+    store_txn *t = rd(f);
+    assert_int_equal(store_settlement_get(t, "S-0002", &out), GJ_OK);
+    assert_memory_equal(&out, &none, sizeof out);
+    assert_int_equal(store_settlement_get(t, "S-0003", &out), GJ_OK);
+    assert_memory_equal(&out, &full, sizeof out);
+    assert_int_equal(store_settlement_get(t, "S-0001", &out), GJ_OK);
+    assert_memory_equal(&out, &early, sizeof out);
+    assert_int_equal(store_decision_get(t, "S-0003", &dout), GJ_OK);
+    assert_memory_equal(&dout, &d16, sizeof dout);
+    assert_int_equal(store_decision_get(t, "S-0002", &dout), GJ_OK);
+    assert_memory_equal(&dout, &d1, sizeof dout);
+    store_read_end(t);
+    store_close(f->s);
+    f->s = NULL;
+
+    /* One byte short, one part's worth too long: both read as CORRUPT. */
+    unsigned char raw[sizeof(store_settlement) + 64];
+    size_t len = raw_get(f->dir, "settlements", "S-0003", raw, sizeof raw);
+    assert_true(len < sizeof(store_settlement) + 1);
+    raw_putn(f->dir, "settlements", "S-0003", 6, raw, len - 1);
+    len = raw_get(f->dir, "settlements", "S-0002", raw, sizeof raw);
+    memset(raw + len, 0, sizeof full.parts[0]);
+    raw_putn(f->dir, "settlements", "S-0002", 6, raw, len + sizeof full.parts[0]);
+    unsigned char rawd[sizeof(store_decision) + 64];
+    len = raw_get(f->dir, "decisions", "S-0002", rawd, sizeof rawd);
+    raw_putn(f->dir, "decisions", "S-0002", 6, rawd, len + 1);
+    open_with(f, NULL);
+    t = rd(f);
+    assert_int_equal(store_settlement_get(t, "S-0003", &out), GJ_ERR_CORRUPT);
+    assert_int_equal(store_settlement_get(t, "S-0002", &out), GJ_ERR_CORRUPT);
+    assert_int_equal(out.part_count, 0);
+    assert_int_equal(store_settlement_get(t, "S-0001", &out), GJ_OK);
+    assert_int_equal(store_decision_get(t, "S-0002", &dout), GJ_ERR_CORRUPT);
+    assert_int_equal(dout.leg_count, 0);
+    assert_int_equal(store_decision_get(t, "S-0003", &dout), GJ_OK);
+    store_read_end(t);
+}
+
 static void test_decision_open_until_every_leg_acked(void **state)
 {
     struct fx *f = open_fx(state);
@@ -3463,6 +3547,7 @@ int main(void)
         T(test_hold_scans_are_in_setl_id_then_leg_order),
         T(test_hold_fence_is_a_voided_hold_of_zero),
         T(test_hold_refuses_malformed_fields),
+        T(test_settlements_and_decisions_keep_only_what_they_use),
         T(test_decision_open_until_every_leg_acked),
         T(test_decision_refuses_too_many_legs_and_bad_action),
         T(test_settlement_scan_visits_every_settlement_in_order),
