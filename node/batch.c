@@ -13,11 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Each item's reply is copied into its own slot of one buffer allocated with the batch:
+ * the threads that end items (nng's, the store's) then allocate nothing, and the one
+ * buffer is too large for glibc's per-thread cache, where many small blocks freed away
+ * from the thread that made them would otherwise collect. A longer reply gets its own
+ * block. */
+#define ITEM_REPLY_SLOT 256
+#define BATCH_BUFFER_MIN 2048
+
 typedef struct batch_state {
     call *c;
     size_t count;
     _Atomic size_t left;
-    ProtobufCBinaryData *replies; /* malloc'd copies, one per item */
+    ProtobufCBinaryData *replies; /* count entries at the start of buffer */
+    uint8_t *slots;               /* count * ITEM_REPLY_SLOT bytes after them */
+    void *buffer;
 } batch_state;
 
 typedef struct batch_slot {
@@ -35,6 +45,8 @@ static void batch_answer(batch_state *st)
     call *c = st->c;
     Gongji__V1__PeerBatchReply *ans = call_alloc(c, sizeof *ans);
     ProtobufCBinaryData *replies = st->replies;
+    uint8_t *slots = st->slots;
+    void *buffer = st->buffer;
     size_t count = st->count;
     if (ans == NULL) {
         ops_out_of_memory(c);
@@ -46,15 +58,16 @@ static void batch_answer(batch_state *st)
     }
     call_finish(c); /* packs the answer, sends it, ends the call */
     for (size_t i = 0; i < count; i++)
-        if (replies[i].data != internal_reply)
+        if (replies[i].data != internal_reply && replies[i].data != slots + i * ITEM_REPLY_SLOT)
             free(replies[i].data);
-    free(replies);
+    free(buffer);
 }
 
 static void item_store(batch_slot *slot, const uint8_t *bytes, size_t len)
 {
     batch_state *st = slot->state;
-    uint8_t *copy = malloc(len ? len : 1);
+    uint8_t *own = st->slots + slot->index * ITEM_REPLY_SLOT;
+    uint8_t *copy = len <= ITEM_REPLY_SLOT ? own : malloc(len);
     if (copy != NULL)
         memcpy(copy, bytes, len);
     st->replies[slot->index] = copy != NULL ? (ProtobufCBinaryData){.len = len, .data = copy}
@@ -109,22 +122,25 @@ static void batch_run(call *c)
     size_t count = req->n_items;
     batch_state *st = call_alloc(c, sizeof *st);
     batch_slot *slots = call_alloc(c, count * sizeof *slots);
-    ProtobufCBinaryData *replies = calloc(count, sizeof *replies);
-    if (st == NULL || slots == NULL || replies == NULL) {
-        free(replies);
+    size_t size = count * (sizeof(ProtobufCBinaryData) + ITEM_REPLY_SLOT);
+    void *buffer = calloc(1, size < BATCH_BUFFER_MIN ? BATCH_BUFFER_MIN : size);
+    if (st == NULL || slots == NULL || buffer == NULL) {
+        free(buffer);
         c->reason = GJ_R_OVERLOADED;
         call_finish(c);
         return;
     }
     st->c = c;
     st->count = count;
-    st->replies = replies;
+    st->buffer = buffer;
+    st->replies = buffer;
+    st->slots = (uint8_t *)buffer + count * sizeof(ProtobufCBinaryData);
     atomic_store(&st->left, count);
     /* Decide every item's fate before dispatching any: once the first is dispatched the
      * batch may end (and c with it) on another thread. */
     const char **refusal = call_alloc(c, count * sizeof *refusal);
     if (refusal == NULL) {
-        free(replies);
+        free(buffer);
         c->reason = GJ_R_OVERLOADED;
         call_finish(c);
         return;

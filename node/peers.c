@@ -49,18 +49,27 @@ int peers_open(peer_set *ps, const node_config *cfg)
 
 void peers_close(peer_set *ps)
 {
+    /* Senders first: they may be in the middle of a call on a link. */
+    size_t outboxes = atomic_load(&ps->outbox_count);
+    for (size_t i = 0; i < outboxes; i++) {
+        peer_outbox *ob = &ps->outboxes[i];
+        pthread_mutex_lock(&ob->mu);
+        ob->closing = true;
+        pthread_cond_broadcast(&ob->work);
+        pthread_mutex_unlock(&ob->mu);
+        for (unsigned k = 0; k < ob->senders; k++)
+            pthread_join(ob->sender[k], NULL);
+        pthread_mutex_destroy(&ob->mu);
+        pthread_cond_destroy(&ob->work);
+        pthread_cond_destroy(&ob->done);
+    }
+    atomic_store(&ps->outbox_count, 0);
     for (size_t i = 0; i < ps->count; i++) {
         if (ps->links[i].open)
             nng_close(ps->links[i].sock);
         pthread_mutex_destroy(&ps->links[i].mu);
     }
     ps->count = 0;
-    size_t outboxes = atomic_load(&ps->outbox_count);
-    for (size_t i = 0; i < outboxes; i++) {
-        pthread_mutex_destroy(&ps->outboxes[i].mu);
-        pthread_cond_destroy(&ps->outboxes[i].changed);
-    }
-    atomic_store(&ps->outbox_count, 0);
     pthread_mutex_destroy(&ps->outbox_mu);
 }
 
@@ -195,6 +204,12 @@ bool peers_coalescable(const char *method)
     return strcmp(method, "gongji.v1.Peer/Hold") == 0 || strcmp(method, "gongji.v1.Peer/Resolve") == 0;
 }
 
+/* A reply this small is handed over in the item itself (the usual Hold or Resolve
+ * answer is under 100 bytes), so the caller allocates its own copy. Memory malloc'd by
+ * the sending thread and freed by the caller would pile up in every worker thread's
+ * malloc cache (glibc's tcache): bounded, but tens of MiB with 128 workers. */
+#define ITEM_REPLY_INLINE 512
+
 /* One call waiting in an outbox; lives on its caller's stack until done. */
 typedef struct batch_item {
     struct batch_item *next;
@@ -204,18 +219,23 @@ typedef struct batch_item {
     bool done;            /* set under the outbox lock; then the sender lets go of it */
     bool alone;           /* the region cannot take batches: the caller calls by itself */
     gj_reason reason;
-    uint8_t *reply;       /* malloc'd Reply bytes when reason is GJ_R_NONE */
+    uint8_t *reply;       /* the Reply bytes when reason is GJ_R_NONE: inline or malloc'd */
     size_t reply_len;
+    uint8_t inline_reply[ITEM_REPLY_INLINE];
 } batch_item;
 
-/* The outbox for region, made on first use; NULL when the table is full (then calls
- * simply go one by one). */
-static peer_outbox *outbox_for(peer_set *ps, const char *region)
+static void *outbox_sender(void *arg);
+
+/* The outbox for region (reached through link), made with its sender threads on first
+ * use; NULL when the table is full or no thread could start (then calls simply go one
+ * by one). */
+static peer_outbox *outbox_for(peer_set *ps, peer_link *link, const char *own_region,
+                               const char *region)
 {
     size_t n = atomic_load(&ps->outbox_count);
     for (size_t i = 0; i < n; i++)
         if (strcmp(ps->outboxes[i].region, region) == 0)
-            return &ps->outboxes[i];
+            return ps->outboxes[i].senders > 0 ? &ps->outboxes[i] : NULL;
     peer_outbox *ob = NULL;
     pthread_mutex_lock(&ps->outbox_mu);
     n = atomic_load(&ps->outbox_count);
@@ -226,12 +246,19 @@ static peer_outbox *outbox_for(peer_set *ps, const char *region)
         ob = &ps->outboxes[n];
         memset(ob, 0, sizeof *ob);
         memcpy(ob->region, region, GJ_ADMDVS_LEN + 1);
+        ob->set = ps;
+        ob->link = link;
+        ob->own_region = own_region;
         pthread_mutex_init(&ob->mu, NULL);
-        pthread_cond_init(&ob->changed, NULL);
+        pthread_cond_init(&ob->work, NULL);
+        pthread_cond_init(&ob->done, NULL);
+        for (unsigned i = 0; i < GJ_BATCHES_IN_FLIGHT; i++)
+            if (pthread_create(&ob->sender[ob->senders], NULL, outbox_sender, ob) == 0)
+                ob->senders++;
         atomic_store(&ps->outbox_count, n + 1); /* published whole */
     }
     pthread_mutex_unlock(&ps->outbox_mu);
-    return ob;
+    return ob != NULL && ob->senders > 0 ? ob : NULL;
 }
 
 /* Detach the next batch from the outbox (under its lock): items in order, as many as
@@ -275,8 +302,16 @@ static void outbox_send(peer_set *ps, peer_outbox *ob, peer_link *p, const char 
     int timeout_ms = (int)(until_ms - gj_mono_ms());
     atomic_fetch_add(&ps->coalescable_messages, 1);
     if (count == 1) {
-        items->reason = peers_call_raw(p, items->bytes, items->len, timeout_ms, &items->reply,
-                                       &items->reply_len);
+        uint8_t *reply = NULL;
+        size_t n = 0;
+        items->reason = peers_call_raw(p, items->bytes, items->len, timeout_ms, &reply, &n);
+        if (items->reason == GJ_R_NONE && n <= sizeof items->inline_reply) {
+            memcpy(items->inline_reply, reply, n); /* the caller copies it on its own thread */
+            free(reply);
+            reply = items->inline_reply;
+        }
+        items->reply = reply;
+        items->reply_len = n;
         return;
     }
     gj_reason r = GJ_R_OVERLOADED;
@@ -332,7 +367,8 @@ static void outbox_send(peer_set *ps, peer_outbox *ob, peer_link *p, const char 
     i = 0;
     for (batch_item *it = items; it != NULL; it = it->next, i++) {
         size_t n = answer->replies[i].len;
-        if ((it->reply = malloc(n ? n : 1)) == NULL) {
+        it->reply = n <= sizeof it->inline_reply ? it->inline_reply : malloc(n);
+        if (it->reply == NULL) {
             it->reason = GJ_R_OVERLOADED;
             continue;
         }
@@ -355,14 +391,48 @@ done:
     free(parts);
 }
 
-/* A coalescable call: queue it in the region's outbox; while fewer than
- * GJ_BATCHES_IN_FLIGHT batches are out, the caller sends what waits there (its own
- * call and others'), else it waits for a sender to bring its answer. */
+/* A sender: takes whatever waits in its outbox, sends it as one message, hands each
+ * call its answer, and goes on until the node closes and nothing waits. Sending from
+ * these few threads (not from the callers') keeps every message's memory on the
+ * thread that made it: buffers freed on other threads would collect in each worker's
+ * malloc cache (glibc's tcache), tens of MiB across 128 workers. */
+static void *outbox_sender(void *arg)
+{
+    peer_outbox *ob = arg;
+    pthread_setname_np(pthread_self(), "gj-outbox");
+    pthread_mutex_lock(&ob->mu);
+    for (;;) {
+        while (ob->head == NULL && !ob->closing)
+            pthread_cond_wait(&ob->work, &ob->mu);
+        if (ob->head == NULL)
+            break; /* closing and drained */
+        size_t count;
+        int64_t until_ms;
+        batch_item *batch = outbox_take(ob, &count, &until_ms);
+        pthread_cond_broadcast(&ob->done); /* items that expired waiting are done */
+        if (batch == NULL)
+            continue;
+        pthread_mutex_unlock(&ob->mu);
+        outbox_send(ob->set, ob, ob->link, ob->own_region, batch, count, until_ms);
+        pthread_mutex_lock(&ob->mu);
+        for (batch_item *it = batch; it != NULL;) {
+            batch_item *next = it->next; /* its owner may return as soon as done is set */
+            it->done = true;
+            it = next;
+        }
+        pthread_cond_broadcast(&ob->done);
+    }
+    pthread_mutex_unlock(&ob->mu);
+    return NULL;
+}
+
+/* A coalescable call: queue it in the region's outbox and wait for a sender to bring
+ * its answer. */
 static gj_reason outbox_call(peer_set *ps, peer_link *p, const char *own_region, const char *dest,
                              const uint8_t *bytes, size_t len, int timeout_ms, uint8_t **reply,
                              size_t *reply_len)
 {
-    peer_outbox *ob = outbox_for(ps, dest);
+    peer_outbox *ob = outbox_for(ps, p, own_region, dest);
     atomic_fetch_add(&ps->coalescable_calls, 1);
     if (ob == NULL || atomic_load(&ob->unsupported)) {
         atomic_fetch_add(&ps->coalescable_messages, 1);
@@ -370,38 +440,28 @@ static gj_reason outbox_call(peer_set *ps, peer_link *p, const char *own_region,
     }
     batch_item me = {.bytes = bytes, .len = len, .until_ms = gj_mono_ms() + timeout_ms};
     pthread_mutex_lock(&ob->mu);
+    if (ob->closing) {
+        pthread_mutex_unlock(&ob->mu);
+        return GJ_R_SHUTTING_DOWN;
+    }
     if (ob->tail != NULL)
         ob->tail->next = &me;
     else
         ob->head = &me;
     ob->tail = &me;
-    while (!me.done) {
-        if (ob->sending >= GJ_BATCHES_IN_FLIGHT || ob->head == NULL) {
-            pthread_cond_wait(&ob->changed, &ob->mu);
-            continue;
-        }
-        size_t count;
-        int64_t until_ms;
-        batch_item *batch = outbox_take(ob, &count, &until_ms);
-        pthread_cond_broadcast(&ob->changed); /* items that expired waiting are done */
-        if (batch == NULL)
-            continue;
-        ob->sending++;
-        pthread_mutex_unlock(&ob->mu);
-        outbox_send(ps, ob, p, own_region, batch, count, until_ms);
-        pthread_mutex_lock(&ob->mu);
-        ob->sending--;
-        for (batch_item *it = batch; it != NULL;) {
-            batch_item *next = it->next; /* its owner may return as soon as done is set */
-            it->done = true;
-            it = next;
-        }
-        pthread_cond_broadcast(&ob->changed);
-    }
+    pthread_cond_signal(&ob->work);
+    while (!me.done)
+        pthread_cond_wait(&ob->done, &ob->mu);
     pthread_mutex_unlock(&ob->mu);
     if (me.alone) {
         int left = (int)(me.until_ms - gj_mono_ms());
         return peers_call_raw(p, bytes, len, left, reply, reply_len);
+    }
+    if (me.reason == GJ_R_NONE && me.reply == me.inline_reply) {
+        /* Copied here, on the thread that will free it. */
+        if ((me.reply = malloc(me.reply_len ? me.reply_len : 1)) == NULL)
+            return GJ_R_OVERLOADED;
+        memcpy(me.reply, me.inline_reply, me.reply_len);
     }
     *reply = me.reply;
     *reply_len = me.reply_len;

@@ -26,13 +26,20 @@ typedef struct peer_link {
 
 struct batch_item;
 
-/* Calls waiting to go to one region in a Peer/Batch (docs/federation.md). */
+/* Calls waiting to go to one region in a Peer/Batch (docs/federation.md), and the
+ * threads that send them. */
 typedef struct peer_outbox {
     char region[GJ_ADMDVS_LEN + 1];
+    struct peer_set *set;
+    struct peer_link *link;   /* the next hop toward region */
+    const char *own_region;
     pthread_mutex_t mu;
-    pthread_cond_t changed;   /* an item finished or a batch slot freed */
+    pthread_cond_t work;      /* calls are waiting, or the node is closing */
+    pthread_cond_t done;      /* calls got their answers */
     struct batch_item *head, *tail;
-    unsigned sending;         /* batches in flight, at most GJ_BATCHES_IN_FLIGHT */
+    bool closing;
+    unsigned senders;         /* started, at most GJ_BATCHES_IN_FLIGHT */
+    pthread_t sender[GJ_BATCHES_IN_FLIGHT];
     _Atomic bool unsupported; /* the region answered UNKNOWN_METHOD: call it one by one */
 } peer_outbox;
 
