@@ -2633,7 +2633,7 @@ static const cli_cmd cli_cmds[] = {
      "(ALREADY_REVOKED); a retry after exit 3 needs the same --call-id.",
      revoke_opts,
      "gongji --role institution --caller H43010000001 \\\n"
-     "      --call-id revoke-0001 revoke --setl-id 430100-20261122-1-1",
+     "      --call-id revoke-0001 revoke --setl-id 430100-20261122-000001-0000000001",
      run_revoke},
     {"reverse", "undo a settle or premium whose answer never came",
      "gongji.v1.Settlement/Reverse",
