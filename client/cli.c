@@ -892,6 +892,12 @@ static void h_health(const Gongji__V1__HealthReply *h)
     h_u64("open_holds", h->open_holds);
     h_u64("open_decisions", h->open_decisions);
     h_u64("peers", h->peers);
+    h_u64("store_commits", h->store_commits);
+    h_u64("store_requests", h->store_requests);
+    h_u64("store_apply_us", h->store_apply_us);
+    h_u64("store_commit_us", h->store_commit_us);
+    h_u64("peer_calls", h->peer_coalescable_calls);
+    h_u64("peer_messages", h->peer_coalescable_messages);
 }
 
 static int j_health(const Gongji__V1__HealthReply *h)
@@ -911,6 +917,12 @@ static int j_health(const Gongji__V1__HealthReply *h)
     j_u64(o, "open_holds", h->open_holds);
     j_u64(o, "open_decisions", h->open_decisions);
     j_u64(o, "peers", h->peers);
+    j_u64(o, "store_commits", h->store_commits);
+    j_u64(o, "store_requests", h->store_requests);
+    j_u64(o, "store_apply_us", h->store_apply_us);
+    j_u64(o, "store_commit_us", h->store_commit_us);
+    j_u64(o, "peer_calls", h->peer_coalescable_calls);
+    j_u64(o, "peer_messages", h->peer_coalescable_messages);
     return j_emit(o);
 }
 

@@ -52,6 +52,10 @@ g order --beneficiary P --sponsors S >/dev/null; check "order" 0 $?
 g unbind --sponsor S --beneficiary P >/dev/null; check "unbind" 0 $?
 g set-date --date 2030-01-01 >/dev/null; check "set-date" 0 $?
 g --json health | grep -q '"business_date": *"2030-01-01"'; check "health shows date" 0 $?
+# The writes above were committed: the writer's counters show them (a settlement, credits, ...).
+commits=$(g --json health | grep -o '"store_commits": *[0-9]*' | grep -o '[0-9]*$')
+[ "${commits:-0}" -ge 1 ]; check "health counts commits" 0 $?
+check "no peer calls on a lone node" 0 "$(g --json health | grep -o '"peer_calls": *[0-9]*' | grep -o '[0-9]*$')"
 "$cli" --node "ipc://$dir/nobody.sock" --timeout 200 health 2>/dev/null; check "no node exits 3" 3 $?
 g settle --help >/dev/null; check "help" 0 $?
 
