@@ -70,9 +70,9 @@ static void item_store(batch_slot *slot, const uint8_t *bytes, size_t len)
     uint8_t *copy = len <= ITEM_REPLY_SLOT ? own : malloc(len);
     if (copy != NULL)
         memcpy(copy, bytes, len);
-    st->replies[slot->index] = copy != NULL ? (ProtobufCBinaryData){.len = len, .data = copy}
-                                            : (ProtobufCBinaryData){.len = sizeof internal_reply,
-                                                                    .data = internal_reply};
+    st->replies[slot->index] =
+        copy != NULL ? (ProtobufCBinaryData){.len = len, .data = copy}
+                     : (ProtobufCBinaryData){.len = sizeof internal_reply, .data = internal_reply};
     if (atomic_fetch_sub(&st->left, 1) == 1)
         batch_answer(st);
 }

@@ -74,9 +74,9 @@ gj_reason peers_call_raw(peer_link *p, const uint8_t *bytes, size_t len, int tim
                          uint8_t **reply, size_t *reply_len);
 
 /* Call method on the node serving dest_region as this node (caller_id = own region,
- * role PEER): route, pack, call, decode. Coalescable methods wait in the region's
- * outbox while GJ_BATCHES_IN_FLIGHT batches are out, then leave together with whatever
- * else waits there; a call that finds the way clear goes alone at once. On GJ_R_NONE *answer (caller frees with
+ * role PEER): route, pack, call, decode. A coalescable method waits in the region's
+ * outbox until one of its GJ_BATCHES_IN_FLIGHT sender threads takes it, together with
+ * whatever else waits there (alone when nothing does). On GJ_R_NONE *answer (caller frees with
  * protobuf_c_message_free_unpacked) is the decoded answer. When the peer answered with
  * an error, returns that reason (GJ_R_PEER_REFUSED when its name is not one of ours) and
  * copies the peer's message into detail (may be NULL). */
