@@ -1303,6 +1303,9 @@ static bool settlement_ok(const store_settlement *st)
 #define SETL_HEAD offsetof(store_settlement, parts)
 #define SETL_TAIL (sizeof(store_settlement) - offsetof(store_settlement, caller_id))
 #define SETL_PART sizeof(((store_settlement *)0)->parts[0])
+_Static_assert(offsetof(store_settlement, caller_id) ==
+                   offsetof(store_settlement, parts) + sizeof(((store_settlement *)0)->parts),
+               "the fields after parts[] start right after it");
 
 static size_t settlement_size(uint32_t part_count)
 {
@@ -1349,7 +1352,7 @@ static gj_err settlement_read(store_txn *t, const void *key, size_t klen, store_
 
 /* owner '\0' tag, big-endian date, big-endian unix_ms, setl_id: the key of spend
  * records (TAG_SPEND) and of settlements_by_psn (TAG_SETTLED) in the ledger tree,
- * sorting right after owner's account. date and unix_ms must be non-negative (checked
+ * sorting just before the owner's account. date and unix_ms must be non-negative (checked
  * by the record's validation), so big-endian bytes sort like the numbers. */
 static size_t dated_prefix(unsigned char *buf, const char *owner, char tag)
 {
@@ -1597,8 +1600,8 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
                         int32_t to_date, const char *after, store_spend *out, size_t max,
                         size_t *count, char next_cursor[80])
 {
-    return dated_list(txn, DB_SPEND, sponsor, TAG_SPEND, from_date, to_date, after, take_spend, out, max,
-                      count, next_cursor);
+    return dated_list(txn, DB_SPEND, sponsor, TAG_SPEND, from_date, to_date, after, take_spend,
+                      out, max, count, next_cursor);
 }
 
 /* The index entry is only a key; the settlement it names must exist and file under
@@ -1627,8 +1630,8 @@ gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t 
                                     int32_t to_date, const char *after, store_settlement *out,
                                     size_t max, size_t *count, char next_cursor[80])
 {
-    return dated_list(txn, DB_SETL_BY_PSN, psn_no, TAG_SETTLED, from_date, to_date, after, take_settlement,
-                      out, max, count, next_cursor);
+    return dated_list(txn, DB_SETL_BY_PSN, psn_no, TAG_SETTLED, from_date, to_date, after,
+                      take_settlement, out, max, count, next_cursor);
 }
 
 /* ---- scans that tolerate writes ---- */
@@ -1846,6 +1849,8 @@ static bool decision_open(const store_decision *d)
 /* A decision is stored with only the legs it uses (legs[] is its last field). */
 #define DECISION_HEAD offsetof(store_decision, legs)
 #define DECISION_LEG sizeof(((store_decision *)0)->legs[0])
+_Static_assert(sizeof(store_decision) == DECISION_HEAD + GJ_SPONSORS_MAX * DECISION_LEG,
+               "legs[] is the decision's last field");
 
 static gj_err decision_decode(const MDB_val *k, const MDB_val *v, store_decision *out)
 {
@@ -1853,11 +1858,13 @@ static gj_err decision_decode(const MDB_val *k, const MDB_val *v, store_decision
     if (v->mv_size < DECISION_HEAD)
         return GJ_ERR_CORRUPT;
     memcpy(out, v->mv_data, DECISION_HEAD);
-    if (out->leg_count > GJ_SPONSORS_MAX || v->mv_size != DECISION_HEAD + out->leg_count * DECISION_LEG) {
+    if (out->leg_count > GJ_SPONSORS_MAX ||
+        v->mv_size != DECISION_HEAD + out->leg_count * DECISION_LEG) {
         memset(out, 0, sizeof *out);
         return GJ_ERR_CORRUPT;
     }
-    memcpy(out->legs, (const unsigned char *)v->mv_data + DECISION_HEAD, out->leg_count * DECISION_LEG);
+    memcpy(out->legs, (const unsigned char *)v->mv_data + DECISION_HEAD,
+           out->leg_count * DECISION_LEG);
     if (!decision_ok(out) || k->mv_size != strlen(out->setl_id) ||
         memcmp(out->setl_id, k->mv_data, k->mv_size) != 0) {
         memset(out, 0, sizeof *out); /* never hand out a leg_count that overruns legs[] */
