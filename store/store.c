@@ -1486,6 +1486,23 @@ static bool cursor_decode(const char *text, unsigned char *out, size_t *n_out)
     return true;
 }
 
+/* A spend record's value holds only what its key does not (sponsor, date, instant and
+ * setl_id are there): amount (8 bytes, host order), use, refund, then the beneficiary
+ * without its NUL. A quarter of the struct's size, so a sponsor's history takes fewer
+ * pages of the ledger. */
+#define SPEND_VAL_FIXED 10
+#define SPEND_VAL_MAX (SPEND_VAL_FIXED + GJ_PSN_NO_MAX)
+
+static size_t spend_encode(const store_spend *sp, unsigned char *out)
+{
+    size_t n = strlen(sp->beneficiary);
+    memcpy(out, &sp->amount, sizeof sp->amount);
+    out[8] = sp->use;
+    out[9] = sp->refund;
+    memcpy(out + SPEND_VAL_FIXED, sp->beneficiary, n);
+    return SPEND_VAL_FIXED + n;
+}
+
 static bool spend_ok(const store_spend *sp)
 {
     return KEYFIELD_OK(sp->sponsor) && FIELD_OK(sp->beneficiary) && KEYFIELD_OK(sp->setl_id) &&
@@ -1503,7 +1520,8 @@ gj_err store_spend_put(store_txn *txn, const store_spend *spend)
         return GJ_ERR_INVAL;
     size_t klen = dated_key(key, spend->sponsor, TAG_SPEND, spend->setl_date, spend->unix_ms,
                             spend->setl_id);
-    return put_rec(txn, DB_SPEND, key, klen, spend, sizeof *spend, 0);
+    unsigned char val[SPEND_VAL_MAX];
+    return put_rec(txn, DB_SPEND, key, klen, val, spend_encode(spend, val), 0);
 }
 
 /* Copies the entry (k, v) of a dated index into the i-th slot of out; plen is the
@@ -1584,15 +1602,31 @@ static gj_err dated_list(store_txn *txn, int db, const char *owner, char tag, in
     return err;
 }
 
+/* A spend record back from its key (dated_list has checked the key's length) and its
+ * value (spend_encode). */
 static gj_err take_spend(store_txn *t, const MDB_val *k, const MDB_val *v, size_t plen,
                          void *out, size_t i)
 {
     (void)t;
-    (void)k;
-    (void)plen;
-    if (v->mv_size != sizeof(store_spend))
+    const unsigned char *kp = k->mv_data, *vp = v->mv_data;
+    store_spend *sp = (store_spend *)out + i;
+    size_t owner = plen - 2, id = k->mv_size - plen - SPEND_FIXED, who = v->mv_size - SPEND_VAL_FIXED;
+    memset(sp, 0, sizeof *sp);
+    if (v->mv_size < SPEND_VAL_FIXED || who > GJ_PSN_NO_MAX || owner > GJ_PSN_NO_MAX ||
+        memchr(vp + SPEND_VAL_FIXED, '\0', who) != NULL)
         return GJ_ERR_CORRUPT;
-    memcpy((store_spend *)out + i, v->mv_data, sizeof(store_spend));
+    memcpy(sp->sponsor, kp, owner);
+    sp->setl_date = (int32_t)get_be32(kp + plen);
+    sp->unix_ms = (int64_t)get_be64(kp + plen + 4);
+    memcpy(sp->setl_id, kp + plen + SPEND_FIXED, id);
+    memcpy(&sp->amount, vp, sizeof sp->amount);
+    sp->use = vp[8];
+    sp->refund = vp[9];
+    memcpy(sp->beneficiary, vp + SPEND_VAL_FIXED, who);
+    if (!spend_ok(sp) || strlen(sp->setl_id) != id) {
+        memset(sp, 0, sizeof *sp);
+        return GJ_ERR_CORRUPT;
+    }
     return GJ_OK;
 }
 

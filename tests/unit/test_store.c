@@ -1870,6 +1870,28 @@ static void test_ledger_keeps_accounts_spends_and_patient_index_apart(void **sta
     assert_int_equal(n, 1);
     assert_int_equal(account_of(f, "P1").balance, 501);
     assert_int_equal(account_of(f, "P10").balance, 70);
+    /* A spend record keeps in its value only what the key does not say. */
+    assert_int_equal(store_spend_list(t, "P10", 0, 99991231, "", spends, 8, &n, cur), GJ_OK);
+    assert_string_equal(spends[0].sponsor, "P10");
+    assert_string_equal(spends[0].beneficiary, "B1");
+    assert_string_equal(spends[0].setl_id, "X3");
+    assert_int_equal(spends[0].setl_date, 20240102);
+    assert_int_equal(spends[0].unix_ms, 2000);
+    assert_int_equal(spends[0].amount, 100);
+    store_read_end(t);
+    store_close(f->s);
+    f->s = NULL;
+
+    /* A value too short to hold amount, use and refund is damage. */
+    unsigned char k[4 + 12 + 2] = {'P', '1', 0, 'S', 0x01, 0x34, 0xd6, 0xe6}; /* 20240102 */
+    memset(k + 8, 0, 8);
+    k[15] = 9;
+    memcpy(k + 16, "X9", 2);
+    raw_putn(f->dir, "ledger", k, sizeof k, "abc", 3);
+    open_with(f, NULL);
+    t = rd(f);
+    assert_int_equal(store_spend_list(t, "P1", 0, 99991231, "", spends, 8, &n, cur), GJ_ERR_CORRUPT);
+    assert_int_equal(store_spend_list(t, "P10", 0, 99991231, "", spends, 8, &n, cur), GJ_OK);
     store_read_end(t);
 }
 
