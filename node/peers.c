@@ -300,7 +300,8 @@ static void outbox_send(peer_set *ps, peer_outbox *ob, peer_link *p, const char 
                         batch_item *items, size_t count, int64_t until_ms)
 {
     int timeout_ms = (int)(until_ms - gj_mono_ms());
-    atomic_fetch_add(&ps->coalescable_messages, 1);
+    if (count == 1 || !atomic_load(&ob->unsupported))
+        atomic_fetch_add(&ps->coalescable_messages, 1);
     if (count == 1) {
         uint8_t *reply = NULL;
         size_t n = 0;
@@ -312,6 +313,12 @@ static void outbox_send(peer_set *ps, peer_outbox *ob, peer_link *p, const char 
         }
         items->reply = reply;
         items->reply_len = n;
+        return;
+    }
+    if (atomic_load(&ob->unsupported)) {
+        /* Refused since these were queued: each caller calls by itself. */
+        for (batch_item *it = items; it != NULL; it = it->next)
+            it->alone = true;
         return;
     }
     gj_reason r = GJ_R_OVERLOADED;
