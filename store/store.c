@@ -16,7 +16,7 @@
 
 /* Bump when any record layout or key encoding changes: an old file must be refused,
  * not misread. */
-#define STORE_FORMAT_VERSION 4u
+#define STORE_FORMAT_VERSION 5u
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
@@ -887,6 +887,70 @@ static bool journal_entry_ok(const store_journal_entry *e)
            e->kind <= STORE_J_REFUND;
 }
 
+/* A journal entry's value: unix_ms, amount, balance_after (8 bytes each, host order),
+ * kind, then psn_no, setl_id, counterpart, caller_id and call_id, each as a length byte
+ * and its bytes. The seq is the key. About a third of the struct's size: the journal
+ * holds an entry per movement for ever, and is most of a freshly loaded store. */
+#define JOURNAL_VAL_FIXED 25
+#define JOURNAL_STRINGS 5
+#define JOURNAL_VAL_MAX                                                                        \
+    (JOURNAL_VAL_FIXED + JOURNAL_STRINGS + 2 * GJ_PSN_NO_MAX + GJ_SETL_ID_MAX + GJ_CALLER_ID_MAX + \
+     GJ_CALL_ID_MAX)
+
+static size_t journal_encode(const store_journal_entry *e, unsigned char *out)
+{
+    const char *strings[JOURNAL_STRINGS] = {e->psn_no, e->setl_id, e->counterpart, e->caller_id,
+                                            e->call_id};
+    memcpy(out, &e->unix_ms, 8);
+    memcpy(out + 8, &e->amount, 8);
+    memcpy(out + 16, &e->balance_after, 8);
+    out[24] = e->kind;
+    size_t n = JOURNAL_VAL_FIXED;
+    for (int i = 0; i < JOURNAL_STRINGS; i++) {
+        size_t len = strlen(strings[i]);
+        out[n++] = (unsigned char)len;
+        memcpy(out + n, strings[i], len);
+        n += len;
+    }
+    return n;
+}
+
+/* The entry stored under key k (its seq) with value v; CORRUPT unless every length
+ * fits its field, no string holds a NUL, and the bytes end exactly with the last. */
+static gj_err journal_decode(const MDB_val *k, const MDB_val *v, store_journal_entry *out)
+{
+    const unsigned char *in = v->mv_data;
+    char *strings[JOURNAL_STRINGS] = {out->psn_no, out->setl_id, out->counterpart, out->caller_id,
+                                      out->call_id};
+    const size_t caps[JOURNAL_STRINGS] = {sizeof out->psn_no, sizeof out->setl_id,
+                                          sizeof out->counterpart, sizeof out->caller_id,
+                                          sizeof out->call_id};
+    memset(out, 0, sizeof *out);
+    if (k->mv_size != 8 || v->mv_size < JOURNAL_VAL_FIXED + JOURNAL_STRINGS)
+        return GJ_ERR_CORRUPT;
+    out->seq = get_be64(k->mv_data);
+    memcpy(&out->unix_ms, in, 8);
+    memcpy(&out->amount, in + 8, 8);
+    memcpy(&out->balance_after, in + 16, 8);
+    out->kind = in[24];
+    size_t n = JOURNAL_VAL_FIXED;
+    for (int i = 0; i < JOURNAL_STRINGS; i++) {
+        if (n >= v->mv_size)
+            goto corrupt;
+        size_t len = in[n++];
+        if (len >= caps[i] || len > v->mv_size - n || memchr(in + n, '\0', len) != NULL)
+            goto corrupt;
+        memcpy(strings[i], in + n, len);
+        n += len;
+    }
+    if (n != v->mv_size || !journal_entry_ok(out))
+        goto corrupt;
+    return GJ_OK;
+corrupt:
+    memset(out, 0, sizeof *out);
+    return GJ_ERR_CORRUPT;
+}
+
 gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_account *after)
 {
     gj_err err;
@@ -935,7 +999,9 @@ gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_acco
     rec.seq = last + 1;
     rec.balance_after = balance;
     put_be64(key, rec.seq);
-    if ((err = put_rec(txn, DB_JOURNAL, key, sizeof key, &rec, sizeof rec, MDB_APPEND)) != GJ_OK)
+    unsigned char val[JOURNAL_VAL_MAX];
+    if ((err = put_rec(txn, DB_JOURNAL, key, sizeof key, val, journal_encode(&rec, val),
+                       MDB_APPEND)) != GJ_OK)
         return err;
     unsigned char akey[ACCOUNT_KEY_MAX];
     if ((err = put_rec(txn, DB_ACCOUNTS, akey, account_key(akey, entry->psn_no), &acct,
@@ -989,11 +1055,8 @@ gj_err store_journal_scan(store_txn *txn, uint64_t first_seq, store_journal_fn f
     MDB_val k = {sizeof key, key}, v;
     int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0) {
-        if (k.mv_size != 8 || v.mv_size != sizeof e) {
-            err = GJ_ERR_CORRUPT;
+        if ((err = journal_decode(&k, &v, &e)) != GJ_OK)
             break;
-        }
-        memcpy(&e, v.mv_data, sizeof e);
         if (!fn(&e, arg))
             break;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);

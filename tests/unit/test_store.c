@@ -1923,11 +1923,11 @@ static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
     store_close(f->s);
     f->s = NULL;
 
-    /* Format 3 kept accounts, spend records and the patient index in trees of their
-     * own and every settlement at full size; format 2 had no clearing, windows or
-     * settlements_by_psn: their files are refused, as is any later format. */
+    /* Format 4 stored journal entries at full size; format 3 kept accounts, spend
+     * records and the patient index in trees of their own and every settlement at full
+     * size: their files are refused, as is any later format. */
     static int dummy;
-    const unsigned char other[3][4] = {{0, 0, 0, 2}, {0, 0, 0, 3}, {0, 0, 0, 5}};
+    const unsigned char other[3][4] = {{0, 0, 0, 3}, {0, 0, 0, 4}, {0, 0, 0, 6}};
     for (int i = 0; i < 3; i++) {
         raw_put(f->dir, "meta", "format", other[i], sizeof other[i]);
         store *s = (store *)&dummy; /* must be cleared on failure */
@@ -2343,6 +2343,85 @@ static void test_settlements_and_decisions_keep_only_what_they_use(void **state)
     assert_int_equal(store_decision_get(t, "S-0002", &dout), GJ_ERR_CORRUPT);
     assert_int_equal(dout.leg_count, 0);
     assert_int_equal(store_decision_get(t, "S-0003", &dout), GJ_OK);
+    store_read_end(t);
+}
+
+/* Journal entries are stored with their strings at their own length: the longest of
+ * each field reads back whole, and a value one byte short or with a length that runs
+ * past the end is damage. */
+static void test_journal_entries_keep_only_what_they_use(void **state)
+{
+    struct fx *f = open_fx(state);
+    char psn[GJ_PSN_NO_MAX + 1], setl[GJ_SETL_ID_MAX + 1], caller[GJ_CALLER_ID_MAX + 1],
+        call[GJ_CALL_ID_MAX + 1];
+    memset(psn, 'p', sizeof psn - 1);
+    psn[sizeof psn - 1] = '\0';
+    memset(setl, 's', sizeof setl - 1);
+    setl[sizeof setl - 1] = '\0';
+    memset(caller, 'c', sizeof caller - 1);
+    caller[sizeof caller - 1] = '\0';
+    memset(call, 'k', sizeof call - 1);
+    call[sizeof call - 1] = '\0';
+    credit(f, psn, 1000);
+    struct moves m = {.psn_no = psn, .n = 1};
+    m.e[0] = entry_of(psn, STORE_J_SETTLE_AID, -250);
+    SET(m.e[0].setl_id, setl);
+    SET(m.e[0].counterpart, psn);
+    SET(m.e[0].caller_id, caller);
+    SET(m.e[0].call_id, call);
+    m.e[0].unix_ms = 1767225600123LL;
+    assert_int_equal(store_submit_wait(f->s, apply_moves, &m), GJ_OK);
+    assert_int_equal(m.rv[0], GJ_OK);
+
+    store_txn *t = rd(f);
+    struct collected c = {0};
+    assert_int_equal(store_journal_scan(t, 2, collect_journal, &c), GJ_OK);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.e[0].seq, 2);
+    assert_int_equal(c.e[0].kind, STORE_J_SETTLE_AID);
+    assert_int_equal(c.e[0].amount, -250);
+    assert_int_equal(c.e[0].balance_after, 750);
+    assert_int_equal(c.e[0].unix_ms, 1767225600123LL);
+    assert_string_equal(c.e[0].psn_no, psn);
+    assert_string_equal(c.e[0].setl_id, setl);
+    assert_string_equal(c.e[0].counterpart, psn);
+    assert_string_equal(c.e[0].caller_id, caller);
+    assert_string_equal(c.e[0].call_id, call);
+    store_read_end(t);
+    store_close(f->s);
+    f->s = NULL;
+
+    /* Entry 1 one byte short; entry 2 with its last length byte pointing past the end. */
+    const unsigned char k1[8] = {0, 0, 0, 0, 0, 0, 0, 1}, k2[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    unsigned char raw[512];
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {8, (void *)k1}, v;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "journal", 0, &dbi), 0);
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    memcpy(raw, v.mv_data, v.mv_size);
+    v = (MDB_val){v.mv_size - 1, raw};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    k.mv_data = (void *)k2;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    memcpy(raw, v.mv_data, v.mv_size);
+    raw[v.mv_size - 1 - strlen(call)] = (unsigned char)(strlen(call) + 1);
+    v.mv_data = raw;
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    open_with(f, NULL);
+    t = rd(f);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(store_journal_scan(t, 1, collect_journal, &c), GJ_ERR_CORRUPT);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(store_journal_scan(t, 2, collect_journal, &c), GJ_ERR_CORRUPT);
+    assert_int_equal(c.n, 0);
     store_read_end(t);
 }
 
@@ -3570,6 +3649,7 @@ int main(void)
         T(test_hold_fence_is_a_voided_hold_of_zero),
         T(test_hold_refuses_malformed_fields),
         T(test_settlements_and_decisions_keep_only_what_they_use),
+        T(test_journal_entries_keep_only_what_they_use),
         T(test_decision_open_until_every_leg_acked),
         T(test_decision_refuses_too_many_legs_and_bad_action),
         T(test_settlement_scan_visits_every_settlement_in_order),
