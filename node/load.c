@@ -666,6 +666,9 @@ static int run_load(const char *data_dir, const char *region, size_t batch_max, 
     gj_err err = store_open(&s, data_dir, &sopts);
     if (err != GJ_OK) {
         fprintf(stderr, "gongji-load: cannot open the store in %s: %s\n", data_dir, gj_err_name(err));
+        if (err == GJ_ERR_CORRUPT)
+            fprintf(stderr, "gongji-load: damaged, or written in another store format than %u, the one "
+                            "this build reads (docs/store.md)\n", store_format_version());
         goto out;
     }
 

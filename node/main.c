@@ -130,7 +130,10 @@ int main(int argc, char **argv)
     store_options sopts = {.map_size = n.cfg.map_size, .gather_us = n.cfg.commit_gather_us};
     gj_err e = store_open(&n.store, n.cfg.data_dir, &sopts);
     if (e != GJ_OK) {
-        gj_log(GJ_LOG_ERROR, "start", "cannot open store in %s: %s", n.cfg.data_dir, gj_err_name(e));
+        gj_log(GJ_LOG_ERROR, "start", "cannot open store in %s: %s%s%u%s", n.cfg.data_dir, gj_err_name(e),
+               e == GJ_ERR_CORRUPT ? " (damaged, or written in another store format than " : "",
+               e == GJ_ERR_CORRUPT ? store_format_version() : 0u,
+               e == GJ_ERR_CORRUPT ? ", the one this build reads; see docs/store.md)" : "");
         return 1;
     }
     n.started_mono_ms = gj_mono_ms();

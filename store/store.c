@@ -344,6 +344,11 @@ static void free_copies(store_txn *t)
 
 /* ---- open / close ---- */
 
+unsigned store_format_version(void)
+{
+    return STORE_FORMAT_VERSION;
+}
+
 static gj_err format_check(MDB_txn *txn, MDB_dbi meta)
 {
     unsigned char buf[4];

@@ -154,6 +154,10 @@ typedef struct store_settlement {
  * GJ_ERR_CORRUPT (the data file has another format version), GJ_ERR_NOMEM. */
 gj_err store_open(store **out, const char *dir, const store_options *opts);
 
+/* The store format this build reads and writes; a directory of another format is
+ * refused at open with GJ_ERR_CORRUPT (docs/store.md). */
+unsigned store_format_version(void);
+
 /* Stop accepting work, finish and commit everything already submitted, stop the
  * writer and close LMDB. Safe on NULL. No read transaction may be open. */
 void store_close(store *s);
