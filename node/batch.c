@@ -151,12 +151,16 @@ static void batch_run(call *c)
             c, gongji__v1__envelope__unpack(&c->pb_allocator, req->items[i].len, req->items[i].data));
     }
     node *n = c->n;
+    store *s = n->store;
+    /* The items reach the writer together: one commit answers the whole batch. */
+    store_intake_hold(s);
     for (size_t i = 0; i < count; i++) {
         if (refusal[i] != NULL)
             item_refuse(c, &slots[i], GJ_R_FIELD_INVALID, refusal[i]);
         else
             dispatch_bytes(n, req->items[i].data, req->items[i].len, item_done, &slots[i]);
     }
+    store_intake_release(s); /* c may be gone by now: s was read before */
 }
 
 gj_reason batch_check(call *c)

@@ -61,7 +61,6 @@ void peers_close(peer_set *ps)
             pthread_join(ob->sender[k], NULL);
         pthread_mutex_destroy(&ob->mu);
         pthread_cond_destroy(&ob->work);
-        pthread_cond_destroy(&ob->done);
     }
     atomic_store(&ps->outbox_count, 0);
     for (size_t i = 0; i < ps->count; i++) {
@@ -217,6 +216,7 @@ typedef struct batch_item {
     size_t len;
     int64_t until_ms;     /* gj_mono_ms() deadline */
     bool done;            /* set under the outbox lock; then the sender lets go of it */
+    pthread_cond_t answered; /* signalled with done: wakes this caller alone */
     bool alone;           /* the region cannot take batches: the caller calls by itself */
     gj_reason reason;
     uint8_t *reply;       /* the Reply bytes when reason is GJ_R_NONE: inline or malloc'd */
@@ -251,7 +251,6 @@ static peer_outbox *outbox_for(peer_set *ps, peer_link *link, const char *own_re
         ob->own_region = own_region;
         pthread_mutex_init(&ob->mu, NULL);
         pthread_cond_init(&ob->work, NULL);
-        pthread_cond_init(&ob->done, NULL);
         for (unsigned i = 0; i < GJ_BATCHES_IN_FLIGHT; i++)
             if (pthread_create(&ob->sender[ob->senders], NULL, outbox_sender, ob) == 0)
                 ob->senders++;
@@ -275,6 +274,7 @@ static batch_item *outbox_take(peer_outbox *ob, size_t *count, int64_t *until_ms
             ob->head = it->next;
             it->reason = GJ_R_DEADLINE_PASSED;
             it->done = true;
+            pthread_cond_signal(&it->answered);
             continue;
         }
         if (n > 0 && (n == GJ_BATCH_ITEMS_MAX || bytes + it->len > GJ_BATCH_BYTES_MAX))
@@ -416,18 +416,18 @@ static void *outbox_sender(void *arg)
         size_t count;
         int64_t until_ms;
         batch_item *batch = outbox_take(ob, &count, &until_ms);
-        pthread_cond_broadcast(&ob->done); /* items that expired waiting are done */
         if (batch == NULL)
             continue;
         pthread_mutex_unlock(&ob->mu);
         outbox_send(ob->set, ob, ob->link, ob->own_region, batch, count, until_ms);
         pthread_mutex_lock(&ob->mu);
         for (batch_item *it = batch; it != NULL;) {
-            batch_item *next = it->next; /* its owner may return as soon as done is set */
+            /* Its owner may return once we let go of the lock: read next first. */
+            batch_item *next = it->next;
             it->done = true;
+            pthread_cond_signal(&it->answered);
             it = next;
         }
-        pthread_cond_broadcast(&ob->done);
     }
     pthread_mutex_unlock(&ob->mu);
     return NULL;
@@ -446,9 +446,13 @@ static gj_reason outbox_call(peer_set *ps, peer_link *p, const char *own_region,
         return peers_call_raw(p, bytes, len, timeout_ms, reply, reply_len);
     }
     batch_item me = {.bytes = bytes, .len = len, .until_ms = gj_mono_ms() + timeout_ms};
+    /* One condition per call: a batch's answer wakes its own callers, not every caller
+     * waiting on the region (a broadcast woke ~30 threads per batch, most to sleep again). */
+    pthread_cond_init(&me.answered, NULL);
     pthread_mutex_lock(&ob->mu);
     if (ob->closing) {
         pthread_mutex_unlock(&ob->mu);
+        pthread_cond_destroy(&me.answered);
         return GJ_R_SHUTTING_DOWN;
     }
     if (ob->tail != NULL)
@@ -458,8 +462,9 @@ static gj_reason outbox_call(peer_set *ps, peer_link *p, const char *own_region,
     ob->tail = &me;
     pthread_cond_signal(&ob->work);
     while (!me.done)
-        pthread_cond_wait(&ob->done, &ob->mu);
+        pthread_cond_wait(&me.answered, &ob->mu);
     pthread_mutex_unlock(&ob->mu);
+    pthread_cond_destroy(&me.answered);
     if (me.alone) {
         int left = (int)(me.until_ms - gj_mono_ms());
         return peers_call_raw(p, bytes, len, left, reply, reply_len);

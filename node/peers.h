@@ -35,7 +35,6 @@ typedef struct peer_outbox {
     const char *own_region;
     pthread_mutex_t mu;
     pthread_cond_t work;      /* calls are waiting, or the node is closing */
-    pthread_cond_t done;      /* calls got their answers */
     struct batch_item *head, *tail;
     bool closing;
     unsigned senders;         /* started, at most GJ_BATCHES_IN_FLIGHT */

@@ -180,6 +180,7 @@ struct store {
 
     unsigned gather_us;  /* how long the writer may wait to fill a batch */
     unsigned last_batch; /* writer only */
+    unsigned intake_holds; /* under mu: submitters that want their work kept together */
 
     /* Counters for operators and benchmarks; written by the writer only. */
     _Atomic uint64_t stat_commits;
@@ -701,7 +702,7 @@ static void *writer_main(void *arg)
 
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (s->len == 0 && !s->closing)
+        while ((s->len == 0 || (s->intake_holds > 0 && s->len < s->batch_max)) && !s->closing)
             pthread_cond_wait(&s->work, &s->mu);
         if (s->len == 0) { /* closing and drained */
             pthread_mutex_unlock(&s->mu);
@@ -719,6 +720,8 @@ static void *writer_main(void *arg)
             while (s->len < s->last_batch && !s->closing &&
                    pthread_cond_timedwait(&s->work, &s->mu, &until) == 0)
                 ;
+            while (s->intake_holds > 0 && s->len < s->batch_max && !s->closing)
+                pthread_cond_wait(&s->work, &s->mu);
         }
         unsigned n = s->len < s->batch_max ? s->len : s->batch_max;
         s->last_batch = n;
@@ -748,6 +751,21 @@ static gj_err enqueue(store *s, const struct job *job)
     }
     pthread_mutex_unlock(&s->mu);
     return err;
+}
+
+void store_intake_hold(store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->intake_holds++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void store_intake_release(store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->intake_holds > 0 && --s->intake_holds == 0)
+        pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
 }
 
 gj_err store_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg)

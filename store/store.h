@@ -197,6 +197,13 @@ typedef void (*store_done_fn)(void *arg, gj_err result);
  * once), GJ_ERR_FULL (queue full; done will not be called), GJ_ERR_CLOSED. */
 gj_err store_submit(store *s, store_apply_fn apply, store_done_fn done, void *arg);
 
+/* Between store_intake_hold() and store_intake_release() the writer takes no new
+ * batch (unless a whole batch is already waiting), so work submitted in between goes
+ * into one commit: a Peer/Batch's items answer together, and a batch split across two
+ * commits would wait for the later one. Holds nest; keep them short (no waiting inside). */
+void store_intake_hold(store *s);
+void store_intake_release(store *s);
+
 /* Submit and wait for the outcome; returns what done would get. Never call it from
  * the writer thread (from inside apply or done). */
 gj_err store_submit_wait(store *s, store_apply_fn apply, void *arg);

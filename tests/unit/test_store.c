@@ -716,6 +716,52 @@ static void test_batch_max_bounds_jobs_per_commit(void **state)
     }
 }
 
+/* Work submitted under an intake hold waits, then commits together; a whole batch's
+ * worth does not wait. */
+static void test_intake_hold_keeps_submissions_in_one_commit(void **state)
+{
+    struct fx *f = *state;
+    store_options opts = {.batch_max = 4};
+    static struct dones d;
+    static struct async_job jobs[7];
+    char name[16];
+
+    open_with(f, &opts);
+    dones_init(&d);
+    store_stats before, mid, after;
+    store_stats_get(f->s, &before);
+    store_intake_hold(f->s);
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "H%d", i);
+        jobs[i] = (struct async_job){.d = &d, .s = f->s, .idx = i, .p = person_of(name)};
+        assert_int_equal(store_submit(f->s, apply_async_job, done_async_job, &jobs[i]), GJ_OK);
+        usleep(20000); /* an idle writer would have committed each on its own */
+    }
+    store_stats_get(f->s, &mid);
+    assert_int_equal(mid.commits, before.commits); /* held: nothing taken yet */
+    store_intake_release(f->s);
+    dones_wait(&d, 3);
+    store_stats_get(f->s, &after);
+    assert_int_equal(after.commits - before.commits, 1);
+    assert_int_equal(after.jobs - before.jobs, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(d.result[i], GJ_OK);
+
+    /* A full batch (4) goes even while held: a hold never stalls a busy writer. */
+    dones_init(&d);
+    store_intake_hold(f->s);
+    for (int i = 3; i < 7; i++) {
+        snprintf(name, sizeof name, "H%d", i);
+        jobs[i] = (struct async_job){.d = &d, .s = f->s, .idx = i - 3, .p = person_of(name)};
+        assert_int_equal(store_submit(f->s, apply_async_job, done_async_job, &jobs[i]), GJ_OK);
+    }
+    dones_wait(&d, 4);
+    store_intake_release(f->s);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(d.result[i], GJ_OK);
+    assert_int_equal(person_count(f), 7);
+}
+
 /* Both run on the writer thread, where waiting for the writer would never end. */
 static struct {
     store *s;
@@ -3625,6 +3671,7 @@ int main(void)
         T(test_one_failed_job_does_not_undo_its_batch_neighbours),
         T(test_group_commit_batches_concurrent_submitters),
         T(test_batch_max_bounds_jobs_per_commit),
+        T(test_intake_hold_keeps_submissions_in_one_commit),
         T(test_submit_wait_on_writer_thread_is_refused),
         T(test_binding_lists_from_both_sides),
         T(test_order_absent_reads_empty),
