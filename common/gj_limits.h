@@ -84,5 +84,7 @@
 #define GJ_BATCH_BYTES_MAX (48 * 1024)
 #define GJ_BATCHES_IN_FLIGHT 4
 #define GJ_OUTBOXES_MAX 64
+/* Acknowledged posts and voids a coordinator gathers before writing them in one go. */
+#define GJ_ACKS_PER_WRITE 64
 
 #endif

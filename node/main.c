@@ -138,6 +138,7 @@ int main(int argc, char **argv)
     }
     n.started_mono_ms = gj_mono_ms();
     pthread_mutex_init(&n.deciding_mu, NULL);
+    pthread_mutex_init(&n.acks_mu, NULL);
     /* Settlement ids carry a boot number so they never repeat across restarts. */
     if ((e = store_submit_wait(n.store, next_boot, &n.boot_id)) != GJ_OK) {
         gj_log(GJ_LOG_ERROR, "start", "cannot write to the store: %s", gj_err_name(e));
@@ -181,6 +182,7 @@ int main(int argc, char **argv)
     }
     resolver_stop(&n);
     workers_stop(n.workers); /* answers what it holds, with SHUTTING_DOWN or for real */
+    resolver_write_acks(&n); /* what workers acknowledged last; else re-sent after restart */
     store_close(n.store);
     server_stop(srv, 0);
     peers_close(&n.peers);

@@ -52,6 +52,14 @@ typedef struct node {
     pthread_mutex_t resolver_mu;
     pthread_cond_t resolver_cv;
     _Atomic bool resolver_stop;
+    /* Acknowledged legs not yet written to their decisions (resolver.c). */
+    pthread_mutex_t acks_mu;
+    size_t ack_count;
+    struct pending_ack {
+        char setl_id[GJ_SETL_ID_MAX + 1];
+        uint32_t leg;
+        uint8_t action; /* store_leg_action acknowledged: a later refund is not */
+    } acks[GJ_ACKS_PER_WRITE];
 } node;
 
 /* The idempotency record of a reversed call that never took effect (SPEC R14). */

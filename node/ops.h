@@ -101,6 +101,9 @@ gj_reason audit_check(call *c);
 int resolver_start(node *n);
 void resolver_stop(node *n);
 void resolver_wake(node *n);
+/* Write the acknowledgements gathered so far to their decisions (each resolver round,
+ * at stop, and whenever GJ_ACKS_PER_WRITE have gathered). */
+void resolver_write_acks(node *n);
 /* Send every unacknowledged post/void of decision now and record the acks. */
 void resolver_push_decision(node *n, const store_decision *decision);
 

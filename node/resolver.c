@@ -16,32 +16,83 @@
 #define RESOLVER_BATCH 32
 
 typedef struct ack_job {
-    const store_decision *sent;
-    bool acked[GJ_SPONSORS_MAX];
+    size_t count;
+    const struct pending_ack *acks;
 } ack_job;
 
-/* Record acknowledged legs on the stored decision (absent for an undecided plan's
- * voids, which are sent once and never stored). */
+/* Record acknowledged legs on their stored decisions (absent for an undecided plan's
+ * voids, which are sent once and never stored). A leg is marked only while it still
+ * asks what was acknowledged: a revoke since then turned a post into a refund, which
+ * still has to go. */
 static gj_err ack_apply(store_txn *txn, void *arg)
 {
-    ack_job *job = arg;
-    store_decision d;
-    gj_err err = store_decision_get(txn, job->sent->setl_id, &d);
-    if (err == GJ_ERR_NOTFOUND)
-        return GJ_OK;
-    if (err != GJ_OK)
-        return err;
-    for (uint32_t k = 0; k < d.leg_count; k++)
-        for (uint32_t j = 0; j < job->sent->leg_count; j++)
-            if (job->acked[j] && d.legs[k].leg == job->sent->legs[j].leg)
+    const ack_job *job = arg;
+    for (size_t i = 0; i < job->count; i++) {
+        const struct pending_ack *ack = &job->acks[i];
+        store_decision d;
+        gj_err err = store_decision_get(txn, ack->setl_id, &d);
+        if (err == GJ_ERR_NOTFOUND)
+            continue;
+        if (err != GJ_OK)
+            return err;
+        bool changed = false;
+        for (uint32_t k = 0; k < d.leg_count; k++)
+            if (d.legs[k].leg == ack->leg && d.legs[k].action == ack->action && !d.legs[k].acked) {
                 d.legs[k].acked = 1;
-    return store_decision_put(txn, &d);
+                changed = true;
+            }
+        if (changed && (err = store_decision_put(txn, &d)) != GJ_OK)
+            return err;
+    }
+    return GJ_OK;
+}
+
+/* Acknowledgements are written together, not one commit each: they only spare the
+ * participant a repeated post or void (which it answers the same), so one lost in a
+ * crash costs a message, never money, and writing each on its own took half of the
+ * coordinator's write requests. */
+static void write_acks(node *n, const struct pending_ack *acks, size_t count)
+{
+    if (count == 0)
+        return;
+    ack_job job = {.count = count, .acks = acks};
+    gj_err err = store_submit_wait(n->store, ack_apply, &job);
+    if (err != GJ_OK)
+        gj_log(GJ_LOG_ERROR, "resolve", "cannot record %zu acknowledgements: %s (they are re-sent)",
+               count, gj_err_name(err));
+}
+
+void resolver_write_acks(node *n)
+{
+    static _Thread_local struct pending_ack taken[GJ_ACKS_PER_WRITE];
+    pthread_mutex_lock(&n->acks_mu);
+    size_t count = n->ack_count;
+    memcpy(taken, n->acks, count * sizeof *taken);
+    n->ack_count = 0;
+    pthread_mutex_unlock(&n->acks_mu);
+    write_acks(n, taken, count);
+}
+
+static void note_ack(node *n, const char *setl_id, uint32_t leg, uint8_t action)
+{
+    static _Thread_local struct pending_ack full[GJ_ACKS_PER_WRITE];
+    size_t to_write = 0;
+    pthread_mutex_lock(&n->acks_mu);
+    struct pending_ack *ack = &n->acks[n->ack_count++];
+    gj_strcpy_fit(ack->setl_id, sizeof ack->setl_id, setl_id);
+    ack->leg = leg;
+    ack->action = action;
+    if (n->ack_count == GJ_ACKS_PER_WRITE) {
+        memcpy(full, n->acks, sizeof full);
+        to_write = n->ack_count;
+        n->ack_count = 0;
+    }
+    pthread_mutex_unlock(&n->acks_mu);
+    write_acks(n, full, to_write);
 }
 
 void resolver_push_decision(node *n, const store_decision *d)
 {
-    ack_job job = {.sent = d};
-    bool any = false;
     for (uint32_t k = 0; k < d->leg_count; k++) {
         if (d->legs[k].acked)
             continue;
@@ -66,8 +117,7 @@ void resolver_push_decision(node *n, const store_decision *d)
         if (answer)
             protobuf_c_message_free_unpacked(answer, NULL);
         if (r == GJ_R_NONE) {
-            job.acked[k] = true;
-            any = true;
+            note_ack(n, d->setl_id, d->legs[k].leg, d->legs[k].action);
         } else {
             /* A conflict means the two sides disagree about money: loud, and kept open
              * so the audit shows it. Unreachable peers are simply tried again later. */
@@ -75,12 +125,6 @@ void resolver_push_decision(node *n, const store_decision *d)
                    "resolve", "setl_id=%s leg=%u region=%s action=%d: %s %s", d->setl_id,
                    d->legs[k].leg, d->legs[k].admdvs, d->legs[k].action, gj_reason_name(r), detail);
         }
-    }
-    if (any) {
-        gj_err err = store_submit_wait(n->store, ack_apply, &job);
-        if (err != GJ_OK)
-            gj_log(GJ_LOG_ERROR, "resolve", "setl_id=%s cannot record acks: %s", d->setl_id,
-                   gj_err_name(err));
     }
 }
 
@@ -163,6 +207,8 @@ static void resolve_round(node *n)
     static decision_batch decisions;  /* only the resolver thread uses these */
     static hold_batch holds;
     store_txn *txn;
+    /* Acknowledged legs are on record first, so the scan does not send them again. */
+    resolver_write_acks(n);
     decisions.count = 0;
     if (store_read_begin(n->store, &txn) == GJ_OK) {
         store_decision_scan_open(txn, collect_decision, &decisions);
@@ -199,6 +245,7 @@ static void *resolver_main(void *arg)
         pthread_cond_timedwait(&n->resolver_cv, &n->resolver_mu, &until);
     }
     pthread_mutex_unlock(&n->resolver_mu);
+    resolver_write_acks(n);
     return NULL;
 }
 
