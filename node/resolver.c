@@ -64,7 +64,7 @@ static void write_acks(node *n, const struct pending_ack *acks, size_t count)
 
 void resolver_write_acks(node *n)
 {
-    static _Thread_local struct pending_ack taken[GJ_ACKS_PER_WRITE];
+    struct pending_ack taken[GJ_ACKS_PER_WRITE];
     pthread_mutex_lock(&n->acks_mu);
     size_t count = n->ack_count;
     memcpy(taken, n->acks, count * sizeof *taken);
@@ -75,7 +75,7 @@ void resolver_write_acks(node *n)
 
 static void note_ack(node *n, const char *setl_id, uint32_t leg, uint8_t action)
 {
-    static _Thread_local struct pending_ack full[GJ_ACKS_PER_WRITE];
+    struct pending_ack full[GJ_ACKS_PER_WRITE];
     size_t to_write = 0;
     pthread_mutex_lock(&n->acks_mu);
     struct pending_ack *ack = &n->acks[n->ack_count++];
