@@ -419,10 +419,32 @@ static bool store_counters(const char *url, uint64_t out[6])
     return true;
 }
 
+/* A writer's figures over a run: commits, requests per commit, time per batch, and how
+ * much of the run it spent applying and committing (near 100 %: requests queue for it). */
+static void print_writer(const char *who, const uint64_t before[6], const uint64_t after[6],
+                         double elapsed_s)
+{
+    uint64_t commits = after[0] - before[0], jobs = after[1] - before[1];
+    uint64_t apply_us = after[2] - before[2], commit_us = after[3] - before[3];
+    printf("%-22s %s: %" PRIu64 " commits, %.1f requests each, %.2f ms to apply a batch, "
+           "%.2f ms to commit it, writer busy %.0f %%\n", "", who, commits,
+           (double)jobs / (double)commits, (double)apply_us / 1000.0 / (double)commits,
+           (double)commit_us / 1000.0 / (double)commits,
+           100.0 * (double)(apply_us + commit_us) / (elapsed_s * 1e6));
+}
+
 static result run(const char *name, const char *url, int scenario, const uint8_t *echo, size_t echo_len)
 {
     uint64_t before[6] = {0}, after[6] = {0};
     bool counted = scenario != 3 && store_counters(url, before);
+    /* The sponsors' nodes too, for the cross-region runs: their writers are half of it. */
+    uint64_t peer_before[REGIONS][6] = {{0}}, peer_after[REGIONS][6] = {{0}};
+    bool peer_counted[REGIONS] = {false};
+    for (int region = 1; region < REGIONS && counted && scenario != 0; region++) {
+        char peer_url[64];
+        url_of(region, peer_url, sizeof peer_url);
+        peer_counted[region] = store_counters(peer_url, peer_before[region]);
+    }
     driver *d = calloc((size_t)opt.concurrency, sizeof *d);
     pthread_t *t = calloc((size_t)opt.concurrency, sizeof *t);
     int64_t start = now_us(), until = start + (int64_t)opt.seconds * 1000000;
@@ -457,11 +479,16 @@ static result run(const char *name, const char *url, int scenario, const uint8_t
     printf("%-22s %10.0f tps   p50 %7.2f ms   p99 %7.2f ms   p99.9 %7.2f ms   ok %" PRIu64 " failed %" PRIu64 "\n",
            name, r.tps, r.p50_ms, r.p99_ms, r.p999_ms, r.ok, r.failed);
     if (counted && store_counters(url, after) && after[0] > before[0]) {
-        uint64_t commits = after[0] - before[0], jobs = after[1] - before[1];
-        printf("%-22s coordinator: %" PRIu64 " commits, %.1f requests each, %.2f ms to apply a batch, "
-               "%.2f ms to commit it\n", "", commits, (double)jobs / (double)commits,
-               (double)(after[2] - before[2]) / 1000.0 / (double)commits,
-               (double)(after[3] - before[3]) / 1000.0 / (double)commits);
+        print_writer("coordinator", before, after, elapsed);
+        for (int region = 1; region < REGIONS; region++) {
+            char peer_url[64], who[32];
+            url_of(region, peer_url, sizeof peer_url);
+            snprintf(who, sizeof who, "sponsors' node %s", region_codes[region]);
+            /* Only a node that did more than a commit or two during the run. */
+            if (peer_counted[region] && store_counters(peer_url, peer_after[region]) &&
+                peer_after[region][0] > peer_before[region][0] + 2)
+                print_writer(who, peer_before[region], peer_after[region], elapsed);
+        }
         if (after[5] > before[5])
             printf("%-22s coordinator: %" PRIu64 " hold/post calls to peers in %" PRIu64
                    " messages (%.1f each)\n", "", after[4] - before[4], after[5] - before[5],
