@@ -45,6 +45,7 @@ static void setup_once(void)
     rules_policy_default(&fuzz_node.cfg.policy, "510100");
     fuzz_node.cfg.allow_clock_override = true;
     pthread_mutex_init(&fuzz_node.deciding_mu, NULL);
+    pthread_mutex_init(&fuzz_node.acks_mu, NULL);
     store_options opts = {.map_size = 256 << 20};
     if (store_open(&fuzz_node.store, dir, &opts) != GJ_OK ||
         workers_start(&fuzz_node.workers, 2, 64) != GJ_OK)

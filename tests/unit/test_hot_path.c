@@ -102,6 +102,7 @@ static int setup(void **state)
     memcpy(n.cfg.region, "510100", 7);
     rules_policy_default(&n.cfg.policy, "510100");
     pthread_mutex_init(&n.deciding_mu, NULL);
+    pthread_mutex_init(&n.acks_mu, NULL);
     store_options opts = {.map_size = 64 << 20};
     if (store_open(&n.store, dir, &opts) != GJ_OK)
         return -1;
