@@ -69,6 +69,10 @@
 /* Worker threads for calls that wait on other nodes, and their queue. */
 #define GJ_WORKERS_DEFAULT 32
 #define GJ_WORKERS_MAX 256
+/* Settlements a node keeps track of as being decided: one per worker, plus those whose
+ * hold a crash left unknown (at most the settlements in flight, and answered ones whose
+ * acknowledgement had not been written). */
+#define GJ_DECIDING_MAX (3 * GJ_WORKERS_MAX)
 #define GJ_WORKER_QUEUE_MAX 1024
 /* How long one call to a peer may take when the caller's deadline allows more. */
 #define GJ_PEER_TIMEOUT_DEFAULT_MS 1000

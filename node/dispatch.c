@@ -25,11 +25,12 @@ bool node_deciding_add(node *n, const char *setl_id, const char *caller_id, cons
 {
     bool added = false;
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_WORKERS_MAX && !added; i++)
+    for (size_t i = 0; i < GJ_DECIDING_MAX && !added; i++)
         if (n->deciding[i].setl_id[0] == '\0') {
             gj_strcpy_fit(n->deciding[i].setl_id, sizeof n->deciding[i].setl_id, setl_id);
             gj_strcpy_fit(n->deciding[i].caller_id, sizeof n->deciding[i].caller_id, caller_id);
             gj_strcpy_fit(n->deciding[i].call_id, sizeof n->deciding[i].call_id, call_id);
+            n->deciding[i].unknown = false;
             added = true;
         }
     pthread_mutex_unlock(&n->deciding_mu);
@@ -39,9 +40,11 @@ bool node_deciding_add(node *n, const char *setl_id, const char *caller_id, cons
 void node_deciding_remove(node *n, const char *setl_id)
 {
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_WORKERS_MAX; i++)
-        if (strcmp(n->deciding[i].setl_id, setl_id) == 0)
+    for (size_t i = 0; i < GJ_DECIDING_MAX; i++)
+        if (strcmp(n->deciding[i].setl_id, setl_id) == 0) {
             n->deciding[i].setl_id[0] = '\0';
+            n->deciding[i].unknown = false;
+        }
     pthread_mutex_unlock(&n->deciding_mu);
 }
 
@@ -49,21 +52,52 @@ bool node_deciding_has(node *n, const char *setl_id)
 {
     bool found = false;
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_WORKERS_MAX && !found; i++)
+    for (size_t i = 0; i < GJ_DECIDING_MAX && !found; i++)
         found = strcmp(n->deciding[i].setl_id, setl_id) == 0;
+    pthread_mutex_unlock(&n->deciding_mu);
+    return found;
+}
+
+bool node_deciding_has_other_call(node *n, const char *caller_id, const char *call_id,
+                                  const char *setl_id)
+{
+    bool found = false;
+    pthread_mutex_lock(&n->deciding_mu);
+    for (size_t i = 0; i < GJ_DECIDING_MAX && !found; i++)
+        found = n->deciding[i].setl_id[0] != '\0' &&
+                (setl_id == NULL || strcmp(n->deciding[i].setl_id, setl_id) != 0) &&
+                strcmp(n->deciding[i].caller_id, caller_id) == 0 &&
+                strcmp(n->deciding[i].call_id, call_id) == 0;
     pthread_mutex_unlock(&n->deciding_mu);
     return found;
 }
 
 bool node_deciding_has_call(node *n, const char *caller_id, const char *call_id)
 {
-    bool found = false;
+    return node_deciding_has_other_call(n, caller_id, call_id, NULL);
+}
+
+bool node_deciding_mark_unknown(node *n, const char *setl_id, const char *caller_id, const char *call_id)
+{
+    bool marked = false;
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_WORKERS_MAX && !found; i++)
-        found = n->deciding[i].setl_id[0] != '\0' && strcmp(n->deciding[i].caller_id, caller_id) == 0 &&
-                strcmp(n->deciding[i].call_id, call_id) == 0;
+    for (size_t i = 0; i < GJ_DECIDING_MAX && !marked; i++)
+        if (strcmp(n->deciding[i].setl_id, setl_id) == 0)
+            marked = n->deciding[i].unknown = true;
     pthread_mutex_unlock(&n->deciding_mu);
-    return found;
+    if (!marked && node_deciding_add(n, setl_id, caller_id, call_id))
+        marked = node_deciding_mark_unknown(n, setl_id, caller_id, call_id);
+    return marked;
+}
+
+bool node_deciding_is_unknown(node *n, const char *setl_id)
+{
+    bool unknown = false;
+    pthread_mutex_lock(&n->deciding_mu);
+    for (size_t i = 0; i < GJ_DECIDING_MAX && !unknown; i++)
+        unknown = n->deciding[i].unknown && strcmp(n->deciding[i].setl_id, setl_id) == 0;
+    pthread_mutex_unlock(&n->deciding_mu);
+    return unknown;
 }
 
 /* ---- per-call arena ---- */
@@ -256,6 +290,12 @@ static gj_err write_apply(store_txn *txn, void *arg)
                       call_id);
             return GJ_ERR_ABORT;
         }
+        if (node_deciding_has_other_call(c->n, caller, call_id, c->deciding_setl_id)) {
+            /* The first copy wrote its answer before its sponsor's hold came back: that
+             * answer may still change. */
+            call_fail(c, GJ_R_SETTLEMENT_IN_FLIGHT, "call id %s is still being decided", call_id);
+            return GJ_ERR_ABORT;
+        }
         /* A repeat: answer exactly as the first time; nothing moves. */
         uint8_t *copy = malloc(first_len ? first_len : 1);
         if (copy == NULL) {
@@ -307,9 +347,9 @@ static void write_done(void *arg, gj_err result)
     call_finish_error(c, reason);
 }
 
-gj_err call_write_wait(call *c)
+/* What call_write_wait does with the outcome of a write. */
+static gj_err write_outcome(call *c, gj_err result)
 {
-    gj_err result = store_submit_wait(c->n->store, write_apply, c);
     if (result != GJ_OK && (result != GJ_ERR_ABORT || c->reason == GJ_R_NONE)) {
         c->reason = result == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
         c->message[0] = '\0';
@@ -322,6 +362,124 @@ gj_err call_write_wait(call *c)
         c->reply_owned = false;
     }
     return result;
+}
+
+/* The call rides in the job through write_apply; the waiter gets the outcome. */
+typedef struct started_job {
+    call *c;
+    call_write *w;
+} started_job;
+
+static gj_err started_apply(store_txn *txn, void *arg)
+{
+    started_job *job = arg;
+    return write_apply(txn, job->c);
+}
+
+static void started_done(void *arg, gj_err result)
+{
+    call_write *w = ((started_job *)arg)->w;
+    pthread_mutex_lock(&w->mu);
+    w->result = result;
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+gj_err call_write_start(call *c, call_write *w)
+{
+    started_job *job = call_alloc(c, sizeof *job);
+    if (job == NULL)
+        return GJ_ERR_NOMEM;
+    *job = (started_job){c, w};
+    w->done = false;
+    w->result = GJ_OK;
+    if (pthread_mutex_init(&w->mu, NULL) != 0)
+        return GJ_ERR_NOMEM;
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        return GJ_ERR_NOMEM;
+    }
+    gj_err err = store_submit(c->n->store, started_apply, started_done, job);
+    if (err != GJ_OK) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+    }
+    return err;
+}
+
+gj_err call_write_finish(call *c, call_write *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->done)
+        pthread_cond_wait(&w->cv, &w->mu);
+    gj_err result = w->result;
+    pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    return write_outcome(c, result);
+}
+
+static gj_err rewrite_apply(store_txn *txn, void *arg)
+{
+    call *c = arg;
+    c->reason = GJ_R_NONE;
+    gj_reason reason = c->apply(c, txn);
+    if (reason != GJ_R_NONE) {
+        c->reason = reason;
+        return GJ_ERR_ABORT;
+    }
+    if (!build_reply(c)) {
+        c->reason = GJ_R_STORE_ERROR;
+        return GJ_ERR_NOMEM;
+    }
+    gj_err err = store_idem_replace(txn, c->env->caller_id, c->env->call_id, c->request_hash, c->reply_bytes,
+                                    c->reply_len);
+    if (err != GJ_OK)
+        c->reason = err == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
+    return err;
+}
+
+gj_err call_rewrite_wait(call *c)
+{
+    return write_outcome(c, store_submit_wait(c->n->store, rewrite_apply, c));
+}
+
+call *call_detached(node *n, const char *caller_id, const char *call_id)
+{
+    call *c = calloc(1, sizeof *c + sizeof(call_arena_block) + CALL_INLINE_ARENA);
+    if (c == NULL)
+        return NULL;
+    atomic_fetch_add(&n->in_flight, 1);
+    c->n = n;
+    c->today = node_today(n);
+    c->arena = (call_arena_block *)(c + 1);
+    c->arena->cap = CALL_INLINE_ARENA;
+    c->pb_allocator = (ProtobufCAllocator){.alloc = arena_pb_alloc, .free = arena_pb_free, .allocator_data = c};
+    Gongji__V1__Envelope *env = call_alloc(c, sizeof *env);
+    if (env == NULL) {
+        call_discard(c);
+        return NULL;
+    }
+    gongji__v1__envelope__init(env);
+    env->caller_id = call_strdup(c, caller_id);
+    env->call_id = call_strdup(c, call_id);
+    if (env->caller_id == NULL || env->call_id == NULL) {
+        call_discard(c);
+        return NULL;
+    }
+    c->env = env;
+    return c;
+}
+
+void call_discard(call *c)
+{
+    call_end(c);
+}
+
+gj_err call_write_wait(call *c)
+{
+    return write_outcome(c, store_submit_wait(c->n->store, write_apply, c));
 }
 
 /* ---- routing ---- */

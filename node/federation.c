@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- routing ---- */
 
@@ -50,10 +51,24 @@ static int peer_budget_ms(call *c)
     return (int)left;
 }
 
+/* Another copy of this call (the same caller and call id, sent twice or through two
+ * nodes) is being decided by another worker, after writing its answer before its
+ * sponsor's hold came back: wait for it, within this call's own time. */
+static void await_other_copy(call *c)
+{
+    int64_t until = gj_mono_ms() + peer_budget_ms(c);
+    while (node_deciding_has_other_call(c->n, c->env->caller_id, c->env->call_id, c->deciding_setl_id) &&
+           gj_mono_ms() < until) {
+        struct timespec pause = {0, 2 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* A repeat of an answered write: answer it again (true), or refuse a reused id. */
 static bool replay_if_answered(call *c)
 {
     store_txn *txn;
+    await_other_copy(c);
     uint64_t hash;
     const void *reply;
     size_t len;
@@ -67,6 +82,10 @@ static bool replay_if_answered(call *c)
         } else if (hash != c->request_hash) {
             call_fail(c, GJ_R_CALL_ID_REUSED, "call id %s was first used for another request",
                       c->env->call_id);
+        } else if (node_deciding_has_call(c->n, c->env->caller_id, c->env->call_id)) {
+            /* Answered on record, but written before its sponsor's hold came back (or a
+             * crash left that unknown): the answer may still change. */
+            call_fail(c, GJ_R_SETTLEMENT_IN_FLIGHT, "call id %s is still being decided", c->env->call_id);
         } else if ((c->reply_bytes = malloc(len ? len : 1)) != NULL) {
             memcpy(c->reply_bytes, reply, len);
             c->reply_len = len;
@@ -491,6 +510,22 @@ static gj_reason participant_refund(store_txn *txn, store_hold *hold, int32_t wi
     return GJ_R_NONE;
 }
 
+/* A VOIDED hold of amount 0 where no hold is: the hold is refused if it ever arrives. */
+static gj_reason write_fence(store_txn *txn, const fed_resolve_args *a, int64_t now)
+{
+    store_hold hold;
+    memset(&hold, 0, sizeof hold);
+    if (!gj_strcpy_fit(hold.setl_id, sizeof hold.setl_id, a->setl_id) ||
+        !gj_strcpy_fit(hold.sponsor, sizeof hold.sponsor, a->sponsor[0] ? a->sponsor : "-") ||
+        !gj_strcpy_fit(hold.beneficiary, sizeof hold.beneficiary, a->beneficiary[0] ? a->beneficiary : "-") ||
+        !gj_strcpy_fit(hold.coordinator, sizeof hold.coordinator, a->coordinator))
+        return GJ_R_FIELD_INVALID;
+    hold.leg = a->leg;
+    hold.state = STORE_HOLD_VOIDED;
+    hold.created_unix_ms = hold.resolved_unix_ms = now;
+    return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
+}
+
 /* Post, void or refund hold (setl_id, leg) exactly once. Shared by Peer/Resolve and by
  * the resolver acting on a coordinator's answer. */
 gj_reason fed_participant_resolve(store_txn *txn, const fed_resolve_args *a, int32_t today,
@@ -507,20 +542,24 @@ gj_reason fed_participant_resolve(store_txn *txn, const fed_resolve_args *a, int
     }
     int64_t now = gj_now_unix_ms();
     gj_reason r;
+    bool post_up_to = a->action == GONGJI__V1__LEG_ACTION__POST && a->up_to;
+    if (post_up_to && err == GJ_OK && hold.state != STORE_HOLD_VOIDED && hold.amount <= a->amount) {
+        /* The coordinator decided before it knew the hold: the hold says how much. */
+        *resolved_amount = hold.amount;
+        if (hold.state != STORE_HOLD_HELD)
+            return GJ_R_NONE; /* posted (and maybe refunded since): said before */
+        if ((r = participant_post(txn, &hold, a->post_window, now)) != GJ_R_NONE)
+            return r;
+        return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
+    }
+    if (post_up_to && (err == GJ_ERR_NOTFOUND || hold.state == STORE_HOLD_VOIDED)) {
+        /* Nothing held: nothing moves, and (as for a void) a fence refuses the hold if it
+         * ever arrives. */
+        return err == GJ_OK ? GJ_R_NONE : write_fence(txn, a, now);
+    }
     if (a->action == GONGJI__V1__LEG_ACTION__VOID) {
-        if (err == GJ_ERR_NOTFOUND) {
-            /* The void came first: a fence, so the hold is refused if it ever arrives. */
-            memset(&hold, 0, sizeof hold);
-            if (!gj_strcpy_fit(hold.setl_id, sizeof hold.setl_id, a->setl_id) ||
-                !gj_strcpy_fit(hold.sponsor, sizeof hold.sponsor, a->sponsor[0] ? a->sponsor : "-") ||
-                !gj_strcpy_fit(hold.beneficiary, sizeof hold.beneficiary, a->beneficiary[0] ? a->beneficiary : "-") ||
-                !gj_strcpy_fit(hold.coordinator, sizeof hold.coordinator, a->coordinator))
-                return GJ_R_FIELD_INVALID;
-            hold.leg = a->leg;
-            hold.state = STORE_HOLD_VOIDED;
-            hold.created_unix_ms = hold.resolved_unix_ms = now;
-            return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
-        }
+        if (err == GJ_ERR_NOTFOUND)
+            return write_fence(txn, a, now); /* the void came first */
         if (hold.state == STORE_HOLD_VOIDED)
             return GJ_R_NONE;
         if (hold.state != STORE_HOLD_HELD) {
@@ -589,7 +628,8 @@ gj_reason fed_resolve_apply(call *c, store_txn *txn)
     fed_resolve_args a = {.coordinator = c->env->caller_id, .setl_id = req->setl_id, .leg = req->leg,
                           .action = (int)req->action, .amount = req->amount,
                           .sponsor = req->sponsor_psn_no, .beneficiary = req->beneficiary_psn_no,
-                          .post_window = req->post_window, .refund_window = req->refund_window};
+                          .post_window = req->post_window, .refund_window = req->refund_window,
+                          .up_to = req->up_to};
     gj_reason r = fed_participant_resolve(txn, &a, c->today, &amount, c->message, sizeof c->message);
     if (r != GJ_R_NONE)
         return r;
@@ -648,7 +688,8 @@ typedef struct settle_leg {
     char admdvs[GJ_ADMDVS_LEN + 1];
     bool remote;
     bool needs_void;  /* a hold may exist whose amount we do not know */
-    int64_t planned;  /* local: tentative; remote: what was held */
+    bool speculative; /* remote: decided as holding all it was asked, before it answered */
+    int64_t planned;  /* local: tentative; remote: what was held (or asked, speculative) */
 } settle_leg;
 
 typedef struct settle_plan {
@@ -718,6 +759,7 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
                 memcpy(d->legs[k].admdvs, leg->admdvs, sizeof d->legs[k].admdvs);
                 d->legs[k].amount = pay;
                 d->legs[k].action = pay > 0 ? STORE_LEG_POST : STORE_LEG_VOID;
+                d->legs[k].speculative = leg->speculative;
                 /* R16: the sponsor's region owes ours; recorded with the decision. */
                 if (pay > 0 && (r = clearing_record(txn, window, leg->admdvs, s.setl_id, i,
                                                     plan->premium ? STORE_CLR_PREMIUM : STORE_CLR_PAYMENT,
@@ -795,6 +837,102 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
     return GJ_R_NONE;
 }
 
+gj_reason fed_settle_fix_apply(call *c, store_txn *txn)
+{
+    settle_fix *fix = c->ext;
+    store_decision *d = &fix->decision;
+    store_settlement s;
+    gj_err err;
+    gj_reason r;
+    if ((err = store_settlement_get(txn, fix->setl_id, &s)) != GJ_OK ||
+        (err = store_decision_get(txn, fix->setl_id, d)) != GJ_OK)
+        return err == GJ_ERR_NOTFOUND ? call_fail(c, GJ_R_STORE_ERROR, "no decision %s to correct", fix->setl_id)
+                                      : ops_store_reason(c, err);
+    uint32_t k = 0;
+    while (k < d->leg_count && d->legs[k].leg != fix->leg)
+        k++;
+    if (k == d->leg_count)
+        return call_fail(c, GJ_R_STORE_ERROR, "decision %s has no leg %u", fix->setl_id, fix->leg);
+    if (d->legs[k].speculative) { /* else corrected already: answer as it stands */
+        int64_t asked = d->legs[k].amount;
+        if (fix->amount < 0 || fix->amount > asked)
+            return call_fail(c, GJ_R_HOLD_CONFLICT, "leg %u of %s: %" PRId64 " held, %" PRId64 " asked",
+                             fix->leg, fix->setl_id, fix->amount, asked);
+        int64_t less = asked - fix->amount;
+        if (less > 0) {
+            /* The clearing row goes where it was written; a window closed since then
+             * fails the correction, for an operator to see, rather than count twice. */
+            err = store_clearing_delete(txn, d->post_window, d->legs[k].admdvs, s.setl_id, fix->leg,
+                                        STORE_CLR_PAYMENT);
+            if (err != GJ_OK && err != GJ_ERR_NOTFOUND)
+                return ops_store_reason(c, err);
+            if (fix->amount > 0 &&
+                (r = clearing_record(txn, d->post_window, d->legs[k].admdvs, s.setl_id, fix->leg,
+                                     STORE_CLR_PAYMENT, STORE_CLR_OWED_TO_US, fix->amount,
+                                     d->legs[k].sponsor, s.psn_no)) != GJ_R_NONE)
+                return r;
+            for (uint32_t p = 0; p < s.part_count; p++) {
+                if (strcmp(s.parts[p].psn_no, d->legs[k].sponsor) != 0 ||
+                    strcmp(s.parts[p].admdvs, d->legs[k].admdvs) != 0)
+                    continue;
+                s.parts[p].amount -= less;
+                if (s.parts[p].amount == 0) {
+                    memmove(&s.parts[p], &s.parts[p + 1], (s.part_count - p - 1) * sizeof s.parts[0]);
+                    s.part_count--;
+                }
+                break;
+            }
+            s.mulaid_pay -= less;
+            s.cash_pay += less; /* what the sponsor did not give, the patient pays */
+            if ((err = store_settlement_put(txn, &s)) != GJ_OK)
+                return ops_store_reason(c, err);
+        }
+        d->legs[k].amount = fix->amount;
+        d->legs[k].action = fix->amount > 0 ? STORE_LEG_POST : STORE_LEG_VOID;
+        d->legs[k].speculative = 0;
+        if (fix->acked)
+            d->legs[k].acked = 1;
+        if ((err = store_decision_put(txn, d)) != GJ_OK)
+            return ops_store_reason(c, err);
+        char mp[GJ_PSN_NO_MAX + 1];
+        gj_log(less > 0 ? GJ_LOG_INFO : GJ_LOG_DEBUG, "settle",
+               "setl_id=%s leg=%u sponsor=%s held %" PRId64 " of %" PRId64 " asked: corrected", s.setl_id,
+               fix->leg, gj_mask(d->legs[k].sponsor, mp, sizeof mp), fix->amount, asked);
+    }
+    /* The answer the institution gets, which replaces the one on record. */
+    uint64_t hash;
+    const void *reply;
+    size_t len;
+    if (store_idem_get(txn, s.caller_id, s.call_id, &hash, &reply, &len) == GJ_OK)
+        c->request_hash = hash;
+    if (ops_answer_settlement(c, &s) == NULL)
+        return ops_out_of_memory(c);
+    return GJ_R_NONE;
+}
+
+gj_reason fed_settle_fix(node *n, settle_fix *fix)
+{
+    store_txn *txn;
+    store_settlement s;
+    if (store_read_begin(n->store, &txn) != GJ_OK)
+        return GJ_R_STORE_ERROR;
+    gj_err err = store_settlement_get(txn, fix->setl_id, &s);
+    store_read_end(txn);
+    if (err != GJ_OK)
+        return GJ_R_STORE_ERROR;
+    call *c = call_detached(n, s.caller_id, s.call_id);
+    if (c == NULL)
+        return GJ_R_OVERLOADED;
+    c->ext = fix;
+    c->apply = fed_settle_fix_apply;
+    gj_reason r = call_rewrite_wait(c) == GJ_OK ? GJ_R_NONE : c->reason;
+    if (r != GJ_R_NONE)
+        gj_log(GJ_LOG_ERROR, "settle", "setl_id=%s leg=%u cannot be corrected: %s %s", fix->setl_id, fix->leg,
+               gj_reason_name(r), c->message);
+    call_discard(c);
+    return r;
+}
+
 /* Ask sponsor leg i's node to hold up to `wanted`. Returns what it held. */
 static int64_t request_hold(call *c, settle_plan *plan, uint32_t i, int64_t wanted, int budget_ms)
 {
@@ -858,6 +996,77 @@ static void void_undecided(node *n, const settle_plan *plan)
         resolver_push_decision(n, &d);
 }
 
+/* The remote leg a plan may decide before its hold answers: the first leg that would
+ * be asked, when it is remote and the last in the order (so if it holds everything
+ * asked, nothing else changes, and if it holds less, the patient pays the rest in
+ * cash, as the two-step order would have it). -1 when there is none. */
+static int speculative_leg(const node *n, const settle_plan *plan, const int64_t *local_shareable)
+{
+    if (plan->premium || !n->cfg.policy.live || plan->leg_count == 0)
+        return -1;
+    int64_t remaining = plan->amount - plan->own_planned;
+    for (uint32_t i = 0; i < plan->leg_count && remaining > 0; i++) {
+        if (plan->legs[i].remote)
+            return i == plan->leg_count - 1 ? (int)i : -1;
+        int64_t take = local_shareable[i] < remaining ? local_shareable[i] : remaining;
+        remaining -= take;
+        if (!n->cfg.policy.cascade && take > 0)
+            return -1;
+    }
+    return -1;
+}
+
+/* Write the decision while leg i's hold is on its way (docs/federation.md, "Deciding
+ * while the hold is made"). On return c holds the answer (or the failure) and
+ * plan->decided / plan->decision what was written; *unknown is set when what the hold
+ * came to could not be recorded, so the resolver must find out. */
+static void decide_while_holding(call *c, settle_plan *plan, uint32_t i, int budget, bool *unknown)
+{
+    settle_leg *leg = &plan->legs[i];
+    int64_t asked = plan->amount - plan->own_planned;
+    for (uint32_t j = 0; j < i; j++)
+        asked -= plan->legs[j].planned;
+    leg->planned = asked;
+    leg->speculative = true;
+    /* The writer reads the plan while the hold is out: the hold works on a copy. */
+    settle_plan hold_view = *plan;
+    call_write w;
+    if (call_write_start(c, &w) != GJ_OK) {
+        c->reason = GJ_R_OVERLOADED;
+        leg->planned = 0; /* nothing asked, nothing to void */
+        return;
+    }
+    int64_t held = request_hold(c, &hold_view, i, asked, budget);
+    call_write_finish(c, &w);
+    leg->needs_void = hold_view.legs[i].needs_void;
+    if (c->reason != GJ_R_NONE || !plan->decided) {
+        leg->planned = held; /* undecided: the caller voids what was held */
+        return;
+    }
+    if (held == asked)
+        return; /* the usual case: decided as written, one commit on the way */
+    /* It gave less (or nothing, or no answer): correct before anyone is told. */
+    settle_fix *fix = call_alloc(c, sizeof *fix);
+    if (fix == NULL) {
+        *unknown = true;
+        c->reason = GJ_R_OVERLOADED;
+        return;
+    }
+    memcpy(fix->setl_id, plan->setl_id, sizeof fix->setl_id);
+    fix->leg = i;
+    fix->amount = held;
+    c->ext = fix;
+    c->apply = fed_settle_fix_apply;
+    if (call_rewrite_wait(c) != GJ_OK) {
+        *unknown = true; /* the decision on record still says "all of it" */
+        gj_log(GJ_LOG_ERROR, "settle", "setl_id=%s leg=%u held %" PRId64 " of %" PRId64
+               " but the decision cannot be corrected now: %s; the resolver will",
+               plan->setl_id, i, held, asked, gj_reason_name(c->reason));
+        return;
+    }
+    plan->decision = fix->decision;
+}
+
 /* Hold, decide, answer, then post: steps 2 to 5 of docs/federation.md. The plan names
  * the patient, the amount and the sponsors in order; the call's apply writes the
  * decision. Ends the call. */
@@ -870,41 +1079,70 @@ static void run_plan(call *c, settle_plan *plan, const int64_t *local_shareable)
         call_finish(c);
         return;
     }
-    /* Walk the deduction order (R6): cascade takes from each until paid; single takes
-     * only from the first sponsor with money. Remote sponsors hold their part first. */
-    int64_t remaining = plan->amount - plan->own_planned;
-    bool live = n->cfg.policy.live;
-    for (uint32_t i = 0; i < plan->leg_count; i++) {
-        settle_leg *leg = &plan->legs[i];
-        if (remaining <= 0 || !live)
-            continue;
-        int64_t take;
-        if (leg->remote) {
-            int budget = peer_budget_ms(c);
-            if (budget < 20)
-                continue; /* no time left to ask: the next (local) sponsor or cash pays */
-            take = request_hold(c, plan, i, remaining, budget);
-        } else {
-            take = local_shareable[i] < remaining ? local_shareable[i] : remaining;
-        }
-        leg->planned = take;
-        remaining -= take;
-        if (!n->cfg.policy.cascade && take > 0)
-            break;
-    }
-
+    c->deciding_setl_id = plan->setl_id;
     c->ext = plan;
     c->apply = settle_decide_apply;
-    if (plan->premium && remaining > 0) {
-        /* All or nothing: give back what was held. */
-        call_fail(c, GJ_R_PREMIUM_NOT_COVERED, "the sponsor can share only part of the premium now");
+    bool unknown = false;
+    int budget = peer_budget_ms(c);
+    int spec = speculative_leg(n, plan, local_shareable);
+    if (spec >= 0 && budget >= 20) {
+        /* Local legs before it take what the snapshot showed, as below. */
+        for (int i = 0; i < spec; i++) {
+            int64_t remaining = plan->amount - plan->own_planned;
+            for (int j = 0; j < i; j++)
+                remaining -= plan->legs[j].planned;
+            plan->legs[i].planned = local_shareable[i] < remaining ? local_shareable[i] : remaining;
+        }
+        decide_while_holding(c, plan, (uint32_t)spec, budget, &unknown);
     } else {
+        /* Walk the deduction order (R6): cascade takes from each until paid; single takes
+         * only from the first sponsor with money. Remote sponsors hold their part first. */
+        int64_t remaining = plan->amount - plan->own_planned;
+        bool live = n->cfg.policy.live;
+        for (uint32_t i = 0; i < plan->leg_count; i++) {
+            settle_leg *leg = &plan->legs[i];
+            if (remaining <= 0 || !live)
+                continue;
+            int64_t take;
+            if (leg->remote) {
+                budget = peer_budget_ms(c);
+                if (budget < 20)
+                    continue; /* no time left to ask: the next (local) sponsor or cash pays */
+                take = request_hold(c, plan, i, remaining, budget);
+            } else {
+                take = local_shareable[i] < remaining ? local_shareable[i] : remaining;
+            }
+            leg->planned = take;
+            remaining -= take;
+            if (!n->cfg.policy.cascade && take > 0)
+                break;
+        }
+        if (plan->premium && remaining > 0) {
+            /* All or nothing: give back what was held. */
+            call_fail(c, GJ_R_PREMIUM_NOT_COVERED, "the sponsor can share only part of the premium now");
+        } else {
+            call_write_wait(c);
+        }
+    }
+    if (c->reason == GJ_R_SETTLEMENT_IN_FLIGHT && !plan->decided && !unknown) {
+        /* Another copy of this call wrote its answer first and is still deciding: wait
+         * for it, then answer as it was answered (this plan's holds are voided below). */
+        await_other_copy(c);
+        for (uint32_t i = 0; i < plan->leg_count; i++)
+            plan->legs[i].speculative = false;
+        c->reason = GJ_R_NONE;
+        c->message[0] = '\0';
+        c->ext = plan;
+        c->apply = settle_decide_apply;
         call_write_wait(c);
     }
     bool decided = c->reason == GJ_R_NONE && plan->decided;
-    node_deciding_remove(n, plan->setl_id);
+    if (unknown)
+        node_deciding_mark_unknown(n, plan->setl_id, c->env->caller_id, c->env->call_id);
+    else
+        node_deciding_remove(n, plan->setl_id);
     /* The plan lives in the call's arena: keep what is needed after the answer. */
-    settle_plan *after = decided ? NULL : malloc(sizeof *after);
+    settle_plan *after = decided || unknown ? NULL : malloc(sizeof *after);
     if (after != NULL)
         *after = *plan;
     store_decision decision = plan->decision;

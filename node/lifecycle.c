@@ -110,6 +110,9 @@ static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, Gon
                    : call_fail(c, GJ_R_SETTLEMENT_NOT_FOUND, "no settlement %.40s here", setl_id);
     if (err != GJ_OK)
         return ops_store_reason(c, err);
+    /* On record but its sponsor's hold not yet known (decided while the hold was made). */
+    if (node_deciding_has(c->n, setl_id))
+        return GJ_R_SETTLEMENT_IN_FLIGHT;
     if (s.status == STORE_SETL_REVOKED)
         return call_fail(c, GJ_R_ALREADY_REVOKED, "settlement %s was revoked on %d", s.setl_id, s.revoke_date);
     if (ops_is_role(c, GONGJI__V1__ROLE__INSTITUTION) && strcmp(c->env->caller_id, s.caller_id) != 0)
@@ -152,6 +155,7 @@ static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, Gon
             /* The sponsor's node gives it back; posted or not yet, REFUND settles both. */
             d.legs[j].action = STORE_LEG_REFUND;
             d.legs[j].acked = 0;
+            d.legs[j].speculative = 0; /* known: only a confirmed amount gets this far */
             if ((r = clearing_record(txn, window, d.legs[j].admdvs, s.setl_id, d.legs[j].leg, STORE_CLR_REFUND,
                                      STORE_CLR_OWED_TO_US, -d.legs[j].amount, d.legs[j].sponsor,
                                      s.psn_no)) != GJ_R_NONE)

@@ -153,6 +153,12 @@ int main(int argc, char **argv)
     if (n.cfg.allow_clock_override)
         gj_log(GJ_LOG_WARN, "clock", "allow_clock_override is on: operators can move the business "
                                      "date; never use this in production");
+    if (resolver_track_unknown(&n) != 0) {
+        workers_stop(n.workers);
+        peers_close(&n.peers);
+        store_close(n.store);
+        return 1;
+    }
     server *srv = NULL;
     if (server_start(&srv, &n, n.cfg.listen_url, n.cfg.contexts) != GJ_OK) {
         workers_stop(n.workers);

@@ -45,7 +45,11 @@ typedef struct node {
         char setl_id[GJ_SETL_ID_MAX + 1];
         char caller_id[GJ_CALLER_ID_MAX + 1];
         char call_id[GJ_CALL_ID_MAX + 1];
-    } deciding[GJ_WORKERS_MAX];
+        /* Its decision was written before its hold answered and nobody here knows what
+         * the hold came to (found at start, or its correction failed): the resolver
+         * asks the sponsor's node, not the settlement's worker. */
+        bool unknown;
+    } deciding[GJ_DECIDING_MAX];
     /* The resolver thread: re-sends posts and voids, asks about stale holds. */
     pthread_t resolver;
     bool resolver_running;
@@ -76,6 +80,12 @@ bool node_deciding_add(node *n, const char *setl_id, const char *caller_id, cons
 void node_deciding_remove(node *n, const char *setl_id);
 bool node_deciding_has(node *n, const char *setl_id);
 bool node_deciding_has_call(node *n, const char *caller_id, const char *call_id);
+/* The same, leaving out the entry of setl_id (the asker's own settlement). */
+bool node_deciding_has_other_call(node *n, const char *caller_id, const char *call_id,
+                                  const char *setl_id);
+/* Mark an entry unknown (adding it if absent); ask whether an entry is unknown. */
+bool node_deciding_mark_unknown(node *n, const char *setl_id, const char *caller_id, const char *call_id);
+bool node_deciding_is_unknown(node *n, const char *setl_id);
 
 /* Receives the packed Reply; bytes are valid only during the call. */
 typedef void (*call_finish_fn)(void *arg, const uint8_t *bytes, size_t len);
@@ -118,6 +128,8 @@ typedef struct call {
     void *ext;  /* slow-path state handed to its apply */
     /* The write to run (default: the method's apply). */
     gj_reason (*apply)(struct call *c, store_txn *txn);
+    /* The settlement this call is deciding (an entry of node.deciding), or NULL. */
+    const char *deciding_setl_id;
 } call;
 
 /* A handler's table row. check() runs first on the receiving thread; for write methods
@@ -148,6 +160,30 @@ void call_finish(call *c);
 /* From a worker thread: run c->apply in the store writer through the idempotency
  * wrapper and wait. Returns the outcome; c->reply_bytes holds the answer on success. */
 gj_err call_write_wait(call *c);
+
+/* The same in two steps, so the worker can do something else while the write is on its
+ * way: start queues it (an error means nothing was queued and finish must not be
+ * called), finish waits for it and returns what call_write_wait would. */
+typedef struct call_write {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    gj_err result;
+} call_write;
+gj_err call_write_start(call *c, call_write *w);
+gj_err call_write_finish(call *c, call_write *w);
+
+/* From a worker thread: run c->apply (which sets c->answer) and then replace the call's
+ * idempotency record with the new answer, keyed by c->env's caller and call id and
+ * c->request_hash. For a decision corrected after it was written. */
+gj_err call_rewrite_wait(call *c);
+
+/* A call with no client behind it, for work the node does by itself that has to build
+ * an answer as a client would have got it (the resolver correcting a decision): caller
+ * and call id as the original call had them. End it with call_discard(). NULL when out
+ * of memory. */
+call *call_detached(node *n, const char *caller_id, const char *call_id);
+void call_discard(call *c);
 
 /* Forward c unchanged (but for hops and deadline) to the node serving c->route_region
  * and answer with whatever it answers. Runs on a worker. */

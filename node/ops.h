@@ -62,9 +62,25 @@ typedef struct fed_resolve_args {
     const char *beneficiary;
     int32_t post_window;
     int32_t refund_window;
+    bool up_to;  /* POST: what is held, at most amount; nothing held: a fence */
 } fed_resolve_args;
 gj_reason fed_participant_resolve(store_txn *txn, const fed_resolve_args *a, int32_t today,
                                   int64_t *resolved_amount, char *detail, size_t detail_size);
+
+/* A remote leg decided before its hold answered (docs/federation.md, "Deciding while
+ * the hold is made"), and what the hold came to. */
+typedef struct settle_fix {
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    uint32_t leg;
+    int64_t amount;           /* what the sponsor's node holds or posted; 0: nothing */
+    bool acked;               /* the sponsor's node said so itself (resolver) */
+    store_decision decision;  /* out: the decision as corrected */
+} settle_fix;
+/* The writer's part (c->ext is the settle_fix): leg, clearing row, settlement and the
+ * answer made what the hold came to; c->answer is the settlement's answer. */
+gj_reason fed_settle_fix_apply(call *c, store_txn *txn);
+/* The same from the resolver, with a call of its own; GJ_R_NONE when written. */
+gj_reason fed_settle_fix(node *n, settle_fix *fix);
 
 /* ---- batch.c: Peer/Batch, several peer calls in one message ---- */
 gj_reason batch_check(call *c);
@@ -101,6 +117,10 @@ gj_reason audit_check(call *c);
 int resolver_start(node *n);
 void resolver_stop(node *n);
 void resolver_wake(node *n);
+/* At start, before serving: put every settlement decided before its hold answered and
+ * not yet confirmed into the deciding set as unknown (replays of it then wait until the
+ * resolver has asked). -1 when they cannot all be tracked. */
+int resolver_track_unknown(node *n);
 /* Write the acknowledgements gathered so far to their decisions (each resolver round,
  * at stop, and whenever GJ_ACKS_PER_WRITE have gathered). */
 void resolver_write_acks(node *n);

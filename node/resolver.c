@@ -9,6 +9,7 @@
 #include "ops.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -96,7 +97,18 @@ void resolver_push_decision(node *n, const store_decision *d)
     for (uint32_t k = 0; k < d->leg_count; k++) {
         if (d->legs[k].acked)
             continue;
+        /* A leg decided before its hold answered: while its worker still waits for that
+         * answer, the worker sends the post; once nobody here knows what the hold came
+         * to (a crash, a failed correction), the sponsor's node says, by posting what it
+         * holds, and the decision is corrected to that. */
+        bool up_to = false;
+        if (d->legs[k].speculative && node_deciding_has(n, d->setl_id)) {
+            if (!node_deciding_is_unknown(n, d->setl_id))
+                continue;
+            up_to = true;
+        }
         Gongji__V1__ResolveRequest req = GONGJI__V1__RESOLVE_REQUEST__INIT;
+        req.up_to = up_to;
         req.setl_id = (char *)d->setl_id;
         req.leg = d->legs[k].leg;
         req.action = d->legs[k].action == STORE_LEG_POST   ? GONGJI__V1__LEG_ACTION__POST
@@ -114,9 +126,18 @@ void resolver_push_decision(node *n, const store_decision *d)
         gj_reason r = peers_call(&n->peers, n->cfg.region, d->legs[k].admdvs, "gongji.v1.Peer/Resolve",
                                  call_id, &req.base, &gongji__v1__resolve_reply__descriptor,
                                  (int)n->cfg.peer_timeout_ms, &answer, detail, sizeof detail);
+        int64_t moved = answer ? ((Gongji__V1__ResolveReply *)answer)->amount : 0;
         if (answer)
             protobuf_c_message_free_unpacked(answer, NULL);
-        if (r == GJ_R_NONE) {
+        if (r == GJ_R_NONE && up_to) {
+            settle_fix fix = {.leg = d->legs[k].leg, .amount = moved, .acked = true};
+            memcpy(fix.setl_id, d->setl_id, sizeof fix.setl_id);
+            if (fed_settle_fix(n, &fix) == GJ_R_NONE) {
+                node_deciding_remove(n, d->setl_id); /* known now: replays may answer */
+                gj_log(GJ_LOG_INFO, "resolve", "setl_id=%s leg=%u decided before its hold answered: %" PRId64
+                       " of %" PRId64 " posted", d->setl_id, d->legs[k].leg, moved, d->legs[k].amount);
+            }
+        } else if (r == GJ_R_NONE) {
             note_ack(n, d->setl_id, d->legs[k].leg, d->legs[k].action);
         } else {
             /* A conflict means the two sides disagree about money: loud, and kept open
@@ -225,6 +246,47 @@ static void resolve_round(node *n)
     }
     for (size_t i = 0; i < holds.count && !n->resolver_stop; i++)
         ask_about_hold(n, &holds.items[i]);
+}
+
+typedef struct unknown_scan {
+    store_txn *txn;
+    node *n;
+    size_t found, tracked;
+} unknown_scan;
+
+static bool track_unknown(const store_decision *d, void *arg)
+{
+    unknown_scan *us = arg;
+    for (uint32_t k = 0; k < d->leg_count; k++) {
+        if (!d->legs[k].speculative || d->legs[k].acked)
+            continue;
+        store_settlement s;
+        us->found++;
+        if (store_settlement_get(us->txn, d->setl_id, &s) == GJ_OK &&
+            node_deciding_mark_unknown(us->n, d->setl_id, s.caller_id, s.call_id))
+            us->tracked++;
+        break;
+    }
+    return true;
+}
+
+int resolver_track_unknown(node *n)
+{
+    store_txn *txn;
+    if (store_read_begin(n->store, &txn) != GJ_OK)
+        return -1;
+    unknown_scan us = {.txn = txn, .n = n};
+    gj_err err = store_decision_scan_open(txn, track_unknown, &us);
+    store_read_end(txn);
+    if (err != GJ_OK || us.tracked != us.found) {
+        gj_log(GJ_LOG_ERROR, "start", "cannot track %zu settlements decided before their holds answered "
+               "(%zu tracked): %s", us.found, us.tracked, gj_err_name(err));
+        return -1;
+    }
+    if (us.found > 0)
+        gj_log(GJ_LOG_INFO, "start", "%zu settlements were decided before their holds answered; "
+               "asking their sponsors' nodes", us.found);
+    return 0;
 }
 
 static void *resolver_main(void *arg)

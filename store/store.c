@@ -16,7 +16,7 @@
 
 /* Bump when any record layout or key encoding changes: an old file must be refused,
  * not misread. */
-#define STORE_FORMAT_VERSION 5u
+#define STORE_FORMAT_VERSION 6u
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
@@ -1311,8 +1311,8 @@ gj_err store_idem_get(store_txn *txn, const char *caller_id, const char *call_id
 }
 
 /* Insert only: the first answer stands; a second put gets GJ_ERR_EXISTS. */
-gj_err store_idem_put(store_txn *txn, const char *caller_id, const char *call_id,
-                      uint64_t request_hash, const void *reply, size_t reply_len)
+static gj_err idem_write(store_txn *txn, const char *caller_id, const char *call_id, uint64_t request_hash,
+                         const void *reply, size_t reply_len, unsigned flags)
 {
     gj_err err;
     char key[IDEM_KEY_MAX];
@@ -1326,7 +1326,7 @@ gj_err store_idem_put(store_txn *txn, const char *caller_id, const char *call_id
         return GJ_ERR_TOOBIG;
     MDB_val k = {klen, key}, v = {IDEM_HDR + reply_len, NULL};
     /* MDB_RESERVE: build the value in place instead of in a temporary buffer. */
-    if ((err = put_val(txn, DB_IDEM, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE)) != GJ_OK)
+    if ((err = put_val(txn, DB_IDEM, &k, &v, flags | MDB_RESERVE)) != GJ_OK)
         return err;
     unsigned char *p = v.mv_data;
     put_be64(p, request_hash);
@@ -1334,6 +1334,24 @@ gj_err store_idem_put(store_txn *txn, const char *caller_id, const char *call_id
     if (reply_len > 0)
         memcpy(p + IDEM_HDR, reply, reply_len);
     return GJ_OK;
+}
+
+gj_err store_idem_put(store_txn *txn, const char *caller_id, const char *call_id,
+                      uint64_t request_hash, const void *reply, size_t reply_len)
+{
+    return idem_write(txn, caller_id, call_id, request_hash, reply, reply_len, MDB_NOOVERWRITE);
+}
+
+gj_err store_idem_replace(store_txn *txn, const char *caller_id, const char *call_id,
+                          uint64_t request_hash, const void *reply, size_t reply_len)
+{
+    uint64_t hash;
+    const void *old;
+    size_t old_len;
+    gj_err err = store_idem_get(txn, caller_id, call_id, &hash, &old, &old_len);
+    if (err != GJ_OK)
+        return err;
+    return idem_write(txn, caller_id, call_id, request_hash, reply, reply_len, 0);
 }
 
 /* ---- counters ---- */
@@ -1952,7 +1970,7 @@ static bool decision_ok(const store_decision *d)
     for (uint32_t i = 0; i < d->leg_count; i++)
         if (!KEYFIELD_OK(d->legs[i].sponsor) || !admdvs_ok(d->legs[i].admdvs) ||
             !part_amount_ok(d->legs[i].amount) || d->legs[i].action < STORE_LEG_POST ||
-            d->legs[i].action > STORE_LEG_REFUND || d->legs[i].acked > 1)
+            d->legs[i].action > STORE_LEG_REFUND || d->legs[i].acked > 1 || d->legs[i].speculative > 1)
             return false;
     return true;
 }

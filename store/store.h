@@ -255,6 +255,10 @@ gj_err store_idem_get(store_txn *txn, const char *caller_id, const char *call_id
                       uint64_t *request_hash, const void **reply, size_t *reply_len);
 gj_err store_idem_put(store_txn *txn, const char *caller_id, const char *call_id,
                       uint64_t request_hash, const void *reply, size_t reply_len);
+/* Replace the answer of a call on record (NOTFOUND when there is none): a settlement
+ * decided before its hold answered, corrected to what the hold came to. */
+gj_err store_idem_replace(store_txn *txn, const char *caller_id, const char *call_id,
+                          uint64_t request_hash, const void *reply, size_t reply_len);
 
 /* Next value of a named persistent counter (1, 2, 3, ...). name is at most 32 chars. */
 gj_err store_next_seq(store_txn *txn, const char *name, uint64_t *out);
@@ -349,6 +353,9 @@ typedef struct store_decision {
         int64_t amount;                  /* fen to post; 0 for a void */
         uint8_t action;                  /* store_leg_action */
         uint8_t acked;                   /* 1 once the participant confirmed */
+        uint8_t speculative;             /* 1: written before the hold answered (POST of
+                                          * all that was asked); true only once the
+                                          * hold is known to be that amount */
     } legs[GJ_SPONSORS_MAX];
 } store_decision;
 

@@ -1084,6 +1084,37 @@ static gj_err apply_idem(store_txn *t, void *arg)
     return GJ_OK;
 }
 
+static gj_err apply_idem_replace(store_txn *t, void *arg)
+{
+    gj_err *rv = arg;
+    rv[0] = store_idem_put(t, "caller-r", "call-1", 5, "first", 5);
+    rv[1] = store_idem_replace(t, "caller-r", "call-1", 5, "corrected", 9);
+    rv[2] = store_idem_replace(t, "caller-r", "call-none", 5, "never", 5);
+    return GJ_OK;
+}
+
+/* A corrected answer replaces the one on record; nothing is made where none was. */
+static void test_idem_replace_only_what_is_on_record(void **state)
+{
+    struct fx *f = open_fx(state);
+    gj_err rv[3];
+    assert_int_equal(store_submit_wait(f->s, apply_idem_replace, rv), GJ_OK);
+    assert_int_equal(rv[0], GJ_OK);
+    assert_int_equal(rv[1], GJ_OK);
+    assert_int_equal(rv[2], GJ_ERR_NOTFOUND);
+    open_with(f, NULL);
+    store_txn *t = rd(f);
+    uint64_t hash = 0;
+    const void *reply = NULL;
+    size_t len = 0;
+    assert_int_equal(store_idem_get(t, "caller-r", "call-1", &hash, &reply, &len), GJ_OK);
+    assert_int_equal(hash, 5);
+    assert_int_equal(len, 9);
+    assert_memory_equal(reply, "corrected", 9);
+    assert_int_equal(store_idem_get(t, "caller-r", "call-none", &hash, &reply, &len), GJ_ERR_NOTFOUND);
+    store_read_end(t);
+}
+
 static void test_idem_roundtrip(void **state)
 {
     struct fx *f = open_fx(state);
@@ -1969,12 +2000,12 @@ static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
     store_close(f->s);
     f->s = NULL;
 
-    /* Format 4 stored journal entries at full size; format 3 kept accounts, spend
-     * records and the patient index in trees of their own and every settlement at full
-     * size: their files are refused, as is any later format. */
+    /* Format 5 had no speculative mark on decision legs; format 4 stored journal
+     * entries at full size; format 3 kept accounts, spend records and the patient index
+     * in trees of their own: their files are refused, as is any later format. */
     static int dummy;
-    const unsigned char other[3][4] = {{0, 0, 0, 3}, {0, 0, 0, 4}, {0, 0, 0, 6}};
-    for (int i = 0; i < 3; i++) {
+    const unsigned char other[4][4] = {{0, 0, 0, 3}, {0, 0, 0, 4}, {0, 0, 0, 5}, {0, 0, 0, 7}};
+    for (int i = 0; i < 4; i++) {
         raw_put(f->dir, "meta", "format", other[i], sizeof other[i]);
         store *s = (store *)&dummy; /* must be cleared on failure */
         assert_int_equal(store_open(&s, f->dir, NULL), GJ_ERR_CORRUPT);
@@ -3676,6 +3707,7 @@ int main(void)
         T(test_binding_lists_from_both_sides),
         T(test_order_absent_reads_empty),
         T(test_idem_roundtrip),
+        T(test_idem_replace_only_what_is_on_record),
         T(test_spend_list_pages_in_date_order_and_resumes_by_cursor),
         T(test_next_seq_survives_reopen),
         T(test_conservation_holds_after_many_moves),
