@@ -1,0 +1,251 @@
+/* A settlement whose one sponsor lives on another node is decided while the hold is
+ * made (docs/federation.md, "Deciding while the hold is made"): the coordinator writes
+ * "the sponsor pays all of it" at the same time as it asks for the hold. These tests
+ * take it where it can go wrong, with real node processes: a sponsor with less than
+ * asked, a sponsor's node that does not answer, and a coordinator killed after writing
+ * its decision but before the hold's answer reached it (the hold made in full, in part,
+ * or not at all). Chengdu 510100 coordinates; the sponsors are in Nagqu 540600. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include "cluster_fixture.h"
+
+#define INSTITUTION "H51010400009"
+
+/* Balance of psn_no in region once nothing is held there (fails after 7.5 s). */
+static int64_t settled_balance(const char *region, const char *psn_no)
+{
+    client_t *c = op_at(region);
+    int64_t got = -1, held = -1;
+    for (int i = 0; i < 150; i++) {
+        got = op_balance_x(c, psn_no, NULL, &held);
+        if (got >= 0 && held == 0)
+            break;
+        sleep_ms(50);
+    }
+    client_close(c);
+    assert_int_equal(held, 0);
+    return got;
+}
+
+/* Until no node holds money or keeps a decision open, then every audit must pass. */
+static void quiet_and_audited(void)
+{
+    bool all = false;
+    for (int round = 0; round < 150 && !all; round++) {
+        all = true;
+        for (size_t i = 0; i < tc.count && all; i++) {
+            client_t *c = tn_client(&tc.nodes[i], "op-1", GONGJI__V1__ROLE__OPERATOR);
+            Gongji__V1__AuditReply *a = op_audit(c);
+            client_close(c);
+            all = a && a->ok && a->open_holds == 0 && a->open_decisions == 0;
+            if (a && !a->ok)
+                for (size_t f = 0; f < a->n_failures; f++)
+                    print_message("%s: %s\n", a->region, a->failures[f]);
+            if (a)
+                gongji__v1__audit_reply__free_unpacked(a, NULL);
+        }
+        if (!all)
+            sleep_ms(50);
+    }
+    assert_true(all);
+}
+
+static void family(const char *patient, const char *sponsor, int serial, int64_t sponsor_fen)
+{
+    client_status st;
+    person_at("510100", patient, serial, "310", 0);
+    person_at("540600", sponsor, serial, "310", sponsor_fen);
+    client_t *cd = op_at("510100");
+    assert_int_equal(op_bind_x(cd, sponsor, "540600", patient, "510100", GONGJI__V1__RELATION__CHILD, &st), 0);
+    client_close(cd);
+}
+
+static int settle(const char *patient, int64_t fen, const char *call_id, Gongji__V1__SettleReply **reply,
+                  client_status *st)
+{
+    client_t *inst = tn_client(tc_node(&tc, "510100"), INSTITUTION, GONGJI__V1__ROLE__INSTITUTION);
+    int code = op_settle_x(inst, patient, "510100", fen, call_id, reply, st);
+    client_close(inst);
+    return code;
+}
+
+/* The same call again until it is answered for good (a node may be starting, or the
+ * settlement still being decided); its code. */
+static int settle_until_answered(const char *patient, int64_t fen, const char *call_id,
+                                 Gongji__V1__SettleReply **reply, client_status *st)
+{
+    int code = -1;
+    for (int i = 0; i < 100; i++) {
+        if (*reply) {
+            gongji__v1__settle_reply__free_unpacked(*reply, NULL);
+            *reply = NULL;
+        }
+        code = settle(patient, fen, call_id, reply, st);
+        if (code == 0)
+            break;
+        sleep_ms(100);
+    }
+    return code;
+}
+
+static void test_a_sponsor_with_less_than_asked_pays_what_it_has_and_cash_the_rest(void **state)
+{
+    (void)state;
+    client_status st;
+    family("DW-P1", "DW-S1", 1, 2500);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle("DW-P1", 4000, "dw-bill-1", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S1"), 2500);
+    assert_int_equal(r->psn_cash_pay, 1500);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(settled_balance("540600", "DW-S1"), 0);
+    /* The answer on record is the corrected one. */
+    r = NULL;
+    assert_int_equal(settle("DW-P1", 4000, "dw-bill-1", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S1"), 2500);
+    assert_int_equal(r->psn_cash_pay, 1500);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    /* And one with enough: all of it, one debit. */
+    family("DW-P2", "DW-S2", 2, 9000);
+    r = NULL;
+    assert_int_equal(settle("DW-P2", 4000, "dw-bill-2", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S2"), 4000);
+    assert_int_equal(r->psn_cash_pay, 0);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(settled_balance("540600", "DW-S2"), 5000);
+    quiet_and_audited();
+}
+
+static void test_a_sponsor_node_that_does_not_answer_leaves_the_bill_to_cash(void **state)
+{
+    (void)state;
+    client_status st;
+    family("DW-P3", "DW-S3", 3, 9000);
+    test_node *nq = tc_node(&tc, "540600");
+    kill(nq->pid, SIGSTOP); /* up, but answering nothing */
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle("DW-P3", 4000, "dw-bill-3", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S3"), 0);
+    assert_int_equal(r->psn_cash_pay, 4000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    kill(nq->pid, SIGCONT); /* the hold arrives late and is voided (or fenced first) */
+    assert_int_equal(settled_balance("540600", "DW-S3"), 9000);
+    quiet_and_audited();
+}
+
+typedef struct pending_settle {
+    const char *patient;
+    const char *call_id;
+    int64_t fen;
+} pending_settle;
+
+static void *settle_in_background(void *arg)
+{
+    pending_settle *p = arg;
+    client_status st;
+    Gongji__V1__SettleReply *r = NULL;
+    settle(p->patient, p->fen, p->call_id, &r, &st); /* its node dies under it */
+    if (r)
+        gongji__v1__settle_reply__free_unpacked(r, NULL);
+    return NULL;
+}
+
+/* Chengdu writes its decision and dies before the hold's answer reaches it; Nagqu, held
+ * still meanwhile, makes the hold (or, killed too, never does). */
+static void coordinator_dies_before_the_answer(pending_settle *p, bool sponsor_dies_too)
+{
+    test_node *cd = tc_node(&tc, "510100"), *nq = tc_node(&tc, "540600");
+    kill(nq->pid, SIGSTOP);
+    pthread_t t;
+    pthread_create(&t, NULL, settle_in_background, p);
+    sleep_ms(300); /* the decision is written; the hold waits in Nagqu's socket */
+    if (sponsor_dies_too) {
+        tn_kill9(cd);
+        tn_kill9(nq); /* the hold was never read */
+    } else {
+        kill(cd->pid, SIGSTOP); /* it will never read the answer */
+        kill(nq->pid, SIGCONT);
+        sleep_ms(500); /* Nagqu makes the hold and answers into a stopped process */
+        tn_kill9(cd);
+    }
+    pthread_join(t, NULL);
+}
+
+static void test_a_coordinator_killed_before_a_full_hold_answered_posts_it_after_restart(void **state)
+{
+    (void)state;
+    client_status st;
+    family("DW-P4", "DW-S4", 4, 9000);
+    pending_settle p = {"DW-P4", "dw-bill-4", 4000};
+    coordinator_dies_before_the_answer(&p, false);
+    assert_int_equal(tn_start(tc_node(&tc, "510100")), 0);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle_until_answered("DW-P4", 4000, "dw-bill-4", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S4"), 4000);
+    assert_int_equal(r->psn_cash_pay, 0);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(settled_balance("540600", "DW-S4"), 5000);
+    quiet_and_audited();
+}
+
+static void test_a_coordinator_killed_before_a_partial_hold_answered_corrects_to_it(void **state)
+{
+    (void)state;
+    client_status st;
+    family("DW-P5", "DW-S5", 5, 1200);
+    pending_settle p = {"DW-P5", "dw-bill-5", 4000};
+    coordinator_dies_before_the_answer(&p, false);
+    assert_int_equal(tn_start(tc_node(&tc, "510100")), 0);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle_until_answered("DW-P5", 4000, "dw-bill-5", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S5"), 1200);
+    assert_int_equal(r->psn_cash_pay, 2800);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(settled_balance("540600", "DW-S5"), 0);
+    quiet_and_audited();
+}
+
+static void test_a_coordinator_killed_before_a_lost_hold_waits_then_leaves_it_to_cash(void **state)
+{
+    (void)state;
+    client_status st;
+    family("DW-P6", "DW-S6", 6, 9000);
+    pending_settle p = {"DW-P6", "dw-bill-6", 4000};
+    coordinator_dies_before_the_answer(&p, true);
+    assert_int_equal(tn_start(tc_node(&tc, "510100")), 0);
+    /* Nagqu is down: what its hold came to is unknown, so the call is not answered. */
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle("DW-P6", 4000, "dw-bill-6", &r, &st), GONGJI__V1__CODE__UNAVAILABLE);
+    assert_string_equal(st.reason, "SETTLEMENT_IN_FLIGHT");
+    assert_null(r);
+    assert_int_equal(tn_start(tc_node(&tc, "540600")), 0);
+    assert_int_equal(settle_until_answered("DW-P6", 4000, "dw-bill-6", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S6"), 0);
+    assert_int_equal(r->psn_cash_pay, 4000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(settled_balance("540600", "DW-S6"), 9000);
+    quiet_and_audited();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_sponsor_with_less_than_asked_pays_what_it_has_and_cash_the_rest),
+        cmocka_unit_test(test_a_sponsor_node_that_does_not_answer_leaves_the_bill_to_cash),
+        cmocka_unit_test(test_a_coordinator_killed_before_a_full_hold_answered_posts_it_after_restart),
+        cmocka_unit_test(test_a_coordinator_killed_before_a_partial_hold_answered_corrects_to_it),
+        cmocka_unit_test(test_a_coordinator_killed_before_a_lost_hold_waits_then_leaves_it_to_cash),
+    };
+    return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
+}
