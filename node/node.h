@@ -105,7 +105,8 @@ typedef struct call_arena_block {
 struct method_entry;
 
 typedef struct call {
-    node *n;
+    /* Aligned as malloc aligns: the call's first arena block follows it in memory. */
+    _Alignas(max_align_t) node *n;
     Gongji__V1__Envelope *env;
     const struct method_entry *method;
     ProtobufCMessage *request;
