@@ -264,6 +264,23 @@ static void call_finish_error(call *c, gj_reason reason)
 
 /* ---- idempotent writes ---- */
 
+/* Run c->apply and pack its answer; GJ_ERR_ABORT when apply refused (c->reason says
+ * why). */
+static gj_err apply_and_reply(call *c, store_txn *txn)
+{
+    c->reason = GJ_R_NONE;
+    gj_reason reason = c->apply(c, txn);
+    if (reason != GJ_R_NONE) {
+        c->reason = reason;
+        return GJ_ERR_ABORT;
+    }
+    if (!build_reply(c)) {
+        c->reason = GJ_R_STORE_ERROR;
+        return GJ_ERR_NOMEM;
+    }
+    return GJ_OK;
+}
+
 static gj_err write_apply(store_txn *txn, void *arg)
 {
     call *c = arg;
@@ -312,16 +329,8 @@ static gj_err write_apply(store_txn *txn, void *arg)
         c->reason = GJ_R_STORE_ERROR;
         return err;
     }
-    c->reason = GJ_R_NONE;
-    gj_reason reason = c->apply(c, txn);
-    if (reason != GJ_R_NONE) {
-        c->reason = reason;
-        return GJ_ERR_ABORT;
-    }
-    if (!build_reply(c)) {
-        c->reason = GJ_R_STORE_ERROR;
-        return GJ_ERR_NOMEM;
-    }
+    if ((err = apply_and_reply(c, txn)) != GJ_OK)
+        return err;
     err = store_idem_put(txn, caller, call_id, c->request_hash, c->reply_bytes, c->reply_len);
     if (err != GJ_OK) {
         c->reason = err == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
@@ -423,18 +432,11 @@ gj_err call_write_finish(call *c, call_write *w)
 static gj_err rewrite_apply(store_txn *txn, void *arg)
 {
     call *c = arg;
-    c->reason = GJ_R_NONE;
-    gj_reason reason = c->apply(c, txn);
-    if (reason != GJ_R_NONE) {
-        c->reason = reason;
-        return GJ_ERR_ABORT;
-    }
-    if (!build_reply(c)) {
-        c->reason = GJ_R_STORE_ERROR;
-        return GJ_ERR_NOMEM;
-    }
-    gj_err err = store_idem_replace(txn, c->env->caller_id, c->env->call_id, c->request_hash, c->reply_bytes,
-                                    c->reply_len);
+    gj_err err = apply_and_reply(c, txn);
+    if (err != GJ_OK)
+        return err;
+    err = store_idem_replace(txn, c->env->caller_id, c->env->call_id, c->request_hash, c->reply_bytes,
+                             c->reply_len);
     if (err != GJ_OK)
         c->reason = err == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
     return err;
