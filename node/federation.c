@@ -705,6 +705,22 @@ typedef struct settle_plan {
     store_decision decision;  /* what was written */
 } settle_plan;
 
+/* A sponsor of this node pays `pay` of settlement s (checked against what it can share
+ * by the caller): the debit with its journal entry, and the sponsor's spend record. */
+static gj_reason local_sponsor_pays(call *c, store_txn *txn, const store_settlement *s, const char *sponsor,
+                                    int64_t pay, uint8_t kind)
+{
+    gj_reason r = ops_pay_from(c, txn, sponsor, pay, kind, s->setl_id, s->psn_no);
+    if (r != GJ_R_NONE)
+        return r;
+    store_spend spend = {.amount = pay, .setl_date = s->setl_date, .unix_ms = s->unix_ms, .use = s->use};
+    memcpy(spend.sponsor, sponsor, sizeof spend.sponsor);
+    memcpy(spend.beneficiary, s->psn_no, sizeof spend.beneficiary);
+    memcpy(spend.setl_id, s->setl_id, sizeof spend.setl_id);
+    gj_err err = store_spend_put(txn, &spend);
+    return err == GJ_OK ? GJ_R_NONE : ops_store_reason(c, err);
+}
+
 /* The decision: everything local is debited and every remote leg is fixed, in one
  * durable transaction, before anyone is told. */
 static gj_reason settle_decide_apply(call *c, store_txn *txn)
@@ -777,18 +793,10 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
             if (plan->premium && pay < plan->amount)
                 return call_fail(c, GJ_R_PREMIUM_NOT_COVERED, "the sponsor can share %" PRId64 " fen now",
                                  pay);
-            if (pay > 0) {
-                if ((r = ops_pay_from(c, txn, leg->sponsor, pay,
-                                      plan->premium ? STORE_J_PREMIUM : STORE_J_SETTLE_AID, s.setl_id,
-                                      patient.psn_no)) != GJ_R_NONE)
-                    return r;
-                store_spend spend = {.amount = pay, .setl_date = c->today, .unix_ms = s.unix_ms, .use = s.use};
-                memcpy(spend.sponsor, leg->sponsor, sizeof spend.sponsor);
-                memcpy(spend.beneficiary, patient.psn_no, sizeof spend.beneficiary);
-                memcpy(spend.setl_id, s.setl_id, sizeof spend.setl_id);
-                if ((err = store_spend_put(txn, &spend)) != GJ_OK)
-                    return ops_store_reason(c, err);
-            }
+            if (pay > 0 && (r = local_sponsor_pays(c, txn, &s, leg->sponsor, pay,
+                                                   plan->premium ? STORE_J_PREMIUM : STORE_J_SETTLE_AID)) !=
+                               GJ_R_NONE)
+                return r;
         }
         if (pay > 0) {
             uint32_t k = s.part_count++;
@@ -834,6 +842,50 @@ static gj_reason settle_decide_apply(call *c, store_txn *txn)
            " cash=%" PRId64 " sponsors=%u remote_legs=%u",
            s.setl_id, gj_mask(patient.psn_no, mp, sizeof mp), s.amount, s.acct_pay, s.mulaid_pay,
            s.cash_pay, s.part_count, d->leg_count);
+    return GJ_R_NONE;
+}
+
+/* After a remote sponsor gave less than it was asked (after_*): this node's sponsors
+ * after it in the patient's order pay what is still owed, as the walk would have had
+ * them (cascade: each in turn until paid; single-sponsor: only when the remote one gave
+ * nothing, and then the first that can). Their parts go into s; its cash part shrinks. */
+static gj_reason later_local_sponsors_pay(call *c, store_txn *txn, store_settlement *s, const char *after_sponsor,
+                                          const char *after_admdvs, bool remote_gave_some)
+{
+    const gj_policy *policy = &c->n->cfg.policy;
+    if ((!policy->cascade && remote_gave_some) || !policy->live)
+        return GJ_R_NONE;
+    store_order order;
+    gj_err err = store_order_get(txn, s->psn_no, &order);
+    if (err == GJ_ERR_NOTFOUND)
+        return GJ_R_NONE;
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    uint32_t i = 0;
+    while (i < order.count && (strcmp(order.sponsors[i].psn_no, after_sponsor) != 0 ||
+                               strcmp(order.sponsors[i].admdvs, after_admdvs) != 0))
+        i++;
+    for (i++; i < order.count && s->cash_pay > 0 && s->part_count < GJ_SPONSORS_MAX; i++) {
+        if (strcmp(order.sponsors[i].admdvs, policy->region) != 0)
+            continue; /* another remote sponsor would need a hold of its own */
+        int64_t shareable;
+        gj_reason r = ops_sponsor_funds(c, txn, order.sponsors[i].psn_no, s->psn_no, &shareable);
+        if (r != GJ_R_NONE)
+            return r;
+        int64_t pay = shareable < s->cash_pay ? shareable : s->cash_pay;
+        if (pay <= 0)
+            continue;
+        if ((r = local_sponsor_pays(c, txn, s, order.sponsors[i].psn_no, pay, STORE_J_SETTLE_AID)) != GJ_R_NONE)
+            return r;
+        uint32_t k = s->part_count++;
+        memcpy(s->parts[k].psn_no, order.sponsors[i].psn_no, sizeof s->parts[k].psn_no);
+        memcpy(s->parts[k].admdvs, order.sponsors[i].admdvs, sizeof s->parts[k].admdvs);
+        s->parts[k].amount = pay;
+        s->mulaid_pay += pay;
+        s->cash_pay -= pay;
+        if (!policy->cascade)
+            break;
+    }
     return GJ_R_NONE;
 }
 
@@ -883,7 +935,10 @@ gj_reason fed_settle_fix_apply(call *c, store_txn *txn)
                 break;
             }
             s.mulaid_pay -= less;
-            s.cash_pay += less; /* what the sponsor did not give, the patient pays */
+            s.cash_pay += less; /* what the sponsor did not give: later sponsors here, or cash */
+            if ((r = later_local_sponsors_pay(c, txn, &s, d->legs[k].sponsor, d->legs[k].admdvs,
+                                              fix->amount > 0)) != GJ_R_NONE)
+                return r;
             if ((err = store_settlement_put(txn, &s)) != GJ_OK)
                 return ops_store_reason(c, err);
         }
@@ -997,17 +1052,22 @@ static void void_undecided(node *n, const settle_plan *plan)
 }
 
 /* The remote leg a plan may decide before its hold answers: the first leg that would
- * be asked, when it is remote and the last in the order (so if it holds everything
- * asked, nothing else changes, and if it holds less, the patient pays the rest in
- * cash, as the two-step order would have it). -1 when there is none. */
+ * be asked, when it is remote and every leg after it is on this node (so if it holds
+ * everything asked, nothing else changes, and if it holds less, the correction lets
+ * this node's later sponsors pay the rest, then cash, as the two-step order would
+ * have it). -1 when there is none. */
 static int speculative_leg(const node *n, const settle_plan *plan, const int64_t *local_shareable)
 {
     if (plan->premium || !n->cfg.policy.live || plan->leg_count == 0)
         return -1;
     int64_t remaining = plan->amount - plan->own_planned;
     for (uint32_t i = 0; i < plan->leg_count && remaining > 0; i++) {
-        if (plan->legs[i].remote)
-            return i == plan->leg_count - 1 ? (int)i : -1;
+        if (plan->legs[i].remote) {
+            for (uint32_t j = i + 1; j < plan->leg_count; j++)
+                if (plan->legs[j].remote)
+                    return -1;
+            return (int)i;
+        }
         int64_t take = local_shareable[i] < remaining ? local_shareable[i] : remaining;
         remaining -= take;
         if (!n->cfg.policy.cascade && take > 0)

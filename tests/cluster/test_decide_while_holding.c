@@ -4,7 +4,9 @@
  * take it where it can go wrong, with real node processes: a sponsor with less than
  * asked, a sponsor's node that does not answer, and a coordinator killed after writing
  * its decision but before the hold's answer reached it (the hold made in full, in part,
- * or not at all). Chengdu 510100 coordinates; the sponsors are in Nagqu 540600. */
+ * or not at all), and a sponsor on the coordinator's node after the remote one paying
+ * what the remote one did not. Chengdu 510100 (cascade) coordinates; the remote
+ * sponsors are in Nagqu 540600. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,6 +129,41 @@ static void test_a_sponsor_with_less_than_asked_pays_what_it_has_and_cash_the_re
     quiet_and_audited();
 }
 
+/* A second sponsor, on the coordinator's node, after the remote one. */
+static void local_sponsor_after(const char *patient, const char *sponsor, int serial, int64_t fen)
+{
+    client_status st;
+    person_at("510100", sponsor, serial, "310", fen);
+    client_t *cd = op_at("510100");
+    assert_int_equal(op_bind(cd, sponsor, patient, GONGJI__V1__RELATION__CHILD, &st), 0);
+    client_close(cd);
+}
+
+static void test_a_sponsor_here_after_the_remote_one_pays_what_it_did_not(void **state)
+{
+    (void)state;
+    client_status st;
+    family("DW-P7", "DW-S7", 7, 1500);
+    local_sponsor_after("DW-P7", "DW-L7", 70, 10000);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle("DW-P7", 4000, "dw-bill-7", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S7"), 1500);
+    assert_int_equal(settle_part(r, "DW-L7"), 2500);
+    assert_int_equal(r->psn_cash_pay, 0);
+    assert_int_equal(r->acct_mulaid_pay, 4000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(settled_balance("540600", "DW-S7"), 0);
+    assert_int_equal(settled_balance("510100", "DW-L7"), 7500);
+    /* The remote sponsor has nothing left: the one here pays all of the next bill. */
+    r = NULL;
+    assert_int_equal(settle("DW-P7", 1000, "dw-bill-7b", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S7"), 0);
+    assert_int_equal(settle_part(r, "DW-L7"), 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(settled_balance("510100", "DW-L7"), 6500);
+    quiet_and_audited();
+}
+
 static void test_a_sponsor_node_that_does_not_answer_leaves_the_bill_to_cash(void **state)
 {
     (void)state;
@@ -238,14 +275,36 @@ static void test_a_coordinator_killed_before_a_lost_hold_waits_then_leaves_it_to
     quiet_and_audited();
 }
 
+static void test_a_coordinator_killed_before_a_partial_hold_lets_its_own_sponsor_pay_the_rest(void **state)
+{
+    (void)state;
+    client_status st;
+    family("DW-P8", "DW-S8", 8, 1000);
+    local_sponsor_after("DW-P8", "DW-L8", 80, 10000);
+    pending_settle p = {"DW-P8", "dw-bill-8", 4000};
+    coordinator_dies_before_the_answer(&p, false);
+    assert_int_equal(tn_start(tc_node(&tc, "510100")), 0);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle_until_answered("DW-P8", 4000, "dw-bill-8", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S8"), 1000);
+    assert_int_equal(settle_part(r, "DW-L8"), 3000);
+    assert_int_equal(r->psn_cash_pay, 0);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(settled_balance("540600", "DW-S8"), 0);
+    assert_int_equal(settled_balance("510100", "DW-L8"), 7000);
+    quiet_and_audited();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_sponsor_with_less_than_asked_pays_what_it_has_and_cash_the_rest),
+        cmocka_unit_test(test_a_sponsor_here_after_the_remote_one_pays_what_it_did_not),
         cmocka_unit_test(test_a_sponsor_node_that_does_not_answer_leaves_the_bill_to_cash),
         cmocka_unit_test(test_a_coordinator_killed_before_a_full_hold_answered_posts_it_after_restart),
         cmocka_unit_test(test_a_coordinator_killed_before_a_partial_hold_answered_corrects_to_it),
         cmocka_unit_test(test_a_coordinator_killed_before_a_lost_hold_waits_then_leaves_it_to_cash),
+        cmocka_unit_test(test_a_coordinator_killed_before_a_partial_hold_lets_its_own_sponsor_pay_the_rest),
     };
     return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
 }
