@@ -898,6 +898,7 @@ static void h_health(const Gongji__V1__HealthReply *h)
     h_u64("store_commit_us", h->store_commit_us);
     h_u64("peer_calls", h->peer_coalescable_calls);
     h_u64("peer_messages", h->peer_coalescable_messages);
+    h_u64("settlements_unknown", h->settlements_unknown);
 }
 
 static int j_health(const Gongji__V1__HealthReply *h)
@@ -923,6 +924,7 @@ static int j_health(const Gongji__V1__HealthReply *h)
     j_u64(o, "store_commit_us", h->store_commit_us);
     j_u64(o, "peer_calls", h->peer_coalescable_calls);
     j_u64(o, "peer_messages", h->peer_coalescable_messages);
+    j_u64(o, "settlements_unknown", h->settlements_unknown);
     return j_emit(o);
 }
 

@@ -90,6 +90,16 @@ bool node_deciding_mark_unknown(node *n, const char *setl_id, const char *caller
     return marked;
 }
 
+uint32_t node_deciding_unknown_count(node *n)
+{
+    uint32_t count = 0;
+    pthread_mutex_lock(&n->deciding_mu);
+    for (size_t i = 0; i < GJ_DECIDING_MAX; i++)
+        count += n->deciding[i].setl_id[0] != '\0' && n->deciding[i].unknown;
+    pthread_mutex_unlock(&n->deciding_mu);
+    return count;
+}
+
 bool node_deciding_is_unknown(node *n, const char *setl_id)
 {
     bool unknown = false;

@@ -86,6 +86,7 @@ bool node_deciding_has_other_call(node *n, const char *caller_id, const char *ca
 /* Mark an entry unknown (adding it if absent); ask whether an entry is unknown. */
 bool node_deciding_mark_unknown(node *n, const char *setl_id, const char *caller_id, const char *call_id);
 bool node_deciding_is_unknown(node *n, const char *setl_id);
+uint32_t node_deciding_unknown_count(node *n);
 
 /* Receives the packed Reply; bytes are valid only during the call. */
 typedef void (*call_finish_fn)(void *arg, const uint8_t *bytes, size_t len);

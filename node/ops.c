@@ -943,6 +943,7 @@ static gj_reason health_answer(call *c)
     ans->store_commit_us = stats.commit_us;
     ans->peer_coalescable_calls = atomic_load(&n->peers.coalescable_calls);
     ans->peer_coalescable_messages = atomic_load(&n->peers.coalescable_messages);
+    ans->settlements_unknown = node_deciding_unknown_count(n);
     store_txn *txn;
     if (store_read_begin(n->store, &txn) == GJ_OK) {
         ans->persons = store_person_count(txn);

@@ -63,6 +63,24 @@ static void quiet_and_audited(void)
     assert_true(all);
 }
 
+/* How many settlements Chengdu decided whose hold it does not know (-1 on error). */
+static int64_t settlements_unknown(void)
+{
+    client_t *c = op_at("510100");
+    Gongji__V1__HealthRequest req = GONGJI__V1__HEALTH_REQUEST__INIT;
+    ProtobufCMessage *ans = NULL;
+    client_status st;
+    int64_t count = -1;
+    if (client_call(c, "gongji.v1.Operator/Health", NULL, NULL, &req.base, &gongji__v1__health_reply__descriptor,
+                    &ans, &st) == GJ_OK &&
+        ans != NULL)
+        count = ((Gongji__V1__HealthReply *)ans)->settlements_unknown;
+    if (ans)
+        protobuf_c_message_free_unpacked(ans, NULL);
+    client_close(c);
+    return count;
+}
+
 static void family(const char *patient, const char *sponsor, int serial, int64_t sponsor_fen)
 {
     client_status st;
@@ -266,11 +284,13 @@ static void test_a_coordinator_killed_before_a_lost_hold_waits_then_leaves_it_to
     assert_int_equal(settle("DW-P6", 4000, "dw-bill-6", &r, &st), GONGJI__V1__CODE__UNAVAILABLE);
     assert_string_equal(st.reason, "SETTLEMENT_IN_FLIGHT");
     assert_null(r);
+    assert_int_equal(settlements_unknown(), 1);
     assert_int_equal(tn_start(tc_node(&tc, "540600")), 0);
     assert_int_equal(settle_until_answered("DW-P6", 4000, "dw-bill-6", &r, &st), 0);
     assert_int_equal(settle_part(r, "DW-S6"), 0);
     assert_int_equal(r->psn_cash_pay, 4000);
     gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(settlements_unknown(), 0);
     assert_int_equal(settled_balance("540600", "DW-S6"), 9000);
     quiet_and_audited();
 }
