@@ -223,26 +223,41 @@ static void ask_about_hold(node *n, const store_hold *h)
            err == GJ_OK ? "done" : gj_reason_name(job.reason), job.detail);
 }
 
+/* Each round takes up to RESOLVER_BATCH open decisions and stale holds, going on from
+ * where the last round stopped and starting over past the end: when a region is down,
+ * what waits for it never keeps the rest waiting behind it. */
 static void resolve_round(node *n)
 {
     static decision_batch decisions;  /* only the resolver thread uses these */
     static hold_batch holds;
+    static char decisions_after[GJ_SETL_ID_MAX + 1], holds_after[GJ_SETL_ID_MAX + 1];
+    static uint32_t holds_after_leg;
     store_txn *txn;
     /* Acknowledged legs are on record first, so the scan does not send them again. */
     resolver_write_acks(n);
     decisions.count = 0;
     if (store_read_begin(n->store, &txn) == GJ_OK) {
-        store_decision_scan_open(txn, collect_decision, &decisions);
+        store_decision_scan_open_after(txn, decisions_after, collect_decision, &decisions);
         store_read_end(txn);
     }
+    if (decisions.count == RESOLVER_BATCH)
+        memcpy(decisions_after, decisions.items[decisions.count - 1].setl_id, sizeof decisions_after);
+    else
+        decisions_after[0] = '\0'; /* reached the end: from the first next time */
     for (size_t i = 0; i < decisions.count && !n->resolver_stop; i++)
         resolver_push_decision(n, &decisions.items[i]);
 
     holds.count = 0;
     holds.older_than = gj_now_unix_ms() - n->cfg.resolve_after_ms;
     if (store_read_begin(n->store, &txn) == GJ_OK) {
-        store_hold_scan_open(txn, collect_hold, &holds);
+        store_hold_scan_open_after(txn, holds_after, holds_after_leg, collect_hold, &holds);
         store_read_end(txn);
+    }
+    if (holds.count == RESOLVER_BATCH) {
+        memcpy(holds_after, holds.items[holds.count - 1].setl_id, sizeof holds_after);
+        holds_after_leg = holds.items[holds.count - 1].leg;
+    } else {
+        holds_after[0] = '\0';
     }
     for (size_t i = 0; i < holds.count && !n->resolver_stop; i++)
         ask_about_hold(n, &holds.items[i]);

@@ -1784,17 +1784,21 @@ typedef gj_err (*entry_fn)(store_txn *t, const MDB_val *k, const MDB_val *v, voi
  * visited rather than stepping on, so a callback that writes in the same txn
  * (resolving the hold it was given, which drops it from the open index) neither
  * skips nor repeats an entry. */
-static gj_err scan_db(store_txn *t, int db, const void *prefix, size_t plen, entry_fn visit,
-                      void *ctx)
+/* Visit the keys of db from start (or, with after_start, from the first key past it;
+ * an empty start is the first key), while they begin with prefix (plen 0: all). */
+static gj_err scan_range(store_txn *t, int db, const void *start, size_t slen, bool after_start,
+                         const void *prefix, size_t plen, entry_fn visit, void *ctx)
 {
     MDB_cursor *c;
-    MDB_val k = {plen, (void *)prefix}, v;
+    MDB_val k = {slen, (void *)start}, v;
     unsigned char last[SCAN_KEY_MAX];
     bool more = true;
     gj_err err = map_err(mdb_cursor_open(t->txn, t->s->dbi[db], &c));
     if (err != GJ_OK)
         return err;
-    int rc = mdb_cursor_get(c, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
+    int rc = mdb_cursor_get(c, &k, &v, slen > 0 ? MDB_SET_RANGE : MDB_FIRST);
+    if (rc == 0 && after_start && slen > 0 && k.mv_size == slen && memcmp(k.mv_data, start, slen) == 0)
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     while (rc == 0) {
         size_t len = k.mv_size;
         if (plen > 0 && (len < plen || memcmp(k.mv_data, prefix, plen) != 0))
@@ -1818,6 +1822,12 @@ static gj_err scan_db(store_txn *t, int db, const void *prefix, size_t plen, ent
         err = map_err(rc);
     mdb_cursor_close(c);
     return err;
+}
+
+static gj_err scan_db(store_txn *t, int db, const void *prefix, size_t plen, entry_fn visit,
+                      void *ctx)
+{
+    return scan_range(t, db, prefix, plen, false, prefix, plen, visit, ctx);
 }
 
 /* ---- cross-region settlement ---- */
@@ -1934,6 +1944,20 @@ static gj_err visit_open_hold(store_txn *t, const MDB_val *k, const MDB_val *v, 
     if (err == GJ_OK)
         *more = hs->fn(&h, hs->arg);
     return err;
+}
+
+gj_err store_hold_scan_open_after(store_txn *txn, const char *after_setl_id, uint32_t after_leg,
+                                  store_hold_fn fn, void *arg)
+{
+    gj_err err;
+    struct hold_scan hs = {fn, arg};
+    unsigned char key[HOLD_KEY_MAX];
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (fn == NULL || after_setl_id == NULL || strlen(after_setl_id) > GJ_SETL_ID_MAX)
+        return GJ_ERR_INVAL;
+    size_t klen = after_setl_id[0] ? hold_key(key, after_setl_id, after_leg) : 0;
+    return scan_range(txn, DB_HOLDS_OPEN, key, klen, true, NULL, 0, visit_open_hold, &hs);
 }
 
 gj_err store_hold_scan_open(store_txn *txn, store_hold_fn fn, void *arg)
@@ -2071,6 +2095,19 @@ static gj_err visit_open_decision(store_txn *t, const MDB_val *k, const MDB_val 
     if (err == GJ_OK)
         *more = ds->fn(&d, ds->arg);
     return err;
+}
+
+gj_err store_decision_scan_open_after(store_txn *txn, const char *after_setl_id, store_decision_fn fn,
+                                      void *arg)
+{
+    gj_err err;
+    struct decision_scan ds = {fn, arg};
+    if ((err = txn_readable(txn)) != GJ_OK)
+        return err;
+    if (fn == NULL || after_setl_id == NULL || strlen(after_setl_id) > GJ_SETL_ID_MAX)
+        return GJ_ERR_INVAL;
+    return scan_range(txn, DB_DECISIONS_OPEN, after_setl_id, strlen(after_setl_id), true, NULL, 0,
+                      visit_open_decision, &ds);
 }
 
 gj_err store_decision_scan_open(store_txn *txn, store_decision_fn fn, void *arg)

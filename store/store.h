@@ -328,6 +328,9 @@ gj_err store_hold_put(store_txn *txn, const store_hold *hold);
 typedef bool (*store_hold_fn)(const store_hold *hold, void *arg);
 /* Holds in state HELD, in (setl_id, leg) order; the callback returns false to stop. */
 gj_err store_hold_scan_open(store_txn *txn, store_hold_fn fn, void *arg);
+/* The same from the first past (after_setl_id, after_leg); "" starts at the first. */
+gj_err store_hold_scan_open_after(store_txn *txn, const char *after_setl_id, uint32_t after_leg,
+                                  store_hold_fn fn, void *arg);
 /* Every hold ever written, in (setl_id, leg) order. */
 gj_err store_hold_scan(store_txn *txn, store_hold_fn fn, void *arg);
 uint64_t store_hold_open_count(store_txn *txn);
@@ -365,6 +368,9 @@ gj_err store_decision_put(store_txn *txn, const store_decision *decision);
 typedef bool (*store_decision_fn)(const store_decision *decision, void *arg);
 /* Decisions with at least one leg not acked, in setl_id order. */
 gj_err store_decision_scan_open(store_txn *txn, store_decision_fn fn, void *arg);
+/* The same from the first past after_setl_id ("" starts at the first). */
+gj_err store_decision_scan_open_after(store_txn *txn, const char *after_setl_id, store_decision_fn fn,
+                                      void *arg);
 uint64_t store_decision_open_count(store_txn *txn);
 
 /* Every settlement, in setl_id order (audit). */

@@ -2156,6 +2156,52 @@ static struct seen open_decisions(struct fx *f, uint64_t *count)
     return s;
 }
 
+/* Scans that go on from a key, as the resolver's rounds do: past it, never at it, and
+ * from the first for "". */
+static void test_open_scans_go_on_past_a_key(void **state)
+{
+    struct fx *f = open_fx(state);
+    const char *ids[4] = {"430100-20240101-000001-0000000001", "430100-20240101-000001-0000000002",
+                          "430100-20240101-000001-0000000003", "430100-20240101-000001-0000000004"};
+    for (int i = 0; i < 4; i++) {
+        put_decision(f, decision_of(ids[i], 1));
+        put_hold(f, hold_of(ids[i], 0, STORE_HOLD_HELD, 100));
+        put_hold(f, hold_of(ids[i], 1, STORE_HOLD_HELD, 100));
+    }
+    put_decision(f, decision_of(ids[1], 0)); /* no legs: not open */
+    store_txn *t = rd(f);
+    struct seen s = {0};
+    assert_int_equal(store_decision_scan_open_after(t, "", see_decision, &s), GJ_OK);
+    assert_int_equal(s.n, 3);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_decision_scan_open_after(t, ids[0], see_decision, &s), GJ_OK);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.what[0], ids[2]);
+    assert_string_equal(s.what[1], ids[3]);
+    memset(&s, 0, sizeof s);
+    /* A key no longer open (or never there) starts at the next one. */
+    assert_int_equal(store_decision_scan_open_after(t, ids[1], see_decision, &s), GJ_OK);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.what[0], ids[2]);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_decision_scan_open_after(t, ids[3], see_decision, &s), GJ_OK);
+    assert_int_equal(s.n, 0);
+
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_hold_scan_open_after(t, "", 0, see_hold, &s), GJ_OK);
+    assert_int_equal(s.n, 8);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_hold_scan_open_after(t, ids[1], 0, see_hold, &s), GJ_OK);
+    assert_int_equal(s.n, 5);
+    assert_string_equal(s.what[0], "430100-20240101-000001-0000000002/1");
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_hold_scan_open_after(t, ids[3], 1, see_hold, &s), GJ_OK);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(store_hold_scan_open_after(t, NULL, 0, see_hold, &s), GJ_ERR_INVAL);
+    assert_int_equal(store_decision_scan_open_after(t, NULL, see_decision, &s), GJ_ERR_INVAL);
+    store_read_end(t);
+}
+
 static void test_hold_roundtrip_and_open_index_follows_state(void **state)
 {
     struct fx *f = open_fx(state);
@@ -3724,6 +3770,7 @@ int main(void)
         T(test_damaged_records_and_other_format_read_as_corrupt),
         T(test_open_refuses_missing_directory),
         T(test_hold_roundtrip_and_open_index_follows_state),
+        T(test_open_scans_go_on_past_a_key),
         T(test_hold_scans_are_in_setl_id_then_leg_order),
         T(test_hold_fence_is_a_voided_hold_of_zero),
         T(test_hold_refuses_malformed_fields),
