@@ -1051,41 +1051,29 @@ static void void_undecided(node *n, const settle_plan *plan)
         resolver_push_decision(n, &d);
 }
 
-/* The remote leg a plan may decide before its hold answers: the first leg that would
- * be asked, when it is remote and every leg after it is on this node (so if it holds
- * everything asked, nothing else changes, and if it holds less, the correction lets
- * this node's later sponsors pay the rest, then cash, as the two-step order would
- * have it). -1 when there is none. */
-static int speculative_leg(const node *n, const settle_plan *plan, const int64_t *local_shareable)
+/* Whether remote leg i may be decided before its hold answers: it is the last remote
+ * sponsor the walk can reach (the ones after it are on this node), so if it holds
+ * everything asked nothing else changes, and if it holds less the correction lets this
+ * node's later sponsors pay the rest, then cash, as the two-step order would have it.
+ * Remote sponsors before it were asked one by one as usual. */
+static bool may_decide_while_holding(const node *n, const settle_plan *plan, uint32_t i)
 {
-    if (plan->premium || !n->cfg.policy.live || plan->leg_count == 0)
-        return -1;
-    int64_t remaining = plan->amount - plan->own_planned;
-    for (uint32_t i = 0; i < plan->leg_count && remaining > 0; i++) {
-        if (plan->legs[i].remote) {
-            for (uint32_t j = i + 1; j < plan->leg_count; j++)
-                if (plan->legs[j].remote)
-                    return -1;
-            return (int)i;
-        }
-        int64_t take = local_shareable[i] < remaining ? local_shareable[i] : remaining;
-        remaining -= take;
-        if (!n->cfg.policy.cascade && take > 0)
-            return -1;
-    }
-    return -1;
+    if (plan->premium || !n->cfg.policy.live)
+        return false;
+    for (uint32_t j = i + 1; j < plan->leg_count; j++)
+        if (plan->legs[j].remote)
+            return false;
+    return true;
 }
 
 /* Write the decision while leg i's hold is on its way (docs/federation.md, "Deciding
  * while the hold is made"). On return c holds the answer (or the failure) and
  * plan->decided / plan->decision what was written; *unknown is set when what the hold
  * came to could not be recorded, so the resolver must find out. */
-static void decide_while_holding(call *c, settle_plan *plan, uint32_t i, int budget, bool *unknown)
+static void decide_while_holding(call *c, settle_plan *plan, uint32_t i, int64_t asked, int budget,
+                                 bool *unknown)
 {
     settle_leg *leg = &plan->legs[i];
-    int64_t asked = plan->amount - plan->own_planned;
-    for (uint32_t j = 0; j < i; j++)
-        asked -= plan->legs[j].planned;
     leg->planned = asked;
     leg->speculative = true;
     /* The writer reads the plan while the hold is out: the hold works on a copy. */
@@ -1142,47 +1130,42 @@ static void run_plan(call *c, settle_plan *plan, const int64_t *local_shareable)
     c->deciding_setl_id = plan->setl_id;
     c->ext = plan;
     c->apply = settle_decide_apply;
-    bool unknown = false;
-    int budget = peer_budget_ms(c);
-    int spec = speculative_leg(n, plan, local_shareable);
-    if (spec >= 0 && budget >= 20) {
-        /* Local legs before it take what the snapshot showed, as below. */
-        for (int i = 0; i < spec; i++) {
-            int64_t remaining = plan->amount - plan->own_planned;
-            for (int j = 0; j < i; j++)
-                remaining -= plan->legs[j].planned;
-            plan->legs[i].planned = local_shareable[i] < remaining ? local_shareable[i] : remaining;
-        }
-        decide_while_holding(c, plan, (uint32_t)spec, budget, &unknown);
-    } else {
-        /* Walk the deduction order (R6): cascade takes from each until paid; single takes
-         * only from the first sponsor with money. Remote sponsors hold their part first. */
-        int64_t remaining = plan->amount - plan->own_planned;
-        bool live = n->cfg.policy.live;
-        for (uint32_t i = 0; i < plan->leg_count; i++) {
-            settle_leg *leg = &plan->legs[i];
-            if (remaining <= 0 || !live)
-                continue;
-            int64_t take;
-            if (leg->remote) {
-                budget = peer_budget_ms(c);
-                if (budget < 20)
-                    continue; /* no time left to ask: the next (local) sponsor or cash pays */
-                take = request_hold(c, plan, i, remaining, budget);
-            } else {
-                take = local_shareable[i] < remaining ? local_shareable[i] : remaining;
-            }
-            leg->planned = take;
-            remaining -= take;
-            if (!n->cfg.policy.cascade && take > 0)
+    bool unknown = false, decided_while_holding = false;
+    /* Walk the deduction order (R6): cascade takes from each until paid; single takes
+     * only from the first sponsor with money. Remote sponsors hold their part first; the
+     * last one the walk can reach holds it while the decision is written. */
+    int64_t remaining = plan->amount - plan->own_planned;
+    bool live = n->cfg.policy.live;
+    for (uint32_t i = 0; i < plan->leg_count; i++) {
+        settle_leg *leg = &plan->legs[i];
+        if (remaining <= 0 || !live)
+            continue;
+        int64_t take;
+        if (leg->remote) {
+            int budget = peer_budget_ms(c);
+            if (budget < 20)
+                continue; /* no time left to ask: the next (local) sponsor or cash pays */
+            if (may_decide_while_holding(n, plan, i)) {
+                decide_while_holding(c, plan, i, remaining, budget, &unknown);
+                decided_while_holding = true;
                 break;
-        }
-        if (plan->premium && remaining > 0) {
-            /* All or nothing: give back what was held. */
-            call_fail(c, GJ_R_PREMIUM_NOT_COVERED, "the sponsor can share only part of the premium now");
+            }
+            take = request_hold(c, plan, i, remaining, budget);
         } else {
-            call_write_wait(c);
+            take = local_shareable[i] < remaining ? local_shareable[i] : remaining;
         }
+        leg->planned = take;
+        remaining -= take;
+        if (!n->cfg.policy.cascade && take > 0)
+            break;
+    }
+    if (decided_while_holding) {
+        /* written (and corrected if need be) already */
+    } else if (plan->premium && remaining > 0) {
+        /* All or nothing: give back what was held. */
+        call_fail(c, GJ_R_PREMIUM_NOT_COVERED, "the sponsor can share only part of the premium now");
+    } else {
+        call_write_wait(c);
     }
     if (c->reason == GJ_R_SETTLEMENT_IN_FLIGHT && !plan->decided && !unknown) {
         /* Another copy of this call wrote its answer first and is still deciding: wait

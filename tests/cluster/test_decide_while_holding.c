@@ -182,6 +182,33 @@ static void test_a_sponsor_here_after_the_remote_one_pays_what_it_did_not(void *
     quiet_and_audited();
 }
 
+/* Two sponsors on the other node: the first is asked and answers first; the second,
+ * the last remote one, holds while the decision is written. */
+static void test_a_second_remote_sponsor_is_decided_while_it_holds(void **state)
+{
+    (void)state;
+    client_status st;
+    family("DW-P9", "DW-S9", 9, 0); /* nothing to share */
+    person_at("540600", "DW-T9", 90, "310", 3000);
+    client_t *cd = op_at("510100");
+    assert_int_equal(op_bind_x(cd, "DW-T9", "540600", "DW-P9", "510100", GONGJI__V1__RELATION__CHILD, &st), 0);
+    client_close(cd);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle("DW-P9", 2000, "dw-bill-9", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-S9"), 0);
+    assert_int_equal(settle_part(r, "DW-T9"), 2000);
+    assert_int_equal(r->psn_cash_pay, 0);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    /* 1000 left there: asked 2000, it holds 1000, the rest is cash. */
+    r = NULL;
+    assert_int_equal(settle("DW-P9", 2000, "dw-bill-9b", &r, &st), 0);
+    assert_int_equal(settle_part(r, "DW-T9"), 1000);
+    assert_int_equal(r->psn_cash_pay, 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(settled_balance("540600", "DW-T9"), 0);
+    quiet_and_audited();
+}
+
 static void test_a_sponsor_node_that_does_not_answer_leaves_the_bill_to_cash(void **state)
 {
     (void)state;
@@ -320,6 +347,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_sponsor_with_less_than_asked_pays_what_it_has_and_cash_the_rest),
         cmocka_unit_test(test_a_sponsor_here_after_the_remote_one_pays_what_it_did_not),
+        cmocka_unit_test(test_a_second_remote_sponsor_is_decided_while_it_holds),
         cmocka_unit_test(test_a_sponsor_node_that_does_not_answer_leaves_the_bill_to_cash),
         cmocka_unit_test(test_a_coordinator_killed_before_a_full_hold_answered_posts_it_after_restart),
         cmocka_unit_test(test_a_coordinator_killed_before_a_partial_hold_answered_corrects_to_it),
