@@ -1097,6 +1097,11 @@ static void decide_while_holding(call *c, settle_plan *plan, uint32_t i, int64_t
     settle_fix *fix = call_alloc(c, sizeof *fix);
     if (fix == NULL) {
         *unknown = true;
+        /* The answer the first write built says "all of it": it must not go out. */
+        if (c->reply_owned)
+            free(c->reply_bytes);
+        c->reply_bytes = NULL;
+        c->reply_owned = false;
         c->reason = GJ_R_OVERLOADED;
         return;
     }
