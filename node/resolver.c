@@ -94,6 +94,24 @@ static void note_ack(node *n, const char *setl_id, uint32_t leg, uint8_t action)
 
 void resolver_push_decision(node *n, const store_decision *d)
 {
+    /* A leg decided before its hold answered may have been corrected since d was read
+     * (a round's snapshot): once the settlement is no longer being decided, its
+     * correction, if any, is on record (the worker lets go of it only after), so send
+     * what the record says now, never the first guess. */
+    store_decision now;
+    bool guessed = false;
+    for (uint32_t k = 0; k < d->leg_count; k++)
+        guessed |= d->legs[k].speculative && !d->legs[k].acked;
+    if (guessed && !node_deciding_has(n, d->setl_id)) {
+        store_txn *txn;
+        if (store_read_begin(n->store, &txn) != GJ_OK)
+            return; /* the next round tries again */
+        gj_err err = store_decision_get(txn, d->setl_id, &now);
+        store_read_end(txn);
+        if (err != GJ_OK)
+            return;
+        d = &now;
+    }
     for (uint32_t k = 0; k < d->leg_count; k++) {
         if (d->legs[k].acked)
             continue;

@@ -40,6 +40,23 @@ static int64_t settled_balance(const char *region, const char *psn_no)
     return got;
 }
 
+/* Whether psn_no's balance in region reaches want with nothing held (within 7.5 s). */
+static bool balance_becomes(const char *region, const char *psn_no, int64_t want)
+{
+    client_t *c = op_at(region);
+    int64_t got = -1, held = -1;
+    for (int i = 0; i < 150 && !(got == want && held == 0); i++) {
+        got = op_balance_x(c, psn_no, NULL, &held);
+        if (got != want || held != 0)
+            sleep_ms(50);
+    }
+    client_close(c);
+    if (got != want || held != 0)
+        print_message("%s in %s: balance %lld held %lld, want %lld\n", psn_no, region, (long long)got,
+                      (long long)held, (long long)want);
+    return got == want && held == 0;
+}
+
 /* Until no node holds money or keeps a decision open, then every audit must pass. */
 static void quiet_and_audited(void)
 {
@@ -342,6 +359,56 @@ static void test_a_coordinator_killed_before_a_partial_hold_lets_its_own_sponsor
     quiet_and_audited();
 }
 
+static int reverse(const char *original, Gongji__V1__ReverseReply **reply, client_status *st)
+{
+    client_t *inst = tn_client(tc_node(&tc, "510100"), INSTITUTION, GONGJI__V1__ROLE__INSTITUTION);
+    Gongji__V1__ReverseRequest req = GONGJI__V1__REVERSE_REQUEST__INIT;
+    req.original_call_id = (char *)original;
+    req.insuplc_admdvs = "510100";
+    ProtobufCMessage *ans = NULL;
+    client_call(inst, "gongji.v1.Settlement/Reverse", NULL, NULL, &req.base, &gongji__v1__reverse_reply__descriptor,
+                &ans, st);
+    client_close(inst);
+    *reply = (Gongji__V1__ReverseReply *)ans;
+    return st->code;
+}
+
+/* A reverse that comes while the decision is written but the hold is still out cannot
+ * abort the settlement any more, nor revoke it yet: it is told to try again, and then
+ * revokes whatever the settlement came to. */
+static void test_a_reverse_while_the_hold_is_out_is_told_to_wait_then_revokes(void **state)
+{
+    (void)state;
+    client_status st;
+    family("DW-P10", "DW-S10", 10, 9000);
+    test_node *nq = tc_node(&tc, "540600");
+    kill(nq->pid, SIGSTOP);
+    pending_settle p = {"DW-P10", "dw-bill-10", 4000};
+    pthread_t t;
+    pthread_create(&t, NULL, settle_in_background, &p);
+    sleep_ms(150); /* the decision is written; the hold waits in Nagqu's socket */
+    Gongji__V1__ReverseReply *rr = NULL;
+    assert_int_equal(reverse("dw-bill-10", &rr, &st), GONGJI__V1__CODE__UNAVAILABLE);
+    assert_string_equal(st.reason, "SETTLEMENT_IN_FLIGHT");
+    assert_null(rr);
+    kill(nq->pid, SIGCONT);
+    pthread_join(t, NULL);
+    int code = -1;
+    for (int i = 0; i < 50 && code != 0; i++) {
+        if (rr)
+            gongji__v1__reverse_reply__free_unpacked(rr, NULL);
+        rr = NULL;
+        if ((code = reverse("dw-bill-10", &rr, &st)) != 0)
+            sleep_ms(100);
+    }
+    assert_int_equal(code, 0);
+    assert_int_equal(rr->outcome, GONGJI__V1__REVERSE_OUTCOME__REVOKED);
+    gongji__v1__reverse_reply__free_unpacked(rr, NULL);
+    /* The post and then the refund reach Nagqu; in the end the sponsor has it all. */
+    assert_true(balance_becomes("540600", "DW-S10", 9000));
+    quiet_and_audited();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_a_sponsor_here_after_the_remote_one_pays_what_it_did_not),
         cmocka_unit_test(test_a_second_remote_sponsor_is_decided_while_it_holds),
         cmocka_unit_test(test_a_sponsor_node_that_does_not_answer_leaves_the_bill_to_cash),
+        cmocka_unit_test(test_a_reverse_while_the_hold_is_out_is_told_to_wait_then_revokes),
         cmocka_unit_test(test_a_coordinator_killed_before_a_full_hold_answered_posts_it_after_restart),
         cmocka_unit_test(test_a_coordinator_killed_before_a_partial_hold_answered_corrects_to_it),
         cmocka_unit_test(test_a_coordinator_killed_before_a_lost_hold_waits_then_leaves_it_to_cash),
