@@ -41,6 +41,9 @@ start_one() {
   done
   echo "$region failed to start; see $dir/node.log" >&2
   tail -5 "$dir/node.log" >&2 || true
+  if tail -1 "$dir/node.log" 2>/dev/null | grep -q "another store format"; then
+    echo "(the demo data there was written by an older build: remove $GONGJI_CLUSTER_DIR to start the demo afresh)" >&2
+  fi
   return 1
 }
 
