@@ -92,7 +92,29 @@ static void note_ack(node *n, const char *setl_id, uint32_t leg, uint8_t action)
     write_acks(n, full, to_write);
 }
 
+/* Regions that did not answer during one resolver round: the rest of their legs wait
+ * for the next round instead of each waiting out its own timeout. */
+typedef struct down_regions {
+    size_t count;
+    char region[RESOLVER_BATCH][GJ_ADMDVS_LEN + 1];
+} down_regions;
+
+static bool region_is_down(const down_regions *down, const char *region)
+{
+    for (size_t i = 0; down != NULL && i < down->count; i++)
+        if (strcmp(down->region[i], region) == 0)
+            return true;
+    return false;
+}
+
+static void push_decision(node *n, const store_decision *d, down_regions *down);
+
 void resolver_push_decision(node *n, const store_decision *d)
+{
+    push_decision(n, d, NULL);
+}
+
+static void push_decision(node *n, const store_decision *d, down_regions *down)
 {
     /* A leg decided before its hold answered may have been corrected since d was read
      * (a round's snapshot): once the settlement is no longer being decided, its
@@ -119,6 +141,8 @@ void resolver_push_decision(node *n, const store_decision *d)
          * answer, the worker sends the post; once nobody here knows what the hold came
          * to (a crash, a failed correction), the sponsor's node says, by posting what it
          * holds, and the decision is corrected to that. */
+        if (region_is_down(down, d->legs[k].admdvs))
+            continue;
         bool up_to = false;
         if (d->legs[k].speculative && node_deciding_has(n, d->setl_id)) {
             if (!node_deciding_is_unknown(n, d->setl_id))
@@ -158,6 +182,9 @@ void resolver_push_decision(node *n, const store_decision *d)
         } else if (r == GJ_R_NONE) {
             note_ack(n, d->setl_id, d->legs[k].leg, d->legs[k].action);
         } else {
+            if (down != NULL && down->count < RESOLVER_BATCH &&
+                (r == GJ_R_REGION_UNREACHABLE || r == GJ_R_DEADLINE_PASSED))
+                gj_strcpy_fit(down->region[down->count++], sizeof down->region[0], d->legs[k].admdvs);
             /* A conflict means the two sides disagree about money: loud, and kept open
              * so the audit shows it. Unreachable peers are simply tried again later. */
             gj_log(r == GJ_R_HOLD_CONFLICT || r == GJ_R_HOLD_NOT_FOUND ? GJ_LOG_ERROR : GJ_LOG_DEBUG,
@@ -242,8 +269,9 @@ static void ask_about_hold(node *n, const store_hold *h)
 }
 
 /* Each round takes up to RESOLVER_BATCH open decisions and stale holds, going on from
- * where the last round stopped and starting over past the end: when a region is down,
- * what waits for it never keeps the rest waiting behind it. */
+ * where the last round stopped and starting over past the end, and tries a region that
+ * does not answer once per round: when a region is down, what waits for it never keeps
+ * the rest waiting behind it. */
 static void resolve_round(node *n)
 {
     static decision_batch decisions;  /* only the resolver thread uses these */
@@ -262,8 +290,9 @@ static void resolve_round(node *n)
         memcpy(decisions_after, decisions.items[decisions.count - 1].setl_id, sizeof decisions_after);
     else
         decisions_after[0] = '\0'; /* reached the end: from the first next time */
+    down_regions down = {0};
     for (size_t i = 0; i < decisions.count && !n->resolver_stop; i++)
-        resolver_push_decision(n, &decisions.items[i]);
+        push_decision(n, &decisions.items[i], &down);
 
     holds.count = 0;
     holds.older_than = gj_now_unix_ms() - n->cfg.resolve_after_ms;

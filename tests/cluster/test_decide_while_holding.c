@@ -405,6 +405,90 @@ static void test_a_reverse_while_the_hold_is_out_is_told_to_wait_then_revokes(vo
     quiet_and_audited();
 }
 
+/* Decisions Chengdu has not had acknowledged (its audit's count), -1 on error. */
+static int64_t open_decisions_at_chengdu(void)
+{
+    client_t *c = op_at("510100");
+    Gongji__V1__AuditReply *a = op_audit(c);
+    client_close(c);
+    int64_t n = a ? (int64_t)a->open_decisions : -1;
+    if (a)
+        gongji__v1__audit_reply__free_unpacked(a, NULL);
+    return n;
+}
+
+#define WUHAN_STUCK 34 /* more than the resolver takes in one round */
+
+typedef struct wuhan_bill {
+    char patient[16];
+    char call_id[32];
+    int code;
+    int64_t cash;
+} wuhan_bill;
+
+static void *settle_wuhan_bill(void *arg)
+{
+    wuhan_bill *b = arg;
+    client_status st;
+    Gongji__V1__SettleReply *r = NULL;
+    b->code = settle(b->patient, 1000, b->call_id, &r, &st);
+    b->cash = r ? r->psn_cash_pay : -1;
+    if (r)
+        gongji__v1__settle_reply__free_unpacked(r, NULL);
+    return NULL;
+}
+
+/* With Wuhan down and more voids waiting for it than the resolver takes in a round,
+ * a void for Nagqu, queued behind them, still goes out once Nagqu is back. */
+static void test_a_region_that_is_down_does_not_hold_up_the_others(void **state)
+{
+    (void)state;
+    client_status st;
+    static wuhan_bill bills[WUHAN_STUCK];
+    pthread_t threads[WUHAN_STUCK];
+    client_t *cd = op_at("510100");
+    for (int i = 0; i < WUHAN_STUCK; i++) {
+        char sponsor[16];
+        snprintf(bills[i].patient, sizeof bills[i].patient, "DW-W%02d", i);
+        snprintf(bills[i].call_id, sizeof bills[i].call_id, "dw-wuhan-%02d", i);
+        snprintf(sponsor, sizeof sponsor, "DW-WS%02d", i);
+        person_at("510100", bills[i].patient, 200 + i, "310", 0);
+        person_at("420100", sponsor, 200 + i, "310", 200000); /* above Wuhan's 1000.00 floor */
+        assert_int_equal(op_bind_x(cd, sponsor, "420100", bills[i].patient, "510100",
+                                   GONGJI__V1__RELATION__CHILD, &st), 0);
+    }
+    client_close(cd);
+    family("DW-P11", "DW-S11", 11, 9000);
+    assert_int_equal(open_decisions_at_chengdu(), 0);
+
+    test_node *wh = tc_node(&tc, "420100"), *nq = tc_node(&tc, "540600");
+    tn_kill9(wh);
+    for (int i = 0; i < WUHAN_STUCK; i++)
+        pthread_create(&threads[i], NULL, settle_wuhan_bill, &bills[i]);
+    for (int i = 0; i < WUHAN_STUCK; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(bills[i].code, 0);
+        assert_int_equal(bills[i].cash, 1000); /* no answer from Wuhan: cash, and a void */
+    }
+    tn_kill9(nq);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle("DW-P11", 1000, "dw-bill-11", &r, &st), 0);
+    assert_int_equal(r->psn_cash_pay, 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(open_decisions_at_chengdu(), WUHAN_STUCK + 1);
+
+    assert_int_equal(tn_start(nq), 0);
+    int64_t open = -1;
+    for (int i = 0; i < 100 && open != WUHAN_STUCK; i++) {
+        if ((open = open_decisions_at_chengdu()) != WUHAN_STUCK)
+            sleep_ms(50);
+    }
+    assert_int_equal(open, WUHAN_STUCK); /* Nagqu's void acknowledged; Wuhan's wait */
+
+    assert_int_equal(tn_start(wh), 0);
+    quiet_and_audited();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_a_coordinator_killed_before_a_partial_hold_answered_corrects_to_it),
         cmocka_unit_test(test_a_coordinator_killed_before_a_lost_hold_waits_then_leaves_it_to_cash),
         cmocka_unit_test(test_a_coordinator_killed_before_a_partial_hold_lets_its_own_sponsor_pay_the_rest),
+        cmocka_unit_test(test_a_region_that_is_down_does_not_hold_up_the_others),
     };
     return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
 }
