@@ -505,7 +505,11 @@ static result run(const char *name, const char *url, int scenario, const uint8_t
 
 static double run_pg(double *latency_ms)
 {
-    if (opt.no_pg || opt.pg_script == NULL || access(opt.pg_script, R_OK) != 0 ||
+    if (opt.no_pg) {
+        printf("%-22s skipped (--no-pg)\n", "postgresql (pg_peer)");
+        return 0;
+    }
+    if (opt.pg_script == NULL || access(opt.pg_script, R_OK) != 0 ||
         access("/usr/lib/postgresql/15/bin/pgbench", X_OK) != 0 || geteuid() != 0) {
         printf("%-22s skipped (needs root, Debian's postgresql 15 and %s)\n", "postgresql (pg_peer)",
                opt.pg_script ? opt.pg_script : "pg_peer.sh");
@@ -609,6 +613,10 @@ int main(int argc, char **argv)
     }
     if (opt.seconds < 1 || opt.concurrency < 1 || opt.concurrency > 1024 || opt.people < opt.concurrency) {
         fprintf(stderr, "gongji-bench: seconds >= 1, 1 <= concurrency <= 1024, people >= concurrency\n");
+        return 2;
+    }
+    if (opt.base_port < 1 || opt.base_port > 65535 - REGIONS) {
+        fprintf(stderr, "gongji-bench: --port takes 1 to %d (it uses P..P+%d)\n", 65535 - REGIONS, REGIONS);
         return 2;
     }
     if (opt.node_bin == NULL)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The benchmark tools still work end to end: gongji-bench starts its own three-node
+# cluster, settles locally and across regions with every request answered, and ends
+# with a RESULT line; gongji-diskprobe times its commit patterns and refuses bad
+# arguments. Speed itself is not judged here (CI machines are noisy): only that the
+# figures are there and the runs had no failed request.
+set -uo pipefail
+bench=${GONGJI_BENCH_BIN:?} probe=${GONGJI_DISKPROBE_BIN:?}
+dir=$(mktemp -d /tmp/gongji-benchtest-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+
+passed=0 failed=0
+check() { # name, expected, actual
+  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: want [$2] got [$3]"; fi
+}
+field() { # name, line: the value of name=... in a RESULT line
+  grep -o "\b$1=[^ ]*" <<<"$2" | head -1 | cut -d= -f2
+}
+positive() { # a number > 0 prints yes
+  awk -v x="$1" 'BEGIN { print (x + 0 > 0) ? "yes" : "no" }'
+}
+
+# --- gongji-diskprobe ---
+out=$("$probe" --dir "$dir" --pages 4 --rounds 5 --file-mb 16 2>&1); rc=$?
+check "diskprobe exit" 0 "$rc"
+probe_line=$(grep '^PROBE ' <<<"$out")
+check "diskprobe floor measured" yes "$(positive "$(field floor_ms "$probe_line")")"
+check "diskprobe scattered measured" yes "$(positive "$(field scattered_ms "$probe_line")")"
+check "diskprobe two files measured" yes "$(positive "$(field two_files_ms "$probe_line")")"
+check "diskprobe leaves no files" "" "$(ls -A "$dir")"
+for bad in "--pages 0" "--pages x" "--rounds -1" "--file-mb 8" "stray"; do
+  # shellcheck disable=SC2086 # each case is several words on purpose
+  "$probe" --dir "$dir" $bad >/dev/null 2>&1
+  check "diskprobe refuses $bad" 2 "$?"
+done
+msg=$("$probe" --dir "$dir/missing" --rounds 1 --file-mb 16 2>&1); rc=$?
+check "diskprobe missing dir exit" 1 "$rc"
+check "diskprobe names the file" yes "$(grep -q "$dir/missing/probe-0.dat" <<<"$msg" && echo yes || echo no)"
+
+# --- gongji-bench: every scenario, the echo, no PostgreSQL ---
+port=$((20000 + $$ % 20000))
+out=$("$bench" --seconds 1 --people 200 --no-pg --port "$port" --dir "$dir/bench" 2>&1); rc=$?
+check "bench exit" 0 "$rc"
+result=$(grep '^RESULT ' <<<"$out")
+check "bench local settled" yes "$(positive "$(field local_tps "$result")")"
+check "bench cross-region settled" yes "$(positive "$(field cross_tps "$result")")"
+check "bench echo answered" yes "$(positive "$(field echo_tps "$result")")"
+check "bench two-sponsor run settled" yes "$(positive "$(field cross2_tps "$(grep '^echo_p99_ms' <<<"$out")")")"
+check "bench no failed request" 0 "$(grep -E ' ok [0-9]+ failed ' <<<"$out" | grep -vc ' failed 0$')"
+check "bench runs reported" 4 "$(grep -cE ' ok [0-9]+ failed ' <<<"$out")"
+check "bench PostgreSQL skipped as asked" 1 "$(grep -c 'skipped (--no-pg)' <<<"$out")"
+"$bench" --only nowhere --no-pg >/dev/null 2>&1
+check "bench refuses an unknown scenario" 2 "$?"
+"$bench" --port 70000 --no-pg >/dev/null 2>&1
+check "bench refuses a port out of range" 2 "$?"
+
+echo "test_bench_tools: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
