@@ -38,7 +38,8 @@ check "diskprobe missing dir exit" 1 "$rc"
 check "diskprobe names the file" yes "$(grep -q "$dir/missing/probe-0.dat" <<<"$msg" && echo yes || echo no)"
 
 # --- gongji-bench: every scenario, the echo, no PostgreSQL ---
-port=$((20000 + $$ % 20000))
+# Below the ephemeral range (32768 up on Linux), so no outgoing connection holds it.
+port=$((20000 + $$ % 12000))
 out=$("$bench" --seconds 1 --people 200 --no-pg --port "$port" --dir "$dir/bench" 2>&1); rc=$?
 check "bench exit" 0 "$rc"
 result=$(grep '^RESULT ' <<<"$out")
