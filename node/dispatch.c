@@ -21,16 +21,45 @@ void node_new_setl_id(node *n, int32_t date, char out[GJ_SETL_ID_MAX + 1])
              (unsigned long long)(n->boot_id % 1000000), (unsigned long long)(counter % 10000000000ULL));
 }
 
+/* FNV-1a over a, then a separator, then b (if any). */
+static uint64_t fingerprint(const char *a, const char *b)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)a; *p != '\0'; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    if (b != NULL) {
+        h = (h ^ 0xffu) * 1099511628211ULL; /* no byte of a string: ("ab","c") != ("a","bc") */
+        for (const unsigned char *p = (const unsigned char *)b; *p != '\0'; p++)
+            h = (h ^ *p) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The slot deciding setl_id, or -1. Call with deciding_mu held. */
+static int deciding_find(node *n, const char *setl_id)
+{
+    uint64_t fp = fingerprint(setl_id, NULL);
+    for (uint32_t i = 0; i < n->deciding_top; i++)
+        if (n->deciding[i].setl_fp == fp && n->deciding[i].setl_id[0] != '\0' &&
+            strcmp(n->deciding[i].setl_id, setl_id) == 0)
+            return (int)i;
+    return -1;
+}
+
 bool node_deciding_add(node *n, const char *setl_id, const char *caller_id, const char *call_id)
 {
     bool added = false;
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_DECIDING_MAX && !added; i++)
+    for (uint32_t i = 0; i < GJ_DECIDING_MAX && !added; i++)
         if (n->deciding[i].setl_id[0] == '\0') {
             gj_strcpy_fit(n->deciding[i].setl_id, sizeof n->deciding[i].setl_id, setl_id);
             gj_strcpy_fit(n->deciding[i].caller_id, sizeof n->deciding[i].caller_id, caller_id);
             gj_strcpy_fit(n->deciding[i].call_id, sizeof n->deciding[i].call_id, call_id);
             n->deciding[i].unknown = false;
+            n->deciding[i].setl_fp = fingerprint(n->deciding[i].setl_id, NULL);
+            n->deciding[i].call_fp = fingerprint(n->deciding[i].caller_id, n->deciding[i].call_id);
+            if (i >= n->deciding_top)
+                n->deciding_top = i + 1;
             added = true;
         }
     pthread_mutex_unlock(&n->deciding_mu);
@@ -40,20 +69,21 @@ bool node_deciding_add(node *n, const char *setl_id, const char *caller_id, cons
 void node_deciding_remove(node *n, const char *setl_id)
 {
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_DECIDING_MAX; i++)
-        if (strcmp(n->deciding[i].setl_id, setl_id) == 0) {
-            n->deciding[i].setl_id[0] = '\0';
-            n->deciding[i].unknown = false;
-        }
+    int i;
+    while ((i = deciding_find(n, setl_id)) >= 0) {
+        n->deciding[i].setl_id[0] = '\0';
+        n->deciding[i].unknown = false;
+        n->deciding[i].setl_fp = n->deciding[i].call_fp = 0;
+    }
+    while (n->deciding_top > 0 && n->deciding[n->deciding_top - 1].setl_id[0] == '\0')
+        n->deciding_top--;
     pthread_mutex_unlock(&n->deciding_mu);
 }
 
 bool node_deciding_has(node *n, const char *setl_id)
 {
-    bool found = false;
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_DECIDING_MAX && !found; i++)
-        found = strcmp(n->deciding[i].setl_id, setl_id) == 0;
+    bool found = deciding_find(n, setl_id) >= 0;
     pthread_mutex_unlock(&n->deciding_mu);
     return found;
 }
@@ -62,9 +92,10 @@ bool node_deciding_has_other_call(node *n, const char *caller_id, const char *ca
                                   const char *setl_id)
 {
     bool found = false;
+    uint64_t fp = fingerprint(caller_id, call_id);
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_DECIDING_MAX && !found; i++)
-        found = n->deciding[i].setl_id[0] != '\0' &&
+    for (uint32_t i = 0; i < n->deciding_top && !found; i++)
+        found = n->deciding[i].call_fp == fp && n->deciding[i].setl_id[0] != '\0' &&
                 (setl_id == NULL || strcmp(n->deciding[i].setl_id, setl_id) != 0) &&
                 strcmp(n->deciding[i].caller_id, caller_id) == 0 &&
                 strcmp(n->deciding[i].call_id, call_id) == 0;
@@ -79,22 +110,21 @@ bool node_deciding_has_call(node *n, const char *caller_id, const char *call_id)
 
 bool node_deciding_mark_unknown(node *n, const char *setl_id, const char *caller_id, const char *call_id)
 {
-    bool marked = false;
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_DECIDING_MAX && !marked; i++)
-        if (strcmp(n->deciding[i].setl_id, setl_id) == 0)
-            marked = n->deciding[i].unknown = true;
+    int i = deciding_find(n, setl_id);
+    if (i >= 0)
+        n->deciding[i].unknown = true;
     pthread_mutex_unlock(&n->deciding_mu);
-    if (!marked && node_deciding_add(n, setl_id, caller_id, call_id))
-        marked = node_deciding_mark_unknown(n, setl_id, caller_id, call_id);
-    return marked;
+    if (i < 0 && node_deciding_add(n, setl_id, caller_id, call_id))
+        return node_deciding_mark_unknown(n, setl_id, caller_id, call_id);
+    return i >= 0;
 }
 
 uint32_t node_deciding_unknown_count(node *n)
 {
     uint32_t count = 0;
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_DECIDING_MAX; i++)
+    for (uint32_t i = 0; i < n->deciding_top; i++)
         count += n->deciding[i].setl_id[0] != '\0' && n->deciding[i].unknown;
     pthread_mutex_unlock(&n->deciding_mu);
     return count;
@@ -103,9 +133,11 @@ uint32_t node_deciding_unknown_count(node *n)
 bool node_deciding_is_unknown(node *n, const char *setl_id)
 {
     bool unknown = false;
+    uint64_t fp = fingerprint(setl_id, NULL);
     pthread_mutex_lock(&n->deciding_mu);
-    for (size_t i = 0; i < GJ_DECIDING_MAX && !unknown; i++)
-        unknown = n->deciding[i].unknown && strcmp(n->deciding[i].setl_id, setl_id) == 0;
+    for (uint32_t i = 0; i < n->deciding_top && !unknown; i++)
+        unknown = n->deciding[i].unknown && n->deciding[i].setl_fp == fp &&
+                  n->deciding[i].setl_id[0] != '\0' && strcmp(n->deciding[i].setl_id, setl_id) == 0;
     pthread_mutex_unlock(&n->deciding_mu);
     return unknown;
 }

@@ -49,7 +49,11 @@ typedef struct node {
          * the hold came to (found at start, or its correction failed): the resolver
          * asks the sponsor's node, not the settlement's worker. */
         bool unknown;
+        /* Fingerprints of setl_id and of caller_id + call_id: a scan compares these
+         * and calls strcmp only on a match (it runs several times per settlement). */
+        uint64_t setl_fp, call_fp;
     } deciding[GJ_DECIDING_MAX];
+    uint32_t deciding_top; /* every used slot is below this */
     /* The resolver thread: re-sends posts and voids, asks about stale holds. */
     pthread_t resolver;
     bool resolver_running;

@@ -164,6 +164,68 @@ static void test_write_and_its_repeat_answer_the_same(void **state)
     gongji__v1__reply__free_unpacked(again, NULL);
 }
 
+/* The set of settlements being decided: found by setl_id and by call, marked unknown,
+ * removed, full at GJ_DECIDING_MAX, and a freed slot used again. */
+static void test_deciding_set_finds_what_it_holds(void **state)
+{
+    (void)state;
+    node *n = &test_node;
+    assert_true(node_deciding_add(n, "510100-A", "c1", "k1"));
+    assert_true(node_deciding_add(n, "510100-B", "c1", "k2"));
+    assert_true(node_deciding_has(n, "510100-A"));
+    assert_true(node_deciding_has(n, "510100-B"));
+    assert_false(node_deciding_has(n, "510100-C"));
+    assert_false(node_deciding_has(n, "510100-"));
+    assert_true(node_deciding_has_call(n, "c1", "k1"));
+    assert_false(node_deciding_has_call(n, "c1", "k3"));
+    /* The fingerprint keeps caller and call apart: ("c", "1k1") is another call. */
+    assert_false(node_deciding_has_call(n, "c", "1k1"));
+    /* Only A carries (c1, k1): nothing else is deciding that call. */
+    assert_false(node_deciding_has_other_call(n, "c1", "k1", "510100-A"));
+    assert_true(node_deciding_add(n, "510100-A2", "c1", "k1"));
+    assert_true(node_deciding_has_other_call(n, "c1", "k1", "510100-A"));
+
+    assert_int_equal(node_deciding_unknown_count(n), 0);
+    assert_true(node_deciding_mark_unknown(n, "510100-B", "c1", "k2"));
+    assert_true(node_deciding_is_unknown(n, "510100-B"));
+    assert_false(node_deciding_is_unknown(n, "510100-A"));
+    /* Not in the set yet: marking adds it (found at start, say). */
+    assert_true(node_deciding_mark_unknown(n, "510100-D", "c2", "k9"));
+    assert_true(node_deciding_has(n, "510100-D"));
+    assert_int_equal(node_deciding_unknown_count(n), 2);
+
+    node_deciding_remove(n, "510100-A");
+    assert_false(node_deciding_has(n, "510100-A"));
+    assert_true(node_deciding_has(n, "510100-A2"));
+    assert_false(node_deciding_has_other_call(n, "c1", "k1", "510100-A2"));
+    node_deciding_remove(n, "510100-B");
+    assert_false(node_deciding_is_unknown(n, "510100-B"));
+    assert_int_equal(node_deciding_unknown_count(n), 1);
+    node_deciding_remove(n, "510100-A2");
+    node_deciding_remove(n, "510100-D");
+    assert_int_equal(n->deciding_top, 0);
+
+    char id[32];
+    for (int i = 0; i < GJ_DECIDING_MAX; i++) {
+        snprintf(id, sizeof id, "510100-F%d", i);
+        assert_true(node_deciding_add(n, id, "c3", id));
+    }
+    assert_false(node_deciding_add(n, "510100-over", "c3", "over"));
+    assert_false(node_deciding_has(n, "510100-over"));
+    node_deciding_remove(n, "510100-F7");
+    assert_true(node_deciding_add(n, "510100-over", "c3", "over"));
+    assert_true(node_deciding_has(n, "510100-over"));
+    assert_true(node_deciding_has(n, "510100-F8"));
+    assert_false(node_deciding_has(n, "510100-F7"));
+    node_deciding_remove(n, "510100-over");
+    for (int i = 0; i < GJ_DECIDING_MAX; i++) {
+        snprintf(id, sizeof id, "510100-F%d", i);
+        node_deciding_remove(n, id);
+    }
+    assert_int_equal(n->deciding_top, 0);
+    assert_false(node_deciding_has(n, "510100-F0"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_garbage_is_malformed),
         cmocka_unit_test(test_oversize_is_refused_before_decoding),
         cmocka_unit_test(test_write_and_its_repeat_answer_the_same),
+        cmocka_unit_test(test_deciding_set_finds_what_it_holds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
