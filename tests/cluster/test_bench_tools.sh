@@ -40,7 +40,7 @@ check "diskprobe names the file" yes "$(grep -q "$dir/missing/probe-0.dat" <<<"$
 # --- gongji-bench: every scenario, the echo, no PostgreSQL ---
 # Below the ephemeral range (32768 up on Linux), so no outgoing connection holds it.
 port=$((20000 + $$ % 12000))
-out=$("$bench" --seconds 1 --people 200 --no-pg --port "$port" --dir "$dir/bench" 2>&1); rc=$?
+out=$("$bench" --seconds 1 --people 200 --concurrency 8 --no-pg --port "$port" --dir "$dir/bench" 2>&1); rc=$?
 check "bench exit" 0 "$rc"
 result=$(grep '^RESULT ' <<<"$out")
 check "bench local settled" yes "$(positive "$(field local_tps "$result")")"
