@@ -53,7 +53,7 @@ static double now_ms(void)
 
 static int file_open(probe_file *f, const char *dir, int index)
 {
-    static char page[PAGE];
+    char page[PAGE];
     memset(page, 0x5a, sizeof page);
     snprintf(f->path, sizeof f->path, "%s/probe-%d.dat", dir, index);
     f->fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -88,7 +88,7 @@ static void file_close(probe_file *f)
 static void *run_pattern(void *arg)
 {
     probe_file *f = arg;
-    static char page[PAGE];
+    char page[PAGE];
     memset(page, 0xa5, sizeof page);
     double w = 0, fl = 0, m = 0;
     f->err = 0;
