@@ -16,12 +16,13 @@
 #include "gj_limits.h"
 #include "gj_util.h"
 #include "rules.h"
+#include "tls.h"
 
 #ifndef GONGJI_VERSION
 #define GONGJI_VERSION "0.1.0"
 #endif
 
-#define CLI_DEFAULT_NODE "tcp://127.0.0.1:7100"
+#define CLI_DEFAULT_NODE "tls+tcp://127.0.0.1:7100"
 #define CLI_DEFAULT_CALLER "gongji-cli"
 #define CLI_DEFAULT_TIMEOUT_MS 5000
 /* An hour: longer than any sane call, and well inside nng_duration (int32 ms). */
@@ -46,6 +47,7 @@ enum cli_opt_id {
     O_NONE = 0,
     /* global */
     O_NODE, O_CALLER, O_ROLE, O_CALL_ID, O_REGION, O_TIMEOUT, O_JSON, O_HELP, O_VERSION,
+    O_CA, O_CERT, O_KEY, O_CRL,
     /* commands */
     O_PSN_NO, O_CERTNO, O_INSUTYPE, O_REGION_CODE, O_NAME, O_STATUS, O_AMOUNT, O_MEMO,
     O_SPONSOR, O_BENEFICIARY, O_RELATION, O_SPONSOR_REGION, O_BENEFICIARY_REGION, O_SPONSORS,
@@ -74,6 +76,10 @@ static const cli_optdef cli_optdefs[O_COUNT] = {
     [O_JSON] = {"json", NULL, false},
     [O_HELP] = {"help", NULL, false},
     [O_VERSION] = {"version", NULL, false},
+    [O_CA] = {"ca", "FILE", false},
+    [O_CERT] = {"cert", "FILE", false},
+    [O_KEY] = {"key", "FILE", false},
+    [O_CRL] = {"crl", "FILE", false},
     [O_PSN_NO] = {"psn-no", "P", false},
     [O_CERTNO] = {"certno", "C", false},
     [O_INSUTYPE] = {"insutype", "310|390", false},
@@ -114,8 +120,12 @@ typedef struct cli_cmd_opt {
 
 static const cli_cmd_opt cli_global_opts[] = {
     {O_NODE, false, "default $GONGJI_NODE, else " CLI_DEFAULT_NODE},
-    {O_CALLER, false, "who is calling (default " CLI_DEFAULT_CALLER ")"},
-    {O_ROLE, false, "operator|institution|person|peer (default operator)"},
+    {O_CA, false, "federation CA certificate (default $GONGJI_CA)"},
+    {O_CERT, false, "your certificate, PEM (default $GONGJI_CERT); it says who you are"},
+    {O_KEY, false, "its private key (default $GONGJI_KEY, else in --cert)"},
+    {O_CRL, false, "revocation list to check the node against (default $GONGJI_CRL)"},
+    {O_CALLER, false, "who is calling (default: the certificate's id)"},
+    {O_ROLE, false, "operator|institution|person|peer|platform (default: the certificate's)"},
     {O_CALL_ID, false, "key that makes a retried write safe (default random)"},
     {O_REGION, false, "region that owns the request (default: this node's)"},
     {O_TIMEOUT, false, "milliseconds to wait for the answer (default 5000)"},
@@ -135,8 +145,10 @@ typedef struct cli_ctx {
     const struct cli_cmd *cmd;
     /* resolved globals */
     const char *node;
-    const char *caller;
-    int role;
+    const char *caller;  /* NULL: the certificate's */
+    int role;            /* 0: the certificate's */
+    gj_cred_files cred_files;
+    gj_cred *cred;       /* loaded at the first call */
     const char *call_id; /* NULL: the client makes one */
     const char *region;
     int timeout_ms;
@@ -681,6 +693,42 @@ static void cli_report(const cli_ctx *x, const client_status *st)
     }
 }
 
+/* A client for url, with the credential when the URL is TLS (loaded once). Returns -1
+ * with *out set, or an exit code after saying what is wrong. */
+static int cli_open_client(cli_ctx *x, const char *url, const char *where, client_t **out)
+{
+    if (gj_url_is_tls(url) && x->cred == NULL) {
+        const gj_cred_files *f = &x->cred_files;
+        if (f->ca_file == NULL || f->cert_file == NULL)
+            return cli_usage(x, "%s needs a credential: --ca and --cert (and --key unless the key is "
+                             "in --cert), or GONGJI_CA, GONGJI_CERT, GONGJI_KEY",
+                             url);
+        char err[512];
+        gj_err e = gj_cred_open(&x->cred, f, err, sizeof err);
+        if (e != GJ_OK) {
+            fprintf(stderr, "gongji: credential not usable: %s\n", err);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    gj_err e = client_open_with(out, url, x->timeout_ms, gj_url_is_tls(url) ? x->cred : NULL);
+    if (e == GJ_ERR_TRANSPORT || e == GJ_ERR_INVAL) {
+        char *u = cli_clean(url, false);
+        int rc = cli_usage(x, "cannot use node URL '%s'%s (expected e.g. %s)", u ? u : "?", where,
+                           CLI_DEFAULT_NODE);
+        free(u);
+        return rc;
+    }
+    if (e != GJ_OK) {
+        fprintf(stderr, "gongji: cannot open a socket: %s\n", gj_err_name(e));
+        return CLI_EXIT_NOANSWER;
+    }
+    if (x->caller != NULL || x->role != 0)
+        client_set_identity(*out, x->caller, x->role != 0 ? x->role
+                                            : x->cred != NULL ? gj_cred_identity(x->cred)->role
+                                                              : GONGJI__V1__ROLE__OPERATOR);
+    return -1;
+}
+
 /* One call. Returns CLI_EXIT_OK with *out set (caller frees), or the exit code after
  * reporting the error. */
 static int cli_call(cli_ctx *x, const char *call_id, const ProtobufCMessage *req,
@@ -688,19 +736,9 @@ static int cli_call(cli_ctx *x, const char *call_id, const ProtobufCMessage *req
 {
     *out = NULL;
     if (x->client == NULL) {
-        gj_err e = client_open(&x->client, x->node, x->timeout_ms);
-        if (e == GJ_ERR_TRANSPORT || e == GJ_ERR_INVAL) {
-            char *u = cli_clean(x->node, false);
-            int rc = cli_usage(x, "cannot use node URL '%s' (expected e.g. %s)", u ? u : "?",
-                               CLI_DEFAULT_NODE);
-            free(u);
+        int rc = cli_open_client(x, x->node, "", &x->client);
+        if (rc >= 0)
             return rc;
-        }
-        if (e != GJ_OK) {
-            fprintf(stderr, "gongji: cannot open a socket: %s\n", gj_err_name(e));
-            return CLI_EXIT_NOANSWER;
-        }
-        client_set_identity(x->client, x->caller, x->role);
     }
     client_status st;
     gj_err e = client_call(x->client, x->cmd->method, call_id, x->region, req, desc, out, &st);
@@ -2399,19 +2437,9 @@ static int audit_open_cluster(cli_ctx *x, audit_run *r, char **urls, size_t n)
     for (size_t i = 0; i < n; i++) {
         audit_node *nd = &r->nodes[i];
         nd->url = urls[i];
-        gj_err e = client_open(&nd->client, nd->url, x->timeout_ms);
-        if (e == GJ_ERR_TRANSPORT || e == GJ_ERR_INVAL) {
-            char *u = cli_clean(nd->url, false);
-            int rc = cli_usage(x, "cannot use node URL '%s' in --cluster (expected e.g. %s)",
-                               u ? u : "?", CLI_DEFAULT_NODE);
-            free(u);
+        int rc = cli_open_client(x, nd->url, " in --cluster", &nd->client);
+        if (rc >= 0)
             return rc;
-        }
-        if (e != GJ_OK) {
-            fprintf(stderr, "gongji: cannot open a socket: %s\n", gj_err_name(e));
-            return CLI_EXIT_NOANSWER;
-        }
-        client_set_identity(nd->client, x->caller, x->role);
         nd->method = x->cmd->method;
         /* Made here: the client's fallback id source is not for concurrent use. */
         if (x->call_id != NULL) {
@@ -2922,11 +2950,26 @@ static int cli_resolve_globals(cli_ctx *x)
     if (*x->node == '\0')
         return cli_usage(x, "--node needs a URL, e.g. %s", CLI_DEFAULT_NODE);
 
-    x->caller = x->val[O_CALLER] != NULL ? x->val[O_CALLER] : CLI_DEFAULT_CALLER;
-    if (*x->caller == '\0')
+    x->caller = x->val[O_CALLER];
+    if (x->caller != NULL && *x->caller == '\0')
         return cli_usage(x, "--caller needs a value");
+    if (x->caller == NULL && !gj_url_is_tls(x->node))
+        x->caller = CLI_DEFAULT_CALLER; /* plaintext: nothing says who else */
 
-    x->role = GONGJI__V1__ROLE__OPERATOR;
+    static const struct {
+        int id;
+        const char *env;
+    } files[] = {{O_CA, "GONGJI_CA"}, {O_CERT, "GONGJI_CERT"}, {O_KEY, "GONGJI_KEY"}, {O_CRL, "GONGJI_CRL"}};
+    const char *paths[4];
+    for (int i = 0; i < 4; i++) {
+        const char *e = getenv(files[i].env);
+        paths[i] = x->val[files[i].id] != NULL ? x->val[files[i].id] : (e != NULL && *e != '\0') ? e : NULL;
+        if (paths[i] != NULL && *paths[i] == '\0')
+            return cli_usage(x, "--%s needs a file", cli_optdefs[files[i].id].name);
+    }
+    x->cred_files = (gj_cred_files){paths[0], paths[1], paths[2], paths[3]};
+
+    x->role = 0;
     const char *r = x->val[O_ROLE];
     if (r != NULL) {
         if (strcmp(r, "operator") == 0)
@@ -2937,8 +2980,10 @@ static int cli_resolve_globals(cli_ctx *x)
             x->role = GONGJI__V1__ROLE__PERSON;
         else if (strcmp(r, "peer") == 0)
             x->role = GONGJI__V1__ROLE__PEER;
+        else if (strcmp(r, "platform") == 0)
+            x->role = GONGJI__V1__ROLE__PLATFORM;
         else
-            return cli_usage(x, "bad --role: give operator, institution, person or peer");
+            return cli_usage(x, "bad --role: give operator, institution, person, peer or platform");
     }
 
     x->call_id = x->val[O_CALL_ID];
@@ -3027,6 +3072,7 @@ int main(int argc, char **argv)
 
     rc = x->cmd->run(x);
     client_close(x->client);
+    gj_cred_free(x->cred);
     fflush(stdout);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "credential.h"
 #include "gj_error.h"
 #include "gongji.pb-c.h"
 
@@ -25,14 +26,23 @@ typedef struct client_status {
     char served_by[8];   /* region of the node that answered */
 } client_status;
 
-/* Connect to url ("tcp://127.0.0.1:7100"). timeout_ms bounds each call (also sent as
- * the request deadline). Errors: GJ_ERR_TRANSPORT (bad url or no socket), GJ_ERR_NOMEM.
- * Dialing is non-blocking: an unreachable node shows as an UNAVAILABLE call. */
+/* Connect to url ("tls+tcp://127.0.0.1:7100") as the holder of cred (trust/credential.h;
+ * the caller keeps it alive until client_close). Every call is then sealed with a
+ * session opened with the node it is for (Auth/Open, done here when needed), and an
+ * OK answer counts only if the node sealed it too. A tls+tcp:// URL needs a cred;
+ * with cred NULL the client speaks plaintext to a node that runs insecure_plaintext.
+ * timeout_ms bounds each call (also sent as the request deadline). Errors:
+ * GJ_ERR_INVAL (tls+tcp:// without a cred), GJ_ERR_TRANSPORT (bad url, no socket, the
+ * credential's files unusable for TLS), GJ_ERR_NOMEM. Dialing is non-blocking: an
+ * unreachable node shows as an UNAVAILABLE call. */
+gj_err client_open_with(client_t **out, const char *url, int timeout_ms, const gj_cred *cred);
+/* client_open_with(out, url, timeout_ms, NULL): plaintext. */
 gj_err client_open(client_t **out, const char *url, int timeout_ms);
 void client_close(client_t *c);
 
 /* Who the calls come from: caller id and Role (GONGJI__V1__ROLE__OPERATOR, ...).
- * Default: "gongji-cli", OPERATOR. */
+ * Default: the credential's identity ("gongji-cli", OPERATOR without one). A PLATFORM
+ * credential calls as PERSON for the person it names here. */
 void client_set_identity(client_t *c, const char *caller_id, int role);
 
 /* Make one call.

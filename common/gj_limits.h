@@ -88,6 +88,13 @@
 #define GJ_BATCH_BYTES_MAX (48 * 1024)
 #define GJ_BATCHES_IN_FLIGHT 4
 #define GJ_OUTBOXES_MAX 64
+/* Sessions a node keeps (Auth/Open); past it the least recently used in a bucket goes,
+ * and its caller opens another. 4096 covers every institution terminal of a city. */
+#define GJ_SESSIONS_MAX 4096
+/* A session lives at most this long (its certificate's expiry may end it sooner). */
+#define GJ_SESSION_LIFE_DEFAULT_S 3600
+/* How often a node looks at its CRL file for a new list (and on SIGHUP at once). */
+#define GJ_CRL_CHECK_INTERVAL_MS 1000
 /* Acknowledged posts and voids a coordinator gathers before writing them in one go. */
 #define GJ_ACKS_PER_WRITE 64
 

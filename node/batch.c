@@ -158,7 +158,7 @@ static void batch_run(call *c)
         if (refusal[i] != NULL)
             item_refuse(c, &slots[i], GJ_R_FIELD_INVALID, refusal[i]);
         else
-            dispatch_bytes(n, req->items[i].data, req->items[i].len, item_done, &slots[i]);
+            dispatch_batch_item(n, req->items[i].data, req->items[i].len, item_done, &slots[i]);
     }
     store_intake_release(s); /* c may be gone by now: s was read before */
 }

@@ -19,6 +19,7 @@ void node_config_defaults(node_config *cfg)
     cfg->resolve_interval_ms = GJ_RESOLVE_INTERVAL_DEFAULT_MS;
     cfg->resolve_after_ms = GJ_RESOLVE_AFTER_DEFAULT_MS;
     cfg->commit_gather_us = GJ_COMMIT_GATHER_DEFAULT_US;
+    cfg->session_life_s = GJ_SESSION_LIFE_DEFAULT_S;
     rules_policy_default(&cfg->policy, "");
 }
 
@@ -152,6 +153,19 @@ static int on_node_key(load_state *st, const char *key, const char *value)
         if (!parse_uint(value, 100000, &n))
             FAIL("commit_gather_us must be 0..100000");
         cfg->commit_gather_us = (unsigned)n;
+    } else if (!strcmp(key, "tls_ca") || !strcmp(key, "tls_cert") || !strcmp(key, "tls_key") ||
+               !strcmp(key, "tls_crl")) {
+        char *dst = !strcmp(key, "tls_ca") ? cfg->tls_ca : !strcmp(key, "tls_cert") ? cfg->tls_cert
+                    : !strcmp(key, "tls_key") ? cfg->tls_key : cfg->tls_crl;
+        if (!gj_strcpy_fit(dst, sizeof cfg->tls_ca, value))
+            FAIL("%s is too long", key);
+    } else if (!strcmp(key, "insecure_plaintext")) {
+        if (!parse_bool(value, &cfg->insecure_plaintext))
+            FAIL("insecure_plaintext must be yes or no");
+    } else if (!strcmp(key, "session_life_s")) {
+        if (!parse_uint(value, 7 * 86400, &n) || n < 10)
+            FAIL("session_life_s must be 10..604800");
+        cfg->session_life_s = (unsigned)n;
     } else if (!strcmp(key, "allow_clock_override")) {
         if (!parse_bool(value, &cfg->allow_clock_override))
             FAIL("allow_clock_override must be yes or no");
@@ -239,6 +253,40 @@ static int on_key(void *user, const char *section, const char *key, const char *
     FAIL("unknown section [%s]", section);
 }
 
+static bool url_is_tls(const char *url)
+{
+    return strncmp(url, "tls+tcp://", 10) == 0 || strncmp(url, "tls+tcp4://", 11) == 0 ||
+           strncmp(url, "tls+tcp6://", 11) == 0;
+}
+
+/* Every link is TLS with certificates unless the file says insecure_plaintext = yes;
+ * a TLS URL always needs the certificate files. */
+static int check_trust(node_config *cfg, const char *path, char *err, size_t err_size)
+{
+    bool any_tls = url_is_tls(cfg->listen_url);
+    for (size_t i = 0; i < cfg->peer_count; i++)
+        any_tls |= url_is_tls(cfg->peers[i].url);
+    if ((any_tls || !cfg->insecure_plaintext) && (cfg->tls_ca[0] == '\0' || cfg->tls_cert[0] == '\0')) {
+        snprintf(err, err_size, "%s: [node] needs tls_ca and tls_cert (and tls_key unless the key is in "
+                 "tls_cert)%s", path, any_tls ? " for tls+tcp:// links" : "; plaintext links need insecure_plaintext = yes");
+        return -1;
+    }
+    if (cfg->insecure_plaintext)
+        return 0;
+    if (!url_is_tls(cfg->listen_url)) {
+        snprintf(err, err_size, "%s: listen = %s is not tls+tcp://; plaintext needs insecure_plaintext = yes", path,
+                 cfg->listen_url);
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->peer_count; i++)
+        if (!url_is_tls(cfg->peers[i].url)) {
+            snprintf(err, err_size, "%s: peer %s = %s is not tls+tcp://; plaintext needs insecure_plaintext = yes",
+                     path, cfg->peers[i].prefix, cfg->peers[i].url);
+            return -1;
+        }
+    return 0;
+}
+
 int node_config_load(node_config *cfg, const char *path, char *err, size_t err_size)
 {
     load_state st = {.cfg = cfg};
@@ -256,5 +304,5 @@ int node_config_load(node_config *cfg, const char *path, char *err, size_t err_s
         return -1;
     }
     memcpy(cfg->policy.region, cfg->region, sizeof cfg->region);
-    return 0;
+    return check_trust(cfg, path, err, err_size);
 }

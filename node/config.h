@@ -1,7 +1,8 @@
 /* Node configuration: an INI file (see deploy/ for examples and docs/config.md).
  *
  *   [node]    region, name, listen, data_dir, contexts, log_file, log_level,
- *             map_size_mb, allow_clock_override
+ *             map_size_mb, allow_clock_override, tls_ca, tls_cert, tls_key, tls_crl,
+ *             insecure_plaintext, session_life_s
  *   [policy]  the region policy of SPEC §3, every knob
  *   [peers]   prefix = url   (region code or code prefix -> node URL)
  */
@@ -35,6 +36,15 @@ typedef struct node_config {
     unsigned resolve_interval_ms;/* how often the resolver runs */
     unsigned resolve_after_ms;   /* age of a HELD hold before its coordinator is asked */
     unsigned commit_gather_us;   /* group commit: wait up to this for a fuller batch */
+    /* Trust (docs/security.md): the federation CA, our certificate and key, the CRL. */
+    char tls_ca[512];
+    char tls_cert[512];
+    char tls_key[512];           /* "" = the key is in tls_cert */
+    char tls_crl[512];           /* "" = no revocation list */
+    /* Plain tcp:// or ipc:// links and callers trusted on their word: only for a
+     * developer's machine, and said at every start and in health. */
+    bool insecure_plaintext;
+    unsigned session_life_s;     /* longest a session may live before it is opened again */
     gj_policy policy;
     size_t peer_count;
     node_peer peers[GJ_PEERS_MAX];

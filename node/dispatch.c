@@ -1,5 +1,7 @@
 /* From bytes to an answer: envelope checks, the method table, idempotent writes. */
 #include "node.h"
+#include "authn.h"
+#include "authz.h"
 #include "gj_util.h"
 #include "log.h"
 
@@ -221,6 +223,7 @@ static bool build_reply(call *c)
         reply.message = "";
     reply.call_id = c->env && c->env->call_id ? c->env->call_id : "";
     reply.served_by = c->n->cfg.region;
+    reply.route_to = c->route_to != NULL ? (char *)c->route_to : "";
     if (reason == GJ_R_NONE && c->answer != NULL) {
         size_t len = protobuf_c_message_get_packed_size(c->answer);
         uint8_t *payload = call_alloc(c, len ? len : 1);
@@ -268,15 +271,52 @@ static void call_end(call *c)
     atomic_fetch_sub(&n->in_flight, 1);
 }
 
+/* Who called, for a log line: operators, institutions, platforms and nodes by name (an
+ * audit needs them), a person's number masked. */
+static const char *caller_for_log(call *c, char *buf, size_t size)
+{
+    if (c->env == NULL || c->env->caller_id == NULL)
+        return "-";
+    if (c->env->caller_role == GONGJI__V1__ROLE__PERSON || c->env->caller_role == GONGJI__V1__ROLE__ROLE_UNSPECIFIED) {
+        char masked[GJ_CALLER_ID_MAX + 1];
+        gj_mask(c->env->caller_id, masked, sizeof masked);
+        if (c->platform_id[0] != '\0')
+            snprintf(buf, size, "%s(via %s)", masked, c->platform_id);
+        else
+            snprintf(buf, size, "%s", masked);
+        return buf;
+    }
+    snprintf(buf, size, "%s", c->env->caller_id);
+    return buf;
+}
+
+/* Operator actions that move money or change what the node does: an audit line naming
+ * the proven operator, whatever the outcome. */
+static bool is_audited_operator_action(const call *c)
+{
+    static const char *const audited[] = {"gongji.v1.Registry/Enroll", "gongji.v1.Registry/Credit",
+                                          "gongji.v1.Clearing/CloseWindow", "gongji.v1.Operator/SetClock"};
+    if (c->method == NULL || c->env == NULL || c->env->caller_role != GONGJI__V1__ROLE__OPERATOR)
+        return false;
+    for (size_t i = 0; i < sizeof audited / sizeof audited[0]; i++)
+        if (strcmp(c->method->name, audited[i]) == 0)
+            return true;
+    return false;
+}
+
 static void log_outcome(call *c)
 {
     int level = c->reason == GJ_R_NONE ? GJ_LOG_INFO : GJ_LOG_WARN;
     if (c->method && c->method->apply == NULL && c->reason == GJ_R_NONE)
         level = GJ_LOG_DEBUG; /* reads that succeed are not events */
-    char caller[GJ_CALLER_ID_MAX + 1];
+    char caller[2 * GJ_CALLER_ID_MAX + 16];
+    caller_for_log(c, caller, sizeof caller);
+    if (is_audited_operator_action(c))
+        gj_log(GJ_LOG_INFO, "audit", "operator=%s proven=%s method=%s call_id=%s code=%s", caller,
+               c->sealed ? "yes" : "no(plaintext)", c->method->name,
+               c->env->call_id[0] ? c->env->call_id : "-", gj_code_name(gj_reason_code(c->reason)));
     gj_log(level, "call", "method=%s caller=%s call_id=%s code=%s reason=%s%s%s",
-           c->method ? c->method->name : (c->env && c->env->method ? c->env->method : "-"),
-           gj_mask(c->env && c->env->caller_id ? c->env->caller_id : "", caller, sizeof caller),
+           c->method ? c->method->name : (c->env && c->env->method ? c->env->method : "-"), caller,
            c->env && c->env->call_id && c->env->call_id[0] ? c->env->call_id : "-",
            gj_code_name(gj_reason_code(c->reason)),
            c->reason == GJ_R_NONE ? "-" : gj_reason_name(c->reason), c->message[0] ? " detail=" : "",
@@ -287,10 +327,14 @@ static void log_outcome(call *c)
 void call_finish(call *c)
 {
     log_outcome(c);
-    if (c->reply_bytes == NULL && !build_reply(c))
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (c->reply_bytes != NULL || build_reply(c))
+        bytes = authn_seal_answer(c, c->reply_bytes, c->reply_len, &len);
+    if (bytes == NULL)
         finish_out_of_memory(c);
     else
-        c->finish(c->finish_arg, c->reply_bytes, c->reply_len);
+        c->finish(c->finish_arg, bytes, len);
     call_end(c);
 }
 
@@ -620,7 +664,14 @@ static gj_reason check_envelope(call *c)
     return GJ_R_NONE;
 }
 
-void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg)
+/* Whether this node requires every request to be sealed (docs/security.md). */
+static bool seals_required(const node *n)
+{
+    return n->cred != NULL && !n->cfg.insecure_plaintext;
+}
+
+static void dispatch_any(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg,
+                         bool in_batch)
 {
     /* The call and the first block of its arena in one allocation: a typical request
      * decodes and answers without touching the heap again. */
@@ -634,6 +685,7 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
     c->n = n;
     c->finish = finish;
     c->finish_arg = arg;
+    c->in_batch = in_batch;
     c->today = node_today(n);
     c->arena = (call_arena_block *)(c + 1);
     c->arena->cap = CALL_INLINE_ARENA;
@@ -661,6 +713,21 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
         call_finish(c);
         return;
     }
+    /* Who is calling must be proven before anything else is read: an unsealed request
+     * gets no further than this (Auth/Open excepted: it brings its own proof). */
+    bool open = strcmp(c->method->name, AUTH_OPEN_METHOD) == 0;
+    bool must_seal = seals_required(n) && !in_batch && !open;
+    const char *dest = c->env->dest_region;
+    bool for_here = dest[0] == '\0' || strcmp(dest, n->cfg.region) == 0;
+    if (must_seal && c->env->seal == NULL) {
+        call_finish_error(c, GJ_R_SEAL_MISSING);
+        return;
+    }
+    if (must_seal && for_here && (reason = authn_check_seal(c)) != GJ_R_NONE) {
+        c->reason = reason;
+        call_finish(c);
+        return;
+    }
     c->request = protobuf_c_message_unpack(c->method->input, &c->pb_allocator, c->env->payload.len,
                                            c->env->payload.data);
     if (c->request == NULL) {
@@ -675,7 +742,7 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
     c->apply = c->method->apply;
 
     /* The envelope's destination decides; without one, the method may name the owner. */
-    const char *owner = c->env->dest_region;
+    const char *owner = dest;
     if (owner[0] == '\0' && c->method->route != NULL)
         owner = c->method->route(c);
     if (owner != NULL && owner[0] != '\0' && strcmp(owner, n->cfg.region) != 0) {
@@ -684,9 +751,17 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
             call_finish(c);
             return;
         }
+        if (must_seal && for_here) {
+            /* Sealed for this node, owned by another: only the owner can check who is
+             * calling, so the caller seals it for the owner and sends it again. */
+            c->route_to = call_strdup(c, owner);
+            call_fail(c, GJ_R_SEAL_WRONG_NODE, "region %s owns this request: seal it for %s", owner, owner);
+            call_finish(c);
+            return;
+        }
         c->route_region = owner;
         c->slow = fed_forward;
-    } else if ((reason = c->method->check(c)) != GJ_R_NONE) {
+    } else if ((!open && (reason = authz_check(c)) != GJ_R_NONE) || (reason = c->method->check(c)) != GJ_R_NONE) {
         c->reason = reason;
         call_finish(c);
         return;
@@ -712,4 +787,14 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
     gj_err err = store_submit(n->store, write_apply, write_done, c);
     if (err != GJ_OK)
         call_finish_error(c, err == GJ_ERR_FULL ? GJ_R_OVERLOADED : GJ_R_SHUTTING_DOWN);
+}
+
+void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg)
+{
+    dispatch_any(n, bytes, len, finish, arg, false);
+}
+
+void dispatch_batch_item(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg)
+{
+    dispatch_any(n, bytes, len, finish, arg, true);
 }

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
 
@@ -19,6 +20,7 @@ int gj_log_open(const char *path, int min_level, const char *region)
     FILE *f = fopen(path, "a");
     if (f == NULL)
         return -1;
+    fchmod(fileno(f), 0600); /* masked, but still the operator's alone */
     setvbuf(f, NULL, _IOLBF, 0);
     log_out = f;
     return 0;

@@ -1,4 +1,5 @@
 /* gongji-node: the daemon serving one coordinating region. */
+#include "authn.h"
 #include "config.h"
 #include "gj_util.h"
 #include "log.h"
@@ -42,11 +43,11 @@ static int mkdir_p(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
             return -1;
         *p = '/';
     }
-    return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
+    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 static gj_err next_boot(store_txn *txn, void *arg)
@@ -107,9 +108,22 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check_only) {
+        /* The credential too: a certificate that is missing, foreign, revoked or not
+         * this region's is found now, not at the first call. */
+        gj_log_open(NULL, GJ_LOG_WARN, n.cfg.region);
+        if (authn_start(&n) != 0) {
+            fprintf(stderr, "gongji-node: %s: the credential is not usable (see above)\n", config_path);
+            return 1;
+        }
         print_policy(&n.cfg);
+        printf("trust: %s\n", n.cred == NULL ? "insecure_plaintext (no TLS, callers on their word)"
+                              : n.cfg.insecure_plaintext ? "certificates loaded, but insecure_plaintext = yes"
+                                                         : "TLS on every link, every caller proven");
+        authn_stop(&n);
         return 0;
     }
+    /* Everything the node writes (store, log) is its operator's alone. */
+    umask(077);
     if (gj_log_open(n.cfg.log_file, n.cfg.log_level, n.cfg.region) != 0) {
         fprintf(stderr, "gongji-node: cannot open log file %s\n", n.cfg.log_file);
         return 1;
@@ -120,6 +134,7 @@ int main(int argc, char **argv)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP); /* not a stop: read the CRL again now */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -145,7 +160,11 @@ int main(int argc, char **argv)
         store_close(n.store);
         return 1;
     }
-    if (peers_open(&n.peers, &n.cfg) != 0 || workers_start(&n.workers, n.cfg.workers, GJ_WORKER_QUEUE_MAX) != GJ_OK) {
+    if (authn_start(&n) != 0) {
+        store_close(n.store);
+        return 1;
+    }
+    if (peers_open(&n.peers, &n.cfg, n.cfg.insecure_plaintext ? NULL : n.cred, n.tls_client) != 0 || workers_start(&n.workers, n.cfg.workers, GJ_WORKER_QUEUE_MAX) != GJ_OK) {
         gj_log(GJ_LOG_ERROR, "start", "cannot start peer links or workers");
         store_close(n.store);
         return 1;
@@ -176,7 +195,10 @@ int main(int argc, char **argv)
            n.cfg.policy.cascade ? "yes" : "no");
 
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+        gj_log(GJ_LOG_INFO, "trust", "SIGHUP: reading the CRL again");
+        authn_refresh(&n, true);
+    }
     gj_log(GJ_LOG_INFO, "stop", "signal=%d: answering accepted requests", sig);
     atomic_store(&n.shutting_down, true);
     server_quiesce(srv);
@@ -192,6 +214,7 @@ int main(int argc, char **argv)
     store_close(n.store);
     server_stop(srv, 0);
     peers_close(&n.peers);
+    authn_stop(&n);
     gj_log(GJ_LOG_INFO, "stop", "stopped; served=%llu",
            (unsigned long long)atomic_load(&n.requests_served));
     gj_log_close();

@@ -19,13 +19,22 @@
 
 #include "config.h"
 #include "gongji.pb-c.h"
+#include "credential.h"
 #include "peers.h"
 #include "reasons.h"
+#include "sessions.h"
 #include "store.h"
 #include "workers.h"
 
 typedef struct node {
     node_config cfg;
+    /* Trust (authn.c, docs/security.md): our credential, TLS for the listener and the
+     * peer links, and the sessions callers opened here. cred is NULL only on a node
+     * running insecure_plaintext without certificates. */
+    gj_cred *cred;
+    nng_tls_config *tls_server, *tls_client;
+    session_table sessions;
+    _Atomic int64_t crl_checked_ms;
     store *store;
     peer_set peers;
     workers *workers;
@@ -136,6 +145,14 @@ typedef struct call {
     gj_reason (*apply)(struct call *c, store_txn *txn);
     /* The settlement this call is deciding (an entry of node.deciding), or NULL. */
     const char *deciding_setl_id;
+    /* Who sent it, proven (authn.c): sealed by a session of this node, so the answer is
+     * sealed with the same key; or carried in a batch whose seal proved its sender. */
+    bool sealed;
+    bool in_batch;
+    uint8_t session_key[32];
+    uint8_t request_mac[32];
+    char platform_id[GJ_CALLER_ID_MAX + 1]; /* a PERSON's call: the platform that asserted them */
+    const char *route_to; /* SEAL_WRONG_NODE: the region that owns the request */
 } call;
 
 /* A handler's table row. check() runs first on the receiving thread; for write methods
@@ -158,6 +175,10 @@ extern const size_t node_method_count;
 /* Handle one message. Always ends by calling finish exactly once, on this thread or
  * on the store writer thread. Never fails on bad input: bad input gets an error Reply. */
 void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg);
+/* The same for one item of a Peer/Batch: its sender was proven by the batch's seal
+ * (batch.c checks the item claims the same caller), so it carries no seal of its own,
+ * and its answer is sealed as part of the batch's. */
+void dispatch_batch_item(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg);
 
 /* Send the call's answer (reply_bytes if set, else one built from reason/answer) and
  * free the call. */

@@ -6,6 +6,7 @@
  * rules, and write. Returning a reason from apply() rolls back everything it wrote. */
 #include "gj_util.h"
 #include "log.h"
+#include "authn.h"
 #include "node.h"
 #include "ops.h"
 #include "rules.h"
@@ -1021,5 +1022,6 @@ const method_entry node_methods[] = {
     {"gongji.v1.Peer/ClearingEntries", &gongji__v1__clearing_entries_request__descriptor,
      clearing_entries_check, NULL, NULL, true},
     {"gongji.v1.Peer/Batch", &gongji__v1__peer_batch_request__descriptor, batch_check, NULL, NULL, true},
+    {AUTH_OPEN_METHOD, &gongji__v1__open_session_request__descriptor, authn_open_check, NULL, NULL, true},
 };
 const size_t node_method_count = sizeof node_methods / sizeof node_methods[0];

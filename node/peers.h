@@ -6,19 +6,23 @@
 #define GJ_PEERS_H
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
+#include "credential.h"
 #include "gongji.pb-c.h"
 #include "reasons.h"
+#include "session.h"
 
 typedef struct peer_link {
     const node_peer *cfg;  /* prefix and URL, owned by the node's config */
     pthread_mutex_t mu;    /* guards dialer when a stuck link is dialed again */
     nng_socket sock;       /* never replaced: other threads hold contexts on it */
     nng_dialer dialer;     /* replaced when a stuck link is dialed again */
+    nng_tls_config *tls;   /* the node's, for tls+tcp:// links; NULL otherwise */
     bool open;
     _Atomic int failures;  /* calls in a row that got no answer */
     int64_t reopened_ms;
@@ -42,7 +46,25 @@ typedef struct peer_outbox {
     _Atomic bool unsupported; /* the region answered UNKNOWN_METHOD: call it one by one */
 } peer_outbox;
 
+/* The session this node holds with one region's node (trust/session.h): every call to
+ * that region is sealed with it, end to end through hubs. Opened on first use and again
+ * when the region no longer knows it (restarted, expired). */
+typedef struct peer_session {
+    char region[GJ_ADMDVS_LEN + 1];
+    pthread_mutex_t open_mu; /* one opening at a time per region */
+    pthread_mutex_t mu;      /* guards s and valid */
+    gj_session s;
+    bool valid;
+} peer_session;
+
 typedef struct peer_set {
+    /* Our credential and TLS configuration; NULL on an insecure_plaintext node, whose
+     * calls then go unsealed. */
+    const gj_cred *cred;
+    nng_tls_config *tls;
+    pthread_mutex_t sessions_mu; /* guards session_count */
+    _Atomic size_t session_count;
+    peer_session sessions[GJ_OUTBOXES_MAX];
     size_t count;
     peer_link links[GJ_PEERS_MAX];
     pthread_mutex_t outbox_mu; /* guards outbox_count */
@@ -60,7 +82,7 @@ bool peers_coalescable(const char *method);
 /* Open a socket per configured peer and start dialing. A peer that is down is not an
  * error: calls to it fail with UNAVAILABLE until it comes up. -1 only when nng cannot
  * make sockets at all. */
-int peers_open(peer_set *ps, const node_config *cfg);
+int peers_open(peer_set *ps, const node_config *cfg, const gj_cred *cred, nng_tls_config *tls);
 void peers_close(peer_set *ps);
 
 /* The peer serving region: longest prefix match; NULL when none. */

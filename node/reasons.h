@@ -74,6 +74,14 @@ enum gj_code {
     X(MESSAGE_TOO_LARGE, RESOURCE_EXHAUSTED, "the message is larger than the node accepts")   \
     X(UNKNOWN_METHOD, UNIMPLEMENTED, "no such method")                                        \
     X(CALLER_NOT_ALLOWED, PERMISSION_DENIED, "the caller's role may not call this")           \
+    /* trust: who is calling (docs/security.md) */                                             \
+    X(SEAL_MISSING, UNAUTHENTICATED, "the request is not sealed: open a session (Auth/Open) with a certificate and seal it") \
+    X(SESSION_UNKNOWN, UNAUTHENTICATED, "no such session here (expired, revoked, or the node restarted): open a new one") \
+    X(SEAL_INVALID, UNAUTHENTICATED, "the seal does not match the request")                   \
+    X(CREDENTIAL_REFUSED, UNAUTHENTICATED, "the certificate or its proof is not accepted")    \
+    X(IDENTITY_MISMATCH, PERMISSION_DENIED, "the credential names another identity than the envelope claims") \
+    X(SEAL_WRONG_NODE, UNAUTHENTICATED, "another region owns this request: seal it for the region in route_to and send again") \
+    X(OPERATOR_SCOPE, PERMISSION_DENIED, "this operator may not act on this region")          \
     X(DEADLINE_PASSED, DEADLINE_EXCEEDED, "the request's deadline has passed")                \
     X(REGION_UNKNOWN, NOT_FOUND, "no node serves that region")                                \
     X(REGION_UNREACHABLE, UNAVAILABLE, "the region's node did not answer")                    \

@@ -1,6 +1,7 @@
 #include "server.h"
 #include "gj_util.h"
 #include "log.h"
+#include "tls.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -104,7 +105,7 @@ gj_err server_start(server **out, node *n, const char *url, unsigned contexts)
         if ((rv = nng_ctx_open(&w->ctx, s->sock)) != 0)
             goto fail;
     }
-    if ((rv = nng_listen(s->sock, url, NULL, 0)) != 0) {
+    if ((rv = gj_tls_listen(s->sock, url, n->tls_server, NULL)) != 0) {
         gj_log(GJ_LOG_ERROR, "listen", "url=%s error=%s", url, nng_strerror(rv));
         goto fail;
     }
