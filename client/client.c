@@ -471,6 +471,32 @@ gj_err client_call(client_t *c, const char *method, const char *call_id, const c
     return result == GJ_OK || (result == GJ_ERR_INVAL && status->code != 0 && c->cred != NULL) ? GJ_OK : result;
 }
 
+gj_err client_call_envelope(client_t *c, Gongji__V1__Envelope *env, Gongji__V1__Reply **reply)
+{
+    client_status status;
+    *reply = NULL;
+    Gongji__V1__Seal seal = GONGJI__V1__SEAL__INIT;
+    uint8_t mac[GJ_MAC_LEN];
+    if (c->cred != NULL) {
+        client_session *cs = NULL;
+        const char *dest = env->dest_region != NULL ? env->dest_region : "";
+        if (session_for(c, dest, &cs, &status) != GJ_OK)
+            return GJ_ERR_TRANSPORT;
+        seal.session_id = (ProtobufCBinaryData){.len = GJ_SESSION_ID_LEN, .data = cs->s.id};
+        seal.not_after_unix_ms = env->deadline_unix_ms != 0 ? env->deadline_unix_ms : gj_now_unix_ms() + c->timeout_ms;
+        gj_seal_mac(cs->s.key, env, seal.not_after_unix_ms, cs->s.id, mac);
+        seal.mac = (ProtobufCBinaryData){.len = GJ_MAC_LEN, .data = mac};
+        env->seal = &seal;
+    }
+    void *raw = NULL;
+    size_t raw_len = 0;
+    gj_err e = exchange_envelope(c, env, &raw, &raw_len, reply, &status);
+    env->seal = NULL;
+    if (e == GJ_OK)
+        nng_free(raw, raw_len);
+    return e;
+}
+
 /* Returns GJ_OK with *reply set, GJ_ERR_TRANSPORT when no answer came, GJ_ERR_CORRUPT
  * when the answer is not a Reply. */
 gj_err client_call_raw(client_t *c, const void *bytes, size_t len, Gongji__V1__Reply **reply)

@@ -64,6 +64,14 @@ gj_err client_call(client_t *c, const char *method, const char *call_id, const c
  * gongji__v1__reply__free_unpacked). For tests of bad input. */
 gj_err client_call_raw(client_t *c, const void *bytes, size_t len, Gongji__V1__Reply **reply);
 
+/* Seal env as it is (method, call id, caller, role, destination, payload and deadline
+ * as the caller set them; nothing filled in) with the client's session for
+ * env->dest_region, send it and return the decoded Reply (caller frees with
+ * gongji__v1__reply__free_unpacked). Unsealed on a plaintext client. For tests and tools
+ * that must send what client_call would not: a payload of the wrong type, a caller the
+ * session does not prove. GJ_ERR_TRANSPORT when no answer came. */
+gj_err client_call_envelope(client_t *c, Gongji__V1__Envelope *env, Gongji__V1__Reply **reply);
+
 /* Name of a status code ("FAILED_PRECONDITION"). */
 const char *client_code_name(int code);
 

@@ -751,18 +751,20 @@ static void dispatch_any(node *n, const uint8_t *bytes, size_t len, call_finish_
             call_finish(c);
             return;
         }
-        if (must_seal && for_here) {
-            /* Sealed for this node, owned by another: only the owner can check who is
-             * calling, so the caller seals it for the owner and sends it again. */
-            c->route_to = call_strdup(c, owner);
-            call_fail(c, GJ_R_SEAL_WRONG_NODE, "region %s owns this request: seal it for %s", owner, owner);
-            call_finish(c);
-            return;
-        }
         c->route_region = owner;
         c->slow = fed_forward;
     } else if ((!open && (reason = authz_check(c)) != GJ_R_NONE) || (reason = c->method->check(c)) != GJ_R_NONE) {
         c->reason = reason;
+        call_finish(c);
+        return;
+    }
+    if (c->slow == fed_forward && c->sealed) {
+        /* Sealed for this node, owned by another (by its region, or by what check()
+         * found): only the owner can check who is calling, so the caller seals it for
+         * the owner and sends it again. */
+        c->route_to = c->route_region;
+        call_fail(c, GJ_R_SEAL_WRONG_NODE, "region %s owns this request: seal it for %s", c->route_region,
+                  c->route_region);
         call_finish(c);
         return;
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A fresh socket for p, dialing in the background. */
 static int link_open(peer_link *p, nng_tls_config *tls, nng_socket *out)
@@ -212,6 +213,8 @@ static gj_reason reason_by_name(const char *name)
 #define AUTH_OPEN_METHOD "gongji.v1.Auth/Open"
 /* A session this close to its end is opened again before use, not used and refused. */
 #define SESSION_RENEW_MARGIN_MS 60000
+/* After an opening failed, callers fail at once for this long before the next try. */
+#define SESSION_RETRY_AFTER_MS 500
 
 /* The session slot for region, made on first use; NULL when the table is full. */
 static peer_session *session_slot(peer_set *ps, const char *region)
@@ -329,15 +332,29 @@ static gj_reason session_for(peer_set *ps, peer_link *p, const char *own_region,
     *slot_out = slot;
     if (session_current(slot, out))
         return GJ_R_NONE;
-    pthread_mutex_lock(&slot->open_mu);
+    /* One opening at a time; the others wait for it, but never past their own deadline. */
+    int64_t deadline = gj_now_unix_ms() + timeout_ms;
+    struct timespec until = {.tv_sec = deadline / 1000, .tv_nsec = (long)(deadline % 1000) * 1000000L};
+    if (pthread_mutex_timedlock(&slot->open_mu, &until) != 0)
+        return GJ_R_REGION_UNREACHABLE;
     gj_reason r = GJ_R_NONE;
     if (!session_current(slot, out)) { /* nobody opened one while we waited */
-        r = session_open(ps, p, own_region, region, timeout_ms, out);
-        if (r == GJ_R_NONE) {
-            pthread_mutex_lock(&slot->mu);
-            slot->s = *out;
-            slot->valid = true;
-            pthread_mutex_unlock(&slot->mu);
+        int64_t now = gj_mono_ms();
+        if (slot->failed_ms != 0 && now - slot->failed_ms < SESSION_RETRY_AFTER_MS) {
+            r = slot->failed_reason; /* it just failed: no use waiting it out again */
+        } else {
+            int left = (int)(deadline - gj_now_unix_ms());
+            r = left > 0 ? session_open(ps, p, own_region, region, left, out) : GJ_R_DEADLINE_PASSED;
+            if (r == GJ_R_NONE) {
+                pthread_mutex_lock(&slot->mu);
+                slot->s = *out;
+                slot->valid = true;
+                pthread_mutex_unlock(&slot->mu);
+                slot->failed_ms = 0;
+            } else if (r != GJ_R_DEADLINE_PASSED) {
+                slot->failed_ms = gj_mono_ms();
+                slot->failed_reason = r;
+            }
         }
     }
     pthread_mutex_unlock(&slot->open_mu);

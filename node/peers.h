@@ -55,6 +55,10 @@ typedef struct peer_session {
     pthread_mutex_t mu;      /* guards s and valid */
     gj_session s;
     bool valid;
+    /* The last opening failed then (mono ms) for this reason: callers in the next
+     * moments fail at once instead of each waiting out a silent region in turn. */
+    int64_t failed_ms;
+    gj_reason failed_reason;
 } peer_session;
 
 typedef struct peer_set {

@@ -94,12 +94,13 @@ static void test_payload_of_wrong_type_gets_malformed_message(void **state)
     Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
     env.method = "gongji.v1.Settlement/Settle";
     env.call_id = "wrong-type";
+    env.caller_id = "510100:op-1";
     env.caller_role = GONGJI__V1__ROLE__OPERATOR;
     env.payload.data = (uint8_t *)payload;
     env.payload.len = sizeof payload;
-    uint8_t buf[256];
-    size_t len = gongji__v1__envelope__pack(&env, buf);
-    Gongji__V1__Reply *r = send_raw(buf, len);
+    /* Sealed by a proven caller: the payload itself is what is wrong. */
+    Gongji__V1__Reply *r = NULL;
+    assert_int_equal(client_call_envelope(op, &env, &r), GJ_OK);
     assert_int_equal(r->code, GONGJI__V1__CODE__INVALID_ARGUMENT);
     assert_string_equal(r->reason, "MALFORMED_MESSAGE");
     gongji__v1__reply__free_unpacked(r, NULL);
@@ -201,12 +202,14 @@ static void test_write_without_call_id_or_with_wrong_role_refused(void **state)
                 &gongji__v1__credit_reply__descriptor, NULL, &st);
     assert_int_equal(st.code, GONGJI__V1__CODE__INVALID_ARGUMENT);
     assert_string_equal(st.reason, "CALL_ID_MISSING");
-    /* Found by the fuzzer: an empty caller id cannot key idempotency either. */
-    client_t *nameless = tn_client(&node, "", GONGJI__V1__ROLE__OPERATOR);
+    /* Found by the fuzzer: an empty caller id cannot key idempotency either; with
+     * credentials it is not even the caller the session proves. */
+    client_t *nameless = tn_client(&node, "op-1", GONGJI__V1__ROLE__OPERATOR);
+    client_set_identity(nameless, "", GONGJI__V1__ROLE__OPERATOR);
     client_call(nameless, "gongji.v1.Registry/Credit", "has-an-id", NULL, &req.base,
                 &gongji__v1__credit_reply__descriptor, NULL, &st);
-    assert_int_equal(st.code, GONGJI__V1__CODE__INVALID_ARGUMENT);
-    assert_string_equal(st.reason, "CALL_ID_MISSING");
+    assert_int_equal(st.code, GONGJI__V1__CODE__PERMISSION_DENIED);
+    assert_string_equal(st.reason, "IDENTITY_MISMATCH");
     client_close(nameless);
     client_t *person = tn_client(&node, "P", GONGJI__V1__ROLE__PERSON);
     client_call(person, "gongji.v1.Registry/Credit", NULL, NULL, &req.base,

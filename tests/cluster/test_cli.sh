@@ -1,28 +1,79 @@
 #!/usr/bin/env bash
-# The gongji CLI against a real node: every command, yuan in and out, --json, exit codes.
+# The gongji CLI against a real node over TLS: every command, yuan in and out, --json,
+# exit codes, who may call what; then a plaintext node asked for explicitly, and the
+# config checks that keep a node from listening in plaintext by mistake.
 set -uo pipefail
-node_bin=${GONGJI_NODE_BIN:?} cli=${GONGJI_CLI_BIN:?}
+node_bin=${GONGJI_NODE_BIN:?} cli=${GONGJI_CLI_BIN:?} pki=${GONGJI_PKI:?}
+# Only what this test passes counts: nothing from the caller's shell.
+unset GONGJI_NODE GONGJI_CA GONGJI_CERT GONGJI_KEY GONGJI_CRL
 dir=$(mktemp -d /tmp/gongji-cli-XXXXXX)
-url="ipc://$dir/node.sock"
-cat > "$dir/node.ini" <<INI
-[node]
-region = 510100
-listen = $url
-data_dir = $dir/data
-log_file = $dir/node.log
-allow_clock_override = yes
-[policy]
-cascade = yes
-INI
-"$node_bin" --config "$dir/node.ini" & pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
 
 passed=0 failed=0
 check() { # name, expected, actual
   if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: want [$2] got [$3]"; fi
 }
-g() { "$cli" --node "$url" "$@"; }
-for _ in $(seq 1 100); do g --timeout 200 health >/dev/null 2>&1 && break; sleep 0.05; done
+
+# The federation: the node 510100 and its operator, another region's operator, the
+# institutions and the platform.
+bash "$pki" cluster "$dir/pki" 510100 430100 >/dev/null || { echo "pki.sh cluster failed"; exit 1; }
+ca=$dir/pki/ca.crt crl=$dir/pki/crl.pem
+op=$dir/pki/operator-510100-ops1.pem           # 510100:ops1, this region's operator
+other_op=$dir/pki/operator-430100-ops1.pem     # 430100:ops1, another region's
+inst=$dir/pki/institution-H51010000001.pem      # H51010000001
+platform=$dir/pki/platform-national-app.pem     # serves persons
+
+# A loopback port below the ephemeral range that nothing answers on now.
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 12000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  return 1
+}
+# start_node NAME URL-SCHEME EXTRA-NODE-LINES PROBE-COMMAND...: writes $dir/NAME.ini with a
+# free port (retried if another process takes it first), starts the node and sets url.
+start_node() {
+  local name=$1 scheme=$2 extra=$3 try p
+  shift 3
+  for try in 1 2 3 4 5; do
+    p=$(free_port) || break
+    url=$scheme://127.0.0.1:$p
+    cat > "$dir/$name.ini" <<INI
+[node]
+region = 510100
+listen = $url
+data_dir = $dir/$name-data
+log_file = $dir/$name.log
+allow_clock_override = yes
+$extra
+[policy]
+cascade = yes
+INI
+    "$node_bin" --config "$dir/$name.ini" & pids+=($!)
+    for _ in $(seq 1 100); do
+      "$@" --node "$url" --timeout 200 health >/dev/null 2>&1 && return 0
+      kill -0 "${pids[-1]}" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill "${pids[-1]}" 2>/dev/null; wait "${pids[-1]}" 2>/dev/null
+  done
+  echo "node $name did not start; its log:"; cat "$dir/$name.log" 2>/dev/null
+  return 1
+}
+
+tls_lines="tls_ca = $ca
+tls_cert = $dir/pki/node-510100.pem
+tls_crl = $crl"
+start_node tls tls+tcp "$tls_lines" "$cli" --ca "$ca" --crl "$crl" --cert "$op" || exit 1
+tls_url=$url
+
+as() { local cert=$1; shift; "$cli" --node "$tls_url" --ca "$ca" --crl "$crl" --cert "$cert" "$@"; }
+g() { as "$op" "$@"; }                       # the region's operator
+i() { as "$inst" "$@"; }                     # the institution
+person() { local who=$1; shift; as "$platform" --role person --caller "$who" "$@"; }
 
 certno() { local base=$1 w=(7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2) c=(1 0 X 9 8 7 6 5 4 3 2) s=0 i
   for i in $(seq 0 16); do s=$((s + ${base:$i:1} * ${w[$i]})); done; echo "$base${c[$((s % 11))]}"; }
@@ -33,19 +84,19 @@ g credit --psn-no P --amount 30 >/dev/null; check "credit" 0 $?
 g credit --psn-no S --amount 100.5 >/dev/null; check "credit decimals" 0 $?
 check "balance json" '"100.50"' "$(g --json balance --psn-no S | grep -o '"balance": *"[0-9.]*"' | grep -o '"[0-9.]*"$')"
 g bind --sponsor S --beneficiary P --relation parent >/dev/null; check "bind" 0 $?
-out=$(g --json --role institution --call-id bill-1 settle --psn-no P --amount 120.00)
+out=$(i --json --call-id bill-1 settle --psn-no P --amount 120.00)
 check "settle exit" 0 $?
 check "acct_pay" '"30.00"' "$(grep -o '"acct_pay": *"[0-9.]*"' <<<"$out" | grep -o '"[0-9.]*"$')"
 check "mulaid" '"90.00"' "$(grep -o '"acct_mulaid_pay": *"[0-9.]*"' <<<"$out" | grep -o '"[0-9.]*"$')"
-out2=$(g --json --role institution --call-id bill-1 settle --psn-no P --amount 120.00)
+out2=$(i --json --call-id bill-1 settle --psn-no P --amount 120.00)
 check "retry same answer" "$out" "$out2"
 check "sponsor balance" '"10.50"' "$(g --json balance --psn-no S | grep -o '"balance": *"[0-9.]*"' | grep -o '"[0-9.]*"$')"
-g --role institution --call-id bill-1 settle --psn-no P --amount 1.00 2>/dev/null; check "reused call id exits 1" 1 $?
+i --call-id bill-1 settle --psn-no P --amount 1.00 2>/dev/null; check "reused call id exits 1" 1 $?
 g bind --sponsor S --beneficiary P --relation spouse_parent 2>"$dir/err"; check "spouse parent exits 1" 1 $?
 check "reason printed" 1 "$(grep -c SPOUSE_PARENT_NOT_ALLOWED "$dir/err")"
 g credit --psn-no S --amount -5 2>/dev/null; check "negative amount is a usage error" 2 $?
 g credit --psn-no S --amount 1.234 2>/dev/null; check "three decimals is a usage error" 2 $?
-g settle --psn-no P 2>/dev/null; check "missing option" 2 $?
+i settle --psn-no P 2>/dev/null; check "missing option" 2 $?
 g records --psn-no S >/dev/null; check "records" 0 $?
 g bindings --psn-no P >/dev/null; check "bindings" 0 $?
 g order --beneficiary P --sponsors S >/dev/null; check "order" 0 $?
@@ -56,8 +107,21 @@ g --json health | grep -q '"business_date": *"2030-01-01"'; check "health shows 
 commits=$(g --json health | grep -o '"store_commits": *[0-9]*' | grep -o '[0-9]*$')
 [ "${commits:-0}" -ge 1 ]; check "health counts commits" 0 $?
 check "no peer calls on a lone node" 0 "$(g --json health | grep -o '"peer_calls": *[0-9]*' | grep -o '[0-9]*$')"
-"$cli" --node "ipc://$dir/nobody.sock" --timeout 200 health 2>/dev/null; check "no node exits 3" 3 $?
+nobody=$(free_port)
+"$cli" --node "tls+tcp://127.0.0.1:$nobody" --ca "$ca" --cert "$op" --timeout 200 health 2>/dev/null; check "no node exits 3" 3 $?
 g settle --help >/dev/null; check "help" 0 $?
+
+# ---- who may call what: identities come from certificates ----
+# A person is served through the platform: the sponsor binds and reads their own account.
+person S --call-id person-bind bind --sponsor S --beneficiary P --relation parent >/dev/null; check "person binds as sponsor" 0 $?
+check "person reads own balance" '"10.50"' "$(person S --json balance --psn-no S | grep -o '"balance": *"[0-9.]*"' | grep -o '"[0-9.]*"$')"
+as "$other_op" credit --psn-no S --amount 1000 2>"$dir/err"; check "another region's operator may not credit" 1 $?
+check "refusal names the operator scope" 1 "$(grep -c 'PERMISSION_DENIED OPERATOR_SCOPE' "$dir/err")"
+i credit --psn-no S --amount 1000 2>/dev/null; check "an institution may not credit" 1 $?
+check "refused credits moved nothing" '"10.50"' "$(g --json balance --psn-no S | grep -o '"balance": *"[0-9.]*"' | grep -o '"[0-9.]*"$')"
+"$cli" --node "$tls_url" --timeout 500 health 2>"$dir/err"; check "TLS node without a credential is a usage error" 2 $?
+check "the message names --cert" 1 "$(grep -c -- '--cert' "$dir/err")"
+"$cli" --node "tcp://127.0.0.1:${tls_url##*:}" --timeout 500 health >/dev/null 2>&1; check "plaintext to a TLS port: no answer" 3 $?
 
 # The lifecycle and clearing commands: usage errors (exit 2, before any call) and help.
 for c in revoke reverse premium settlements clearing close-window reconcile; do
@@ -80,6 +144,33 @@ g clearing --peer 510200 2>/dev/null; check "clearing takes no --peer" 2 $?
 g reconcile --window 2026-11-22 2>/dev/null; check "reconcile without --peer" 2 $?
 g reconcile --peer 510200 2>/dev/null; check "reconcile without --window" 2 $?
 g reconcile --peer 510200 --window 20261131 2>/dev/null; check "reconcile bad --window" 2 $?
+
+# ---- plaintext, only when the config says so; callers are taken at their word ----
+plain() { "$cli" --caller 510100:ops1 --role operator "$@"; }
+start_node plain tcp "insecure_plaintext = yes" plain || exit 1
+plain --node "$url" health >/dev/null; check "plaintext node answers health" 0 $?
+plain --node "$url" enroll --psn-no Q --certno "$(certno 51010419700101003)" --insutype 310 --region-code 510100 >/dev/null
+check "plaintext node takes a write" 0 $?
+
+# ---- --check refuses a config that would not be TLS with certificates ----
+cat > "$dir/bad-plain.ini" <<INI
+[node]
+region = 510100
+listen = tcp://127.0.0.1:$nobody
+data_dir = $dir/bad-data
+INI
+"$node_bin" --config "$dir/bad-plain.ini" --check >/dev/null 2>"$dir/err"; check "--check: tcp:// listen without insecure_plaintext" 1 $?
+check "the message names insecure_plaintext" 1 "$(grep -c insecure_plaintext "$dir/err")"
+cat > "$dir/bad-nocert.ini" <<INI
+[node]
+region = 510100
+listen = tls+tcp://127.0.0.1:$nobody
+data_dir = $dir/bad-data
+tls_ca = $ca
+INI
+"$node_bin" --config "$dir/bad-nocert.ini" --check >/dev/null 2>"$dir/err"; check "--check: tls+tcp listen without tls_cert" 1 $?
+check "the message names tls_cert" 1 "$(grep -c tls_cert "$dir/err")"
+"$node_bin" --config "$dir/tls.ini" --check >/dev/null 2>&1; check "--check: the TLS config is good" 0 $?
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -90,7 +90,7 @@ static void bind_nagqu_sponsor(const char *sponsor, const char *patient)
     client_t *cd = op_at("510100");
     int code = -1;
     for (int i = 0; i < 30; i++) {
-        code = op_bind_x(cd, sponsor, "540600", patient, "510100", GONGJI__V1__RELATION__CHILD, &st);
+        code = bind_via("510100", sponsor, "540600", patient, "510100", GONGJI__V1__RELATION__CHILD, &st);
         if (code != GONGJI__V1__CODE__UNAVAILABLE)
             break;
         sleep_ms(100);
@@ -453,7 +453,7 @@ static void test_a_region_that_is_down_does_not_hold_up_the_others(void **state)
         snprintf(sponsor, sizeof sponsor, "DW-WS%02d", i);
         person_at("510100", bills[i].patient, 200 + i, "310", 0);
         person_at("420100", sponsor, 200 + i, "310", 200000); /* above Wuhan's 1000.00 floor */
-        assert_int_equal(op_bind_x(cd, sponsor, "420100", bills[i].patient, "510100",
+        assert_int_equal(bind_via("510100", sponsor, "420100", bills[i].patient, "510100",
                                    GONGJI__V1__RELATION__CHILD, &st), 0);
     }
     client_close(cd);

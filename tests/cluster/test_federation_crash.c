@@ -189,11 +189,7 @@ static void inst_identity(int thread, char out[32])
 
 static client_t *open_client(test_node *tn, const char *caller_id, int role, int timeout_ms)
 {
-    client_t *c = NULL;
-    if (client_open(&c, tn->url, timeout_ms) != GJ_OK)
-        return NULL;
-    client_set_identity(c, caller_id, role);
-    return c;
+    return tn_client_ms(tn, caller_id, role, timeout_ms);
 }
 
 /* ---- recording answers ---- */
@@ -386,11 +382,14 @@ static void enroll(client_t *op, const char *psn_no, int serial, const char *ins
         fail_msg("credit %s: %s %s", psn_no, st.reason, st.message);
 }
 
-static void bind_x(client_t *via, const sponsor *s, const char *beneficiary, const char *beneficiary_region)
+/* The sponsor binds through the node of via_region. */
+static void bind_x(const char *via_region, const sponsor *s, const char *beneficiary, const char *beneficiary_region)
 {
     client_status st;
-    int code = op_bind_x(via, s->psn_no, s->region, beneficiary, beneficiary_region,
+    client_t *sponsor_itself = tn_client(tc_node(&tc, via_region), s->psn_no, GONGJI__V1__ROLE__PERSON);
+    int code = op_bind_x(sponsor_itself, s->psn_no, s->region, beneficiary, beneficiary_region,
                          GONGJI__V1__RELATION__CHILD, &st);
+    client_close(sponsor_itself);
     if (code != 0)
         fail_msg("bind %s/%s -> %s/%s: %s %s %s", s->psn_no, s->region, beneficiary, beneficiary_region,
                  client_code_name(code), st.reason, st.message);
@@ -416,8 +415,8 @@ static void set_up_families(void)
         enroll(op[0], f->beneficiary, 1 + i, f->insutype, CHANGSHA, 0);
         enroll(op[0], f->sponsors[1].psn_no, 101 + i, "310", CHANGSHA, f->sponsors[1].credited);
         enroll(op[1], f->sponsors[0].psn_no, 1 + i, "310", XIANGTAN, f->sponsors[0].credited);
-        bind_x(op[0], &f->sponsors[0], f->beneficiary, CHANGSHA);
-        bind_x(op[0], &f->sponsors[1], f->beneficiary, CHANGSHA);
+        bind_x(regions[0], &f->sponsors[0], f->beneficiary, CHANGSHA);
+        bind_x(regions[0], &f->sponsors[1], f->beneficiary, CHANGSHA);
 
         /* Chengdu: a Nagqu sponsor with little money first, a Chengdu sponsor second. */
         f = &families[COORD_CHENGDU][i];
@@ -435,8 +434,8 @@ static void set_up_families(void)
         enroll(op[2], f->beneficiary, 1 + i, f->insutype, CHENGDU, f->own_credited);
         enroll(op[2], f->sponsors[1].psn_no, 101 + i, "310", CHENGDU, f->sponsors[1].credited);
         enroll(op[3], f->sponsors[0].psn_no, 1 + i, "310", NAGQU, f->sponsors[0].credited);
-        bind_x(op[2], &f->sponsors[0], f->beneficiary, CHENGDU);
-        bind_x(op[2], &f->sponsors[1], f->beneficiary, CHENGDU);
+        bind_x(regions[2], &f->sponsors[0], f->beneficiary, CHENGDU);
+        bind_x(regions[2], &f->sponsors[1], f->beneficiary, CHENGDU);
     }
     for (int i = 0; i < 4; i++)
         client_close(op[i]);

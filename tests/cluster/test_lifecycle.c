@@ -135,7 +135,7 @@ static void test_revoke_of_a_settlement_paid_on_two_nodes_returns_every_fen(void
     person_at("540600", "L1-NQ", 1, "310", 3000);    /* 30.00 */
     person_at("510100", "L1-CD", 2, "310", 10000);   /* 100.00 */
     client_t *cd = op_at("510100");
-    assert_int_equal(op_bind_x(cd, "L1-NQ", "540600", "L1-P", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    assert_int_equal(bind_via("510100", "L1-NQ", "540600", "L1-P", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
     assert_int_equal(op_bind(cd, "L1-CD", "L1-P", GONGJI__V1__RELATION__CHILD, &st), OK);
     Gongji__V1__ClearingTotalsReply *before = totals("510100", 0);
     const Gongji__V1__CounterpartyTotals *b_row = row_for(before, "540600");
@@ -262,7 +262,7 @@ static void test_revokes_complete_once_after_the_sponsor_node_is_killed(void **s
     person_at("430100", "L3-P", 20, "390", 0);
     person_at("430300", "L3-XT", 20, "310", 100000); /* 1000.00 */
     client_t *cs = op_at("430100");
-    assert_int_equal(op_bind_x(cs, "L3-XT", "430300", "L3-P", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    assert_int_equal(bind_via("430100", "L3-XT", "430300", "L3-P", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
     int64_t paid = 0;
     for (int i = 0; i < N; i++) {
         char call_id[32];
@@ -301,8 +301,10 @@ static void test_cross_region_premium_honours_the_sponsors_floor(void **state)
     client_status st;
     person_at("510100", "L4-R", 30, "390", 0);
     person_at("420100", "L4-WH", 1, "310", 150000); /* 1500.00, floor 1000.00 in Wuhan */
-    client_t *wh = op_at("420100");
-    assert_int_equal(op_bind_x(wh, "L4-WH", "420100", "L4-R", "510100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    /* The sponsor pays, through the platform, at its own node; the premium is the
+     * beneficiary's region's to collect. */
+    client_t *wh = tn_client(tc_node(&tc, "420100"), "L4-WH", GONGJI__V1__ROLE__PERSON);
+    assert_int_equal(bind_via("420100", "L4-WH", "420100", "L4-R", "510100", GONGJI__V1__RELATION__PARENT, &st), OK);
     Gongji__V1__PayPremiumRequest req = GONGJI__V1__PAY_PREMIUM_REQUEST__INIT;
     req.sponsor_psn_no = "L4-WH";
     req.sponsor_admdvs = "420100";
@@ -339,7 +341,7 @@ static void test_cross_region_premium_honours_the_sponsors_floor(void **state)
     expect_balance("420100", "L4-WH", 102000);
     /* Only residents' premiums. */
     person_at("510100", "L4-E", 31, "310", 0);
-    assert_int_equal(op_bind_x(wh, "L4-WH", "420100", "L4-E", "510100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    assert_int_equal(bind_via("420100", "L4-WH", "420100", "L4-E", "510100", GONGJI__V1__RELATION__PARENT, &st), OK);
     req.beneficiary_psn_no = "L4-E";
     client_call(wh, "gongji.v1.Settlement/PayPremium", "premium-L4-3", NULL, &req.base,
                 &gongji__v1__pay_premium_reply__descriptor, NULL, &st);
@@ -354,7 +356,7 @@ static void test_reconcile_agrees_and_finds_exactly_a_removed_entry(void **state
     person_at("510100", "L5-P", 40, "310", 0);
     person_at("540600", "L5-NQ", 40, "310", 100000);
     client_t *cd = op_at("510100");
-    assert_int_equal(op_bind_x(cd, "L5-NQ", "540600", "L5-P", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    assert_int_equal(bind_via("510100", "L5-NQ", "540600", "L5-P", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
     char ids[3][64];
     for (int i = 0; i < 3; i++) {
         Gongji__V1__SettleReply *r = NULL;
@@ -400,7 +402,7 @@ static void test_closed_window_never_changes(void **state)
     person_at("430100", "L6-P", 50, "390", 0);
     person_at("430300", "L6-XT", 50, "310", 50000);
     client_t *cs = op_at("430100");
-    assert_int_equal(op_bind_x(cs, "L6-XT", "430300", "L6-P", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    assert_int_equal(bind_via("430100", "L6-XT", "430300", "L6-P", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
     assert_int_equal(op_settle_x(cs, "L6-P", "430100", 2000, NULL, NULL, &st), OK);
     quiet();
     int32_t window = today();

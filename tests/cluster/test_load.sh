@@ -2,9 +2,11 @@
 # gongji-load: bad rows reported and skipped, good rows readable through a real node,
 # and a load killed with kill -9 and re-run ends with the same store as one clean run.
 set -uo pipefail
-load=${GONGJI_LOAD_BIN:?} node_bin=${GONGJI_NODE_BIN:?} cli=${GONGJI_CLI_BIN:?}
+load=${GONGJI_LOAD_BIN:?} node_bin=${GONGJI_NODE_BIN:?} cli=${GONGJI_CLI_BIN:?} pki=${GONGJI_PKI:?}
+# Only what this test passes counts: nothing from the caller's shell.
+unset GONGJI_NODE GONGJI_CA GONGJI_CERT GONGJI_KEY GONGJI_CRL
 dir=$(mktemp -d /tmp/gongji-load-XXXXXX)
-url="ipc://$dir/node.sock"
+url=
 pid= loader=
 cleanup() {
   [ -n "$loader" ] && kill -9 "$loader" 2>/dev/null
@@ -17,23 +19,48 @@ passed=0 failed=0
 check() { # name, expected, actual
   if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: want [$2] got [$3]"; fi
 }
-g() { "$cli" --node "$url" "$@"; }
+# The node is reached over TLS as the region's own operator, 510100:ops1.
+bash "$pki" cluster "$dir/pki" 510100 >/dev/null || { echo "pki.sh cluster failed"; exit 1; }
+g() { "$cli" --node "$url" --ca "$dir/pki/ca.crt" --crl "$dir/pki/crl.pem" \
+  --cert "$dir/pki/operator-510100-ops1.pem" "$@"; }
 json_field() { # name, json: the value of the first "name": value
   grep -o "\"$1\": *[^,}]*" <<<"$2" | head -1 | sed 's/^[^:]*: *//; s/"//g'
 }
-node_start() { # data_dir
-  cat > "$dir/node.ini" <<INI
+# A loopback port below the ephemeral range that nothing answers on now.
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 12000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  return 1
+}
+node_start() { # data_dir; on a fresh port each try, in case another process takes it first
+  local p
+  for _ in 1 2 3 4 5; do
+    p=$(free_port) || break
+    url=tls+tcp://127.0.0.1:$p
+    cat > "$dir/node.ini" <<INI
 [node]
 region = 510100
 listen = $url
 data_dir = $1
 log_file = $dir/node.log
+tls_ca = $dir/pki/ca.crt
+tls_cert = $dir/pki/node-510100.pem
+tls_crl = $dir/pki/crl.pem
 [policy]
 cascade = yes
 INI
-  "$node_bin" --config "$dir/node.ini" & pid=$!
-  for _ in $(seq 1 100); do g --timeout 200 health >/dev/null 2>&1 && return 0; sleep 0.05; done
-  echo "node did not start"; return 1
+    "$node_bin" --config "$dir/node.ini" & pid=$!
+    for _ in $(seq 1 100); do
+      g --timeout 200 health >/dev/null 2>&1 && return 0
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=
+  done
+  echo "node did not start; its log:"; tail -5 "$dir/node.log" 2>/dev/null; return 1
 }
 node_stop() { kill "$pid"; wait "$pid" 2>/dev/null; pid=; }
 certno() { local base=$1 w=(7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2) c=(1 0 X 9 8 7 6 5 4 3 2) s=0 i

@@ -1,8 +1,9 @@
 /* Peer/Batch against a region that does not know it (a node of an older release during
  * an upgrade): a real Chengdu node settles for its patients with sponsors in a made-up
- * Nagqu, played by this test over nng. The fake refuses every batch with
- * UNKNOWN_METHOD and serves each hold and post sent alone; every settlement must still
- * be paid by its sponsor, and the node must stop sending batches there. */
+ * Nagqu, played by this test over nng with TLS and Nagqu's node credential (it opens
+ * sessions, checks seals and seals its answers as a node does). The fake refuses every
+ * batch with UNKNOWN_METHOD and serves each hold and post sent alone; every settlement
+ * must still be paid by its sponsor, and the node must stop sending batches there. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,22 +20,33 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gj_util.h"
 #include "harness.h"
+#include "session.h"
+#include "tls.h"
 
 #define SETTLES 16
 #define FAKE_DELAY_US 10000 /* each answer takes this long, so calls queue up */
 
+#define FAKE_SESSIONS 8
+
 typedef struct fake_peer {
     nng_socket sock;
+    nng_tls_config *tls;
+    const gj_cred *cred;
     char url[256];
     pthread_t thread;
     atomic_bool stop;
     atomic_int batches, holds, resolves, others;
+    gj_session sessions[FAKE_SESSIONS];
+    unsigned next_session;
 } fake_peer;
 
-static void reply_with(nng_socket sock, int code, const char *reason, const ProtobufCMessage *answer)
+/* Answer; sealed with the session's key over the request's MAC when key is given. */
+static void reply_with(nng_socket sock, int code, const char *reason, const ProtobufCMessage *answer,
+                       const uint8_t *key, const uint8_t *request_mac)
 {
-    uint8_t payload[256], out[512];
+    uint8_t payload[2048], out[4096];
     Gongji__V1__Reply reply = GONGJI__V1__REPLY__INIT;
     reply.code = (Gongji__V1__Code)code;
     reply.reason = (char *)reason;
@@ -44,7 +56,48 @@ static void reply_with(nng_socket sock, int code, const char *reason, const Prot
         reply.payload.len = protobuf_c_message_pack(answer, payload);
     }
     size_t len = gongji__v1__reply__pack(&reply, out);
+    if (key != NULL) {
+        uint8_t mac[GJ_MAC_LEN];
+        gj_reply_mac(key, request_mac, out, len, mac);
+        gj_reply_put_mac(out + len, mac);
+        len += GJ_REPLY_MAC_FIELD_LEN;
+    }
     nng_send(sock, out, len, 0);
+}
+
+/* Auth/Open, as a node answers it. */
+static void fake_open(fake_peer *f, const Gongji__V1__Envelope *env)
+{
+    Gongji__V1__OpenSessionRequest *req =
+        gongji__v1__open_session_request__unpack(NULL, env->payload.len, env->payload.data);
+    gj_open_answer ans;
+    Gongji__V1__OpenSessionReply rep;
+    char why[200];
+    if (req == NULL || gj_open_accept(f->cred, env->caller_role, env->caller_id, env->dest_region, req,
+                                      gj_now_unix_ms(), 3600000, &ans, &rep, why, sizeof why) != GJ_OPEN_OK) {
+        reply_with(f->sock, 16, "CREDENTIAL_REFUSED", NULL, NULL, NULL);
+    } else {
+        f->sessions[f->next_session++ % FAKE_SESSIONS] = ans.session;
+        reply_with(f->sock, 0, "", &rep.base, NULL, NULL);
+    }
+    if (req != NULL)
+        gongji__v1__open_session_request__free_unpacked(req, NULL);
+}
+
+/* The key of the session that sealed env, with the seal's MAC checked; NULL if none. */
+static const uint8_t *fake_check_seal(fake_peer *f, const Gongji__V1__Envelope *env, uint8_t mac[GJ_MAC_LEN])
+{
+    if (env->seal == NULL || env->seal->session_id.len != GJ_SESSION_ID_LEN)
+        return NULL;
+    for (int i = 0; i < FAKE_SESSIONS; i++) {
+        gj_session *s = &f->sessions[i];
+        if (memcmp(s->id, env->seal->session_id.data, GJ_SESSION_ID_LEN) != 0)
+            continue;
+        gj_seal_mac(s->key, env, env->seal->not_after_unix_ms, s->id, mac);
+        return env->seal->mac.len == GJ_MAC_LEN && gj_mac_equal(mac, env->seal->mac.data, GJ_MAC_LEN) ? s->key
+                                                                                                    : NULL;
+    }
+    return NULL;
 }
 
 static void *fake_main(void *arg)
@@ -59,25 +112,31 @@ static void *fake_main(void *arg)
         Gongji__V1__Envelope *env = gongji__v1__envelope__unpack(NULL, len, (uint8_t *)buf);
         nng_free(buf, len);
         if (env == NULL) {
-            reply_with(f->sock, 3, "MALFORMED_MESSAGE", NULL);
+            reply_with(f->sock, 3, "MALFORMED_MESSAGE", NULL, NULL, NULL);
             continue;
         }
-        if (strcmp(env->method, "gongji.v1.Peer/Hold") == 0) {
+        uint8_t mac[GJ_MAC_LEN];
+        const uint8_t *key = NULL;
+        if (strcmp(env->method, "gongji.v1.Auth/Open") == 0) {
+            fake_open(f, env);
+        } else if ((key = fake_check_seal(f, env, mac)) == NULL) {
+            reply_with(f->sock, 16, "SESSION_UNKNOWN", NULL, NULL, NULL);
+        } else if (strcmp(env->method, "gongji.v1.Peer/Hold") == 0) {
             Gongji__V1__HoldRequest *h =
                 gongji__v1__hold_request__unpack(NULL, env->payload.len, env->payload.data);
             Gongji__V1__HoldReply held = GONGJI__V1__HOLD_REPLY__INIT;
             held.held = h ? h->amount : 0;
             atomic_fetch_add(&f->holds, 1);
-            reply_with(f->sock, 0, "", &held.base);
+            reply_with(f->sock, 0, "", &held.base, key, mac);
             if (h)
                 gongji__v1__hold_request__free_unpacked(h, NULL);
         } else if (strcmp(env->method, "gongji.v1.Peer/Resolve") == 0) {
             Gongji__V1__ResolveReply done = GONGJI__V1__RESOLVE_REPLY__INIT;
             atomic_fetch_add(&f->resolves, 1);
-            reply_with(f->sock, 0, "", &done.base);
+            reply_with(f->sock, 0, "", &done.base, key, mac);
         } else {
             atomic_fetch_add(strcmp(env->method, "gongji.v1.Peer/Batch") == 0 ? &f->batches : &f->others, 1);
-            reply_with(f->sock, 12 /* UNIMPLEMENTED */, "UNKNOWN_METHOD", NULL);
+            reply_with(f->sock, 12 /* UNIMPLEMENTED */, "UNKNOWN_METHOD", NULL, key, mac);
         }
         gongji__v1__envelope__free_unpacked(env, NULL);
     }
@@ -91,8 +150,12 @@ static int setup(void **state)
 {
     (void)state;
     tn_init(&cd, "510100", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n");
-    snprintf(fake.url, sizeof fake.url, "ipc://%s/fake-nagqu.sock", cd.dir);
-    if (nng_rep0_open(&fake.sock) != 0 || nng_listen(fake.sock, fake.url, NULL, 0) != 0)
+    snprintf(fake.url, sizeof fake.url, "tls+tcp://127.0.0.1:%d", th_free_port());
+    char err[256];
+    if ((fake.cred = th_cred(GJ_ROLE_PEER, "540600")) == NULL ||
+        gj_tls_config_make(&fake.tls, true, gj_cred_paths(fake.cred), err, sizeof err) != GJ_OK)
+        return -1;
+    if (nng_rep0_open(&fake.sock) != 0 || gj_tls_listen(fake.sock, fake.url, fake.tls, NULL) != 0)
         return -1;
     nng_socket_set_ms(fake.sock, NNG_OPT_RECVTIMEO, 100);
     pthread_create(&fake.thread, NULL, fake_main, &fake);
@@ -107,6 +170,7 @@ static int teardown(void **state)
     atomic_store(&fake.stop, true);
     pthread_join(fake.thread, NULL);
     nng_close(fake.sock);
+    nng_tls_config_free(fake.tls);
     return 0;
 }
 

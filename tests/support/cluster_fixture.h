@@ -17,6 +17,37 @@ static client_t *op_at(const char *region)
     return tn_client(tc_node(&tc, region), "op-1", GONGJI__V1__ROLE__OPERATOR);
 }
 
+/* The sponsor binds (through the service platform) at region's node: a binding is the
+ * sponsor's own act, or its home region operator's. */
+__attribute__((unused)) static int bind_via(const char *region, const char *sponsor, const char *sponsor_region, const char *beneficiary,
+                    const char *beneficiary_region, int relation, client_status *st)
+{
+    client_t *c = tn_client(tc_node(&tc, region), sponsor, GONGJI__V1__ROLE__PERSON);
+    int code = op_bind_x(c, sponsor, sponsor_region, beneficiary, beneficiary_region, relation, st);
+    client_close(c);
+    return code;
+}
+
+/* An institution settles at region's node (wherever the patient is insured). */
+__attribute__((unused)) static int settle_by_institution(const char *region, const char *psn_no, const char *psn_region, int64_t fen,
+                      const char *call_id, Gongji__V1__SettleReply **reply, client_status *st)
+{
+    client_t *c = tn_client(tc_node(&tc, region), "H43010000001", GONGJI__V1__ROLE__INSTITUTION);
+    int code = op_settle_x(c, psn_no, psn_region, fen, call_id, reply, st);
+    client_close(c);
+    return code;
+}
+
+/* A balance read through region's node by the nation's operator, who may read any
+ * region's (another region's operator may not). */
+__attribute__((unused)) static int64_t balance_via(const char *region, const char *psn_no, const char *psn_region, int64_t *held)
+{
+    client_t *c = tn_auditor(tc_node(&tc, region));
+    int64_t balance = op_balance_x(c, psn_no, psn_region, held);
+    client_close(c);
+    return balance;
+}
+
 static int cluster_setup(void **state)
 {
     (void)state;

@@ -1,11 +1,15 @@
 #include "harness.h"
 #include "gj_util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +18,196 @@ static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* ---- the test federation's CA and credentials ---- */
+
+static pthread_mutex_t pki_mu = PTHREAD_MUTEX_INITIALIZER;
+static char pki_dir[200];
+static char foreign_dir[200];
+
+static void pki_remove(void)
+{
+    if (getenv("GONGJI_KEEP_TEST_DIRS") != NULL)
+        return;
+    char cmd[500];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", pki_dir, foreign_dir);
+    if (pki_dir[0] != '\0' && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", pki_dir);
+}
+
+static const char *pki_script(void)
+{
+    const char *p = getenv("GONGJI_PKI");
+    return p != NULL ? p : "deploy/pki.sh";
+}
+
+/* Run pki.sh with args in dir; 0 on success. */
+static int pki_run(const char *dir, const char *args)
+{
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "bash '%s' %s >/dev/null", pki_script(), args);
+    (void)dir;
+    int rc = system(cmd);
+    if (rc != 0)
+        fprintf(stderr, "pki.sh %s failed (%d)\n", args, rc);
+    return rc == 0 ? 0 : -1;
+}
+
+static const char *make_dir(char *dir, size_t size, const char *name)
+{
+    if (dir[0] == '\0') {
+        snprintf(dir, size, "%s/%s-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", name);
+        if (mkdtemp(dir) == NULL) {
+            perror("mkdtemp");
+            abort();
+        }
+        char args[400];
+        snprintf(args, sizeof args, "init '%s/ca'", dir);
+        if (pki_run(dir, args) != 0)
+            abort();
+    }
+    return dir;
+}
+
+const char *th_pki_dir(void)
+{
+    pthread_mutex_lock(&pki_mu);
+    if (pki_dir[0] == '\0')
+        atexit(pki_remove);
+    make_dir(pki_dir, sizeof pki_dir, "gongji-pki");
+    pthread_mutex_unlock(&pki_mu);
+    return pki_dir;
+}
+
+static void pem_path(const char *dir, int role, const char *id, char out[300])
+{
+    char base[GJ_CALLER_ID_MAX + 1];
+    snprintf(base, sizeof base, "%s", id);
+    for (char *p = base; *p; p++)
+        if (*p == ':')
+            *p = '-';
+    snprintf(out, 300, "%s/ca/%s-%s.pem", dir, gj_role_ou(role), base);
+}
+
+void th_cred_paths(int role, const char *id, char pem[300])
+{
+    pem_path(th_pki_dir(), role, id, pem);
+}
+
+/* Issue role/id in dir's CA if it has no certificate yet. */
+static int issue(const char *dir, int role, const char *id)
+{
+    char pem[300];
+    pem_path(dir, role, id, pem);
+    if (access(pem, R_OK) == 0)
+        return 0;
+    char args[500];
+    snprintf(args, sizeof args, "issue '%s/ca' %s '%s'", dir, gj_role_ou(role), id);
+    return pki_run(dir, args);
+}
+
+#define CREDS_MAX 64
+static struct {
+    int role;
+    char id[GJ_CALLER_ID_MAX + 1];
+    bool foreign;
+    gj_cred *cred;
+} creds[CREDS_MAX];
+static size_t cred_count;
+
+static const gj_cred *cred_load(int role, const char *id, bool foreign)
+{
+    const char *dir = th_pki_dir();
+    pthread_mutex_lock(&pki_mu);
+    gj_cred *found = NULL;
+    for (size_t i = 0; i < cred_count && found == NULL; i++)
+        if (creds[i].role == role && creds[i].foreign == foreign && strcmp(creds[i].id, id) == 0)
+            found = creds[i].cred;
+    if (found == NULL && cred_count < CREDS_MAX) {
+        char pem[300], ca[300], crl[300], err[512];
+        snprintf(crl, sizeof crl, "%s/ca/crl.pem", dir);
+        if (foreign) {
+            /* Its own CA, and ours too so it can check the nodes it calls. */
+            make_dir(foreign_dir, sizeof foreign_dir, "gongji-foreign-pki");
+            snprintf(ca, sizeof ca, "%s/both-cas.crt", foreign_dir);
+            char cmd[900];
+            snprintf(cmd, sizeof cmd, "cat '%s/ca/ca.crt' '%s/ca/ca.crt' > '%s'", foreign_dir, dir, ca);
+            if (system(cmd) != 0 || issue(foreign_dir, role, id) != 0) {
+                pthread_mutex_unlock(&pki_mu);
+                return NULL;
+            }
+            pem_path(foreign_dir, role, id, pem);
+            snprintf(crl, sizeof crl, "%s/ca/crl.pem", foreign_dir);
+        } else {
+            snprintf(ca, sizeof ca, "%s/ca/ca.crt", dir);
+            if (issue(dir, role, id) != 0) {
+                pthread_mutex_unlock(&pki_mu);
+                return NULL;
+            }
+            pem_path(dir, role, id, pem);
+        }
+        gj_cred_files files = {ca, pem, NULL, foreign ? NULL : crl};
+        if (gj_cred_open(&found, &files, err, sizeof err) != GJ_OK) {
+            fprintf(stderr, "credential %s %s: %s\n", gj_role_ou(role), id, err);
+            found = NULL;
+        } else {
+            creds[cred_count].role = role;
+            snprintf(creds[cred_count].id, sizeof creds[cred_count].id, "%s", id);
+            creds[cred_count].foreign = foreign;
+            creds[cred_count].cred = found;
+            cred_count++;
+        }
+    }
+    pthread_mutex_unlock(&pki_mu);
+    return found;
+}
+
+const gj_cred *th_cred(int role, const char *id)
+{
+    return cred_load(role, id, false);
+}
+
+const gj_cred *th_foreign_cred(int role, const char *id)
+{
+    return cred_load(role, id, true);
+}
+
+int th_revoke(int role, const char *id)
+{
+    char args[500];
+    snprintf(args, sizeof args, "revoke '%s/ca' %s '%s'", th_pki_dir(), gj_role_ou(role), id);
+    pthread_mutex_lock(&pki_mu);
+    int rc = pki_run(th_pki_dir(), args);
+    /* A later th_cred of the same identity must not hand out the revoked one. */
+    for (size_t i = 0; i < cred_count; i++)
+        if (creds[i].role == role && !creds[i].foreign && strcmp(creds[i].id, id) == 0)
+            creds[i].role = -1;
+    pthread_mutex_unlock(&pki_mu);
+    return rc;
+}
+
+/* A TCP port on loopback that nothing listens on now, below the ephemeral range so no
+ * outgoing connection takes it meanwhile. */
+int th_free_port(void)
+{
+    static unsigned seed;
+    if (seed == 0)
+        seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+    for (int tries = 0; tries < 200; tries++) {
+        int port = 20000 + (int)(rand_r(&seed) % 12000);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            continue;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    fprintf(stderr, "no free port\n");
+    abort();
 }
 
 void tn_init(test_node *tn, const char *region, const char *policy_lines)
@@ -25,7 +219,7 @@ void tn_init(test_node *tn, const char *region, const char *policy_lines)
         perror("mkdtemp");
         abort();
     }
-    snprintf(tn->url, sizeof tn->url, "ipc://%s/node.sock", tn->dir);
+    snprintf(tn->url, sizeof tn->url, "tls+tcp://127.0.0.1:%d", th_free_port());
     snprintf(tn->config, sizeof tn->config, "%s/node.ini", tn->dir);
     snprintf(tn->policy, sizeof tn->policy, "%s", policy_lines ? policy_lines : "");
 }
@@ -43,16 +237,36 @@ bool tn_alive(test_node *tn)
     return true;
 }
 
+
+/* The [node] lines that say how the node proves itself and checks others. */
+static void trust_lines(test_node *tn, char *out, size_t size)
+{
+    if (tn->plaintext) {
+        snprintf(out, size, "insecure_plaintext = yes\n");
+        return;
+    }
+    char pem[300];
+    if (th_cred(GJ_ROLE_PEER, tn->region) == NULL)
+        abort();
+    th_cred_paths(GJ_ROLE_PEER, tn->region, pem);
+    snprintf(out, size, "tls_ca = %s/ca/ca.crt\ntls_cert = %s\ntls_crl = %s/ca/crl.pem\n", th_pki_dir(), pem,
+             th_pki_dir());
+}
+
 int tn_start(test_node *tn)
 {
+    if (tn->plaintext && strncmp(tn->url, "tls+", 4) == 0)
+        memmove(tn->url, tn->url + 4, strlen(tn->url + 4) + 1);
+    char trust[1200];
+    trust_lines(tn, trust, sizeof trust);
     FILE *f = fopen(tn->config, "w");
     if (f == NULL)
         return -1;
     fprintf(f,
             "[node]\nregion = %s\nlisten = %s\ndata_dir = %s/data\nlog_file = %s/node.log\n"
-            "log_level = debug\nallow_clock_override = yes\ncontexts = 16\n%s\n[policy]\n%s\n"
+            "log_level = debug\nallow_clock_override = yes\ncontexts = 16\n%s%s\n[policy]\n%s\n"
             "[peers]\n%s\n",
-            tn->region, tn->url, tn->dir, tn->dir, tn->extra, tn->policy, tn->peers);
+            tn->region, tn->url, tn->dir, tn->dir, trust, tn->extra, tn->policy, tn->peers);
     fclose(f);
     const char *bin = getenv("GONGJI_NODE_BIN");
     if (bin == NULL)
@@ -65,8 +279,8 @@ int tn_start(test_node *tn)
         _exit(127);
     }
     tn->pid = pid;
-    client_t *c = NULL;
-    if (client_open(&c, tn->url, 300) != GJ_OK)
+    client_t *c = tn_client_ms(tn, "harness", GONGJI__V1__ROLE__OPERATOR, 300);
+    if (c == NULL)
         return -1;
     for (int i = 0; i < 100; i++) {
         Gongji__V1__HealthRequest req = GONGJI__V1__HEALTH_REQUEST__INIT;
@@ -126,14 +340,51 @@ void tn_destroy(test_node *tn)
     }
 }
 
-client_t *tn_client(test_node *tn, const char *caller_id, int role)
+client_t *tn_client_with(test_node *tn, const gj_cred *cred)
 {
     client_t *c = NULL;
-    if (client_open(&c, tn->url, 3000) != GJ_OK)
+    if (client_open_with(&c, tn->url, 3000, tn->plaintext ? NULL : cred) != GJ_OK)
         return NULL;
-    if (caller_id != NULL)
-        client_set_identity(c, caller_id, role);
+    if (tn->plaintext && cred != NULL)
+        client_set_identity(c, gj_cred_identity(cred)->id, gj_cred_identity(cred)->role);
     return c;
+}
+
+/* The platform every test person calls through. */
+#define TEST_PLATFORM "test-platform"
+
+client_t *tn_client_ms(test_node *tn, const char *caller_id, int role, int timeout_ms)
+{
+    char id[GJ_CALLER_ID_MAX + 1];
+    const char *name = caller_id != NULL ? caller_id : "op-1";
+    int cred_role = role;
+    if (role == GONGJI__V1__ROLE__OPERATOR && strchr(name, ':') == NULL)
+        snprintf(id, sizeof id, "%s:%s", tn->region, name); /* the node's own operator */
+    else if (role == GONGJI__V1__ROLE__PERSON)
+        snprintf(id, sizeof id, "%s", TEST_PLATFORM), cred_role = GJ_ROLE_PLATFORM;
+    else
+        snprintf(id, sizeof id, "%s", name);
+    const gj_cred *cred = tn->plaintext ? NULL : th_cred(cred_role, id);
+    if (cred == NULL && !tn->plaintext)
+        return NULL;
+    client_t *c = NULL;
+    if (client_open_with(&c, tn->url, timeout_ms, cred) != GJ_OK)
+        return NULL;
+    if (role == GONGJI__V1__ROLE__PERSON)
+        client_set_identity(c, name, role);
+    else if (tn->plaintext)
+        client_set_identity(c, id, role);
+    return c;
+}
+
+client_t *tn_client(test_node *tn, const char *caller_id, int role)
+{
+    return tn_client_ms(tn, caller_id, role, 3000);
+}
+
+client_t *tn_auditor(test_node *tn)
+{
+    return tn_client(tn, "000000:auditor", GONGJI__V1__ROLE__OPERATOR);
 }
 
 void tn_certno(int n, char out[19])

@@ -1,5 +1,7 @@
 /* Test harness: real gongji-node processes on this machine, each with its own data
- * directory, config and log, driven through the client library. */
+ * directory, config and log, driven through the client library over the transport
+ * and credentials production uses: tls+tcp:// on loopback, certificates from a
+ * federation CA the harness makes once per test program (deploy/pki.sh). */
 #ifndef GJ_TEST_HARNESS_H
 #define GJ_TEST_HARNESS_H
 
@@ -8,10 +10,12 @@
 #include <sys/types.h>
 
 #include "client.h"
+#include "credential.h"
 
 typedef struct test_node {
     char region[8];
-    char url[320];
+    char url[320];       /* tls+tcp://127.0.0.1:PORT (tcp:// when plaintext) */
+    bool plaintext;      /* insecure_plaintext = yes, no certificates: set before tn_start */
     char dir[200];       /* everything of this node lives here */
     char config[320];
     char policy[2048];   /* lines for [policy] */
@@ -34,8 +38,38 @@ void tn_destroy(test_node *tn);
 /* True while the process runs. */
 bool tn_alive(test_node *tn);
 
-/* A client for the node as an operator (or the given identity). */
+/* A client for the node holding the credential of the given identity, issued by the
+ * test federation's CA on first use:
+ *   OPERATOR     caller_id "REGION:NAME", or just a name: the node's own region's;
+ *   INSTITUTION  caller_id an institution code ("H43010000001");
+ *   PERSON       the test platform's credential, calling as this psn_no;
+ *   PEER         the node credential of region caller_id;
+ *   PLATFORM     the platform credential named caller_id.
+ * A plaintext node gets a plaintext client with that identity declared. */
 client_t *tn_client(test_node *tn, const char *caller_id, int role);
+/* The same with another timeout for each call (tn_client's is 3000 ms). */
+client_t *tn_client_ms(test_node *tn, const char *caller_id, int role, int timeout_ms);
+/* The nation's operator ("000000:auditor"): may read any region. */
+client_t *tn_auditor(test_node *tn);
+/* A client holding cred (any credential; the caller keeps it), as cred's identity. */
+client_t *tn_client_with(test_node *tn, const gj_cred *cred);
+
+/* ---- the test federation's credentials ---- */
+
+/* The CA directory (made on first use, removed at exit unless GONGJI_KEEP_TEST_DIRS). */
+const char *th_pki_dir(void);
+/* The credential of role/id (GJ_ROLE_*; issued if need be), loaded once and kept for
+ * the program's life. NULL when it cannot be made (a message says why). */
+const gj_cred *th_cred(int role, const char *id);
+/* Paths of role/id's certificate+key file, the CA and the CRL. */
+void th_cred_paths(int role, const char *id, char pem[300]);
+/* Revoke role/id's certificate (its CRL is rewritten; nodes reload it within a second). */
+int th_revoke(int role, const char *id);
+/* A TCP port on loopback that nothing listens on now (below the ephemeral range). */
+int th_free_port(void);
+/* A credential for role/id from another CA, which no node of the federation trusts. The
+ * loading client trusts that CA, so it can make the calls a stranger would. */
+const gj_cred *th_foreign_cred(int role, const char *id);
 
 /* A valid 18-character resident ID for serial n (GB 11643 check digit computed). */
 void tn_certno(int n, char out[19]);

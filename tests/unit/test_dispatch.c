@@ -75,7 +75,7 @@ static Gongji__V1__Reply *dispatch_call(const char *method, const char *call_id,
     Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
     env.method = (char *)method;
     env.call_id = (char *)call_id;
-    env.caller_id = "op";
+    env.caller_id = "510100:op";
     env.caller_role = GONGJI__V1__ROLE__OPERATOR;
     env.payload.data = payload;
     env.payload.len = protobuf_c_message_pack(req, payload);
@@ -88,7 +88,7 @@ static void test_every_rpc_in_the_contract_has_a_handler(void **state)
     const ProtobufCServiceDescriptor *services[] = {
         &gongji__v1__registry__descriptor, &gongji__v1__mutual_aid__descriptor,
         &gongji__v1__settlement__descriptor, &gongji__v1__operator__descriptor,
-        &gongji__v1__peer__descriptor, &gongji__v1__clearing__descriptor};
+        &gongji__v1__peer__descriptor, &gongji__v1__clearing__descriptor, &gongji__v1__auth__descriptor};
     size_t rpcs = 0;
     for (size_t s = 0; s < sizeof services / sizeof services[0]; s++) {
         for (unsigned m = 0; m < services[s]->n_methods; m++) {

@@ -75,7 +75,7 @@ static int dispatch_counted(const char *method, const char *call_id, const Proto
     Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
     env.method = (char *)method;
     env.call_id = (char *)call_id;
-    env.caller_id = "op";
+    env.caller_id = "510100:op";
     env.caller_role = GONGJI__V1__ROLE__OPERATOR;
     env.payload.data = payload;
     env.payload.len = protobuf_c_message_pack(req, payload);
