@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to a running local gongji cluster with demo
 # data: install what is missing, build, start every node of deploy/cluster/, load demo
-# people and bindings, and walk settlements.  Stop it with: deploy/cluster.sh stop
+# people and bindings, and walk settlements. Every link is TLS: the first start makes a
+# federation CA and the credentials (deploy/pki.sh).  Stop it with: deploy/cluster.sh stop
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,8 +13,12 @@ bash deploy/cluster.sh start
 bash deploy/demo.sh
 cat <<TXT
 
-The cluster is running; data and logs are in ${GONGJI_CLUSTER_DIR:-$PWD/demo-cluster}.
-Try:   build/client/gongji --node tcp://127.0.0.1:7101 balance --psn-no 4301000003
+The cluster is running; data, logs and credentials (pki/) are in ${GONGJI_CLUSTER_DIR:-$PWD/demo-cluster}.
+Every link is TLS: the CLI calls with a certificate, which says who you are.
+Try:   eval "\$(deploy/cluster.sh creds 430100)"     # Changsha's operator, at Changsha's node
+       build/client/gongji balance --psn-no 4301000003
+       build/client/gongji records --psn-no 4301000001
+       deploy/cluster.sh creds                      # the other identities (auditor, institutions, app)
        deploy/cluster.sh status
 Stop:  deploy/cluster.sh stop
 TXT

@@ -40,7 +40,7 @@ check "diskprobe names the file" yes "$(grep -q "$dir/missing/probe-0.dat" <<<"$
 # --- gongji-bench: every scenario, the echo, no PostgreSQL ---
 # Below the ephemeral range (32768 up on Linux), so no outgoing connection holds it.
 port=$((20000 + $$ % 12000))
-out=$("$bench" --seconds 1 --people 200 --concurrency 8 --no-pg --port "$port" --dir "$dir/bench" 2>&1); rc=$?
+out=$("$bench" --seconds 1 --rounds 1 --people 200 --concurrency 8 --no-pg --port "$port" --dir "$dir/bench" 2>&1); rc=$?
 check "bench exit" 0 "$rc"
 result=$(grep '^RESULT ' <<<"$out")
 check "bench local settled" yes "$(positive "$(field local_tps "$result")")"
@@ -48,12 +48,20 @@ check "bench cross-region settled" yes "$(positive "$(field cross_tps "$result")
 check "bench echo answered" yes "$(positive "$(field echo_tps "$result")")"
 check "bench two-sponsor run settled" yes "$(positive "$(field cross2_tps "$(grep '^echo_p99_ms' <<<"$out")")")"
 check "bench no failed request" 0 "$(grep -E ' ok [0-9]+ failed ' <<<"$out" | grep -vc ' failed 0$')"
-check "bench runs reported" 4 "$(grep -cE ' ok [0-9]+ failed ' <<<"$out")"
+# Three scenarios authenticated and in plaintext, the echo and the echo over TLS.
+check "bench runs reported" 8 "$(grep -cE ' ok [0-9]+ failed ' <<<"$out")"
+plain=$(grep '^plain_local_tps' <<<"$out")
+check "bench plaintext local settled" yes "$(positive "$(field plain_local_tps "$plain")")"
+check "bench plaintext cross-region settled" yes "$(positive "$(field plain_cross_tps "$plain")")"
+check "bench TLS echo answered" yes "$(positive "$(field tls_echo_tps "$plain")")"
+check "bench authenticated against plaintext" yes "$(positive "$(field auth_cross_vs_plain "$plain")")"
 check "bench PostgreSQL skipped as asked" 1 "$(grep -c 'skipped (--no-pg)' <<<"$out")"
 "$bench" --only nowhere --no-pg >/dev/null 2>&1
 check "bench refuses an unknown scenario" 2 "$?"
 "$bench" --port 70000 --no-pg >/dev/null 2>&1
 check "bench refuses a port out of range" 2 "$?"
+"$bench" --rounds 0 --no-pg >/dev/null 2>&1
+check "bench refuses zero rounds" 2 "$?"
 
 echo "test_bench_tools: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

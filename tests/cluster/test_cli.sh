@@ -36,9 +36,9 @@ free_port() {
 # start_node NAME URL-SCHEME EXTRA-NODE-LINES PROBE-COMMAND...: writes $dir/NAME.ini with a
 # free port (retried if another process takes it first), starts the node and sets url.
 start_node() {
-  local name=$1 scheme=$2 extra=$3 try p
+  local name=$1 scheme=$2 extra=$3 p
   shift 3
-  for try in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     p=$(free_port) || break
     url=$scheme://127.0.0.1:$p
     cat > "$dir/$name.ini" <<INI

@@ -6,8 +6,8 @@ load=${GONGJI_LOAD_BIN:?} node_bin=${GONGJI_NODE_BIN:?} cli=${GONGJI_CLI_BIN:?} 
 # Only what this test passes counts: nothing from the caller's shell.
 unset GONGJI_NODE GONGJI_CA GONGJI_CERT GONGJI_KEY GONGJI_CRL
 dir=$(mktemp -d /tmp/gongji-load-XXXXXX)
-url=
-pid= loader=
+url=''
+pid='' loader=''
 cleanup() {
   [ -n "$loader" ] && kill -9 "$loader" 2>/dev/null
   [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
