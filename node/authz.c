@@ -61,6 +61,11 @@ static const authz_rule *rule_for(const char *method)
     return NULL;
 }
 
+bool authz_has_rule(const char *method)
+{
+    return rule_for(method) != NULL;
+}
+
 /* The region an operator id names ("430100:ops1" -> "430100"); false when malformed. */
 static bool operator_region(const char *operator_id, char out[GJ_ADMDVS_LEN + 1])
 {

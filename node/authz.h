@@ -19,4 +19,7 @@ gj_reason authz_check(call *c);
 bool authz_operator_may_write(const char *operator_id, const char *region);
 bool authz_operator_may_read(const char *operator_id, const char *region);
 
+/* Whether the table has a row for method (every method of the node must). */
+bool authz_has_rule(const char *method);
+
 #endif

@@ -1,6 +1,7 @@
 /* From bytes to an answer: envelope checks, the method table, idempotent writes. */
 #include "node.h"
 #include "authn.h"
+#include "session.h"
 #include "authz.h"
 #include "gj_util.h"
 #include "log.h"
@@ -200,16 +201,6 @@ gj_reason call_fail(call *c, gj_reason reason, const char *fmt, ...)
 
 /* ---- answers ---- */
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* Pack a Reply for c into c->reply_bytes (malloc'd). On success with an answer the
  * payload is the packed answer. Returns false only when out of memory. */
 static bool build_reply(call *c)
@@ -309,6 +300,8 @@ static void log_outcome(call *c)
     int level = c->reason == GJ_R_NONE ? GJ_LOG_INFO : GJ_LOG_WARN;
     if (c->method && c->method->apply == NULL && c->reason == GJ_R_NONE)
         level = GJ_LOG_DEBUG; /* reads that succeed are not events */
+    if (c->reason == GJ_R_SEAL_WRONG_NODE)
+        level = GJ_LOG_DEBUG; /* routine: the caller reseals it for its owner */
     char caller[2 * GJ_CALLER_ID_MAX + 16];
     caller_for_log(c, caller, sizeof caller);
     if (is_audited_operator_action(c))
@@ -379,16 +372,16 @@ static gj_err write_apply(store_txn *txn, void *arg)
     }
     const char *caller = c->env->caller_id;
     const char *call_id = c->env->call_id;
-    uint64_t first_hash;
+    store_digest first_digest;
     const void *first_reply;
     size_t first_len;
-    gj_err err = store_idem_get(txn, caller, call_id, &first_hash, &first_reply, &first_len);
+    gj_err err = store_idem_get(txn, caller, call_id, &first_digest, &first_reply, &first_len);
     if (err == GJ_OK) {
-        if (first_hash == GJ_TOMBSTONE_HASH) {
+        if (store_digest_equal(&first_digest, &store_tombstone)) {
             call_fail(c, GJ_R_CALL_REVERSED, "call id %s was reversed before it took effect", call_id);
             return GJ_ERR_ABORT;
         }
-        if (first_hash != c->request_hash) {
+        if (!store_digest_equal(&first_digest, &c->request_digest)) {
             call_fail(c, GJ_R_CALL_ID_REUSED, "call id %s was first used for another request",
                       call_id);
             return GJ_ERR_ABORT;
@@ -417,7 +410,7 @@ static gj_err write_apply(store_txn *txn, void *arg)
     }
     if ((err = apply_and_reply(c, txn)) != GJ_OK)
         return err;
-    err = store_idem_put(txn, caller, call_id, c->request_hash, c->reply_bytes, c->reply_len);
+    err = store_idem_put(txn, caller, call_id, &c->request_digest, c->reply_bytes, c->reply_len);
     if (err != GJ_OK) {
         c->reason = err == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
         return err;
@@ -521,7 +514,7 @@ static gj_err rewrite_apply(store_txn *txn, void *arg)
     gj_err err = apply_and_reply(c, txn);
     if (err != GJ_OK)
         return err;
-    err = store_idem_replace(txn, c->env->caller_id, c->env->call_id, c->request_hash, c->reply_bytes,
+    err = store_idem_replace(txn, c->env->caller_id, c->env->call_id, &c->request_digest, c->reply_bytes,
                              c->reply_len);
     if (err != GJ_OK)
         c->reason = err == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
@@ -664,6 +657,43 @@ static gj_reason check_envelope(call *c)
     return GJ_R_NONE;
 }
 
+/* What c's request means, for its idempotency record (docs/store.md): SHA-256 over the
+ * method and the request packed again with its empty region fields (names ending in
+ * "_admdvs": the region that owns something) given this node's region, which is what
+ * empty means once the request has reached its owner. A retry that spells the region
+ * out is then the same request. False only when out of memory. */
+static bool request_digest(call *c)
+{
+    const ProtobufCMessageDescriptor *d = c->method->input;
+    ProtobufCMessage *copy = call_alloc(c, d->sizeof_message);
+    if (copy == NULL)
+        return false;
+    memcpy(copy, c->request, d->sizeof_message); /* shallow: only read while packing */
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        size_t name_len = strlen(f->name);
+        if (f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED || name_len < 7 ||
+            strcmp(f->name + name_len - 7, "_admdvs") != 0)
+            continue;
+        char **field = (char **)((char *)copy + f->offset);
+        if (*field == NULL || (*field)[0] == '\0')
+            *field = c->n->cfg.region;
+    }
+    size_t method_len = strlen(c->method->name) + 1;
+    size_t len = protobuf_c_message_get_packed_size(copy);
+    uint8_t *bytes = call_alloc(c, method_len + len);
+    if (bytes == NULL)
+        return false;
+    memcpy(bytes, c->method->name, method_len);
+    protobuf_c_message_pack(copy, bytes + method_len);
+    uint8_t full[32];
+    gj_sha256(bytes, method_len + len, full);
+    memcpy(c->request_digest.bytes, full, STORE_DIGEST_LEN);
+    if (store_digest_equal(&c->request_digest, &store_tombstone))
+        c->request_digest.bytes[0] = 1; /* all zero is the tombstone's */
+    return true;
+}
+
 /* Whether this node requires every request to be sealed (docs/security.md). */
 static bool seals_required(const node *n)
 {
@@ -735,10 +765,10 @@ static void dispatch_any(node *n, const uint8_t *bytes, size_t len, call_finish_
         call_finish(c);
         return;
     }
-    uint64_t h = fnv1a(14695981039346656037ULL, c->method->name, strlen(c->method->name) + 1);
-    c->request_hash = fnv1a(h, c->env->payload.data, c->env->payload.len);
-    if (c->request_hash == GJ_TOMBSTONE_HASH)
-        c->request_hash++; /* that value is reserved for reversal tombstones */
+    if (c->method->apply != NULL && !c->method->natural_key && !request_digest(c)) {
+        call_finish_error(c, GJ_R_OVERLOADED);
+        return;
+    }
     c->apply = c->method->apply;
 
     /* The envelope's destination decides; without one, the method may name the owner. */

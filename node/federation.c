@@ -14,6 +14,7 @@
  * the answer is void (presumed abort). */
 #include "gj_util.h"
 #include "log.h"
+#include "session.h"
 #include "ops.h"
 
 #include <inttypes.h>
@@ -69,17 +70,17 @@ static bool replay_if_answered(call *c)
 {
     store_txn *txn;
     await_other_copy(c);
-    uint64_t hash;
+    store_digest digest;
     const void *reply;
     size_t len;
     if (store_read_begin(c->n->store, &txn) != GJ_OK)
         return false;
     bool done = false;
-    if (store_idem_get(txn, c->env->caller_id, c->env->call_id, &hash, &reply, &len) == GJ_OK) {
-        if (hash == GJ_TOMBSTONE_HASH) {
+    if (store_idem_get(txn, c->env->caller_id, c->env->call_id, &digest, &reply, &len) == GJ_OK) {
+        if (store_digest_equal(&digest, &store_tombstone)) {
             call_fail(c, GJ_R_CALL_REVERSED, "call id %s was reversed before it took effect",
                       c->env->call_id);
-        } else if (hash != c->request_hash) {
+        } else if (!store_digest_equal(&digest, &c->request_digest)) {
             call_fail(c, GJ_R_CALL_ID_REUSED, "call id %s was first used for another request",
                       c->env->call_id);
         } else if (node_deciding_has_call(c->n, c->env->caller_id, c->env->call_id)) {
@@ -194,7 +195,15 @@ static gj_reason send_accept_binding(call *c, const store_binding *b, uint32_t a
     req.sponsor_as_sponsor = as_sponsor;
     req.sponsor_as_beneficiary = as_beneficiary;
     char call_id[GJ_CALL_ID_MAX + 1];
-    snprintf(call_id, sizeof call_id, "bind-%.20s-%.20s-%d", b->sponsor, b->beneficiary, b->end_date);
+    /* Named by a digest of the pair, not the person numbers: call ids go into logs. */
+    char pair[2 * GJ_PSN_NO_MAX + 2];
+    size_t sponsor_len = strlen(b->sponsor), beneficiary_len = strlen(b->beneficiary);
+    memcpy(pair, b->sponsor, sponsor_len + 1);
+    memcpy(pair + sponsor_len + 1, b->beneficiary, beneficiary_len);
+    uint8_t digest[32];
+    gj_sha256(pair, sponsor_len + 1 + beneficiary_len, digest);
+    snprintf(call_id, sizeof call_id, "bind-%02x%02x%02x%02x%02x%02x%02x%02x-%d", digest[0], digest[1], digest[2],
+             digest[3], digest[4], digest[5], digest[6], digest[7], b->end_date);
     ProtobufCMessage *answer = NULL;
     char detail[256];
     gj_reason r = peers_call(&n->peers, n->cfg.region, b->beneficiary_admdvs,
@@ -382,6 +391,9 @@ gj_reason fed_hold_check(call *c)
                          req->beneficiary_admdvs);
     if (req->setl_id[0] == '\0' || strlen(req->setl_id) > GJ_SETL_ID_MAX || req->leg >= GJ_SPONSORS_MAX)
         return call_fail(c, GJ_R_FIELD_INVALID, "setl_id and leg identify the hold");
+    if (strncmp(req->setl_id, c->env->caller_id, GJ_ADMDVS_LEN) != 0)
+        return call_fail(c, GJ_R_NOT_BENEFICIARY_HOME, "settlement %.40s was not made by region %.8s",
+                         req->setl_id, c->env->caller_id);
     if ((r = ops_check_psn_no(c, "sponsor_psn_no", req->sponsor_psn_no)) != GJ_R_NONE ||
         (r = ops_check_psn_no(c, "beneficiary_psn_no", req->beneficiary_psn_no)) != GJ_R_NONE)
         return r;
@@ -609,6 +621,11 @@ gj_reason fed_resolve_check(call *c)
         return call_fail(c, GJ_R_FIELD_INVALID, "setl_id and leg identify the hold");
     if (strlen(c->env->caller_id) != GJ_ADMDVS_LEN)
         return call_fail(c, GJ_R_CALLER_NOT_ALLOWED, "a peer's caller_id is its region");
+    /* Only the node that made the settlement id (its region leads it) resolves its
+     * legs: a void from anyone else would fence a hold that is not theirs. */
+    if (strncmp(req->setl_id, c->env->caller_id, GJ_ADMDVS_LEN) != 0)
+        return call_fail(c, GJ_R_NOT_BENEFICIARY_HOME, "settlement %.40s was made by region %.6s, not %.8s",
+                         req->setl_id, req->setl_id, c->env->caller_id);
     if (strlen(req->sponsor_psn_no) > GJ_PSN_NO_MAX || strlen(req->beneficiary_psn_no) > GJ_PSN_NO_MAX)
         return GJ_R_FIELD_INVALID;
     if ((req->post_window && !gj_date_valid(req->post_window)) ||
@@ -955,11 +972,11 @@ gj_reason fed_settle_fix_apply(call *c, store_txn *txn)
                fix->leg, gj_mask(d->legs[k].sponsor, mp, sizeof mp), fix->amount, asked);
     }
     /* The answer the institution gets, which replaces the one on record. */
-    uint64_t hash;
+    store_digest digest;
     const void *reply;
     size_t len;
-    if (store_idem_get(txn, s.caller_id, s.call_id, &hash, &reply, &len) == GJ_OK)
-        c->request_hash = hash;
+    if (store_idem_get(txn, s.caller_id, s.call_id, &digest, &reply, &len) == GJ_OK)
+        c->request_digest = digest;
     if (ops_answer_settlement(c, &s) == NULL)
         return ops_out_of_memory(c);
     return GJ_R_NONE;

@@ -238,7 +238,7 @@ gj_reason life_reverse_apply(call *c, store_txn *txn)
 {
     Gongji__V1__ReverseRequest *req = (Gongji__V1__ReverseRequest *)c->request;
     const char *caller = c->env->caller_id;
-    uint64_t hash;
+    store_digest digest;
     const void *first;
     size_t first_len;
     Gongji__V1__ReverseReply *ans = call_alloc(c, sizeof *ans);
@@ -246,8 +246,8 @@ gj_reason life_reverse_apply(call *c, store_txn *txn)
         return ops_out_of_memory(c);
     gongji__v1__reverse_reply__init(ans);
     c->answer = &ans->base;
-    gj_err err = store_idem_get(txn, caller, req->original_call_id, &hash, &first, &first_len);
-    if (err == GJ_OK && hash == GJ_TOMBSTONE_HASH) {
+    gj_err err = store_idem_get(txn, caller, req->original_call_id, &digest, &first, &first_len);
+    if (err == GJ_OK && store_digest_equal(&digest, &store_tombstone)) {
         ans->outcome = GONGJI__V1__REVERSE_OUTCOME__TOMBSTONED;
         return GJ_R_NONE;
     }
@@ -278,7 +278,7 @@ gj_reason life_reverse_apply(call *c, store_txn *txn)
     refused.served_by = c->n->cfg.region;
     uint8_t buf[512];
     size_t len = gongji__v1__reply__pack(&refused, buf);
-    if ((err = store_idem_put(txn, caller, req->original_call_id, GJ_TOMBSTONE_HASH, buf, len)) != GJ_OK)
+    if ((err = store_idem_put(txn, caller, req->original_call_id, &store_tombstone, buf, len)) != GJ_OK)
         return ops_store_reason(c, err);
     ans->outcome = node_deciding_has_call(c->n, caller, req->original_call_id)
                        ? GONGJI__V1__REVERSE_OUTCOME__ABORTED_IN_FLIGHT

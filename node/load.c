@@ -296,6 +296,25 @@ typedef struct load_batch {
 } load_batch;
 
 /* One batch, on the writer thread, inside one write transaction. */
+/* The loader keeps its file's 64-bit fingerprint in the digest of its progress records
+ * (the rest zero): it is the operator's own resume check, not a caller's request. */
+static store_digest digest_of_fingerprint(uint64_t fingerprint)
+{
+    store_digest d = {{0}};
+    for (int i = 0; i < 8; i++)
+        d.bytes[i] = (uint8_t)(fingerprint >> (56 - 8 * i));
+    d.bytes[8] = 1; /* never all zero: that is a tombstone's */
+    return d;
+}
+
+static uint64_t fingerprint_of_digest(const store_digest *d)
+{
+    uint64_t fingerprint = 0;
+    for (int i = 0; i < 8; i++)
+        fingerprint = fingerprint << 8 | d->bytes[i];
+    return fingerprint;
+}
+
 static gj_err load_apply(store_txn *txn, void *arg)
 {
     load_batch *b = arg;
@@ -341,7 +360,8 @@ static gj_err load_apply(store_txn *txn, void *arg)
     snprintf(call_id, sizeof call_id, "%s#%" PRIu64, b->tag, b->record_no);
     int n = snprintf(text, sizeof text, "%" PRIu64 " %" PRIu64, b->last_line,
                      b->bad_before + b->conflicts);
-    return store_idem_put(txn, LOAD_CALLER, call_id, b->fingerprint, text, (size_t)n);
+    store_digest d = digest_of_fingerprint(b->fingerprint);
+    return store_idem_put(txn, LOAD_CALLER, call_id, &d, text, (size_t)n);
 }
 
 /* The progress record k of tag: GJ_OK with its line and bad count, NOTFOUND, or an error. */
@@ -352,7 +372,10 @@ static gj_err progress_get(store_txn *txn, const char *tag, uint64_t k, uint64_t
     const void *reply;
     size_t len;
     snprintf(call_id, sizeof call_id, "%s#%" PRIu64, tag, k);
-    gj_err err = store_idem_get(txn, LOAD_CALLER, call_id, fingerprint, &reply, &len);
+    store_digest d;
+    gj_err err = store_idem_get(txn, LOAD_CALLER, call_id, &d, &reply, &len);
+    if (err == GJ_OK)
+        *fingerprint = fingerprint_of_digest(&d);
     if (err != GJ_OK)
         return err;
     if (len == 0 || len >= sizeof text)

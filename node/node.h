@@ -79,9 +79,6 @@ typedef struct node {
     } acks[GJ_ACKS_PER_WRITE];
 } node;
 
-/* The idempotency record of a reversed call that never took effect (SPEC R14). */
-#define GJ_TOMBSTONE_HASH 1ULL
-
 /* The business date (yyyymmdd, CST) now. */
 int32_t node_today(node *n);
 /* A new settlement id for date (never reused, even across restarts). */
@@ -128,7 +125,7 @@ typedef struct call {
     gj_reason reason;          /* why it failed; GJ_R_NONE on success */
     char message[256];         /* detail for the failure, or "" for the reason's default */
     int32_t today;             /* business date fixed at arrival */
-    uint64_t request_hash;
+    store_digest request_digest; /* what the request means (writes with a call id) */
     uint8_t *reply_bytes;
     size_t reply_len;
     bool reply_owned;          /* reply_bytes is malloc'd by us */
@@ -202,7 +199,7 @@ gj_err call_write_finish(call *c, call_write *w);
 
 /* From a worker thread: run c->apply (which sets c->answer) and then replace the call's
  * idempotency record with the new answer, keyed by c->env's caller and call id and
- * c->request_hash. For a decision corrected after it was written. */
+ * c->request_digest. For a decision corrected after it was written. */
 gj_err call_rewrite_wait(call *c);
 
 /* A call with no client behind it, for work the node does by itself that has to build

@@ -16,7 +16,7 @@
 
 /* Bump when any record layout or key encoding changes: an old file must be refused,
  * not misread. */
-#define STORE_FORMAT_VERSION 6u
+#define STORE_FORMAT_VERSION 7u
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
@@ -25,8 +25,8 @@
 /* Reader slots bound concurrent read txns: one per server context at most, plus the
  * pooled handles and reads made by the writer thread itself. LMDB's default is 126. */
 #define STORE_MAXREADERS (GJ_SERVER_CONTEXTS_MAX + READ_POOL_MAX + 16)
-/* idem value header: big-endian uint64 request_hash, big-endian uint32 reply length. */
-#define IDEM_HDR 12
+/* idem value header: the request's 16-byte digest, big-endian uint32 reply length. */
+#define IDEM_HDR (STORE_DIGEST_LEN + 4)
 /* A reply is sent in one message, so it can never usefully exceed one. */
 #define IDEM_REPLY_MAX GJ_MSG_HARD_MAX
 /* Counter names ("seq:" + name). */
@@ -1272,8 +1272,15 @@ static bool idem_key(char *buf, size_t *len, const char *caller_id, const char *
     return true;
 }
 
+const store_digest store_tombstone = {{0}};
+
+bool store_digest_equal(const store_digest *a, const store_digest *b)
+{
+    return memcmp(a->bytes, b->bytes, STORE_DIGEST_LEN) == 0;
+}
+
 gj_err store_idem_get(store_txn *txn, const char *caller_id, const char *call_id,
-                      uint64_t *request_hash, const void **reply, size_t *reply_len)
+                      store_digest *request_digest, const void **reply, size_t *reply_len)
 {
     gj_err err;
     char key[IDEM_KEY_MAX];
@@ -1288,7 +1295,7 @@ gj_err store_idem_get(store_txn *txn, const char *caller_id, const char *call_id
     if (rc != 0)
         return map_err(rc);
     const unsigned char *p = v.mv_data;
-    if (v.mv_size < IDEM_HDR || v.mv_size - IDEM_HDR != get_be32(p + 8))
+    if (v.mv_size < IDEM_HDR || v.mv_size - IDEM_HDR != get_be32(p + STORE_DIGEST_LEN))
         return GJ_ERR_CORRUPT;
     size_t len = v.mv_size - IDEM_HDR;
     const void *bytes = p + IDEM_HDR;
@@ -1301,8 +1308,8 @@ gj_err store_idem_get(store_txn *txn, const char *caller_id, const char *call_id
         txn->copies = copy;
         bytes = copy->bytes;
     }
-    if (request_hash != NULL)
-        *request_hash = get_be64(p);
+    if (request_digest != NULL)
+        memcpy(request_digest->bytes, p, STORE_DIGEST_LEN);
     if (reply != NULL)
         *reply = bytes;
     if (reply_len != NULL)
@@ -1311,8 +1318,8 @@ gj_err store_idem_get(store_txn *txn, const char *caller_id, const char *call_id
 }
 
 /* Insert only: the first answer stands; a second put gets GJ_ERR_EXISTS. */
-static gj_err idem_write(store_txn *txn, const char *caller_id, const char *call_id, uint64_t request_hash,
-                         const void *reply, size_t reply_len, unsigned flags)
+static gj_err idem_write(store_txn *txn, const char *caller_id, const char *call_id,
+                         const store_digest *request_digest, const void *reply, size_t reply_len, unsigned flags)
 {
     gj_err err;
     char key[IDEM_KEY_MAX];
@@ -1329,29 +1336,33 @@ static gj_err idem_write(store_txn *txn, const char *caller_id, const char *call
     if ((err = put_val(txn, DB_IDEM, &k, &v, flags | MDB_RESERVE)) != GJ_OK)
         return err;
     unsigned char *p = v.mv_data;
-    put_be64(p, request_hash);
-    put_be32(p + 8, (uint32_t)reply_len);
+    memcpy(p, request_digest->bytes, STORE_DIGEST_LEN);
+    put_be32(p + STORE_DIGEST_LEN, (uint32_t)reply_len);
     if (reply_len > 0)
         memcpy(p + IDEM_HDR, reply, reply_len);
     return GJ_OK;
 }
 
 gj_err store_idem_put(store_txn *txn, const char *caller_id, const char *call_id,
-                      uint64_t request_hash, const void *reply, size_t reply_len)
+                      const store_digest *request_digest, const void *reply, size_t reply_len)
 {
-    return idem_write(txn, caller_id, call_id, request_hash, reply, reply_len, MDB_NOOVERWRITE);
+    if (request_digest == NULL)
+        return GJ_ERR_INVAL;
+    return idem_write(txn, caller_id, call_id, request_digest, reply, reply_len, MDB_NOOVERWRITE);
 }
 
 gj_err store_idem_replace(store_txn *txn, const char *caller_id, const char *call_id,
-                          uint64_t request_hash, const void *reply, size_t reply_len)
+                          const store_digest *request_digest, const void *reply, size_t reply_len)
 {
-    uint64_t hash;
+    store_digest first;
     const void *old;
     size_t old_len;
-    gj_err err = store_idem_get(txn, caller_id, call_id, &hash, &old, &old_len);
+    if (request_digest == NULL)
+        return GJ_ERR_INVAL;
+    gj_err err = store_idem_get(txn, caller_id, call_id, &first, &old, &old_len);
     if (err != GJ_OK)
         return err;
-    return idem_write(txn, caller_id, call_id, request_hash, reply, reply_len, 0);
+    return idem_write(txn, caller_id, call_id, request_digest, reply, reply_len, 0);
 }
 
 /* ---- counters ---- */

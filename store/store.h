@@ -249,16 +249,28 @@ uint64_t store_binding_count(store_txn *txn);
 gj_err store_order_get(store_txn *txn, const char *beneficiary, store_order *out);
 gj_err store_order_put(store_txn *txn, const char *beneficiary, const store_order *order);
 
-/* Idempotency: the first answer to (caller_id, call_id). request_hash identifies the
+/* What a request means, as a digest: the node keeps the first 16 bytes of SHA-256 over a
+ * canonical form of the request (node/dispatch.c), so a retry that spells a default out
+ * is the same request and a caller cannot make two different requests collide. */
+#define STORE_DIGEST_LEN 16
+typedef struct store_digest {
+    uint8_t bytes[STORE_DIGEST_LEN];
+} store_digest;
+/* The digest of a reversal's tombstone (R14): all zero bytes, which no request's digest
+ * is taken to be. */
+extern const store_digest store_tombstone;
+bool store_digest_equal(const store_digest *a, const store_digest *b);
+
+/* Idempotency: the first answer to (caller_id, call_id). request_digest identifies the
  * request's content. On GJ_OK *reply points into the store (valid until txn ends). */
 gj_err store_idem_get(store_txn *txn, const char *caller_id, const char *call_id,
-                      uint64_t *request_hash, const void **reply, size_t *reply_len);
+                      store_digest *request_digest, const void **reply, size_t *reply_len);
 gj_err store_idem_put(store_txn *txn, const char *caller_id, const char *call_id,
-                      uint64_t request_hash, const void *reply, size_t reply_len);
+                      const store_digest *request_digest, const void *reply, size_t reply_len);
 /* Replace the answer of a call on record (NOTFOUND when there is none): a settlement
  * decided before its hold answered, corrected to what the hold came to. */
 gj_err store_idem_replace(store_txn *txn, const char *caller_id, const char *call_id,
-                          uint64_t request_hash, const void *reply, size_t reply_len);
+                          const store_digest *request_digest, const void *reply, size_t reply_len);
 
 /* Next value of a named persistent counter (1, 2, 3, ...). name is at most 32 chars. */
 gj_err store_next_seq(store_txn *txn, const char *name, uint64_t *out);

@@ -117,6 +117,13 @@ bool gj_mac_equal(const uint8_t *a, const uint8_t *b, size_t len)
     return CRYPTO_memcmp(a, b, len) == 0;
 }
 
+void gj_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    unsigned int n = 32;
+    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+        memset(out, 0, 32);
+}
+
 bool gj_random(void *buf, size_t len)
 {
     return RAND_bytes(buf, (int)len) == 1;

@@ -117,6 +117,9 @@ void gj_reply_put_mac(uint8_t *out, const uint8_t mac[GJ_MAC_LEN]);
 /* Whether reply ends with a mac field: then *covered is the length before it. */
 bool gj_reply_find_mac(const uint8_t *reply, size_t len, size_t *covered, const uint8_t **mac);
 
+/* SHA-256 of len bytes. */
+void gj_sha256(const void *data, size_t len, uint8_t out[32]);
+
 /* Random bytes from the system's generator; false when it has none. */
 bool gj_random(void *buf, size_t len);
 

@@ -34,7 +34,11 @@ static int teardown(void **state)
     client_close(op);
     int rc = tn_stop(&node);
     tn_destroy(&node);
-    return rc == 0 ? 0 : -1;
+    if (rc != 0 || th_log_leaks_total() != 0) {
+        th_note_failure();
+        return -1;
+    }
+    return 0;
 }
 
 /* After every bad input: the node answers, the money is where it was. */
@@ -287,5 +291,5 @@ int main(void)
         cmocka_unit_test(test_deadline_already_passed_refused),
         cmocka_unit_test(test_random_bytes_never_crash_the_node),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return th_exit_status(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -502,5 +502,5 @@ int main(void)
         cmocka_unit_test(test_a_coordinator_killed_before_a_partial_hold_lets_its_own_sponsor_pay_the_rest),
         cmocka_unit_test(test_a_region_that_is_down_does_not_hold_up_the_others),
     };
-    return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
+    return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));
 }

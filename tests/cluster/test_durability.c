@@ -60,6 +60,7 @@ static void test_settle_then_kill9_moves_money_exactly_once(void **state)
     assert_int_equal(op_balance(op, "S"), 100000 - paid);
     client_close(op);
     tn_destroy(&node);
+    assert_int_equal(th_log_leaks_total(), 0); /* no person or ID number logged in full */
 }
 
 typedef struct load {
@@ -132,6 +133,7 @@ static void test_sigterm_under_load_stops_quickly_and_keeps_every_answer(void **
     assert_true(spent <= answered + unanswered);
     client_close(op);
     tn_destroy(&node);
+    assert_int_equal(th_log_leaks_total(), 0); /* no person or ID number logged in full */
 }
 
 int main(void)
@@ -140,5 +142,5 @@ int main(void)
         cmocka_unit_test(test_settle_then_kill9_moves_money_exactly_once),
         cmocka_unit_test(test_sigterm_under_load_stops_quickly_and_keeps_every_answer),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -677,5 +677,5 @@ int main(void)
         cmocka_unit_test(test_cross_region_unbind_stops_payment_from_tomorrow),
         cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
     };
-    return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
+    return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));
 }

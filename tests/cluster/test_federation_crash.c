@@ -904,7 +904,7 @@ static int teardown(void **state)
     }
     tc_destroy(&tc);
     memset(&tc, 0, sizeof tc);
-    return 0;
+    return th_log_leaks_total() == 0 ? 0 : -1; /* no person or ID number logged in full */
 }
 
 int main(void)
@@ -914,5 +914,5 @@ int main(void)
             test_kill9_of_coordinator_and_sponsor_nodes_during_concurrent_settlements_keeps_money_exact,
             teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -511,5 +511,5 @@ int main(void)
         cmocka_unit_test(test_sponsor_records_show_each_relatives_spending_and_revokes_paged),
         cmocka_unit_test(test_closed_window_never_changes),
     };
-    return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
+    return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));
 }

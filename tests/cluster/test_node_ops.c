@@ -41,6 +41,7 @@ static void stop(fixture *f)
     client_close(f->op);
     assert_int_equal(tn_stop(&f->node), 0); /* clean exit on SIGTERM */
     tn_destroy(&f->node);
+    assert_int_equal(th_log_leaks_total(), 0); /* no person or ID number logged in full */
     test_free(f);
 }
 
@@ -487,5 +488,5 @@ int main(void)
         cmocka_unit_test(test_clock_override_refused_unless_enabled),
         cmocka_unit_test(test_revoke_only_within_the_regions_revoke_period),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

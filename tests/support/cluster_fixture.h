@@ -63,6 +63,10 @@ static int cluster_teardown(void **state)
         if (tc.nodes[i].pid > 0 && tn_stop(&tc.nodes[i]) != 0)
             rc = -1;
     tc_destroy(&tc);
+    if (th_log_leaks_total() > 0)
+        rc = -1; /* a node logged a person or ID number in full */
+    if (rc != 0)
+        th_note_failure();
     return rc;
 }
 

@@ -328,10 +328,107 @@ int tn_stop(test_node *tn)
     return -1;
 }
 
+/* ---- privacy: what the node logs ---- */
+
+/* Person numbers the tests enrolled: none may appear whole in a node's log. */
+#define SEEN_MAX 4096
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *seen_psn[SEEN_MAX];
+static size_t seen_count;
+static size_t leaks_total;
+
+static void remember_psn(const char *psn_no)
+{
+    if (strlen(psn_no) < 5) /* shorter ones match too much that is not them */
+        return;
+    pthread_mutex_lock(&seen_mu);
+    bool known = false;
+    for (size_t i = 0; i < seen_count && !known; i++)
+        known = strcmp(seen_psn[i], psn_no) == 0;
+    if (!known && seen_count < SEEN_MAX)
+        seen_psn[seen_count++] = strdup(psn_no);
+    pthread_mutex_unlock(&seen_mu);
+}
+
+static bool id_char(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* Whether line holds word whole (not inside a longer id). */
+static bool holds_whole(const char *line, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = strstr(line, word); p != NULL; p = strstr(p + 1, word))
+        if ((p == line || !id_char(p[-1])) && !id_char(p[n]))
+            return true;
+    return false;
+}
+
+/* Whether line holds a whole 18-character resident ID (17 digits, then a digit or X). */
+static bool holds_certno(const char *line)
+{
+    for (const char *p = line; *p; p++) {
+        if (p != line && ((p[-1] >= '0' && p[-1] <= '9') || p[-1] == 'X'))
+            continue;
+        int digits = 0;
+        while (p[digits] >= '0' && p[digits] <= '9')
+            digits++;
+        if (digits == 18 || (digits == 17 && p[17] == 'X'))
+            if (!(p[18] >= '0' && p[18] <= '9') && p[18] != 'X')
+                return true;
+    }
+    return false;
+}
+
+int tn_log_leaks(test_node *tn)
+{
+    char path[300], line[4096];
+    snprintf(path, sizeof path, "%s/node.log", tn->dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    int leaks = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        bool leak = holds_certno(line);
+        pthread_mutex_lock(&seen_mu);
+        for (size_t i = 0; i < seen_count && !leak; i++)
+            leak = holds_whole(line, seen_psn[i]);
+        pthread_mutex_unlock(&seen_mu);
+        if (leak && leaks++ < 5)
+            fprintf(stderr, "node %s logged a person or ID number in full: %s", tn->region, line);
+    }
+    fclose(f);
+    return leaks;
+}
+
+int th_log_leaks_total(void)
+{
+    return (int)leaks_total;
+}
+
+static bool teardown_failed;
+
+void th_note_failure(void)
+{
+    teardown_failed = true;
+}
+
+int th_exit_status(int cmocka_failed)
+{
+    if (leaks_total > 0)
+        fprintf(stderr, "FAILED: %zu log lines hold a person or ID number in full\n", leaks_total);
+    if (teardown_failed)
+        fprintf(stderr, "FAILED: a group teardown failed (a node did not stop cleanly, or see above)\n");
+    return cmocka_failed != 0 || teardown_failed || leaks_total > 0 ? 1 : 0;
+}
+
 void tn_destroy(test_node *tn)
 {
     if (tn->pid > 0)
         tn_stop(tn);
+    if (tn->dir[0] != '\0')
+        leaks_total += (size_t)tn_log_leaks(tn);
     if (getenv("GONGJI_KEEP_TEST_DIRS") == NULL && tn->dir[0] != '\0') {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tn->dir);
@@ -414,6 +511,7 @@ static int call(client_t *c, const char *method, const char *call_id, ProtobufCM
 int op_set_status(client_t *c, const char *psn_no, int certno_serial, const char *insutype,
                   const char *region, int status, client_status *st)
 {
+    remember_psn(psn_no);
     char certno[19];
     tn_certno(certno_serial, certno);
     Gongji__V1__Person p = GONGJI__V1__PERSON__INIT;

@@ -33,8 +33,18 @@ int tn_start(test_node *tn);
 void tn_kill9(test_node *tn);
 /* SIGTERM and reap; returns the exit status, or -1. */
 int tn_stop(test_node *tn);
-/* Stop if running and remove the directory. */
+/* Stop if running and remove the directory, after looking through the node's log for a
+ * person or ID number in full (SPEC §7: logs mask them): see th_log_leaks_total. */
 void tn_destroy(test_node *tn);
+/* Lines of tn's log holding a whole 18-character ID number or a whole person number
+ * that a test enrolled (of 5 characters or more); each is printed. */
+int tn_log_leaks(test_node *tn);
+/* Such lines in the logs of every node destroyed so far: a teardown fails when any. */
+int th_log_leaks_total(void);
+/* A group teardown failed: cmocka's own result does not count it. */
+void th_note_failure(void);
+/* What main returns: cmocka's failures, a failed group teardown, or a logged number. */
+int th_exit_status(int cmocka_failed);
 /* True while the process runs. */
 bool tn_alive(test_node *tn);
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "authz.h"
 #include "gj_util.h"
 #include "node.h"
 
@@ -66,6 +67,22 @@ static Gongji__V1__Reply *dispatch(const void *bytes, size_t len)
     pthread_mutex_unlock(&a.mu);
     assert_non_null(a.reply);
     return a.reply;
+}
+
+/* A call as role/caller_id. This node has no credential: it takes callers at their word,
+ * as insecure_plaintext does, so what is tested here is the authorization table. */
+static Gongji__V1__Reply *dispatch_as(int role, const char *caller_id, const char *method, const char *call_id,
+                                      const ProtobufCMessage *req)
+{
+    uint8_t payload[1024], buf[2048];
+    Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
+    env.method = (char *)method;
+    env.call_id = (char *)call_id;
+    env.caller_id = (char *)caller_id;
+    env.caller_role = (Gongji__V1__Role)role;
+    env.payload.data = payload;
+    env.payload.len = protobuf_c_message_pack(req, payload);
+    return dispatch(buf, gongji__v1__envelope__pack(&env, buf));
 }
 
 static Gongji__V1__Reply *dispatch_call(const char *method, const char *call_id,
@@ -164,6 +181,113 @@ static void test_write_and_its_repeat_answer_the_same(void **state)
     gongji__v1__reply__free_unpacked(again, NULL);
 }
 
+/* A settlement retried with the patient's region spelled out, where the first try left
+ * it to the node, is the same request: the first answer again, paid once. The same
+ * call id with another amount is another request, refused. */
+static void test_retry_spelling_out_the_region_is_the_same_request(void **state)
+{
+    (void)state;
+    Gongji__V1__SettleRequest settle = GONGJI__V1__SETTLE_REQUEST__INIT;
+    settle.psn_no = "P1";
+    settle.amount = 120;
+    settle.use = GONGJI__V1__USE_TYPE__OUTPATIENT;
+    Gongji__V1__Reply *first = dispatch_call("gongji.v1.Settlement/Settle", "s1", &settle.base);
+    assert_int_equal(first->code, GONGJI__V1__CODE__OK);
+    settle.insuplc_admdvs = "510100";
+    Gongji__V1__Reply *again = dispatch_call("gongji.v1.Settlement/Settle", "s1", &settle.base);
+    assert_int_equal(again->code, GONGJI__V1__CODE__OK);
+    assert_int_equal(first->payload.len, again->payload.len);
+    assert_memory_equal(first->payload.data, again->payload.data, first->payload.len);
+    settle.amount = 121;
+    Gongji__V1__Reply *other = dispatch_call("gongji.v1.Settlement/Settle", "s1", &settle.base);
+    assert_int_equal(other->code, GONGJI__V1__CODE__ALREADY_EXISTS);
+    assert_string_equal(other->reason, "CALL_ID_REUSED");
+    Gongji__V1__BalanceRequest balance = GONGJI__V1__BALANCE_REQUEST__INIT;
+    balance.psn_no = "P1";
+    Gongji__V1__Reply *b = dispatch_call("gongji.v1.Settlement/Balance", NULL, &balance.base);
+    Gongji__V1__BalanceReply *br = gongji__v1__balance_reply__unpack(NULL, b->payload.len, b->payload.data);
+    assert_int_equal(br->balance->balance, 500 - 120); /* paid once */
+    gongji__v1__balance_reply__free_unpacked(br, NULL);
+    gongji__v1__reply__free_unpacked(b, NULL);
+    gongji__v1__reply__free_unpacked(first, NULL);
+    gongji__v1__reply__free_unpacked(again, NULL);
+    gongji__v1__reply__free_unpacked(other, NULL);
+}
+
+/* The authorization table, cell by cell where it decides alone. */
+static void expect_refused(int role, const char *caller_id, const char *method, const ProtobufCMessage *req,
+                           const char *reason)
+{
+    Gongji__V1__Reply *r = dispatch_as(role, caller_id, method, "authz-1", req);
+    if (r->code != GONGJI__V1__CODE__PERMISSION_DENIED || strcmp(r->reason, reason) != 0)
+        fail_msg("%s as %d %s: got %d %s, want PERMISSION_DENIED %s", method, role, caller_id, (int)r->code,
+                 r->reason, reason);
+    gongji__v1__reply__free_unpacked(r, NULL);
+}
+
+static void expect_allowed(int role, const char *caller_id, const char *method, const ProtobufCMessage *req)
+{
+    Gongji__V1__Reply *r = dispatch_as(role, caller_id, method, NULL, req);
+    if (r->code == GONGJI__V1__CODE__PERMISSION_DENIED)
+        fail_msg("%s as %d %s: refused %s", method, role, caller_id, r->reason);
+    gongji__v1__reply__free_unpacked(r, NULL);
+}
+
+static void test_authorization_table_cell_by_cell(void **state)
+{
+    (void)state;
+    enum { OP = 1, INST = 2, PERSON = 3, PEER = 4, PLATFORM = 5 };
+    for (size_t i = 0; i < node_method_count; i++)
+        if (!authz_has_rule(node_methods[i].name))
+            fail_msg("%s has no row in the authorization table", node_methods[i].name);
+    Gongji__V1__CreditRequest credit = GONGJI__V1__CREDIT_REQUEST__INIT;
+    credit.psn_no = "P1";
+    credit.amount = 1;
+    Gongji__V1__BalanceRequest balance = GONGJI__V1__BALANCE_REQUEST__INIT;
+    balance.psn_no = "P1";
+    Gongji__V1__AuditRequest audit = GONGJI__V1__AUDIT_REQUEST__INIT;
+    Gongji__V1__HealthRequest health = GONGJI__V1__HEALTH_REQUEST__INIT;
+    Gongji__V1__HoldRequest hold = GONGJI__V1__HOLD_REQUEST__INIT;
+    const char *credit_m = "gongji.v1.Registry/Credit", *balance_m = "gongji.v1.Settlement/Balance";
+    /* Writes: the region's own operator only. */
+    expect_refused(OP, "430100:op", credit_m, &credit.base, "OPERATOR_SCOPE");
+    expect_refused(OP, "510000:prov", credit_m, &credit.base, "OPERATOR_SCOPE");
+    expect_refused(OP, "000000:nation", credit_m, &credit.base, "OPERATOR_SCOPE");
+    expect_refused(OP, "op-without-region", credit_m, &credit.base, "OPERATOR_SCOPE");
+    expect_refused(INST, "H51010000001", credit_m, &credit.base, "CALLER_NOT_ALLOWED");
+    expect_refused(PERSON, "P1", credit_m, &credit.base, "CALLER_NOT_ALLOWED");
+    expect_refused(PEER, "430100", credit_m, &credit.base, "CALLER_NOT_ALLOWED");
+    expect_refused(PLATFORM, "app", credit_m, &credit.base, "CALLER_NOT_ALLOWED");
+    /* Reads: the region's, its province's and the nation's operators. */
+    expect_allowed(OP, "510100:op", balance_m, &balance.base);
+    expect_allowed(OP, "510000:prov", balance_m, &balance.base);
+    expect_allowed(OP, "000000:nation", balance_m, &balance.base);
+    expect_refused(OP, "520000:prov", balance_m, &balance.base, "OPERATOR_SCOPE");
+    expect_refused(OP, "430100:op", balance_m, &balance.base, "OPERATOR_SCOPE");
+    expect_allowed(INST, "H51010000001", balance_m, &balance.base);
+    expect_refused(PLATFORM, "app", balance_m, &balance.base, "CALLER_NOT_ALLOWED");
+    expect_refused(INST, "H51010000001", "gongji.v1.Operator/Audit", &audit.base, "CALLER_NOT_ALLOWED");
+    expect_allowed(OP, "510000:prov", "gongji.v1.Operator/Audit", &audit.base);
+    expect_allowed(PEER, "430100", "gongji.v1.Operator/Health", &health.base);
+    expect_refused(PERSON, "P1", "gongji.v1.Operator/Health", &health.base, "CALLER_NOT_ALLOWED");
+    /* Node to node: peers only. */
+    expect_refused(OP, "510100:op", "gongji.v1.Peer/Hold", &hold.base, "CALLER_NOT_ALLOWED");
+    expect_refused(INST, "H51010000001", "gongji.v1.Peer/Hold", &hold.base, "CALLER_NOT_ALLOWED");
+    /* Nothing above moved money. */
+    Gongji__V1__Reply *b = dispatch_call(balance_m, NULL, &balance.base);
+    Gongji__V1__BalanceReply *br = gongji__v1__balance_reply__unpack(NULL, b->payload.len, b->payload.data);
+    assert_int_equal(br->balance->balance, 500 - 120);
+    gongji__v1__balance_reply__free_unpacked(br, NULL);
+    gongji__v1__reply__free_unpacked(b, NULL);
+
+    assert_true(authz_operator_may_write("510100:a", "510100"));
+    assert_false(authz_operator_may_write("510100", "510100"));
+    assert_false(authz_operator_may_write("5101001:a", "510100"));
+    assert_true(authz_operator_may_read("510000:a", "510400"));
+    assert_false(authz_operator_may_read("510000:a", "520100"));
+    assert_false(authz_operator_may_read("510100:a", "510400"));
+}
+
 /* The set of settlements being decided: found by setl_id and by call, marked unknown,
  * removed, full at GJ_DECIDING_MAX, and a freed slot used again. */
 static void test_deciding_set_finds_what_it_holds(void **state)
@@ -233,6 +357,8 @@ int main(void)
         cmocka_unit_test(test_garbage_is_malformed),
         cmocka_unit_test(test_oversize_is_refused_before_decoding),
         cmocka_unit_test(test_write_and_its_repeat_answer_the_same),
+        cmocka_unit_test(test_retry_spelling_out_the_region_is_the_same_request),
+        cmocka_unit_test(test_authorization_table_cell_by_cell),
         cmocka_unit_test(test_deciding_set_finds_what_it_holds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
