@@ -2657,12 +2657,12 @@ static const cli_cmd cli_cmds[] = {
      psn_opts, "gongji bindings --psn-no 43010000000000000001", run_bindings},
     {"settle", "pay a bill from personal accounts", "gongji.v1.Settlement/Settle",
      "Pay from the patient's own account first, then from sponsors in deduction\n"
-     "order; the rest is psn_cash_pay, paid another way. Nodes may require\n"
-     "--role institution for this. The patient's home node coordinates: give\n"
+     "order; the rest is psn_cash_pay, paid another way. Institutions (with their\n"
+     "certificate) and the region's operators may. The patient's home node coordinates: give\n"
      "--insuplc-admdvs for a patient from another region and the node called\n"
      "passes the bill there.",
      settle_opts,
-     "gongji --role institution --caller H43010000001 settle \\\n"
+     "gongji --cert institution-H43010000001.pem settle \\\n"
      "      --psn-no 43010000000000000002 --amount 120.50 --use outpatient \\\n"
      "      --institution H43010000001",
      run_settle},
@@ -2670,19 +2670,19 @@ static const cli_cmd cli_cmds[] = {
      "Revoke a committed settlement or premium (national 2208): every fen goes back\n"
      "to the account it came from, the patient's own (acct_refund) and each\n"
      "sponsor's, on every node. The node called passes the revoke to the region in\n"
-     "the first 6 digits of the setl_id, which coordinated it. Nodes may require\n"
-     "--role institution (or an operator) for this. Revoking twice is refused\n"
+     "the first 6 digits of the setl_id, which coordinated it. The institution\n"
+     "that settled (or the region's operator) may. Revoking twice is refused\n"
      "(ALREADY_REVOKED); a retry after exit 3 needs the same --call-id.",
      revoke_opts,
-     "gongji --role institution --caller H43010000001 \\\n"
+     "gongji --cert institution-H43010000001.pem \\\n"
      "      --call-id revoke-0001 revoke --setl-id 430100-20261122-000001-0000000001",
      run_revoke},
     {"reverse", "undo a settle or premium whose answer never came",
      "gongji.v1.Settlement/Reverse",
      "Undo a settle or premium by its own call id (national 2601), when it ended\n"
-     "with exit 3 and you cannot know whether it happened. Give the same --caller\n"
-     "as the original: call ids belong to their caller. Nodes may require --role\n"
-     "institution (or an operator) for this. The answer's outcome is one of\n"
+     "with exit 3 and you cannot know whether it happened. Call with the same\n"
+     "certificate as the original: call ids belong to their caller. Institutions\n"
+     "and the region's operators may. The answer's outcome is one of\n"
      "  revoked            it had committed; now revoked, every fen returned (the\n"
      "                     revoke's details follow)\n"
      "  aborted_in_flight  it was being decided; it will fail and move nothing\n"
@@ -2691,7 +2691,7 @@ static const cli_cmd cli_cmds[] = {
      "reverse safely, give it one with --call-id. Give --insuplc-admdvs for a\n"
      "patient from another region, as for settle.",
      reverse_opts,
-     "gongji --role institution --caller H43010000001 --call-id rev-bill-1 \\\n"
+     "gongji --cert institution-H43010000001.pem --call-id rev-bill-1 \\\n"
      "      reverse --original-call-id bill-1 --insuplc-admdvs 430100",
      run_reverse},
     {"premium", "pay a relative's resident premium from a sponsor's account",
@@ -2699,7 +2699,8 @@ static const cli_cmd cli_cmds[] = {
      "Pay a bound resident-insured (390) relative's annual premium from the\n"
      "sponsor's account, all or nothing. The beneficiary's home node coordinates:\n"
      "give --insuplc-admdvs for a beneficiary from another region. Nodes take this\n"
-     "from an operator, or from the sponsor (--role person --caller <sponsor>).",
+     "from the region's operator, or from the sponsor through the platform's\n"
+     "certificate (--role person --caller <sponsor>).",
      premium_opts,
      "gongji --call-id premium-2027-0001 premium --sponsor 43010000000000000001 \\\n"
      "      --beneficiary 43010000000000000004 --amount 380 --year 2027",

@@ -383,8 +383,8 @@ gj_reason fed_hold_check(call *c)
     gj_reason r;
     if (!ops_is_role(c, GONGJI__V1__ROLE__PEER))
         return ops_deny(c, "only a peer node");
-    /* A hold comes only from the beneficiary's home node (TLS will bind caller_id to
-     * that node's certificate). */
+    /* A hold comes only from the beneficiary's home node (caller_id is proven by the
+     * seal of a session opened with that node's certificate: authn.c). */
     if (strcmp(c->env->caller_id, req->beneficiary_admdvs) != 0)
         return call_fail(c, GJ_R_NOT_BENEFICIARY_HOME,
                          "caller %.8s is not region %.8s, the beneficiary's home", c->env->caller_id,
