@@ -24,27 +24,34 @@
 
 /* ---- hashing and MACs over length-prefixed fields ---- */
 
-static EVP_MAC *hmac_algorithm;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+/* SHA-256 fetched once: fetching by name on every hash costs more than the hash. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 
-static void hmac_fetch(void)
+static void sha256_fetch(void)
 {
-    hmac_algorithm = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-/* Fields go into a SHA-256 or an HMAC, each prefixed by its length, so that no two
- * different field lists give the same input. */
+static const EVP_MD *sha256(void)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256_md != NULL ? sha256_md : EVP_sha256();
+}
+
+/* Fields go into a SHA-256 or an HMAC-SHA256, each prefixed by its length, so that no
+ * two different field lists give the same input. The HMAC is RFC 2104 over two SHA-256
+ * contexts (OpenSSL's EVP_MAC looks its digest up by name on every use). */
+#define HMAC_BLOCK 64
 typedef struct absorber {
     EVP_MD_CTX *md;
-    EVP_MAC_CTX *mac;
+    uint8_t opad[HMAC_BLOCK]; /* for an HMAC: the key xor 0x5c */
+    bool hmac;
 } absorber;
 
 static void put(absorber *a, const void *p, size_t n)
 {
-    if (a->md != NULL)
-        EVP_DigestUpdate(a->md, p, n);
-    else
-        EVP_MAC_update(a->mac, p, n);
+    EVP_DigestUpdate(a->md, p, n);
 }
 
 static void put_u32(absorber *a, uint32_t v)
@@ -76,40 +83,66 @@ static void put_str(absorber *a, const char *s)
 
 static bool sha256_begin(absorber *a)
 {
-    a->mac = NULL;
+    a->hmac = false;
     a->md = EVP_MD_CTX_new();
-    return a->md != NULL && EVP_DigestInit_ex(a->md, EVP_sha256(), NULL) == 1;
+    return a->md != NULL && EVP_DigestInit_ex(a->md, sha256(), NULL) == 1;
 }
 
-static void sha256_end(absorber *a, uint8_t out[32])
+/* The digest so far; false (out zeroed) when it could not be made. Frees the context. */
+static bool sha256_end(absorber *a, uint8_t out[32])
 {
     unsigned int len = 32;
-    if (EVP_DigestFinal_ex(a->md, out, &len) != 1)
-        memset(out, 0, 32); /* no hash: a zero digest that nothing verifies against */
+    bool ok = a->md != NULL && EVP_DigestFinal_ex(a->md, out, &len) == 1 && len == 32;
+    if (!ok)
+        memset(out, 0, 32);
     EVP_MD_CTX_free(a->md);
+    a->md = NULL;
+    return ok;
 }
 
+/* Keys here are at most one block (session keys are 32 bytes, salts 32). */
 static bool hmac_begin(absorber *a, const uint8_t *key, size_t key_len)
 {
-    pthread_once(&hmac_once, hmac_fetch);
-    a->md = NULL;
-    a->mac = hmac_algorithm != NULL ? EVP_MAC_CTX_new(hmac_algorithm) : NULL;
-    if (a->mac == NULL)
+    uint8_t ipad[HMAC_BLOCK];
+    if (key_len > HMAC_BLOCK || !sha256_begin(a)) {
+        a->hmac = true;
         return false;
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-                           OSSL_PARAM_construct_end()};
-    return EVP_MAC_init(a->mac, key, key_len, params) == 1;
+    }
+    a->hmac = true;
+    for (size_t i = 0; i < HMAC_BLOCK; i++) {
+        uint8_t k = i < key_len ? key[i] : 0;
+        ipad[i] = k ^ 0x36;
+        a->opad[i] = k ^ 0x5c;
+    }
+    put(a, ipad, sizeof ipad);
+    OPENSSL_cleanse(ipad, sizeof ipad);
+    return true;
 }
 
 static void hmac_end(absorber *a, uint8_t out[32])
 {
-    size_t len = 0;
-    if (a->mac == NULL || EVP_MAC_final(a->mac, out, &len, 32) != 1 || len != 32) {
-        /* Cannot compute: fill with fresh randomness so the MAC matches nothing. */
-        if (RAND_bytes(out, 32) != 1)
-            memset(out, 0xA5, 32);
+    uint8_t inner[32];
+    bool ok = sha256_end(a, inner) && sha256_begin(a);
+    if (ok) {
+        put(a, a->opad, sizeof a->opad);
+        put(a, inner, sizeof inner);
+        ok = sha256_end(a, out);
+    } else {
+        EVP_MD_CTX_free(a->md);
+        a->md = NULL;
     }
-    EVP_MAC_CTX_free(a->mac);
+    OPENSSL_cleanse(a->opad, sizeof a->opad);
+    if (!ok && RAND_bytes(out, 32) != 1) /* cannot compute: a MAC that matches nothing */
+        memset(out, 0xA5, 32);
+}
+
+void gj_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len, uint8_t out[32])
+{
+    absorber a;
+    hmac_begin(&a, key, key_len);
+    if (a.md != NULL)
+        put(&a, data, len);
+    hmac_end(&a, out);
 }
 
 bool gj_mac_equal(const uint8_t *a, const uint8_t *b, size_t len)
@@ -120,7 +153,7 @@ bool gj_mac_equal(const uint8_t *a, const uint8_t *b, size_t len)
 void gj_sha256(const void *data, size_t len, uint8_t out[32])
 {
     unsigned int n = 32;
-    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+    if (EVP_Digest(data, len, out, &n, sha256(), NULL) != 1)
         memset(out, 0, 32);
 }
 
@@ -178,13 +211,13 @@ static bool derive_key(const uint8_t secret[32], const uint8_t salt[32], const u
     uint8_t prk[32];
     absorber a;
     if (!hmac_begin(&a, salt, 32)) {
-        EVP_MAC_CTX_free(a.mac);
+        EVP_MD_CTX_free(a.md);
         return false;
     }
     put(&a, secret, 32);
     hmac_end(&a, prk);
     if (!hmac_begin(&a, prk, sizeof prk)) {
-        EVP_MAC_CTX_free(a.mac);
+        EVP_MD_CTX_free(a.md);
         return false;
     }
     static const uint8_t one = 1;

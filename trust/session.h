@@ -117,6 +117,9 @@ void gj_reply_put_mac(uint8_t *out, const uint8_t mac[GJ_MAC_LEN]);
 /* Whether reply ends with a mac field: then *covered is the length before it. */
 bool gj_reply_find_mac(const uint8_t *reply, size_t len, size_t *covered, const uint8_t **mac);
 
+/* HMAC-SHA256 (RFC 2104) with a key of at most 64 bytes. */
+void gj_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len, uint8_t out[32]);
+
 /* SHA-256 of len bytes. */
 void gj_sha256(const void *data, size_t len, uint8_t out[32]);
 
