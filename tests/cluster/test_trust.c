@@ -15,6 +15,7 @@
 #include "gj_util.h"
 #include "session.h"
 #include "cluster_fixture.h"
+#include "refusal_checks.h"
 
 enum {
     OK = 0,
@@ -22,141 +23,16 @@ enum {
     ALREADY_EXISTS = 6,
     PERMISSION_DENIED = 7,
     UNAVAILABLE = 14,
-    UNAUTHENTICATED = 16,
+    UNAUTHENTICATED = 16
 };
 
 #define OPERATOR GONGJI__V1__ROLE__OPERATOR
 #define INSTITUTION GONGJI__V1__ROLE__INSTITUTION
 #define PERSON GONGJI__V1__ROLE__PERSON
 
-/* ---- money on every node: read before a refusal, compared after it ---- */
-
-typedef struct watched {
-    const char *region, *psn_no;
-    int64_t balance, held;
-} watched;
-
-typedef struct snapshot {
-    int64_t total[TC_NODES_MAX], held[TC_NODES_MAX], credited[TC_NODES_MAX], paid[TC_NODES_MAX];
-    uint64_t open_holds[TC_NODES_MAX];
-    size_t n_people;
-    watched people[4];
-} snapshot;
-
-static Gongji__V1__AuditReply *audit_of(test_node *tn)
-{
-    client_t *c = tn_auditor(tn);
-    assert_non_null(c);
-    Gongji__V1__AuditReply *a = op_audit(c);
-    client_close(c);
-    assert_non_null(a);
-    return a;
-}
-
-/* Posts follow answers: wait (bounded) until no node holds or owes a decision. */
-static void wait_quiet(void)
-{
-    for (int round = 0; round < 50; round++) {
-        bool quiet = true;
-        for (size_t i = 0; i < tc.count && quiet; i++) {
-            Gongji__V1__AuditReply *a = audit_of(&tc.nodes[i]);
-            quiet = a->open_holds == 0 && a->open_decisions == 0;
-            gongji__v1__audit_reply__free_unpacked(a, NULL);
-        }
-        if (quiet)
-            return;
-        sleep_ms(100);
-    }
-    fail_msg("the federation did not settle down");
-}
-
-/* Every node's totals (by its audit, which must pass) and each watched person's
- * account, read by the nation's operator on the person's own node. */
-static void snap_read(snapshot *s)
-{
-    for (size_t i = 0; i < tc.count; i++) {
-        Gongji__V1__AuditReply *a = audit_of(&tc.nodes[i]);
-        for (size_t f = 0; f < a->n_failures; f++)
-            print_message("%s: %s\n", a->region, a->failures[f]);
-        assert_true(a->ok);
-        s->total[i] = a->total_balance;
-        s->held[i] = a->total_held;
-        s->credited[i] = a->total_credited;
-        s->paid[i] = a->total_paid_out;
-        s->open_holds[i] = a->open_holds;
-        gongji__v1__audit_reply__free_unpacked(a, NULL);
-    }
-    for (size_t k = 0; k < s->n_people; k++) {
-        watched *w = &s->people[k];
-        client_t *c = tn_auditor(tc_node(&tc, w->region));
-        w->balance = op_balance_x(c, w->psn_no, NULL, &w->held);
-        client_close(c);
-        assert_true(w->balance >= 0);
-    }
-}
-
-/* Before: region, psn_no pairs of the people to watch, NULL-terminated. */
-static void snap(snapshot *s, ...)
-{
-    memset(s, 0, sizeof *s);
-    va_list ap;
-    va_start(ap, s);
-    const char *region;
-    while ((region = va_arg(ap, const char *)) != NULL) {
-        assert_true(s->n_people < sizeof s->people / sizeof s->people[0]);
-        s->people[s->n_people].region = region;
-        s->people[s->n_people++].psn_no = va_arg(ap, const char *);
-    }
-    va_end(ap);
-    wait_quiet();
-    snap_read(s);
-}
-
-/* After: not a fen moved, held or released anywhere (read at once: a hold a refusal
- * let through would show here before anything voided it). */
-static void assert_nothing_moved(const snapshot *before)
-{
-    snapshot now = *before;
-    snap_read(&now);
-    for (size_t i = 0; i < tc.count; i++) {
-        if (now.total[i] != before->total[i] || now.held[i] != before->held[i] ||
-            now.credited[i] != before->credited[i] || now.paid[i] != before->paid[i])
-            print_message("node %s moved: balance %lld -> %lld, held %lld -> %lld\n", tc.nodes[i].region,
-                          (long long)before->total[i], (long long)now.total[i], (long long)before->held[i],
-                          (long long)now.held[i]);
-        assert_int_equal(now.total[i], before->total[i]);
-        assert_int_equal(now.held[i], before->held[i]);
-        assert_int_equal(now.credited[i], before->credited[i]);
-        assert_int_equal(now.paid[i], before->paid[i]);
-        assert_int_equal(now.open_holds[i], before->open_holds[i]);
-    }
-    for (size_t k = 0; k < before->n_people; k++) {
-        assert_int_equal(now.people[k].balance, before->people[k].balance);
-        assert_int_equal(now.people[k].held, before->people[k].held);
-    }
-}
-
-/* The node still answers a normal call from its own operator. */
-static void assert_serves(const char *region)
-{
-    client_t *c = op_at(region);
-    Gongji__V1__HealthRequest req = GONGJI__V1__HEALTH_REQUEST__INIT;
-    Gongji__V1__HealthReply *h = NULL;
-    client_status st;
-    client_call(c, "gongji.v1.Operator/Health", NULL, NULL, &req.base, &gongji__v1__health_reply__descriptor,
-                (ProtobufCMessage **)&h, &st);
-    assert_int_equal(st.code, OK);
-    assert_string_equal(h->region, region);
-    gongji__v1__health_reply__free_unpacked(h, NULL);
-    client_close(c);
-}
-
 static void expect(const client_status *st, int code, const char *reason)
 {
-    if (st->code != code || strcmp(st->reason, reason) != 0)
-        print_message("expected %d %s, got %d %s: %s\n", code, reason, st->code, st->reason, st->message);
-    assert_int_equal(st->code, code);
-    assert_string_equal(st->reason, reason);
+    expect_refusal(st, code, reason, NULL);
 }
 
 /* No answer at all: the transport gave up (refused handshake, timeout). */
@@ -174,8 +50,8 @@ static gj_err credit(client_t *c, const char *dest, const char *psn_no, int64_t 
     Gongji__V1__CreditRequest req = GONGJI__V1__CREDIT_REQUEST__INIT;
     req.psn_no = (char *)psn_no;
     req.amount = fen;
-    return client_call(c, "gongji.v1.Registry/Credit", NULL, dest, &req.base, &gongji__v1__credit_reply__descriptor,
-                       NULL, st);
+    return client_call(c, "gongji.v1.Registry/Credit", NULL, dest, &req.base,
+                       &gongji__v1__credit_reply__descriptor, NULL, st);
 }
 
 /* A bare message of any type, packed into an envelope by hand (unsealed). */
@@ -274,8 +150,8 @@ static void test_foreign_credential_is_refused_by_tls_and_by_auth_open(void **st
     assert_non_null(foreign);
 
     /* The node's TLS does not know its CA: the handshake fails, nothing is answered. */
-    client_t *c = NULL;
-    assert_int_equal(client_open_with(&c, tc_node(&tc, "430100")->url, 500, foreign), GJ_OK);
+    client_t *c = tn_client_with(tc_node(&tc, "430100"), foreign);
+    assert_non_null(c);
     expect_no_answer(credit(c, NULL, "TR-2P", 100000000, &st), &st);
     client_close(c);
 
@@ -331,8 +207,8 @@ static int64_t refused_within(client_t *c, const char *psn_no, int limit_ms, cli
     req.psn_no = (char *)psn_no;
     do {
         ProtobufCMessage *ans = NULL;
-        client_call(c, "gongji.v1.Settlement/Balance", NULL, NULL, &req.base, &gongji__v1__balance_reply__descriptor,
-                    &ans, st);
+        client_call(c, "gongji.v1.Settlement/Balance", NULL, NULL, &req.base,
+                    &gongji__v1__balance_reply__descriptor, &ans, st);
         if (ans)
             protobuf_c_message_free_unpacked(ans, NULL);
         if (st->code != OK)
@@ -340,17 +216,6 @@ static int64_t refused_within(client_t *c, const char *psn_no, int limit_ms, cli
         sleep_ms(100);
     } while (gj_mono_ms() - t0 < limit_ms);
     return gj_mono_ms() - t0;
-}
-
-/* What th_revoke does, without its lock: th_revoke calls th_pki_dir() while holding the
- * mutex th_pki_dir() takes, and hangs. */
-static int revoke(const char *role_ou, const char *id)
-{
-    const char *pki = getenv("GONGJI_PKI");
-    char cmd[800];
-    snprintf(cmd, sizeof cmd, "bash '%s' revoke '%s/ca' %s '%s' >/dev/null", pki != NULL ? pki : "deploy/pki.sh",
-             th_pki_dir(), role_ou, id);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 static void expect_revoked(const client_status *st)
@@ -374,7 +239,7 @@ static void test_revoked_institution_is_refused_within_seconds(void **state)
 
     snapshot s;
     snap(&s, "430100", "TR-3P", "430300", "TR-3Q", NULL);
-    assert_int_equal(revoke("institution", "H43019990001"), 0);
+    assert_int_equal(th_revoke(GJ_ROLE_INSTITUTION, "H43019990001"), 0);
     /* Its open session ends when the node rereads the CRL; opening again is refused. */
     int64_t took = refused_within(inst, "TR-3P", 3000, &st);
     print_message("revocation took effect on 430100 after %lld ms\n", (long long)took);
@@ -486,8 +351,8 @@ static void test_enroll_close_window_and_set_date_by_another_regions_operator_ar
     gongji__v1__clearing_totals_reply__free_unpacked(t, NULL);
     Gongji__V1__HealthRequest hreq = GONGJI__V1__HEALTH_REQUEST__INIT;
     Gongji__V1__HealthReply *h = NULL;
-    client_call(op, "gongji.v1.Operator/Health", NULL, NULL, &hreq.base, &gongji__v1__health_reply__descriptor,
-                (ProtobufCMessage **)&h, &st);
+    client_call(op, "gongji.v1.Operator/Health", NULL, NULL, &hreq.base,
+                &gongji__v1__health_reply__descriptor, (ProtobufCMessage **)&h, &st);
     assert_int_equal(st.code, OK);
     assert_false(h->clock_overridden);
     gongji__v1__health_reply__free_unpacked(h, NULL);
@@ -600,7 +465,8 @@ static void test_person_binding_themself_to_someone_elses_account_is_refused(voi
     snapshot s;
     snap(&s, "430100", "TR-8DV", "430100", "TR-8DA", NULL);
     client_t *thief = tn_client(tc_node(&tc, "430100"), "TR-8DA", PERSON);
-    assert_int_equal(op_bind(thief, "TR-8DV", "TR-8DA", GONGJI__V1__RELATION__PARENT, &st), PERMISSION_DENIED);
+    assert_int_equal(op_bind(thief, "TR-8DV", "TR-8DA", GONGJI__V1__RELATION__PARENT, &st),
+                     PERMISSION_DENIED);
     expect(&st, PERMISSION_DENIED, "CALLER_NOT_ALLOWED");
     assert_non_null(strstr(st.message, "sponsor"));
     client_close(thief);
@@ -625,8 +491,8 @@ static void test_person_reading_another_persons_balance_is_refused(void **state)
     Gongji__V1__BalanceRequest req = GONGJI__V1__BALANCE_REQUEST__INIT;
     req.psn_no = "TR-8EV";
     ProtobufCMessage *ans = NULL;
-    client_call(a, "gongji.v1.Settlement/Balance", NULL, NULL, &req.base, &gongji__v1__balance_reply__descriptor,
-                &ans, &st);
+    client_call(a, "gongji.v1.Settlement/Balance", NULL, NULL, &req.base,
+                &gongji__v1__balance_reply__descriptor, &ans, &st);
     expect(&st, PERMISSION_DENIED, "CALLER_NOT_ALLOWED");
     assert_null(ans);
     assert_null(strstr(st.message, "4200")); /* nothing of the answer leaks */
@@ -725,5 +591,5 @@ int main(void)
         cmocka_unit_test(test_person_reading_another_persons_balance_is_refused),
         cmocka_unit_test(test_sealed_credit_replayed_moves_money_once_and_not_after_its_deadline),
     };
-    return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
+    return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));
 }

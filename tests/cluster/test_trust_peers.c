@@ -16,141 +16,11 @@
 
 #include "gj_util.h"
 #include "cluster_fixture.h"
+#include "refusal_checks.h"
 
 enum { OK = 0, PERMISSION_DENIED = 7 };
 
 #define PEER GONGJI__V1__ROLE__PEER
-
-/* ---- money on every node: read before a refusal, compared after it ---- */
-
-typedef struct watched {
-    const char *region, *psn_no;
-    int64_t balance, held;
-} watched;
-
-typedef struct snapshot {
-    int64_t total[TC_NODES_MAX], held[TC_NODES_MAX], credited[TC_NODES_MAX], paid[TC_NODES_MAX];
-    uint64_t open_holds[TC_NODES_MAX];
-    size_t n_people;
-    watched people[4];
-} snapshot;
-
-static Gongji__V1__AuditReply *audit_at(const char *region)
-{
-    client_t *c = tn_auditor(tc_node(&tc, region));
-    assert_non_null(c);
-    Gongji__V1__AuditReply *a = op_audit(c);
-    client_close(c);
-    assert_non_null(a);
-    return a;
-}
-
-/* Posts follow answers: wait (bounded) until no node holds or owes a decision. */
-static void wait_quiet(void)
-{
-    for (int round = 0; round < 50; round++) {
-        bool quiet = true;
-        for (size_t i = 0; i < tc.count && quiet; i++) {
-            Gongji__V1__AuditReply *a = audit_at(tc.nodes[i].region);
-            quiet = a->open_holds == 0 && a->open_decisions == 0;
-            gongji__v1__audit_reply__free_unpacked(a, NULL);
-        }
-        if (quiet)
-            return;
-        sleep_ms(100);
-    }
-    fail_msg("the federation did not settle down");
-}
-
-/* Every node's totals (by its audit, which must pass) and each watched person's
- * account, read by the nation's operator on the person's own node. */
-static void snap_read(snapshot *s)
-{
-    for (size_t i = 0; i < tc.count; i++) {
-        Gongji__V1__AuditReply *a = audit_at(tc.nodes[i].region);
-        for (size_t f = 0; f < a->n_failures; f++)
-            print_message("%s: %s\n", a->region, a->failures[f]);
-        assert_true(a->ok);
-        s->total[i] = a->total_balance;
-        s->held[i] = a->total_held;
-        s->credited[i] = a->total_credited;
-        s->paid[i] = a->total_paid_out;
-        s->open_holds[i] = a->open_holds;
-        gongji__v1__audit_reply__free_unpacked(a, NULL);
-    }
-    for (size_t k = 0; k < s->n_people; k++) {
-        watched *w = &s->people[k];
-        client_t *c = tn_auditor(tc_node(&tc, w->region));
-        w->balance = op_balance_x(c, w->psn_no, NULL, &w->held);
-        client_close(c);
-        assert_true(w->balance >= 0);
-    }
-}
-
-/* Before: region, psn_no pairs of the people to watch, NULL-terminated. */
-static void snap(snapshot *s, ...)
-{
-    memset(s, 0, sizeof *s);
-    va_list ap;
-    va_start(ap, s);
-    const char *region;
-    while ((region = va_arg(ap, const char *)) != NULL) {
-        assert_true(s->n_people < sizeof s->people / sizeof s->people[0]);
-        s->people[s->n_people].region = region;
-        s->people[s->n_people++].psn_no = va_arg(ap, const char *);
-    }
-    va_end(ap);
-    wait_quiet();
-    snap_read(s);
-}
-
-/* After: not a fen moved, held or released anywhere (read at once: a hold a refusal
- * let through would show here before anything voided it). */
-static void assert_nothing_moved(const snapshot *before)
-{
-    snapshot now = *before;
-    snap_read(&now);
-    for (size_t i = 0; i < tc.count; i++) {
-        if (now.total[i] != before->total[i] || now.held[i] != before->held[i])
-            print_message("node %s moved: balance %lld -> %lld, held %lld -> %lld\n", tc.nodes[i].region,
-                          (long long)before->total[i], (long long)now.total[i], (long long)before->held[i],
-                          (long long)now.held[i]);
-        assert_int_equal(now.total[i], before->total[i]);
-        assert_int_equal(now.held[i], before->held[i]);
-        assert_int_equal(now.credited[i], before->credited[i]);
-        assert_int_equal(now.paid[i], before->paid[i]);
-        assert_int_equal(now.open_holds[i], before->open_holds[i]);
-    }
-    for (size_t k = 0; k < before->n_people; k++) {
-        assert_int_equal(now.people[k].balance, before->people[k].balance);
-        assert_int_equal(now.people[k].held, before->people[k].held);
-    }
-}
-
-/* The node still answers a normal call from its own operator. */
-static void assert_serves(const char *region)
-{
-    client_t *c = op_at(region);
-    Gongji__V1__HealthRequest req = GONGJI__V1__HEALTH_REQUEST__INIT;
-    Gongji__V1__HealthReply *h = NULL;
-    client_status st;
-    client_call(c, "gongji.v1.Operator/Health", NULL, NULL, &req.base, &gongji__v1__health_reply__descriptor,
-                (ProtobufCMessage **)&h, &st);
-    assert_int_equal(st.code, OK);
-    assert_string_equal(h->region, region);
-    gongji__v1__health_reply__free_unpacked(h, NULL);
-    client_close(c);
-}
-
-static void expect(const client_status *st, int code, const char *reason, const char *in_message)
-{
-    if (st->code != code || strcmp(st->reason, reason) != 0)
-        print_message("expected %d %s, got %d %s: %s\n", code, reason, st->code, st->reason, st->message);
-    assert_int_equal(st->code, code);
-    assert_string_equal(st->reason, reason);
-    if (in_message != NULL && strstr(st->message, in_message) == NULL)
-        fail_msg("'%s' is not in the message '%s'", in_message, st->message);
-}
 
 /* ---- who calls, and how ---- */
 
@@ -176,8 +46,8 @@ static client_t *rogue_client(const route *r)
 }
 
 /* One Peer call for target's node; returns the code. */
-static int peer_call(client_t *c, const route *r, const char *target, const char *method, ProtobufCMessage *req,
-                     const ProtobufCMessageDescriptor *desc, client_status *st)
+static int peer_call(client_t *c, const route *r, const char *target, const char *method,
+                     ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc, client_status *st)
 {
     ProtobufCMessage *ans = NULL;
     client_call(c, method, NULL, strcmp(r->via, target) == 0 ? NULL : target, req, desc, &ans, st);
@@ -187,7 +57,7 @@ static int peer_call(client_t *c, const route *r, const char *target, const char
 }
 
 static Gongji__V1__HoldRequest hold_of(const char *setl_id, const char *sponsor, const char *beneficiary,
-                                      const char *beneficiary_admdvs, int64_t amount)
+                                       const char *beneficiary_admdvs, int64_t amount)
 {
     Gongji__V1__HoldRequest h = GONGJI__V1__HOLD_REQUEST__INIT;
     h.setl_id = (char *)setl_id;
@@ -199,8 +69,8 @@ static Gongji__V1__HoldRequest hold_of(const char *setl_id, const char *sponsor,
     return h;
 }
 
-static Gongji__V1__ResolveRequest resolve_of(const char *setl_id, int action, int64_t amount, const char *sponsor,
-                                            const char *beneficiary)
+static Gongji__V1__ResolveRequest resolve_of(const char *setl_id, int action, int64_t amount,
+                                             const char *sponsor, const char *beneficiary)
 {
     Gongji__V1__ResolveRequest v = GONGJI__V1__RESOLVE_REQUEST__INIT;
     v.setl_id = (char *)setl_id;
@@ -218,7 +88,8 @@ static void bound_pair(const char *patient, const char *sponsor, int serial)
     client_status st;
     person_at("430100", patient, serial, "390", 0);
     person_at("430300", sponsor, serial + 1, "310", 10000);
-    assert_int_equal(bind_via("430100", sponsor, "430300", patient, "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
+    assert_int_equal(
+        bind_via("430100", sponsor, "430300", patient, "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
 }
 
 /* The patient settles fen at Changsha, all paid by the Xiangtan sponsor (leg 0). */
@@ -254,19 +125,22 @@ static void test_node_credential_claiming_another_region_is_refused(void **state
     bound_pair("TR-6P", "TR-6S", 201);
     snapshot s;
     snap(&s, "430300", "TR-6S", "430100", "TR-6P", NULL);
-    Gongji__V1__HoldRequest h = hold_of("430100-20260101-999999-0000000061", "TR-6S", "TR-6P", "430100", 5000);
+    Gongji__V1__HoldRequest h =
+        hold_of("430100-20260101-999999-0000000061", "TR-6S", "TR-6P", "430100", 5000);
     Gongji__V1__ResolveRequest post =
         resolve_of(h.setl_id, GONGJI__V1__LEG_ACTION__POST, 5000, "TR-6S", "TR-6P");
     for (size_t i = 0; i < N_ROGUES; i++) {
         client_t *c = rogue_client(&rogues[i]);
         client_set_identity(c, "430100", PEER); /* Changsha's node is the beneficiary's home */
         assert_int_equal(peer_call(c, &rogues[i], "430300", "gongji.v1.Peer/Hold", &h.base,
-                                   &gongji__v1__hold_reply__descriptor, &st), PERMISSION_DENIED);
-        expect(&st, PERMISSION_DENIED, "IDENTITY_MISMATCH", rogues[i].as);
+                                   &gongji__v1__hold_reply__descriptor, &st),
+                         PERMISSION_DENIED);
+        expect_refusal(&st, PERMISSION_DENIED, "IDENTITY_MISMATCH", rogues[i].as);
         assert_string_equal(st.served_by, "430300");
         assert_int_equal(peer_call(c, &rogues[i], "430300", "gongji.v1.Peer/Resolve", &post.base,
-                                   &gongji__v1__resolve_reply__descriptor, &st), PERMISSION_DENIED);
-        expect(&st, PERMISSION_DENIED, "IDENTITY_MISMATCH", rogues[i].as);
+                                   &gongji__v1__resolve_reply__descriptor, &st),
+                         PERMISSION_DENIED);
+        expect_refusal(&st, PERMISSION_DENIED, "IDENTITY_MISMATCH", rogues[i].as);
         client_close(c);
     }
     assert_nothing_moved(&s);
@@ -286,16 +160,19 @@ static void test_hold_from_a_region_that_is_not_the_beneficiarys_home_is_refused
     for (size_t i = 0; i < N_ROGUES; i++) {
         client_t *c = rogue_client(&rogues[i]);
         /* For a Changsha patient: Changsha's to ask, not this caller's. */
-        Gongji__V1__HoldRequest h = hold_of("430100-20260101-999999-0000000071", "TR-7AS", "TR-7AP", "430100", 5000);
+        Gongji__V1__HoldRequest h =
+            hold_of("430100-20260101-999999-0000000071", "TR-7AS", "TR-7AP", "430100", 5000);
         assert_int_equal(peer_call(c, &rogues[i], "430300", "gongji.v1.Peer/Hold", &h.base,
-                                   &gongji__v1__hold_reply__descriptor, &st), PERMISSION_DENIED);
-        expect(&st, PERMISSION_DENIED, "NOT_BENEFICIARY_HOME", "430100");
+                                   &gongji__v1__hold_reply__descriptor, &st),
+                         PERMISSION_DENIED);
+        expect_refusal(&st, PERMISSION_DENIED, "NOT_BENEFICIARY_HOME", "430100");
         assert_string_equal(st.served_by, "430300");
         /* Naming itself the beneficiary's home, for a settlement Changsha made. */
         h.beneficiary_admdvs = (char *)rogues[i].as;
         assert_int_equal(peer_call(c, &rogues[i], "430300", "gongji.v1.Peer/Hold", &h.base,
-                                   &gongji__v1__hold_reply__descriptor, &st), PERMISSION_DENIED);
-        expect(&st, PERMISSION_DENIED, "NOT_BENEFICIARY_HOME", h.setl_id);
+                                   &gongji__v1__hold_reply__descriptor, &st),
+                         PERMISSION_DENIED);
+        expect_refusal(&st, PERMISSION_DENIED, "NOT_BENEFICIARY_HOME", h.setl_id);
         client_close(c);
     }
     assert_nothing_moved(&s);
@@ -320,8 +197,9 @@ static void test_resolve_of_another_regions_settlement_is_refused_and_the_paymen
         for (size_t k = 0; k < 3; k++) {
             Gongji__V1__ResolveRequest v = resolve_of(setl_id, actions[k], 3000, "TR-7BS", "TR-7BP");
             assert_int_equal(peer_call(c, &rogues[i], "430300", "gongji.v1.Peer/Resolve", &v.base,
-                                       &gongji__v1__resolve_reply__descriptor, &st), PERMISSION_DENIED);
-            expect(&st, PERMISSION_DENIED, "NOT_BENEFICIARY_HOME", setl_id);
+                                       &gongji__v1__resolve_reply__descriptor, &st),
+                             PERMISSION_DENIED);
+            expect_refusal(&st, PERMISSION_DENIED, "NOT_BENEFICIARY_HOME", setl_id);
             assert_string_equal(st.served_by, "430300");
         }
         client_close(c);
@@ -382,10 +260,12 @@ static void test_void_of_a_guessed_future_settlement_plants_no_fence(void **stat
     for (size_t i = 0; i < N_ROGUES; i++) {
         client_t *c = rogue_client(&rogues[i]);
         for (size_t k = 0; k < 4; k++) {
-            Gongji__V1__ResolveRequest v = resolve_of(guessed[k], GONGJI__V1__LEG_ACTION__VOID, 0, "TR-7CS", "TR-7CP");
+            Gongji__V1__ResolveRequest v =
+                resolve_of(guessed[k], GONGJI__V1__LEG_ACTION__VOID, 0, "TR-7CS", "TR-7CP");
             assert_int_equal(peer_call(c, &rogues[i], "430300", "gongji.v1.Peer/Resolve", &v.base,
-                                       &gongji__v1__resolve_reply__descriptor, &st), PERMISSION_DENIED);
-            expect(&st, PERMISSION_DENIED, "NOT_BENEFICIARY_HOME", guessed[k]);
+                                       &gongji__v1__resolve_reply__descriptor, &st),
+                             PERMISSION_DENIED);
+            expect_refusal(&st, PERMISSION_DENIED, "NOT_BENEFICIARY_HOME", guessed[k]);
         }
         client_close(c);
     }
@@ -436,11 +316,11 @@ static void test_accept_binding_from_a_region_that_is_not_the_sponsors_is_refuse
     for (size_t i = 0; i < 3; i++) {
         client_t *c = tn_client(tc_node(&tc, to_cs[i].via), to_cs[i].as, PEER);
         assert_int_equal(accept_binding(c, &to_cs[i], "TR-7DX", "TR-7DP", 0, &st), PERMISSION_DENIED);
-        expect(&st, PERMISSION_DENIED, "CALLER_NOT_ALLOWED", "430300");
+        expect_refusal(&st, PERMISSION_DENIED, "CALLER_NOT_ALLOWED", "430300");
         assert_string_equal(st.served_by, "430100");
         /* Nor may it end a binding that is not its region's. */
         assert_int_equal(accept_binding(c, &to_cs[i], "TR-7DS", "TR-7DP", today, &st), PERMISSION_DENIED);
-        expect(&st, PERMISSION_DENIED, "CALLER_NOT_ALLOWED", "430300");
+        expect_refusal(&st, PERMISSION_DENIED, "CALLER_NOT_ALLOWED", "430300");
         client_close(c);
     }
     assert_nothing_moved(&s);
@@ -509,7 +389,8 @@ static void test_institution_speaking_as_a_peer_node_is_refused_directly_and_thr
     snap(&s, "430300", "TR-8BS", "430100", "TR-8BP", NULL);
     const char *setl_id = "430100-20260101-999999-0000000081";
     Gongji__V1__HoldRequest h = hold_of(setl_id, "TR-8BS", "TR-8BP", "430100", 8000);
-    Gongji__V1__ResolveRequest post = resolve_of(setl_id, GONGJI__V1__LEG_ACTION__POST, 8000, "TR-8BS", "TR-8BP");
+    Gongji__V1__ResolveRequest post =
+        resolve_of(setl_id, GONGJI__V1__LEG_ACTION__POST, 8000, "TR-8BS", "TR-8BP");
     const struct {
         const char *via, *dest;
     } paths[] = {{"430300", ""}, {"430300", "430300"}, {"430000", "430300"}};
@@ -517,8 +398,8 @@ static void test_institution_speaking_as_a_peer_node_is_refused_directly_and_thr
         client_t *c = tn_client(tc_node(&tc, paths[i].via), "H43010000001", GONGJI__V1__ROLE__INSTITUTION);
         expect_reply(send_as(c, "gongji.v1.Peer/Hold", paths[i].dest, "tr8b-h", &h.base), PERMISSION_DENIED,
                      "IDENTITY_MISMATCH");
-        expect_reply(send_as(c, "gongji.v1.Peer/Resolve", paths[i].dest, "tr8b-p", &post.base), PERMISSION_DENIED,
-                     "IDENTITY_MISMATCH");
+        expect_reply(send_as(c, "gongji.v1.Peer/Resolve", paths[i].dest, "tr8b-p", &post.base),
+                     PERMISSION_DENIED, "IDENTITY_MISMATCH");
         client_close(c);
     }
     assert_nothing_moved(&s);
@@ -542,5 +423,5 @@ int main(void)
         cmocka_unit_test(test_accept_binding_from_a_region_that_is_not_the_sponsors_is_refused),
         cmocka_unit_test(test_institution_speaking_as_a_peer_node_is_refused_directly_and_through_the_hub),
     };
-    return cmocka_run_group_tests(tests, cluster_setup, cluster_teardown);
+    return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));
 }

@@ -178,7 +178,7 @@ int th_revoke(int role, const char *id)
     char args[500];
     snprintf(args, sizeof args, "revoke '%s/ca' %s '%s'", th_pki_dir(), gj_role_ou(role), id);
     pthread_mutex_lock(&pki_mu);
-    int rc = pki_run(th_pki_dir(), args);
+    int rc = pki_run(pki_dir, args);
     /* A later th_cred of the same identity must not hand out the revoked one. */
     for (size_t i = 0; i < cred_count; i++)
         if (creds[i].role == role && !creds[i].foreign && strcmp(creds[i].id, id) == 0)
