@@ -365,18 +365,18 @@ static bool holds_whole(const char *line, const char *word)
     return false;
 }
 
-/* Whether line holds a whole 18-character resident ID (17 digits, then a digit or X). */
+/* Whether line holds a whole 18-character resident ID (17 digits, then a digit or X),
+ * standing alone (a run of digits inside a hex call id is not one). */
 static bool holds_certno(const char *line)
 {
     for (const char *p = line; *p; p++) {
-        if (p != line && ((p[-1] >= '0' && p[-1] <= '9') || p[-1] == 'X'))
+        if (p != line && id_char(p[-1]))
             continue;
         int digits = 0;
         while (p[digits] >= '0' && p[digits] <= '9')
             digits++;
-        if (digits == 18 || (digits == 17 && p[17] == 'X'))
-            if (!(p[18] >= '0' && p[18] <= '9') && p[18] != 'X')
-                return true;
+        if ((digits == 18 && !id_char(p[18])) || (digits == 17 && p[17] == 'X' && !id_char(p[18])))
+            return true;
     }
     return false;
 }
