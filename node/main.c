@@ -8,6 +8,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <nng/nng.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -215,6 +216,9 @@ int main(int argc, char **argv)
     server_stop(srv, 0);
     peers_close(&n.peers);
     authn_stop(&n);
+    /* nng reaps closed sockets, pipes and TLS sessions on its own threads: let it finish
+     * before the process ends, so nothing is left half torn down. */
+    nng_fini();
     gj_log(GJ_LOG_INFO, "stop", "stopped; served=%llu",
            (unsigned long long)atomic_load(&n.requests_served));
     gj_log_close();

@@ -67,6 +67,7 @@ typedef struct load {
     test_node *node;
     int id;
     _Atomic bool *stop;
+    _Atomic int *answers;  /* answered calls of every thread, so far */
     int64_t answered_ok;   /* fen whose settlement was answered OK */
     int64_t unanswered;    /* fen whose call got no answer at all */
 } load;
@@ -80,6 +81,7 @@ static void *settle_until_stopped(void *arg)
         snprintf(id, sizeof id, "t%d-%d", l->id, i);
         client_status st;
         int code = op_settle(c, "P", 100, id, NULL, &st);
+        atomic_fetch_add(l->answers, 1);
         if (code == 0)
             l->answered_ok += 100;
         else if (strcmp(st.reason, "NO_ANSWER") == 0)
@@ -102,14 +104,20 @@ static void test_sigterm_under_load_stops_quickly_and_keeps_every_answer(void **
     client_close(op);
 
     _Atomic bool stop = false;
+    _Atomic int answers = 0;
     enum { THREADS = 16 };
     load loads[THREADS];
     pthread_t threads[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        loads[i] = (load){.node = &node, .id = i, .stop = &stop};
+        loads[i] = (load){.node = &node, .id = i, .stop = &stop, .answers = &answers};
         pthread_create(&threads[i], NULL, settle_until_stopped, &loads[i]);
     }
-    struct timespec pause = {0, 500 * 1000 * 1000};
+    /* Under load: every client has connected and opened its session (slow under a
+     * sanitizer) and answers are flowing; then a little more. */
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    for (int waited = 0; atomic_load(&answers) < 4 * THREADS && waited < 500; waited++)
+        nanosleep(&tick, NULL);
+    struct timespec pause = {0, 300 * 1000 * 1000};
     nanosleep(&pause, NULL);
     int64_t t0 = gj_mono_ms();
     assert_int_equal(tn_stop(&node), 0); /* SIGTERM: exit 0 */
