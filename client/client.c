@@ -23,6 +23,8 @@
  * back off a little so a dead node does not spin a core. */
 #define CLIENT_RECONN_MIN_MS 20
 #define CLIENT_RECONN_MAX_MS 200
+/* A dialer is replaced (see client_redial) at most this often. */
+#define CLIENT_REDIAL_MIN_INTERVAL_MS 1000
 
 /* Sessions a client keeps: one per destination it has called (the node called, and
  * regions it forwards to). More are opened again as needed. */
@@ -48,6 +50,7 @@ struct client {
     nng_tls_config *tls;       /* for tls+tcp:// */
     client_session sessions[CLIENT_SESSIONS_MAX];
     unsigned next_session;     /* the slot a new destination takes (round robin) */
+    int64_t redialed_ms;       /* when the dialer was last replaced (monotonic) */
 };
 
 /* Copy src into dst[size] without cutting a UTF-8 sequence in half, so a truncated
@@ -188,6 +191,12 @@ void client_set_identity(client_t *c, const char *caller_id, int role)
  * answer, dial again; the client is single-threaded, so nothing else uses the dialer. */
 static void client_redial(client_t *c)
 {
+    /* Not more than once a second: a TLS handshake that takes longer than one call's
+     * timeout (a loaded machine) must be left to finish, not started over each time. */
+    int64_t now = gj_mono_ms();
+    if (c->redialed_ms != 0 && now - c->redialed_ms < CLIENT_REDIAL_MIN_INTERVAL_MS)
+        return;
+    c->redialed_ms = now;
     nng_dialer fresh;
     if (gj_tls_dial(c->sock, c->dial_url, c->tls, &fresh) == 0) {
         if (nng_dialer_id(c->dialer) > 0)
