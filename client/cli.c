@@ -937,6 +937,10 @@ static void h_health(const Gongji__V1__HealthReply *h)
     h_u64("peer_calls", h->peer_coalescable_calls);
     h_u64("peer_messages", h->peer_coalescable_messages);
     h_u64("settlements_unknown", h->settlements_unknown);
+    printf("%-19s %s\n", "trust",
+           h->callers_proven ? "TLS, every caller proven"
+                             : "INSECURE: insecure_plaintext, callers taken at their word");
+    h_u64("sessions", h->sessions);
 }
 
 static int j_health(const Gongji__V1__HealthReply *h)
@@ -963,6 +967,8 @@ static int j_health(const Gongji__V1__HealthReply *h)
     j_u64(o, "peer_calls", h->peer_coalescable_calls);
     j_u64(o, "peer_messages", h->peer_coalescable_messages);
     j_u64(o, "settlements_unknown", h->settlements_unknown);
+    cJSON_AddBoolToObject(o, "callers_proven", h->callers_proven);
+    j_u64(o, "sessions", h->sessions);
     return j_emit(o);
 }
 

@@ -945,6 +945,8 @@ static gj_reason health_answer(call *c)
     ans->peer_coalescable_calls = atomic_load(&n->peers.coalescable_calls);
     ans->peer_coalescable_messages = atomic_load(&n->peers.coalescable_messages);
     ans->settlements_unknown = node_deciding_unknown_count(n);
+    ans->callers_proven = n->cred != NULL && !n->cfg.insecure_plaintext;
+    ans->sessions = n->cred != NULL ? (uint32_t)session_table_count(&n->sessions) : 0;
     store_txn *txn;
     if (store_read_begin(n->store, &txn) == GJ_OK) {
         ans->persons = store_person_count(txn);

@@ -82,6 +82,14 @@ g enroll --psn-no P --certno "$(certno 51010419600101001)" --insutype 310 --regi
 g enroll --psn-no S --certno "$(certno 51010419850202002)" --insutype 310 --region-code 510100 >/dev/null; check "enroll sponsor" 0 $?
 g credit --psn-no P --amount 30 >/dev/null; check "credit" 0 $?
 g credit --psn-no S --amount 100.5 >/dev/null; check "credit decimals" 0 $?
+# Money moved by an operator leaves an audit line naming the proven operator.
+check "audit line names the proven operator" yes "$(grep -q 'audit operator=510100:ops1 proven=yes method=gongji.v1.Registry/Credit' "$dir/tls.log" && echo yes)"
+check "health says callers are proven" 1 "$(g health | grep -c '^trust  *TLS, every caller proven')"
+check "health counts the sessions" yes "$(g --json health | grep -q '"sessions":[1-9]' && echo yes)"
+# Everything the node writes is its operator's alone.
+check "data directory is 0700" 700 "$(stat -c %a "$dir/tls-data")"
+check "LMDB file is 0600" 600 "$(stat -c %a "$dir/tls-data/data.mdb")"
+check "log file is 0600" 600 "$(stat -c %a "$dir/tls.log")"
 check "balance json" '"100.50"' "$(g --json balance --psn-no S | grep -o '"balance": *"[0-9.]*"' | grep -o '"[0-9.]*"$')"
 g bind --sponsor S --beneficiary P --relation parent >/dev/null; check "bind" 0 $?
 out=$(i --json --call-id bill-1 settle --psn-no P --amount 120.00)
@@ -149,6 +157,8 @@ g reconcile --peer 510200 --window 20261131 2>/dev/null; check "reconcile bad --
 plain() { "$cli" --caller 510100:ops1 --role operator "$@"; }
 start_node plain tcp "insecure_plaintext = yes" plain || exit 1
 plain --node "$url" health >/dev/null; check "plaintext node answers health" 0 $?
+check "health warns the plaintext node is insecure" 1 "$(plain --node "$url" health | grep -c '^trust  *INSECURE')"
+check "the plaintext node warned at start" yes "$(grep -q 'WARN.*insecure_plaintext = yes' "$dir/plain.log" && echo yes)"
 plain --node "$url" enroll --psn-no Q --certno "$(certno 51010419700101003)" --insutype 310 --region-code 510100 >/dev/null
 check "plaintext node takes a write" 0 $?
 
