@@ -88,6 +88,10 @@
 #define GJ_BATCH_BYTES_MAX (48 * 1024)
 #define GJ_BATCHES_IN_FLIGHT 4
 #define GJ_OUTBOXES_MAX 64
+/* In logs, a run of this many digits or more in a caller's call id is masked: person
+ * numbers run longer (IDs are 18), setl ids' and dates' runs are shorter. */
+#define GJ_LOG_DIGIT_RUN_MASKED 10
+
 /* Sessions a node keeps (Auth/Open); past it the least recently used in a bucket goes,
  * and its caller opens another. 4096 covers every institution terminal of a city. */
 #define GJ_SESSIONS_MAX 4096

@@ -185,6 +185,29 @@ const char *gj_mask(const char *in, char *out, size_t out_size)
     return out;
 }
 
+const char *gj_mask_digit_runs(const char *in, char *out, size_t out_size, size_t min_run)
+{
+    if (out_size == 0)
+        return out;
+    if (in == NULL)
+        in = "";
+    size_t len = strlen(in);
+    if (len + 1 > out_size)
+        len = out_size - 1;
+    memcpy(out, in, len);
+    out[len] = '\0';
+    for (size_t i = 0; i < len;) {
+        size_t run = 0;
+        while (i + run < len && out[i + run] >= '0' && out[i + run] <= '9')
+            run++;
+        if (run >= min_run)
+            for (size_t k = 4; k + 4 < run; k++)
+                out[i + k] = '*';
+        i += run > 0 ? run : 1;
+    }
+    return out;
+}
+
 char gj_certno_check_char(const char *first17)
 {
     static const int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};

@@ -33,6 +33,11 @@ const char *gj_yuan_format(int64_t fen, char buf[32]);
  * out must hold len(in)+1 bytes, at most out_size. */
 const char *gj_mask(const char *in, char *out, size_t out_size);
 
+/* Copy in with every run of at least min_run digits masked but for its first 4 and last
+ * 4: for text a caller chose (a call id), which may hold a person or ID number. out must
+ * hold out_size bytes; a longer in is cut. */
+const char *gj_mask_digit_runs(const char *in, char *out, size_t out_size, size_t min_run);
+
 /* GB 11643-1999 resident ID check: 18 characters, 17 digits then a digit or 'X',
  * with a valid ISO 7064 MOD 11-2 check character and a valid birth date. */
 bool gj_certno_valid(const char *certno);

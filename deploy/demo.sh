@@ -74,11 +74,11 @@ FZ=tls+tcp://127.0.0.1:7301   # Fuzhou 350100: 2000-yuan reserve floor
 
 # The region's own operator enrolls and credits; the sponsor binds, through the platform.
 enroll() { # operator url psn_no certno-base insutype region name
-  as "$1" --node "$2" --call-id "demo-enroll-$3" enroll --psn-no "$3" \
+  as "$1" --node "$2" --call-id "demo-enroll-${3: -4}" enroll --psn-no "$3" \
     --certno "$(certno "$4")" --insutype "$5" --region-code "$6" --name "$7" >/dev/null
 }
-credit() { as "$1" --node "$2" --call-id "demo-credit-$3" credit --psn-no "$3" --amount "$4" >/dev/null; }
-bind() { as "$APP:$2" --node "$1" --call-id "demo-bind-$2-$3" bind --sponsor "$2" --beneficiary "$3" --relation "$4" >/dev/null; }
+credit() { as "$1" --node "$2" --call-id "demo-credit-${3: -4}" credit --psn-no "$3" --amount "$4" >/dev/null; }
+bind() { as "$APP:$2" --node "$1" --call-id "demo-bind-${2: -4}-${3: -4}" bind --sponsor "$2" --beneficiary "$3" --relation "$4" >/dev/null; }
 
 printf 'Credentials: %s (GONGJI_CA and GONGJI_CRL exported; --cert names a file there).\n' "$pki"
 

@@ -302,15 +302,18 @@ static void log_outcome(call *c)
         level = GJ_LOG_DEBUG; /* reads that succeed are not events */
     if (c->reason == GJ_R_SEAL_WRONG_NODE)
         level = GJ_LOG_DEBUG; /* routine: the caller reseals it for its owner */
-    char caller[2 * GJ_CALLER_ID_MAX + 16];
+    char caller[2 * GJ_CALLER_ID_MAX + 16], call_id[GJ_CALL_ID_MAX + 1];
     caller_for_log(c, caller, sizeof caller);
+    /* A caller's call id may hold a person or ID number (callers choose them): long
+     * runs of digits are masked. */
+    gj_mask_digit_runs(c->env && c->env->call_id && c->env->call_id[0] ? c->env->call_id : "-", call_id,
+                       sizeof call_id, GJ_LOG_DIGIT_RUN_MASKED);
     if (is_audited_operator_action(c))
         gj_log(GJ_LOG_INFO, "audit", "operator=%s proven=%s method=%s call_id=%s code=%s", caller,
-               c->sealed ? "yes" : "no(plaintext)", c->method->name,
-               c->env->call_id[0] ? c->env->call_id : "-", gj_code_name(gj_reason_code(c->reason)));
+               c->sealed ? "yes" : "no(plaintext)", c->method->name, call_id,
+               gj_code_name(gj_reason_code(c->reason)));
     gj_log(level, "call", "method=%s caller=%s call_id=%s code=%s reason=%s%s%s",
-           c->method ? c->method->name : (c->env && c->env->method ? c->env->method : "-"), caller,
-           c->env && c->env->call_id && c->env->call_id[0] ? c->env->call_id : "-",
+           c->method ? c->method->name : (c->env && c->env->method ? c->env->method : "-"), caller, call_id,
            gj_code_name(gj_reason_code(c->reason)),
            c->reason == GJ_R_NONE ? "-" : gj_reason_name(c->reason), c->message[0] ? " detail=" : "",
            c->message);

@@ -82,6 +82,10 @@ g enroll --psn-no P --certno "$(certno 51010419600101001)" --insutype 310 --regi
 g enroll --psn-no S --certno "$(certno 51010419850202002)" --insutype 310 --region-code 510100 >/dev/null; check "enroll sponsor" 0 $?
 g credit --psn-no P --amount 30 >/dev/null; check "credit" 0 $?
 g credit --psn-no S --amount 100.5 >/dev/null; check "credit decimals" 0 $?
+# A call id a caller chose with a person's number in it is masked in the log.
+g --call-id "bill-5101049988887777" credit --psn-no NOBODY --amount 1 >/dev/null 2>&1; check "credit with a long call id (no such person)" 1 $?
+# Two lines name it, the audit line and the call's; neither in full.
+check "a number in a call id is masked in the log" "0 2" "$(grep -c 5101049988887777 "$dir/tls.log") $(grep -c 'call_id=bill-5101\*\*\*\*\*\*\*\*7777' "$dir/tls.log")"
 # Money moved by an operator leaves an audit line naming the proven operator.
 check "audit line names the proven operator" yes "$(grep -q 'audit operator=510100:ops1 proven=yes method=gongji.v1.Registry/Credit' "$dir/tls.log" && echo yes)"
 check "health says callers are proven" 1 "$(g health | grep -c '^trust  *TLS, every caller proven')"

@@ -254,6 +254,21 @@ static void test_mask_hides_short_strings_fully(void **state)
     assert_string_equal(gj_mask(NULL, out, sizeof out), "");
 }
 
+static void test_mask_digit_runs_hides_long_numbers_in_free_text(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_string_equal(gj_mask_digit_runs("demo-enroll-4301000001", out, sizeof out, 10), "demo-enroll-4301**0001");
+    assert_string_equal(gj_mask_digit_runs("id=430102198001010018x", out, sizeof out, 10),
+                        "id=4301**********0018x");
+    /* Shorter runs and hex ids stay readable. */
+    assert_string_equal(gj_mask_digit_runs("bill-2026-123456789", out, sizeof out, 10), "bill-2026-123456789");
+    assert_string_equal(gj_mask_digit_runs("01a23c4b", out, sizeof out, 10), "01a23c4b");
+    assert_string_equal(gj_mask_digit_runs("", out, sizeof out, 10), "");
+    char small[8];
+    assert_string_equal(gj_mask_digit_runs("12345678901234", small, sizeof small, 4), "1234567");
+}
+
 static void test_mask_never_writes_past_out(void **state)
 {
     (void)state;
@@ -400,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_mask_keeps_first_4_and_last_4),
         cmocka_unit_test(test_mask_hides_short_strings_fully),
         cmocka_unit_test(test_mask_never_writes_past_out),
+        cmocka_unit_test(test_mask_digit_runs_hides_long_numbers_in_free_text),
         cmocka_unit_test(test_certno_valid_with_computed_check_digit),
         cmocka_unit_test(test_certno_wrong_check_digit_refused),
         cmocka_unit_test(test_certno_lower_case_x),
