@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "authn.h"
 #include "node.h"
 
 typedef struct answer {
@@ -46,6 +47,16 @@ static void setup_once(void)
     fuzz_node.cfg.allow_clock_override = true;
     pthread_mutex_init(&fuzz_node.deciding_mu, NULL);
     pthread_mutex_init(&fuzz_node.acks_mu, NULL);
+    /* With GONGJI_FUZZ_PKI (a pki.sh directory holding node-510100.pem) the node requires
+     * seals, as in production: the input then reaches Auth/Open and the seal checks. */
+    const char *pki = getenv("GONGJI_FUZZ_PKI");
+    if (pki != NULL) {
+        snprintf(fuzz_node.cfg.tls_ca, sizeof fuzz_node.cfg.tls_ca, "%s/ca.crt", pki);
+        snprintf(fuzz_node.cfg.tls_cert, sizeof fuzz_node.cfg.tls_cert, "%s/node-510100.pem", pki);
+        snprintf(fuzz_node.cfg.tls_crl, sizeof fuzz_node.cfg.tls_crl, "%s/crl.pem", pki);
+        if (authn_start(&fuzz_node) != 0)
+            abort();
+    }
     store_options opts = {.map_size = 256 << 20};
     if (store_open(&fuzz_node.store, dir, &opts) != GJ_OK ||
         workers_start(&fuzz_node.workers, 2, 64) != GJ_OK)
