@@ -80,6 +80,9 @@ typedef struct peer_set {
     _Atomic uint64_t coalescable_messages;
 } peer_set;
 
+/* Our reason for a reason name a peer answered (GJ_R_PEER_REFUSED when it is none of ours). */
+gj_reason peers_reason_by_name(const char *name);
+
 /* Methods that travel in a Peer/Batch when several are waiting for one region. */
 bool peers_coalescable(const char *method);
 
