@@ -647,10 +647,6 @@ static void dispatch_any(node *n, const uint8_t *bytes, size_t len, call_finish_
         call_finish(c);
         return;
     }
-    if (c->method->apply != NULL && !c->method->natural_key && !request_digest(c)) {
-        call_finish_error(c, GJ_R_OVERLOADED);
-        return;
-    }
     c->apply = c->method->apply;
 
     /* The envelope's destination decides; without one, the method may name the owner. */
@@ -678,6 +674,12 @@ static void dispatch_any(node *n, const uint8_t *bytes, size_t len, call_finish_
         call_fail(c, GJ_R_SEAL_WRONG_NODE, "region %s owns this request: seal it for %s", c->route_region,
                   c->route_region);
         call_finish(c);
+        return;
+    }
+    /* A write done here keeps its digest with its answer; a forwarded one is its
+     * owner's to digest. */
+    if (c->method->apply != NULL && !c->method->natural_key && c->slow != fed_forward && !request_digest(c)) {
+        call_finish_error(c, GJ_R_OVERLOADED);
         return;
     }
     /* A write needs its idempotency key here, whichever path it takes; a forwarded

@@ -160,22 +160,15 @@ static gj_reason session_for(peer_set *ps, peer_link *p, const char *own_region,
     return r;
 }
 
-/* Whether a packed Reply refuses our session as unknown to it (so a new one may do). */
-static bool refuses_session(const uint8_t *reply_bytes, size_t len)
-{
-    Gongji__V1__Reply *reply = gongji__v1__reply__unpack(NULL, len, reply_bytes);
-    bool refused = reply != NULL && reply->code == GONGJI__V1__CODE__UNAUTHENTICATED &&
-                   strcmp(reply->reason, gj_reason_name(GJ_R_SESSION_UNKNOWN)) == 0;
-    if (reply != NULL)
-        gongji__v1__reply__free_unpacked(reply, NULL);
-    return refused;
-}
+/* What an answer to a sealed request is. The node's own answers carry our session's MAC
+ * over themselves and our seal; an error may also come unsealed from a hub on the way
+ * (no route, no answer) or from the node when it no longer knows our session, and moves
+ * nothing either way; an OK answer without the MAC is not the node's. Only answers
+ * without a good MAC are decoded here: the usual one is checked by its MAC alone. */
+typedef enum answer_kind { ANSWER_SEALED, ANSWER_UNSEALED_ERROR, ANSWER_SESSION_UNKNOWN, ANSWER_FORGED } answer_kind;
 
-/* Whether an answer to a sealed request is the node's own: an OK answer must carry
- * the MAC of our session over itself and our seal; an error may come from a hub on the
- * way (no route, no answer), and moves nothing either way. */
-static bool answer_is_authentic(const uint8_t *reply_bytes, size_t len, const gj_session *s,
-                                const uint8_t request_mac[GJ_MAC_LEN])
+static answer_kind classify_answer(const uint8_t *reply_bytes, size_t len, const gj_session *s,
+                                   const uint8_t request_mac[GJ_MAC_LEN])
 {
     size_t covered;
     const uint8_t *mac;
@@ -183,13 +176,18 @@ static bool answer_is_authentic(const uint8_t *reply_bytes, size_t len, const gj
         uint8_t expect[GJ_MAC_LEN];
         gj_reply_mac(s->key, request_mac, reply_bytes, covered, expect);
         if (gj_mac_equal(expect, mac, GJ_MAC_LEN))
-            return true;
+            return ANSWER_SEALED;
     }
     Gongji__V1__Reply *reply = gongji__v1__reply__unpack(NULL, len, reply_bytes);
-    bool error = reply != NULL && reply->code != GONGJI__V1__CODE__OK;
+    answer_kind kind = ANSWER_FORGED;
+    if (reply != NULL && reply->code == GONGJI__V1__CODE__UNAUTHENTICATED &&
+        strcmp(reply->reason, gj_reason_name(GJ_R_SESSION_UNKNOWN)) == 0)
+        kind = ANSWER_SESSION_UNKNOWN;
+    else if (reply != NULL && reply->code != GONGJI__V1__CODE__OK)
+        kind = ANSWER_UNSEALED_ERROR;
     if (reply != NULL)
         gongji__v1__reply__free_unpacked(reply, NULL);
-    return error;
+    return kind;
 }
 
 gj_reason peers_sealed_call(peer_set *ps, peer_link *p, const char *own_region, Gongji__V1__Envelope *env,
@@ -227,13 +225,14 @@ gj_reason peers_sealed_call(peer_set *ps, peer_link *p, const char *own_region, 
         free(bytes);
         if (r != GJ_R_NONE || ps->cred == NULL)
             return r;
-        if (attempt == 0 && refuses_session(*reply, *reply_len)) {
+        answer_kind kind = classify_answer(*reply, *reply_len, &s, mac);
+        if (kind == ANSWER_SESSION_UNKNOWN && attempt == 0) {
             session_forget(slot, s.id);
             free(*reply);
             *reply = NULL;
             continue;
         }
-        if (!answer_is_authentic(*reply, *reply_len, &s, mac)) {
+        if (kind == ANSWER_FORGED) {
             gj_log(GJ_LOG_WARN, "trust", "region=%s: an OK answer without our session's MAC; ignored",
                    env->dest_region);
             free(*reply);

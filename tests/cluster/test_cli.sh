@@ -24,15 +24,8 @@ other_op=$dir/pki/operator-430100-ops1.pem     # 430100:ops1, another region's
 inst=$dir/pki/institution-H51010000001.pem      # H51010000001
 platform=$dir/pki/platform-national-app.pem     # serves persons
 
-# A loopback port below the ephemeral range that nothing answers on now.
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 12000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
-}
+# shellcheck source=tests/cluster/ports.sh
+. "$(dirname "$0")/ports.sh"
 # start_node NAME URL-SCHEME EXTRA-NODE-LINES PROBE-COMMAND...: writes $dir/NAME.ini with a
 # free port (retried if another process takes it first), starts the node and sets url.
 start_node() {

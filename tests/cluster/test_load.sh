@@ -26,15 +26,8 @@ g() { "$cli" --node "$url" --ca "$dir/pki/ca.crt" --crl "$dir/pki/crl.pem" \
 json_field() { # name, json: the value of the first "name": value
   grep -o "\"$1\": *[^,}]*" <<<"$2" | head -1 | sed 's/^[^:]*: *//; s/"//g'
 }
-# A loopback port below the ephemeral range that nothing answers on now.
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 12000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
-}
+# shellcheck source=tests/cluster/ports.sh
+. "$(dirname "$0")/ports.sh"
 node_start() { # data_dir; on a fresh port each try, in case another process takes it first
   local p
   for _ in 1 2 3 4 5; do
