@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "references.h"
 #include "credential.h"
 #include "tls.h"
 #include "gj_limits.h"
@@ -340,61 +341,6 @@ static void rss_kb(pid_t pid, long *anon, long *file)
         fclose(f);
 }
 
-/* ---- the echo reference ---- */
-
-typedef struct echo_ctx {
-    nng_ctx ctx;
-    nng_aio *aio;
-    bool sending;
-} echo_ctx;
-
-static void echo_cb(void *arg)
-{
-    echo_ctx *e = arg;
-    if (nng_aio_result(e->aio) != 0) {
-        if (e->sending)
-            nng_msg_free(nng_aio_get_msg(e->aio));
-        e->sending = false;
-        nng_ctx_recv(e->ctx, e->aio);
-        return;
-    }
-    if (e->sending) {
-        e->sending = false;
-        nng_ctx_recv(e->ctx, e->aio);
-    } else {
-        e->sending = true; /* the request goes back as its own answer */
-        nng_ctx_send(e->ctx, e->aio);
-    }
-}
-
-/* An echo on url; over TLS (tls+tcp://) with the first region's node credential from
- * pki (a directory made by make_pki), so the TLS echo costs what a node's link does. */
-static int echo_server(const char *url, const char *pki)
-{
-    nng_socket s;
-    static echo_ctx ctxs[256];
-    nng_tls_config *tls = NULL;
-    if (gj_url_is_tls(url)) {
-        char ca[700], pem[700], err[512];
-        snprintf(ca, sizeof ca, "%s/ca.crt", pki);
-        snprintf(pem, sizeof pem, "%s/node-%s.pem", pki, region_codes[0]);
-        gj_cred_files f = {ca, pem, NULL, NULL};
-        if (gj_tls_config_make(&tls, true, &f, err, sizeof err) != GJ_OK) {
-            fprintf(stderr, "echo: %s\n", err);
-            return 1;
-        }
-    }
-    if (nng_rep0_open(&s) != 0 || gj_tls_listen(s, url, tls, NULL) != 0)
-        return 1;
-    for (int i = 0; i < 256; i++) {
-        nng_aio_alloc(&ctxs[i].aio, echo_cb, &ctxs[i]);
-        nng_ctx_open(&ctxs[i].ctx, s);
-        nng_ctx_recv(ctxs[i].ctx, ctxs[i].aio);
-    }
-    for (;;)
-        pause();
-}
-
 /* ---- load generation ---- */
 
 typedef struct result {
@@ -591,39 +537,6 @@ static result run(const char *name, const char *url, int scenario, const uint8_t
     return r;
 }
 
-/* ---- PostgreSQL reference ---- */
-
-static double run_pg(double *latency_ms)
-{
-    if (opt.no_pg) {
-        printf("%-22s skipped (--no-pg)\n", "postgresql (pg_peer)");
-        return 0;
-    }
-    if (opt.pg_script == NULL || access(opt.pg_script, R_OK) != 0 ||
-        access("/usr/lib/postgresql/15/bin/pgbench", X_OK) != 0 || geteuid() != 0) {
-        printf("%-22s skipped (needs root, Debian's postgresql 15 and %s)\n", "postgresql (pg_peer)",
-               opt.pg_script ? opt.pg_script : "pg_peer.sh");
-        return 0;
-    }
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "bash '%s' %d %d 2>/dev/null", opt.pg_script, opt.concurrency, opt.seconds);
-    FILE *p = popen(cmd, "r");
-    double tps = 0;
-    char line[512];
-    while (p && fgets(line, sizeof line, p)) {
-        char *at;
-        if ((at = strstr(line, "latency average = ")) != NULL)
-            *latency_ms = atof(at + 18);
-        if ((at = strstr(line, "tps = ")) != NULL)
-            tps = atof(at + 6);
-    }
-    if (p)
-        pclose(p);
-    printf("%-22s %10.0f tps   latency avg %.2f ms   (pgbench, %d clients, fsync on)\n", "postgresql (pg_peer)",
-           tps, *latency_ms, opt.concurrency);
-    return tps;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -705,7 +618,7 @@ int main(int argc, char **argv)
         }
     }
     if (echo_url_arg != NULL)
-        return echo_server(echo_url_arg, opt.dir != NULL ? opt.dir : ".");
+        return bench_echo_server(echo_url_arg, opt.dir != NULL ? opt.dir : ".", region_codes[0]);
     if (opt.quick) {
         if (!seconds_set)
             opt.seconds = 3;
@@ -849,7 +762,7 @@ int main(int argc, char **argv)
         authenticated = true; /* the drivers dial it with the institution's credential */
         tls_echo = run("nng echo over TLS", tls_echo_url, 3, bytes, len);
         authenticated = false;
-        pg_tps = run_pg(&pg_lat);
+        pg_tps = bench_run_pg(opt.no_pg ? NULL : opt.pg_script, opt.concurrency, opt.seconds, &pg_lat);
     }
     if (echo_pid > 0) {
         kill(echo_pid, SIGKILL);
