@@ -8,6 +8,8 @@
 #include "gj_util.h"
 #include "log.h"
 #include "ops.h"
+#include "xr/deciding.h"
+#include "xr/xr.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -43,20 +45,12 @@ static void write_then_push(call *c)
 {
     node *n = c->n;
     char setl_id[GJ_SETL_ID_MAX + 1] = "";
-    gj_err result = call_write_wait(c);
-    if (result == GJ_OK && c->ext != NULL)
-        gj_strcpy_fit(setl_id, sizeof setl_id, c->ext);
+    gj_err result = call_write_wait(c, c->method->apply);
+    if (result == GJ_OK)
+        memcpy(setl_id, c->push_setl_id, sizeof setl_id);
     call_finish(c);
-    if (setl_id[0] == '\0')
-        return;
-    store_txn *txn;
-    store_decision d;
-    if (store_read_begin(n->store, &txn) != GJ_OK)
-        return;
-    gj_err err = store_decision_get(txn, setl_id, &d);
-    store_read_end(txn);
-    if (err == GJ_OK)
-        resolver_push_decision(n, &d);
+    if (setl_id[0] != '\0')
+        xr_deliver_decision_of(n, setl_id);
 }
 
 /* ---- revoke ---- */
@@ -105,13 +99,13 @@ static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, Gon
     store_settlement s;
     gj_err err = store_settlement_get(txn, setl_id, &s);
     if (err == GJ_ERR_NOTFOUND)
-        return node_deciding_has(c->n, setl_id)
+        return deciding_has(c->n, setl_id)
                    ? GJ_R_SETTLEMENT_IN_FLIGHT
                    : call_fail(c, GJ_R_SETTLEMENT_NOT_FOUND, "no settlement %.40s here", setl_id);
     if (err != GJ_OK)
         return ops_store_reason(c, err);
     /* On record but its sponsor's hold not yet known (decided while the hold was made). */
-    if (node_deciding_has(c->n, setl_id))
+    if (deciding_has(c->n, setl_id))
         return GJ_R_SETTLEMENT_IN_FLIGHT;
     if (s.status == STORE_SETL_REVOKED)
         return call_fail(c, GJ_R_ALREADY_REVOKED, "settlement %s was revoked on %d", s.setl_id, s.revoke_date);
@@ -166,7 +160,7 @@ static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, Gon
         d.refund_window = window;
         if ((err = store_decision_put(txn, &d)) != GJ_OK)
             return ops_store_reason(c, err);
-        c->ext = call_strdup(c, s.setl_id); /* the refunds go out after commit */
+        memcpy(c->push_setl_id, s.setl_id, sizeof c->push_setl_id); /* the refunds go out after commit */
     }
     s.status = STORE_SETL_REVOKED;
     s.revoke_date = c->today;
@@ -280,7 +274,7 @@ gj_reason life_reverse_apply(call *c, store_txn *txn)
     size_t len = gongji__v1__reply__pack(&refused, buf);
     if ((err = store_idem_put(txn, caller, req->original_call_id, &store_tombstone, buf, len)) != GJ_OK)
         return ops_store_reason(c, err);
-    ans->outcome = node_deciding_has_call(c->n, caller, req->original_call_id)
+    ans->outcome = deciding_has_call(c->n, caller, req->original_call_id)
                        ? GONGJI__V1__REVERSE_OUTCOME__ABORTED_IN_FLIGHT
                        : GONGJI__V1__REVERSE_OUTCOME__TOMBSTONED;
     gj_log(GJ_LOG_INFO, "reverse", "call_id=%s outcome=%s", req->original_call_id,
@@ -321,13 +315,13 @@ gj_reason life_premium_check(call *c)
                  !rules_binding_pays_on(&b, c->today))
             r = call_fail(c, GJ_R_BINDING_NOT_FOUND, "the sponsor has no binding in force to this relative");
         else if (strcmp(b.sponsor_admdvs, c->n->cfg.region) != 0)
-            c->slow = fed_premium; /* the sponsor's node holds the money */
+            c->crosses_regions = true; /* the sponsor's node holds the money */
     }
     store_read_end(txn);
     /* The sponsor's region, from the binding when the caller named none (the request
      * itself belongs to protobuf-c and is not ours to change). */
-    if (r == GJ_R_NONE && c->slow == fed_premium && (c->ext = call_strdup(c, b.sponsor_admdvs)) == NULL)
-        r = ops_out_of_memory(c);
+    if (r == GJ_R_NONE && c->crosses_regions)
+        memcpy(c->remote_region, b.sponsor_admdvs, sizeof c->remote_region);
     return r;
 }
 

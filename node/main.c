@@ -6,6 +6,7 @@
 #include "node.h"
 #include "ops.h"
 #include "server.h"
+#include "xr/xr.h"
 
 #include <errno.h>
 #include <nng/nng.h>
@@ -153,8 +154,10 @@ int main(int argc, char **argv)
         return 1;
     }
     n.started_mono_ms = gj_mono_ms();
-    pthread_mutex_init(&n.deciding_mu, NULL);
-    pthread_mutex_init(&n.acks_mu, NULL);
+    if (xr_init(&n) != 0) {
+        store_close(n.store);
+        return 1;
+    }
     /* Settlement ids carry a boot number so they never repeat across restarts. */
     if ((e = store_submit_wait(n.store, next_boot, &n.boot_id)) != GJ_OK) {
         gj_log(GJ_LOG_ERROR, "start", "cannot write to the store: %s", gj_err_name(e));
@@ -173,7 +176,7 @@ int main(int argc, char **argv)
     if (n.cfg.allow_clock_override)
         gj_log(GJ_LOG_WARN, "clock", "allow_clock_override is on: operators can move the business "
                                      "date; never use this in production");
-    if (resolver_track_unknown(&n) != 0) {
+    if (xr_track_unknown(&n) != 0) {
         workers_stop(n.workers);
         peers_close(&n.peers);
         store_close(n.store);
@@ -187,7 +190,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* Finish or undo whatever a previous run left in flight, then keep at it. */
-    if (resolver_start(&n) != 0)
+    if (xr_resolver_start(&n) != 0)
         gj_log(GJ_LOG_ERROR, "start", "cannot start the resolver; in-flight work waits for a restart");
     gj_log(GJ_LOG_INFO, "start",
            "version=%s listen=%s data_dir=%s contexts=%u workers=%u peers=%zu boot=%llu live=%s cascade=%s",
@@ -209,13 +212,14 @@ int main(int argc, char **argv)
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    resolver_stop(&n);
+    xr_resolver_stop(&n);
     workers_stop(n.workers); /* answers what it holds, with SHUTTING_DOWN or for real */
-    resolver_write_acks(&n); /* what workers acknowledged last; else re-sent after restart */
+    xr_write_acks(&n); /* what workers acknowledged last; else re-sent after restart */
     store_close(n.store);
     server_stop(srv, 0);
     peers_close(&n.peers);
     authn_stop(&n);
+    xr_fini(&n);
     /* nng reaps closed sockets, pipes and TLS sessions on its own threads: let it finish
      * before the process ends, so nothing is left half torn down. */
     nng_fini();

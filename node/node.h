@@ -26,6 +26,10 @@
 #include "store.h"
 #include "workers.h"
 
+struct xr_state;
+struct xr_settlement;
+struct xr_correction;
+
 typedef struct node {
     node_config cfg;
     /* Trust (authn.c, docs/security.md): our credential, TLS for the listener and the
@@ -47,56 +51,15 @@ typedef struct node {
      * every start, so ids never repeat across restarts without a write per settlement. */
     uint64_t boot_id;
     _Atomic uint64_t setl_counter;
-    /* Cross-region settlements this process is deciding right now: a participant asking
-     * about one of these is told to wait, not that it was aborted. */
-    pthread_mutex_t deciding_mu;
-    struct {
-        char setl_id[GJ_SETL_ID_MAX + 1];
-        char caller_id[GJ_CALLER_ID_MAX + 1];
-        char call_id[GJ_CALL_ID_MAX + 1];
-        /* Its decision was written before its hold answered and nobody here knows what
-         * the hold came to (found at start, or its correction failed): the resolver
-         * asks the sponsor's node, not the settlement's worker. */
-        bool unknown;
-        /* Fingerprints of setl_id and of caller_id + call_id: a scan compares these
-         * and calls strcmp only on a match (it runs several times per settlement). */
-        uint64_t setl_fp, call_fp;
-    } deciding[GJ_DECIDING_MAX];
-    uint32_t deciding_top; /* every used slot is below this */
-    /* The resolver thread: re-sends posts and voids, asks about stale holds. */
-    pthread_t resolver;
-    bool resolver_running;
-    pthread_mutex_t resolver_mu;
-    pthread_cond_t resolver_cv;
-    _Atomic bool resolver_stop;
-    /* Acknowledged legs not yet written to their decisions (resolver.c). */
-    pthread_mutex_t acks_mu;
-    size_t ack_count;
-    struct pending_ack {
-        char setl_id[GJ_SETL_ID_MAX + 1];
-        uint32_t leg;
-        uint8_t action; /* store_leg_action acknowledged: a later refund is not */
-    } acks[GJ_ACKS_PER_WRITE];
+    /* The cross-region protocol's own state (node/xr/): the settlements being decided,
+     * the resolver thread, acknowledgements waiting to be written. */
+    struct xr_state *xr;
 } node;
 
 /* The business date (yyyymmdd, CST) now. */
 int32_t node_today(node *n);
 /* A new settlement id for date (never reused, even across restarts). */
 void node_new_setl_id(node *n, int32_t date, char out[GJ_SETL_ID_MAX + 1]);
-
-/* Mark setl_id (made for caller_id's call_id) as being decided (true when a slot was
- * free) / no longer; ask by setl_id, or by the call that made it. */
-bool node_deciding_add(node *n, const char *setl_id, const char *caller_id, const char *call_id);
-void node_deciding_remove(node *n, const char *setl_id);
-bool node_deciding_has(node *n, const char *setl_id);
-bool node_deciding_has_call(node *n, const char *caller_id, const char *call_id);
-/* The same, leaving out the entry of setl_id (the asker's own settlement). */
-bool node_deciding_has_other_call(node *n, const char *caller_id, const char *call_id,
-                                  const char *setl_id);
-/* Mark an entry unknown (adding it if absent); ask whether an entry is unknown. */
-bool node_deciding_mark_unknown(node *n, const char *setl_id, const char *caller_id, const char *call_id);
-bool node_deciding_is_unknown(node *n, const char *setl_id);
-uint32_t node_deciding_unknown_count(node *n);
 
 /* Receives the packed Reply; bytes are valid only during the call. */
 typedef void (*call_finish_fn)(void *arg, const uint8_t *bytes, size_t len);
@@ -136,11 +99,15 @@ typedef struct call {
     /* The slow path: set by routing or check() to run on a worker thread; it must end
      * the call with call_finish(). */
     void (*slow)(struct call *c);
-    const char *route_region;  /* where fed_forward sends it */
-    void *ext;  /* slow-path state handed to its apply */
-    /* The write to run (default: the method's apply). */
-    gj_reason (*apply)(struct call *c, store_txn *txn);
-    /* The settlement this call is deciding (an entry of node.deciding), or NULL. */
+    const char *route_region;  /* where route_forward sends it */
+    /* Facts check() found, for the paths after it. */
+    bool crosses_regions;      /* money or a copy on another node: the method's remote path */
+    char remote_region[GJ_ADMDVS_LEN + 1]; /* PayPremium: the region holding the sponsor's money */
+    char push_setl_id[GJ_SETL_ID_MAX + 1]; /* a decision this write changed: delivered after the answer */
+    /* Cross-region state (node/xr/), each with one meaning. */
+    struct xr_settlement *xr_settlement; /* the settlement this call coordinates */
+    struct xr_correction *xr_correction; /* the decision this call corrects */
+    /* The settlement this call is deciding (an entry of the deciding set), or NULL. */
     const char *deciding_setl_id;
     /* Who sent it, proven (authn.c): sealed by a session of this node, so the answer is
      * sealed with the same key; or carried in a batch whose seal proved its sender. */
@@ -163,6 +130,9 @@ typedef struct method_entry {
     const char *(*route)(call *c);
     /* Peer methods are idempotent by their own key (setl_id, leg): no call-id record. */
     bool natural_key;
+    /* The slow path for a request check() found crossing regions (crosses_regions):
+     * the cross-region protocol's entry for this method. */
+    void (*remote)(call *c);
 } method_entry;
 
 /* The method table (ops.c) and its length. */
@@ -177,13 +147,37 @@ void dispatch_bytes(node *n, const uint8_t *bytes, size_t len, call_finish_fn fi
  * and its answer is sealed as part of the batch's. */
 void dispatch_batch_item(node *n, const uint8_t *bytes, size_t len, call_finish_fn finish, void *arg);
 
+/* ---- the call's life (call.c) ---- */
+
+/* A new call for n, its arena ready; NULL when out of memory. */
+call *call_new(node *n);
+/* Pack c's Reply (its reason, or its answer) into c->reply_bytes; false when out of
+ * memory. */
+bool call_build_reply(call *c);
 /* Send the call's answer (reply_bytes if set, else one built from reason/answer) and
  * free the call. */
 void call_finish(call *c);
+/* Drop whatever answer was built and finish with reason. */
+void call_finish_error(call *c, gj_reason reason);
 
-/* From a worker thread: run c->apply in the store writer through the idempotency
- * wrapper and wait. Returns the outcome; c->reply_bytes holds the answer on success. */
-gj_err call_write_wait(call *c);
+/* A call with no client behind it, for work the node does by itself that has to build
+ * an answer as a client would have got it (correcting a decision): caller and call id
+ * as the original call had them. End it with call_discard(). NULL when out of memory. */
+call *call_detached(node *n, const char *caller_id, const char *call_id);
+void call_discard(call *c);
+
+/* ---- idempotent writes (writes.c) ---- */
+
+/* One write step: runs on the store writer inside a nested transaction, sets c->answer
+ * on success. */
+typedef gj_reason (*call_apply_fn)(call *c, store_txn *txn);
+
+/* The fast path: queue the method's apply; the call is finished when it is durable. */
+gj_err call_write_submit(call *c);
+
+/* From a worker thread: run apply in the store writer through the idempotency wrapper
+ * and wait. Returns the outcome; c->reply_bytes holds the answer on success. */
+gj_err call_write_wait(call *c, call_apply_fn apply);
 
 /* The same in two steps, so the worker can do something else while the write is on its
  * way: start queues it (an error means nothing was queued and finish must not be
@@ -194,24 +188,20 @@ typedef struct call_write {
     bool done;
     gj_err result;
 } call_write;
-gj_err call_write_start(call *c, call_write *w);
+gj_err call_write_start(call *c, call_apply_fn apply, call_write *w);
 gj_err call_write_finish(call *c, call_write *w);
 
-/* From a worker thread: run c->apply (which sets c->answer) and then replace the call's
+/* From a worker thread: run apply (which sets c->answer) and then replace the call's
  * idempotency record with the new answer, keyed by c->env's caller and call id and
  * c->request_digest. For a decision corrected after it was written. */
-gj_err call_rewrite_wait(call *c);
+gj_err call_rewrite_wait(call *c, call_apply_fn apply);
 
-/* A call with no client behind it, for work the node does by itself that has to build
- * an answer as a client would have got it (the resolver correcting a decision): caller
- * and call id as the original call had them. End it with call_discard(). NULL when out
- * of memory. */
-call *call_detached(node *n, const char *caller_id, const char *call_id);
-void call_discard(call *c);
-
-/* Forward c unchanged (but for hops and deadline) to the node serving c->route_region
- * and answer with whatever it answers. Runs on a worker. */
-void fed_forward(call *c);
+/* From a worker, before a slow path starts: a repeat of an answered write is answered
+ * again (true; the call is ready to finish), a reused id refused (true), anything else
+ * goes on (false). Waits first for another copy of the call still being decided. */
+bool call_replay_if_answered(call *c);
+/* Wait, within the call's own time, while another copy of it is being decided. */
+void call_await_other_copy(call *c);
 
 /* Zeroed memory that lives until the call ends. NULL only when out of memory. */
 void *call_alloc(call *c, size_t size);

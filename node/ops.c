@@ -10,6 +10,9 @@
 #include "node.h"
 #include "ops.h"
 #include "rules.h"
+#include "routing.h"
+#include "xr/deciding.h"
+#include "xr/planner.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -164,7 +167,7 @@ Gongji__V1__SettleReply *ops_answer_settlement(call *c, const store_settlement *
 
 /* ---- Registry/Enroll ---- */
 
-static gj_reason enroll_check(call *c)
+gj_reason enroll_check(call *c)
 {
     Gongji__V1__EnrollRequest *req = (Gongji__V1__EnrollRequest *)c->request;
     if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
@@ -217,7 +220,7 @@ static gj_reason end_bindings_of(call *c, store_txn *txn, const char *psn_no, ui
     return GJ_R_NONE;
 }
 
-static gj_reason enroll_apply(call *c, store_txn *txn)
+gj_reason enroll_apply(call *c, store_txn *txn)
 {
     Gongji__V1__Person *p = ((Gongji__V1__EnrollRequest *)c->request)->person;
     store_person sp = {0}, old;
@@ -273,7 +276,7 @@ static gj_reason enroll_apply(call *c, store_txn *txn)
 
 /* ---- Registry/Credit ---- */
 
-static gj_reason credit_check(call *c)
+gj_reason credit_check(call *c)
 {
     Gongji__V1__CreditRequest *req = (Gongji__V1__CreditRequest *)c->request;
     gj_reason r;
@@ -286,7 +289,7 @@ static gj_reason credit_check(call *c)
     return rules_check_amount(req->amount);
 }
 
-static gj_reason credit_apply(call *c, store_txn *txn)
+gj_reason credit_apply(call *c, store_txn *txn)
 {
     Gongji__V1__CreditRequest *req = (Gongji__V1__CreditRequest *)c->request;
     store_person person;
@@ -315,7 +318,7 @@ static gj_reason credit_apply(call *c, store_txn *txn)
 
 /* ---- MutualAid/Bind ---- */
 
-static gj_reason bind_check(call *c)
+gj_reason bind_check(call *c)
 {
     Gongji__V1__BindRequest *req = (Gongji__V1__BindRequest *)c->request;
     gj_reason r;
@@ -334,7 +337,7 @@ static gj_reason bind_check(call *c)
     if (b_region[0] != '\0' && strcmp(b_region, c->n->cfg.region) != 0) {
         if (strlen(b_region) != GJ_ADMDVS_LEN || !gj_all_digits(b_region, GJ_ADMDVS_LEN))
             return call_fail(c, GJ_R_FIELD_INVALID, "beneficiary_admdvs must be a 6-digit region code");
-        c->slow = fed_bind_remote; /* the sponsor's node decides, asking the beneficiary's */
+        c->crosses_regions = true; /* the sponsor's node decides, asking the beneficiary's */
     }
     return GJ_R_NONE;
 }
@@ -404,7 +407,7 @@ gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const 
     return GJ_R_NONE;
 }
 
-static gj_reason bind_apply(call *c, store_txn *txn)
+gj_reason bind_apply(call *c, store_txn *txn)
 {
     Gongji__V1__BindRequest *req = (Gongji__V1__BindRequest *)c->request;
     const gj_policy *policy = &c->n->cfg.policy;
@@ -463,7 +466,7 @@ static gj_reason bind_apply(call *c, store_txn *txn)
 
 /* ---- MutualAid/Unbind ---- */
 
-static gj_reason unbind_check(call *c)
+gj_reason unbind_check(call *c)
 {
     Gongji__V1__UnbindRequest *req = (Gongji__V1__UnbindRequest *)c->request;
     gj_reason r;
@@ -484,14 +487,14 @@ static gj_reason unbind_check(call *c)
     store_read_end(txn);
     if (err == GJ_OK && strcmp(b.sponsor_admdvs, c->n->cfg.region) != 0) {
         c->route_region = call_strdup(c, b.sponsor_admdvs);
-        c->slow = fed_forward;
+        c->slow = route_forward;
     } else if (err == GJ_OK && strcmp(b.beneficiary_admdvs, c->n->cfg.region) != 0) {
-        c->slow = fed_unbind_remote;
+        c->crosses_regions = true;
     }
     return GJ_R_NONE;
 }
 
-static gj_reason unbind_apply(call *c, store_txn *txn)
+gj_reason unbind_apply(call *c, store_txn *txn)
 {
     Gongji__V1__UnbindRequest *req = (Gongji__V1__UnbindRequest *)c->request;
     store_binding b;
@@ -521,7 +524,7 @@ static gj_reason unbind_apply(call *c, store_txn *txn)
 
 /* ---- MutualAid/SetOrder ---- */
 
-static gj_reason set_order_check(call *c)
+gj_reason set_order_check(call *c)
 {
     Gongji__V1__SetOrderRequest *req = (Gongji__V1__SetOrderRequest *)c->request;
     gj_reason r;
@@ -537,7 +540,7 @@ static gj_reason set_order_check(call *c)
     return GJ_R_NONE;
 }
 
-static gj_reason set_order_apply(call *c, store_txn *txn)
+gj_reason set_order_apply(call *c, store_txn *txn)
 {
     Gongji__V1__SetOrderRequest *req = (Gongji__V1__SetOrderRequest *)c->request;
     store_person beneficiary;
@@ -571,7 +574,7 @@ static gj_reason set_order_apply(call *c, store_txn *txn)
 
 /* ---- MutualAid/ListBindings (read) ---- */
 
-static gj_reason list_bindings_check(call *c)
+gj_reason list_bindings_check(call *c)
 {
     Gongji__V1__ListBindingsRequest *req = (Gongji__V1__ListBindingsRequest *)c->request;
     gj_reason r;
@@ -652,7 +655,7 @@ done:
 
 /* ---- Settlement/Settle ---- */
 
-static gj_reason settle_check(call *c)
+gj_reason settle_check(call *c)
 {
     Gongji__V1__SettleRequest *req = (Gongji__V1__SettleRequest *)c->request;
     gj_reason r;
@@ -679,7 +682,7 @@ static gj_reason settle_check(call *c)
         return ops_store_reason(c, err);
     for (uint32_t i = 0; i < order.count; i++)
         if (strcmp(order.sponsors[i].admdvs, c->n->cfg.region) != 0)
-            c->slow = fed_settle;
+            c->crosses_regions = true;
     return GJ_R_NONE;
 }
 
@@ -727,7 +730,7 @@ gj_reason ops_pay_from(call *c, store_txn *txn, const char *psn_no, int64_t amou
     return err == GJ_OK ? GJ_R_NONE : ops_store_reason(c, err);
 }
 
-static gj_reason settle_apply(call *c, store_txn *txn)
+gj_reason settle_apply(call *c, store_txn *txn)
 {
     Gongji__V1__SettleRequest *req = (Gongji__V1__SettleRequest *)c->request;
     store_person patient;
@@ -746,14 +749,16 @@ static gj_reason settle_apply(call *c, store_txn *txn)
     if ((err = store_order_get(txn, patient.psn_no, &order)) != GJ_OK)
         return ops_store_reason(c, err);
 
-    rules_sponsor_funds funds[GJ_SPONSORS_MAX] = {{0}};
-    for (uint32_t i = 0; i < order.count && i < GJ_SPONSORS_MAX; i++)
-        if ((r = ops_sponsor_funds(c, txn, order.sponsors[i].psn_no, patient.psn_no,
-                               &funds[i].shareable)) != GJ_R_NONE)
+    /* Every sponsor here: the planner's walk with everything known. */
+    xr_plan plan = {.amount = req->amount, .own_available = own_available, .cascade = c->n->cfg.policy.cascade,
+                    .live = c->n->cfg.policy.live, .leg_count = order.count};
+    for (uint32_t i = 0; i < order.count && i < GJ_SPONSORS_MAX; i++) {
+        plan.legs[i].known = true;
+        if ((r = ops_sponsor_funds(c, txn, order.sponsors[i].psn_no, patient.psn_no, &plan.legs[i].available)) !=
+            GJ_R_NONE)
             return r;
-    rules_settlement_plan plan;
-    rules_plan_settlement(req->amount, own_available, funds, order.count,
-                          c->n->cfg.policy.cascade, &plan);
+    }
+    xr_plan_walk(&plan);
 
     store_settlement s = {.amount = req->amount,
                           .acct_pay = plan.own_pay,
@@ -772,13 +777,13 @@ static gj_reason settle_apply(call *c, store_txn *txn)
         (r = ops_pay_from(c, txn, patient.psn_no, plan.own_pay, STORE_J_SETTLE_OWN, s.setl_id, "")) != GJ_R_NONE)
         return r;
     for (uint32_t i = 0; i < order.count; i++) {
-        if (plan.sponsor_pay[i] == 0)
+        if (plan.legs[i].pay == 0)
             continue;
         const char *sponsor = order.sponsors[i].psn_no;
-        if ((r = ops_pay_from(c, txn, sponsor, plan.sponsor_pay[i], STORE_J_SETTLE_AID, s.setl_id,
+        if ((r = ops_pay_from(c, txn, sponsor, plan.legs[i].pay, STORE_J_SETTLE_AID, s.setl_id,
                           patient.psn_no)) != GJ_R_NONE)
             return r;
-        store_spend spend = {.amount = plan.sponsor_pay[i], .setl_date = c->today,
+        store_spend spend = {.amount = plan.legs[i].pay, .setl_date = c->today,
                              .unix_ms = s.unix_ms, .use = s.use};
         memcpy(spend.sponsor, sponsor, sizeof spend.sponsor);
         memcpy(spend.beneficiary, patient.psn_no, sizeof spend.beneficiary);
@@ -788,7 +793,7 @@ static gj_reason settle_apply(call *c, store_txn *txn)
         uint32_t k = s.part_count++;
         memcpy(s.parts[k].psn_no, sponsor, sizeof s.parts[k].psn_no);
         memcpy(s.parts[k].admdvs, order.sponsors[i].admdvs, sizeof s.parts[k].admdvs);
-        s.parts[k].amount = plan.sponsor_pay[i];
+        s.parts[k].amount = plan.legs[i].pay;
     }
     if ((err = store_settlement_put(txn, &s)) != GJ_OK)
         return ops_store_reason(c, err);
@@ -806,7 +811,7 @@ static gj_reason settle_apply(call *c, store_txn *txn)
 
 /* ---- Settlement/Balance (read) ---- */
 
-static gj_reason balance_check(call *c)
+gj_reason balance_check(call *c)
 {
     Gongji__V1__BalanceRequest *req = (Gongji__V1__BalanceRequest *)c->request;
     gj_reason r;
@@ -841,7 +846,7 @@ static gj_reason balance_check(call *c)
 
 /* ---- Settlement/Records (read) ---- */
 
-static gj_reason records_check(call *c)
+gj_reason records_check(call *c)
 {
     Gongji__V1__RecordsRequest *req = (Gongji__V1__RecordsRequest *)c->request;
     gj_reason r;
@@ -944,7 +949,7 @@ static gj_reason health_answer(call *c)
     ans->store_commit_us = stats.commit_us;
     ans->peer_coalescable_calls = atomic_load(&n->peers.coalescable_calls);
     ans->peer_coalescable_messages = atomic_load(&n->peers.coalescable_messages);
-    ans->settlements_unknown = node_deciding_unknown_count(n);
+    ans->settlements_unknown = deciding_unknown_count(n);
     ans->callers_proven = n->cred != NULL && !n->cfg.insecure_plaintext;
     ans->sessions = n->cred != NULL ? (uint32_t)session_table_count(&n->sessions) : 0;
     store_txn *txn;
@@ -960,12 +965,12 @@ static gj_reason health_answer(call *c)
     return GJ_R_NONE;
 }
 
-static gj_reason health_check(call *c)
+gj_reason health_check(call *c)
 {
     return health_answer(c);
 }
 
-static gj_reason set_clock_check(call *c)
+gj_reason set_clock_check(call *c)
 {
     Gongji__V1__SetClockRequest *req = (Gongji__V1__SetClockRequest *)c->request;
     if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
@@ -980,50 +985,3 @@ static gj_reason set_clock_check(call *c)
     return health_answer(c);
 }
 
-/* ---- the method table ---- */
-
-const method_entry node_methods[] = {
-    {"gongji.v1.Registry/Enroll", &gongji__v1__enroll_request__descriptor, enroll_check, enroll_apply, NULL, false},
-    {"gongji.v1.Registry/Credit", &gongji__v1__credit_request__descriptor, credit_check, credit_apply, NULL, false},
-    {"gongji.v1.MutualAid/Bind", &gongji__v1__bind_request__descriptor, bind_check, bind_apply,
-     fed_route_bind, false},
-    {"gongji.v1.MutualAid/Unbind", &gongji__v1__unbind_request__descriptor, unbind_check, unbind_apply,
-     fed_route_unbind, false},
-    {"gongji.v1.MutualAid/SetOrder", &gongji__v1__set_order_request__descriptor, set_order_check,
-     set_order_apply, NULL, false},
-    {"gongji.v1.MutualAid/ListBindings", &gongji__v1__list_bindings_request__descriptor,
-     list_bindings_check, NULL, NULL, false},
-    {"gongji.v1.Settlement/Settle", &gongji__v1__settle_request__descriptor, settle_check, settle_apply,
-     fed_route_settle, false},
-    {"gongji.v1.Settlement/Balance", &gongji__v1__balance_request__descriptor, balance_check, NULL, NULL, false},
-    {"gongji.v1.Settlement/Records", &gongji__v1__records_request__descriptor, records_check, NULL, NULL, false},
-    {"gongji.v1.Settlement/Revoke", &gongji__v1__revoke_request__descriptor, life_revoke_check,
-     life_revoke_apply, life_route_revoke, false},
-    {"gongji.v1.Settlement/Reverse", &gongji__v1__reverse_request__descriptor, life_reverse_check,
-     life_reverse_apply, life_route_reverse, false},
-    {"gongji.v1.Settlement/PayPremium", &gongji__v1__pay_premium_request__descriptor, life_premium_check,
-     life_premium_apply, life_route_premium, false},
-    {"gongji.v1.Settlement/SettlementRecords", &gongji__v1__settlement_records_request__descriptor,
-     life_settlement_records_check, NULL, NULL, false},
-    {"gongji.v1.Clearing/ClearingTotals", &gongji__v1__clearing_totals_request__descriptor,
-     clearing_totals_check, NULL, NULL, false},
-    {"gongji.v1.Clearing/CloseWindow", &gongji__v1__close_window_request__descriptor, clearing_close_check,
-     clearing_close_apply, NULL, false},
-    {"gongji.v1.Clearing/Reconcile", &gongji__v1__reconcile_request__descriptor, clearing_reconcile_check,
-     NULL, NULL, false},
-    {"gongji.v1.Operator/Health", &gongji__v1__health_request__descriptor, health_check, NULL, NULL, false},
-    {"gongji.v1.Operator/SetClock", &gongji__v1__set_clock_request__descriptor, set_clock_check, NULL, NULL, false},
-    {"gongji.v1.Operator/Audit", &gongji__v1__audit_request__descriptor, audit_check, NULL, NULL, false},
-    {"gongji.v1.Peer/AcceptBinding", &gongji__v1__accept_binding_request__descriptor,
-     fed_accept_binding_check, fed_accept_binding_apply, NULL, true},
-    {"gongji.v1.Peer/Hold", &gongji__v1__hold_request__descriptor, fed_hold_check, fed_hold_apply, NULL, true},
-    {"gongji.v1.Peer/Resolve", &gongji__v1__resolve_request__descriptor, fed_resolve_check,
-     fed_resolve_apply, NULL, true},
-    {"gongji.v1.Peer/QueryDecision", &gongji__v1__query_decision_request__descriptor,
-     fed_query_decision_check, NULL, NULL, true},
-    {"gongji.v1.Peer/ClearingEntries", &gongji__v1__clearing_entries_request__descriptor,
-     clearing_entries_check, NULL, NULL, true},
-    {"gongji.v1.Peer/Batch", &gongji__v1__peer_batch_request__descriptor, batch_check, NULL, NULL, true},
-    {AUTH_OPEN_METHOD, &gongji__v1__open_session_request__descriptor, authn_open_check, NULL, NULL, true},
-};
-const size_t node_method_count = sizeof node_methods / sizeof node_methods[0];

@@ -1,5 +1,5 @@
-/* Helpers shared by the single-region operations (ops.c) and the cross-region ones
- * (federation.c), and the cross-region entry points the method table names. */
+/* Helpers shared by the single-region operations (ops.c) and the cross-region protocol
+ * (node/xr/), and the handlers the method table names. */
 #ifndef GJ_OPS_H
 #define GJ_OPS_H
 
@@ -29,58 +29,24 @@ gj_reason ops_pay_from(call *c, store_txn *txn, const char *psn_no, int64_t amou
 gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const char *sponsor,
                         const char *sponsor_admdvs);
 
-/* ---- federation.c ---- */
-
-/* Routing: the region owning a request, from its payload. */
-const char *fed_route_bind(call *c);
-const char *fed_route_unbind(call *c);
-const char *fed_route_settle(call *c);
-
-/* Slow paths set by check(). */
-void fed_bind_remote(call *c);    /* sponsor here, beneficiary elsewhere */
-void fed_unbind_remote(call *c);  /* sponsor here, beneficiary elsewhere */
-void fed_settle(call *c);         /* beneficiary here, a sponsor elsewhere */
-void fed_premium(call *c);        /* beneficiary here, the paying sponsor elsewhere */
-
-/* Peer methods. */
-gj_reason fed_accept_binding_check(call *c);
-gj_reason fed_accept_binding_apply(call *c, store_txn *txn);
-gj_reason fed_hold_check(call *c);
-gj_reason fed_hold_apply(call *c, store_txn *txn);
-gj_reason fed_resolve_check(call *c);
-gj_reason fed_resolve_apply(call *c, store_txn *txn);
-gj_reason fed_query_decision_check(call *c);
-
-/* What a coordinator told a participant to do with one hold. */
-typedef struct fed_resolve_args {
-    const char *coordinator;
-    const char *setl_id;
-    uint32_t leg;
-    int action;  /* Gongji__V1__LegAction */
-    int64_t amount;
-    const char *sponsor;
-    const char *beneficiary;
-    int32_t post_window;
-    int32_t refund_window;
-    bool up_to;  /* POST: what is held, at most amount; nothing held: a fence */
-} fed_resolve_args;
-gj_reason fed_participant_resolve(store_txn *txn, const fed_resolve_args *a, int32_t today,
-                                  int64_t *resolved_amount, char *detail, size_t detail_size);
-
-/* A remote leg decided before its hold answered (docs/federation.md, "Deciding while
- * the hold is made"), and what the hold came to. */
-typedef struct settle_fix {
-    char setl_id[GJ_SETL_ID_MAX + 1];
-    uint32_t leg;
-    int64_t amount;           /* what the sponsor's node holds or posted; 0: nothing */
-    bool acked;               /* the sponsor's node said so itself (resolver) */
-    store_decision decision;  /* out: the decision as corrected */
-} settle_fix;
-/* The writer's part (c->ext is the settle_fix): leg, clearing row, settlement and the
- * answer made what the hold came to; c->answer is the settlement's answer. */
-gj_reason fed_settle_fix_apply(call *c, store_txn *txn);
-/* The same from the resolver, with a call of its own; GJ_R_NONE when written. */
-gj_reason fed_settle_fix(node *n, settle_fix *fix);
+/* ---- ops.c: registry, bindings here, local settlements, reads, operator ---- */
+gj_reason enroll_check(call *c);
+gj_reason enroll_apply(call *c, store_txn *txn);
+gj_reason credit_check(call *c);
+gj_reason credit_apply(call *c, store_txn *txn);
+gj_reason bind_check(call *c);
+gj_reason bind_apply(call *c, store_txn *txn);
+gj_reason unbind_check(call *c);
+gj_reason unbind_apply(call *c, store_txn *txn);
+gj_reason set_order_check(call *c);
+gj_reason set_order_apply(call *c, store_txn *txn);
+gj_reason list_bindings_check(call *c);
+gj_reason settle_check(call *c);
+gj_reason settle_apply(call *c, store_txn *txn);
+gj_reason balance_check(call *c);
+gj_reason records_check(call *c);
+gj_reason health_check(call *c);
+gj_reason set_clock_check(call *c);
 
 /* ---- batch.c: Peer/Batch, several peer calls in one message ---- */
 gj_reason batch_check(call *c);
@@ -112,19 +78,5 @@ gj_reason life_settlement_records_check(call *c);
 
 /* Operator/Audit. */
 gj_reason audit_check(call *c);
-
-/* The resolver thread (resolver.c). */
-int resolver_start(node *n);
-void resolver_stop(node *n);
-void resolver_wake(node *n);
-/* At start, before serving: put every settlement decided before its hold answered and
- * not yet confirmed into the deciding set as unknown (replays of it then wait until the
- * resolver has asked). -1 when they cannot all be tracked. */
-int resolver_track_unknown(node *n);
-/* Write the acknowledgements gathered so far to their decisions (each resolver round,
- * at stop, and whenever GJ_ACKS_PER_WRITE have gathered). */
-void resolver_write_acks(node *n);
-/* Send every unacknowledged post/void of decision now and record the acks. */
-void resolver_push_decision(node *n, const store_decision *decision);
 
 #endif

@@ -125,23 +125,6 @@ gj_reason rules_check_use(const gj_policy *policy, int use);
  * least 0. */
 int64_t rules_shareable(const store_account *account, int64_t reserve_floor);
 
-/* One sponsor as the planner sees it, in deduction order. */
-typedef struct rules_sponsor_funds {
-    int64_t shareable;  /* rules_shareable() of the sponsor's account; 0 = skipped */
-} rules_sponsor_funds;
-
-typedef struct rules_settlement_plan {
-    int64_t own_pay;                     /* from the patient's own account */
-    int64_t sponsor_pay[GJ_SPONSORS_MAX];/* per sponsor, same order as input */
-    int64_t mulaid_pay;                  /* sum of sponsor_pay */
-    int64_t cash_pay;                    /* the rest */
-} rules_settlement_plan;
-
-/* R6 + R7: own account first (own_available = balance - held, 0 when none), then
- * sponsors in order; cascade takes from each until paid; single takes only from the
- * first sponsor with money. own_pay + mulaid_pay + cash_pay == amount always. */
-void rules_plan_settlement(int64_t amount, int64_t own_available,
-                           const rules_sponsor_funds *sponsors, size_t sponsor_count,
-                           bool cascade, rules_settlement_plan *plan);
+/* The deduction walk (R6, R7, R15) is the planner: node/xr/planner.h. */
 
 #endif

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "authn.h"
 #include "node.h"
+#include "xr/xr.h"
 
 typedef struct answer {
     pthread_mutex_t mu;
@@ -45,8 +46,8 @@ static void setup_once(void)
     memcpy(fuzz_node.cfg.region, "510100", 7);
     rules_policy_default(&fuzz_node.cfg.policy, "510100");
     fuzz_node.cfg.allow_clock_override = true;
-    pthread_mutex_init(&fuzz_node.deciding_mu, NULL);
-    pthread_mutex_init(&fuzz_node.acks_mu, NULL);
+    if (xr_init(&fuzz_node) != 0)
+        abort();
     /* With GONGJI_FUZZ_PKI (a pki.sh directory holding node-510100.pem) the node requires
      * seals, as in production: the input then reaches Auth/Open and the seal checks. */
     const char *pki = getenv("GONGJI_FUZZ_PKI");

@@ -14,6 +14,7 @@
 #include "authz.h"
 #include "gj_util.h"
 #include "node.h"
+#include "xr/xr_internal.h"
 
 typedef struct answer {
     pthread_mutex_t mu;
@@ -43,6 +44,8 @@ static int setup(void **state)
     node_config_defaults(&test_node.cfg);
     memcpy(test_node.cfg.region, "510100", 7);
     rules_policy_default(&test_node.cfg.policy, "510100");
+    if (xr_init(&test_node) != 0)
+        return -1;
     store_options opts = {.map_size = 64 << 20};
     return store_open(&test_node.store, dir, &opts) == GJ_OK ? 0 : -1;
 }
@@ -51,6 +54,7 @@ static int teardown(void **state)
 {
     (void)state;
     store_close(test_node.store);
+    xr_fini(&test_node);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
@@ -294,60 +298,60 @@ static void test_deciding_set_finds_what_it_holds(void **state)
 {
     (void)state;
     node *n = &test_node;
-    assert_true(node_deciding_add(n, "510100-A", "c1", "k1"));
-    assert_true(node_deciding_add(n, "510100-B", "c1", "k2"));
-    assert_true(node_deciding_has(n, "510100-A"));
-    assert_true(node_deciding_has(n, "510100-B"));
-    assert_false(node_deciding_has(n, "510100-C"));
-    assert_false(node_deciding_has(n, "510100-"));
-    assert_true(node_deciding_has_call(n, "c1", "k1"));
-    assert_false(node_deciding_has_call(n, "c1", "k3"));
+    assert_true(deciding_add(n, "510100-A", "c1", "k1"));
+    assert_true(deciding_add(n, "510100-B", "c1", "k2"));
+    assert_true(deciding_has(n, "510100-A"));
+    assert_true(deciding_has(n, "510100-B"));
+    assert_false(deciding_has(n, "510100-C"));
+    assert_false(deciding_has(n, "510100-"));
+    assert_true(deciding_has_call(n, "c1", "k1"));
+    assert_false(deciding_has_call(n, "c1", "k3"));
     /* The fingerprint keeps caller and call apart: ("c", "1k1") is another call. */
-    assert_false(node_deciding_has_call(n, "c", "1k1"));
+    assert_false(deciding_has_call(n, "c", "1k1"));
     /* Only A carries (c1, k1): nothing else is deciding that call. */
-    assert_false(node_deciding_has_other_call(n, "c1", "k1", "510100-A"));
-    assert_true(node_deciding_add(n, "510100-A2", "c1", "k1"));
-    assert_true(node_deciding_has_other_call(n, "c1", "k1", "510100-A"));
+    assert_false(deciding_has_other_call(n, "c1", "k1", "510100-A"));
+    assert_true(deciding_add(n, "510100-A2", "c1", "k1"));
+    assert_true(deciding_has_other_call(n, "c1", "k1", "510100-A"));
 
-    assert_int_equal(node_deciding_unknown_count(n), 0);
-    assert_true(node_deciding_mark_unknown(n, "510100-B", "c1", "k2"));
-    assert_true(node_deciding_is_unknown(n, "510100-B"));
-    assert_false(node_deciding_is_unknown(n, "510100-A"));
+    assert_int_equal(deciding_unknown_count(n), 0);
+    assert_true(deciding_mark_unknown(n, "510100-B", "c1", "k2"));
+    assert_true(deciding_is_unknown(n, "510100-B"));
+    assert_false(deciding_is_unknown(n, "510100-A"));
     /* Not in the set yet: marking adds it (found at start, say). */
-    assert_true(node_deciding_mark_unknown(n, "510100-D", "c2", "k9"));
-    assert_true(node_deciding_has(n, "510100-D"));
-    assert_int_equal(node_deciding_unknown_count(n), 2);
+    assert_true(deciding_mark_unknown(n, "510100-D", "c2", "k9"));
+    assert_true(deciding_has(n, "510100-D"));
+    assert_int_equal(deciding_unknown_count(n), 2);
 
-    node_deciding_remove(n, "510100-A");
-    assert_false(node_deciding_has(n, "510100-A"));
-    assert_true(node_deciding_has(n, "510100-A2"));
-    assert_false(node_deciding_has_other_call(n, "c1", "k1", "510100-A2"));
-    node_deciding_remove(n, "510100-B");
-    assert_false(node_deciding_is_unknown(n, "510100-B"));
-    assert_int_equal(node_deciding_unknown_count(n), 1);
-    node_deciding_remove(n, "510100-A2");
-    node_deciding_remove(n, "510100-D");
-    assert_int_equal(n->deciding_top, 0);
+    deciding_remove(n, "510100-A");
+    assert_false(deciding_has(n, "510100-A"));
+    assert_true(deciding_has(n, "510100-A2"));
+    assert_false(deciding_has_other_call(n, "c1", "k1", "510100-A2"));
+    deciding_remove(n, "510100-B");
+    assert_false(deciding_is_unknown(n, "510100-B"));
+    assert_int_equal(deciding_unknown_count(n), 1);
+    deciding_remove(n, "510100-A2");
+    deciding_remove(n, "510100-D");
+    assert_int_equal(n->xr->deciding.top, 0);
 
     char id[32];
     for (int i = 0; i < GJ_DECIDING_MAX; i++) {
         snprintf(id, sizeof id, "510100-F%d", i);
-        assert_true(node_deciding_add(n, id, "c3", id));
+        assert_true(deciding_add(n, id, "c3", id));
     }
-    assert_false(node_deciding_add(n, "510100-over", "c3", "over"));
-    assert_false(node_deciding_has(n, "510100-over"));
-    node_deciding_remove(n, "510100-F7");
-    assert_true(node_deciding_add(n, "510100-over", "c3", "over"));
-    assert_true(node_deciding_has(n, "510100-over"));
-    assert_true(node_deciding_has(n, "510100-F8"));
-    assert_false(node_deciding_has(n, "510100-F7"));
-    node_deciding_remove(n, "510100-over");
+    assert_false(deciding_add(n, "510100-over", "c3", "over"));
+    assert_false(deciding_has(n, "510100-over"));
+    deciding_remove(n, "510100-F7");
+    assert_true(deciding_add(n, "510100-over", "c3", "over"));
+    assert_true(deciding_has(n, "510100-over"));
+    assert_true(deciding_has(n, "510100-F8"));
+    assert_false(deciding_has(n, "510100-F7"));
+    deciding_remove(n, "510100-over");
     for (int i = 0; i < GJ_DECIDING_MAX; i++) {
         snprintf(id, sizeof id, "510100-F%d", i);
-        node_deciding_remove(n, id);
+        deciding_remove(n, id);
     }
-    assert_int_equal(n->deciding_top, 0);
-    assert_false(node_deciding_has(n, "510100-F0"));
+    assert_int_equal(n->xr->deciding.top, 0);
+    assert_false(deciding_has(n, "510100-F0"));
 }
 
 int main(void)

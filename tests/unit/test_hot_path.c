@@ -14,6 +14,7 @@
 
 #include "gj_util.h"
 #include "node.h"
+#include "xr/xr.h"
 
 /* -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc: count while counting is on. */
 void *__real_malloc(size_t size);
@@ -101,8 +102,8 @@ static int setup(void **state)
     node_config_defaults(&n.cfg);
     memcpy(n.cfg.region, "510100", 7);
     rules_policy_default(&n.cfg.policy, "510100");
-    pthread_mutex_init(&n.deciding_mu, NULL);
-    pthread_mutex_init(&n.acks_mu, NULL);
+    if (xr_init(&n) != 0)
+        return -1;
     store_options opts = {.map_size = 64 << 20};
     if (store_open(&n.store, dir, &opts) != GJ_OK)
         return -1;

@@ -1,0 +1,58 @@
+/* The method table: every method a node serves, with its check (on the receiving
+ * thread), its write (on the store writer), the region that owns a request that names
+ * none, and the cross-region protocol's path when check() finds the request crossing
+ * regions. The one place that ties the handlers (ops.c, lifecycle.c, clearing.c,
+ * audit.c, batch.c, authn.c) and the protocol (node/xr/) to method names. */
+#include "authn.h"
+#include "node.h"
+#include "ops.h"
+#include "routing.h"
+#include "session.h"
+#include "xr/xr.h"
+
+
+const method_entry node_methods[] = {
+    {"gongji.v1.Registry/Enroll", &gongji__v1__enroll_request__descriptor, enroll_check, enroll_apply, NULL, false, NULL},
+    {"gongji.v1.Registry/Credit", &gongji__v1__credit_request__descriptor, credit_check, credit_apply, NULL, false, NULL},
+    {"gongji.v1.MutualAid/Bind", &gongji__v1__bind_request__descriptor, bind_check, bind_apply,
+     route_owner_bind, false, xr_bind},
+    {"gongji.v1.MutualAid/Unbind", &gongji__v1__unbind_request__descriptor, unbind_check, unbind_apply,
+     route_owner_unbind, false, xr_unbind},
+    {"gongji.v1.MutualAid/SetOrder", &gongji__v1__set_order_request__descriptor, set_order_check,
+     set_order_apply, NULL, false, NULL},
+    {"gongji.v1.MutualAid/ListBindings", &gongji__v1__list_bindings_request__descriptor,
+     list_bindings_check, NULL, NULL, false, NULL},
+    {"gongji.v1.Settlement/Settle", &gongji__v1__settle_request__descriptor, settle_check, settle_apply,
+     route_owner_settle, false, xr_settle},
+    {"gongji.v1.Settlement/Balance", &gongji__v1__balance_request__descriptor, balance_check, NULL, NULL, false, NULL},
+    {"gongji.v1.Settlement/Records", &gongji__v1__records_request__descriptor, records_check, NULL, NULL, false, NULL},
+    {"gongji.v1.Settlement/Revoke", &gongji__v1__revoke_request__descriptor, life_revoke_check,
+     life_revoke_apply, life_route_revoke, false, NULL},
+    {"gongji.v1.Settlement/Reverse", &gongji__v1__reverse_request__descriptor, life_reverse_check,
+     life_reverse_apply, life_route_reverse, false, NULL},
+    {"gongji.v1.Settlement/PayPremium", &gongji__v1__pay_premium_request__descriptor, life_premium_check,
+     life_premium_apply, life_route_premium, false, xr_premium},
+    {"gongji.v1.Settlement/SettlementRecords", &gongji__v1__settlement_records_request__descriptor,
+     life_settlement_records_check, NULL, NULL, false, NULL},
+    {"gongji.v1.Clearing/ClearingTotals", &gongji__v1__clearing_totals_request__descriptor,
+     clearing_totals_check, NULL, NULL, false, NULL},
+    {"gongji.v1.Clearing/CloseWindow", &gongji__v1__close_window_request__descriptor, clearing_close_check,
+     clearing_close_apply, NULL, false, NULL},
+    {"gongji.v1.Clearing/Reconcile", &gongji__v1__reconcile_request__descriptor, clearing_reconcile_check,
+     NULL, NULL, false, NULL},
+    {"gongji.v1.Operator/Health", &gongji__v1__health_request__descriptor, health_check, NULL, NULL, false, NULL},
+    {"gongji.v1.Operator/SetClock", &gongji__v1__set_clock_request__descriptor, set_clock_check, NULL, NULL, false, NULL},
+    {"gongji.v1.Operator/Audit", &gongji__v1__audit_request__descriptor, audit_check, NULL, NULL, false, NULL},
+    {"gongji.v1.Peer/AcceptBinding", &gongji__v1__accept_binding_request__descriptor,
+     xr_accept_binding_check, xr_accept_binding_apply, NULL, true, NULL},
+    {"gongji.v1.Peer/Hold", &gongji__v1__hold_request__descriptor, xr_hold_check, xr_hold_apply, NULL, true, NULL},
+    {"gongji.v1.Peer/Resolve", &gongji__v1__resolve_request__descriptor, xr_resolve_check,
+     xr_resolve_apply, NULL, true, NULL},
+    {"gongji.v1.Peer/QueryDecision", &gongji__v1__query_decision_request__descriptor,
+     xr_query_decision_check, NULL, NULL, true, NULL},
+    {"gongji.v1.Peer/ClearingEntries", &gongji__v1__clearing_entries_request__descriptor,
+     clearing_entries_check, NULL, NULL, true, NULL},
+    {"gongji.v1.Peer/Batch", &gongji__v1__peer_batch_request__descriptor, batch_check, NULL, NULL, true, NULL},
+    {AUTH_OPEN_METHOD, &gongji__v1__open_session_request__descriptor, authn_open_check, NULL, NULL, true, NULL},
+};
+const size_t node_method_count = sizeof node_methods / sizeof node_methods[0];

@@ -1,0 +1,210 @@
+/* The resolver: the part of cross-region settlement that outlives a request.
+ *
+ * As coordinator it re-sends every post and void of a decision until the participant
+ * acknowledges it, and records the acknowledgements; as participant it asks the
+ * coordinator about holds left HELD too long and posts or voids them as told. It runs
+ * at start (finishing what a crash interrupted) and then every resolve_interval_ms. */
+#include "xr_internal.h"
+#include "gj_util.h"
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define RESOLVER_BATCH XR_DOWN_MAX /* decisions and holds per round */
+
+typedef struct decision_batch {
+    size_t count;
+    store_decision items[RESOLVER_BATCH];
+} decision_batch;
+
+static bool collect_decision(const store_decision *d, void *arg)
+{
+    decision_batch *b = arg;
+    b->items[b->count++] = *d;
+    return b->count < RESOLVER_BATCH;
+}
+
+typedef struct hold_batch {
+    int64_t older_than;
+    size_t count;
+    store_hold items[RESOLVER_BATCH];
+} hold_batch;
+
+static bool collect_hold(const store_hold *h, void *arg)
+{
+    hold_batch *b = arg;
+    if (h->created_unix_ms <= b->older_than)
+        b->items[b->count++] = *h;
+    return b->count < RESOLVER_BATCH;
+}
+
+typedef struct participant_job {
+    node *n;
+    xr_resolve_args args;
+    gj_reason reason;
+    char detail[256];
+} participant_job;
+
+static gj_err participant_apply(store_txn *txn, void *arg)
+{
+    participant_job *job = arg;
+    int64_t resolved;
+    job->reason = xr_participant_resolve(txn, &job->args, node_today(job->n), &resolved, job->detail,
+                                          sizeof job->detail);
+    return job->reason == GJ_R_NONE ? GJ_OK : GJ_ERR_ABORT;
+}
+
+/* A hold nobody has resolved: ask its coordinator what was decided. */
+static void ask_about_hold(node *n, const store_hold *h)
+{
+    int action = 0;
+    int64_t amount = 0;
+    int32_t post_window = 0, refund_window = 0;
+    if (xr_port_query_decision(n, h, (int)n->cfg.peer_timeout_ms, &action, &amount, &post_window,
+                               &refund_window) != GJ_R_NONE)
+        return; /* the coordinator is away: the money stays held, never lost */
+    participant_job job = {.n = n,
+                           .args = {.coordinator = h->coordinator, .setl_id = h->setl_id, .leg = h->leg,
+                                    .action = action, .amount = amount, .sponsor = h->sponsor,
+                                    .beneficiary = h->beneficiary, .post_window = post_window,
+                                    .refund_window = refund_window}};
+    if (job.args.action == GONGJI__V1__LEG_ACTION__LEG_ACTION_UNSPECIFIED)
+        return; /* still being decided */
+    gj_err err = store_submit_wait(n->store, participant_apply, &job);
+    gj_log(err == GJ_OK ? GJ_LOG_INFO : GJ_LOG_ERROR, "resolve",
+           "setl_id=%s leg=%u asked region %s: %s -> %s %s", h->setl_id, h->leg, h->coordinator,
+           job.args.action == GONGJI__V1__LEG_ACTION__POST   ? "post"
+           : job.args.action == GONGJI__V1__LEG_ACTION__VOID ? "void"
+                                                             : "refund",
+           err == GJ_OK ? "done" : gj_reason_name(job.reason), job.detail);
+}
+
+/* Each round takes up to RESOLVER_BATCH open decisions and stale holds, going on from
+ * where the last round stopped and starting over past the end, and tries a region that
+ * does not answer once per round: when a region is down, what waits for it never keeps
+ * the rest waiting behind it. */
+static void resolve_round(node *n)
+{
+    static decision_batch decisions;  /* only the resolver thread uses these */
+    static hold_batch holds;
+    static char decisions_after[GJ_SETL_ID_MAX + 1], holds_after[GJ_SETL_ID_MAX + 1];
+    static uint32_t holds_after_leg;
+    store_txn *txn;
+    /* Acknowledged legs are on record first, so the scan does not send them again. */
+    xr_write_acks(n);
+    decisions.count = 0;
+    if (store_read_begin(n->store, &txn) == GJ_OK) {
+        store_decision_scan_open_after(txn, decisions_after, collect_decision, &decisions);
+        store_read_end(txn);
+    }
+    if (decisions.count == RESOLVER_BATCH)
+        memcpy(decisions_after, decisions.items[decisions.count - 1].setl_id, sizeof decisions_after);
+    else
+        decisions_after[0] = '\0'; /* reached the end: from the first next time */
+    xr_down_regions down = {0};
+    for (size_t i = 0; i < decisions.count && !n->xr->resolver_stop; i++)
+        xr_push_decision(n, &decisions.items[i], &down);
+
+    holds.count = 0;
+    holds.older_than = gj_now_unix_ms() - n->cfg.resolve_after_ms;
+    if (store_read_begin(n->store, &txn) == GJ_OK) {
+        store_hold_scan_open_after(txn, holds_after, holds_after_leg, collect_hold, &holds);
+        store_read_end(txn);
+    }
+    if (holds.count == RESOLVER_BATCH) {
+        memcpy(holds_after, holds.items[holds.count - 1].setl_id, sizeof holds_after);
+        holds_after_leg = holds.items[holds.count - 1].leg;
+    } else {
+        holds_after[0] = '\0';
+    }
+    for (size_t i = 0; i < holds.count && !n->xr->resolver_stop; i++)
+        ask_about_hold(n, &holds.items[i]);
+}
+
+typedef struct unknown_scan {
+    store_txn *txn;
+    node *n;
+    size_t found, tracked;
+} unknown_scan;
+
+static bool track_unknown(const store_decision *d, void *arg)
+{
+    unknown_scan *us = arg;
+    for (uint32_t k = 0; k < d->leg_count; k++) {
+        if (!d->legs[k].speculative || d->legs[k].acked)
+            continue;
+        store_settlement s;
+        us->found++;
+        if (store_settlement_get(us->txn, d->setl_id, &s) == GJ_OK &&
+            deciding_mark_unknown(us->n, d->setl_id, s.caller_id, s.call_id))
+            us->tracked++;
+        break;
+    }
+    return true;
+}
+
+int xr_track_unknown(node *n)
+{
+    store_txn *txn;
+    if (store_read_begin(n->store, &txn) != GJ_OK)
+        return -1;
+    unknown_scan us = {.txn = txn, .n = n};
+    gj_err err = store_decision_scan_open(txn, track_unknown, &us);
+    store_read_end(txn);
+    if (err != GJ_OK || us.tracked != us.found) {
+        gj_log(GJ_LOG_ERROR, "start", "cannot track %zu settlements decided before their holds answered "
+               "(%zu tracked): %s", us.found, us.tracked, gj_err_name(err));
+        return -1;
+    }
+    if (us.found > 0)
+        gj_log(GJ_LOG_INFO, "start", "%zu settlements were decided before their holds answered; "
+               "asking their sponsors' nodes", us.found);
+    return 0;
+}
+
+static void *resolver_main(void *arg)
+{
+    node *n = arg;
+    pthread_mutex_lock(&n->xr->resolver_mu);
+    while (!n->xr->resolver_stop) {
+        pthread_mutex_unlock(&n->xr->resolver_mu);
+        resolve_round(n);
+        pthread_mutex_lock(&n->xr->resolver_mu);
+        if (n->xr->resolver_stop)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long long ns = until.tv_nsec + (long long)n->cfg.resolve_interval_ms * 1000000LL;
+        until.tv_sec += (time_t)(ns / 1000000000LL);
+        until.tv_nsec = (long)(ns % 1000000000LL);
+        pthread_cond_timedwait(&n->xr->resolver_cv, &n->xr->resolver_mu, &until);
+    }
+    pthread_mutex_unlock(&n->xr->resolver_mu);
+    xr_write_acks(n);
+    return NULL;
+}
+
+int xr_resolver_start(node *n)
+{
+    n->xr->resolver_stop = false;
+    if (pthread_create(&n->xr->resolver, NULL, resolver_main, n) != 0)
+        return -1;
+    n->xr->resolver_running = true;
+    return 0;
+}
+
+void xr_resolver_stop(node *n)
+{
+    if (!n->xr->resolver_running)
+        return;
+    pthread_mutex_lock(&n->xr->resolver_mu);
+    n->xr->resolver_stop = true;
+    pthread_cond_signal(&n->xr->resolver_cv);
+    pthread_mutex_unlock(&n->xr->resolver_mu);
+    pthread_join(n->xr->resolver, NULL);
+    n->xr->resolver_running = false;
+}
