@@ -164,19 +164,3 @@ gj_reason authn_check_seal(call *c)
         gj_strcpy_fit(c->platform_id, sizeof c->platform_id, s.peer.id);
     return GJ_R_NONE;
 }
-
-const uint8_t *authn_seal_answer(call *c, const uint8_t *bytes, size_t len, size_t *out_len)
-{
-    *out_len = len;
-    if (!c->sealed)
-        return bytes;
-    uint8_t *out = call_alloc(c, len + GJ_REPLY_MAC_FIELD_LEN);
-    if (out == NULL)
-        return NULL;
-    memcpy(out, bytes, len);
-    uint8_t mac[GJ_MAC_LEN];
-    gj_reply_mac(c->session_key, c->request_mac, bytes, len, mac);
-    gj_reply_put_mac(out + len, mac);
-    *out_len = len + GJ_REPLY_MAC_FIELD_LEN;
-    return out;
-}

@@ -25,10 +25,6 @@ gj_reason authn_open_check(call *c);
  * call is proven and its answer will be sealed (call_finish adds the MAC). */
 gj_reason authn_check_seal(call *c);
 
-/* The answer's bytes with the MAC of c's session appended (in c's arena); the bytes
- * themselves when c was not sealed. NULL only when out of memory. */
-const uint8_t *authn_seal_answer(call *c, const uint8_t *bytes, size_t len, size_t *out_len);
-
 /* Read the CRL again when it changed (at most every GJ_CRL_CHECK_INTERVAL_MS unless
  * force) and drop the sessions of callers it revokes. Any thread. */
 void authn_refresh(node *n, bool force);

@@ -2,6 +2,7 @@
 #include "node.h"
 #include "authn.h"
 #include "gj_util.h"
+#include "session.h"
 #include "log.h"
 
 #include <stdarg.h>
@@ -198,6 +199,22 @@ static void log_outcome(call *c)
            c->message);
 }
 
+static const uint8_t *seal_answer(call *c, const uint8_t *bytes, size_t len, size_t *out_len)
+{
+    *out_len = len;
+    if (!c->sealed)
+        return bytes;
+    uint8_t *out = call_alloc(c, len + GJ_REPLY_MAC_FIELD_LEN);
+    if (out == NULL)
+        return NULL;
+    memcpy(out, bytes, len);
+    uint8_t mac[GJ_MAC_LEN];
+    gj_reply_mac(c->session_key, c->request_mac, bytes, len, mac);
+    gj_reply_put_mac(out + len, mac);
+    *out_len = len + GJ_REPLY_MAC_FIELD_LEN;
+    return out;
+}
+
 /* Send what c holds (reply_bytes if built, else a reply built from reason) and end. */
 void call_finish(call *c)
 {
@@ -205,7 +222,7 @@ void call_finish(call *c)
     const uint8_t *bytes = NULL;
     size_t len = 0;
     if (c->reply_bytes != NULL || call_build_reply(c))
-        bytes = authn_seal_answer(c, c->reply_bytes, c->reply_len, &len);
+        bytes = seal_answer(c, c->reply_bytes, c->reply_len, &len);
     if (bytes == NULL)
         finish_out_of_memory(c);
     else

@@ -19,11 +19,11 @@ static void run_slow(void *arg)
 }
 
 
-static const method_entry *method_find(const char *name)
+static const method_entry *method_find(const node *n, const char *name)
 {
-    for (size_t i = 0; i < node_method_count; i++)
-        if (strcmp(node_methods[i].name, name) == 0)
-            return &node_methods[i];
+    for (size_t i = 0; i < n->method_count; i++)
+        if (strcmp(n->methods[i].name, name) == 0)
+            return &n->methods[i];
     return NULL;
 }
 
@@ -34,7 +34,7 @@ static gj_reason check_envelope(call *c)
     if (strlen(env->caller_id) > GJ_CALLER_ID_MAX || strlen(env->call_id) > GJ_CALL_ID_MAX)
         return call_fail(c, GJ_R_FIELD_INVALID, "caller_id and call_id are at most %d characters",
                          GJ_CALL_ID_MAX);
-    if ((c->method = method_find(env->method)) == NULL)
+    if ((c->method = method_find(n, env->method)) == NULL)
         return call_fail(c, GJ_R_UNKNOWN_METHOD, "no method named '%.64s'", env->method);
     if (env->deadline_unix_ms != 0 && env->deadline_unix_ms < gj_now_unix_ms())
         return GJ_R_DEADLINE_PASSED;

@@ -105,6 +105,7 @@ int main(int argc, char **argv)
     static node n;
     char err[512];
     node_config_defaults(&n.cfg);
+    methods_install(&n);
     if (node_config_load(&n.cfg, config_path, err, sizeof err) != 0) {
         fprintf(stderr, "gongji-node: %s\n", err);
         return 1;

@@ -56,3 +56,9 @@ const method_entry node_methods[] = {
     {AUTH_OPEN_METHOD, &gongji__v1__open_session_request__descriptor, authn_open_check, NULL, NULL, true, NULL},
 };
 const size_t node_method_count = sizeof node_methods / sizeof node_methods[0];
+
+void methods_install(node *n)
+{
+    n->methods = node_methods;
+    n->method_count = node_method_count;
+}

@@ -32,6 +32,9 @@ struct xr_correction;
 
 typedef struct node {
     node_config cfg;
+    /* What dispatch serves (methods.c installs the table). */
+    const struct method_entry *methods;
+    size_t method_count;
     /* Trust (authn.c, docs/security.md): our credential, TLS for the listener and the
      * peer links, and the sessions callers opened here. cred is NULL only on a node
      * running insecure_plaintext without certificates. */
@@ -135,9 +138,10 @@ typedef struct method_entry {
     void (*remote)(call *c);
 } method_entry;
 
-/* The method table (ops.c) and its length. */
+/* The method table (methods.c) and its length; methods_install gives it to n. */
 extern const method_entry node_methods[];
 extern const size_t node_method_count;
+void methods_install(node *n);
 
 /* Handle one message. Always ends by calling finish exactly once, on this thread or
  * on the store writer thread. Never fails on bad input: bad input gets an error Reply. */

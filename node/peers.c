@@ -1,5 +1,6 @@
 #include "peers.h"
 #include "peer_sessions.h"
+#include "peer_links.h"
 #include "gj_util.h"
 #include "log.h"
 #include "tls.h"
@@ -9,28 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* A fresh socket for p, dialing in the background. */
-static int link_open(peer_link *p, nng_tls_config *tls, nng_socket *out)
-{
-    nng_socket sock;
-    int rv = nng_req0_open(&sock);
-    if (rv != 0) {
-        gj_log(GJ_LOG_ERROR, "peer", "cannot open socket: %s", nng_strerror(rv));
-        return rv;
-    }
-    nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, GJ_MSG_HARD_MAX);
-    /* A restarted peer is found again quickly. */
-    nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 20);
-    nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500);
-    /* Never resend on our own: callers decide, with their own deadlines. */
-    nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    if ((rv = gj_tls_dial(sock, p->cfg->url, tls, &p->dialer)) != 0)
-        gj_log(GJ_LOG_ERROR, "peer", "prefix=%s url=%s cannot dial: %s", p->cfg->prefix, p->cfg->url,
-               nng_strerror(rv));
-    *out = sock;
-    return 0;
-}
 
 int peers_open(peer_set *ps, const node_config *cfg, const gj_cred *cred, nng_tls_config *tls)
 {
@@ -45,7 +24,7 @@ int peers_open(peer_set *ps, const node_config *cfg, const gj_cred *cred, nng_tl
         p->tls = tls;
         pthread_mutex_init(&p->mu, NULL);
         ps->count = i + 1;
-        if (link_open(p, tls, &p->sock) != 0) {
+        if (peer_link_open(p, tls) != 0) {
             peers_close(ps);
             return -1;
         }
@@ -85,128 +64,6 @@ void peers_close(peer_set *ps)
     }
     atomic_store(&ps->session_count, 0);
     pthread_mutex_destroy(&ps->sessions_mu);
-}
-
-static nng_socket link_socket(peer_link *p)
-{
-    pthread_mutex_lock(&p->mu);
-    nng_socket sock = p->sock;
-    pthread_mutex_unlock(&p->mu);
-    return sock;
-}
-
-/* nng 1.5.2's dialer can give up for good when a peer closes a connection during the
- * handshake (as one being killed does): the failed connect reads as "closed" and is
- * never retried (fixed in later nng). After calls in a row get no answer, dial again
- * on the same socket: contexts other threads hold on it stay valid, and closing the
- * socket under them would crash inside nng. */
-#define LINK_FAILURES_BEFORE_REDIAL 3
-#define LINK_REDIAL_MIN_INTERVAL_MS 1000
-
-static void link_no_answer(peer_link *p)
-{
-    if (atomic_fetch_add(&p->failures, 1) + 1 < LINK_FAILURES_BEFORE_REDIAL)
-        return;
-    bool redialed = false;
-    int64_t now = gj_mono_ms();
-    pthread_mutex_lock(&p->mu);
-    if (now - p->reopened_ms >= LINK_REDIAL_MIN_INTERVAL_MS) {
-        nng_dialer fresh;
-        if (gj_tls_dial(p->sock, p->cfg->url, p->tls, &fresh) == 0) {
-            if (nng_dialer_id(p->dialer) > 0)
-                nng_dialer_close(p->dialer);
-            p->dialer = fresh;
-            redialed = true;
-        }
-        p->reopened_ms = now;
-        atomic_store(&p->failures, 0);
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (redialed)
-        gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; dialing again", p->cfg->prefix,
-               p->cfg->url);
-}
-
-peer_link *peers_route(peer_set *ps, const char *region)
-{
-    peer_link *best = NULL;
-    size_t best_len = 0;
-    for (size_t i = 0; i < ps->count; i++) {
-        size_t len = strlen(ps->links[i].cfg->prefix);
-        if (len > best_len && strncmp(region, ps->links[i].cfg->prefix, len) == 0) {
-            best = &ps->links[i];
-            best_len = len;
-        }
-    }
-    return best;
-}
-
-gj_reason peers_call_raw(peer_link *p, const uint8_t *bytes, size_t len, int timeout_ms,
-                         uint8_t **reply, size_t *reply_len)
-{
-    nng_ctx ctx;
-    nng_aio *aio = NULL;
-    nng_msg *msg = NULL;
-    gj_reason reason = GJ_R_REGION_UNREACHABLE;
-    int rv;
-    if (timeout_ms <= 0)
-        return GJ_R_DEADLINE_PASSED;
-    if ((rv = nng_ctx_open(&ctx, link_socket(p))) != 0) {
-        link_no_answer(p);
-        return GJ_R_REGION_UNREACHABLE;
-    }
-    if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rv = nng_msg_alloc(&msg, 0)) != 0 ||
-        (rv = nng_msg_append(msg, bytes, len)) != 0) {
-        reason = GJ_R_OVERLOADED;
-        goto done;
-    }
-    /* One deadline for the send and the answer together. */
-    int64_t until = gj_mono_ms() + timeout_ms;
-    nng_aio_set_timeout(aio, timeout_ms);
-    nng_aio_set_msg(aio, msg);
-    nng_ctx_send(ctx, aio);
-    nng_aio_wait(aio);
-    if ((rv = nng_aio_result(aio)) != 0) {
-        goto done; /* msg still ours */
-    }
-    msg = NULL;
-    int64_t left = until - gj_mono_ms();
-    if (left <= 0)
-        goto done;
-    nng_aio_set_timeout(aio, (nng_duration)left);
-    nng_ctx_recv(ctx, aio);
-    nng_aio_wait(aio);
-    if ((rv = nng_aio_result(aio)) != 0)
-        goto done;
-    nng_msg *answer = nng_aio_get_msg(aio);
-    *reply_len = nng_msg_len(answer);
-    *reply = malloc(*reply_len ? *reply_len : 1);
-    if (*reply == NULL) {
-        nng_msg_free(answer);
-        reason = GJ_R_OVERLOADED;
-        goto done;
-    }
-    memcpy(*reply, nng_msg_body(answer), *reply_len);
-    nng_msg_free(answer);
-    reason = GJ_R_NONE;
-    atomic_store(&p->failures, 0);
-done:
-    if (reason == GJ_R_REGION_UNREACHABLE)
-        link_no_answer(p);
-    if (msg != NULL)
-        nng_msg_free(msg);
-    if (aio != NULL)
-        nng_aio_free(aio);
-    nng_ctx_close(ctx);
-    return reason;
-}
-
-gj_reason peers_reason_by_name(const char *name)
-{
-    for (int r = 1; r < GJ_R_COUNT; r++)
-        if (strcmp(gj_reason_name((gj_reason)r), name) == 0)
-            return (gj_reason)r;
-    return GJ_R_PEER_REFUSED;
 }
 
 /* ---- Peer/Batch: calls to one region that wait together leave together ---- */

@@ -43,6 +43,7 @@ static void setup_once(void)
         abort();
     gj_log_open(NULL, GJ_LOG_ERROR, "510100"); /* a line per call would slow the fuzzer */
     node_config_defaults(&fuzz_node.cfg);
+    methods_install(&fuzz_node);
     memcpy(fuzz_node.cfg.region, "510100", 7);
     rules_policy_default(&fuzz_node.cfg.policy, "510100");
     fuzz_node.cfg.allow_clock_override = true;

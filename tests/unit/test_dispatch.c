@@ -42,6 +42,7 @@ static int setup(void **state)
     if (mkdtemp(dir) == NULL)
         return -1;
     node_config_defaults(&test_node.cfg);
+    methods_install(&test_node);
     memcpy(test_node.cfg.region, "510100", 7);
     rules_policy_default(&test_node.cfg.policy, "510100");
     if (xr_init(&test_node) != 0)

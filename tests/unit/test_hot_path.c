@@ -100,6 +100,7 @@ static int setup(void **state)
     if (mkdtemp(dir) == NULL)
         return -1;
     node_config_defaults(&n.cfg);
+    methods_install(&n);
     memcpy(n.cfg.region, "510100", 7);
     rules_policy_default(&n.cfg.policy, "510100");
     if (xr_init(&n) != 0)
