@@ -74,6 +74,15 @@
  * acknowledgement had not been written). */
 #define GJ_DECIDING_MAX (3 * GJ_WORKERS_MAX)
 #define GJ_WORKER_QUEUE_MAX 1024
+/* Calls that may wait at once on a region that stopped answering (node/region_watch.h);
+ * the rest are refused at once until it answers again. */
+#define GJ_SUSPECT_CALLS_MAX 2
+/* Decisions waiting for the delivery threads (node/xr/delivery.c); past it the resolver
+ * delivers them from the store, and an undecided plan's voids are presumed. */
+#define GJ_DELIVERY_QUEUE_MAX 256
+#define GJ_DELIVERY_THREADS 4
+/* At stop, how long the delivery threads keep sending what is queued. */
+#define GJ_DELIVERY_DRAIN_MS 3000
 /* How long one call to a peer may take when the caller's deadline allows more. */
 #define GJ_PEER_TIMEOUT_DEFAULT_MS 1000
 /* The resolver wakes this often to re-send posts and voids. */

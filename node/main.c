@@ -183,6 +183,8 @@ int main(int argc, char **argv)
         store_close(n.store);
         return 1;
     }
+    if (xr_delivery_start(&n) != 0)
+        gj_log(GJ_LOG_ERROR, "start", "cannot start the delivery threads; the resolver delivers decisions");
     server *srv = NULL;
     if (server_start(&srv, &n, n.cfg.listen_url, n.cfg.contexts) != GJ_OK) {
         workers_stop(n.workers);
@@ -215,6 +217,7 @@ int main(int argc, char **argv)
     }
     xr_resolver_stop(&n);
     workers_stop(n.workers); /* answers what it holds, with SHUTTING_DOWN or for real */
+    xr_delivery_stop(&n);
     xr_write_acks(&n); /* what workers acknowledged last; else re-sent after restart */
     store_close(n.store);
     server_stop(srv, 0);

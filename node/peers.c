@@ -18,6 +18,7 @@ int peers_open(peer_set *ps, const node_config *cfg, const gj_cred *cred, nng_tl
     ps->tls = tls;
     pthread_mutex_init(&ps->outbox_mu, NULL);
     pthread_mutex_init(&ps->sessions_mu, NULL);
+    region_watch_init(&ps->watch);
     for (size_t i = 0; i < cfg->peer_count; i++) {
         peer_link *p = &ps->links[i];
         p->cfg = &cfg->peers[i];
@@ -64,6 +65,7 @@ void peers_close(peer_set *ps)
     }
     atomic_store(&ps->session_count, 0);
     pthread_mutex_destroy(&ps->sessions_mu);
+    region_watch_fini(&ps->watch);
 }
 
 /* ---- Peer/Batch: calls to one region that wait together leave together ---- */
@@ -303,102 +305,86 @@ static void *outbox_sender(void *arg)
     return NULL;
 }
 
+/* Queue a coalescable call in its region's outbox; the outbox, or NULL when the call
+ * must go by itself (no outbox, or the region takes no batches) or the node is closing
+ * (*closing). */
+static peer_outbox *outbox_enqueue(peer_set *ps, peer_link *p, const char *own_region, Gongji__V1__Envelope *env,
+                                   const uint8_t *bytes, size_t len, int timeout_ms, batch_item *me,
+                                   bool *closing)
+{
+    peer_outbox *ob = outbox_for(ps, p, own_region, env->dest_region);
+    atomic_fetch_add(&ps->coalescable_calls, 1);
+    *closing = false;
+    if (ob == NULL || atomic_load(&ob->unsupported)) {
+        atomic_fetch_add(&ps->coalescable_messages, 1);
+        return NULL;
+    }
+    *me = (batch_item){.env = env, .bytes = bytes, .len = len, .until_ms = gj_mono_ms() + timeout_ms};
+    /* One condition per call: a batch's answer wakes its own callers, not every caller
+     * waiting on the region (a broadcast woke ~30 threads per batch, most to sleep again). */
+    pthread_cond_init(&me->answered, NULL);
+    pthread_mutex_lock(&ob->mu);
+    if (ob->closing) {
+        pthread_mutex_unlock(&ob->mu);
+        pthread_cond_destroy(&me->answered);
+        *closing = true;
+        return NULL;
+    }
+    if (ob->tail != NULL)
+        ob->tail->next = me;
+    else
+        ob->head = me;
+    ob->tail = me;
+    pthread_cond_signal(&ob->work);
+    pthread_mutex_unlock(&ob->mu);
+    return ob;
+}
+
+/* Wait for a queued call's answer (or send it by itself when its batch was refused). */
+static gj_reason outbox_await(peer_set *ps, peer_link *p, const char *own_region, peer_outbox *ob,
+                              batch_item *me, uint8_t **reply, size_t *reply_len)
+{
+    pthread_mutex_lock(&ob->mu);
+    while (!me->done)
+        pthread_cond_wait(&me->answered, &ob->mu);
+    pthread_mutex_unlock(&ob->mu);
+    pthread_cond_destroy(&me->answered);
+    if (me->alone) {
+        int left = (int)(me->until_ms - gj_mono_ms());
+        return peers_sealed_call(ps, p, own_region, me->env, left, reply, reply_len);
+    }
+    if (me->reason == GJ_R_NONE && me->reply == me->inline_reply) {
+        /* Copied here, on the thread that will free it. */
+        if ((me->reply = malloc(me->reply_len ? me->reply_len : 1)) == NULL)
+            return GJ_R_OVERLOADED;
+        memcpy(me->reply, me->inline_reply, me->reply_len);
+    }
+    *reply = me->reply;
+    *reply_len = me->reply_len;
+    return me->reason;
+}
+
 /* A coalescable call: queue it in the region's outbox and wait for a sender to bring
  * its answer. */
 static gj_reason outbox_call(peer_set *ps, peer_link *p, const char *own_region, Gongji__V1__Envelope *env,
                              const uint8_t *bytes, size_t len, int timeout_ms, uint8_t **reply,
                              size_t *reply_len)
 {
-    peer_outbox *ob = outbox_for(ps, p, own_region, env->dest_region);
-    atomic_fetch_add(&ps->coalescable_calls, 1);
-    if (ob == NULL || atomic_load(&ob->unsupported)) {
-        atomic_fetch_add(&ps->coalescable_messages, 1);
-        return peers_sealed_call(ps, p, own_region, env, timeout_ms, reply, reply_len);
-    }
-    batch_item me = {.env = env, .bytes = bytes, .len = len, .until_ms = gj_mono_ms() + timeout_ms};
-    /* One condition per call: a batch's answer wakes its own callers, not every caller
-     * waiting on the region (a broadcast woke ~30 threads per batch, most to sleep again). */
-    pthread_cond_init(&me.answered, NULL);
-    pthread_mutex_lock(&ob->mu);
-    if (ob->closing) {
-        pthread_mutex_unlock(&ob->mu);
-        pthread_cond_destroy(&me.answered);
+    batch_item me;
+    bool closing;
+    peer_outbox *ob = outbox_enqueue(ps, p, own_region, env, bytes, len, timeout_ms, &me, &closing);
+    if (closing)
         return GJ_R_SHUTTING_DOWN;
-    }
-    if (ob->tail != NULL)
-        ob->tail->next = &me;
-    else
-        ob->head = &me;
-    ob->tail = &me;
-    pthread_cond_signal(&ob->work);
-    while (!me.done)
-        pthread_cond_wait(&me.answered, &ob->mu);
-    pthread_mutex_unlock(&ob->mu);
-    pthread_cond_destroy(&me.answered);
-    if (me.alone) {
-        int left = (int)(me.until_ms - gj_mono_ms());
-        return peers_sealed_call(ps, p, own_region, env, left, reply, reply_len);
-    }
-    if (me.reason == GJ_R_NONE && me.reply == me.inline_reply) {
-        /* Copied here, on the thread that will free it. */
-        if ((me.reply = malloc(me.reply_len ? me.reply_len : 1)) == NULL)
-            return GJ_R_OVERLOADED;
-        memcpy(me.reply, me.inline_reply, me.reply_len);
-    }
-    *reply = me.reply;
-    *reply_len = me.reply_len;
-    return me.reason;
+    if (ob == NULL)
+        return peers_sealed_call(ps, p, own_region, env, timeout_ms, reply, reply_len);
+    return outbox_await(ps, p, own_region, ob, &me, reply, reply_len);
 }
 
-gj_reason peers_call(peer_set *ps, const char *own_region, const char *dest_region,
-                     const char *method, const char *call_id, const ProtobufCMessage *request,
-                     const ProtobufCMessageDescriptor *answer_desc, int timeout_ms,
-                     ProtobufCMessage **answer, char *detail, size_t detail_size)
+/* A peer's Reply (freed here): its answer decoded, or the reason it gave and its message. */
+static gj_reason decode_reply(uint8_t *reply_bytes, size_t reply_len, const ProtobufCMessageDescriptor *answer_desc,
+                              ProtobufCMessage **answer, char *detail, size_t detail_size)
 {
-    *answer = NULL;
-    if (detail && detail_size)
-        detail[0] = '\0';
-    peer_link *p = peers_route(ps, dest_region);
-    if (p == NULL)
-        return GJ_R_REGION_UNKNOWN;
-    size_t plen = protobuf_c_message_get_packed_size(request);
-    uint8_t *payload = malloc(plen ? plen : 1);
-    if (payload == NULL)
-        return GJ_R_OVERLOADED;
-    protobuf_c_message_pack(request, payload);
-    Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
-    env.method = (char *)method;
-    env.call_id = (char *)call_id;
-    env.deadline_unix_ms = gj_now_unix_ms() + timeout_ms;
-    env.caller_id = (char *)own_region;
-    env.caller_role = GONGJI__V1__ROLE__PEER;
-    env.dest_region = (char *)dest_region;
-    env.origin_region = (char *)own_region;
-    env.payload.data = payload;
-    env.payload.len = plen;
-    uint8_t *reply_bytes = NULL, *bytes = NULL;
-    size_t reply_len = 0;
     gj_reason r;
-    if (peers_coalescable(method)) {
-        /* Packed unsealed to ride in a batch; sealed only if it ends up going alone. */
-        size_t len = gongji__v1__envelope__get_packed_size(&env);
-        if ((bytes = malloc(len ? len : 1)) == NULL) {
-            free(payload);
-            return GJ_R_OVERLOADED;
-        }
-        gongji__v1__envelope__pack(&env, bytes);
-        r = outbox_call(ps, p, own_region, &env, bytes, len, timeout_ms, &reply_bytes, &reply_len);
-    } else {
-        r = peers_sealed_call(ps, p, own_region, &env, timeout_ms, &reply_bytes, &reply_len);
-    }
-    free(bytes);
-    free(payload);
-    if (r != GJ_R_NONE) {
-        if (detail)
-            snprintf(detail, detail_size, "region %s did not answer within %d ms", dest_region,
-                     timeout_ms);
-        return r;
-    }
     Gongji__V1__Reply *reply = gongji__v1__reply__unpack(NULL, reply_len, reply_bytes);
     free(reply_bytes);
     if (reply == NULL)
@@ -413,4 +399,154 @@ gj_reason peers_call(peer_set *ps, const char *own_region, const char *dest_regi
     }
     gongji__v1__reply__free_unpacked(reply, NULL);
     return r;
+}
+
+/* Pack request into env (unsealed) and, for a coalescable method, into *bytes to ride
+ * in a batch; false when out of memory. *payload and *bytes are the caller's to free. */
+static bool pack_call(const char *own_region, const char *dest_region, const char *method, const char *call_id,
+                      const ProtobufCMessage *request, int timeout_ms, Gongji__V1__Envelope *env,
+                      uint8_t **payload, uint8_t **bytes, size_t *len)
+{
+    size_t plen = protobuf_c_message_get_packed_size(request);
+    *bytes = NULL;
+    if ((*payload = malloc(plen ? plen : 1)) == NULL)
+        return false;
+    protobuf_c_message_pack(request, *payload);
+    gongji__v1__envelope__init(env);
+    env->method = (char *)method;
+    env->call_id = (char *)call_id;
+    env->deadline_unix_ms = gj_now_unix_ms() + timeout_ms;
+    env->caller_id = (char *)own_region;
+    env->caller_role = GONGJI__V1__ROLE__PEER;
+    env->dest_region = (char *)dest_region;
+    env->origin_region = (char *)own_region;
+    env->payload.data = *payload;
+    env->payload.len = plen;
+    if (!peers_coalescable(method))
+        return true;
+    *len = gongji__v1__envelope__get_packed_size(env);
+    if ((*bytes = malloc(*len ? *len : 1)) == NULL)
+        return false;
+    gongji__v1__envelope__pack(env, *bytes);
+    return true;
+}
+
+void peers_call_many(peer_set *ps, const char *own_region, peers_request *reqs, size_t count, int timeout_ms)
+{
+    struct pending {
+        peer_link *p;
+        peer_outbox *ob;
+        bool admitted, counted;
+        Gongji__V1__Envelope env;
+        uint8_t *payload, *bytes;
+        size_t len;
+        batch_item item;
+    } *pend = calloc(count ? count : 1, sizeof *pend);
+    for (size_t i = 0; i < count; i++) {
+        peers_request *q = &reqs[i];
+        q->answer = NULL;
+        q->detail[0] = '\0';
+        q->reason = GJ_R_NONE;
+        if (pend == NULL) {
+            q->reason = GJ_R_OVERLOADED;
+            continue;
+        }
+        struct pending *w = &pend[i];
+        if ((w->p = peers_route(ps, q->dest_region)) == NULL) {
+            q->reason = GJ_R_REGION_UNKNOWN;
+            continue;
+        }
+        if (!region_watch_admit(&ps->watch, q->dest_region, &w->counted)) {
+            snprintf(q->detail, sizeof q->detail, "region %s has not answered lately; not asked", q->dest_region);
+            q->reason = GJ_R_REGION_NOT_ANSWERING;
+            continue;
+        }
+        w->admitted = true;
+        if (!pack_call(own_region, q->dest_region, q->method, q->call_id, q->request, timeout_ms, &w->env,
+                       &w->payload, &w->bytes, &w->len)) {
+            q->reason = GJ_R_OVERLOADED;
+            continue;
+        }
+        bool closing = false;
+        if (w->bytes != NULL)
+            w->ob = outbox_enqueue(ps, w->p, own_region, &w->env, w->bytes, w->len, timeout_ms, &w->item, &closing);
+        if (closing)
+            q->reason = GJ_R_SHUTTING_DOWN;
+    }
+    /* Everything queued is on its way together; now each answer in turn (one that could
+     * not be queued goes by itself). */
+    for (size_t i = 0; i < count && pend != NULL; i++) {
+        peers_request *q = &reqs[i];
+        struct pending *w = &pend[i];
+        uint8_t *reply = NULL;
+        size_t reply_len = 0;
+        if (w->ob != NULL)
+            q->reason = outbox_await(ps, w->p, own_region, w->ob, &w->item, &reply, &reply_len);
+        else if (w->admitted && q->reason == GJ_R_NONE)
+            q->reason = peers_sealed_call(ps, w->p, own_region, &w->env, timeout_ms, &reply, &reply_len);
+        if (w->admitted && q->reason == GJ_R_NONE)
+            q->reason = decode_reply(reply, reply_len, q->answer_desc, &q->answer, q->detail, sizeof q->detail);
+        else if (w->admitted && q->detail[0] == '\0')
+            snprintf(q->detail, sizeof q->detail, "region %s did not answer within %d ms", q->dest_region,
+                     timeout_ms);
+        if (w->admitted)
+            region_watch_done(&ps->watch, q->dest_region, w->counted, q->reason);
+        free(w->bytes);
+        free(w->payload);
+    }
+    free(pend);
+}
+
+static gj_reason call_once(peer_set *ps, peer_link *p, const char *own_region, const char *dest_region,
+                           const char *method, const char *call_id, const ProtobufCMessage *request,
+                           const ProtobufCMessageDescriptor *answer_desc, int timeout_ms,
+                           ProtobufCMessage **answer, char *detail, size_t detail_size);
+
+gj_reason peers_call(peer_set *ps, const char *own_region, const char *dest_region,
+                     const char *method, const char *call_id, const ProtobufCMessage *request,
+                     const ProtobufCMessageDescriptor *answer_desc, int timeout_ms,
+                     ProtobufCMessage **answer, char *detail, size_t detail_size)
+{
+    *answer = NULL;
+    if (detail && detail_size)
+        detail[0] = '\0';
+    peer_link *p = peers_route(ps, dest_region);
+    if (p == NULL)
+        return GJ_R_REGION_UNKNOWN;
+    bool counted;
+    if (!region_watch_admit(&ps->watch, dest_region, &counted)) {
+        if (detail)
+            snprintf(detail, detail_size, "region %s has not answered lately; not asked", dest_region);
+        return GJ_R_REGION_NOT_ANSWERING;
+    }
+    gj_reason r = call_once(ps, p, own_region, dest_region, method, call_id, request, answer_desc, timeout_ms,
+                            answer, detail, detail_size);
+    region_watch_done(&ps->watch, dest_region, counted, r);
+    return r;
+}
+
+static gj_reason call_once(peer_set *ps, peer_link *p, const char *own_region, const char *dest_region,
+                           const char *method, const char *call_id, const ProtobufCMessage *request,
+                           const ProtobufCMessageDescriptor *answer_desc, int timeout_ms,
+                           ProtobufCMessage **answer, char *detail, size_t detail_size)
+{
+    Gongji__V1__Envelope env;
+    uint8_t *payload = NULL, *bytes = NULL, *reply_bytes = NULL;
+    size_t len = 0, reply_len = 0;
+    if (!pack_call(own_region, dest_region, method, call_id, request, timeout_ms, &env, &payload, &bytes, &len)) {
+        free(payload);
+        free(bytes);
+        return GJ_R_OVERLOADED;
+    }
+    gj_reason r = bytes != NULL
+                      ? outbox_call(ps, p, own_region, &env, bytes, len, timeout_ms, &reply_bytes, &reply_len)
+                      : peers_sealed_call(ps, p, own_region, &env, timeout_ms, &reply_bytes, &reply_len);
+    free(bytes);
+    free(payload);
+    if (r != GJ_R_NONE) {
+        if (detail)
+            snprintf(detail, detail_size, "region %s did not answer within %d ms", dest_region, timeout_ms);
+        return r;
+    }
+    return decode_reply(reply_bytes, reply_len, answer_desc, answer, detail, detail_size);
 }

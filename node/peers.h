@@ -15,6 +15,7 @@
 #include "credential.h"
 #include "gongji.pb-c.h"
 #include "reasons.h"
+#include "region_watch.h"
 #include "session.h"
 
 typedef struct peer_link {
@@ -78,6 +79,9 @@ typedef struct peer_set {
      * that went alone): calls / messages = what a message carries on average. */
     _Atomic uint64_t coalescable_calls;
     _Atomic uint64_t coalescable_messages;
+    /* Regions that stopped answering: calls to them are refused at once, but for a few
+     * that find out whether they are back. */
+    region_watch watch;
 } peer_set;
 
 /* Our reason for a reason name a peer answered (GJ_R_PEER_REFUSED when it is none of ours). */
@@ -107,10 +111,26 @@ gj_reason peers_call_raw(peer_link *p, const uint8_t *bytes, size_t len, int tim
  * whatever else waits there (alone when nothing does). On GJ_R_NONE *answer (caller frees with
  * protobuf_c_message_free_unpacked) is the decoded answer. When the peer answered with
  * an error, returns that reason (GJ_R_PEER_REFUSED when its name is not one of ours) and
- * copies the peer's message into detail (may be NULL). */
+ * copies the peer's message into detail (may be NULL). A region that has not answered
+ * lately is not asked (REGION_NOT_ANSWERING) while others already wait on it. */
 gj_reason peers_call(peer_set *ps, const char *own_region, const char *dest_region,
                      const char *method, const char *call_id, const ProtobufCMessage *request,
                      const ProtobufCMessageDescriptor *answer_desc, int timeout_ms,
                      ProtobufCMessage **answer, char *detail, size_t detail_size);
+
+/* Several calls at once, for a thread that has many to make and no reason to wait for
+ * each in turn (delivering decisions): coalescable ones are queued in their regions'
+ * outboxes together and travel in the same batches; each gets its own outcome. */
+typedef struct peers_request {
+    const char *dest_region;
+    const char *method;
+    const char *call_id;
+    const ProtobufCMessage *request;
+    const ProtobufCMessageDescriptor *answer_desc;
+    gj_reason reason;          /* out */
+    ProtobufCMessage *answer;  /* out, on GJ_R_NONE: the caller frees it */
+    char detail[160];          /* out: why not */
+} peers_request;
+void peers_call_many(peer_set *ps, const char *own_region, peers_request *reqs, size_t count, int timeout_ms);
 
 #endif

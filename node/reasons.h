@@ -85,6 +85,7 @@ enum gj_code {
     X(DEADLINE_PASSED, DEADLINE_EXCEEDED, "the request's deadline has passed")                \
     X(REGION_UNKNOWN, NOT_FOUND, "no node serves that region")                                \
     X(REGION_UNREACHABLE, UNAVAILABLE, "the region's node did not answer")                    \
+    X(REGION_NOT_ANSWERING, UNAVAILABLE, "not asked: the region's node has not answered lately") \
     X(HOPS_EXCEEDED, ABORTED, "the request was forwarded too many times")                     \
     X(OVERLOADED, RESOURCE_EXHAUSTED, "the node is busy; try again")                          \
     X(CLOCK_OVERRIDE_DISABLED, FAILED_PRECONDITION, "this node does not allow setting its date") \

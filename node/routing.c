@@ -48,7 +48,14 @@ void route_forward(call *c)
     gongji__v1__envelope__pack(&fwd, bytes);
     uint8_t *reply = NULL;
     size_t reply_len = 0;
+    bool counted;
+    if (!region_watch_admit(&n->peers.watch, region, &counted)) {
+        call_fail(c, GJ_R_REGION_NOT_ANSWERING, "region %s has not answered lately; not asked", region);
+        call_finish(c);
+        return;
+    }
     gj_reason r = peers_call_raw(p, bytes, len, (int)(deadline - now), &reply, &reply_len);
+    region_watch_done(&n->peers.watch, region, counted, r);
     if (r != GJ_R_NONE) {
         call_fail(c, r, "region %s (via %s) did not answer within %lld ms", region, p->cfg->url,
                   (long long)(deadline - now));

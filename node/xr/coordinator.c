@@ -200,7 +200,7 @@ static void void_undecided(node *n, const xr_settlement *xs)
         d.legs[k].action = STORE_LEG_VOID;
     }
     if (d.leg_count > 0)
-        xr_push_decision(n, &d, NULL);
+        xr_deliver(n, &d);
 }
 
 /* Write the decision while leg i's hold is on its way (steps 2-4). On return c holds the
@@ -319,7 +319,7 @@ static void run(call *c, xr_settlement *xs)
     /* Answered first; then the posts (repeated by the resolver until acknowledged), or
      * the voids of an undecided plan, which may wait on a node that is down. */
     if (decided && decision.leg_count > 0)
-        xr_push_decision(n, &decision, NULL);
+        xr_deliver(n, &decision);
     if (undecided != NULL) {
         void_undecided(n, undecided);
         free(undecided);

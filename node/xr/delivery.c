@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct ack_job {
@@ -95,78 +96,200 @@ static bool region_is_down(const xr_down_regions *down, const char *region)
     return false;
 }
 
-void xr_push_decision(node *n, const store_decision *d, xr_down_regions *down)
+/* d as it stands: a leg decided before its hold answered may have been corrected since
+ * d was read (a round's snapshot, a queued copy); once the settlement is no longer
+ * being decided its correction, if any, is on record (the worker lets go of it only
+ * after), so what the record says now is sent, never the first guess. NULL: not now. */
+static const store_decision *as_it_stands(node *n, const store_decision *d, store_decision *now)
 {
-    /* A leg decided before its hold answered may have been corrected since d was read
-     * (a round's snapshot): once the settlement is no longer being decided, its
-     * correction, if any, is on record (the worker lets go of it only after), so send
-     * what the record says now, never the first guess. */
-    store_decision now;
     bool guessed = false;
     for (uint32_t k = 0; k < d->leg_count; k++)
         guessed |= d->legs[k].speculative && !d->legs[k].acked;
-    if (guessed && !deciding_has(n, d->setl_id)) {
-        store_txn *txn;
-        if (store_read_begin(n->store, &txn) != GJ_OK)
-            return; /* the next round tries again */
-        gj_err err = store_decision_get(txn, d->setl_id, &now);
-        store_read_end(txn);
-        if (err != GJ_OK)
-            return;
-        d = &now;
-    }
+    if (!guessed || deciding_has(n, d->setl_id))
+        return d;
+    store_txn *txn;
+    if (store_read_begin(n->store, &txn) != GJ_OK)
+        return NULL; /* the next round tries again */
+    gj_err err = store_decision_get(txn, d->setl_id, now);
+    store_read_end(txn);
+    return err == GJ_OK ? now : NULL;
+}
+
+/* The legs of d to send now, into calls (at most GJ_SPONSORS_MAX); how many. */
+static size_t legs_to_send(node *n, const store_decision *d, const xr_down_regions *down, xr_resolve_call *calls)
+{
+    size_t count = 0;
     for (uint32_t k = 0; k < d->leg_count; k++) {
-        if (d->legs[k].acked)
+        if (d->legs[k].acked || region_is_down(down, d->legs[k].admdvs))
             continue;
         /* A leg decided before its hold answered: while its worker still waits for that
          * answer, the worker sends the post; once nobody here knows what the hold came
          * to (a crash, a failed correction), the sponsor's node says, by posting what it
          * holds, and the decision is corrected to that. */
-        if (region_is_down(down, d->legs[k].admdvs))
-            continue;
         bool up_to = false;
         if (d->legs[k].speculative && deciding_has(n, d->setl_id)) {
             if (!deciding_is_unknown(n, d->setl_id))
                 continue;
             up_to = true;
         }
-        int64_t moved = 0;
-        char detail[256];
-        gj_reason r = xr_port_resolve(n, d->legs[k].admdvs, d, k, up_to, (int)n->cfg.peer_timeout_ms, &moved,
-                                      detail, sizeof detail);
-        if (r == GJ_R_NONE && up_to) {
-            xr_correction fix = {.leg = d->legs[k].leg, .amount = moved, .acked = true};
-            memcpy(fix.setl_id, d->setl_id, sizeof fix.setl_id);
-            if (xr_correct(n, &fix) == GJ_R_NONE) {
-                deciding_remove(n, d->setl_id); /* known now: replays may answer */
-                gj_log(GJ_LOG_INFO, "resolve", "setl_id=%s leg=%u decided before its hold answered: %" PRId64
-                       " of %" PRId64 " posted", d->setl_id, d->legs[k].leg, moved, d->legs[k].amount);
-            }
-        } else if (r == GJ_R_NONE) {
-            xr_note_ack(n, d->setl_id, d->legs[k].leg, d->legs[k].action);
-        } else {
-            if (down != NULL && down->count < XR_DOWN_MAX &&
-                (r == GJ_R_REGION_UNREACHABLE || r == GJ_R_DEADLINE_PASSED))
-                gj_strcpy_fit(down->region[down->count++], sizeof down->region[0], d->legs[k].admdvs);
-            /* A conflict means the two sides disagree about money: loud, and kept open
-             * so the audit shows it. Unreachable peers are simply tried again later. */
-            gj_log(r == GJ_R_HOLD_CONFLICT || r == GJ_R_HOLD_NOT_FOUND ? GJ_LOG_ERROR : GJ_LOG_DEBUG,
-                   "resolve", "setl_id=%s leg=%u region=%s action=%d: %s %s", d->setl_id,
-                   d->legs[k].leg, d->legs[k].admdvs, d->legs[k].action, gj_reason_name(r), detail);
-        }
+        calls[count++] = (xr_resolve_call){.d = d, .k = k, .up_to = up_to};
     }
+    return count;
+}
+
+/* What one leg's answer means here: an acknowledgement, a correction, or a retry later. */
+static void leg_answered(node *n, const xr_resolve_call *call, xr_down_regions *down)
+{
+    const store_decision *d = call->d;
+    uint32_t k = call->k;
+    gj_reason r = call->reason;
+    if (r == GJ_R_NONE && call->up_to) {
+        xr_correction fix = {.leg = d->legs[k].leg, .amount = call->moved, .acked = true};
+        memcpy(fix.setl_id, d->setl_id, sizeof fix.setl_id);
+        if (xr_correct(n, &fix) == GJ_R_NONE) {
+            deciding_remove(n, d->setl_id); /* known now: replays may answer */
+            gj_log(GJ_LOG_INFO, "resolve", "setl_id=%s leg=%u decided before its hold answered: %" PRId64
+                   " of %" PRId64 " posted", d->setl_id, d->legs[k].leg, call->moved, d->legs[k].amount);
+        }
+    } else if (r == GJ_R_NONE) {
+        xr_note_ack(n, d->setl_id, d->legs[k].leg, d->legs[k].action);
+    } else {
+        if (down != NULL && down->count < XR_DOWN_MAX && !region_is_down(down, d->legs[k].admdvs) &&
+            (r == GJ_R_REGION_UNREACHABLE || r == GJ_R_DEADLINE_PASSED || r == GJ_R_REGION_NOT_ANSWERING))
+            gj_strcpy_fit(down->region[down->count++], sizeof down->region[0], d->legs[k].admdvs);
+        /* A conflict means the two sides disagree about money: loud, and kept open so
+         * the audit shows it. Unreachable peers are simply tried again later. */
+        gj_log(r == GJ_R_HOLD_CONFLICT || r == GJ_R_HOLD_NOT_FOUND ? GJ_LOG_ERROR : GJ_LOG_DEBUG, "resolve",
+               "setl_id=%s leg=%u region=%s action=%d: %s %s", d->setl_id, d->legs[k].leg, d->legs[k].admdvs,
+               d->legs[k].action, gj_reason_name(r), call->detail);
+    }
+}
+
+void xr_push_decision(node *n, const store_decision *d, xr_down_regions *down)
+{
+    store_decision now;
+    xr_resolve_call calls[GJ_SPONSORS_MAX];
+    if ((d = as_it_stands(n, d, &now)) == NULL)
+        return;
+    size_t count = legs_to_send(n, d, down, calls);
+    xr_port_resolve_many(n, calls, count, (int)n->cfg.peer_timeout_ms);
+    for (size_t i = 0; i < count; i++)
+        leg_answered(n, &calls[i], down);
+}
+
+void xr_deliver(node *n, const store_decision *d)
+{
+    struct xr_state *xr = n->xr;
+    pthread_mutex_lock(&xr->delivery_mu);
+    if (xr->delivery_count < GJ_DELIVERY_QUEUE_MAX && !xr->delivery_stop && xr->delivery_threads > 0) {
+        xr->delivery_queue[(xr->delivery_head + xr->delivery_count++) % GJ_DELIVERY_QUEUE_MAX] = *d;
+        pthread_cond_signal(&xr->delivery_cv);
+    } else {
+        xr->delivery_dropped++; /* on record: the resolver's; undecided: presumed abort */
+    }
+    pthread_mutex_unlock(&xr->delivery_mu);
+}
+
+/* Decisions a delivery thread takes at once: their legs travel together. */
+#define XR_DELIVER_AT_ONCE 16
+
+/* What one delivery thread works on: decisions taken together and their legs. */
+typedef struct delivery_work {
+    store_decision taken[XR_DELIVER_AT_ONCE];
+    store_decision now[XR_DELIVER_AT_ONCE];
+    xr_resolve_call calls[XR_DELIVER_AT_ONCE * GJ_SPONSORS_MAX];
+} delivery_work;
+
+static void deliver_taken(node *n, delivery_work *w, size_t taken)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < taken; i++) {
+        const store_decision *d = as_it_stands(n, &w->taken[i], &w->now[i]);
+        if (d != NULL)
+            count += legs_to_send(n, d, NULL, &w->calls[count]);
+    }
+    xr_port_resolve_many(n, w->calls, count, (int)n->cfg.peer_timeout_ms);
+    for (size_t i = 0; i < count; i++)
+        leg_answered(n, &w->calls[i], NULL);
+}
+
+static void *delivery_main(void *arg)
+{
+    node *n = arg;
+    struct xr_state *xr = n->xr;
+    pthread_setname_np(pthread_self(), "gj-deliver");
+    delivery_work *w = malloc(sizeof *w); /* ~100 KiB: not on the thread's stack */
+    pthread_mutex_lock(&xr->delivery_mu);
+    for (;;) {
+        while (xr->delivery_count == 0 && !xr->delivery_stop)
+            pthread_cond_wait(&xr->delivery_cv, &xr->delivery_mu);
+        /* Stopping: what is queued still goes out, within the stop's bound; a post not
+         * sent leaves its sponsor's money held until the resolver sends it after a
+         * restart, and a decision made before its hold answered is unknown until then. */
+        if (xr->delivery_stop && (xr->delivery_count == 0 || gj_mono_ms() >= xr->delivery_drain_until))
+            break;
+        size_t taken = 0;
+        while (w != NULL && taken < XR_DELIVER_AT_ONCE && xr->delivery_count > 0) {
+            w->taken[taken++] = xr->delivery_queue[xr->delivery_head];
+            xr->delivery_head = (xr->delivery_head + 1) % GJ_DELIVERY_QUEUE_MAX;
+            xr->delivery_count--;
+        }
+        if (w == NULL) {
+            xr->delivery_dropped += xr->delivery_count; /* no memory: the resolver's */
+            xr->delivery_count = 0;
+            continue;
+        }
+        pthread_mutex_unlock(&xr->delivery_mu);
+        deliver_taken(n, w, taken);
+        pthread_mutex_lock(&xr->delivery_mu);
+    }
+    pthread_mutex_unlock(&xr->delivery_mu);
+    free(w);
+    return NULL;
+}
+
+int xr_delivery_start(node *n)
+{
+    struct xr_state *xr = n->xr;
+    for (unsigned i = 0; i < GJ_DELIVERY_THREADS; i++) {
+        if (pthread_create(&xr->delivery[i], NULL, delivery_main, n) != 0)
+            return -1;
+        pthread_mutex_lock(&xr->delivery_mu);
+        xr->delivery_threads = i + 1;
+        pthread_mutex_unlock(&xr->delivery_mu);
+    }
+    return 0;
+}
+
+void xr_delivery_stop(node *n)
+{
+    struct xr_state *xr = n->xr;
+    pthread_mutex_lock(&xr->delivery_mu);
+    xr->delivery_stop = true;
+    xr->delivery_drain_until = gj_mono_ms() + GJ_DELIVERY_DRAIN_MS;
+    unsigned threads = xr->delivery_threads;
+    pthread_cond_broadcast(&xr->delivery_cv);
+    pthread_mutex_unlock(&xr->delivery_mu);
+    for (unsigned i = 0; i < threads; i++)
+        pthread_join(xr->delivery[i], NULL);
+    pthread_mutex_lock(&xr->delivery_mu);
+    xr->delivery_threads = 0;
+    if (xr->delivery_count > 0)
+        gj_log(GJ_LOG_INFO, "stop", "%zu decisions left to the resolver after restart", xr->delivery_count);
+    xr->delivery_count = 0;
+    pthread_mutex_unlock(&xr->delivery_mu);
 }
 
 void xr_deliver_decision_of(node *n, const char *setl_id)
 {
     store_txn *txn;
-    store_decision d;
+    static _Thread_local store_decision d;
     if (store_read_begin(n->store, &txn) != GJ_OK)
         return; /* the resolver delivers it */
     gj_err err = store_decision_get(txn, setl_id, &d);
     store_read_end(txn);
     if (err == GJ_OK)
-        xr_push_decision(n, &d, NULL);
+        xr_deliver(n, &d);
 }
 
 gj_reason xr_query_decision_check(call *c)

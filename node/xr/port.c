@@ -6,6 +6,7 @@
 #include "session.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 gj_reason xr_port_hold(node *n, const char *region, const xr_hold_ask *ask, int timeout_ms, int64_t *held,
@@ -33,30 +34,48 @@ gj_reason xr_port_hold(node *n, const char *region, const xr_hold_ask *ask, int 
     return r;
 }
 
-gj_reason xr_port_resolve(node *n, const char *region, const store_decision *d, uint32_t k, bool up_to,
-                          int timeout_ms, int64_t *moved, char *detail, size_t detail_size)
+void xr_port_resolve_many(node *n, xr_resolve_call *calls, size_t count, int timeout_ms)
 {
-    Gongji__V1__ResolveRequest req = GONGJI__V1__RESOLVE_REQUEST__INIT;
-    req.up_to = up_to;
-    req.setl_id = (char *)d->setl_id;
-    req.leg = d->legs[k].leg;
-    req.action = d->legs[k].action == STORE_LEG_POST   ? GONGJI__V1__LEG_ACTION__POST
-                 : d->legs[k].action == STORE_LEG_VOID ? GONGJI__V1__LEG_ACTION__VOID
-                                                       : GONGJI__V1__LEG_ACTION__REFUND_LEG;
-    req.amount = d->legs[k].amount;
-    req.post_window = d->post_window;
-    req.refund_window = d->refund_window;
-    req.sponsor_psn_no = (char *)d->legs[k].sponsor;
-    req.beneficiary_psn_no = (char *)d->beneficiary;
-    char call_id[GJ_CALL_ID_MAX + 1];
-    snprintf(call_id, sizeof call_id, "%.40s/%u/%d", d->setl_id, d->legs[k].leg, req.action);
-    ProtobufCMessage *answer = NULL;
-    gj_reason r = peers_call(&n->peers, n->cfg.region, region, "gongji.v1.Peer/Resolve", call_id, &req.base,
-                             &gongji__v1__resolve_reply__descriptor, timeout_ms, &answer, detail, detail_size);
-    *moved = answer != NULL ? ((Gongji__V1__ResolveReply *)answer)->amount : 0;
-    if (answer != NULL)
-        protobuf_c_message_free_unpacked(answer, NULL);
-    return r;
+    Gongji__V1__ResolveRequest *reqs = calloc(count ? count : 1, sizeof *reqs);
+    peers_request *qs = calloc(count ? count : 1, sizeof *qs);
+    char (*call_ids)[GJ_CALL_ID_MAX + 1] = calloc(count ? count : 1, sizeof *call_ids);
+    if (reqs == NULL || qs == NULL || call_ids == NULL) {
+        for (size_t i = 0; i < count; i++)
+            calls[i].reason = GJ_R_OVERLOADED;
+        count = 0;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const store_decision *d = calls[i].d;
+        uint32_t k = calls[i].k;
+        Gongji__V1__ResolveRequest *req = &reqs[i];
+        gongji__v1__resolve_request__init(req);
+        req->up_to = calls[i].up_to;
+        req->setl_id = (char *)d->setl_id;
+        req->leg = d->legs[k].leg;
+        req->action = d->legs[k].action == STORE_LEG_POST   ? GONGJI__V1__LEG_ACTION__POST
+                      : d->legs[k].action == STORE_LEG_VOID ? GONGJI__V1__LEG_ACTION__VOID
+                                                            : GONGJI__V1__LEG_ACTION__REFUND_LEG;
+        req->amount = d->legs[k].amount;
+        req->post_window = d->post_window;
+        req->refund_window = d->refund_window;
+        req->sponsor_psn_no = (char *)d->legs[k].sponsor;
+        req->beneficiary_psn_no = (char *)d->beneficiary;
+        snprintf(call_ids[i], sizeof call_ids[i], "%.40s/%u/%d", d->setl_id, d->legs[k].leg, req->action);
+        qs[i] = (peers_request){.dest_region = d->legs[k].admdvs, .method = "gongji.v1.Peer/Resolve",
+                                .call_id = call_ids[i], .request = &req->base,
+                                .answer_desc = &gongji__v1__resolve_reply__descriptor};
+    }
+    peers_call_many(&n->peers, n->cfg.region, qs, count, timeout_ms);
+    for (size_t i = 0; i < count; i++) {
+        calls[i].reason = qs[i].reason;
+        calls[i].moved = qs[i].answer != NULL ? ((Gongji__V1__ResolveReply *)qs[i].answer)->amount : 0;
+        memcpy(calls[i].detail, qs[i].detail, sizeof calls[i].detail);
+        if (qs[i].answer != NULL)
+            protobuf_c_message_free_unpacked(qs[i].answer, NULL);
+    }
+    free(call_ids);
+    free(qs);
+    free(reqs);
 }
 
 gj_reason xr_port_query_decision(node *n, const store_hold *h, int timeout_ms, int *action, int64_t *amount,

@@ -8,6 +8,13 @@ int xr_init(node *n)
     struct xr_state *xr = calloc(1, sizeof *xr);
     if (xr == NULL)
         return -1;
+    xr->delivery_queue = calloc(GJ_DELIVERY_QUEUE_MAX, sizeof *xr->delivery_queue);
+    if (xr->delivery_queue == NULL) {
+        free(xr);
+        return -1;
+    }
+    pthread_mutex_init(&xr->delivery_mu, NULL);
+    pthread_cond_init(&xr->delivery_cv, NULL);
     pthread_mutex_init(&xr->deciding.mu, NULL);
     pthread_mutex_init(&xr->acks_mu, NULL);
     pthread_mutex_init(&xr->resolver_mu, NULL);
@@ -25,6 +32,9 @@ void xr_fini(node *n)
     pthread_mutex_destroy(&xr->resolver_mu);
     pthread_mutex_destroy(&xr->acks_mu);
     pthread_mutex_destroy(&xr->deciding.mu);
+    pthread_cond_destroy(&xr->delivery_cv);
+    pthread_mutex_destroy(&xr->delivery_mu);
+    free(xr->delivery_queue);
     free(xr);
     n->xr = NULL;
 }

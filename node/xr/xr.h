@@ -47,9 +47,12 @@ void xr_deliver_decision_of(node *n, const char *setl_id);
  * yet confirmed goes into the deciding set as unknown (replays of it then wait until
  * the resolver has asked). -1 when they cannot all be tracked. */
 int xr_track_unknown(node *n);
-/* The resolver thread. Stop waits for the round in progress. */
+/* The resolver thread and the delivery threads. Stop waits for the call in progress
+ * (each bounded by the peer timeout); decisions still queued are left to the resolver. */
 int xr_resolver_start(node *n);
 void xr_resolver_stop(node *n);
+int xr_delivery_start(node *n);
+void xr_delivery_stop(node *n);
 /* Write the acknowledgements gathered so far (at stop, after the workers). */
 void xr_write_acks(node *n);
 

@@ -24,6 +24,16 @@ struct xr_state {
     pthread_mutex_t resolver_mu;
     pthread_cond_t resolver_cv;
     _Atomic bool resolver_stop;
+    /* Decisions waiting for the delivery threads (delivery.c): a ring. */
+    pthread_mutex_t delivery_mu;
+    pthread_cond_t delivery_cv;
+    bool delivery_stop;
+    int64_t delivery_drain_until; /* mono ms: stopping, the queue goes out until then */
+    size_t delivery_head, delivery_count;
+    uint64_t delivery_dropped;
+    unsigned delivery_threads;
+    pthread_t delivery[GJ_DELIVERY_THREADS];
+    store_decision *delivery_queue; /* GJ_DELIVERY_QUEUE_MAX */
     /* Acknowledged legs not yet written to their decisions (delivery.c). */
     pthread_mutex_t acks_mu;
     size_t ack_count;
@@ -100,6 +110,9 @@ typedef struct xr_down_regions {
 /* Send every unacknowledged post/void/refund of d and note the acknowledgements; down
  * (or NULL) skips and collects regions that do not answer. */
 void xr_push_decision(node *n, const store_decision *d, xr_down_regions *down);
+/* The same from a delivery thread: no worker waits on it. A full queue leaves it to the
+ * resolver (a decision is on record) or to presumed abort (an undecided plan's voids). */
+void xr_deliver(node *n, const store_decision *d);
 void xr_note_ack(node *n, const char *setl_id, uint32_t leg, uint8_t action);
 
 /* ---- port.c: the only file that names the Peer methods ---- */
@@ -115,9 +128,17 @@ typedef struct xr_hold_ask {
 } xr_hold_ask;
 gj_reason xr_port_hold(node *n, const char *region, const xr_hold_ask *ask, int timeout_ms, int64_t *held,
                        char *detail, size_t detail_size);
-/* Tell region what was decided for one leg (up_to: post what it holds, at most amount). */
-gj_reason xr_port_resolve(node *n, const char *region, const store_decision *d, uint32_t k, bool up_to,
-                          int timeout_ms, int64_t *moved, char *detail, size_t detail_size);
+/* Tell participants what was decided, several legs at once (they travel together):
+ * leg k of d, or (up_to) "post what you hold, at most the amount". */
+typedef struct xr_resolve_call {
+    const store_decision *d;
+    uint32_t k;
+    bool up_to;
+    gj_reason reason; /* out */
+    int64_t moved;    /* out: what the participant posted, voided or refunded */
+    char detail[160]; /* out */
+} xr_resolve_call;
+void xr_port_resolve_many(node *n, xr_resolve_call *calls, size_t count, int timeout_ms);
 /* Ask the coordinator what it decided for one of our holds; *action 0 = still deciding. */
 gj_reason xr_port_query_decision(node *n, const store_hold *h, int timeout_ms, int *action, int64_t *amount,
                                  int32_t *post_window, int32_t *refund_window);

@@ -1,0 +1,80 @@
+/* Regions that stopped answering: see region_watch.h. */
+#include "region_watch.h"
+
+#include <string.h>
+
+void region_watch_init(region_watch *w)
+{
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->mu, NULL);
+}
+
+void region_watch_fini(region_watch *w)
+{
+    pthread_mutex_destroy(&w->mu);
+}
+
+/* The entry of region, made when absent; -1 when the table is full (then nothing is
+ * watched for it: calls go as they always did). Call with mu held. */
+static int entry_of(region_watch *w, const char *region, bool make)
+{
+    for (size_t i = 0; i < w->count; i++)
+        if (strcmp(w->regions[i].region, region) == 0)
+            return (int)i;
+    if (!make || w->count == GJ_OUTBOXES_MAX || strlen(region) != GJ_ADMDVS_LEN)
+        return -1;
+    size_t i = w->count++;
+    memset(&w->regions[i], 0, sizeof w->regions[i]);
+    memcpy(w->regions[i].region, region, GJ_ADMDVS_LEN + 1);
+    return (int)i;
+}
+
+bool region_watch_admit(region_watch *w, const char *region, bool *counted)
+{
+    bool admit = true;
+    *counted = false;
+    pthread_mutex_lock(&w->mu);
+    int i = entry_of(w, region, false);
+    if (i >= 0 && w->regions[i].suspect) {
+        if (w->regions[i].waiting < GJ_SUSPECT_CALLS_MAX) {
+            w->regions[i].waiting++;
+            *counted = true;
+        } else {
+            w->regions[i].refused++;
+            admit = false;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return admit;
+}
+
+void region_watch_done(region_watch *w, const char *region, bool counted, gj_reason outcome)
+{
+    bool no_answer = outcome == GJ_R_REGION_UNREACHABLE || outcome == GJ_R_REGION_NOT_ANSWERING;
+    pthread_mutex_lock(&w->mu);
+    int i = entry_of(w, region, no_answer || counted);
+    if (i >= 0) {
+        if (counted && w->regions[i].waiting > 0)
+            w->regions[i].waiting--;
+        if (no_answer)
+            w->regions[i].suspect = true;
+        else if (outcome != GJ_R_DEADLINE_PASSED && outcome != GJ_R_OVERLOADED)
+            w->regions[i].suspect = false; /* it answered: back */
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+uint32_t region_watch_suspects(region_watch *w, uint64_t *refused)
+{
+    uint32_t suspects = 0;
+    uint64_t total = 0;
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < w->count; i++) {
+        suspects += w->regions[i].suspect;
+        total += w->regions[i].refused;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (refused != NULL)
+        *refused = total;
+    return suspects;
+}
