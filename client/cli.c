@@ -14,8 +14,8 @@
 
 #include "client.h"
 #include "gj_limits.h"
+#include "gj_names.h"
 #include "gj_util.h"
-#include "rules.h"
 #include "tls.h"
 
 #ifndef GONGJI_VERSION
@@ -311,13 +311,13 @@ static const char *cli_enum_text(const ProtobufCEnumDescriptor *desc, int v, cha
 /* Relations and uses are named as rules.c names them, so the CLI reads what it writes. */
 static const char *cli_relation_text(int v, char buf[40])
 {
-    const char *n = (v >= 1 && v <= GJ_REL_MAX) ? rules_relation_name(v) : NULL;
+    const char *n = (v >= 1 && v <= GJ_REL_MAX) ? gj_relation_name(v) : NULL;
     return (n != NULL && *n != '\0') ? n : cli_enum_text(&gongji__v1__relation__descriptor, v, buf);
 }
 
 static const char *cli_use_text(int v, char buf[40])
 {
-    const char *n = (v >= 1 && v <= GJ_USE_MAX) ? rules_use_name(v) : NULL;
+    const char *n = (v >= 1 && v <= GJ_USE_MAX) ? gj_use_name(v) : NULL;
     return (n != NULL && *n != '\0') ? n : cli_enum_text(&gongji__v1__use_type__descriptor, v, buf);
 }
 
@@ -1073,12 +1073,12 @@ static int cli_binding_out(cli_ctx *x, const Gongji__V1__Binding *b)
 
 static int run_bind(cli_ctx *x)
 {
-    int rel = rules_relation_parse(x->val[O_RELATION]);
+    int rel = gj_relation_parse(x->val[O_RELATION]);
     if (rel <= 0) {
         char *t = cli_clean(x->val[O_RELATION], false);
         fprintf(stderr, "gongji: unknown relation '%s'; one of:\n  ", t ? t : "?");
         free(t);
-        cli_list_names(stderr, rules_relation_name, GJ_REL_MAX, 2, 2);
+        cli_list_names(stderr, gj_relation_name, GJ_REL_MAX, 2, 2);
         fputc('\n', stderr);
         return cli_usage(x, "bad --relation");
     }
@@ -1234,12 +1234,12 @@ static int run_settle(cli_ctx *x)
         return rc;
     int use = GONGJI__V1__USE_TYPE__OUTPATIENT;
     if (x->val[O_USE] != NULL) {
-        use = rules_use_parse(x->val[O_USE]);
+        use = gj_use_parse(x->val[O_USE]);
         if (use <= 0) {
             char *t = cli_clean(x->val[O_USE], false);
             fprintf(stderr, "gongji: unknown use '%s'; one of:\n  ", t ? t : "?");
             free(t);
-            cli_list_names(stderr, rules_use_name, GJ_USE_MAX, 2, 2);
+            cli_list_names(stderr, gj_use_name, GJ_USE_MAX, 2, 2);
             fputc('\n', stderr);
             return cli_usage(x, "bad --use");
         }
@@ -2788,11 +2788,11 @@ static void cli_print_opt(FILE *f, int id, const char *help)
     fprintf(f, "  %-23s %s\n", left, help);
     if (id == O_RELATION) {
         fprintf(f, "  %-23s REL: ", "");
-        cli_list_names(f, rules_relation_name, GJ_REL_MAX, 31, 31);
+        cli_list_names(f, gj_relation_name, GJ_REL_MAX, 31, 31);
         fputc('\n', f);
     } else if (id == O_USE) {
         fprintf(f, "  %-23s USE: ", "");
-        cli_list_names(f, rules_use_name, GJ_USE_MAX, 31, 31);
+        cli_list_names(f, gj_use_name, GJ_USE_MAX, 31, 31);
         fputc('\n', f);
     }
 }
