@@ -201,10 +201,10 @@ static inline bool key_ok(const char *s, size_t max)
 #define FIELD_OK(f) (memchr((f), '\0', sizeof(f)) != NULL)
 #define KEYFIELD_OK(f) ((f)[0] != '\0' && FIELD_OK(f))
 
-/* "a\0b": a key whose prefix "a\0" selects everything under a. */
+/* "a\0b": a key whose prefix "a\0" selects everything under a (access.c). */
 size_t st_pair_key(char *buf, const char *a, const char *b);
 
-/* Exactly GJ_ADMDVS_LEN digits, then the NUL. */
+/* Exactly GJ_ADMDVS_LEN digits, then the NUL (access.c). */
 bool st_admdvs_ok(const char *a);
 
 /* ---- record access (access.c) ---- */
