@@ -6,78 +6,28 @@
 #include <string.h>
 
 #include "gj_util.h"
+#include "store.h"
 
 /* ---- names ---- */
 
-static const char *const rules_relation_names[GJ_REL_MAX + 1] = {
-    [GJ_REL_SPOUSE] = "spouse",
-    [GJ_REL_PARENT] = "parent",
-    [GJ_REL_CHILD] = "child",
-    [GJ_REL_SIBLING] = "sibling",
-    [GJ_REL_GRANDPARENT] = "grandparent",
-    [GJ_REL_MATERNAL_GRANDPARENT] = "maternal_grandparent",
-    [GJ_REL_GRANDCHILD] = "grandchild",
-    [GJ_REL_MATERNAL_GRANDCHILD] = "maternal_grandchild",
-    [GJ_REL_SPOUSE_PARENT] = "spouse_parent",
-};
-
-static const char *const rules_use_names[GJ_USE_MAX + 1] = {
-    [GJ_USE_OUTPATIENT] = "outpatient",
-    [GJ_USE_INPATIENT] = "inpatient",
-    [GJ_USE_SPECIAL_DISEASE] = "special_disease",
-    [GJ_USE_PHARMACY] = "pharmacy",
-    [GJ_USE_PREMIUM] = "premium",
-    [GJ_USE_CHECKUP] = "checkup",
-};
-
-/* Config files and the CLI are typed by people: accept any case and '-' for '_'. */
-static bool rules_name_eq(const char *input, const char *canonical)
-{
-    for (;; input++, canonical++) {
-        char c = *input;
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        else if (c == '-')
-            c = '_';
-        if (c != *canonical)
-            return false;
-        if (c == '\0')
-            return true;
-    }
-}
-
-static int rules_parse_in(const char *const *names, int max, const char *name)
-{
-    if (name == NULL)
-        return 0;
-    for (int v = 1; v <= max; v++)
-        if (rules_name_eq(name, names[v]))
-            return v;
-    return 0;
-}
-
 const char *rules_relation_name(int relation)
 {
-    if (relation < 1 || relation > GJ_REL_MAX)
-        return "unknown";
-    return rules_relation_names[relation];
+    return gj_relation_name(relation);
 }
 
 int rules_relation_parse(const char *name)
 {
-    return rules_parse_in(rules_relation_names, GJ_REL_MAX, name);
+    return gj_relation_parse(name);
 }
 
 const char *rules_use_name(int use)
 {
-    if (use < 1 || use > GJ_USE_MAX)
-        return "unknown";
-    return rules_use_names[use];
+    return gj_use_name(use);
 }
 
 int rules_use_parse(const char *name)
 {
-    return rules_parse_in(rules_use_names, GJ_USE_MAX, name);
+    return gj_use_parse(name);
 }
 
 /* ---- policy ---- */

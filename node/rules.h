@@ -9,32 +9,14 @@
 #include <stdint.h>
 
 #include "gj_limits.h"
+#include "gj_names.h"
 #include "reasons.h"
-#include "store.h"
 
-/* Wire values of Relation and UseType, repeated here so rules need no protobuf. */
-enum gj_relation {
-    GJ_REL_SPOUSE = 1,
-    GJ_REL_PARENT = 2,
-    GJ_REL_CHILD = 3,
-    GJ_REL_SIBLING = 4,
-    GJ_REL_GRANDPARENT = 5,
-    GJ_REL_MATERNAL_GRANDPARENT = 6,
-    GJ_REL_GRANDCHILD = 7,
-    GJ_REL_MATERNAL_GRANDCHILD = 8,
-    GJ_REL_SPOUSE_PARENT = 9,
-};
-#define GJ_REL_MAX 9
-
-enum gj_use {
-    GJ_USE_OUTPATIENT = 1,
-    GJ_USE_INPATIENT = 2,
-    GJ_USE_SPECIAL_DISEASE = 3,
-    GJ_USE_PHARMACY = 4,
-    GJ_USE_PREMIUM = 5,
-    GJ_USE_CHECKUP = 6,
-};
-#define GJ_USE_MAX 6
+/* The stored records the rules look at (store.h, which callers that fill them include). */
+typedef struct store_person store_person;
+typedef struct store_account store_account;
+typedef struct store_binding store_binding;
+typedef struct store_order store_order;
 
 /* Bit for a relation or use in the policy masks. */
 #define GJ_BIT(v) (1u << (v))
@@ -71,7 +53,8 @@ typedef struct gj_policy {
 void rules_policy_default(gj_policy *policy, const char *region);
 
 /* Name <-> value for relations and uses as written in configs and the CLI
- * ("spouse", "maternal_grandparent", "outpatient", ...). Parse returns 0 when unknown. */
+ * ("spouse", "maternal_grandparent", "outpatient", ...). Parse returns 0 when unknown.
+ * The same as gj_relation_name() and the rest of gj_names.h. */
 const char *rules_relation_name(int relation);
 int rules_relation_parse(const char *name);
 const char *rules_use_name(int use);

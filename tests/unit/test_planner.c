@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "rules.h"
+#include "store.h"
 #include "xr/planner.h"
 
 /* Conservation and bounds, whatever the case. */

@@ -10,6 +10,7 @@
 
 #include "gj_util.h"
 #include "rules.h"
+#include "store.h"
 
 /* ---- fixtures ---- */
 

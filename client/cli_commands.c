@@ -1,0 +1,328 @@
+/* What the gongji tool accepts: every option with its name and argument, the global
+ * options, and the command table (each command's summary, method, help text, options,
+ * example and the function that runs it). `gongji --help` is printed from these. */
+#include "cli_internal.h"
+
+const cli_optdef cli_optdefs[O_COUNT] = {
+    [O_NODE] = {"node", "URL", false},
+    [O_CALLER] = {"caller", "ID", false},
+    [O_ROLE] = {"role", "ROLE", false},
+    [O_CALL_ID] = {"call-id", "ID", false},
+    [O_REGION] = {"region", "CODE", false},
+    [O_TIMEOUT] = {"timeout", "MS", false},
+    [O_JSON] = {"json", NULL, false},
+    [O_HELP] = {"help", NULL, false},
+    [O_VERSION] = {"version", NULL, false},
+    [O_CA] = {"ca", "FILE", false},
+    [O_CERT] = {"cert", "FILE", false},
+    [O_KEY] = {"key", "FILE", false},
+    [O_CRL] = {"crl", "FILE", false},
+    [O_PSN_NO] = {"psn-no", "P", false},
+    [O_CERTNO] = {"certno", "C", false},
+    [O_INSUTYPE] = {"insutype", "310|390", false},
+    [O_REGION_CODE] = {"region-code", "R", false},
+    [O_NAME] = {"name", "N", true},
+    [O_STATUS] = {"status", "STATUS", false},
+    [O_AMOUNT] = {"amount", "YUAN", false},
+    [O_MEMO] = {"memo", "TEXT", true},
+    [O_SPONSOR] = {"sponsor", "P", false},
+    [O_BENEFICIARY] = {"beneficiary", "P", false},
+    [O_RELATION] = {"relation", "REL", false},
+    [O_SPONSOR_REGION] = {"sponsor-region", "R", false},
+    [O_BENEFICIARY_REGION] = {"beneficiary-region", "R", false},
+    [O_SPONSORS] = {"sponsors", "P1,P2,...", false},
+    [O_USE] = {"use", "USE", false},
+    [O_INSTITUTION] = {"institution", "CODE", false},
+    [O_FROM] = {"from", "DATE", false},
+    [O_TO] = {"to", "DATE", false},
+    [O_PAGE_SIZE] = {"page-size", "N", false},
+    [O_PAGE_TOKEN] = {"page-token", "T", true},
+    [O_ALL] = {"all", NULL, false},
+    [O_DATE] = {"date", "DATE", false},
+    [O_INSUPLC_ADMDVS] = {"insuplc-admdvs", "R", false},
+    [O_CLUSTER] = {"cluster", "URL,URL,...", false},
+    [O_STRICT] = {"strict", NULL, false},
+    [O_SETL_ID] = {"setl-id", "ID", false},
+    [O_ORIGINAL_CALL_ID] = {"original-call-id", "ID", false},
+    [O_YEAR] = {"year", "YYYY", false},
+    [O_WINDOW] = {"window", "DATE", false},
+    [O_PEER] = {"peer", "R", false},
+};
+
+const cli_cmd_opt cli_global_opts[] = {
+    {O_NODE, false, "default $GONGJI_NODE, else " CLI_DEFAULT_NODE},
+    {O_CA, false, "federation CA certificate (default $GONGJI_CA)"},
+    {O_CERT, false, "your certificate, PEM (default $GONGJI_CERT); it says who you are"},
+    {O_KEY, false, "its private key (default $GONGJI_KEY, else in --cert)"},
+    {O_CRL, false, "revocation list to check the node against (default $GONGJI_CRL)"},
+    {O_CALLER, false, "who is calling (default: the certificate's id)"},
+    {O_ROLE, false, "operator|institution|person|peer|platform (default: the certificate's)"},
+    {O_CALL_ID, false, "key that makes a retried write safe (default random)"},
+    {O_REGION, false, "region that owns the request (default: this node's)"},
+    {O_TIMEOUT, false, "milliseconds to wait for the answer (default 5000)"},
+    {O_JSON, false, "print one JSON object on stdout"},
+    {O_HELP, false, "show help (after a command: that command's help)"},
+    {O_VERSION, false, "show the version"},
+    {O_NONE, false, NULL},
+};
+
+/* ---- command table ---- */
+
+static const cli_cmd_opt enroll_opts[] = {
+    {O_PSN_NO, true, "person number"},
+    {O_CERTNO, true, "18-character resident ID, GB 11643 (node checks it)"},
+    {O_INSUTYPE, true, "310 employee or 390 resident (the node checks it)"},
+    {O_REGION_CODE, true, "6-digit home region (insuplc_admdvs)"},
+    {O_NAME, false, "name (psn_name)"},
+    {O_STATUS, false, "active|suspended|terminated (default active)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt credit_opts[] = {
+    {O_PSN_NO, true, "person number"},
+    {O_AMOUNT, true, "yuan to add, at most two decimals (120, 120.5, 120.50)"},
+    {O_MEMO, false, "note kept with the credit"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt psn_opts[] = {
+    {O_PSN_NO, true, "person number"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt bind_opts[] = {
+    {O_SPONSOR, true, "psn_no of the employee whose account pays"},
+    {O_BENEFICIARY, true, "psn_no of the relative it pays for"},
+    {O_RELATION, true, "the beneficiary is the sponsor's REL"},
+    {O_SPONSOR_REGION, false, "sponsor's region (default: the node's region)"},
+    {O_BENEFICIARY_REGION, false, "beneficiary's region (default: the node's region)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt unbind_opts[] = {
+    {O_SPONSOR, true, "psn_no of the sponsor"},
+    {O_BENEFICIARY, true, "psn_no of the beneficiary"},
+    {O_SPONSOR_REGION, false, "sponsor's region (default: the node's region)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt order_opts[] = {
+    {O_BENEFICIARY, true, "psn_no of the beneficiary"},
+    {O_SPONSORS, true, "every current sponsor once; the first pays first"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt settle_opts[] = {
+    {O_PSN_NO, true, "the patient (always the beneficiary themself)"},
+    {O_AMOUNT, true, "yuan the accounts may pay, at most two decimals"},
+    {O_USE, false, "what it pays for (default outpatient)"},
+    {O_INSTITUTION, false, "designated institution code (fixmedins_code)"},
+    {O_INSUPLC_ADMDVS, false, "the patient's home region (default: the node's)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt records_opts[] = {
+    {O_PSN_NO, true, "the sponsor whose money was spent"},
+    {O_FROM, false, "first day (YYYY-MM-DD or YYYYMMDD; default: the start)"},
+    {O_TO, false, "last day, inclusive (default: today)"},
+    {O_PAGE_SIZE, false, "records per page (default: the node's, 50)"},
+    {O_PAGE_TOKEN, false, "continue from a previous page's next_page_token"},
+    {O_ALL, false, "follow every page and print them together"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt revoke_opts[] = {
+    {O_SETL_ID, true, "the settlement to revoke; its first 6 digits name its region"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt reverse_opts[] = {
+    {O_ORIGINAL_CALL_ID, true, "the --call-id of the settle or premium to undo"},
+    {O_INSUPLC_ADMDVS, false, "the patient's home region (default: the node's)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt premium_opts[] = {
+    {O_SPONSOR, true, "psn_no of the employee whose account pays"},
+    {O_BENEFICIARY, true, "psn_no of the resident-insured (390) relative"},
+    {O_AMOUNT, true, "yuan of the premium, at most two decimals"},
+    {O_SPONSOR_REGION, false, "sponsor's region (default: as the binding says)"},
+    {O_INSUPLC_ADMDVS, false, "the beneficiary's home region (default: the node's)"},
+    {O_YEAR, false, "the insurance year paid for (default: the node decides)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt settlements_opts[] = {
+    {O_PSN_NO, true, "the patient whose settlements to list"},
+    {O_FROM, false, "first day (YYYY-MM-DD or YYYYMMDD; default: the start)"},
+    {O_TO, false, "last day, inclusive (default: today)"},
+    {O_PAGE_SIZE, false, "settlements per page (default: the node's, 50)"},
+    {O_PAGE_TOKEN, false, "continue from a previous page's next_page_token"},
+    {O_ALL, false, "follow every page and print them together"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt window_opts[] = {
+    {O_WINDOW, false, "the clearing window, YYYY-MM-DD (default: the current one)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt reconcile_opts[] = {
+    {O_PEER, true, "the other region, 6 digits"},
+    {O_WINDOW, true, "the clearing window, YYYY-MM-DD or YYYYMMDD"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt no_opts[] = {
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt audit_opts[] = {
+    {O_CLUSTER, false, "audit these nodes and match them (--node is ignored)"},
+    {O_STRICT, false, "with --cluster: a counterpart region not listed fails"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt set_date_opts[] = {
+    {O_DATE, true, "the node's new business date, YYYY-MM-DD or YYYYMMDD"},
+    {O_NONE, false, NULL},
+};
+
+const cli_cmd cli_cmds[] = {
+    {"enroll", "register or update an insured person", "gongji.v1.Registry/Enroll",
+     "Enroll a person in their home region, or update an enrolled person\n"
+     "(bindings_ended counts the bindings the update ended).",
+     enroll_opts,
+     "gongji enroll --psn-no 43010000000000000001 --certno 11010519491231002X \\\n"
+     "      --insutype 310 --region-code 430100 --name 张三",
+     run_enroll},
+    {"credit", "add money to a personal account", "gongji.v1.Registry/Credit",
+     "Credit a personal account (the monthly transfer into it).", credit_opts,
+     "gongji credit --psn-no 43010000000000000001 --amount 1000.00 \\\n"
+     "      --memo '2026-11 transfer'",
+     run_credit},
+    {"balance", "show a personal account", "gongji.v1.Settlement/Balance",
+     "Show balance, held, available and shareable money of a personal account.", psn_opts,
+     "gongji balance --psn-no 43010000000000000001", run_balance},
+    {"bind", "let a sponsor's account pay for a relative", "gongji.v1.MutualAid/Bind",
+     "Bind a sponsor (an employee) to a close relative; the answer shows from which\n"
+     "day it pays (begin_date).", bind_opts,
+     "gongji bind --sponsor 43010000000000000001 \\\n"
+     "      --beneficiary 43010000000000000002 --relation spouse",
+     run_bind},
+    {"unbind", "end a binding", "gongji.v1.MutualAid/Unbind",
+     "End a binding; the answer shows the first day it no longer pays (end_date).\n"
+     "The sponsor's node decides: give --sponsor-region when the sponsor lives in\n"
+     "another region than the node called.",
+     unbind_opts,
+     "gongji unbind --sponsor 43010000000000000001 \\\n"
+     "      --beneficiary 43010000000000000002",
+     run_unbind},
+    {"order", "set the order in which sponsors pay", "gongji.v1.MutualAid/SetOrder",
+     "Set a beneficiary's deduction order; list every current sponsor exactly once.",
+     order_opts,
+     "gongji order --beneficiary 43010000000000000003 \\\n"
+     "      --sponsors 43010000000000000001,43010000000000000002",
+     run_order},
+    {"bindings", "list a person's bindings and deduction order",
+     "gongji.v1.MutualAid/ListBindings",
+     "List the person's bindings as sponsor and as beneficiary, and their deduction\n"
+     "order.",
+     psn_opts, "gongji bindings --psn-no 43010000000000000001", run_bindings},
+    {"settle", "pay a bill from personal accounts", "gongji.v1.Settlement/Settle",
+     "Pay from the patient's own account first, then from sponsors in deduction\n"
+     "order; the rest is psn_cash_pay, paid another way. Institutions (with their\n"
+     "certificate) and the region's operators may. The patient's home node coordinates: give\n"
+     "--insuplc-admdvs for a patient from another region and the node called\n"
+     "passes the bill there.",
+     settle_opts,
+     "gongji --cert institution-H43010000001.pem settle \\\n"
+     "      --psn-no 43010000000000000002 --amount 120.50 --use outpatient \\\n"
+     "      --institution H43010000001",
+     run_settle},
+    {"revoke", "give back every fen of a settlement", "gongji.v1.Settlement/Revoke",
+     "Revoke a committed settlement or premium (national 2208): every fen goes back\n"
+     "to the account it came from, the patient's own (acct_refund) and each\n"
+     "sponsor's, on every node. The node called passes the revoke to the region in\n"
+     "the first 6 digits of the setl_id, which coordinated it. The institution\n"
+     "that settled (or the region's operator) may. Revoking twice is refused\n"
+     "(ALREADY_REVOKED); a retry after exit 3 needs the same --call-id.",
+     revoke_opts,
+     "gongji --cert institution-H43010000001.pem \\\n"
+     "      --call-id revoke-0001 revoke --setl-id 430100-20261122-000001-0000000001",
+     run_revoke},
+    {"reverse", "undo a settle or premium whose answer never came",
+     "gongji.v1.Settlement/Reverse",
+     "Undo a settle or premium by its own call id (national 2601), when it ended\n"
+     "with exit 3 and you cannot know whether it happened. Call with the same\n"
+     "certificate as the original: call ids belong to their caller. Institutions\n"
+     "and the region's operators may. The answer's outcome is one of\n"
+     "  revoked            it had committed; now revoked, every fen returned (the\n"
+     "                     revoke's details follow)\n"
+     "  aborted_in_flight  it was being decided; it will fail and move nothing\n"
+     "  tombstoned         the node never saw it; if it arrives later it is refused\n"
+     "The reverse needs a call id of its own, not the original's; to retry a\n"
+     "reverse safely, give it one with --call-id. Give --insuplc-admdvs for a\n"
+     "patient from another region, as for settle.",
+     reverse_opts,
+     "gongji --cert institution-H43010000001.pem --call-id rev-bill-1 \\\n"
+     "      reverse --original-call-id bill-1 --insuplc-admdvs 430100",
+     run_reverse},
+    {"premium", "pay a relative's resident premium from a sponsor's account",
+     "gongji.v1.Settlement/PayPremium",
+     "Pay a bound resident-insured (390) relative's annual premium from the\n"
+     "sponsor's account, all or nothing. The beneficiary's home node coordinates:\n"
+     "give --insuplc-admdvs for a beneficiary from another region. Nodes take this\n"
+     "from the region's operator, or from the sponsor through the platform's\n"
+     "certificate (--role person --caller <sponsor>).",
+     premium_opts,
+     "gongji --call-id premium-2027-0001 premium --sponsor 43010000000000000001 \\\n"
+     "      --beneficiary 43010000000000000004 --amount 380 --year 2027",
+     run_premium},
+    {"records", "list what relatives spent from a sponsor's account",
+     "gongji.v1.Settlement/Records",
+     "List spend records of a sponsor's account: which relative spent how much,\n"
+     "when, and on what.",
+     records_opts, "gongji records --psn-no 43010000000000000001 --from 2026-01-01 --all",
+     run_records},
+    {"settlements", "list a patient's settlements and who paid what",
+     "gongji.v1.Settlement/SettlementRecords",
+     "List the patient's settlements, one line each: amount, own account\n"
+     "(acct_pay), sponsors (acct_mulaid_pay), cash, and the day it was revoked if it\n"
+     "was. Each sponsor's part is an indented line below, its amount under\n"
+     "acct_mulaid_pay. Nodes take this from an operator or the patient themself.",
+     settlements_opts,
+     "gongji settlements --psn-no 43010000000000000002 --from 2026-01-01 --all",
+     run_settlements},
+    {"clearing", "show what regions owe each other in a window",
+     "gongji.v1.Clearing/ClearingTotals",
+     "Show the clearing totals of a window (national 3201): per counterparty region\n"
+     "what it owes us (its sponsors paid for our people) and what we owe it, with\n"
+     "counts and the net (owed_to_us - we_owe); then the cross-province pairs\n"
+     "rolled up by 2-digit province; and whether the window is closed. Windows are\n"
+     "named by date; without --window, the current one: the first not closed from\n"
+     "the node's business date on. Only operators may ask.",
+     window_opts, "gongji clearing --window 2026-11-22", run_clearing},
+    {"close-window", "close a clearing window for good", "gongji.v1.Clearing/CloseWindow",
+     "Close a clearing window. A closed window never changes; later payments fall\n"
+     "into the next open one. Prints the window's totals as 'clearing' does.\n"
+     "Closing a closed window again is harmless, but without --window the current\n"
+     "window is whichever is open at the time: a second run closes the next one.\n"
+     "Give --window, or retry with the same --call-id.",
+     window_opts, "gongji --call-id close-20261122 close-window --window 2026-11-22",
+     run_close_window},
+    {"reconcile", "compare a window's clearing with another region's node",
+     "gongji.v1.Clearing/Reconcile",
+     "Compare a clearing window with the peer region's node, row by row (national\n"
+     "3202): agree yes/no, our count and net (what the peer owes us), their count\n"
+     "and net as the peer sees it, and each setl_id the two disagree on. Exit 0\n"
+     "when they agree, 1 when they do not (the figures are printed all the same)\n"
+     "or when the node answered an error.",
+     reconcile_opts, "gongji reconcile --peer 430200 --window 2026-11-22", run_reconcile},
+    {"health", "show a node's state", "gongji.v1.Operator/Health",
+     "Show the node's region, version, business date and counters.", no_opts,
+     "gongji --node tcp://10.0.0.5:7100 health --json", run_health},
+    {"audit", "check ledger invariants of a node or a cluster", "gongji.v1.Operator/Audit",
+     "Check the invariants of SPEC §6. Without --cluster, ask --node for its audit:\n"
+     "totals, open holds and decisions, and each failure it finds. The CLI checks\n"
+     "credited - paid_out + refunded = balance and 0 <= held <= balance itself.\n"
+     "With --cluster, audit every listed node (a silent one fails), then match the\n"
+     "cross-region payments: each one a node coordinated must be posted exactly once\n"
+     "by the sponsor region's node, with the same setl_id, leg, sponsor and amount,\n"
+     "and each one posted must be coordinated exactly once by the beneficiary\n"
+     "region's node. A counterpart region not listed is a note; with --strict it is\n"
+     "a failure. Exit 0 when all holds, 1 when anything fails, 3 when nothing fails\n"
+     "but a node did not answer.",
+     audit_opts,
+     "gongji audit --cluster tcp://127.0.0.1:7101,tcp://127.0.0.1:7102 --strict",
+     run_audit},
+    {"set-date", "set a node's business date (testing only)", "gongji.v1.Operator/SetClock",
+     "Set the node's business date. Testing only: nodes refuse it unless configured\n"
+     "with allow_clock_override.",
+     set_date_opts, "gongji set-date --date 2026-11-22", run_set_date},
+};
+const size_t cli_ncmds = sizeof cli_cmds / sizeof cli_cmds[0];

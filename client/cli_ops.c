@@ -1,0 +1,245 @@
+/* gongji's operator commands: clearing, close-window and reconcile (what regions owe
+ * each other), health and set-date. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli_internal.h"
+#include "gj_util.h"
+
+static cJSON *j_counterparties(Gongji__V1__CounterpartyTotals **v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        const Gongji__V1__CounterpartyTotals *t = v[i];
+        cJSON *o = t != NULL ? cJSON_CreateObject() : cJSON_CreateNull();
+        if (t != NULL) {
+            j_text(o, "region", t->region);
+            j_u64(o, "owed_to_us_count", t->owed_to_us_count);
+            j_amount(o, "owed_to_us", t->owed_to_us);
+            j_u64(o, "we_owe_count", t->we_owe_count);
+            j_amount(o, "we_owe", t->we_owe);
+            j_amount(o, "net", t->net);
+        }
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+static void h_health(const Gongji__V1__HealthReply *h)
+{
+    h_text("region", h->region);
+    h_text("version", h->version);
+    h_bool("live", h->live);
+    h_date("business_date", h->business_date);
+    h_bool("clock_overridden", h->clock_overridden);
+    printf(H_LABEL "%lld\n", "uptime_s", (long long)h->uptime_s);
+    h_u64("persons", h->persons);
+    h_u64("bindings", h->bindings);
+    h_u64("journal_entries", h->journal_entries);
+    h_u64("requests_served", h->requests_served);
+    h_u64("in_flight", h->in_flight);
+    h_u64("open_holds", h->open_holds);
+    h_u64("open_decisions", h->open_decisions);
+    h_u64("peers", h->peers);
+    h_u64("store_commits", h->store_commits);
+    h_u64("store_requests", h->store_requests);
+    h_u64("store_apply_us", h->store_apply_us);
+    h_u64("store_commit_us", h->store_commit_us);
+    h_u64("peer_calls", h->peer_coalescable_calls);
+    h_u64("peer_messages", h->peer_coalescable_messages);
+    h_u64("settlements_unknown", h->settlements_unknown);
+    printf("%-19s %s\n", "trust",
+           h->callers_proven ? "TLS, every caller proven"
+                             : "INSECURE: insecure_plaintext, callers taken at their word");
+    h_u64("sessions", h->sessions);
+}
+
+static int j_health(const Gongji__V1__HealthReply *h)
+{
+    cJSON *o = cJSON_CreateObject();
+    j_text(o, "region", h->region);
+    j_text(o, "version", h->version);
+    j_i64(o, "uptime_s", h->uptime_s);
+    j_date(o, "business_date", h->business_date);
+    cJSON_AddBoolToObject(o, "clock_overridden", h->clock_overridden);
+    j_u64(o, "persons", h->persons);
+    j_u64(o, "bindings", h->bindings);
+    j_u64(o, "journal_entries", h->journal_entries);
+    j_u64(o, "requests_served", h->requests_served);
+    j_u64(o, "in_flight", h->in_flight);
+    cJSON_AddBoolToObject(o, "live", h->live);
+    j_u64(o, "open_holds", h->open_holds);
+    j_u64(o, "open_decisions", h->open_decisions);
+    j_u64(o, "peers", h->peers);
+    j_u64(o, "store_commits", h->store_commits);
+    j_u64(o, "store_requests", h->store_requests);
+    j_u64(o, "store_apply_us", h->store_apply_us);
+    j_u64(o, "store_commit_us", h->store_commit_us);
+    j_u64(o, "peer_calls", h->peer_coalescable_calls);
+    j_u64(o, "peer_messages", h->peer_coalescable_messages);
+    j_u64(o, "settlements_unknown", h->settlements_unknown);
+    cJSON_AddBoolToObject(o, "callers_proven", h->callers_proven);
+    j_u64(o, "sessions", h->sessions);
+    return j_emit(o);
+}
+
+static void h_counterparties(const char *title, Gongji__V1__CounterpartyTotals **v, size_t n)
+{
+    printf("%s (%zu)\n", title, n);
+    if (n == 0)
+        return;
+    cli_table t = {.cols = 6,
+                   .head = {"region", "owed_to_us_count", "owed_to_us", "we_owe_count", "we_owe",
+                            "net"},
+                   .right = {false, true, true, true, true, true}};
+    for (size_t i = 0; i < n; i++) {
+        const Gongji__V1__CounterpartyTotals *c = v[i];
+        if (c == NULL)
+            continue;
+        char n1[24], n2[24], a1[32], a2[32], a3[32];
+        snprintf(n1, sizeof n1, "%llu", (unsigned long long)c->owed_to_us_count);
+        snprintf(n2, sizeof n2, "%llu", (unsigned long long)c->we_owe_count);
+        const char *row[6] = {c->region, n1, gj_yuan_format(c->owed_to_us, a1), n2,
+                              gj_yuan_format(c->we_owe, a2), gj_yuan_format(c->net, a3)};
+        table_add(&t, row);
+    }
+    table_print(&t, "  ");
+    table_free(&t);
+}
+
+/* ClearingTotals and CloseWindow both answer a ClearingTotalsReply. */
+static int cli_clearing_out(cli_ctx *x, ProtobufCMessage *m)
+{
+    const Gongji__V1__ClearingTotalsReply *r = (const Gongji__V1__ClearingTotalsReply *)m;
+    int rc = CLI_EXIT_OK;
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        j_text(o, "region", r->region);
+        j_date(o, "window", r->window);
+        cJSON_AddBoolToObject(o, "closed", r->closed);
+        j_add(o, "counterparties", j_counterparties(r->counterparties, r->n_counterparties));
+        j_add(o, "provinces", j_counterparties(r->provinces, r->n_provinces));
+        rc = j_emit(o);
+    } else {
+        h_text("region", r->region);
+        h_date("window", r->window);
+        h_bool("closed", r->closed);
+        h_counterparties("counterparties", r->counterparties, r->n_counterparties);
+        h_counterparties("provinces", r->provinces, r->n_provinces);
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+int run_clearing(cli_ctx *x)
+{
+    Gongji__V1__ClearingTotalsRequest req = GONGJI__V1__CLEARING_TOTALS_REQUEST__INIT;
+    int rc;
+    if (x->val[O_WINDOW] != NULL && (rc = cli_need_date(x, O_WINDOW, &req.window)) != CLI_EXIT_OK)
+        return rc;
+    ProtobufCMessage *m;
+    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__clearing_totals_reply__descriptor, &m);
+    return rc != CLI_EXIT_OK ? rc : cli_clearing_out(x, m);
+}
+
+int run_close_window(cli_ctx *x)
+{
+    Gongji__V1__CloseWindowRequest req = GONGJI__V1__CLOSE_WINDOW_REQUEST__INIT;
+    int rc;
+    if (x->val[O_WINDOW] != NULL && (rc = cli_need_date(x, O_WINDOW, &req.window)) != CLI_EXIT_OK)
+        return rc;
+    ProtobufCMessage *m;
+    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__clearing_totals_reply__descriptor, &m);
+    return rc != CLI_EXIT_OK ? rc : cli_clearing_out(x, m);
+}
+
+int run_reconcile(cli_ctx *x)
+{
+    Gongji__V1__ReconcileRequest req = GONGJI__V1__RECONCILE_REQUEST__INIT;
+    int rc = cli_need_date(x, O_WINDOW, &req.window);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    req.peer_region = x->val[O_PEER];
+    ProtobufCMessage *m;
+    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__reconcile_reply__descriptor, &m);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Gongji__V1__ReconcileReply *r = (const Gongji__V1__ReconcileReply *)m;
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        j_date(o, "window", r->window);
+        j_text(o, "peer_region", r->peer_region);
+        cJSON_AddBoolToObject(o, "agree", r->agree);
+        j_u64(o, "our_count", r->our_count);
+        j_amount(o, "our_net", r->our_net);
+        j_u64(o, "their_count", r->their_count);
+        j_amount(o, "their_net", r->their_net);
+        j_add(o, "differing_setl_ids", j_strings(r->differing_setl_ids, r->n_differing_setl_ids));
+        rc = j_emit(o);
+    } else {
+        h_date("window", r->window);
+        h_text("peer_region", r->peer_region);
+        h_bool("agree", r->agree);
+        h_u64("our_count", r->our_count);
+        h_amount("our_net", r->our_net);
+        h_u64("their_count", r->their_count);
+        h_amount("their_net", r->their_net);
+        printf("differing_setl_ids (%zu)\n", r->n_differing_setl_ids);
+        for (size_t i = 0; i < r->n_differing_setl_ids; i++) {
+            char *t = cli_clean(r->differing_setl_ids[i], false);
+            printf("  %s\n", t ? t : "?");
+            free(t);
+        }
+    }
+    if (rc == CLI_EXIT_OK && !r->agree) {
+        char d[16];
+        char *peer = cli_clean(r->peer_region, false);
+        if (r->n_differing_setl_ids > 0)
+            fprintf(stderr,
+                    "gongji: window %s does not reconcile with %s: %zu differing settlement%s\n",
+                    cli_date_text(r->window, d), peer ? peer : "?", r->n_differing_setl_ids,
+                    r->n_differing_setl_ids == 1 ? "" : "s");
+        else
+            fprintf(stderr, "gongji: window %s does not reconcile with %s: the totals differ\n",
+                    cli_date_text(r->window, d), peer ? peer : "?");
+        free(peer);
+        rc = CLI_EXIT_NODE;
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+static int cli_health_out(cli_ctx *x, ProtobufCMessage *m)
+{
+    const Gongji__V1__HealthReply *h = (const Gongji__V1__HealthReply *)m;
+    int rc = CLI_EXIT_OK;
+    if (x->json)
+        rc = j_health(h);
+    else
+        h_health(h);
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+int run_health(cli_ctx *x)
+{
+    Gongji__V1__HealthRequest req = GONGJI__V1__HEALTH_REQUEST__INIT;
+    ProtobufCMessage *m;
+    int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__health_reply__descriptor, &m);
+    return rc != CLI_EXIT_OK ? rc : cli_health_out(x, m);
+}
+
+int run_set_date(cli_ctx *x)
+{
+    Gongji__V1__SetClockRequest req = GONGJI__V1__SET_CLOCK_REQUEST__INIT;
+    int rc = cli_need_date(x, O_DATE, &req.business_date);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    ProtobufCMessage *m;
+    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__health_reply__descriptor, &m);
+    return rc != CLI_EXIT_OK ? rc : cli_health_out(x, m);
+}
