@@ -23,6 +23,7 @@ typedef struct audit_node {
     const char *method;
     const char *call_id;
     char call_id_buf[33];
+    uint32_t page_size;              /* payments per page asked for; 0 = the node's */
     Gongji__V1__AuditReply *reply;   /* NULL: no usable answer (st says why) */
     client_status st;
     bool answered;                   /* a Reply came back, maybe with an error code */

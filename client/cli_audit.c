@@ -186,19 +186,87 @@ static int audit_out(cli_ctx *x, audit_run *r)
     return rc;
 }
 
+/* Move page's payments and failures to the end of into's (page keeps nothing of them). */
+static bool audit_merge(Gongji__V1__AuditReply *into, Gongji__V1__AuditReply *page)
+{
+    struct {
+        void ***to;
+        size_t *n_to;
+        void ***from;
+        size_t *n_from;
+    } lists[] = {
+        {(void ***)&into->coordinated, &into->n_coordinated, (void ***)&page->coordinated, &page->n_coordinated},
+        {(void ***)&into->participated, &into->n_participated, (void ***)&page->participated,
+         &page->n_participated},
+        {(void ***)&into->failures, &into->n_failures, (void ***)&page->failures, &page->n_failures},
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        size_t n = *lists[i].n_to, m = *lists[i].n_from;
+        if (m == 0)
+            continue;
+        void **bigger = realloc(*lists[i].to, (n + m) * sizeof *bigger);
+        if (bigger == NULL)
+            return false;
+        memcpy(bigger + n, *lists[i].from, m * sizeof *bigger);
+        *lists[i].to = bigger;
+        *lists[i].n_to = n + m;
+        *lists[i].n_from = 0; /* moved: freed with into */
+    }
+    into->ok = into->ok && page->ok;
+    return true;
+}
+
+gj_err audit_fetch(client_t *c, const char *method, const char *call_id, const char *region, uint32_t page_size,
+                   Gongji__V1__AuditReply **out, client_status *st)
+{
+    Gongji__V1__AuditRequest req = GONGJI__V1__AUDIT_REQUEST__INIT;
+    char token[GJ_PAGE_TOKEN_MAX + 1] = "";
+    Gongji__V1__AuditReply *first = NULL;
+    req.page_size = page_size;
+    *out = NULL;
+    for (uint64_t pages = 0;; pages++) {
+        ProtobufCMessage *m = NULL;
+        req.page_token = token;
+        gj_err e = client_call(c, method, call_id, region, &req.base, &gongji__v1__audit_reply__descriptor, &m, st);
+        if (e != GJ_OK || st->code != GONGJI__V1__CODE__OK || m == NULL) {
+            if (m != NULL)
+                protobuf_c_message_free_unpacked(m, NULL);
+            if (first != NULL)
+                protobuf_c_message_free_unpacked(&first->base, NULL);
+            return e;
+        }
+        Gongji__V1__AuditReply *page = (Gongji__V1__AuditReply *)m;
+        const char *next = page->next_page_token ? page->next_page_token : "";
+        bool more = next[0] != '\0' && strlen(next) < sizeof token && strcmp(next, token) != 0;
+        if (more)
+            memcpy(token, next, strlen(next) + 1);
+        if (first == NULL) {
+            first = page;
+        } else {
+            bool merged = audit_merge(first, page);
+            protobuf_c_message_free_unpacked(&page->base, NULL);
+            if (!merged) {
+                protobuf_c_message_free_unpacked(&first->base, NULL);
+                st->code = GONGJI__V1__CODE__INTERNAL;
+                snprintf(st->reason, sizeof st->reason, "OUT_OF_MEMORY");
+                snprintf(st->message, sizeof st->message, "no memory for page %llu of the audit",
+                         (unsigned long long)pages + 1);
+                return GJ_OK;
+            }
+        }
+        if (!more)
+            break;
+    }
+    *out = first;
+    return GJ_OK;
+}
+
 /* --cluster: one node's call, on its own thread. Touches only *nd. */
 static void *audit_call_node(void *arg)
 {
     audit_node *nd = arg;
-    Gongji__V1__AuditRequest req = GONGJI__V1__AUDIT_REQUEST__INIT;
-    ProtobufCMessage *m = NULL;
-    gj_err e = client_call(nd->client, nd->method, nd->call_id, "", &req.base,
-                           &gongji__v1__audit_reply__descriptor, &m, &nd->st);
+    gj_err e = audit_fetch(nd->client, nd->method, nd->call_id, "", nd->page_size, &nd->reply, &nd->st);
     nd->answered = e == GJ_OK;
-    if (e == GJ_OK && nd->st.code == GONGJI__V1__CODE__OK && m != NULL)
-        nd->reply = (Gongji__V1__AuditReply *)m;
-    else if (m != NULL)
-        protobuf_c_message_free_unpacked(m, NULL);
     return NULL;
 }
 
@@ -263,6 +331,21 @@ static int audit_open_cluster(cli_ctx *x, audit_run *r, char **urls, size_t n)
     return CLI_EXIT_OK;
 }
 
+/* --page-size, 0 when not given (the node's default). */
+static int audit_page_size(cli_ctx *x, uint32_t *page_size)
+{
+    *page_size = 0;
+    const char *s = x->val[O_PAGE_SIZE];
+    if (s == NULL)
+        return CLI_EXIT_OK;
+    char *end;
+    unsigned long n = strtoul(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || n > GJ_AUDIT_PAGE_MAX)
+        return cli_usage(x, "bad --page-size: a whole number up to %d (0 = the node's default)", GJ_AUDIT_PAGE_MAX);
+    *page_size = (uint32_t)n;
+    return CLI_EXIT_OK;
+}
+
 int run_audit(cli_ctx *x)
 {
     audit_run r = {.cluster = x->val[O_CLUSTER] != NULL, .strict = x->seen[O_STRICT]};
@@ -273,13 +356,18 @@ int run_audit(cli_ctx *x)
     if (!r.cluster) {
         if (r.strict)
             return cli_usage(x, "--strict needs --cluster: it is about regions not audited");
-        ProtobufCMessage *m;
-        Gongji__V1__AuditRequest req = GONGJI__V1__AUDIT_REQUEST__INIT;
-        rc = cli_call(x, x->call_id, &req.base, &gongji__v1__audit_reply__descriptor, &m);
-        if (rc != CLI_EXIT_OK)
+        if ((rc = audit_page_size(x, &single.page_size)) != CLI_EXIT_OK)
             return rc;
+        if (x->client == NULL && (rc = cli_open_client(x, x->node, "", &x->client)) >= 0)
+            return rc;
+        client_status st;
+        gj_err e = audit_fetch(x->client, x->cmd->method, x->call_id, x->region, single.page_size, &single.reply,
+                               &st);
+        if (single.reply == NULL) {
+            cli_report(x, &st);
+            return e == GJ_OK ? CLI_EXIT_NODE : CLI_EXIT_NOANSWER;
+        }
         single.url = x->node;
-        single.reply = (Gongji__V1__AuditReply *)m;
         single.answered = true;
         r.nodes = &single;
         r.n = 1;
@@ -291,6 +379,11 @@ int run_audit(cli_ctx *x)
             return rc;
         if ((rc = audit_open_cluster(x, &r, urls, n_urls)) != CLI_EXIT_OK)
             goto done;
+        uint32_t page_size;
+        if ((rc = audit_page_size(x, &page_size)) != CLI_EXIT_OK)
+            goto done;
+        for (size_t i = 0; i < r.n; i++)
+            r.nodes[i].page_size = page_size;
         audit_call_cluster(&r);
     }
     audit_check(&r);

@@ -165,6 +165,7 @@ static const cli_cmd_opt no_opts[] = {
 static const cli_cmd_opt audit_opts[] = {
     {O_CLUSTER, false, "audit these nodes and match them (--node is ignored)"},
     {O_STRICT, false, "with --cluster: a counterpart region not listed fails"},
+    {O_PAGE_SIZE, false, "cross-region payments per page (default: the node's, 2000)"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt set_date_opts[] = {
@@ -316,7 +317,8 @@ const cli_cmd cli_cmds[] = {
      "and each one posted must be coordinated exactly once by the beneficiary\n"
      "region's node. A counterpart region not listed is a note; with --strict it is\n"
      "a failure. Exit 0 when all holds, 1 when anything fails, 3 when nothing fails\n"
-     "but a node did not answer.",
+     "but a node did not answer. A node answers in pages (the invariants with the\n"
+     "first); the CLI follows them all.",
      audit_opts,
      "gongji audit --cluster tcp://127.0.0.1:7101,tcp://127.0.0.1:7102 --strict",
      run_audit},

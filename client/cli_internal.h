@@ -207,4 +207,9 @@ cJSON *j_parts(Gongji__V1__SponsorPart **v, size_t n);
 /* Print root on stdout as one line and free it. */
 int j_emit(cJSON *root);
 
+/* A node's whole audit: every page fetched and joined into one reply (*out, the
+ * caller frees it). GJ_OK with *out NULL when the node answered an error (st says). */
+gj_err audit_fetch(client_t *c, const char *method, const char *call_id, const char *region, uint32_t page_size,
+                   Gongji__V1__AuditReply **out, client_status *st);
+
 #endif

@@ -60,6 +60,17 @@
 /* Records returned in one page. */
 #define GJ_PAGE_SIZE_DEFAULT 50
 #define GJ_PAGE_SIZE_MAX 500
+/* Page tokens (cursors) a node gives out: printable, at most this many characters. */
+#define GJ_PAGE_TOKEN_MAX 79
+/* Audit: cross-region payments per page (about 80 bytes each: well under a message),
+ * and the accounts its journal replay tracks in one pass over the journal (16 bytes
+ * each); a node with more people replays in several passes, each bounded the same. */
+#define GJ_AUDIT_PAGE_DEFAULT 2000
+#define GJ_AUDIT_PAGE_MAX 5000
+#define GJ_AUDIT_REPLAY_SLOTS (1u << 21)
+/* A long scan (audit) looks at its caller's deadline, and at the node stopping, this
+ * often (records visited). */
+#define GJ_SCAN_CHECK_EVERY 1024
 
 /* Forwarding hops before a request is refused as looping. */
 #define GJ_HOPS_MAX 4

@@ -149,6 +149,20 @@ gj_err store_hold_scan(store_txn *txn, store_hold_fn fn, void *arg)
     return st_scan_db(txn, DB_HOLDS, NULL, 0, visit_hold, &hs);
 }
 
+gj_err store_hold_scan_after(store_txn *txn, const char *after_setl_id, uint32_t after_leg, store_hold_fn fn,
+                             void *arg)
+{
+    gj_err err;
+    struct hold_scan hs = {fn, arg};
+    unsigned char key[HOLD_KEY_MAX];
+    if ((err = st_txn_readable(txn)) != GJ_OK)
+        return err;
+    if (fn == NULL || after_setl_id == NULL || strlen(after_setl_id) > GJ_SETL_ID_MAX)
+        return GJ_ERR_INVAL;
+    size_t klen = after_setl_id[0] ? hold_key(key, after_setl_id, after_leg) : 0;
+    return st_scan_range(txn, DB_HOLDS, key, klen, true, NULL, 0, visit_hold, &hs);
+}
+
 uint64_t store_hold_open_count(store_txn *txn)
 {
     return st_db_entries(txn, DB_HOLDS_OPEN);

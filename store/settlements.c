@@ -433,3 +433,15 @@ gj_err store_settlement_scan(store_txn *txn, store_settlement_fn fn, void *arg)
         return GJ_ERR_INVAL;
     return st_scan_db(txn, DB_SETTLEMENTS, NULL, 0, visit_settlement, &ss);
 }
+
+gj_err store_settlement_scan_after(store_txn *txn, const char *after_setl_id, store_settlement_fn fn, void *arg)
+{
+    gj_err err;
+    struct settlement_scan ss = {fn, arg};
+    if ((err = st_txn_readable(txn)) != GJ_OK)
+        return err;
+    if (fn == NULL || after_setl_id == NULL || strlen(after_setl_id) > GJ_SETL_ID_MAX)
+        return GJ_ERR_INVAL;
+    return st_scan_range(txn, DB_SETTLEMENTS, after_setl_id, strlen(after_setl_id), true, NULL, 0,
+                         visit_settlement, &ss);
+}

@@ -345,6 +345,9 @@ gj_err store_hold_scan_open_after(store_txn *txn, const char *after_setl_id, uin
                                   store_hold_fn fn, void *arg);
 /* Every hold ever written, in (setl_id, leg) order. */
 gj_err store_hold_scan(store_txn *txn, store_hold_fn fn, void *arg);
+/* Every hold after (after_setl_id, after_leg) in key order ("" = from the first). */
+gj_err store_hold_scan_after(store_txn *txn, const char *after_setl_id, uint32_t after_leg, store_hold_fn fn,
+                             void *arg);
 uint64_t store_hold_open_count(store_txn *txn);
 
 typedef enum store_leg_action {
@@ -388,6 +391,8 @@ uint64_t store_decision_open_count(store_txn *txn);
 /* Every settlement, in setl_id order (audit). */
 typedef bool (*store_settlement_fn)(const store_settlement *setl, void *arg);
 gj_err store_settlement_scan(store_txn *txn, store_settlement_fn fn, void *arg);
+/* Every settlement whose setl_id sorts after after_setl_id ("" = from the first). */
+gj_err store_settlement_scan_after(store_txn *txn, const char *after_setl_id, store_settlement_fn fn, void *arg);
 
 /* ---- settlements by patient (R13: a beneficiary lists who paid what) ---- */
 
