@@ -119,6 +119,12 @@
 #define GJ_SESSION_LIFE_DEFAULT_S 3600
 /* How often a node looks at its CRL file for a new list (and on SIGHUP at once). */
 #define GJ_CRL_CHECK_INTERVAL_MS 1000
+/* Stopping: how long accepted requests may take to finish, and the bound on the whole
+ * stop after SIGTERM, whatever peers or clients do (node/main.c). */
+#define GJ_STOP_DRAIN_MS 5000
+#define GJ_STOP_BOUND_MS 10000
+/* ...and, once the store is closed, how long closing connections may take. */
+#define GJ_STOP_TRANSPORT_MS 3000
 /* Acknowledged posts and voids a coordinator gathers before writing them in one go. */
 #define GJ_ACKS_PER_WRITE 64
 

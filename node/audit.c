@@ -328,7 +328,7 @@ static bool parse_token(const char *token, char *list, char setl_id[GJ_SETL_ID_M
         *leg = (uint32_t)v;
     }
     for (const char *p = setl_id; *p; p++)
-        if (*p < '0' || (*p > '9' && *p != '-'))
+        if (!((*p >= '0' && *p <= '9') || *p == '-'))
             return false;
     return true;
 }
@@ -403,7 +403,7 @@ gj_reason audit_check(call *c)
     char list, after[GJ_SETL_ID_MAX + 1];
     uint32_t leg;
     if (!parse_token(req->page_token, &list, after, &leg))
-        return call_fail(c, GJ_R_FIELD_INVALID, "page_token is not one this node gave");
+        return call_fail(c, GJ_R_FIELD_INVALID, "page_token '%.48s' is not one this node gave", req->page_token);
     if (req->page_size > GJ_AUDIT_PAGE_MAX)
         return call_fail(c, GJ_R_FIELD_INVALID, "page_size is at most %d", GJ_AUDIT_PAGE_MAX);
     c->slow = audit_page; /* long: a worker's, not the transport's thread */

@@ -1,6 +1,7 @@
 #include "log.h"
 #include "gj_util.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -10,6 +11,19 @@
 static FILE *log_out;
 static int log_min = GJ_LOG_INFO;
 static char log_region[8] = "-";
+static char log_path[4096];
+/* Lines are written under the read side; reopening the file takes the write side. */
+static pthread_rwlock_t log_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+static FILE *open_log_file(const char *path)
+{
+    FILE *f = fopen(path, "a");
+    if (f == NULL)
+        return NULL;
+    fchmod(fileno(f), 0600); /* masked, but still the operator's alone */
+    setvbuf(f, NULL, _IOLBF, 0);
+    return f;
+}
 
 int gj_log_open(const char *path, int min_level, const char *region)
 {
@@ -17,20 +31,39 @@ int gj_log_open(const char *path, int min_level, const char *region)
     snprintf(log_region, sizeof log_region, "%s", region ? region : "-");
     if (path == NULL || *path == '\0')
         return 0;
-    FILE *f = fopen(path, "a");
+    FILE *f = open_log_file(path);
     if (f == NULL)
         return -1;
-    fchmod(fileno(f), 0600); /* masked, but still the operator's alone */
-    setvbuf(f, NULL, _IOLBF, 0);
+    snprintf(log_path, sizeof log_path, "%s", path);
+    pthread_rwlock_wrlock(&log_lock);
     log_out = f;
+    pthread_rwlock_unlock(&log_lock);
+    return 0;
+}
+
+int gj_log_reopen(void)
+{
+    if (log_path[0] == '\0')
+        return 0; /* stderr: nothing to reopen */
+    FILE *f = open_log_file(log_path);
+    if (f == NULL)
+        return -1; /* the old file is kept */
+    pthread_rwlock_wrlock(&log_lock);
+    FILE *old = log_out;
+    log_out = f;
+    pthread_rwlock_unlock(&log_lock);
+    if (old != NULL)
+        fclose(old);
     return 0;
 }
 
 void gj_log_close(void)
 {
+    pthread_rwlock_wrlock(&log_lock);
     if (log_out != NULL)
         fclose(log_out);
     log_out = NULL;
+    pthread_rwlock_unlock(&log_lock);
 }
 
 int gj_log_level_parse(const char *name)
@@ -70,6 +103,7 @@ void gj_log(int level, const char *event, const char *fmt, ...)
     for (char *p = line; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    FILE *out = log_out ? log_out : stderr;
-    fprintf(out, "%s\n", line);
+    pthread_rwlock_rdlock(&log_lock);
+    fprintf(log_out ? log_out : stderr, "%s\n", line);
+    pthread_rwlock_unlock(&log_lock);
 }

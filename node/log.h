@@ -9,6 +9,9 @@ enum gj_log_level { GJ_LOG_DEBUG = 0, GJ_LOG_INFO = 1, GJ_LOG_WARN = 2, GJ_LOG_E
  * every line. Returns 0, or -1 when the file cannot be opened (stderr is kept). */
 int gj_log_open(const char *path, int min_level, const char *region);
 void gj_log_close(void);
+/* Open the log file again by its path (after logrotate moved it; SIGHUP). 0, or -1
+ * when it cannot be opened (the old one is kept). */
+int gj_log_reopen(void);
 int gj_log_level_parse(const char *name); /* "debug".."error"; -1 unknown */
 
 /* gj_log(GJ_LOG_INFO, "settle", "setl_id=%s amount=%s", ...) */

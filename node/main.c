@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void usage(FILE *out)
 {
@@ -76,6 +77,48 @@ static void print_policy(const node_config *cfg)
         if (p->uses_allowed & GJ_BIT(u))
             printf(" %s", rules_use_name(u));
     printf("\npeers: %zu\n", cfg->peer_count);
+}
+
+/* The stop's bound: whatever peers or clients do, the process ends GJ_STOP_BOUND_MS
+ * after SIGTERM. Past it the watchdog says where the stop was and exits: with 0 when the
+ * store was already closed (everything answered is on disk), else 1 (like a crash,
+ * which LMDB survives: committed transactions stay, nothing half-written does). */
+static _Atomic(const char *) stop_where = "starting to stop";
+static _Atomic bool store_closed;
+
+static void stop_phase(const char *where)
+{
+    atomic_store(&stop_where, where);
+}
+
+static _Atomic int64_t store_closed_ms;
+
+static void *stop_watchdog(void *arg)
+{
+    (void)arg;
+    /* Once the store is closed, what is left is letting go of connections: it gets a
+     * short while of its own (nng can wait on a peer that resumed after a freeze). */
+    int64_t began = gj_mono_ms();
+    for (;;) {
+        int64_t now = gj_mono_ms(), closed_at = atomic_load(&store_closed_ms);
+        if (now - began >= GJ_STOP_BOUND_MS || (closed_at > 0 && now - closed_at >= GJ_STOP_TRANSPORT_MS))
+            break;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    bool closed = atomic_load(&store_closed);
+    gj_log(GJ_LOG_ERROR, "stop", "not stopped %lld ms after the signal (still %s); exiting now%s",
+           (long long)(gj_mono_ms() - began), atomic_load(&stop_where),
+           closed ? " (the store is closed: nothing answered is lost)" : "");
+    _exit(closed ? 0 : 1);
+    return NULL;
+}
+
+static void stop_watchdog_start(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, stop_watchdog, NULL) == 0)
+        pthread_detach(t);
 }
 
 int main(int argc, char **argv)
@@ -203,24 +246,37 @@ int main(int argc, char **argv)
 
     int sig = 0;
     while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
-        gj_log(GJ_LOG_INFO, "trust", "SIGHUP: reading the CRL again");
+        /* Not a stop: a new log file (logrotate) and the CRL read again. */
+        if (gj_log_reopen() != 0)
+            gj_log(GJ_LOG_ERROR, "log", "SIGHUP: cannot open %s again; writing to the old file", n.cfg.log_file);
+        gj_log(GJ_LOG_INFO, "trust", "SIGHUP: log file opened again, reading the CRL again");
         authn_refresh(&n, true);
     }
     gj_log(GJ_LOG_INFO, "stop", "signal=%d: answering accepted requests", sig);
     atomic_store(&n.shutting_down, true);
+    stop_watchdog_start();
     server_quiesce(srv);
     /* Accepted requests finish first; the store then commits what it has queued. */
-    int64_t until = gj_mono_ms() + 10000;
+    stop_phase("answering accepted requests");
+    int64_t until = gj_mono_ms() + GJ_STOP_DRAIN_MS;
     while (atomic_load(&n.in_flight) > 0 && gj_mono_ms() < until) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    stop_phase("stopping the resolver");
     xr_resolver_stop(&n);
+    stop_phase("stopping the workers");
     workers_stop(n.workers); /* answers what it holds, with SHUTTING_DOWN or for real */
+    stop_phase("delivering decisions");
     xr_delivery_stop(&n);
+    stop_phase("closing the store");
     xr_write_acks(&n); /* what workers acknowledged last; else re-sent after restart */
     store_close(n.store);
+    atomic_store(&store_closed, true); /* from here on, everything answered is on disk and closed */
+    atomic_store(&store_closed_ms, gj_mono_ms());
+    stop_phase("closing the listener");
     server_stop(srv, 0);
+    stop_phase("closing the peer links");
     peers_close(&n.peers);
     authn_stop(&n);
     xr_fini(&n);
