@@ -12,16 +12,19 @@
 
 /* ---- small helpers ---- */
 
+/* Fail c as gj_reason_of_err says, with the store's error in the message. */
 gj_reason ops_store_reason(call *c, gj_err err)
 {
-    if (err == GJ_ERR_FULL)
-        return call_fail(c, GJ_R_STORE_FULL, "the data file is full");
-    return call_fail(c, GJ_R_STORE_ERROR, "store: %s", gj_err_name(err));
+    gj_reason r = gj_reason_of_err(err);
+    if (r == GJ_R_STORE_FULL)
+        return call_fail(c, r, "the data file is full");
+    return call_fail(c, r, "store: %s", gj_err_name(err));
 }
 
+/* Fail c for an allocation that failed: the one out-of-memory reason. */
 gj_reason ops_out_of_memory(call *c)
 {
-    return call_fail(c, GJ_R_STORE_ERROR, "out of memory");
+    return call_fail(c, gj_reason_of_err(GJ_ERR_NOMEM), "out of memory");
 }
 
 bool ops_is_role(call *c, Gongji__V1__Role role)
