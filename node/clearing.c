@@ -32,7 +32,7 @@ gj_reason clearing_record(store_txn *txn, int32_t window_hint, const char *count
     if (err != GJ_OK) {
         gj_log(GJ_LOG_ERROR, "clearing", "setl_id=%s leg=%u window=%d cannot be recorded: %s", setl_id,
                leg, e.window, gj_err_name(err));
-        return err == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
+        return gj_reason_of_err(err);
     }
     return GJ_R_NONE;
 }

@@ -1,8 +1,9 @@
 /* The method table: every method a node serves, with its check (on the receiving
  * thread), its write (on the store writer), the region that owns a request that names
  * none, and the cross-region protocol's path when check() finds the request crossing
- * regions. The one place that ties the handlers (ops.c, lifecycle.c, clearing.c,
- * audit.c, batch.c, authn.c) and the protocol (node/xr/) to method names. */
+ * regions. The one place that ties the handlers (registry.c, mutual_aid.c,
+ * settlement.c, operator.c, lifecycle.c, clearing.c, audit.c, batch.c, authn.c) and the
+ * protocol (node/xr/) to method names. */
 #include "authn.h"
 #include "node.h"
 #include "ops.h"

@@ -1,11 +1,17 @@
-/* Helpers shared by the single-region operations (ops.c) and the cross-region protocol
- * (node/xr/), and the handlers the method table names. */
+/* The handlers the method table (methods.c) names, and the helpers they share with the
+ * cross-region protocol (node/xr/).
+ *
+ * check() functions run on the receiving thread: roles and field shapes, and for reads
+ * the whole answer from an LMDB read transaction. apply() functions run on the store
+ * writer inside one nested write transaction: they read the current state, ask the
+ * rules, and write. Returning a reason from apply() rolls back everything it wrote. */
 #ifndef GJ_OPS_H
 #define GJ_OPS_H
 
 #include "node.h"
 #include "rules.h"
 
+/* ---- ops.c: helpers every handler shares ---- */
 gj_reason ops_store_reason(call *c, gj_err err);
 gj_reason ops_out_of_memory(call *c);
 bool ops_is_role(call *c, Gongji__V1__Role role);
@@ -29,11 +35,13 @@ gj_reason ops_pay_from(call *c, store_txn *txn, const char *psn_no, int64_t amou
 gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const char *sponsor,
                         const char *sponsor_admdvs);
 
-/* ---- ops.c: registry, bindings here, local settlements, reads, operator ---- */
+/* ---- registry.c: Registry/Enroll, Registry/Credit ---- */
 gj_reason enroll_check(call *c);
 gj_reason enroll_apply(call *c, store_txn *txn);
 gj_reason credit_check(call *c);
 gj_reason credit_apply(call *c, store_txn *txn);
+
+/* ---- mutual_aid.c: MutualAid/Bind, Unbind, SetOrder, ListBindings in one region ---- */
 gj_reason bind_check(call *c);
 gj_reason bind_apply(call *c, store_txn *txn);
 gj_reason unbind_check(call *c);
@@ -41,10 +49,14 @@ gj_reason unbind_apply(call *c, store_txn *txn);
 gj_reason set_order_check(call *c);
 gj_reason set_order_apply(call *c, store_txn *txn);
 gj_reason list_bindings_check(call *c);
+
+/* ---- settlement.c: Settlement/Settle with every sponsor here, Balance, Records ---- */
 gj_reason settle_check(call *c);
 gj_reason settle_apply(call *c, store_txn *txn);
 gj_reason balance_check(call *c);
 gj_reason records_check(call *c);
+
+/* ---- operator.c: Operator/Health, Operator/SetClock ---- */
 gj_reason health_check(call *c);
 gj_reason set_clock_check(call *c);
 
@@ -76,7 +88,7 @@ gj_reason life_premium_check(call *c);
 gj_reason life_premium_apply(call *c, store_txn *txn);
 gj_reason life_settlement_records_check(call *c);
 
-/* Operator/Audit. */
+/* ---- audit.c: Operator/Audit ---- */
 gj_reason audit_check(call *c);
 
 #endif

@@ -1,5 +1,5 @@
 /* Reason names, codes and messages, all generated from GJ_REASON_TABLE so the enum and
- * its strings cannot drift apart. */
+ * its strings cannot drift apart; and the one mapping from a store error to a reason. */
 #include "reasons.h"
 
 #include <stddef.h>
@@ -70,4 +70,14 @@ const char *gj_code_name(int code)
     if (code < 0 || (size_t)code >= REASONS_CODE_COUNT || reasons_code_names[code] == NULL)
         return "UNKNOWN";
     return reasons_code_names[code];
+}
+
+gj_reason gj_reason_of_err(gj_err err)
+{
+    switch (err) {
+    case GJ_OK: return GJ_R_NONE;
+    case GJ_ERR_FULL: return GJ_R_STORE_FULL;
+    case GJ_ERR_NOMEM: return GJ_R_OVERLOADED;
+    default: return GJ_R_STORE_ERROR;
+    }
 }

@@ -4,6 +4,8 @@
 #ifndef GJ_REASONS_H
 #define GJ_REASONS_H
 
+#include "gj_error.h"
+
 /* gRPC status codes (same numbers as gongji.v1.Code), so rule code need not include
  * the generated protobuf header. */
 enum gj_code {
@@ -124,5 +126,14 @@ int gj_reason_code(gj_reason r);
 const char *gj_reason_message(gj_reason r);
 /* "INVALID_ARGUMENT" for 3, "CODE_99" style never: unknown codes give "UNKNOWN". */
 const char *gj_code_name(int code);
+
+/* The one reason a call fails with when the store, or an allocation, fails with err:
+ *   GJ_ERR_FULL  -> STORE_FULL (the LMDB map is full; the operator must grow it)
+ *   GJ_ERR_NOMEM -> OVERLOADED (out of memory: nothing was written, try again)
+ *   anything else -> STORE_ERROR, and GJ_OK -> NONE.
+ * GJ_ERR_NOTFOUND is not special here: what a missing record means (PERSON_NOT_FOUND,
+ * BINDING_NOT_FOUND, ...) is for the caller to say before it asks. Only for errors
+ * from store/: a full work queue (also GJ_ERR_FULL) means OVERLOADED instead. */
+gj_reason gj_reason_of_err(gj_err err);
 
 #endif

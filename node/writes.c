@@ -31,7 +31,7 @@ static gj_err apply_and_reply(call *c, call_apply_fn apply, store_txn *txn)
         return GJ_ERR_ABORT;
     }
     if (!call_build_reply(c)) {
-        c->reason = GJ_R_STORE_ERROR;
+        c->reason = gj_reason_of_err(GJ_ERR_NOMEM);
         return GJ_ERR_NOMEM;
     }
     return GJ_OK;
@@ -73,7 +73,7 @@ static gj_err write_apply(store_txn *txn, void *arg)
         /* A repeat: answer exactly as the first time; nothing moves. */
         uint8_t *copy = malloc(first_len ? first_len : 1);
         if (copy == NULL) {
-            c->reason = GJ_R_STORE_ERROR;
+            c->reason = gj_reason_of_err(GJ_ERR_NOMEM);
             return GJ_ERR_NOMEM;
         }
         memcpy(copy, first_reply, first_len);
@@ -83,14 +83,14 @@ static gj_err write_apply(store_txn *txn, void *arg)
         return GJ_OK;
     }
     if (err != GJ_ERR_NOTFOUND) {
-        c->reason = GJ_R_STORE_ERROR;
+        c->reason = gj_reason_of_err(err);
         return err;
     }
     if ((err = apply_and_reply(c, job->apply, txn)) != GJ_OK)
         return err;
     err = store_idem_put(txn, caller, call_id, &c->request_digest, c->reply_bytes, c->reply_len);
     if (err != GJ_OK) {
-        c->reason = err == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
+        c->reason = gj_reason_of_err(err);
         return err;
     }
     return GJ_OK;
@@ -106,7 +106,7 @@ static void write_done(void *arg, gj_err result)
     gj_reason reason = c->reason;
     if (result != GJ_ERR_ABORT || reason == GJ_R_NONE) {
         /* The batch did not commit: whatever apply built is void. */
-        reason = result == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
+        reason = gj_reason_of_err(result);
         gj_log(GJ_LOG_ERROR, "store", "commit failed: %s", gj_err_name(result));
         c->message[0] = '\0';
     }
@@ -117,7 +117,7 @@ static void write_done(void *arg, gj_err result)
 static gj_err write_outcome(call *c, gj_err result)
 {
     if (result != GJ_OK && (result != GJ_ERR_ABORT || c->reason == GJ_R_NONE)) {
-        c->reason = result == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
+        c->reason = gj_reason_of_err(result);
         c->message[0] = '\0';
     }
     if (result != GJ_OK) {
@@ -184,7 +184,7 @@ static gj_err rewrite_apply(store_txn *txn, void *arg)
     err = store_idem_replace(txn, c->env->caller_id, c->env->call_id, &c->request_digest, c->reply_bytes,
                              c->reply_len);
     if (err != GJ_OK)
-        c->reason = err == GJ_ERR_FULL ? GJ_R_STORE_FULL : GJ_R_STORE_ERROR;
+        c->reason = gj_reason_of_err(err);
     return err;
 }
 
@@ -249,7 +249,7 @@ bool call_replay_if_answered(call *c)
             c->reply_len = len;
             c->reply_owned = true;
         } else {
-            c->reason = GJ_R_OVERLOADED;
+            c->reason = gj_reason_of_err(GJ_ERR_NOMEM);
         }
         done = true;
     }

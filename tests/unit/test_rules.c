@@ -744,6 +744,29 @@ static void test_every_reason_has_unique_name_code_and_message(void **state)
     }
 }
 
+/* One mapping from a store error to a reason, the same wherever a handler fails. */
+static void test_reason_of_store_error(void **state)
+{
+    (void)state;
+    assert_int_equal(gj_reason_of_err(GJ_OK), GJ_R_NONE);
+    assert_int_equal(gj_reason_of_err(GJ_ERR_FULL), GJ_R_STORE_FULL);
+    assert_int_equal(gj_reason_of_err(GJ_ERR_NOMEM), GJ_R_OVERLOADED);
+    /* Out of memory and a full map are both RESOURCE_EXHAUSTED; only the map needs the
+     * operator. */
+    assert_int_equal(gj_reason_code(gj_reason_of_err(GJ_ERR_NOMEM)), GJ_CODE_RESOURCE_EXHAUSTED);
+    assert_int_equal(gj_reason_code(gj_reason_of_err(GJ_ERR_FULL)), GJ_CODE_RESOURCE_EXHAUSTED);
+    /* Everything else, NOTFOUND included (the caller names what is missing first). */
+    const gj_err rest[] = {GJ_ERR_NOTFOUND, GJ_ERR_EXISTS, GJ_ERR_INVAL, GJ_ERR_IO, GJ_ERR_CORRUPT,
+                           GJ_ERR_CLOSED, GJ_ERR_ABORT, GJ_ERR_TOOBIG, GJ_ERR_TRANSPORT};
+    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) {
+        assert_int_equal(gj_reason_of_err(rest[i]), GJ_R_STORE_ERROR);
+        assert_int_equal(gj_reason_code(gj_reason_of_err(rest[i])), GJ_CODE_INTERNAL);
+    }
+    /* A value outside the enum (a corrupt record, a cast) is still a store error. */
+    assert_int_equal(gj_reason_of_err((gj_err)-1), GJ_R_STORE_ERROR);
+    assert_int_equal(gj_reason_of_err((gj_err)1000), GJ_R_STORE_ERROR);
+}
+
 static void test_out_of_range_reasons_and_codes_are_safe(void **state)
 {
     (void)state;
@@ -803,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_shareable_never_negative_or_above_balance),
         cmocka_unit_test(test_reason_names_and_codes),
         cmocka_unit_test(test_every_reason_has_unique_name_code_and_message),
+        cmocka_unit_test(test_reason_of_store_error),
         cmocka_unit_test(test_out_of_range_reasons_and_codes_are_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,70 @@
+/* Operator: Health (the node's counters and the store's, for monitoring) and SetClock
+ * (moving the business date, for tests, where the config allows it). Audit is
+ * audit.c's. */
+#include "gj_util.h"
+#include "log.h"
+#include "authn.h"
+#include "node.h"
+#include "ops.h"
+#include "xr/deciding.h"
+
+/* The Health answer, also what SetClock answers. */
+static gj_reason health_answer(call *c)
+{
+    node *n = c->n;
+    Gongji__V1__HealthReply *ans = call_alloc(c, sizeof *ans);
+    if (ans == NULL)
+        return ops_out_of_memory(c);
+    gongji__v1__health_reply__init(ans);
+    ans->region = n->cfg.region;
+    ans->version = GONGJI_VERSION;
+    ans->uptime_s = (gj_mono_ms() - n->started_mono_ms) / 1000;
+    ans->business_date = node_today(n);
+    ans->clock_overridden = atomic_load(&n->date_override) != 0;
+    ans->requests_served = atomic_load(&n->requests_served);
+    ans->in_flight = atomic_load(&n->in_flight);
+    ans->live = n->cfg.policy.live;
+    ans->peers = (uint32_t)n->cfg.peer_count;
+    store_stats stats;
+    store_stats_get(n->store, &stats);
+    ans->store_commits = stats.commits;
+    ans->store_requests = stats.jobs;
+    ans->store_apply_us = stats.apply_us;
+    ans->store_commit_us = stats.commit_us;
+    ans->peer_coalescable_calls = atomic_load(&n->peers.coalescable_calls);
+    ans->peer_coalescable_messages = atomic_load(&n->peers.coalescable_messages);
+    ans->settlements_unknown = deciding_unknown_count(n);
+    ans->callers_proven = n->cred != NULL && !n->cfg.insecure_plaintext;
+    ans->sessions = n->cred != NULL ? (uint32_t)session_table_count(&n->sessions) : 0;
+    store_txn *txn;
+    if (store_read_begin(n->store, &txn) == GJ_OK) {
+        ans->persons = store_person_count(txn);
+        ans->bindings = store_binding_count(txn);
+        ans->journal_entries = store_journal_count(txn);
+        ans->open_holds = store_hold_open_count(txn);
+        ans->open_decisions = store_decision_open_count(txn);
+        store_read_end(txn);
+    }
+    c->answer = &ans->base;
+    return GJ_R_NONE;
+}
+
+gj_reason health_check(call *c)
+{
+    return health_answer(c);
+}
+
+gj_reason set_clock_check(call *c)
+{
+    Gongji__V1__SetClockRequest *req = (Gongji__V1__SetClockRequest *)c->request;
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
+        return ops_deny(c, "only an operator");
+    if (!c->n->cfg.allow_clock_override)
+        return GJ_R_CLOCK_OVERRIDE_DISABLED;
+    if (req->business_date != 0 && !gj_date_valid(req->business_date))
+        return call_fail(c, GJ_R_FIELD_INVALID, "business_date is yyyymmdd, or 0 for the real date");
+    atomic_store(&c->n->date_override, req->business_date);
+    gj_log(GJ_LOG_WARN, "clock", "business date set to %d by an operator (testing only)",
+           node_today(c->n));
+    return health_answer(c);
+}
