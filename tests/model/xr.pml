@@ -6,8 +6,8 @@
  * (cascade) is: sponsor A on participant 0 (leg 0, asked and answered first), sponsor B
  * on participant 1 (leg 1, the last remote sponsor: decided while its hold is made), then
  * sponsor L on the coordinator's own node; what they do not pay is cash. Every region
- * keeps a reserve floor of FLOOR fen. Once answered, the institution may repeat the call
- * (it gets the answer on record) and may revoke the settlement.
+ * keeps a reserve floor of FLOOR fen. The institution may repeat its call (it gets the
+ * answer on record) and, once answered, revoke the settlement.
  *
  * Faults, each possible at any step:
  *   - the network loses any request, delivers requests in any order, and delivers a
@@ -185,6 +185,7 @@ byte ccrash = CRASH_C, dups = DUPS, sfail = STORE_FAILS;
 /* ---- ghosts, for the assertions only ---- */
 byte nres[2];              /* resolutions of hold p: HELD to POSTED or VOIDED */
 bit  pvoid[2];             /* a void of (setl_id, leg p) was applied */
+bit  crashed;              /* the coordinator has crashed */
 
 /* scratch, used only within one atomic step */
 hidden byte s_a, s_b, s_c, s_mv, s_ok, l_act, l_amt, l_spec, l_ack, m_b, resolve_refused;
@@ -707,6 +708,7 @@ end_coord:
 	/* ---- crash and restart ---- */
 	:: atomic { ccrash > 0 ->
 		ccrash--;
+		crashed = 1;
 		worker_done();               /* the worker and the institution's call are gone */
 		rs = R_IDLE; rk = 0; rcode = 0; rup = 0;
 #ifdef CODE_PUSH_RACE
@@ -786,6 +788,8 @@ proctype Monitor()
 		assert(!rec || revoked || r_L == BALL - bal_L);
 		assert(!revoked || (bal[0] == BAL0 && bal[1] == BAL1 && bal_L == BALL));
 		assert(rec || bal_L == BALL);
+		/* SPEC §5: an answer to the institution, unless its node failed it */
+		assert(answered || crashed || sfail < STORE_FAILS);
 		/* the institution's answer is what was taken */
 		assert(!answered || (rec && a_part[0] == r_part[0] && a_part[1] == r_part[1] &&
 		                     a_L == r_L && a_cash == r_cash))
