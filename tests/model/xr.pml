@@ -472,7 +472,6 @@ inline take(p, b) {
 	fi
 }
 
-
 proctype Part(byte p)
 {
 end_part:
