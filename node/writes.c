@@ -230,6 +230,12 @@ bool call_replay_if_answered(call *c)
     store_digest digest;
     const void *reply;
     size_t len;
+    /* Whether a copy is still being decided is asked before the answer on record is
+     * read: a correction commits before its settlement leaves the deciding set, so an
+     * answer read after "not deciding" is the final one. Asked after the read, a
+     * correction could land in between and the first guess go out (found by the model,
+     * tests/model). */
+    bool in_flight = deciding_has_call(c->n, c->env->caller_id, c->env->call_id);
     if (store_read_begin(c->n->store, &txn) != GJ_OK)
         return false;
     bool done = false;
@@ -240,7 +246,7 @@ bool call_replay_if_answered(call *c)
         } else if (!store_digest_equal(&digest, &c->request_digest)) {
             call_fail(c, GJ_R_CALL_ID_REUSED, "call id %s was first used for another request",
                       c->env->call_id);
-        } else if (deciding_has_call(c->n, c->env->caller_id, c->env->call_id)) {
+        } else if (in_flight) {
             /* Answered on record, but written before its sponsor's hold came back (or a
              * crash left that unknown): the answer may still change. */
             call_fail(c, GJ_R_SETTLEMENT_IN_FLIGHT, "call id %s is still being decided", c->env->call_id);

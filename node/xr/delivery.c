@@ -96,16 +96,21 @@ static bool region_is_down(const xr_down_regions *down, const char *region)
     return false;
 }
 
-/* d as it stands: a leg decided before its hold answered may have been corrected since
- * d was read (a round's snapshot, a queued copy); once the settlement is no longer
- * being decided its correction, if any, is on record (the worker lets go of it only
- * after), so what the record says now is sent, never the first guess. NULL: not now. */
-static const store_decision *as_it_stands(node *n, const store_decision *d, store_decision *now)
+/* d as it stands, and whether its settlement is still being decided, both read once so
+ * they agree: a leg decided before its hold answered may have been corrected since d
+ * was read (a round's snapshot, a queued copy). While the settlement is being decided,
+ * such a leg is left alone (its worker sends it, or the resolver asks, when unknown);
+ * once it is not, its correction, if any, is on record (the worker lets go of it only
+ * after), so what the record says now is sent, never the first guess. Reading the
+ * deciding set twice (once for the re-read, once per leg) let a correction slip in
+ * between and the stale guess go out (found by the model, tests/model). NULL: not now. */
+static const store_decision *as_it_stands(node *n, const store_decision *d, store_decision *now, bool *deciding)
 {
     bool guessed = false;
     for (uint32_t k = 0; k < d->leg_count; k++)
         guessed |= d->legs[k].speculative && !d->legs[k].acked;
-    if (!guessed || deciding_has(n, d->setl_id))
+    *deciding = guessed && deciding_has(n, d->setl_id);
+    if (!guessed || *deciding)
         return d;
     store_txn *txn;
     if (store_read_begin(n->store, &txn) != GJ_OK)
@@ -115,10 +120,13 @@ static const store_decision *as_it_stands(node *n, const store_decision *d, stor
     return err == GJ_OK ? now : NULL;
 }
 
-/* The legs of d to send now, into calls (at most GJ_SPONSORS_MAX); how many. */
-static size_t legs_to_send(node *n, const store_decision *d, const xr_down_regions *down, xr_resolve_call *calls)
+/* The legs of d to send now, into calls (at most GJ_SPONSORS_MAX); how many. deciding
+ * is what as_it_stands saw. */
+static size_t legs_to_send(node *n, const store_decision *d, bool deciding, const xr_down_regions *down,
+                           xr_resolve_call *calls)
 {
     size_t count = 0;
+    bool unknown = deciding && deciding_is_unknown(n, d->setl_id);
     for (uint32_t k = 0; k < d->leg_count; k++) {
         if (d->legs[k].acked || region_is_down(down, d->legs[k].admdvs))
             continue;
@@ -127,8 +135,8 @@ static size_t legs_to_send(node *n, const store_decision *d, const xr_down_regio
          * to (a crash, a failed correction), the sponsor's node says, by posting what it
          * holds, and the decision is corrected to that. */
         bool up_to = false;
-        if (d->legs[k].speculative && deciding_has(n, d->setl_id)) {
-            if (!deciding_is_unknown(n, d->setl_id))
+        if (d->legs[k].speculative && deciding) {
+            if (!unknown)
                 continue;
             up_to = true;
         }
@@ -169,9 +177,10 @@ void xr_push_decision(node *n, const store_decision *d, xr_down_regions *down)
 {
     store_decision now;
     xr_resolve_call calls[GJ_SPONSORS_MAX];
-    if ((d = as_it_stands(n, d, &now)) == NULL)
+    bool deciding;
+    if ((d = as_it_stands(n, d, &now, &deciding)) == NULL)
         return;
-    size_t count = legs_to_send(n, d, down, calls);
+    size_t count = legs_to_send(n, d, deciding, down, calls);
     xr_port_resolve_many(n, calls, count, (int)n->cfg.peer_timeout_ms);
     for (size_t i = 0; i < count; i++)
         leg_answered(n, &calls[i], down);
@@ -204,9 +213,10 @@ static void deliver_taken(node *n, delivery_work *w, size_t taken)
 {
     size_t count = 0;
     for (size_t i = 0; i < taken; i++) {
-        const store_decision *d = as_it_stands(n, &w->taken[i], &w->now[i]);
+        bool deciding;
+        const store_decision *d = as_it_stands(n, &w->taken[i], &w->now[i], &deciding);
         if (d != NULL)
-            count += legs_to_send(n, d, NULL, &w->calls[count]);
+            count += legs_to_send(n, d, deciding, NULL, &w->calls[count]);
     }
     xr_port_resolve_many(n, w->calls, count, (int)n->cfg.peer_timeout_ms);
     for (size_t i = 0; i < count; i++)

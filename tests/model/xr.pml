@@ -1,5 +1,5 @@
-/* Cross-region settlement as node/federation.c, node/resolver.c, node/deciding.c and
- * node/lifecycle.c do it (docs/federation.md, "The model"), for spin to check
+/* Cross-region settlement as node/xr/ (coordinator.c, correction.c, participant.c,
+ * delivery.c, resolver.c, deciding.c) and node/lifecycle.c do it (docs/federation.md, "The model"), for spin to check
  * exhaustively: tests/model/check.sh.
  *
  * One settlement of AMT fen for a patient whose node coordinates. The deduction order
@@ -36,7 +36,7 @@
  *     settlement) are not modelled;
  *   - each store transaction is one atomic step; the worker's computation between two
  *     transactions is merged into the one that follows;
- *   - the worker's own resolver_push_decision after its answer is left to the resolver's
+ *   - the worker's own delivery of its decision (xr_deliver) is left to the resolver's
  *     rounds, which send the same from the same record; void_undecided's voids are sent
  *     once without waiting (their answers mark nothing: no decision is stored);
  *   - a participant asks about a held hold at any time, not only after resolve_after_ms;
@@ -49,10 +49,11 @@
  *     change nothing: such repeats are not made. A protocol that can never finish then
  *     comes to rest, and the check at rest sees it.
  *
- * Two reads in the C are not atomic with the look at the deciding set that guards them.
- * By default the model takes each as one atomic look; compiled with -DCODE_PUSH_RACE
- * (push_decision) or -DCODE_REPLAY_RACE (replay_if_answered) it does as the C does, and
- * spin finds a violation (docs/federation.md, "The model").
+ * Two reads in the C were once not atomic with the look at the deciding set that guards
+ * them; the C now takes one look each (as_it_stands in delivery.c, and the order in
+ * call_replay_if_answered), as the model does by default. Compiled with -DCODE_PUSH_RACE
+ * or -DCODE_REPLAY_RACE it does as the C did, and spin finds the violation each allowed
+ * (docs/federation.md, "The model").
  *
  * Variants broken on purpose, which the check must report as failing:
  *   -DBROKEN_NO_FENCE   a void of a hold never seen writes no fence;
@@ -119,7 +120,7 @@ c_decl { unsigned gj_probes; }
 
 /* QueryDecisionReply: "ask again", or an action with its amount as a request code */
 #define Q_AGAIN 255
-/* fed_query_decision_check, about leg p, now */
+/* xr_query_decision_check, about leg p, now */
 #define QANS(p) (deciding -> Q_AGAIN : ((dec && (dact[p] == A_POST || dact[p] == A_REFUND)) -> CODE(dact[p], damt[p], 0) : M_VOID))
 
 /* the worker (run_plan) */
@@ -127,8 +128,8 @@ c_decl { unsigned gj_probes; }
 #define W_START 1
 #define W_HOLD0 2   /* request_hold, leg 0 */
 #define W_SPEC  3   /* decide_while_holding, leg 1: the write and the hold both under way */
-#define W_FIX   4   /* its correction (fed_settle_fix_apply) */
-/* the resolver (resolve_round, push_decision) */
+#define W_FIX   4   /* its correction (xr_correct_apply) */
+/* the resolver (resolve_round, xr_push_decision) */
 #define R_IDLE  0
 #define R_CHECK 1
 #define R_LEG   2
@@ -236,7 +237,7 @@ inline later_local_pays() {
 	r_cash = r_cash - s_b
 }
 
-/* fed_settle_fix_apply(leg k, amount, acked); s_ok */
+/* xr_correct_apply(leg k, amount, acked); s_ok */
 inline fix(k, amount, acked) {
 	s_ok = 1;
 	assert(dec && rec && dact[k] != A_NONE);
@@ -295,8 +296,8 @@ inline worker_hold_answer(p, code) {
 /* Leg k has something the resolver would send now. */
 #define LEG_OPEN(k) (dact[k] != A_NONE && !dack[k] && rdone[k] != CODE(dact[k], damt[k], dspec[k] && deciding && unknown))
 
-/* push_decision's answer from Peer/Resolve, taken by the resolver in the participant's
- * step; s_ok and s_mv as fed_participant_resolve left them. */
+/* xr_push_decision's answer from Peer/Resolve, taken by the resolver in the participant's
+ * step; s_ok and s_mv as xr_participant_resolve left them. */
 inline resolver_answer() {
 	if
 	:: !s_ok ->
@@ -307,7 +308,7 @@ inline resolver_answer() {
 		assert(!resolve_refused);
 		rdone[rk] = rcode
 	:: s_ok && rup ->
-		/* the sponsor's node posted what it holds: fed_settle_fix, acked */
+		/* the sponsor's node posted what it holds: xr_correct, acked */
 		if
 		:: sfail > 0 -> sfail--     /* not written: still unknown, asked again */
 		:: true ->
@@ -315,7 +316,7 @@ inline resolver_answer() {
 			REACH_IF(s_mv == 0, 2);
 			fix(rk, s_mv, 1);
 			assert(s_ok);
-			deciding = 0;           /* node_deciding_remove: replays may answer */
+			deciding = 0;           /* deciding_remove: replays may answer */
 			unknown = 0
 		fi
 	:: s_ok && !rup ->
@@ -380,7 +381,7 @@ inline p_fence(p) {
 	p_changed(p)
 }
 
-/* fed_hold_apply; its answer to the worker */
+/* xr_hold_apply; its answer to the worker */
 inline p_hold(p) {
 	if
 	:: hst[p] == H_VOIDED -> REACH(3); s_c = 0   /* HOLD_VOIDED: the void came first */
@@ -411,7 +412,7 @@ inline p_hold(p) {
 	worker_hold_answer(p, s_c)
 }
 
-/* fed_participant_resolve(act, amt, up); s_ok, and s_mv: the amount it resolved */
+/* xr_participant_resolve(act, amt, up); s_ok, and s_mv: the amount it resolved */
 inline p_resolve(p, act, amt, up) {
 	s_ok = 1;
 	s_mv = 0;
@@ -477,7 +478,7 @@ proctype Part(byte p)
 end_part:
 	do
 	:: atomic { (toP[p] & M_HOLD) -> take(p, M_HOLD); p_hold(p) }
-	/* Peer/Resolve (fed_resolve_apply), any one in flight; its answer to the resolver
+	/* Peer/Resolve (xr_resolve_apply), any one in flight; its answer to the resolver
 	 * if it still waits for this very request */
 	:: atomic { (toP[p] & (255 - M_HOLD)) != 0 ->
 		if
@@ -503,7 +504,7 @@ end_part:
 
 /* ======================= the coordinator ======================= */
 
-/* Peer/QueryDecision from participant p (fed_query_decision_check), and, if p still
+/* Peer/QueryDecision from participant p (xr_query_decision_check), and, if p still
  * waits, what its resolver does with the answer (participant_apply). */
 #define ON_QUERY(p) \
 	:: atomic { qreq[p] -> \
@@ -530,9 +531,9 @@ proctype Coord()
 {
 end_coord:
 	do
-	/* ---- the worker: fed_settle, run_plan ---- */
+	/* ---- the worker: xr_settle, run ---- */
 	:: atomic { ws == W_START ->
-		deciding = 1;                /* node_deciding_add */
+		deciding = 1;                /* deciding_add */
 		hold_ask[0] = AMT;           /* request_hold, leg 0: all still owed */
 		toP[0] = toP[0] | M_HOLD;
 		ws = W_HOLD0 }
@@ -550,7 +551,7 @@ end_coord:
 	:: atomic { ws == W_SPEC && w_written && w_hdone ->
 		if
 		:: w_wfail ->
-			/* undecided: node_deciding_remove, an error answer, void_undecided */
+			/* undecided: deciding_remove, an error answer, void_undecided */
 			REACH(8);
 			deciding = 0;
 			if
@@ -574,7 +575,7 @@ end_coord:
 	:: atomic { ws == W_FIX ->
 		if
 		:: sfail > 0 ->
-			/* not written: node_deciding_mark_unknown, an error answer */
+			/* not written: deciding_mark_unknown, an error answer */
 			REACH(7);
 			sfail--;
 			unknown = 1
@@ -582,12 +583,12 @@ end_coord:
 			REACH_IF(w_held1 > 0, 9);
 			fix(1, w_held1, 0);
 			assert(s_ok);
-			deciding = 0;            /* node_deciding_remove, after the correction */
+			deciding = 0;            /* deciding_remove, after the correction */
 			answer(r_part[0], r_part[1], r_L, r_cash)
 		fi;
 		worker_done() }
 
-	/* ---- the resolver: resolve_round, push_decision ---- */
+	/* ---- the resolver: resolve_round, xr_push_decision ---- */
 	:: atomic { rs == R_IDLE && (pack[0] || pack[1] || (dec && (LEG_OPEN(0) || LEG_OPEN(1)))) ->
 		/* resolver_write_acks, ack_apply: only while the leg still asks the same */
 		if
@@ -669,7 +670,7 @@ end_coord:
 	ON_QUERY(0)
 	ON_QUERY(1)
 
-	/* ---- the institution repeats its call (replay_if_answered) ---- */
+	/* ---- the institution repeats its call (call_replay_if_answered) ---- */
 #ifndef CODE_REPLAY_RACE
 	:: atomic { rec && !deciding &&
 	            (!answered || a_part[0] != r_part[0] || a_part[1] != r_part[1] || a_L != r_L || a_cash != r_cash) ->
