@@ -60,6 +60,10 @@
 /* Records returned in one page. */
 #define GJ_PAGE_SIZE_DEFAULT 50
 #define GJ_PAGE_SIZE_MAX 500
+/* A credit's memo, in bytes. */
+#define GJ_MEMO_MAX 128
+/* The longest revoke window a policy may set (R14): ten years of days. */
+#define GJ_REVOKE_DAYS_MAX 3660
 /* Page tokens (cursors) a node gives out: printable, at most this many characters. */
 #define GJ_PAGE_TOKEN_MAX 79
 /* Audit: cross-region payments per page (about 80 bytes each: well under a message),
@@ -94,10 +98,15 @@
 #define GJ_DELIVERY_THREADS 4
 /* At stop, how long the delivery threads keep sending what is queued. */
 #define GJ_DELIVERY_DRAIN_MS 3000
+/* Below this much of its time left, a settlement asks no more holds: no time for the
+ * answer to come back (the next sponsor, or cash, pays). */
+#define GJ_HOLD_BUDGET_MIN_MS 20
 /* How long one call to a peer may take when the caller's deadline allows more. */
 #define GJ_PEER_TIMEOUT_DEFAULT_MS 1000
 /* The resolver wakes this often to re-send posts and voids. */
 #define GJ_RESOLVE_INTERVAL_DEFAULT_MS 500
+/* Open decisions and stale holds the resolver takes in one round. */
+#define GJ_RESOLVER_BATCH 32
 /* A participant asks the coordinator about a hold left HELD this long. */
 #define GJ_RESOLVE_AFTER_DEFAULT_MS 10000
 /* Peers a node config may list. */

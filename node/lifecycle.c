@@ -57,7 +57,7 @@ static void write_then_push(call *c)
 
 static int32_t date_plus_days(int32_t date, uint32_t days)
 {
-    for (uint32_t i = 0; i < days && i < 3660; i++)
+    for (uint32_t i = 0; i < days && i < GJ_REVOKE_DAYS_MAX; i++)
         date = gj_date_next(date);
     return date;
 }
@@ -385,7 +385,7 @@ gj_reason life_settlement_records_check(call *c)
     int32_t from = req->from_date, to = req->to_date ? req->to_date : c->today;
     if ((from != 0 && !gj_date_valid(from)) || !gj_date_valid(to))
         return call_fail(c, GJ_R_FIELD_INVALID, "dates are yyyymmdd");
-    if (req->page_size > GJ_PAGE_SIZE_MAX || strlen(req->page_token) > 79)
+    if (req->page_size > GJ_PAGE_SIZE_MAX || strlen(req->page_token) > GJ_PAGE_TOKEN_MAX)
         return call_fail(c, GJ_R_FIELD_INVALID, "page_size is at most %d", GJ_PAGE_SIZE_MAX);
     size_t page = req->page_size ? req->page_size : GJ_PAGE_SIZE_DEFAULT;
     store_settlement *list = call_alloc(c, sizeof *list * page);
@@ -398,7 +398,7 @@ gj_reason life_settlement_records_check(call *c)
     if (err != GJ_OK)
         return ops_store_reason(c, err);
     store_person person;
-    char next[80] = "";
+    char next[GJ_PAGE_TOKEN_MAX + 1] = "";
     size_t n = 0;
     if ((r = ops_get_local_person(c, txn, req->psn_no, &person)) == GJ_R_NONE) {
         err = store_settlement_list_by_psn(txn, person.psn_no, from, to, req->page_token, list, page, &n, next);

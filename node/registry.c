@@ -128,8 +128,8 @@ gj_reason credit_check(call *c)
         return ops_deny(c, "only a region operator");
     if ((r = ops_check_psn_no(c, "psn_no", req->psn_no)) != GJ_R_NONE)
         return r;
-    if (strlen(req->memo) > 128)
-        return call_fail(c, GJ_R_FIELD_INVALID, "memo is at most 128 bytes");
+    if (strlen(req->memo) > GJ_MEMO_MAX)
+        return call_fail(c, GJ_R_FIELD_INVALID, "memo is at most %d bytes", GJ_MEMO_MAX);
     return rules_check_amount(req->amount);
 }
 

@@ -175,7 +175,7 @@ gj_reason records_check(call *c)
         return call_fail(c, GJ_R_FIELD_INVALID, "dates are yyyymmdd");
     if (req->page_size > GJ_PAGE_SIZE_MAX)
         return call_fail(c, GJ_R_FIELD_INVALID, "page_size is at most %d", GJ_PAGE_SIZE_MAX);
-    if (strlen(req->page_token) > 79)
+    if (strlen(req->page_token) > GJ_PAGE_TOKEN_MAX)
         return call_fail(c, GJ_R_FIELD_INVALID, "page_token is not one this node gave");
     size_t page = req->page_size ? req->page_size : GJ_PAGE_SIZE_DEFAULT;
 
@@ -187,7 +187,7 @@ gj_reason records_check(call *c)
     store_spend *spends = call_alloc(c, sizeof *spends * page);
     Gongji__V1__RecordsReply *ans = call_alloc(c, sizeof *ans);
     Gongji__V1__SpendRecord **out = call_alloc(c, sizeof *out * page);
-    char next[80] = "";
+    char next[GJ_PAGE_TOKEN_MAX + 1] = "";
     size_t n = 0;
     if (spends == NULL || ans == NULL || out == NULL) {
         r = ops_out_of_memory(c);

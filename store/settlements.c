@@ -16,7 +16,7 @@
 /* Longest cursor: base64url of SPEND_TAIL_MAX bytes, no padding. */
 #define CURSOR_MAX ((SPEND_TAIL_MAX * 4 + 2) / 3)
 
-_Static_assert(CURSOR_MAX <= 79, "a cursor must fit next_cursor[80]");
+_Static_assert(CURSOR_MAX <= GJ_PAGE_TOKEN_MAX, "a cursor must fit a page token");
 
 /* ---- settlements ---- */
 
@@ -168,7 +168,7 @@ gj_err store_settlement_get(store_txn *txn, const char *setl_id, store_settlemen
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* base64url without padding: printable whatever bytes setl_id holds, and short
- * enough (68 chars for the longest key tail) to fit next_cursor[80]. */
+ * enough (68 chars for the longest key tail) to fit a page token (GJ_PAGE_TOKEN_MAX). */
 static void cursor_encode(const unsigned char *in, size_t n, char *out)
 {
     uint32_t acc = 0;
@@ -271,7 +271,7 @@ typedef gj_err (*dated_take_fn)(store_txn *t, const MDB_val *k, const MDB_val *v
  * with from_date <= date <= to_date, in key order, resuming after the cursor `after`. */
 static gj_err dated_list(store_txn *txn, int db, const char *owner, char tag, int32_t from_date,
                          int32_t to_date, const char *after, dated_take_fn take, void *out,
-                         size_t max, size_t *count, char next_cursor[80])
+                         size_t max, size_t *count, char next_cursor[GJ_PAGE_TOKEN_MAX + 1])
 {
     gj_err err;
     MDB_cursor *c;
@@ -370,7 +370,7 @@ static gj_err take_spend(store_txn *t, const MDB_val *k, const MDB_val *v, size_
 
 gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
                         int32_t to_date, const char *after, store_spend *out, size_t max,
-                        size_t *count, char next_cursor[80])
+                        size_t *count, char next_cursor[GJ_PAGE_TOKEN_MAX + 1])
 {
     return dated_list(txn, DB_SPEND, sponsor, TAG_SPEND, from_date, to_date, after, take_spend,
                       out, max, count, next_cursor);
@@ -400,7 +400,7 @@ static gj_err take_settlement(store_txn *t, const MDB_val *k, const MDB_val *v, 
 
 gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t from_date,
                                     int32_t to_date, const char *after, store_settlement *out,
-                                    size_t max, size_t *count, char next_cursor[80])
+                                    size_t max, size_t *count, char next_cursor[GJ_PAGE_TOKEN_MAX + 1])
 {
     return dated_list(txn, DB_SETL_BY_PSN, psn_no, TAG_SETTLED, from_date, to_date, after,
                       take_settlement, out, max, count, next_cursor);

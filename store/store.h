@@ -283,10 +283,10 @@ gj_err store_spend_put(store_txn *txn, const store_spend *spend);
 /* Spend records of sponsor with from_date <= setl_date <= to_date, in date order,
  * starting after the record whose opaque cursor is `after` ("" = from the start).
  * Writes up to max records; when more remain, next_cursor gets the cursor of the last
- * one written, else "". Cursors are printable, at most 79 characters + NUL. */
+ * one written, else "". Cursors are printable, at most GJ_PAGE_TOKEN_MAX characters + NUL. */
 gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
                         int32_t to_date, const char *after, store_spend *out, size_t max,
-                        size_t *count, char next_cursor[80]);
+                        size_t *count, char next_cursor[GJ_PAGE_TOKEN_MAX + 1]);
 
 /* Journal, in seq order from first_seq (1 = the beginning). The callback returns false
  * to stop early. */
@@ -401,7 +401,7 @@ gj_err store_settlement_scan_after(store_txn *txn, const char *after_setl_id, st
  * store_settlement_put. */
 gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t from_date,
                                     int32_t to_date, const char *after, store_settlement *out,
-                                    size_t max, size_t *count, char next_cursor[80]);
+                                    size_t max, size_t *count, char next_cursor[GJ_PAGE_TOKEN_MAX + 1]);
 
 /* ---- clearing (R16) ----
  *

@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Below this a hold is not asked: no time for its answer to come back. */
-#define XR_HOLD_BUDGET_MIN_MS 20
 
 static int64_t min64(int64_t a, int64_t b)
 {
@@ -273,7 +271,7 @@ static void run(call *c, xr_settlement *xs)
     for (xr_plan_walk(plan); plan->ask_leg >= 0;) {
         uint32_t i = (uint32_t)plan->ask_leg;
         int budget = route_peer_budget_ms(c);
-        if (budget < XR_HOLD_BUDGET_MIN_MS) {
+        if (budget < GJ_HOLD_BUDGET_MIN_MS) {
             xr_plan_leg_answered(plan, i, 0); /* no time to ask: the next sponsor, or cash */
             continue;
         }

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RESOLVER_BATCH XR_DOWN_MAX /* decisions and holds per round */
+#define RESOLVER_BATCH GJ_RESOLVER_BATCH
 
 typedef struct decision_batch {
     size_t count;

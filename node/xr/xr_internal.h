@@ -102,7 +102,7 @@ gj_reason xr_participant_resolve(store_txn *txn, const xr_resolve_args *a, int32
 /* ---- delivery.c ---- */
 /* Regions that did not answer during one resolver round: the rest of their legs wait
  * for the next round instead of each waiting out its own timeout. */
-#define XR_DOWN_MAX 32
+#define XR_DOWN_MAX GJ_RESOLVER_BATCH
 typedef struct xr_down_regions {
     size_t count;
     char region[XR_DOWN_MAX][GJ_ADMDVS_LEN + 1];
