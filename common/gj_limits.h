@@ -92,6 +92,8 @@
 /* Calls that may wait at once on a region that stopped answering (node/region_watch.h);
  * the rest are refused at once until it answers again. */
 #define GJ_SUSPECT_CALLS_MAX 2
+/* ...and how long a region stays suspect after a call last found it silent. */
+#define GJ_SUSPECT_MS 5000
 /* Decisions waiting for the delivery threads (node/xr/delivery.c); past it the resolver
  * delivers them from the store, and an undecided plan's voids are presumed. */
 #define GJ_DELIVERY_QUEUE_MAX 256

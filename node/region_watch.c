@@ -2,6 +2,14 @@
 #include "region_watch.h"
 
 #include <string.h>
+#include <time.h>
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void region_watch_init(region_watch *w)
 {
@@ -35,6 +43,10 @@ bool region_watch_admit(region_watch *w, const char *region, bool *counted)
     *counted = false;
     pthread_mutex_lock(&w->mu);
     int i = entry_of(w, region, false);
+    /* Suspicion fades: a region silent for so long that no call found out lately is
+     * tried freely again (its probes may all have met a slow first handshake). */
+    if (i >= 0 && w->regions[i].suspect && mono_ms() - w->regions[i].last_no_answer_ms > GJ_SUSPECT_MS)
+        w->regions[i].suspect = false;
     if (i >= 0 && w->regions[i].suspect) {
         if (w->regions[i].waiting < GJ_SUSPECT_CALLS_MAX) {
             w->regions[i].waiting++;
@@ -56,8 +68,10 @@ void region_watch_done(region_watch *w, const char *region, bool counted, gj_rea
     if (i >= 0) {
         if (counted && w->regions[i].waiting > 0)
             w->regions[i].waiting--;
-        if (no_answer)
+        if (no_answer) {
             w->regions[i].suspect = true;
+            w->regions[i].last_no_answer_ms = mono_ms();
+        }
         else if (outcome != GJ_R_DEADLINE_PASSED && outcome != GJ_R_OVERLOADED)
             w->regions[i].suspect = false; /* it answered: back */
     }

@@ -21,6 +21,7 @@ typedef struct region_watch {
     struct {
         char region[GJ_ADMDVS_LEN + 1];
         bool suspect;
+        int64_t last_no_answer_ms; /* monotonic: suspicion fades GJ_SUSPECT_MS after it */
         uint32_t waiting;    /* calls to it under way while suspect */
         uint64_t refused;    /* calls refused at once, ever */
     } regions[GJ_OUTBOXES_MAX];

@@ -136,7 +136,12 @@ int tn_start(test_node *tn)
         sleep_ms(50);
     }
     client_close(c);
-    fprintf(stderr, "node %s did not come up; see %s/node.log\n", tn->region, tn->dir);
+    fprintf(stderr, "node %s did not come up (%s); see %s/node.log, which ends:\n", tn->region,
+            tn_alive(tn) ? "running, not answering" : "exited", tn->dir);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "tail -4 '%s/node.log' | cut -c1-300 >&2", tn->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no log)\n");
     return -1;
 }
 
