@@ -134,6 +134,13 @@ int tn_start(test_node *tn)
         if (!tn_alive(tn))
             break;
         sleep_ms(50);
+        /* nng 1.5.2's dialer can stop trying after a refused or cut first attempt (a
+         * node still starting, slowly under the sanitizers): a fresh client dials anew. */
+        if (i % 10 == 9) {
+            client_close(c);
+            if ((c = tn_client_ms(tn, "harness", GONGJI__V1__ROLE__OPERATOR, 300)) == NULL)
+                return -1;
+        }
     }
     client_close(c);
     fprintf(stderr, "node %s did not come up (%s); see %s/node.log, which ends:\n", tn->region,
