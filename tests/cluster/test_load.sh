@@ -105,6 +105,12 @@ check "audit ok" true "$(json_field ok "$(grep -o '"failure_count".*' <<<"$a")")
 check "audit accounts" "$accounts" "$(json_field accounts "$a")"
 check "audit credited" "$credited" "$(json_field total_credited "$a")"
 g --json balance --psn-no 5101009999000004 >/dev/null 2>&1; check "bad row not loaded" 1 $?
+
+# ---- SIGHUP (logrotate): the node keeps serving and writes to a new log file ----
+mv "$dir/node.log" "$dir/node.log.1"
+kill -HUP "$pid"; sleep 0.3
+g --timeout 2000 health >/dev/null 2>&1; check "serves after SIGHUP" 0 $?
+check "log file opened again" 1 "$(grep -c 'SIGHUP: log file opened again' "$dir/node.log" 2>/dev/null)"
 node_stop
 
 # ---- kill -9 mid-file, re-run: same store as one clean run ----
