@@ -112,9 +112,10 @@ static gj_reason participant_post(store_txn *txn, store_hold *hold, int32_t wind
     memcpy(spend.sponsor, hold->sponsor, sizeof spend.sponsor);
     memcpy(spend.beneficiary, hold->beneficiary, sizeof spend.beneficiary);
     memcpy(spend.setl_id, hold->setl_id, sizeof spend.setl_id);
-    if (store_account_hold(txn, hold->sponsor, -hold->amount, NULL) != GJ_OK ||
-        store_account_move(txn, &e, NULL) != GJ_OK || store_spend_put(txn, &spend) != GJ_OK)
-        return GJ_R_STORE_ERROR;
+    gj_err err;
+    if ((err = store_account_hold(txn, hold->sponsor, -hold->amount, NULL)) != GJ_OK ||
+        (err = store_account_move(txn, &e, NULL)) != GJ_OK || (err = store_spend_put(txn, &spend)) != GJ_OK)
+        return gj_reason_of_err(err);
     gj_reason r = clearing_record(txn, window ? window : hold->setl_date, hold->coordinator, hold->setl_id,
                                   hold->leg, premium ? STORE_CLR_PREMIUM : STORE_CLR_PAYMENT,
                                   STORE_CLR_WE_OWE, hold->amount, hold->sponsor, hold->beneficiary);
@@ -143,8 +144,9 @@ static gj_reason participant_refund(store_txn *txn, store_hold *hold, int32_t wi
     memcpy(spend.sponsor, hold->sponsor, sizeof spend.sponsor);
     memcpy(spend.beneficiary, hold->beneficiary, sizeof spend.beneficiary);
     memcpy(spend.setl_id, hold->setl_id, sizeof spend.setl_id);
-    if (store_account_move(txn, &e, NULL) != GJ_OK || store_spend_put(txn, &spend) != GJ_OK)
-        return GJ_R_STORE_ERROR;
+    gj_err err;
+    if ((err = store_account_move(txn, &e, NULL)) != GJ_OK || (err = store_spend_put(txn, &spend)) != GJ_OK)
+        return gj_reason_of_err(err);
     gj_reason r = clearing_record(txn, window ? window : today, hold->coordinator, hold->setl_id, hold->leg,
                                   STORE_CLR_REFUND, STORE_CLR_WE_OWE, -hold->amount, hold->sponsor,
                                   hold->beneficiary);
@@ -168,7 +170,7 @@ static gj_reason write_fence(store_txn *txn, const xr_resolve_args *a, int64_t n
     hold.leg = a->leg;
     hold.state = STORE_HOLD_VOIDED;
     hold.created_unix_ms = hold.resolved_unix_ms = now;
-    return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
+    return gj_reason_of_err(store_hold_put(txn, &hold));
 }
 
 /* Post, void or refund hold (setl_id, leg) exactly once. Shared by Peer/Resolve and by
@@ -180,7 +182,7 @@ gj_reason xr_participant_resolve(store_txn *txn, const xr_resolve_args *a, int32
     gj_err err = store_hold_get(txn, a->setl_id, a->leg, &hold);
     *resolved_amount = 0;
     if (err != GJ_OK && err != GJ_ERR_NOTFOUND)
-        return GJ_R_STORE_ERROR;
+        return gj_reason_of_err(err);
     if (err == GJ_OK && strcmp(hold.coordinator, a->coordinator) != 0) {
         snprintf(detail, detail_size, "hold %s/%u belongs to region %s", a->setl_id, a->leg, hold.coordinator);
         return GJ_R_NOT_BENEFICIARY_HOME;
@@ -195,7 +197,7 @@ gj_reason xr_participant_resolve(store_txn *txn, const xr_resolve_args *a, int32
             return GJ_R_NONE; /* posted (and maybe refunded since): said before */
         if ((r = participant_post(txn, &hold, a->post_window, now)) != GJ_R_NONE)
             return r;
-        return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
+        return gj_reason_of_err(store_hold_put(txn, &hold));
     }
     if (post_up_to && (err == GJ_ERR_NOTFOUND || hold.state == STORE_HOLD_VOIDED)) {
         /* Nothing held: nothing moves, and (as for a void) a fence refuses the hold if it
@@ -211,12 +213,12 @@ gj_reason xr_participant_resolve(store_txn *txn, const xr_resolve_args *a, int32
             snprintf(detail, detail_size, "hold %s/%u was already posted", a->setl_id, a->leg);
             return GJ_R_HOLD_CONFLICT;
         }
-        if (store_account_hold(txn, hold.sponsor, -hold.amount, NULL) != GJ_OK)
-            return GJ_R_STORE_ERROR;
+        if ((err = store_account_hold(txn, hold.sponsor, -hold.amount, NULL)) != GJ_OK)
+            return gj_reason_of_err(err);
         hold.state = STORE_HOLD_VOIDED;
         hold.resolved_unix_ms = now;
         *resolved_amount = hold.amount;
-        return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
+        return gj_reason_of_err(store_hold_put(txn, &hold));
     }
     if (err == GJ_ERR_NOTFOUND)
         return GJ_R_HOLD_NOT_FOUND;
@@ -232,7 +234,7 @@ gj_reason xr_participant_resolve(store_txn *txn, const xr_resolve_args *a, int32
             return GJ_R_NONE; /* posted (and maybe refunded since): said before */
         if ((r = participant_post(txn, &hold, a->post_window, now)) != GJ_R_NONE)
             return r;
-        return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
+        return gj_reason_of_err(store_hold_put(txn, &hold));
     }
     /* REFUND: a revoke. A hold never posted is posted first, so the journal and the
      * clearing rows show both movements. */
@@ -242,7 +244,7 @@ gj_reason xr_participant_resolve(store_txn *txn, const xr_resolve_args *a, int32
         return r;
     if ((r = participant_refund(txn, &hold, a->refund_window, today, now)) != GJ_R_NONE)
         return r;
-    return store_hold_put(txn, &hold) == GJ_OK ? GJ_R_NONE : GJ_R_STORE_ERROR;
+    return gj_reason_of_err(store_hold_put(txn, &hold));
 }
 
 gj_reason xr_resolve_check(call *c)
