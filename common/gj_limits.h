@@ -72,6 +72,11 @@
 #define GJ_AUDIT_PAGE_DEFAULT 2000
 #define GJ_AUDIT_PAGE_MAX 5000
 #define GJ_AUDIT_REPLAY_SLOTS (1u << 21)
+/* Peer/ClearingEntries: entries per page (about 60 bytes each), and how many pages a
+ * reconcile follows at most (a bound on its work, far above any window). */
+#define GJ_CLEARING_PAGE_DEFAULT 2000
+#define GJ_CLEARING_PAGE_MAX 5000
+#define GJ_CLEARING_PAGES_MAX 10000
 /* A long scan (audit) looks at its caller's deadline, and at the node stopping, this
  * often (records visited). */
 #define GJ_SCAN_CHECK_EVERY 1024

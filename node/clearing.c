@@ -191,14 +191,17 @@ gj_reason clearing_close_apply(call *c, store_txn *txn)
 
 typedef struct entries_state {
     call *c;
-    size_t count, cap;
+    size_t count, cap, room;
     Gongji__V1__ClearingEntry **items;
+    char next[GJ_PAGE_TOKEN_MAX + 1]; /* where the next page begins; "" at the end */
     bool out_of_memory;
 } entries_state;
 
 static bool collect_entry(const store_clearing *e, void *arg)
 {
     entries_state *st = arg;
+    if (st->count == st->room)
+        return false; /* st->next says where the next page begins */
     if (st->count == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 64;
         Gongji__V1__ClearingEntry **bigger = call_alloc(st->c, sizeof *bigger * cap);
@@ -221,6 +224,36 @@ static bool collect_entry(const store_clearing *e, void *arg)
     item->amount = e->amount;
     item->owed_to_answerer = e->direction == STORE_CLR_OWED_TO_US;
     st->items[st->count++] = item;
+    snprintf(st->next, sizeof st->next, "%s/%u/%u", e->setl_id, e->leg, (unsigned)e->kind);
+    return true;
+}
+
+/* A ClearingEntries page token: "" or "setl_id/leg/kind" of the last entry given. */
+static bool parse_entries_token(const char *token, char setl_id[GJ_SETL_ID_MAX + 1], uint32_t *leg, uint8_t *kind)
+{
+    setl_id[0] = '\0';
+    *leg = 0;
+    *kind = 0;
+    if (token[0] == '\0')
+        return true;
+    const char *a = strchr(token, '/');
+    const char *b = a ? strchr(a + 1, '/') : NULL;
+    if (a == NULL || b == NULL || (size_t)(a - token) > GJ_SETL_ID_MAX || a == token)
+        return false;
+    for (const char *p = token; p < a; p++)
+        if (!((*p >= '0' && *p <= '9') || *p == '-'))
+            return false;
+    char *end;
+    unsigned long l = strtoul(a + 1, &end, 10), k;
+    if (end != b || l >= GJ_SPONSORS_MAX)
+        return false;
+    k = strtoul(b + 1, &end, 10);
+    if (*end != '\0' || end == b + 1 || k > 255)
+        return false;
+    memcpy(setl_id, token, (size_t)(a - token));
+    setl_id[a - token] = '\0';
+    *leg = (uint32_t)l;
+    *kind = (uint8_t)k;
     return true;
 }
 
@@ -233,12 +266,20 @@ gj_reason clearing_entries_check(call *c)
         return call_fail(c, GJ_R_CALLER_NOT_ALLOWED, "a peer's caller_id is its region");
     if (!gj_date_valid(req->window))
         return call_fail(c, GJ_R_FIELD_INVALID, "window is yyyymmdd");
+    char after[GJ_SETL_ID_MAX + 1];
+    uint32_t after_leg;
+    uint8_t after_kind;
+    if (strlen(req->page_token) > GJ_PAGE_TOKEN_MAX || !parse_entries_token(req->page_token, after, &after_leg, &after_kind))
+        return call_fail(c, GJ_R_FIELD_INVALID, "page_token is not one this node gave");
+    if (req->page_size > GJ_CLEARING_PAGE_MAX)
+        return call_fail(c, GJ_R_FIELD_INVALID, "page_size is at most %d", GJ_CLEARING_PAGE_MAX);
     store_txn *txn;
     gj_err err = store_read_begin(c->n->store, &txn);
     if (err != GJ_OK)
         return ops_store_reason(c, err);
-    entries_state st = {.c = c};
-    err = store_clearing_scan(txn, req->window, c->env->caller_id, collect_entry, &st);
+    entries_state st = {.c = c, .room = req->page_size ? req->page_size : GJ_CLEARING_PAGE_DEFAULT};
+    err = store_clearing_scan_after(txn, req->window, c->env->caller_id, after, after_leg, after_kind, collect_entry,
+                                    &st);
     store_read_end(txn);
     if (err != GJ_OK)
         return ops_store_reason(c, err);
@@ -250,6 +291,10 @@ gj_reason clearing_entries_check(call *c)
     gongji__v1__clearing_entries_reply__init(ans);
     ans->entries = st.items;
     ans->n_entries = st.count;
+    /* A full page may be followed by more; a short one is the last. */
+    ans->next_page_token = call_strdup(c, st.count == st.room ? st.next : "");
+    if (ans->next_page_token == NULL)
+        return ops_out_of_memory(c);
     c->answer = &ans->base;
     return GJ_R_NONE;
 }
@@ -349,36 +394,48 @@ void clearing_reconcile_slow(call *c)
         call_finish(c);
         return;
     }
+    /* The peer's entries, a page at a time. */
     Gongji__V1__ClearingEntriesRequest ereq = GONGJI__V1__CLEARING_ENTRIES_REQUEST__INIT;
     ereq.window = req->window;
-    ProtobufCMessage *answer = NULL;
-    char detail[256];
-    char call_id[GJ_CALL_ID_MAX + 1];
-    snprintf(call_id, sizeof call_id, "clearing-%d", req->window);
-    gj_reason r = peers_call(&n->peers, n->cfg.region, req->peer_region, "gongji.v1.Peer/ClearingEntries",
-                             call_id, &ereq.base, &gongji__v1__clearing_entries_reply__descriptor,
-                             (int)n->cfg.peer_timeout_ms * 4, &answer, detail, sizeof detail);
-    if (r != GJ_R_NONE) {
-        call_fail(c, r, "%s", detail[0] ? detail : gj_reason_message(r));
-        free(st.rows);
-        call_finish(c);
-        return;
-    }
-    Gongji__V1__ClearingEntriesReply *theirs = (Gongji__V1__ClearingEntriesReply *)answer;
+    ereq.page_size = n->cfg.clearing_page_size;
+    char token[GJ_PAGE_TOKEN_MAX + 1] = "";
     uint64_t their_count = 0;
     int64_t their_net = 0;
-    for (size_t i = 0; i < theirs->n_entries && !st.out_of_memory; i++) {
-        Gongji__V1__ClearingEntry *e = theirs->entries[i];
-        int64_t as_they_see = e->owed_to_answerer ? e->amount : -e->amount;
-        view_row *row = view_find(&st, e->setl_id, e->leg, e->kind);
-        if (row == NULL)
+    for (int page = 0; page < GJ_CLEARING_PAGES_MAX && !st.out_of_memory; page++) {
+        ProtobufCMessage *answer = NULL;
+        char detail[256];
+        char call_id[GJ_CALL_ID_MAX + 1];
+        snprintf(call_id, sizeof call_id, "clearing-%d-%d", req->window, page);
+        ereq.page_token = token;
+        gj_reason r = peers_call(&n->peers, n->cfg.region, req->peer_region, "gongji.v1.Peer/ClearingEntries",
+                                 call_id, &ereq.base, &gongji__v1__clearing_entries_reply__descriptor,
+                                 (int)n->cfg.peer_timeout_ms * 4, &answer, detail, sizeof detail);
+        if (r != GJ_R_NONE) {
+            call_fail(c, r, "%s", detail[0] ? detail : gj_reason_message(r));
+            free(st.rows);
+            call_finish(c);
+            return;
+        }
+        Gongji__V1__ClearingEntriesReply *theirs = (Gongji__V1__ClearingEntriesReply *)answer;
+        for (size_t i = 0; i < theirs->n_entries && !st.out_of_memory; i++) {
+            Gongji__V1__ClearingEntry *e = theirs->entries[i];
+            int64_t as_they_see = e->owed_to_answerer ? e->amount : -e->amount;
+            view_row *row = view_find(&st, e->setl_id, e->leg, e->kind);
+            if (row == NULL)
+                break;
+            row->theirs += -as_they_see; /* what they are owed, we owe */
+            row->in_theirs = true;
+            their_count++;
+            their_net += as_they_see;
+        }
+        const char *next = theirs->next_page_token ? theirs->next_page_token : "";
+        bool more = next[0] != '\0' && strlen(next) < sizeof token && strcmp(next, token) != 0;
+        if (more)
+            memcpy(token, next, strlen(next) + 1);
+        protobuf_c_message_free_unpacked(answer, NULL);
+        if (!more)
             break;
-        row->theirs += -as_they_see; /* what they are owed, we owe */
-        row->in_theirs = true;
-        their_count++;
-        their_net += as_they_see;
     }
-    protobuf_c_message_free_unpacked(answer, NULL);
 
     Gongji__V1__ReconcileReply *ans = call_alloc(c, sizeof *ans);
     char **ids = call_alloc(c, sizeof(char *) * (st.count ? st.count : 1));

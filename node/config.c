@@ -16,6 +16,7 @@ void node_config_defaults(node_config *cfg)
     cfg->map_size = GJ_MAP_SIZE_DEFAULT;
     cfg->workers = GJ_WORKERS_DEFAULT;
     cfg->peer_timeout_ms = GJ_PEER_TIMEOUT_DEFAULT_MS;
+    cfg->clearing_page_size = GJ_CLEARING_PAGE_DEFAULT;
     cfg->resolve_interval_ms = GJ_RESOLVE_INTERVAL_DEFAULT_MS;
     cfg->resolve_after_ms = GJ_RESOLVE_AFTER_DEFAULT_MS;
     cfg->commit_gather_us = GJ_COMMIT_GATHER_DEFAULT_US;
@@ -137,6 +138,10 @@ static int on_node_key(load_state *st, const char *key, const char *value)
         if (!parse_uint(value, GJ_WORKERS_MAX, &n) || n == 0)
             FAIL("workers must be 1..%d", GJ_WORKERS_MAX);
         cfg->workers = (unsigned)n;
+    } else if (!strcmp(key, "clearing_page_size")) {
+        if (!parse_uint(value, GJ_CLEARING_PAGE_MAX, &n) || n == 0)
+            FAIL("clearing_page_size must be 1..%d", GJ_CLEARING_PAGE_MAX);
+        cfg->clearing_page_size = (unsigned)n;
     } else if (!strcmp(key, "peer_timeout_ms")) {
         if (!parse_uint(value, 600000, &n) || n < 10)
             FAIL("peer_timeout_ms must be 10..600000");

@@ -33,6 +33,7 @@ typedef struct node_config {
     bool allow_clock_override;  /* testing: lets Operator/SetClock move the business date */
     unsigned workers;            /* threads for calls that wait on other nodes */
     unsigned peer_timeout_ms;    /* longest one call to a peer may take */
+    unsigned clearing_page_size; /* a reconcile's pages of the peer's entries */
     unsigned resolve_interval_ms;/* how often the resolver runs */
     unsigned resolve_after_ms;   /* age of a HELD hold before its coordinator is asked */
     unsigned commit_gather_us;   /* group commit: wait up to this for a fuller batch */

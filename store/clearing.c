@@ -208,3 +208,22 @@ gj_err store_window_first_open(store_txn *txn, int32_t date, int32_t *window)
     }
     return GJ_ERR_FULL;
 }
+
+gj_err store_clearing_scan_after(store_txn *txn, int32_t window, const char *counterparty, const char *after_setl_id,
+                                 uint32_t after_leg, uint8_t after_kind, store_clearing_fn fn, void *arg)
+{
+    gj_err err;
+    unsigned char prefix[4 + GJ_ADMDVS_LEN], start[4 + GJ_ADMDVS_LEN + GJ_SETL_ID_MAX + 6];
+    struct clearing_scan cs = {fn, arg};
+    if ((err = st_txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!gj_date_valid(window) || counterparty == NULL || !st_admdvs_ok(counterparty) || fn == NULL ||
+        after_setl_id == NULL || strlen(after_setl_id) > GJ_SETL_ID_MAX)
+        return GJ_ERR_INVAL;
+    put_be32(prefix, (uint32_t)window);
+    memcpy(prefix + 4, counterparty, GJ_ADMDVS_LEN);
+    if (after_setl_id[0] == '\0')
+        return st_scan_db(txn, DB_CLEARING, prefix, sizeof prefix, visit_clearing, &cs);
+    size_t slen = clearing_key(start, window, counterparty, after_setl_id, after_leg, after_kind);
+    return st_scan_range(txn, DB_CLEARING, start, slen, true, prefix, sizeof prefix, visit_clearing, &cs);
+}

@@ -444,6 +444,10 @@ typedef bool (*store_clearing_fn)(const store_clearing *entry, void *arg);
 /* Entries of window, all counterparties ("" ) or one, in key order. */
 gj_err store_clearing_scan(store_txn *txn, int32_t window, const char *counterparty,
                            store_clearing_fn fn, void *arg);
+/* Entries of window with one counterparty after (setl_id, leg, kind) in key order
+ * (after_setl_id "" = from the first): a page at a time. */
+gj_err store_clearing_scan_after(store_txn *txn, int32_t window, const char *counterparty, const char *after_setl_id,
+                                 uint32_t after_leg, uint8_t after_kind, store_clearing_fn fn, void *arg);
 
 typedef enum store_window_state { STORE_WINDOW_OPEN = 1, STORE_WINDOW_CLOSED = 2 } store_window_state;
 /* A window's state; a window never written reads as OPEN with GJ_OK. */

@@ -500,6 +500,15 @@ static void test_sponsor_records_show_each_relatives_spending_and_revokes_paged(
     client_close(cd);
 }
 
+/* The cluster, with reconciles fetching the peer's clearing entries two to a page, so
+ * the reconcile tests cross pages. */
+static int lifecycle_setup(void **state)
+{
+    (void)state;
+    tc_init(&tc, "clearing_page_size = 2\n");
+    return tc_start(&tc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,5 +520,5 @@ int main(void)
         cmocka_unit_test(test_sponsor_records_show_each_relatives_spending_and_revokes_paged),
         cmocka_unit_test(test_closed_window_never_changes),
     };
-    return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));
+    return th_exit_status(cmocka_run_group_tests(tests, lifecycle_setup, cluster_teardown));
 }

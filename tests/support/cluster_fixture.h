@@ -48,7 +48,7 @@ __attribute__((unused)) static int64_t balance_via(const char *region, const cha
     return balance;
 }
 
-static int cluster_setup(void **state)
+__attribute__((unused)) static int cluster_setup(void **state)
 {
     (void)state;
     tc_init(&tc, NULL);
