@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,12 +26,49 @@ static void sleep_ms(int ms)
 
 /* A TCP port on loopback that nothing listens on now, below the ephemeral range so no
  * outgoing connection takes it meanwhile. */
+/* Ports handed out are reserved in a shared directory (a file per port, made with
+ * O_EXCL), so test programs running side by side never pick the same one between a
+ * bind check and a node's own bind. A reservation older than an hour is a crashed run's. */
+#define PORT_DIR "/tmp/gongji-test-ports"
+static int reserved_ports[256];
+static size_t reserved_count;
+
+static void ports_release(void)
+{
+    char path[64];
+    for (size_t i = 0; i < reserved_count; i++) {
+        snprintf(path, sizeof path, PORT_DIR "/%d", reserved_ports[i]);
+        unlink(path);
+    }
+}
+
+static bool port_reserve(int port)
+{
+    char path[64];
+    mkdir(PORT_DIR, 0777);
+    snprintf(path, sizeof path, PORT_DIR "/%d", port);
+    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+    if (fd < 0) {
+        struct stat sb;
+        if (stat(path, &sb) != 0 || time(NULL) - sb.st_mtime < 3600 || unlink(path) != 0)
+            return false;
+        if ((fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0644)) < 0)
+            return false;
+    }
+    close(fd);
+    if (reserved_count == 0)
+        atexit(ports_release);
+    if (reserved_count < sizeof reserved_ports / sizeof reserved_ports[0])
+        reserved_ports[reserved_count++] = port;
+    return true;
+}
+
 int th_free_port(void)
 {
     static unsigned seed;
     if (seed == 0)
         seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
-    for (int tries = 0; tries < 200; tries++) {
+    for (int tries = 0; tries < 400; tries++) {
         int port = 20000 + (int)(rand_r(&seed) % 12000);
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0)
@@ -38,7 +77,7 @@ int th_free_port(void)
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
         close(fd);
-        if (ok)
+        if (ok && port_reserve(port))
             return port;
     }
     fprintf(stderr, "no free port\n");
