@@ -94,6 +94,17 @@ static void client_fail_nng(const client_t *c, client_status *st, int rv)
     }
 }
 
+gj_err client_set_timeout(client_t *c, int timeout_ms)
+{
+    if (c == NULL || timeout_ms <= 0)
+        return GJ_ERR_INVAL;
+    if (nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms) != 0 ||
+        nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms) != 0)
+        return GJ_ERR_TRANSPORT;
+    c->timeout_ms = timeout_ms;
+    return GJ_OK;
+}
+
 gj_err client_open(client_t **out, const char *url, int timeout_ms)
 {
     return client_open_with(out, url, timeout_ms, NULL);

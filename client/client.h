@@ -36,6 +36,9 @@ typedef struct client_status {
  * credential's files unusable for TLS), GJ_ERR_NOMEM. Dialing is non-blocking: an
  * unreachable node shows as an UNAVAILABLE call. */
 gj_err client_open_with(client_t **out, const char *url, int timeout_ms, const gj_cred *cred);
+/* Bound the calls from now on by timeout_ms instead (the connection and its sessions
+ * stay). */
+gj_err client_set_timeout(client_t *c, int timeout_ms);
 /* client_open_with(out, url, timeout_ms, NULL): plaintext. */
 gj_err client_open(client_t **out, const char *url, int timeout_ms);
 void client_close(client_t *c);

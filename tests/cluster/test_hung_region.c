@@ -289,6 +289,44 @@ static void test_the_audit_comes_in_pages(void **state)
         protobuf_c_message_free_unpacked(m, NULL);
     client_close(c);
     assert_int_equal(cli_audit_cluster("--page-size 50"), 0);
+
+    /* A caller that gives up mid-audit: the node stops that work (its log says how far
+     * it got) and stays idle. One connection, shorter and shorter deadlines, until one
+     * ends inside the audit's first page. */
+    bool stopped = false;
+    test_node *cd = tc_node(&tc, "510100");
+    char log[300], cmd[400];
+    snprintf(log, sizeof log, "%s/node.log", cd->dir);
+    client_t *quick = tn_client_ms(cd, "op-1", GONGJI__V1__ROLE__OPERATOR, 3000);
+    assert_non_null(quick);
+    assert_true(op_balance(quick, "HR-P00") >= 0); /* connected, session open */
+    for (int t = 2; t <= 400 && !stopped; t += 4) {
+        client_set_timeout(quick, t);
+        Gongji__V1__AuditRequest ask = GONGJI__V1__AUDIT_REQUEST__INIT;
+        ProtobufCMessage *got = NULL;
+        client_status gst;
+        client_call(quick, "gongji.v1.Operator/Audit", NULL, NULL, &ask.base, &gongji__v1__audit_reply__descriptor,
+                    &got, &gst);
+        if (got)
+            protobuf_c_message_free_unpacked(got, NULL);
+        sleep_ms(100);
+        snprintf(cmd, sizeof cmd, "grep -q 'Operator/Audit .*reason=DEADLINE_PASSED detail=the audit stopped after' '%s'",
+                 log);
+        stopped = system(cmd) == 0;
+    }
+    client_close(quick);
+    assert_true(stopped);
+    client_t *h = op_at("510100");
+    Gongji__V1__HealthRequest hreq = GONGJI__V1__HEALTH_REQUEST__INIT;
+    ProtobufCMessage *hans = NULL;
+    client_status hst;
+    assert_int_equal(client_call(h, "gongji.v1.Operator/Health", NULL, NULL, &hreq.base,
+                                 &gongji__v1__health_reply__descriptor, &hans, &hst),
+                     GJ_OK);
+    assert_non_null(hans);
+    assert_int_equal(((Gongji__V1__HealthReply *)hans)->in_flight, 1); /* this call alone */
+    protobuf_c_message_free_unpacked(hans, NULL);
+    client_close(h);
 }
 
 /* Freeze Nagqu while Chengdu asks it for holds, resume it, then stop every node in

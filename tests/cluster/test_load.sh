@@ -145,20 +145,7 @@ check "balance == credited" "$credited" "$(json_field total_balance "$a")"
 read -r psn bal < <(awk -F, 'NR > 1 && $4 == "310" { n++ } n == 31337 { print $1, $6; exit }' "$big")
 check "sample balance after resume" "\"$bal\"" "$(g --json balance --psn-no "$psn" | grep -o '"balance": *"[0-9.]*"' | grep -o '"[0-9.]*"$')"
 
-# ---- a caller that gives up mid-audit: the node stops that work and stays stoppable ----
-gave_up=0
-for t in $(seq 5 10 1200); do # one of them ends inside the audit of 50,000 people (a busy machine moves it)
-  g --timeout "$t" audit >/dev/null 2>&1
-  sleep 0.15
-  grep -q 'method=gongji.v1.Operator/Audit .*reason=DEADLINE_PASSED detail=the audit stopped after' "$dir/node.log" &&
-    { gave_up=1; break; }
-done
-check "an audit given up stops at the caller's deadline" 1 "$gave_up"
-h=$(g --json health)
-check "idle after it (the health call alone in flight)" 1 "$(json_field in_flight "$h")"
-t0=$(date +%s%N)
 node_stop
-check "stops within 3 s after it" 1 "$(( ($(date +%s%N) - t0) / 1000000 < 3000 ? 1 : 0 ))"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
