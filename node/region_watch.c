@@ -52,7 +52,6 @@ bool region_watch_admit(region_watch *w, const char *region, bool *counted)
             w->regions[i].waiting++;
             *counted = true;
         } else {
-            w->regions[i].refused++;
             admit = false;
         }
     }
@@ -76,19 +75,4 @@ void region_watch_done(region_watch *w, const char *region, bool counted, gj_rea
             w->regions[i].suspect = false; /* it answered: back */
     }
     pthread_mutex_unlock(&w->mu);
-}
-
-uint32_t region_watch_suspects(region_watch *w, uint64_t *refused)
-{
-    uint32_t suspects = 0;
-    uint64_t total = 0;
-    pthread_mutex_lock(&w->mu);
-    for (size_t i = 0; i < w->count; i++) {
-        suspects += w->regions[i].suspect;
-        total += w->regions[i].refused;
-    }
-    pthread_mutex_unlock(&w->mu);
-    if (refused != NULL)
-        *refused = total;
-    return suspects;
 }

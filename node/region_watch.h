@@ -23,7 +23,6 @@ typedef struct region_watch {
         bool suspect;
         int64_t last_no_answer_ms; /* monotonic: suspicion fades GJ_SUSPECT_MS after it */
         uint32_t waiting;    /* calls to it under way while suspect */
-        uint64_t refused;    /* calls refused at once, ever */
     } regions[GJ_OUTBOXES_MAX];
 } region_watch;
 
@@ -35,7 +34,5 @@ void region_watch_fini(region_watch *w);
 bool region_watch_admit(region_watch *w, const char *region, bool *counted);
 /* How the admitted call ended: its reason (REGION_UNREACHABLE means no answer). */
 void region_watch_done(region_watch *w, const char *region, bool counted, gj_reason outcome);
-/* Regions suspect now, and calls refused at once so far (for health). */
-uint32_t region_watch_suspects(region_watch *w, uint64_t *refused);
 
 #endif

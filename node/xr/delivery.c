@@ -193,9 +193,9 @@ void xr_deliver(node *n, const store_decision *d)
     if (xr->delivery_count < GJ_DELIVERY_QUEUE_MAX && !xr->delivery_stop && xr->delivery_threads > 0) {
         xr->delivery_queue[(xr->delivery_head + xr->delivery_count++) % GJ_DELIVERY_QUEUE_MAX] = *d;
         pthread_cond_signal(&xr->delivery_cv);
-    } else {
-        xr->delivery_dropped++; /* on record: the resolver's; undecided: presumed abort */
     }
+    /* Else dropped: a decision on record is the resolver's to send, an undecided plan's
+     * voids are presumed. */
     pthread_mutex_unlock(&xr->delivery_mu);
 }
 
@@ -245,8 +245,7 @@ static void *delivery_main(void *arg)
             xr->delivery_count--;
         }
         if (w == NULL) {
-            xr->delivery_dropped += xr->delivery_count; /* no memory: the resolver's */
-            xr->delivery_count = 0;
+            xr->delivery_count = 0; /* no memory: the resolver sends them */
             continue;
         }
         pthread_mutex_unlock(&xr->delivery_mu);

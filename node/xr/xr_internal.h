@@ -30,7 +30,6 @@ struct xr_state {
     bool delivery_stop;
     int64_t delivery_drain_until; /* mono ms: stopping, the queue goes out until then */
     size_t delivery_head, delivery_count;
-    uint64_t delivery_dropped;
     unsigned delivery_threads;
     pthread_t delivery[GJ_DELIVERY_THREADS];
     store_decision *delivery_queue; /* GJ_DELIVERY_QUEUE_MAX */
