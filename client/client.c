@@ -17,6 +17,7 @@
 #include "gj_limits.h"
 #include "gj_util.h"
 #include "session.h"
+#include "link_stats.h"
 #include "tls.h"
 
 /* Reconnect quickly so a node that comes up during a call is found within it, but
@@ -51,6 +52,7 @@ struct client {
     client_session sessions[CLIENT_SESSIONS_MAX];
     unsigned next_session;     /* the slot a new destination takes (round robin) */
     int64_t redialed_ms;       /* when the dialer was last replaced (monotonic) */
+    bool calls_unanswered;     /* a call timed out: its answer may still come */
 };
 
 /* Copy src into dst[size] without cutting a UTF-8 sequence in half, so a truncated
@@ -168,10 +170,24 @@ gj_err client_open_with(client_t **out, const char *url, int timeout_ms, const g
     return GJ_OK;
 }
 
+/* Before closing, let the answers still due arrive (calls that timed out are answered
+ * late): closing a connection while one arrives can hang nng (trust/link_stats.h). */
+static void client_wait_for_late_answers(client_t *c)
+{
+    int64_t until = gj_mono_ms() + GJ_LINK_CLOSE_DRAIN_MS;
+    uint64_t owed = 0;
+    while (gj_link_answers_owed(c->sock, &owed) == 0 && owed > 0 && gj_mono_ms() < until) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void client_close(client_t *c)
 {
     if (c == NULL)
         return;
+    if (c->calls_unanswered)
+        client_wait_for_late_answers(c);
     nng_close(c->sock);
     if (c->tls != NULL)
         nng_tls_config_free(c->tls);
@@ -208,6 +224,11 @@ static void client_redial(client_t *c)
     if (c->redialed_ms != 0 && now - c->redialed_ms < CLIENT_REDIAL_MIN_INTERVAL_MS)
         return;
     c->redialed_ms = now;
+    /* A dialer with a connection open has not given up: the node is slow. Closing that
+     * connection while its late answer arrives can hang nng (trust/link_stats.h). */
+    uint64_t open_pipes = 0;
+    if (gj_link_dialer_pipes(c->dialer, &open_pipes) != 0 || open_pipes > 0)
+        return;
     nng_dialer fresh;
     if (gj_tls_dial(c->sock, c->dial_url, c->tls, &fresh) == 0) {
         if (nng_dialer_id(c->dialer) > 0)
@@ -228,8 +249,10 @@ static int client_exchange(client_t *c, const void *bytes, size_t len, void **bu
         *buf_len = 0;
         rv = nng_recv(c->sock, buf, buf_len, NNG_FLAG_ALLOC);
     }
-    if (rv != 0)
+    if (rv != 0) {
+        c->calls_unanswered = true;
         client_redial(c);
+    }
     return rv;
 }
 

@@ -141,6 +141,9 @@
 #define GJ_STOP_BOUND_MS 10000
 /* ...and, once the store is closed, how long closing connections may take. */
 #define GJ_STOP_TRANSPORT_MS 3000
+/* Before a socket is closed, how long late answers to calls that timed out may take to
+ * arrive (trust/link_stats.h says why it waits). */
+#define GJ_LINK_CLOSE_DRAIN_MS 1000
 /* Acknowledged posts and voids a coordinator gathers before writing them in one go. */
 #define GJ_ACKS_PER_WRITE 64
 

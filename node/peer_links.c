@@ -4,13 +4,16 @@
  * (peer_sessions.c) and batch them (peers.c). */
 #include "peers.h"
 #include "peer_links.h"
+#include "gj_limits.h"
 #include "gj_util.h"
+#include "link_stats.h"
 #include "log.h"
 #include "tls.h"
 
 #include <nng/protocol/reqrep0/req.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A fresh socket for p, dialing in the background. */
 int peer_link_open(peer_link *p, nng_tls_config *tls)
@@ -32,6 +35,19 @@ int peer_link_open(peer_link *p, nng_tls_config *tls)
                nng_strerror(rv));
     p->sock = sock;
     return 0;
+}
+
+void peer_links_wait_for_late_answers(peer_link *links, size_t count)
+{
+    int64_t until = gj_mono_ms() + GJ_LINK_CLOSE_DRAIN_MS;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t owed = 0;
+        while (links[i].open && gj_link_answers_owed(links[i].sock, &owed) == 0 && owed > 0 &&
+               gj_mono_ms() < until) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
 }
 
 static nng_socket link_socket(peer_link *p)
@@ -57,9 +73,13 @@ static void link_no_answer(peer_link *p)
     bool redialed = false;
     int64_t now = gj_mono_ms();
     pthread_mutex_lock(&p->mu);
+    /* A dialer with a connection open has not given up: the peer is slow, and closing
+     * that connection while a late answer arrives can hang nng (trust/link_stats.h). */
+    uint64_t open_pipes = 1;
     if (now - p->reopened_ms >= LINK_REDIAL_MIN_INTERVAL_MS) {
         nng_dialer fresh;
-        if (gj_tls_dial(p->sock, p->cfg->url, p->tls, &fresh) == 0) {
+        if (gj_link_dialer_pipes(p->dialer, &open_pipes) == 0 && open_pipes == 0 &&
+            gj_tls_dial(p->sock, p->cfg->url, p->tls, &fresh) == 0) {
             if (nng_dialer_id(p->dialer) > 0)
                 nng_dialer_close(p->dialer);
             p->dialer = fresh;

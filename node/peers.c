@@ -50,6 +50,7 @@ void peers_close(peer_set *ps)
         pthread_cond_destroy(&ob->work);
     }
     atomic_store(&ps->outbox_count, 0);
+    peer_links_wait_for_late_answers(ps->links, ps->count);
     for (size_t i = 0; i < ps->count; i++) {
         if (ps->links[i].open)
             nng_close(ps->links[i].sock);

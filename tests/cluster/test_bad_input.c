@@ -10,6 +10,11 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "harness.h"
 
 static test_node node;
@@ -274,6 +279,52 @@ static void test_random_bytes_never_crash_the_node(void **state)
     assert_still_serving_and_unchanged();
 }
 
+/* Connect over TCP to the node's port and hang up: at once, or after a few bytes of
+ * a TLS hello. */
+static void hang_up_mid_handshake(int port, bool say_something)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (say_something) {
+        static const uint8_t hello_start[] = {0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00};
+        assert_int_equal(write(fd, hello_start, sizeof hello_start), (ssize_t)sizeof hello_start);
+    }
+    close(fd);
+}
+
+/* Callers that hang up before their connection is set up (a crashed HIS, a port scan)
+ * leave the node accepting everyone else: new callers are answered within seconds. */
+static void test_callers_hanging_up_mid_handshake_do_not_stop_the_node_accepting(void **state)
+{
+    (void)state;
+    const char *colon = strrchr(node.url, ':');
+    assert_non_null(colon);
+    int port = atoi(colon + 1);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 40; i++) {
+            hang_up_mid_handshake(port, i % 2 == 1);
+            /* A client that closes while its TLS handshake is under way. */
+            client_t *gone = tn_client_ms(&node, "op-3", GONGJI__V1__ROLE__OPERATOR, 1000);
+            assert_non_null(gone);
+            if (i % 4 == 3)
+                usleep(1000);
+            client_close(gone);
+        }
+        bool answered = false;
+        for (int tries = 0; tries < 20 && !answered; tries++) {
+            client_t *fresh = tn_client_ms(&node, "op-2", GONGJI__V1__ROLE__OPERATOR, 1000);
+            assert_non_null(fresh);
+            answered = op_balance(fresh, "P") == 10000;
+            client_close(fresh);
+        }
+        assert_true(answered);
+    }
+    assert_still_serving_and_unchanged();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_overlong_fields_refused),
         cmocka_unit_test(test_deadline_already_passed_refused),
         cmocka_unit_test(test_random_bytes_never_crash_the_node),
+        cmocka_unit_test(test_callers_hanging_up_mid_handshake_do_not_stop_the_node_accepting),
     };
     return th_exit_status(cmocka_run_group_tests(tests, setup, teardown));
 }

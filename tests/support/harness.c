@@ -18,6 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* ctest kills a test that runs past its timeout: line by line, what it printed up to
+ * then (which test was running) is kept. */
+__attribute__((constructor)) static void line_buffered_output(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
