@@ -1,5 +1,7 @@
 /* gongji limits: every bound in one place, each with why and its default.
- * Change a value here, rebuild, and every module follows. */
+ * Change a value here, rebuild, and every module follows. Those a region operator may
+ * move at start (README, "Configuration") have a _DEFAULT or _MAX default here and a _CAP (or
+ * _MAX) the node config cannot pass. */
 #ifndef GJ_LIMITS_H
 #define GJ_LIMITS_H
 
@@ -46,6 +48,7 @@
 
 /* Store writer queue: requests waiting for the writer; past it callers get RESOURCE_EXHAUSTED. */
 #define GJ_WRITE_QUEUE_MAX 4096
+#define GJ_WRITE_QUEUE_CAP 65536
 /* Group commit: how long the writer may wait for a batch as big as the last, in µs.
  * Measured in docs/performance.md; 0 turns it off. */
 #define GJ_COMMIT_GATHER_DEFAULT_US 0
@@ -94,14 +97,18 @@
  * acknowledgement had not been written). */
 #define GJ_DECIDING_MAX (3 * GJ_WORKERS_MAX)
 #define GJ_WORKER_QUEUE_MAX 1024
+#define GJ_WORKER_QUEUE_CAP 65536
 /* Calls that may wait at once on a region that stopped answering (node/region_watch.h);
  * the rest are refused at once until it answers again. */
 #define GJ_SUSPECT_CALLS_MAX 2
+#define GJ_SUSPECT_CALLS_CAP 64
 /* ...and how long a region stays suspect after a call last found it silent. */
 #define GJ_SUSPECT_MS 5000
+#define GJ_SUSPECT_MS_CAP 600000
 /* Decisions waiting for the delivery threads (node/xr/delivery.c); past it the resolver
  * delivers them from the store, and an undecided plan's voids are presumed. */
 #define GJ_DELIVERY_QUEUE_MAX 256
+#define GJ_DELIVERY_QUEUE_CAP 65536
 #define GJ_DELIVERY_THREADS 4
 /* At stop, how long the delivery threads keep sending what is queued. */
 #define GJ_DELIVERY_DRAIN_MS 3000
@@ -131,6 +138,7 @@
 /* Sessions a node keeps (Auth/Open); past it the least recently used in a bucket goes,
  * and its caller opens another. 4096 covers every institution terminal of a city. */
 #define GJ_SESSIONS_MAX 4096
+#define GJ_SESSIONS_CAP (1 << 20)
 /* A session lives at most this long (its certificate's expiry may end it sooner). */
 #define GJ_SESSION_LIFE_DEFAULT_S 3600
 /* How often a node looks at its CRL file for a new list (and on SIGHUP at once). */
@@ -139,6 +147,8 @@
  * stop after SIGTERM, whatever peers or clients do (node/main.c). */
 #define GJ_STOP_DRAIN_MS 5000
 #define GJ_STOP_BOUND_MS 10000
+/* The drain an operator may set leaves the rest of the bound to close the store. */
+#define GJ_STOP_DRAIN_CAP_MS 6000
 /* ...and, once the store is closed, how long closing connections may take. */
 #define GJ_STOP_TRANSPORT_MS 3000
 /* Before a socket is closed, how long late answers to calls that timed out may take to

@@ -34,7 +34,7 @@ int authn_start(node *n)
         gj_log(GJ_LOG_ERROR, "trust", "%s", err);
         return -1;
     }
-    if (session_table_init(&n->sessions, GJ_SESSIONS_MAX) != 0) {
+    if (session_table_init(&n->sessions, n->cfg.sessions) != 0) {
         gj_log(GJ_LOG_ERROR, "trust", "no memory for the session table");
         return -1;
     }

@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <ini.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,13 @@ void node_config_defaults(node_config *cfg)
     cfg->resolve_after_ms = GJ_RESOLVE_AFTER_DEFAULT_MS;
     cfg->commit_gather_us = GJ_COMMIT_GATHER_DEFAULT_US;
     cfg->session_life_s = GJ_SESSION_LIFE_DEFAULT_S;
+    cfg->write_queue = GJ_WRITE_QUEUE_MAX;
+    cfg->worker_queue = GJ_WORKER_QUEUE_MAX;
+    cfg->sessions = GJ_SESSIONS_MAX;
+    cfg->stop_drain_ms = GJ_STOP_DRAIN_MS;
+    cfg->suspect_calls = GJ_SUSPECT_CALLS_MAX;
+    cfg->suspect_ms = GJ_SUSPECT_MS;
+    cfg->delivery_queue = GJ_DELIVERY_QUEUE_MAX;
     rules_policy_default(&cfg->policy, "");
 }
 
@@ -103,10 +111,56 @@ static bool parse_regions(const char *v, gj_policy *p)
         return 0;                                                                              \
     } while (0)
 
+/* The numbers an operator may set, each within its bounds. */
+typedef struct number_key {
+    const char *key;
+    size_t offset; /* of an unsigned in node_config */
+    unsigned long long min, max;
+} number_key;
+
+#define NUMBER_KEY(name, lo, hi) {#name, offsetof(node_config, name), lo, hi}
+static const number_key number_keys[] = {
+    NUMBER_KEY(contexts, 1, GJ_SERVER_CONTEXTS_MAX),
+    NUMBER_KEY(workers, 1, GJ_WORKERS_MAX),
+    NUMBER_KEY(clearing_page_size, 1, GJ_CLEARING_PAGE_MAX),
+    NUMBER_KEY(peer_timeout_ms, 10, 600000),
+    NUMBER_KEY(resolve_interval_ms, 10, 3600000),
+    NUMBER_KEY(resolve_after_ms, 10, 86400000),
+    NUMBER_KEY(commit_gather_us, 0, 100000),
+    NUMBER_KEY(session_life_s, 10, 7 * 86400),
+    NUMBER_KEY(write_queue, 16, GJ_WRITE_QUEUE_CAP),
+    NUMBER_KEY(worker_queue, 16, GJ_WORKER_QUEUE_CAP),
+    NUMBER_KEY(sessions, 64, GJ_SESSIONS_CAP),
+    NUMBER_KEY(stop_drain_ms, 0, GJ_STOP_DRAIN_CAP_MS),
+    NUMBER_KEY(suspect_calls, 1, GJ_SUSPECT_CALLS_CAP),
+    NUMBER_KEY(suspect_ms, 100, GJ_SUSPECT_MS_CAP),
+    NUMBER_KEY(delivery_queue, 16, GJ_DELIVERY_QUEUE_CAP),
+};
+
+/* 1: key is a number key and value fits (set); 0: it is one and does not (st->problem
+ * says why); -1: not a number key. */
+static int on_number_key(load_state *st, const char *key, const char *value)
+{
+    for (size_t i = 0; i < sizeof number_keys / sizeof number_keys[0]; i++) {
+        const number_key *k = &number_keys[i];
+        if (strcmp(key, k->key) != 0)
+            continue;
+        unsigned long long n;
+        if (!parse_uint(value, k->max, &n) || n < k->min)
+            FAIL("%s must be %llu..%llu", key, k->min, k->max);
+        *(unsigned *)((char *)st->cfg + k->offset) = (unsigned)n;
+        return 1;
+    }
+    return -1;
+}
+
 static int on_node_key(load_state *st, const char *key, const char *value)
 {
     node_config *cfg = st->cfg;
     unsigned long long n;
+    int number = on_number_key(st, key, value);
+    if (number >= 0)
+        return number;
     if (!strcmp(key, "region")) {
         if (!is_region_code(value))
             FAIL("region must be a 6-digit division code, got '%s'", value);
@@ -126,38 +180,10 @@ static int on_node_key(load_state *st, const char *key, const char *value)
     } else if (!strcmp(key, "log_level")) {
         if ((cfg->log_level = gj_log_level_parse(value)) < 0)
             FAIL("log_level must be debug, info, warn or error");
-    } else if (!strcmp(key, "contexts")) {
-        if (!parse_uint(value, GJ_SERVER_CONTEXTS_MAX, &n) || n == 0)
-            FAIL("contexts must be 1..%d", GJ_SERVER_CONTEXTS_MAX);
-        cfg->contexts = (unsigned)n;
     } else if (!strcmp(key, "map_size_mb")) {
         if (!parse_uint(value, 1ULL << 24, &n) || n < 1)
             FAIL("map_size_mb must be a positive number of MiB");
         cfg->map_size = n << 20;
-    } else if (!strcmp(key, "workers")) {
-        if (!parse_uint(value, GJ_WORKERS_MAX, &n) || n == 0)
-            FAIL("workers must be 1..%d", GJ_WORKERS_MAX);
-        cfg->workers = (unsigned)n;
-    } else if (!strcmp(key, "clearing_page_size")) {
-        if (!parse_uint(value, GJ_CLEARING_PAGE_MAX, &n) || n == 0)
-            FAIL("clearing_page_size must be 1..%d", GJ_CLEARING_PAGE_MAX);
-        cfg->clearing_page_size = (unsigned)n;
-    } else if (!strcmp(key, "peer_timeout_ms")) {
-        if (!parse_uint(value, 600000, &n) || n < 10)
-            FAIL("peer_timeout_ms must be 10..600000");
-        cfg->peer_timeout_ms = (unsigned)n;
-    } else if (!strcmp(key, "resolve_interval_ms")) {
-        if (!parse_uint(value, 3600000, &n) || n < 10)
-            FAIL("resolve_interval_ms must be 10..3600000");
-        cfg->resolve_interval_ms = (unsigned)n;
-    } else if (!strcmp(key, "resolve_after_ms")) {
-        if (!parse_uint(value, 86400000, &n) || n < 10)
-            FAIL("resolve_after_ms must be 10..86400000");
-        cfg->resolve_after_ms = (unsigned)n;
-    } else if (!strcmp(key, "commit_gather_us")) {
-        if (!parse_uint(value, 100000, &n))
-            FAIL("commit_gather_us must be 0..100000");
-        cfg->commit_gather_us = (unsigned)n;
     } else if (!strcmp(key, "tls_ca") || !strcmp(key, "tls_cert") || !strcmp(key, "tls_key") ||
                !strcmp(key, "tls_crl")) {
         char *dst = !strcmp(key, "tls_ca") ? cfg->tls_ca : !strcmp(key, "tls_cert") ? cfg->tls_cert
@@ -167,10 +193,6 @@ static int on_node_key(load_state *st, const char *key, const char *value)
     } else if (!strcmp(key, "insecure_plaintext")) {
         if (!parse_bool(value, &cfg->insecure_plaintext))
             FAIL("insecure_plaintext must be yes or no");
-    } else if (!strcmp(key, "session_life_s")) {
-        if (!parse_uint(value, 7 * 86400, &n) || n < 10)
-            FAIL("session_life_s must be 10..604800");
-        cfg->session_life_s = (unsigned)n;
     } else if (!strcmp(key, "allow_clock_override")) {
         if (!parse_bool(value, &cfg->allow_clock_override))
             FAIL("allow_clock_override must be yes or no");
@@ -221,8 +243,8 @@ static int on_policy_key(load_state *st, const char *key, const char *value)
             FAIL("refuse_insutype must be 310 or 390");
         memcpy(p->refuse_insutype, value, 4);
     } else if (!strcmp(key, "revoke_days")) {
-        if (!parse_uint(value, 3650, &n))
-            FAIL("revoke_days must be 0..3650");
+        if (!parse_uint(value, GJ_REVOKE_DAYS_MAX, &n))
+            FAIL("revoke_days must be 0..%d", GJ_REVOKE_DAYS_MAX);
         p->revoke_days = (uint32_t)n;
     } else {
         FAIL("unknown key '%s' in [policy]", key);

@@ -1,8 +1,8 @@
-/* Node configuration: an INI file (see deploy/ for examples and docs/config.md).
+/* Node configuration: an INI file (see deploy/ for examples and the README, "Configuration").
  *
  *   [node]    region, name, listen, data_dir, contexts, log_file, log_level,
  *             map_size_mb, allow_clock_override, tls_ca, tls_cert, tls_key, tls_crl,
- *             insecure_plaintext, session_life_s
+ *             insecure_plaintext, and the bounds on queues and waits
  *   [policy]  the region policy of SPEC §3, every knob
  *   [peers]   prefix = url   (region code or code prefix -> node URL)
  */
@@ -46,6 +46,13 @@ typedef struct node_config {
      * developer's machine, and said at every start and in health. */
     bool insecure_plaintext;
     unsigned session_life_s;     /* longest a session may live before it is opened again */
+    unsigned write_queue;        /* writes waiting for the store writer */
+    unsigned worker_queue;       /* calls waiting for a worker */
+    unsigned sessions;           /* sessions kept */
+    unsigned stop_drain_ms;      /* at stop, how long accepted requests may take */
+    unsigned suspect_calls;      /* calls that may wait at once on a silent region */
+    unsigned suspect_ms;         /* how long a silent region stays suspect */
+    unsigned delivery_queue;     /* decisions waiting for the delivery threads */
     gj_policy policy;
     size_t peer_count;
     node_peer peers[GJ_PEERS_MAX];

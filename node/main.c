@@ -188,7 +188,8 @@ int main(int argc, char **argv)
         gj_log(GJ_LOG_ERROR, "start", "cannot create data_dir %s: %s", n.cfg.data_dir, strerror(errno));
         return 1;
     }
-    store_options sopts = {.map_size = n.cfg.map_size, .gather_us = n.cfg.commit_gather_us};
+    store_options sopts = {.map_size = n.cfg.map_size, .gather_us = n.cfg.commit_gather_us,
+                           .queue_max = n.cfg.write_queue};
     gj_err e = store_open(&n.store, n.cfg.data_dir, &sopts);
     if (e != GJ_OK) {
         gj_log(GJ_LOG_ERROR, "start", "cannot open store in %s: %s%s%u%s", n.cfg.data_dir, gj_err_name(e),
@@ -212,7 +213,7 @@ int main(int argc, char **argv)
         store_close(n.store);
         return 1;
     }
-    if (peers_open(&n.peers, &n.cfg, n.cfg.insecure_plaintext ? NULL : n.cred, n.tls_client) != 0 || workers_start(&n.workers, n.cfg.workers, GJ_WORKER_QUEUE_MAX) != GJ_OK) {
+    if (peers_open(&n.peers, &n.cfg, n.cfg.insecure_plaintext ? NULL : n.cred, n.tls_client) != 0 || workers_start(&n.workers, n.cfg.workers, n.cfg.worker_queue) != GJ_OK) {
         gj_log(GJ_LOG_ERROR, "start", "cannot start peer links or workers");
         store_close(n.store);
         return 1;
@@ -258,7 +259,7 @@ int main(int argc, char **argv)
     server_quiesce(srv);
     /* Accepted requests finish first; the store then commits what it has queued. */
     stop_phase("answering accepted requests");
-    int64_t until = gj_mono_ms() + GJ_STOP_DRAIN_MS;
+    int64_t until = gj_mono_ms() + n.cfg.stop_drain_ms;
     while (atomic_load(&n.in_flight) > 0 && gj_mono_ms() < until) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);

@@ -18,7 +18,7 @@ int peers_open(peer_set *ps, const node_config *cfg, const gj_cred *cred, nng_tl
     ps->tls = tls;
     pthread_mutex_init(&ps->outbox_mu, NULL);
     pthread_mutex_init(&ps->sessions_mu, NULL);
-    region_watch_init(&ps->watch);
+    region_watch_init(&ps->watch, cfg->suspect_calls, cfg->suspect_ms);
     for (size_t i = 0; i < cfg->peer_count; i++) {
         peer_link *p = &ps->links[i];
         p->cfg = &cfg->peers[i];

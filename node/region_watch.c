@@ -11,9 +11,11 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void region_watch_init(region_watch *w)
+void region_watch_init(region_watch *w, unsigned calls_max, unsigned suspect_ms)
 {
     memset(w, 0, sizeof *w);
+    w->calls_max = calls_max;
+    w->suspect_ms = suspect_ms;
     pthread_mutex_init(&w->mu, NULL);
 }
 
@@ -45,10 +47,10 @@ bool region_watch_admit(region_watch *w, const char *region, bool *counted)
     int i = entry_of(w, region, false);
     /* Suspicion fades: a region silent for so long that no call found out lately is
      * tried freely again (its probes may all have met a slow first handshake). */
-    if (i >= 0 && w->regions[i].suspect && mono_ms() - w->regions[i].last_no_answer_ms > GJ_SUSPECT_MS)
+    if (i >= 0 && w->regions[i].suspect && mono_ms() - w->regions[i].last_no_answer_ms > w->suspect_ms)
         w->regions[i].suspect = false;
     if (i >= 0 && w->regions[i].suspect) {
-        if (w->regions[i].waiting < GJ_SUSPECT_CALLS_MAX) {
+        if (w->regions[i].waiting < w->calls_max) {
             w->regions[i].waiting++;
             *counted = true;
         } else {

@@ -108,8 +108,9 @@ void xr_bind(call *c)
     store_person sponsor;
     store_binding b;
     xr_sponsor_side side;
-    if (store_read_begin(c->n->store, &txn) != GJ_OK) {
-        c->reason = GJ_R_STORE_ERROR;
+    gj_err begun = store_read_begin(c->n->store, &txn);
+    if (begun != GJ_OK) {
+        c->reason = gj_reason_of_err(begun); /* a full reader table is OVERLOADED */
         call_finish(c);
         return;
     }

@@ -349,8 +349,9 @@ void xr_settle(call *c)
     store_account own;
     store_order order = {0};
     gj_reason r = GJ_R_NONE;
-    if (store_read_begin(n->store, &txn) != GJ_OK) {
-        c->reason = GJ_R_STORE_ERROR;
+    gj_err begun = store_read_begin(n->store, &txn);
+    if (begun != GJ_OK) {
+        c->reason = gj_reason_of_err(begun); /* a full reader table is OVERLOADED */
         call_finish(c);
         return;
     }

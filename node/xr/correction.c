@@ -167,9 +167,10 @@ gj_reason xr_correct(node *n, xr_correction *fix)
 {
     store_txn *txn;
     store_settlement s;
-    if (store_read_begin(n->store, &txn) != GJ_OK)
-        return GJ_R_STORE_ERROR;
-    gj_err err = store_settlement_get(txn, fix->setl_id, &s);
+    gj_err err = store_read_begin(n->store, &txn);
+    if (err != GJ_OK)
+        return gj_reason_of_err(err);
+    err = store_settlement_get(txn, fix->setl_id, &s);
     store_read_end(txn);
     if (err != GJ_OK)
         return GJ_R_STORE_ERROR;

@@ -190,8 +190,8 @@ void xr_deliver(node *n, const store_decision *d)
 {
     struct xr_state *xr = n->xr;
     pthread_mutex_lock(&xr->delivery_mu);
-    if (xr->delivery_count < GJ_DELIVERY_QUEUE_MAX && !xr->delivery_stop && xr->delivery_threads > 0) {
-        xr->delivery_queue[(xr->delivery_head + xr->delivery_count++) % GJ_DELIVERY_QUEUE_MAX] = *d;
+    if (xr->delivery_count < xr->delivery_cap && !xr->delivery_stop && xr->delivery_threads > 0) {
+        xr->delivery_queue[(xr->delivery_head + xr->delivery_count++) % xr->delivery_cap] = *d;
         pthread_cond_signal(&xr->delivery_cv);
     }
     /* Else dropped: a decision on record is the resolver's to send, an undecided plan's
@@ -241,7 +241,7 @@ static void *delivery_main(void *arg)
         size_t taken = 0;
         while (w != NULL && taken < XR_DELIVER_AT_ONCE && xr->delivery_count > 0) {
             w->taken[taken++] = xr->delivery_queue[xr->delivery_head];
-            xr->delivery_head = (xr->delivery_head + 1) % GJ_DELIVERY_QUEUE_MAX;
+            xr->delivery_head = (xr->delivery_head + 1) % xr->delivery_cap;
             xr->delivery_count--;
         }
         if (w == NULL) {

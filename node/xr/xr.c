@@ -8,7 +8,8 @@ int xr_init(node *n)
     struct xr_state *xr = calloc(1, sizeof *xr);
     if (xr == NULL)
         return -1;
-    xr->delivery_queue = calloc(GJ_DELIVERY_QUEUE_MAX, sizeof *xr->delivery_queue);
+    xr->delivery_cap = n->cfg.delivery_queue;
+    xr->delivery_queue = calloc(xr->delivery_cap, sizeof *xr->delivery_queue);
     if (xr->delivery_queue == NULL) {
         free(xr);
         return -1;

@@ -32,7 +32,8 @@ struct xr_state {
     size_t delivery_head, delivery_count;
     unsigned delivery_threads;
     pthread_t delivery[GJ_DELIVERY_THREADS];
-    store_decision *delivery_queue; /* GJ_DELIVERY_QUEUE_MAX */
+    store_decision *delivery_queue; /* delivery_cap of them, a ring */
+    size_t delivery_cap;            /* config delivery_queue (GJ_DELIVERY_QUEUE_MAX) */
     /* Acknowledged legs not yet written to their decisions (delivery.c). */
     pthread_mutex_t acks_mu;
     size_t ack_count;

@@ -1,0 +1,132 @@
+/* The node config file: defaults, every bound an operator may set taken at its edges
+ * and refused past them with the key and range named, unknown keys refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char path[64];
+
+/* Write a config with the given [node] extra lines and load it; the loader's result. */
+static int load(node_config *cfg, const char *node_extra, char *err, size_t err_size)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "[node]\nregion = 510100\nlisten = tcp://127.0.0.1:7100\ndata_dir = /var/lib/x\ninsecure_plaintext = yes\n%s\n",
+            node_extra);
+    fclose(f);
+    node_config_defaults(cfg);
+    err[0] = '\0';
+    return node_config_load(cfg, path, err, err_size);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(path, sizeof path, "/tmp/gongji-config-test-%d.ini", (int)getpid());
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(path);
+    return 0;
+}
+
+static void test_defaults_are_the_limits_defaults(void **state)
+{
+    (void)state;
+    node_config cfg;
+    char err[300];
+    assert_int_equal(load(&cfg, "", err, sizeof err), 0);
+    assert_int_equal(cfg.write_queue, GJ_WRITE_QUEUE_MAX);
+    assert_int_equal(cfg.worker_queue, GJ_WORKER_QUEUE_MAX);
+    assert_int_equal(cfg.sessions, GJ_SESSIONS_MAX);
+    assert_int_equal(cfg.stop_drain_ms, GJ_STOP_DRAIN_MS);
+    assert_int_equal(cfg.suspect_calls, GJ_SUSPECT_CALLS_MAX);
+    assert_int_equal(cfg.suspect_ms, GJ_SUSPECT_MS);
+    assert_int_equal(cfg.delivery_queue, GJ_DELIVERY_QUEUE_MAX);
+    assert_int_equal(cfg.clearing_page_size, GJ_CLEARING_PAGE_DEFAULT);
+    assert_int_equal(cfg.contexts, GJ_SERVER_CONTEXTS_DEFAULT);
+}
+
+typedef struct bound {
+    const char *key;
+    unsigned long long min, max;
+    size_t offset;
+} bound;
+
+#define BOUND(name, lo, hi) {#name, lo, hi, offsetof(node_config, name)}
+static const bound bounds[] = {
+    BOUND(contexts, 1, GJ_SERVER_CONTEXTS_MAX),
+    BOUND(workers, 1, GJ_WORKERS_MAX),
+    BOUND(clearing_page_size, 1, GJ_CLEARING_PAGE_MAX),
+    BOUND(peer_timeout_ms, 10, 600000),
+    BOUND(write_queue, 16, GJ_WRITE_QUEUE_CAP),
+    BOUND(worker_queue, 16, GJ_WORKER_QUEUE_CAP),
+    BOUND(sessions, 64, GJ_SESSIONS_CAP),
+    BOUND(stop_drain_ms, 0, GJ_STOP_DRAIN_CAP_MS),
+    BOUND(suspect_calls, 1, GJ_SUSPECT_CALLS_CAP),
+    BOUND(suspect_ms, 100, GJ_SUSPECT_MS_CAP),
+    BOUND(delivery_queue, 16, GJ_DELIVERY_QUEUE_CAP),
+};
+
+static void test_each_bound_is_taken_at_its_edges_and_refused_past_them(void **state)
+{
+    (void)state;
+    node_config cfg;
+    char err[300], line[128];
+    for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+        const bound *b = &bounds[i];
+        unsigned long long edges[2] = {b->min, b->max};
+        for (int e = 0; e < 2; e++) {
+            snprintf(line, sizeof line, "%s = %llu", b->key, edges[e]);
+            assert_int_equal(load(&cfg, line, err, sizeof err), 0);
+            assert_int_equal(*(unsigned *)((char *)&cfg + b->offset), edges[e]);
+        }
+        snprintf(line, sizeof line, "%s = %llu", b->key, b->max + 1);
+        assert_int_equal(load(&cfg, line, err, sizeof err), -1);
+        assert_non_null(strstr(err, b->key));
+        char range[64];
+        snprintf(range, sizeof range, "%llu..%llu", b->min, b->max);
+        assert_non_null(strstr(err, range));
+        if (b->min > 0) {
+            snprintf(line, sizeof line, "%s = %llu", b->key, b->min - 1);
+            assert_int_equal(load(&cfg, line, err, sizeof err), -1);
+        }
+        snprintf(line, sizeof line, "%s = twelve", b->key);
+        assert_int_equal(load(&cfg, line, err, sizeof err), -1);
+        snprintf(line, sizeof line, "%s = -1", b->key);
+        assert_int_equal(load(&cfg, line, err, sizeof err), -1);
+    }
+}
+
+static void test_unknown_keys_and_bad_regions_are_refused(void **state)
+{
+    (void)state;
+    node_config cfg;
+    char err[300];
+    assert_int_equal(load(&cfg, "write_queu = 100", err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown key 'write_queu'"));
+    assert_int_equal(load(&cfg, "region = 51010", err, sizeof err), -1);
+    assert_non_null(strstr(err, "region"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_are_the_limits_defaults),
+        cmocka_unit_test(test_each_bound_is_taken_at_its_edges_and_refused_past_them),
+        cmocka_unit_test(test_unknown_keys_and_bad_regions_are_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
