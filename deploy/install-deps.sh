@@ -2,7 +2,8 @@
 # Install what gongji needs to build and test on Debian 12, skipping what is there.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libnng-dev liblmdb-dev libprotobuf-c-dev
-      protobuf-c-compiler libcmocka-dev libinih-dev libcjson-dev libssl-dev openssl spin)
+      protobuf-c-compiler libcmocka-dev libinih-dev libcjson-dev libssl-dev openssl spin
+      python3 curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,51 @@
+/* gongji-gateway's configuration: an INI file (deploy/cluster/gateway.ini is an example).
+ *
+ *   [gateway]  listen (http:// or https://), tls_cert / tls_key (https), node (the node
+ *              it calls, tls+tcp://), tls_ca, tls_crl (the federation's, for that link),
+ *              region (names the gateway in inf_refmsgid), workers, queue,
+ *              call_timeout_ms, clock_skew_s, log_file, log_level
+ *   [institution CODE]  one per designated institution it serves: paasid and token
+ *              (what the bureau issued; x-tif-* signatures), credential (the
+ *              institution's certificate and key from the federation CA: the node sees
+ *              the institution proven by it)
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gj_limits.h"
+#include "signature.h"
+
+#define GW_INSTITUTIONS_MAX 256
+#define GW_WORKERS_MAX 256
+#define GW_QUEUE_MAX 65536
+
+typedef struct gw_institution_config {
+    char code[GJ_INSTITUTION_MAX + 1];
+    char paasid[GW_PAASID_MAX + 1];
+    char token[GW_TOKEN_MAX + 1];
+    char credential[512];
+} gw_institution_config;
+
+typedef struct gw_config {
+    char listen[256];
+    char tls_cert[512], tls_key[512];
+    char node[256];
+    char tls_ca[512], tls_crl[512];
+    char region[GJ_ADMDVS_LEN + 1];
+    char log_file[512];
+    int log_level;
+    unsigned workers;          /* threads calling the node */
+    unsigned queue;            /* requests waiting for a worker; past it HTTP 503 */
+    unsigned call_timeout_ms;  /* one call to the node */
+    unsigned clock_skew_s;     /* x-tif-timestamp accepted this far from our clock */
+    size_t institution_count;
+    gw_institution_config institutions[GW_INSTITUTIONS_MAX];
+} gw_config;
+
+/* Defaults, then path on top. -1 with one line naming the file, line and problem. */
+int gw_config_load(gw_config *cfg, const char *path, char *err, size_t err_size);
+
+#endif

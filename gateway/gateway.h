@@ -1,0 +1,69 @@
+/* gongji-gateway: the national HTTP/JSON interface in front of a gongji node.
+ *
+ * Data path: http.c takes a POST and queues it; a worker checks the x-tif-* signature
+ * (signature.c) and finds the institution it names (institutions.c), parses the
+ * envelope (envelope.c), runs the transaction (transactions.c) as a gongji call over
+ * the institution's own credential, and answers the envelope. */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "client.h"
+#include "config.h"
+#include "credential.h"
+#include "envelope.h"
+#include "signature.h"
+
+/* An institution the gateway serves: its credential, and connections to the node made
+ * with it (one per worker at most, opened when first needed). */
+typedef struct gw_institution {
+    const gw_institution_config *cfg;
+    gj_cred *cred;
+    pthread_mutex_t mu;
+    client_t **idle;      /* connections not in use */
+    unsigned idle_count;
+} gw_institution;
+
+typedef struct gateway {
+    gw_config cfg;
+    gw_institution institutions[GW_INSTITUTIONS_MAX];
+    size_t institution_count;
+    gw_nonces nonces;
+    atomic_bool stopping;
+    atomic_ulong served, refused;
+} gateway;
+
+/* Load every institution's credential; -1 with err on the first that fails. */
+int gw_institutions_open(gateway *g, char *err, size_t err_size);
+void gw_institutions_close(gateway *g);
+/* The institution a paasid belongs to, or NULL. */
+gw_institution *gw_institution_by_paasid(gateway *g, const char *paasid);
+/* A connection to the node as this institution (NULL when none can be made), and
+ * giving it back. */
+client_t *gw_institution_borrow(gateway *g, gw_institution *in);
+void gw_institution_return(gw_institution *in, client_t *c);
+
+/* What one HTTP request asked and what the gateway answers. */
+typedef struct gw_http_request {
+    const char *uri;
+    const char *body;
+    size_t body_len;
+    const char *paasid, *timestamp, *nonce, *signature;
+} gw_http_request;
+
+typedef struct gw_http_answer {
+    int status;     /* HTTP status */
+    char *body;     /* malloc'd JSON */
+} gw_http_answer;
+
+/* Handle one POST (runs on a worker). */
+void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans);
+
+/* Run one transaction for an authenticated institution: output on success (the caller
+ * owns it), or NULL with why. */
+cJSON *gw_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_failure *why);
+
+#endif

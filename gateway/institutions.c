@@ -1,0 +1,86 @@
+/* The institutions a gateway serves, and their connections to the node. */
+#include "gateway.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+int gw_institutions_open(gateway *g, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < g->cfg.institution_count; i++) {
+        gw_institution *in = &g->institutions[i];
+        const gw_institution_config *c = &g->cfg.institutions[i];
+        in->cfg = c;
+        pthread_mutex_init(&in->mu, NULL);
+        in->idle = calloc(g->cfg.workers, sizeof *in->idle);
+        g->institution_count = i + 1;
+        if (in->idle == NULL) {
+            snprintf(err, err_size, "out of memory");
+            return -1;
+        }
+        if (strncmp(g->cfg.node, "tls+tcp://", 10) == 0) {
+            gj_cred_files files = {.ca_file = g->cfg.tls_ca,
+                                   .cert_file = c->credential,
+                                   .crl_file = g->cfg.tls_crl[0] ? g->cfg.tls_crl : NULL};
+            char why[256];
+            if (gj_cred_open(&in->cred, &files, why, sizeof why) != GJ_OK) {
+                snprintf(err, err_size, "institution %s: credential %s: %s", c->code, c->credential, why);
+                return -1;
+            }
+            const gj_identity *id = gj_cred_identity(in->cred);
+            if (id->role != GJ_ROLE_INSTITUTION || strcmp(id->id, c->code) != 0) {
+                snprintf(err, err_size, "institution %s: credential %s is %s %s, not institution %s", c->code,
+                         c->credential, gj_role_name(id->role), id->id, c->code);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void gw_institutions_close(gateway *g)
+{
+    for (size_t i = 0; i < g->institution_count; i++) {
+        gw_institution *in = &g->institutions[i];
+        for (unsigned k = 0; k < in->idle_count; k++)
+            client_close(in->idle[k]);
+        free(in->idle);
+        gj_cred_free(in->cred);
+        pthread_mutex_destroy(&in->mu);
+    }
+    g->institution_count = 0;
+}
+
+gw_institution *gw_institution_by_paasid(gateway *g, const char *paasid)
+{
+    for (size_t i = 0; i < g->institution_count; i++)
+        if (strcmp(g->institutions[i].cfg->paasid, paasid) == 0)
+            return &g->institutions[i];
+    return NULL;
+}
+
+client_t *gw_institution_borrow(gateway *g, gw_institution *in)
+{
+    client_t *c = NULL;
+    pthread_mutex_lock(&in->mu);
+    if (in->idle_count > 0)
+        c = in->idle[--in->idle_count];
+    pthread_mutex_unlock(&in->mu);
+    if (c != NULL)
+        return c;
+    if (client_open_with(&c, g->cfg.node, (int)g->cfg.call_timeout_ms, in->cred) != GJ_OK)
+        return NULL;
+    if (in->cred == NULL) /* plaintext node (development): say who we are */
+        client_set_identity(c, in->cfg->code, GONGJI__V1__ROLE__INSTITUTION);
+    return c;
+}
+
+void gw_institution_return(gw_institution *in, client_t *c)
+{
+    pthread_mutex_lock(&in->mu);
+    /* At most one per worker is ever out, so there is always room. */
+    in->idle[in->idle_count++] = c;
+    pthread_mutex_unlock(&in->mu);
+}

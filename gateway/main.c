@@ -1,0 +1,102 @@
+/* gongji-gateway: the national HTTP/JSON interface for hospital and pharmacy systems,
+ * in front of a gongji node. docs/his.md is the HIS developer's page. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "http.h"
+#include "log.h"
+
+/* Live nonces remembered (x-tif-nonce): far above the requests of a skew window. */
+#define GW_NONCES (1u << 18)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: gongji-gateway --config FILE\n"
+            "\n"
+            "Serves the national medical-insurance platform's HTTP/JSON interface (POST of the\n"
+            "JSON envelope: 9001 sign-in, 1101 person, 2207 settle, 2208 revoke, 2601 reversal)\n"
+            "and makes each transaction a gongji call to the node, as the institution the\n"
+            "x-tif-* signature proves. GET /healthz and /readyz for probes.\n"
+            "\n"
+            "  --config FILE   the gateway's INI file (deploy/cluster/gateway.ini is an example)\n"
+            "  --help          this text\n"
+            "  --version       the version\n"
+            "\n"
+            "SIGTERM or SIGINT: answer what is queued and stop. SIGHUP: reopen the log file.\n"
+            "docs/his.md: every transaction, its fields, errors, and curl commands.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("gongji-gateway %s\n", GONGJI_VERSION);
+            return 0;
+        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            config = argv[++i];
+        } else {
+            fprintf(stderr, "gongji-gateway: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (config == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    static gateway g;
+    char err[600];
+    if (gw_config_load(&g.cfg, config, err, sizeof err) != 0) {
+        fprintf(stderr, "gongji-gateway: %s\n", err);
+        return 2;
+    }
+    if (gj_log_open(g.cfg.log_file[0] ? g.cfg.log_file : NULL, g.cfg.log_level, g.cfg.region) != 0)
+        fprintf(stderr, "gongji-gateway: cannot open log %s; logging to stderr\n", g.cfg.log_file);
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    gw_http *http = NULL;
+    int rc = 1;
+    if (gw_nonces_init(&g.nonces, GW_NONCES) != 0) {
+        gj_log(GJ_LOG_ERROR, "start", "out of memory");
+    } else if (gw_institutions_open(&g, err, sizeof err) != 0) {
+        gj_log(GJ_LOG_ERROR, "start", "%s", err);
+    } else if (gw_http_start(&http, &g, err, sizeof err) != 0) {
+        gj_log(GJ_LOG_ERROR, "start", "%s", err);
+    } else {
+        gj_log(GJ_LOG_INFO, "start", "listen=%s node=%s institutions=%zu workers=%u", g.cfg.listen, g.cfg.node,
+               g.institution_count, g.cfg.workers);
+        for (;;) {
+            int sig = 0;
+            sigwait(&signals, &sig);
+            if (sig == SIGHUP) {
+                gj_log_reopen();
+                continue;
+            }
+            gj_log(GJ_LOG_INFO, "stop", "signal=%d served=%lu refused=%lu", sig, atomic_load(&g.served),
+                   atomic_load(&g.refused));
+            break;
+        }
+        atomic_store(&g.stopping, true);
+        gw_http_stop(http);
+        rc = 0;
+    }
+    gw_institutions_close(&g);
+    gw_nonces_fini(&g.nonces);
+    gj_log_close();
+    return rc;
+}

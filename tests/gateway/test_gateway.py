@@ -1,0 +1,249 @@
+"""A hospital system (HIS) calling gongji-gateway as it calls the national platform.
+
+The HIS half uses nothing but Python's standard library and HTTP, as an integrator
+would. Balances are read on both nodes with the gongji CLI before and after each
+transaction (that is the test's view, not the HIS's). Environment from test_gateway.sh.
+"""
+import hashlib
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+
+GW = os.environ["GW_URL"]
+CD, NQ = os.environ["CD_URL"], os.environ["NQ_URL"]
+PKI = os.path.join(os.environ["GW_DIR"], "pki")
+
+failures = 0
+
+
+def check(name, ok, detail=""):
+    global failures
+    if not ok:
+        failures += 1
+        print(f"FAIL {name} {detail}")
+
+
+# ---- the HIS: envelope, signature, POST ----
+
+class HIS:
+    def __init__(self, code, paasid, token):
+        self.code, self.paasid, self.token, self.seq = code, paasid, token, 0
+
+    def msgid(self):
+        self.seq += 1
+        return self.code + time.strftime("%Y%m%d%H%M%S") + "%04d" % (self.seq % 10000)
+
+    def headers(self, ts=None, nonce=None, token=None, paasid=None):
+        ts = str(int(time.time())) if ts is None else str(ts)
+        nonce = nonce or uuid.uuid4().hex
+        sig = hashlib.sha256((ts + (token or self.token) + nonce + ts).encode()).hexdigest()
+        return {"x-tif-paasid": paasid or self.paasid, "x-tif-timestamp": ts,
+                "x-tif-nonce": nonce, "x-tif-signature": sig}
+
+    def envelope(self, infno, data, msgid=None, insuplc="510100", block="data"):
+        return {"infno": infno, "msgid": msgid or self.msgid(), "mdtrtarea_admvs": "510100",
+                "insuplc_admdvs": insuplc, "recer_sys_code": "FSI_LOCAL", "dev_no": "", "dev_safe_info": "",
+                "cainfo": "", "signtype": "SM3", "infver": "V1.0", "opter_type": "1", "opter": "0001",
+                "opter_name": "收费员", "inf_time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "fixmedins_code": self.code, "fixmedins_name": "成都市第一人民医院", "sign_no": "",
+                "input": {block: data}}
+
+    def post(self, body, headers, path="/fsi/api/rsfComIfsService/callService"):
+        u = urllib.parse.urlparse(GW)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
+        h = {"Content-Type": "application/json;charset=utf-8"}
+        h.update(headers)
+        conn.request("POST", path, body=body, headers=h)
+        res = conn.getresponse()
+        raw = res.read()
+        conn.close()
+        try:
+            return res.status, json.loads(raw.decode("utf-8"))
+        except ValueError:
+            return res.status, {"raw": raw.decode("utf-8", "replace")}
+
+    def call(self, infno, data, msgid=None, insuplc="510100", block="data", path=None, headers=None):
+        env = self.envelope(infno, data, msgid, insuplc, block)
+        body = json.dumps(env, ensure_ascii=False).encode("utf-8")
+        kw = {"path": path} if path else {}
+        return self.post(body, headers if headers is not None else self.headers(), **kw)
+
+
+# ---- the test's view: the gongji CLI on each node ----
+
+def cli(node, region, *args):
+    cert = os.path.join(PKI, f"operator-{region}-ops1.pem")
+    cmd = [os.environ["CLI"], "--node", node, "--ca", os.environ["CA"], "--crl", os.environ["CRL"],
+           "--cert", cert, *args]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def balance(node, region, psn):
+    r = cli(node, region, "--json", "balance", "--psn-no", psn)
+    if r.returncode != 0:
+        return None
+    return json.loads(r.stdout)["balance"]["balance"]
+
+
+def certno(base17):
+    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return base17 + "10X98765432"[sum(int(c) * k for c, k in zip(base17, w)) % 11]
+
+
+def enroll(node, region, psn, serial, yuan):
+    r = cli(node, region, "enroll", "--psn-no", psn, "--certno", certno("51010419800101" + "%03d" % serial),
+            "--insutype", "310", "--region-code", region)
+    check(f"enroll {psn}", r.returncode == 0, r.stderr)
+    if yuan:
+        r = cli(node, region, "credit", "--psn-no", psn, "--amount", yuan)
+        check(f"credit {psn}", r.returncode == 0, r.stderr)
+
+
+def ok(ans):
+    return ans.get("infcode") == 0
+
+
+def main():
+    his = HIS("H51010000001", "cd-hospital-1", "3f6b1c0e9d2a4b7c")
+    # Chengdu: a patient with 30.00 and a local sponsor with 50.00; Nagqu: a sponsor with 100.00.
+    enroll(CD, "510100", "GW-P1", 1, "30")
+    enroll(CD, "510100", "GW-L1", 2, "50")
+    enroll(NQ, "540600", "GW-S1", 3, "100")
+    r = cli(CD, "510100", "bind", "--sponsor", "GW-L1", "--beneficiary", "GW-P1", "--relation", "child")
+    check("bind local sponsor", r.returncode == 0, r.stderr)
+    r = cli(NQ, "540600", "bind", "--sponsor", "GW-S1", "--beneficiary", "GW-P1",
+            "--beneficiary-region", "510100", "--relation", "child")
+    check("bind Nagqu sponsor", r.returncode == 0, r.stderr)
+    r = cli(CD, "510100", "order", "--beneficiary", "GW-P1", "--sponsors", "GW-S1,GW-L1")
+    check("order: Nagqu first", r.returncode == 0, r.stderr)
+
+    # 9001 sign-in, 1101 person and balance.
+    st, a = his.call("9001", {"opter_no": "0001", "mac": "00-11-22-33-44-55", "ip": "10.0.0.8"}, block="signIn")
+    check("9001", st == 200 and ok(a) and len(a["output"]["signinoutb"]["sign_no"]) > 0, a)
+    st, a = his.call("1101", {"psn_no": "GW-P1", "mdtrt_cert_type": "02", "mdtrt_cert_no": "x", "psn_cert_type": "01"})
+    check("1101", st == 200 and ok(a) and a["output"]["insuinfo"][0]["balc"] == 30.0, a)
+
+    # 2207: 100.00 bill, own part after the fund 80.00: own 30.00, Nagqu 50.00, cash 0.
+    before = (balance(CD, "510100", "GW-P1"), balance(NQ, "540600", "GW-S1"), balance(CD, "510100", "GW-L1"))
+    check("balances before", before == ("30.00", "100.00", "50.00"), before)
+    bill = {"psn_no": "GW-P1", "mdtrt_cert_type": "02", "mdtrt_cert_no": "x", "med_type": "11",
+            "medfee_sumamt": 100.00, "psn_part_amt": "80.00", "psn_setlway": "01", "mdtrt_id": "MD0001",
+            "chrg_bchno": "B0001", "insutype": "310", "acct_used_flag": "1"}
+    m1 = his.msgid()
+    st, a = his.call("2207", bill, msgid=m1)
+    s = a.get("output", {}).get("setlinfo", {})
+    check("2207 answered", st == 200 and ok(a), a)
+    check("2207 parts", (s.get("acct_pay"), s.get("acct_mulaid_pay"), s.get("psn_cash_pay"), s.get("balc"))
+          == (80.0, 50.0, 0.0, 0.0), s)
+    check("2207 medins_setl_id is the msgid", s.get("medins_setl_id") == m1, s)
+    after = (balance(CD, "510100", "GW-P1"), balance(NQ, "540600", "GW-S1"), balance(CD, "510100", "GW-L1"))
+    check("2207 balances", after == ("0.00", "50.00", "50.00"), after)
+    # The same msgid again moves nothing and answers the same settlement.
+    st, a2 = his.call("2207", bill, msgid=m1)
+    check("repeated msgid answers the same", ok(a2) and a2["output"]["setlinfo"]["setl_id"] == s.get("setl_id"), a2)
+    after2 = (balance(CD, "510100", "GW-P1"), balance(NQ, "540600", "GW-S1"), balance(CD, "510100", "GW-L1"))
+    check("repeated msgid moves nothing", after2 == after, after2)
+
+    # 2208 revoke: every fen back, on both nodes.
+    st, a = his.call("2208", {"setl_id": s.get("setl_id", ""), "psn_no": "GW-P1", "mdtrt_id": "MD0001"})
+    check("2208", ok(a) and a["output"]["setlinfo"]["acct_pay"] == 80.0
+          and a["output"]["setlinfo"]["acct_mulaid_pay"] == 50.0, a)
+    back = (balance(CD, "510100", "GW-P1"), balance(NQ, "540600", "GW-S1"), balance(CD, "510100", "GW-L1"))
+    check("2208 balances", back == before, back)
+    st, a = his.call("2208", {"setl_id": s.get("setl_id", ""), "psn_no": "GW-P1", "mdtrt_id": "MD0001"})
+    check("2208 twice is refused", not ok(a) and a["gongji_reason"] == "ALREADY_REVOKED"
+          and "已撤销" in a["err_msg"], a)
+
+    # 2601: a 2207 whose answer the HIS lost is reversed by its msgid; money back.
+    m2 = his.msgid()
+    st, a = his.call("2207", dict(bill, psn_part_amt=20.5), msgid=m2)
+    check("2207 (answer lost)", ok(a) and a["output"]["setlinfo"]["acct_pay"] == 20.5, a)
+    check("own account paid", balance(CD, "510100", "GW-P1") == "9.50")
+    st, a = his.call("2601", {"psn_no": "GW-P1", "omsgid": m2, "oinfno": "2207"})
+    check("2601 reverses", ok(a) and a["output"]["gongji_outcome"] == "REVOKED", a)
+    check("2601 balances", (balance(CD, "510100", "GW-P1"), balance(NQ, "540600", "GW-S1")) == ("30.00", "100.00"))
+    # A 2207 never seen is reversed in advance: arriving later, it is refused.
+    m3 = his.msgid()
+    st, a = his.call("2601", {"psn_no": "GW-P1", "omsgid": m3, "oinfno": "2207"})
+    check("2601 before the 2207", ok(a) and a["output"]["gongji_outcome"] == "TOMBSTONED", a)
+    st, a = his.call("2207", bill, msgid=m3)
+    check("2207 after its reversal is refused", not ok(a) and a["gongji_reason"] == "CALL_REVERSED", a)
+    check("nothing moved", balance(CD, "510100", "GW-P1") == "30.00")
+
+    # acct_used_flag 0: no account pays.
+    st, a = his.call("2207", dict(bill, acct_used_flag="0"))
+    check("acct_used_flag 0", ok(a) and a["output"]["setlinfo"]["acct_pay"] == 0
+          and a["output"]["setlinfo"]["psn_cash_pay"] == 80.0, a)
+    check("acct_used_flag 0 moves nothing", balance(CD, "510100", "GW-P1") == "30.00")
+    # The Guangdong style: the transaction in the URL, and it must agree with the body.
+    st, a = his.call("1101", {"psn_no": "GW-P1"}, path="/hsa/hgs/1101")
+    check("infno in the URL", ok(a), a)
+    st, a = his.call("1101", {"psn_no": "GW-P1"}, path="/hsa/hgs/2207")
+    check("infno in the URL disagreeing", not ok(a) and a["gongji_reason"] == "FIELD_INVALID", a)
+
+    # A rule refused reads as the rule: Nagqu's sponsor pays only to its floor; a bill
+    # for a patient nobody knows is refused in Chinese and English.
+    st, a = his.call("2207", dict(bill, psn_no="GW-NOBODY"))
+    check("unknown person", not ok(a) and a["gongji_reason"] == "PERSON_NOT_FOUND"
+          and "未找到" in a["err_msg"] and "PERSON_NOT_FOUND" in a["err_msg"], a)
+
+    # Who is calling: every refusal moves nothing and is HTTP 401 with infcode -1.
+    cases = {
+        "wrong signature": his.headers(token="not-the-token"),
+        "stale timestamp": his.headers(ts=int(time.time()) - 3600),
+        "unknown paasid": his.headers(paasid="nobody"),
+        "no credentials": {},
+    }
+    for name, h in cases.items():
+        st, a = his.call("2207", bill, headers=h)
+        check(f"{name} refused", st == 401 and a.get("infcode") == -1 and a.get("gongji_status") == "UNAUTHENTICATED",
+              (st, a))
+    h = his.headers(nonce="same-nonce-" + uuid.uuid4().hex)
+    st, a = his.call("1101", {"psn_no": "GW-P1"}, headers=h)
+    check("a nonce used once", ok(a), a)
+    st, a = his.call("1101", {"psn_no": "GW-P1"}, headers=h)
+    check("a reused nonce refused", st == 401 and a.get("gongji_reason") == "NONCE_REUSED", a)
+    # Another institution's signature does not let it act as this one.
+    cs = HIS("H43010000001", "cs-hospital-1", "0a1b2c3d4e5f6a7b")
+    env = his.envelope("2207", bill)
+    st, a = cs.post(json.dumps(env).encode(), cs.headers())
+    check("fixmedins_code of another institution", not ok(a) and a["gongji_reason"] == "INSTITUTION_MISMATCH", a)
+    check("refusals moved nothing", (balance(CD, "510100", "GW-P1"), balance(NQ, "540600", "GW-S1")) == ("30.00", "100.00"))
+
+    # Bad input: each a clear infcode -1 with err_msg; the gateway keeps serving.
+    bad = {
+        "malformed JSON": b'{"infno": "1101", ',
+        "not an object": b'[1,2,3]',
+        "not UTF-8": '{"infno":"1101","opter_name":"\u6536"}'.encode("gbk"),
+        "overlong body": json.dumps(dict(his.envelope("1101", {"psn_no": "GW-P1"}), pad="x" * 70000)).encode(),
+    }
+    for name, body in bad.items():
+        st, a = his.post(body, his.headers())
+        check(f"{name}", st == 200 and a.get("infcode") == -1 and a.get("err_msg"), (st, a))
+    env = his.envelope("2207", bill)
+    del env["msgid"]
+    st, a = his.post(json.dumps(env).encode(), his.headers())
+    check("missing msgid", a.get("gongji_reason") == "FIELD_MISSING" and "msgid" in a.get("err_msg", ""), a)
+    st, a = his.call("2207", dict(bill, psn_part_amt={"yuan": 3}))
+    check("wrong type", a.get("gongji_reason") == "FIELD_INVALID", a)
+    st, a = his.call("2207", dict(bill, psn_part_amt=12.345))
+    check("three decimals", a.get("gongji_reason") == "AMOUNT_INVALID", a)
+    st, a = his.call("2207", dict(bill, psn_part_amt="1e400"))
+    check("overflowing amount", a.get("gongji_reason") == "AMOUNT_INVALID", a)
+    st, a = his.call("9999", {})
+    check("unknown infno", a.get("gongji_reason") == "UNKNOWN_INFNO", a)
+    check("bad input moved nothing", balance(CD, "510100", "GW-P1") == "30.00")
+    st, a = his.call("1101", {"psn_no": "GW-P1"})
+    check("still serving", ok(a), a)
+
+    print(f"gateway: {failures} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

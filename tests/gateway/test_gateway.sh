@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# gongji-gateway against real nodes over TLS, called the way a hospital system calls
+# the national platform: HTTP POST of the JSON envelope with x-tif-* signatures. Two
+# regions (Chengdu 510100, Nagqu 540600, in the cross-province pilot) and a gateway in
+# front of Chengdu; test_gateway.py is the HIS (Python standard library only) and checks
+# balances on both nodes with the gongji CLI before and after each transaction.
+set -uo pipefail
+node_bin=${GONGJI_NODE_BIN:?} cli=${GONGJI_CLI_BIN:?} pki=${GONGJI_PKI:?} gateway_bin=${GONGJI_GATEWAY_BIN:?}
+here=$(cd "$(dirname "$0")" && pwd)
+unset GONGJI_NODE GONGJI_CA GONGJI_CERT GONGJI_KEY GONGJI_CRL
+dir=$(mktemp -d /tmp/gongji-gateway-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  [ -n "${GONGJI_KEEP_TEST_DIRS:-}" ] || rm -rf "$dir"
+}
+trap cleanup EXIT
+
+bash "$pki" cluster "$dir/pki" 510100 540600 >/dev/null || { echo "pki.sh cluster failed"; exit 1; }
+ca=$dir/pki/ca.crt crl=$dir/pki/crl.pem
+# shellcheck source=tests/cluster/ports.sh
+. "$here/../cluster/ports.sh"
+
+cd_port=$(free_port) nq_port=$(free_port) gw_port=$(free_port)
+cd_url=tls+tcp://127.0.0.1:$cd_port nq_url=tls+tcp://127.0.0.1:$nq_port
+
+node_config() { # REGION URL PEER-PREFIX PEER-URL
+  cat > "$dir/$1.ini" <<INI
+[node]
+region = $1
+listen = $2
+data_dir = $dir/$1-data
+log_file = $dir/$1.log
+tls_ca = $ca
+tls_cert = $dir/pki/node-$1.pem
+tls_crl = $crl
+[policy]
+cascade = yes
+cross_province_pilot = yes
+[peers]
+$3 = $4
+INI
+}
+node_config 510100 "$cd_url" 54 "$nq_url"
+node_config 540600 "$nq_url" 51 "$cd_url"
+
+op() { local region=$1; shift; "$cli" --ca "$ca" --crl "$crl" --cert "$dir/pki/operator-$region-ops1.pem" "$@"; }
+for r in 510100 540600; do
+  "$node_bin" --config "$dir/$r.ini" & pids+=($!)
+done
+for r in 510100 540600; do
+  url=$cd_url; [ $r = 540600 ] && url=$nq_url
+  up=0
+  for _ in $(seq 1 100); do
+    op $r --node "$url" --timeout 300 health >/dev/null 2>&1 && { up=1; break; }
+    sleep 0.05
+  done
+  [ $up = 1 ] || { echo "node $r did not start"; tail -5 "$dir/$r.log"; exit 1; }
+done
+
+cat > "$dir/gateway.ini" <<INI
+[gateway]
+listen = http://127.0.0.1:$gw_port
+node = $cd_url
+tls_ca = $ca
+tls_crl = $crl
+region = 510100
+workers = 4
+clock_skew_s = 300
+log_file = $dir/gateway.log
+log_level = debug
+
+[institution H51010000001]
+paasid = cd-hospital-1
+token = 3f6b1c0e9d2a4b7c
+credential = $dir/pki/institution-H51010000001.pem
+
+[institution H43010000001]
+paasid = cs-hospital-1
+token = 0a1b2c3d4e5f6a7b
+credential = $dir/pki/institution-H43010000001.pem
+INI
+"$gateway_bin" --config "$dir/gateway.ini" & pids+=($!)
+gw_url=http://127.0.0.1:$gw_port
+for _ in $(seq 1 100); do
+  curl -sf "$gw_url/healthz" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+
+export GW_URL=$gw_url GW_DIR=$dir CD_URL=$cd_url NQ_URL=$nq_url CLI=$cli CA=$ca CRL=$crl
+python3 "$here/test_gateway.py"
+rc=$?
+# The gateway's log names no person: neither psn_no nor ID numbers appear in it.
+if grep -qE 'GW-P1|GW-S1|GW-N1' "$dir/gateway.log"; then
+  echo "FAIL the gateway log names a person"; rc=1
+fi
+# Stopped with SIGTERM it exits 0 within a few seconds.
+kill -TERM "${pids[-1]}"
+for _ in $(seq 1 100); do kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "${pids[-1]}" 2>/dev/null; then echo "FAIL the gateway did not stop"; rc=1; fi
+wait "${pids[-1]}"; gw_rc=$?
+[ $gw_rc = 0 ] || { echo "FAIL the gateway exited $gw_rc"; rc=1; }
+[ $rc = 0 ] || { echo "gateway log ends:"; tail -20 "$dir/gateway.log"; }
+exit $rc
