@@ -90,6 +90,24 @@ done
 export GW_URL=$gw_url GW_DIR=$dir CD_URL=$cd_url NQ_URL=$nq_url CLI=$cli CA=$ca CRL=$crl
 python3 "$here/test_gateway.py"
 rc=$?
+# The same with curl (deploy/his-curl.sh, which docs/his.md shows): GW-P1 has 30.00.
+his=$here/../../deploy/his-curl.sh
+curl_check() { # NAME PATTERN ANSWER
+  if printf '%s' "$3" | grep -q "$2"; then :; else echo "FAIL curl $1: no $2 in $3"; rc=1; fi
+}
+a=$(bash "$his" "$gw_url" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 1101 '{"data":{"psn_no":"GW-P1"}}')
+curl_check 1101 '"balc":30.00' "$a"
+a=$(bash "$his" "$gw_url" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 2207 \
+  '{"data":{"psn_no":"GW-P1","med_type":"11","medfee_sumamt":"12.00","psn_part_amt":"10.00","acct_used_flag":"1","mdtrt_id":"MD9","insutype":"310"}}')
+curl_check 2207 '"acct_pay":10.00' "$a"
+curl_check "2207 balc" '"balc":20.00' "$a"
+setl=$(printf '%s' "$a" | grep -o '"setl_id":"[^"]*"' | head -1 | cut -d'"' -f4)
+bal=$("$CLI" --node "$cd_url" --ca "$ca" --crl "$crl" --cert "$dir/pki/operator-510100-ops1.pem" balance --psn-no GW-P1)
+curl_check "node balance after 2207" '20.00' "$bal"
+a=$(bash "$his" "$gw_url" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 2208 "{\"data\":{\"setl_id\":\"$setl\",\"psn_no\":\"GW-P1\"}}")
+curl_check 2208 '"infcode":0' "$a"
+bal=$("$CLI" --node "$cd_url" --ca "$ca" --crl "$crl" --cert "$dir/pki/operator-510100-ops1.pem" balance --psn-no GW-P1)
+curl_check "node balance after 2208" '30.00' "$bal"
 # The gateway's log names no person: neither psn_no nor ID numbers appear in it.
 if grep -qE 'GW-P1|GW-S1|GW-N1' "$dir/gateway.log"; then
   echo "FAIL the gateway log names a person"; rc=1
