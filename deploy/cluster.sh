@@ -21,6 +21,9 @@ case $GONGJI_CLUSTER_DIR in /*) ;; *) GONGJI_CLUSTER_DIR=$PWD/$GONGJI_CLUSTER_DI
 build=${GONGJI_BUILD:-$root/build}
 node_bin=$build/node/gongji-node
 cli_bin=$build/client/gongji
+gateway_bin=$build/gateway/gongji-gateway
+gateway_cfg=$root/deploy/gateway/chengdu-gateway.ini
+gateway_dir=$GONGJI_CLUSTER_DIR/gateway-510100
 pki_sh=$root/deploy/pki.sh
 pki=$GONGJI_CLUSTER_DIR/pki
 configs=("$root"/deploy/cluster/*.ini)
@@ -100,6 +103,27 @@ start_one() {
   return 1
 }
 
+# The hospitals' HTTP/JSON gateway in front of Chengdu (docs/his.md).
+start_gateway() {
+  mkdir -p "$gateway_dir"
+  if pid_alive "$gateway_dir/pid"; then echo "gateway already running (pid $(cat "$gateway_dir/pid"))"; return; fi
+  sed "s|\${GONGJI_CLUSTER_DIR}|$GONGJI_CLUSTER_DIR|g" "$gateway_cfg" > "$gateway_dir/gateway.ini"
+  setsid "$gateway_bin" --config "$gateway_dir/gateway.ini" </dev/null >>"$gateway_dir/gateway.log" 2>&1 &
+  echo $! > "$gateway_dir/pid"
+  local url
+  url=$(sed -n 's/^listen *= *//p' "$gateway_cfg" | head -1)
+  for _ in $(seq 1 100); do
+    if curl -sf "$url/readyz" >/dev/null 2>&1; then
+      printf '%-7s up   pid %-7s %s (HIS gateway, docs/his.md)\n' gateway "$(cat "$gateway_dir/pid")" "$url"; return
+    fi
+    pid_alive "$gateway_dir/pid" || break
+    sleep 0.05
+  done
+  echo "the gateway failed to start; see $gateway_dir/gateway.log" >&2
+  tail -5 "$gateway_dir/gateway.log" >&2 || true
+  return 1
+}
+
 stop_one() {
   local region=$1 dir=$GONGJI_CLUSTER_DIR/$1
   if pid_alive "$dir/pid"; then
@@ -176,8 +200,10 @@ case ${1:-} in
     [ -x "$node_bin" ] || { echo "build first: $node_bin is missing" >&2; exit 1; }
     ensure_pki
     for cfg in "${configs[@]}"; do start_one "$cfg"; done
+    [ -x "$gateway_bin" ] && start_gateway
     echo "CLI credentials: eval \"\$(deploy/cluster.sh creds 430100)\"  (deploy/cluster.sh creds lists them)" ;;
   stop)
+    stop_one gateway-510100
     for cfg in "${configs[@]}"; do stop_one "$(region_of "$cfg")"; done ;;
   status)
     for cfg in "${configs[@]}"; do

@@ -193,3 +193,15 @@ else
   note "Zhang Wei's balance changed from $before to $after: that should not happen!"
   exit 1
 fi
+
+say "A hospital's HIS settles through the HTTP/JSON gateway, as with the national platform (docs/his.md)"
+note "national 2207: POST of the JSON envelope, signed with x-tif-* headers (deploy/his-curl.sh shows how);"
+note "psn_part_amt is the patient's own part after the fund; gongji pays it from personal accounts."
+gw=http://127.0.0.1:7280
+if curl -sf "$gw/readyz" >/dev/null 2>&1; then
+  bash "$root/deploy/his-curl.sh" "$gw" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 2207 \
+    '{"data":{"psn_no":"5101000001","med_type":"11","medfee_sumamt":"50.00","psn_part_amt":"20.00","acct_used_flag":"1","mdtrt_id":"DEMO-MD-1","insutype":"310"}}' \
+    H51010000001202601010000000001
+else
+  note "(the gateway is not running: deploy/cluster.sh start starts it)"
+fi
