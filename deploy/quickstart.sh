@@ -20,5 +20,7 @@ Try:   eval "\$(deploy/cluster.sh creds 430100)"     # Changsha's operator, at C
        build/client/gongji records --psn-no 4301000001
        deploy/cluster.sh creds                      # the other identities (auditor, institutions, app)
        deploy/cluster.sh status
+       # a hospital system's 1101 through the HTTP/JSON gateway (docs/his.md):
+       deploy/his-curl.sh http://127.0.0.1:7280 cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 1101 '{"data":{"psn_no":"5101000001"}}'
 Stop:  deploy/cluster.sh stop
 TXT
