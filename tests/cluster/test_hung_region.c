@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "cluster_fixture.h"
+#include "gj_util.h"
 
 #define INSTITUTION "H51010400009"
 #define HEALTHY 8        /* callers settling bills whose sponsor's node answers */
@@ -292,32 +293,42 @@ static void test_the_audit_comes_in_pages(void **state)
     client_close(c);
     assert_int_equal(cli_audit_cluster("--page-size 50"), 0);
 
-    /* A caller that gives up mid-audit: the node stops that work (its log says how far
-     * it got) and stays idle. One connection, shorter and shorter deadlines, until one
-     * ends inside the audit's first page. */
+    /* A caller whose deadline passes mid-audit: the node stops that work, says how far
+     * it got, and stays idle. One connection; each call's deadline (in the envelope the
+     * node reads) a millisecond later than the last, until one ends inside the scan. */
     bool stopped = false;
     test_node *cd = tc_node(&tc, "510100");
-    char log[300], cmd[400];
-    snprintf(log, sizeof log, "%s/node.log", cd->dir);
     client_t *quick = tn_client_ms(cd, "op-1", GONGJI__V1__ROLE__OPERATOR, 3000);
     assert_non_null(quick);
     assert_true(op_balance(quick, "HR-P00") >= 0); /* connected, session open */
-    for (int t = 2; t <= 400 && !stopped; t += 4) {
-        client_set_timeout(quick, t);
+    char last[256] = "";
+    for (int t = 1; t <= 300 && !stopped; t++) {
         Gongji__V1__AuditRequest ask = GONGJI__V1__AUDIT_REQUEST__INIT;
-        ProtobufCMessage *got = NULL;
-        client_status gst;
-        client_call(quick, "gongji.v1.Operator/Audit", NULL, NULL, &ask.base, &gongji__v1__audit_reply__descriptor,
-                    &got, &gst);
-        if (got)
-            protobuf_c_message_free_unpacked(got, NULL);
-        sleep_ms(100);
-        snprintf(cmd, sizeof cmd, "grep -q 'Operator/Audit .*reason=DEADLINE_PASSED detail=the audit stopped after' '%s'",
-                 log);
-        stopped = system(cmd) == 0;
+        ask.page_size = GJ_AUDIT_PAGE_MAX;
+        uint8_t payload[64];
+        Gongji__V1__Envelope env = GONGJI__V1__ENVELOPE__INIT;
+        env.method = "gongji.v1.Operator/Audit";
+        env.caller_id = "510100:op-1";
+        env.caller_role = GONGJI__V1__ROLE__OPERATOR;
+        env.dest_region = "";
+        env.payload = (ProtobufCBinaryData){.len = protobuf_c_message_pack(&ask.base, payload), .data = payload};
+        env.deadline_unix_ms = gj_now_unix_ms() + t;
+        Gongji__V1__Reply *r = NULL;
+        assert_int_equal(client_call_envelope(quick, &env, &r), GJ_OK);
+        assert_non_null(r);
+        snprintf(last, sizeof last, "%s %s", r->reason, r->message);
+        stopped = r->code == GONGJI__V1__CODE__DEADLINE_EXCEEDED && strstr(r->message, "the audit stopped after") != NULL;
+        gongji__v1__reply__free_unpacked(r, NULL);
     }
     client_close(quick);
+    if (!stopped)
+        print_message("no call ended mid-audit; the last answer: %s\n", last);
     assert_true(stopped);
+    char log[300], cmd[400];
+    snprintf(log, sizeof log, "%s/node.log", cd->dir);
+    snprintf(cmd, sizeof cmd, "grep -q 'Operator/Audit .*reason=DEADLINE_PASSED detail=the audit stopped after' '%s'",
+             log);
+    assert_int_equal(system(cmd), 0);
     client_t *h = op_at("510100");
     Gongji__V1__HealthRequest hreq = GONGJI__V1__HEALTH_REQUEST__INIT;
     ProtobufCMessage *hans = NULL;
