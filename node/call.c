@@ -219,6 +219,9 @@ static const uint8_t *seal_answer(call *c, const uint8_t *bytes, size_t len, siz
 void call_finish(call *c)
 {
     log_outcome(c);
+    node *n = c->n;
+    metrics_record_call(&n->metrics, c->method != NULL ? (size_t)(c->method - n->methods) : n->method_count,
+                        c->reason, gj_mono_us() - c->arrived_us);
     const uint8_t *bytes = NULL;
     size_t len = 0;
     if (c->reply_bytes != NULL || call_build_reply(c))
@@ -250,6 +253,7 @@ call *call_new(node *n)
     atomic_fetch_add(&n->in_flight, 1);
     c->n = n;
     c->today = node_today(n);
+    c->arrived_us = gj_mono_us();
     c->arena = (call_arena_block *)(c + 1);
     c->arena->cap = CALL_INLINE_ARENA;
     c->pb_allocator = (ProtobufCAllocator){.alloc = arena_pb_alloc, .free = arena_pb_free, .allocator_data = c};

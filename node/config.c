@@ -174,6 +174,9 @@ static int on_node_key(load_state *st, const char *key, const char *value)
     } else if (!strcmp(key, "data_dir")) {
         if (!gj_strcpy_fit(cfg->data_dir, sizeof cfg->data_dir, value))
             FAIL("data_dir is too long");
+    } else if (!strcmp(key, "probes_listen")) {
+        if (strncmp(value, "http://", 7) != 0 || !gj_strcpy_fit(cfg->probes_listen, sizeof cfg->probes_listen, value))
+            FAIL("probes_listen must be an http:// address, e.g. http://127.0.0.1:9201");
     } else if (!strcmp(key, "log_file")) {
         if (!gj_strcpy_fit(cfg->log_file, sizeof cfg->log_file, value))
             FAIL("log_file is too long");

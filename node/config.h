@@ -53,6 +53,7 @@ typedef struct node_config {
     unsigned suspect_calls;      /* calls that may wait at once on a silent region */
     unsigned suspect_ms;         /* how long a silent region stays suspect */
     unsigned delivery_queue;     /* decisions waiting for the delivery threads */
+    char probes_listen[256];     /* http://HOST:PORT for /metrics, /healthz, /readyz; "" = none */
     gj_policy policy;
     size_t peer_count;
     node_peer peers[GJ_PEERS_MAX];

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "node.h"
 #include "ops.h"
+#include "probes.h"
 #include "server.h"
 #include "xr/xr.h"
 
@@ -149,6 +150,10 @@ int main(int argc, char **argv)
     char err[512];
     node_config_defaults(&n.cfg);
     methods_install(&n);
+    if (metrics_init(&n.metrics, n.method_count) != 0) {
+        gj_log(GJ_LOG_ERROR, "start", "out of memory");
+        return 1;
+    }
     if (node_config_load(&n.cfg, config_path, err, sizeof err) != 0) {
         fprintf(stderr, "gongji-node: %s\n", err);
         return 1;
@@ -229,8 +234,16 @@ int main(int argc, char **argv)
     }
     if (xr_delivery_start(&n) != 0)
         gj_log(GJ_LOG_ERROR, "start", "cannot start the delivery threads; the resolver delivers decisions");
+    probes *probe = NULL;
+    if (n.cfg.probes_listen[0] != '\0' && probes_start(&probe, &n, n.cfg.probes_listen) != 0) {
+        workers_stop(n.workers);
+        peers_close(&n.peers);
+        store_close(n.store);
+        return 1;
+    }
     server *srv = NULL;
     if (server_start(&srv, &n, n.cfg.listen_url, n.cfg.contexts) != GJ_OK) {
+        probes_stop(probe);
         workers_stop(n.workers);
         peers_close(&n.peers);
         store_close(n.store);
@@ -270,6 +283,8 @@ int main(int argc, char **argv)
     workers_stop(n.workers); /* answers what it holds, with SHUTTING_DOWN or for real */
     stop_phase("delivering decisions");
     xr_delivery_stop(&n);
+    stop_phase("closing the probes");
+    probes_stop(probe); /* /metrics reads the store */
     stop_phase("closing the store");
     xr_write_acks(&n); /* what workers acknowledged last; else re-sent after restart */
     store_close(n.store);
@@ -281,9 +296,10 @@ int main(int argc, char **argv)
     peers_close(&n.peers);
     authn_stop(&n);
     xr_fini(&n);
-    /* nng reaps closed sockets, pipes and TLS sessions on its own threads: let it finish
-     * before the process ends, so nothing is left half torn down. */
-    nng_fini();
+    metrics_fini(&n.metrics);
+    /* No nng_fini(): with everything answered on disk and every socket closed, the
+     * process ends here; nng 1.5.2's nng_fini can panic on a lock its own reaper thread
+     * still holds while it tears down, and a stop must exit 0. */
     gj_log(GJ_LOG_INFO, "stop", "stopped; served=%llu",
            (unsigned long long)atomic_load(&n.requests_served));
     gj_log_close();

@@ -18,6 +18,7 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "gongji.pb-c.h"
 #include "credential.h"
 #include "peers.h"
@@ -50,6 +51,8 @@ typedef struct node {
     _Atomic uint64_t requests_served;
     _Atomic uint32_t in_flight;
     _Atomic bool shutting_down;
+    _Atomic bool recovered;  /* the resolver's first round is done (readiness) */
+    node_metrics metrics;    /* for /metrics (node/probes.c) */
     /* Settlement ids: region-date-boot-counter; boot is a persistent counter bumped at
      * every start, so ids never repeat across restarts without a write per settlement. */
     uint64_t boot_id;
@@ -91,6 +94,7 @@ typedef struct call {
     gj_reason reason;          /* why it failed; GJ_R_NONE on success */
     char message[256];         /* detail for the failure, or "" for the reason's default */
     int32_t today;             /* business date fixed at arrival */
+    int64_t arrived_us;        /* monotonic, for the latency in /metrics */
     store_digest request_digest; /* what the request means (writes with a call id) */
     uint8_t *reply_bytes;
     size_t reply_len;

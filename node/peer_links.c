@@ -157,7 +157,11 @@ gj_reason peers_call_raw(peer_link *p, const uint8_t *bytes, size_t len, int tim
     nng_msg_free(answer);
     reason = GJ_R_NONE;
     atomic_store(&p->failures, 0);
+    atomic_store(&p->answered_unix_ms, gj_now_unix_ms());
 done:
+    atomic_fetch_add(&p->calls_total, 1);
+    if (reason != GJ_R_NONE)
+        atomic_fetch_add(&p->failures_total, 1);
     if (reason == GJ_R_REGION_UNREACHABLE)
         link_no_answer(p);
     if (msg != NULL)

@@ -27,6 +27,9 @@ typedef struct peer_link {
     bool open;
     _Atomic int failures;  /* calls in a row that got no answer */
     int64_t reopened_ms;
+    /* For /metrics: calls made, calls that got no answer, when one last did (wall ms). */
+    _Atomic uint64_t calls_total, failures_total;
+    _Atomic int64_t answered_unix_ms;
 } peer_link;
 
 struct batch_item;

@@ -170,6 +170,9 @@ typedef struct store_stats {
     uint64_t jobs;
     uint64_t apply_us;
     uint64_t commit_us;
+    uint64_t queued;      /* submissions waiting for the writer now */
+    uint64_t map_used;    /* bytes of the map in use (the last page written) */
+    uint64_t map_size;    /* bytes the map may grow to */
 } store_stats;
 void store_stats_get(store *s, store_stats *out);
 

@@ -350,4 +350,14 @@ void store_stats_get(store *s, store_stats *out)
     out->jobs = atomic_load(&s->stat_jobs);
     out->apply_us = atomic_load(&s->stat_apply_us);
     out->commit_us = atomic_load(&s->stat_commit_us);
+    pthread_mutex_lock(&s->mu);
+    out->queued = s->len;
+    pthread_mutex_unlock(&s->mu);
+    MDB_envinfo info;
+    MDB_stat st;
+    out->map_used = out->map_size = 0;
+    if (mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &st) == 0) {
+        out->map_used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+        out->map_size = info.me_mapsize;
+    }
 }

@@ -173,6 +173,7 @@ static void *resolver_main(void *arg)
     while (!n->xr->resolver_stop) {
         pthread_mutex_unlock(&n->xr->resolver_mu);
         resolve_round(n);
+        atomic_store(&n->recovered, true); /* what a previous run left has been looked at */
         pthread_mutex_lock(&n->xr->resolver_mu);
         if (n->xr->resolver_stop)
             break;
