@@ -15,6 +15,7 @@
 #include "config.h"
 #include "credential.h"
 #include "envelope.h"
+#include "metrics.h"
 #include "signature.h"
 
 /* An institution the gateway serves: its credential, and connections to the node made
@@ -34,6 +35,7 @@ typedef struct gateway {
     gw_nonces nonces;
     atomic_bool stopping;
     atomic_ulong served, refused;
+    gw_metrics metrics;
 } gateway;
 
 /* Load every institution's credential; -1 with err on the first that fails. */

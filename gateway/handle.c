@@ -56,6 +56,7 @@ void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans)
     if (sig != GW_SIG_OK) {
         atomic_fetch_add(&g->refused, 1);
         gj_log(GJ_LOG_WARN, "refused", "paasid=%.32s reason=%s", paasid[0] ? paasid : "-", why.reason);
+        atomic_fetch_add(&g->metrics.refused_callers, 1);
         answer(ans, sig == GW_SIG_NONCE_FULL ? 503 : 401, NULL, NULL, &why, received, g->cfg.region);
         return;
     }
@@ -63,6 +64,7 @@ void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans)
     gw_request r;
     if (gw_request_parse(req->body, req->body_len, &r, &why) != 0) {
         gj_log(GJ_LOG_INFO, "refused", "institution=%s reason=%s", in->cfg->code, why.reason);
+        gw_metrics_record(&g->metrics, "", why.status, gj_now_unix_ms() * 1000 - received * 1000);
         answer(ans, 200, NULL, NULL, &why, received, g->cfg.region);
         return;
     }
@@ -87,6 +89,7 @@ void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans)
         gj_log(GJ_LOG_INFO, "failed", "infno=%s institution=%s reason=%s status=%s ms=%lld", r.infno,
                in->cfg->code, why.reason, why.status, (long long)took);
     atomic_fetch_add(&g->served, 1);
+    gw_metrics_record(&g->metrics, r.infno, output != NULL ? "OK" : why.status, took * 1000);
     answer(ans, 200, &r, output, output != NULL ? NULL : &why, received, g->cfg.region);
     gw_request_free(&r);
 }

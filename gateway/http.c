@@ -99,9 +99,23 @@ static void on_post(nng_aio *aio)
     }
     pthread_mutex_unlock(&h->mu);
     if (!queued)
+        atomic_fetch_add(&h->g->metrics.busy, 1);
+    if (!queued)
         reply(aio, 503, "application/json; charset=utf-8",
               "{\"infcode\":-1,\"err_msg\":\"系统繁忙，请稍后重试 / the gateway is busy or stopping "
               "[OVERLOADED, UNAVAILABLE]\",\"gongji_status\":\"UNAVAILABLE\",\"gongji_reason\":\"OVERLOADED\"}");
+}
+
+static void on_metrics(nng_aio *aio)
+{
+    nng_http_handler *handler = nng_aio_get_input(aio, 1);
+    gw_http *h = nng_http_handler_get_data(handler);
+    pthread_mutex_lock(&h->mu);
+    unsigned queued = h->count, capacity = h->capacity;
+    pthread_mutex_unlock(&h->mu);
+    char *text = gw_metrics_render(&h->g->metrics, queued, capacity);
+    reply(aio, text != NULL ? 200 : 500, "text/plain; version=0.0.4; charset=utf-8", text != NULL ? text : "out of memory\n");
+    free(text);
 }
 
 static void on_healthz(nng_aio *aio)
@@ -162,6 +176,7 @@ int gw_http_start(gw_http **out, gateway *g, char *err, size_t err_size)
         }
     }
     if ((rv = add_handler(h, "/healthz", "GET", false, on_healthz)) != 0 ||
+        (rv = add_handler(h, "/metrics", "GET", false, on_metrics)) != 0 ||
         (rv = add_handler(h, "/readyz", "GET", false, on_readyz)) != 0 ||
         (rv = add_handler(h, "/", "POST", true, on_post)) != 0) {
         snprintf(err, err_size, "handlers: %s", nng_strerror(rv));

@@ -310,6 +310,20 @@ static void test_a_coordinator_killed_before_a_partial_hold_answered_corrects_to
     killed_coordinator_answers_what_was_held("DW-P5", "DW-S5", "dw-bill-5", 5, 1200, 1200);
 }
 
+/* The HTTP status of GET url (curl), or -1. */
+static int http_status(const char *url)
+{
+    char cmd[400], out[16] = "";
+    snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' --max-time 3 '%s'", url);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return -1;
+    if (fgets(out, sizeof out, f) == NULL)
+        out[0] = '\0';
+    pclose(f);
+    return out[0] ? atoi(out) : -1;
+}
+
 static void test_a_coordinator_killed_before_a_lost_hold_waits_then_leaves_it_to_cash(void **state)
 {
     (void)state;
@@ -317,19 +331,28 @@ static void test_a_coordinator_killed_before_a_lost_hold_waits_then_leaves_it_to
     family("DW-P6", "DW-S6", 6, 9000);
     pending_settle p = {"DW-P6", "dw-bill-6", 4000};
     coordinator_dies_before_the_answer(&p, true);
-    assert_int_equal(tn_start(tc_node(&tc, "510100")), 0);
+    /* Restarted with its probes on: not ready while a settlement waits on Nagqu. */
+    test_node *cd = tc_node(&tc, "510100");
+    char readyz[80];
+    int probe_port = th_free_port();
+    snprintf(readyz, sizeof readyz, "http://127.0.0.1:%d/readyz", probe_port);
+    snprintf(cd->extra + strlen(cd->extra), sizeof cd->extra - strlen(cd->extra),
+             "probes_listen = http://127.0.0.1:%d\n", probe_port);
+    assert_int_equal(tn_start(cd), 0);
     /* Nagqu is down: what its hold came to is unknown, so the call is not answered. */
     Gongji__V1__SettleReply *r = NULL;
     assert_int_equal(settle("DW-P6", 4000, "dw-bill-6", &r, &st), GONGJI__V1__CODE__UNAVAILABLE);
     assert_string_equal(st.reason, "SETTLEMENT_IN_FLIGHT");
     assert_null(r);
     assert_int_equal(settlements_unknown(), 1);
+    assert_int_equal(http_status(readyz), 503);
     assert_int_equal(tn_start(tc_node(&tc, "540600")), 0);
     assert_int_equal(settle_until_answered("DW-P6", 4000, "dw-bill-6", &r, &st), 0);
     assert_int_equal(settle_part(r, "DW-S6"), 0);
     assert_int_equal(r->psn_cash_pay, 4000);
     gongji__v1__settle_reply__free_unpacked(r, NULL);
     assert_int_equal(settlements_unknown(), 0);
+    assert_int_equal(http_status(readyz), 200);
     assert_true(balance_becomes("540600", "DW-S6", 9000));
     quiet_and_audited();
 }

@@ -21,12 +21,13 @@ ca=$dir/pki/ca.crt crl=$dir/pki/crl.pem
 # shellcheck source=tests/cluster/ports.sh
 . "$here/../cluster/ports.sh"
 
-cd_port=$(free_port) nq_port=$(free_port) gw_port=$(free_port)
+cd_port=$(free_port) nq_port=$(free_port) gw_port=$(free_port) probe_port=$(free_port)
 cd_url=tls+tcp://127.0.0.1:$cd_port nq_url=tls+tcp://127.0.0.1:$nq_port
 
-node_config() { # REGION URL PEER-PREFIX PEER-URL
+node_config() { # REGION URL PEER-PREFIX PEER-URL [NODE-LINE]
   cat > "$dir/$1.ini" <<INI
 [node]
+${5:-}
 region = $1
 listen = $2
 data_dir = $dir/$1-data
@@ -41,7 +42,7 @@ cross_province_pilot = yes
 $3 = $4
 INI
 }
-node_config 510100 "$cd_url" 54 "$nq_url"
+node_config 510100 "$cd_url" 54 "$nq_url" "probes_listen = http://127.0.0.1:$probe_port"
 node_config 540600 "$nq_url" 51 "$cd_url"
 
 op() { local region=$1; shift; "$cli" --ca "$ca" --crl "$crl" --cert "$dir/pki/operator-$region-ops1.pem" "$@"; }
@@ -87,7 +88,7 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 
-export GW_URL=$gw_url GW_DIR=$dir CD_URL=$cd_url NQ_URL=$nq_url CLI=$cli CA=$ca CRL=$crl
+export GW_URL=$gw_url GW_DIR=$dir CD_PROBES=http://127.0.0.1:$probe_port CD_URL=$cd_url NQ_URL=$nq_url CLI=$cli CA=$ca CRL=$crl
 python3 "$here/test_gateway.py"
 rc=$?
 # The same with curl (deploy/his-curl.sh, which docs/his.md shows): GW-P1 has 30.00.
@@ -108,6 +109,8 @@ a=$(bash "$his" "$gw_url" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 2208 "{\"d
 curl_check 2208 '"infcode":0' "$a"
 bal=$("$CLI" --node "$cd_url" --ca "$ca" --crl "$crl" --cert "$dir/pki/operator-510100-ops1.pem" balance --psn-no GW-P1)
 curl_check "node balance after 2208" '30.00' "$bal"
+# Metrics and probes of the node and the gateway, scraped during a settle load.
+python3 "$here/check_metrics.py" || rc=1
 # The gateway's log names no person: neither psn_no nor ID numbers appear in it.
 if grep -qE 'GW-P1|GW-S1|GW-N1' "$dir/gateway.log"; then
   echo "FAIL the gateway log names a person"; rc=1

@@ -1,0 +1,110 @@
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const tx_names[GW_TX_SLOTS] = {"9001", "1101", "2207", "2208", "2601", "other"};
+static const char *const status_names[GW_STATUS_SLOTS] = {
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+static const double bucket_ms[GW_LATENCY_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+
+void gw_metrics_record(gw_metrics *m, const char *infno, const char *status, int64_t took_us)
+{
+    int tx = GW_TX_SLOTS - 1, st = 2; /* other, UNKNOWN */
+    for (int i = 0; i < GW_TX_SLOTS - 1; i++)
+        if (infno != NULL && strcmp(infno, tx_names[i]) == 0)
+            tx = i;
+    for (int i = 0; i < GW_STATUS_SLOTS; i++)
+        if (status != NULL && strcmp(status, status_names[i]) == 0)
+            st = i;
+    atomic_fetch_add_explicit(&m->requests[tx][st], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->sum_us[tx], (uint64_t)(took_us > 0 ? took_us : 0), memory_order_relaxed);
+    for (int b = 0; b < GW_LATENCY_BUCKETS; b++)
+        if ((double)took_us <= bucket_ms[b] * 1000.0) {
+            atomic_fetch_add_explicit(&m->buckets[tx][b], 1, memory_order_relaxed);
+            break;
+        }
+}
+
+typedef struct text {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text *t, const char *fmt, ...)
+{
+    while (!t->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        char *grown = n < 0 ? NULL : realloc(t->buf, t->cap * 2 + (size_t)n);
+        if (grown == NULL)
+            t->failed = 1;
+        else
+            t->buf = grown, t->cap = t->cap * 2 + (size_t)n;
+    }
+}
+
+char *gw_metrics_render(gw_metrics *m, unsigned queued, unsigned capacity)
+{
+    text t = {.cap = 8192};
+    if ((t.buf = malloc(t.cap)) == NULL)
+        return NULL;
+    t.buf[0] = '\0';
+    put(&t, "# HELP gongji_gateway_requests_total HIS requests answered, by transaction and status.\n"
+            "# TYPE gongji_gateway_requests_total counter\n");
+    for (int tx = 0; tx < GW_TX_SLOTS; tx++)
+        for (int st = 0; st < GW_STATUS_SLOTS; st++) {
+            uint64_t v = atomic_load_explicit(&m->requests[tx][st], memory_order_relaxed);
+            if (v != 0)
+                put(&t, "gongji_gateway_requests_total{infno=\"%s\",code=\"%s\"} %llu\n", tx_names[tx],
+                    status_names[st], (unsigned long long)v);
+        }
+    put(&t, "# HELP gongji_gateway_request_seconds Time from a request's arrival to its answer.\n"
+            "# TYPE gongji_gateway_request_seconds histogram\n");
+    for (int tx = 0; tx < GW_TX_SLOTS; tx++) {
+        uint64_t total = 0, cumulative = 0;
+        for (int st = 0; st < GW_STATUS_SLOTS; st++)
+            total += atomic_load_explicit(&m->requests[tx][st], memory_order_relaxed);
+        if (total == 0)
+            continue;
+        for (int b = 0; b < GW_LATENCY_BUCKETS; b++) {
+            cumulative += atomic_load_explicit(&m->buckets[tx][b], memory_order_relaxed);
+            put(&t, "gongji_gateway_request_seconds_bucket{infno=\"%s\",le=\"%g\"} %llu\n", tx_names[tx],
+                bucket_ms[b] / 1000.0, (unsigned long long)cumulative);
+        }
+        if (total < cumulative)
+            total = cumulative;
+        put(&t, "gongji_gateway_request_seconds_bucket{infno=\"%s\",le=\"+Inf\"} %llu\n", tx_names[tx],
+            (unsigned long long)total);
+        put(&t, "gongji_gateway_request_seconds_sum{infno=\"%s\"} %.6f\n", tx_names[tx],
+            (double)atomic_load_explicit(&m->sum_us[tx], memory_order_relaxed) / 1e6);
+        put(&t, "gongji_gateway_request_seconds_count{infno=\"%s\"} %llu\n", tx_names[tx], (unsigned long long)total);
+    }
+    put(&t, "# HELP gongji_gateway_unproven_callers_total Requests refused because the caller was not proven (HTTP 401).\n"
+            "# TYPE gongji_gateway_unproven_callers_total counter\ngongji_gateway_unproven_callers_total %llu\n",
+        (unsigned long long)atomic_load(&m->refused_callers));
+    put(&t, "# HELP gongji_gateway_busy_total Requests answered 503 because the queue was full or the gateway stopping.\n"
+            "# TYPE gongji_gateway_busy_total counter\ngongji_gateway_busy_total %llu\n",
+        (unsigned long long)atomic_load(&m->busy));
+    put(&t, "# HELP gongji_gateway_queue_depth Requests waiting for a worker.\n"
+            "# TYPE gongji_gateway_queue_depth gauge\ngongji_gateway_queue_depth %u\n", queued);
+    put(&t, "# HELP gongji_gateway_queue_capacity Requests that may wait before 503.\n"
+            "# TYPE gongji_gateway_queue_capacity gauge\ngongji_gateway_queue_capacity %u\n", capacity);
+    if (t.failed) {
+        free(t.buf);
+        return NULL;
+    }
+    return t.buf;
+}
