@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "gateway_run.h"
 #include "references.h"
 #include "credential.h"
 #include "tls.h"
@@ -727,6 +728,34 @@ int main(int argc, char **argv)
             printf("%-22s %d rounds: authenticated %.0f tps, plaintext %.0f tps, ratio %.2f\n", names[scenario],
                    opt.rounds, sum[0].tps, sum[1].tps, sum[1].tps > 0 ? sum[0].tps / sum[1].tps : 0);
     }
+    /* HIS settlements through the gateway (HTTPS JSON, x-tif-* signed), against the
+     * authenticated nodes, at the same concurrency. */
+    bench_gateway_result gw = {0};
+    if (rc == 0 && opt.only == NULL) {
+        authenticated = true;
+        for (int r = 0; r < REGIONS && rc == 0; r++)
+            rc = start_node(r);
+        url_of(0, coordinator, sizeof coordinator);
+        int gw_port = opt.base_port + REGIONS + 2;
+        pid_t gw_pid = rc == 0 ? bench_gateway_start(GONGJI_BENCH_GATEWAY_BIN, opt.dir, pki_dir, coordinator, gw_port,
+                                                     opt.concurrency)
+                               : -1;
+        if (gw_pid > 0) {
+            sleep_ms(500);
+            gw = bench_gateway_run(gw_port, pki_dir, opt.concurrency, opt.seconds, opt.people, prefixes[0]);
+            printf("%-22s %10.0f tps   p50 %7.2f ms   p99 %7.2f ms   ok %" PRIu64 " failed %" PRIu64 "\n",
+                   "gateway 2207 (HTTPS)", gw.tps, gw.p50_ms, gw.p99_ms, gw.ok, gw.failed);
+            kill(gw_pid, SIGTERM);
+            waitpid(gw_pid, NULL, 0);
+        }
+        for (int r = 0; r < REGIONS; r++)
+            if (node_pids[r] > 0) {
+                kill(node_pids[r], SIGTERM);
+                waitpid(node_pids[r], NULL, 0);
+                node_pids[r] = 0;
+            }
+        authenticated = false;
+    }
     if (rc == 0 && opt.only == NULL) {
         printf("-- references\n");
         /* The echo gets a message of the size a settle request has. */
@@ -791,5 +820,6 @@ int main(int argc, char **argv)
            plain_local.tps, plain_cross.tps, plain_cross2.tps,
            plain_local.tps > 0 ? local.tps / plain_local.tps : 0, plain_cross.tps > 0 ? cross.tps / plain_cross.tps : 0,
            pg_tps > 0 ? plain_local.tps / pg_tps : 0, tls_echo.tps, echo.tps > 0 ? tls_echo.tps / echo.tps : 0);
+    printf("gw_tps=%.0f gw_vs_local=%.2f gw_p99_ms=%.2f\n", gw.tps, local.tps > 0 ? gw.tps / local.tps : 0, gw.p99_ms);
     return 0;
 }

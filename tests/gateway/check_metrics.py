@@ -49,7 +49,7 @@ def main():
     settle_count = 'gongji_call_seconds_count{method="gongji.v1.Settlement/Settle"}'
     gw_ok = 'gongji_gateway_requests_total{infno="2207",code="OK"}'
     n0, g0 = scrape(NODE), scrape(GW)
-    his = t.HIS("H51010000001", "cd-hospital-1", "3f6b1c0e9d2a4b7c")
+    his = t.HIS("H51010000001", "cd-hospital-1", "3f6b1c0e9d2a4b7c", first_seq=5000)
     bill = {"psn_no": "GW-P1", "med_type": "11", "medfee_sumamt": "1.00", "psn_part_amt": "0.01",
             "acct_used_flag": "1", "insutype": "310"}
     answered = []

@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -31,8 +32,10 @@ def check(name, ok, detail=""):
 # ---- the HIS: envelope, signature, POST ----
 
 class HIS:
-    def __init__(self, code, paasid, token):
-        self.code, self.paasid, self.token, self.seq = code, paasid, token, 0
+    def __init__(self, code, paasid, token, first_seq=0):
+        # msgid = code + time + a 4-digit sequence: two HIS programs in the same second
+        # start their sequences apart.
+        self.code, self.paasid, self.token, self.seq = code, paasid, token, first_seq
 
     def msgid(self):
         self.seq += 1
@@ -240,6 +243,28 @@ def main():
     check("bad input moved nothing", balance(CD, "510100", "GW-P1") == "30.00")
     st, a = his.call("1101", {"psn_no": "GW-P1"})
     check("still serving", ok(a), a)
+
+    # HTTPS: the gateway's certificate checked against the federation CA, as an HIS would
+    # check the platform's; a client that does not trust that CA gets no answer.
+    u = urllib.parse.urlparse(os.environ["GW_HTTPS_URL"])
+    ctx = ssl.create_default_context(cafile=os.environ["CA"])
+    ctx.check_hostname = False  # the demo certificate names a region, not a host
+    env = his.envelope("1101", {"psn_no": "GW-P1"})
+    body = json.dumps(env).encode()
+    conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=15, context=ctx)
+    conn.request("POST", "/fsi/api/rsfComIfsService/callService", body=body,
+                 headers=dict(his.headers(), **{"Content-Type": "application/json"}))
+    res = conn.getresponse()
+    a = json.loads(res.read().decode())
+    conn.close()
+    check("HTTPS 1101", res.status == 200 and ok(a) and a["output"]["insuinfo"][0]["balc"] == 30.0, a)
+    try:
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=5, context=ssl.create_default_context())
+        conn.request("POST", "/", body=body, headers=his.headers())
+        conn.getresponse()
+        check("a client not trusting the CA is refused", False)
+    except ssl.SSLError:
+        pass
 
     print(f"gateway: {failures} failures")
     return 1 if failures else 0

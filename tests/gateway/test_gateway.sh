@@ -21,7 +21,7 @@ ca=$dir/pki/ca.crt crl=$dir/pki/crl.pem
 # shellcheck source=tests/cluster/ports.sh
 . "$here/../cluster/ports.sh"
 
-cd_port=$(free_port) nq_port=$(free_port) gw_port=$(free_port) probe_port=$(free_port)
+cd_port=$(free_port) nq_port=$(free_port) gw_port=$(free_port) probe_port=$(free_port) gws_port=$(free_port)
 cd_url=tls+tcp://127.0.0.1:$cd_port nq_url=tls+tcp://127.0.0.1:$nq_port
 
 node_config() { # REGION URL PEER-PREFIX PEER-URL [NODE-LINE]
@@ -81,6 +81,10 @@ paasid = cs-hospital-1
 token = 0a1b2c3d4e5f6a7b
 credential = $dir/pki/institution-H43010000001.pem
 INI
+# The same over HTTPS, with a certificate of the federation CA (here Chengdu's node's).
+sed -e "s|^listen = .*|listen = https://127.0.0.1:$gws_port\ntls_cert = $dir/pki/node-510100.pem|" \
+    -e "s|^log_file = .*|log_file = $dir/gateway-https.log|" "$dir/gateway.ini" > "$dir/gateway-https.ini"
+"$gateway_bin" --config "$dir/gateway-https.ini" & pids+=($!)
 "$gateway_bin" --config "$dir/gateway.ini" & pids+=($!)
 gw_url=http://127.0.0.1:$gw_port
 for _ in $(seq 1 100); do
@@ -88,7 +92,7 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 
-export GW_URL=$gw_url GW_DIR=$dir CD_PROBES=http://127.0.0.1:$probe_port CD_URL=$cd_url NQ_URL=$nq_url CLI=$cli CA=$ca CRL=$crl
+export GW_HTTPS_URL=https://127.0.0.1:$gws_port GW_URL=$gw_url GW_DIR=$dir CD_PROBES=http://127.0.0.1:$probe_port CD_URL=$cd_url NQ_URL=$nq_url CLI=$cli CA=$ca CRL=$crl
 python3 "$here/test_gateway.py"
 rc=$?
 # The same with curl (deploy/his-curl.sh, which docs/his.md shows): GW-P1 has 30.00.
