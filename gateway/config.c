@@ -56,7 +56,7 @@ static int on_gateway_key(load_state *st, const char *key, const char *value)
         unsigned long min, max;
     } numbers[] = {
         {"workers", &c->workers, 1, GW_WORKERS_MAX},
-        {"queue", &c->queue, 1, GW_QUEUE_MAX},
+        {"connections", &c->connections, 1, GW_CONNECTIONS_MAX},
         {"call_timeout_ms", &c->call_timeout_ms, 100, 600000},
         {"clock_skew_s", &c->clock_skew_s, 1, 3600},
     };
@@ -126,7 +126,7 @@ int gw_config_load(gw_config *cfg, const char *path, char *err, size_t err_size)
     memset(cfg, 0, sizeof *cfg);
     cfg->log_level = GJ_LOG_INFO;
     cfg->workers = 16;
-    cfg->queue = 1024;
+    cfg->connections = 1024;
     cfg->call_timeout_ms = 5000;
     cfg->clock_skew_s = 300;
     load_state st = {.cfg = cfg};

@@ -2,7 +2,7 @@
  *
  *   [gateway]  listen (http:// or https://), tls_cert / tls_key (https), node (the node
  *              it calls, tls+tcp://), tls_ca, tls_crl (the federation's, for that link),
- *              region (names the gateway in inf_refmsgid), workers, queue,
+ *              region (names the gateway in inf_refmsgid), workers, connections,
  *              call_timeout_ms, clock_skew_s, log_file, log_level
  *   [institution CODE]  one per designated institution it serves: paasid and token
  *              (what the bureau issued; x-tif-* signatures), credential (the
@@ -20,7 +20,7 @@
 
 #define GW_INSTITUTIONS_MAX 256
 #define GW_WORKERS_MAX 256
-#define GW_QUEUE_MAX 65536
+#define GW_CONNECTIONS_MAX 65536
 
 typedef struct gw_institution_config {
     char code[GJ_INSTITUTION_MAX + 1];
@@ -38,7 +38,7 @@ typedef struct gw_config {
     char log_file[512];
     int log_level;
     unsigned workers;          /* threads calling the node */
-    unsigned queue;            /* requests waiting for a worker; past it HTTP 503 */
+    unsigned connections;      /* open HTTP connections at most; past it new ones are refused */
     unsigned call_timeout_ms;  /* one call to the node */
     unsigned clock_skew_s;     /* x-tif-timestamp accepted this far from our clock */
     size_t institution_count;

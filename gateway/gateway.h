@@ -1,6 +1,6 @@
 /* gongji-gateway: the national HTTP/JSON interface in front of a gongji node.
  *
- * Data path: http.c takes a POST and queues it; a worker checks the x-tif-* signature
+ * Data path: http.c takes a POST on one of its worker threads, which checks the x-tif-* signature
  * (signature.c) and finds the institution it names (institutions.c), parses the
  * envelope (envelope.c), runs the transaction (transactions.c) as a gongji call over
  * the institution's own credential, and answers the envelope. */

@@ -1,151 +1,195 @@
-/* HTTP in: nng's HTTP server (already linked for the node's transport, with TLS) takes
- * each POST and queues it for a worker, so nng's own threads never wait on the node.
- * The queue is bounded: past it the answer is HTTP 503 at once. */
+/* HTTP in: GNU libmicrohttpd, HTTPS through its GnuTLS. nng 1.5.2 also ships an HTTP
+ * server, but over TLS it sends a response's headers and body as two TLS records on a
+ * socket without TCP_NODELAY, so every answer waits out the client's delayed ACK (about
+ * 90 ms a request, measured: docs/performance.md); libmicrohttpd corks and sends both at
+ * once.
+ *
+ * A pool of threads (workers) serves the connections; each request is answered on the
+ * thread that read it, the node call included, so at most `workers` requests are in
+ * the gateway at once. Connections are bounded (`connections`), idle ones time out, and bodies
+ * over GW_BODY_HARD_MAX are refused before they are read. */
 #include "http.h"
 
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
-#include <nng/supplemental/tls/tls.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
-typedef struct job {
-    nng_aio *aio;
-    nng_http_req *req;
-} job;
+/* Seconds an idle or slow connection may stay open. */
+#define GW_CONNECTION_TIMEOUT_S 30
 
 struct gw_http {
     gateway *g;
-    nng_http_server *server;
-    nng_tls_config *tls;
-    pthread_mutex_t mu;
-    pthread_cond_t work;
-    job *queue;
-    unsigned head, count, capacity;
-    bool closing;
-    pthread_t *workers;
-    unsigned worker_count;
+    struct MHD_Daemon *daemon;
+    char *cert_pem; /* HTTPS: certificate chain and key, PEM (kept while the daemon runs) */
+    char *key_pem;
+    _Atomic unsigned in_flight;
 };
 
-static void reply(nng_aio *aio, int status, const char *content_type, const char *body)
+/* A request's body as it arrives. */
+typedef struct upload {
+    char *body;
+    size_t len;
+    bool too_large;
+} upload;
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *type, char *text,
+                                 bool owned)
 {
-    nng_http_res *res = NULL;
-    if (nng_http_res_alloc(&res) != 0 || nng_http_res_set_status(res, (uint16_t)status) != 0 ||
-        nng_http_res_set_header(res, "Content-Type", content_type) != 0 ||
-        nng_http_res_copy_data(res, body, strlen(body)) != 0) {
-        if (res != NULL)
-            nng_http_res_free(res);
-        nng_aio_finish(aio, NNG_ENOMEM); /* nng closes the connection */
-        return;
+    struct MHD_Response *res = MHD_create_response_from_buffer(strlen(text), text,
+                                                               owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (res == NULL) {
+        if (owned)
+            free(text);
+        return MHD_NO;
     }
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
+    MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result r = MHD_queue_response(conn, status, res);
+    MHD_destroy_response(res);
+    return r;
 }
 
-static void answer_job(gw_http *h, const job *j)
+static char busy_answer[] = "{\"infcode\":-1,\"err_msg\":\"报文过长 / the body is over the gateway's limit "
+                            "[MESSAGE_TOO_LARGE, RESOURCE_EXHAUSTED]\",\"gongji_status\":\"RESOURCE_EXHAUSTED\","
+                            "\"gongji_reason\":\"MESSAGE_TOO_LARGE\",\"output\":{}}";
+
+static enum MHD_Result on_get(gw_http *h, struct MHD_Connection *conn, const char *url)
 {
-    gw_http_request r = {
-        .uri = nng_http_req_get_uri(j->req),
-        .paasid = nng_http_req_get_header(j->req, "x-tif-paasid"),
-        .timestamp = nng_http_req_get_header(j->req, "x-tif-timestamp"),
-        .nonce = nng_http_req_get_header(j->req, "x-tif-nonce"),
-        .signature = nng_http_req_get_header(j->req, "x-tif-signature"),
-    };
-    void *body = NULL;
-    size_t len = 0;
-    nng_http_req_get_data(j->req, &body, &len);
-    r.body = body != NULL ? body : "";
-    r.body_len = len;
-    gw_http_answer a = {0};
-    gw_handle(h->g, &r, &a);
-    reply(j->aio, a.body != NULL ? a.status : 500, "application/json; charset=utf-8",
-          a.body != NULL ? a.body : "{\"infcode\":-1,\"err_msg\":\"out of memory\"}");
-    free(a.body);
+    if (strcmp(url, "/healthz") == 0)
+        return send_text(conn, MHD_HTTP_OK, "text/plain", "ok\n", false);
+    if (strcmp(url, "/readyz") == 0) {
+        bool stopping = atomic_load(&h->g->stopping);
+        return send_text(conn, stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, "text/plain",
+                         stopping ? "stopping\n" : "ready\n", false);
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        char *text = gw_metrics_render(&h->g->metrics, atomic_load(&h->in_flight), h->g->cfg.workers);
+        if (text == NULL)
+            return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", false);
+        return send_text(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, true);
+    }
+    return send_text(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found: POST the envelope, or GET /metrics, "
+                                                             "/healthz, /readyz\n",
+                     false);
 }
 
-static void *worker_main(void *arg)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *data, size_t *data_size, void **state)
 {
-    gw_http *h = arg;
-    for (;;) {
-        pthread_mutex_lock(&h->mu);
-        while (h->count == 0 && !h->closing)
-            pthread_cond_wait(&h->work, &h->mu);
-        if (h->count == 0) {
-            pthread_mutex_unlock(&h->mu);
-            return NULL;
+    (void)version;
+    gw_http *h = cls;
+    if (strcmp(method, "GET") == 0)
+        return on_get(h, conn, url);
+    if (strcmp(method, "POST") != 0)
+        return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "POST the envelope\n", false);
+    upload *u = *state;
+    if (u == NULL) { /* the headers: nothing of the body yet */
+        if ((u = calloc(1, sizeof *u)) == NULL)
+            return MHD_NO;
+        *state = u;
+        return MHD_YES;
+    }
+    if (*data_size > 0) { /* a piece of the body */
+        if (!u->too_large && u->len + *data_size <= GW_BODY_HARD_MAX) {
+            char *grown = realloc(u->body, u->len + *data_size + 1);
+            if (grown == NULL)
+                return MHD_NO;
+            u->body = grown;
+            memcpy(u->body + u->len, data, *data_size);
+            u->len += *data_size;
+        } else {
+            u->too_large = true; /* read and dropped: answered once it has all come */
         }
-        job j = h->queue[h->head];
-        h->head = (h->head + 1) % h->capacity;
-        h->count--;
-        pthread_mutex_unlock(&h->mu);
-        answer_job(h, &j);
+        *data_size = 0;
+        return MHD_YES;
     }
-}
-
-static void on_post(nng_aio *aio)
-{
-    nng_http_handler *handler = nng_aio_get_input(aio, 1);
-    gw_http *h = nng_http_handler_get_data(handler);
-    job j = {.aio = aio, .req = nng_aio_get_input(aio, 0)};
-    pthread_mutex_lock(&h->mu);
-    bool queued = !h->closing && h->count < h->capacity;
-    if (queued) {
-        h->queue[(h->head + h->count) % h->capacity] = j;
-        h->count++;
-        pthread_cond_signal(&h->work);
-    }
-    pthread_mutex_unlock(&h->mu);
-    if (!queued)
+    if (u->too_large) {
         atomic_fetch_add(&h->g->metrics.busy, 1);
-    if (!queued)
-        reply(aio, 503, "application/json; charset=utf-8",
-              "{\"infcode\":-1,\"err_msg\":\"系统繁忙，请稍后重试 / the gateway is busy or stopping "
-              "[OVERLOADED, UNAVAILABLE]\",\"gongji_status\":\"UNAVAILABLE\",\"gongji_reason\":\"OVERLOADED\"}");
-}
-
-static void on_metrics(nng_aio *aio)
-{
-    nng_http_handler *handler = nng_aio_get_input(aio, 1);
-    gw_http *h = nng_http_handler_get_data(handler);
-    pthread_mutex_lock(&h->mu);
-    unsigned queued = h->count, capacity = h->capacity;
-    pthread_mutex_unlock(&h->mu);
-    char *text = gw_metrics_render(&h->g->metrics, queued, capacity);
-    reply(aio, text != NULL ? 200 : 500, "text/plain; version=0.0.4; charset=utf-8", text != NULL ? text : "out of memory\n");
-    free(text);
-}
-
-static void on_healthz(nng_aio *aio)
-{
-    reply(aio, 200, "text/plain", "ok\n");
-}
-
-static void on_readyz(nng_aio *aio)
-{
-    nng_http_handler *handler = nng_aio_get_input(aio, 1);
-    gw_http *h = nng_http_handler_get_data(handler);
-    bool stopping = atomic_load(&h->g->stopping);
-    reply(aio, stopping ? 503 : 200, "text/plain", stopping ? "stopping\n" : "ready\n");
-}
-
-static int add_handler(gw_http *h, const char *path, const char *method, bool tree, void (*cb)(nng_aio *))
-{
-    nng_http_handler *handler;
-    int rv = nng_http_handler_alloc(&handler, path, cb);
-    if (rv != 0)
-        return rv;
-    if ((rv = nng_http_handler_set_method(handler, method)) != 0 ||
-        (rv = nng_http_handler_set_data(handler, h, NULL)) != 0 ||
-        (rv = nng_http_handler_collect_body(handler, true, GW_BODY_HARD_MAX)) != 0 ||
-        (tree && (rv = nng_http_handler_set_tree(handler)) != 0) ||
-        (rv = nng_http_server_add_handler(h->server, handler)) != 0) {
-        nng_http_handler_free(handler);
-        return rv;
+        return send_text(conn, 413, "application/json; charset=utf-8", busy_answer, false);
     }
-    return 0;
+    gw_http_request r = {
+        .uri = url,
+        .body = u->body != NULL ? u->body : "",
+        .body_len = u->len,
+        .paasid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-tif-paasid"),
+        .timestamp = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-tif-timestamp"),
+        .nonce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-tif-nonce"),
+        .signature = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-tif-signature"),
+    };
+    gw_http_answer a = {0};
+    atomic_fetch_add(&h->in_flight, 1);
+    gw_handle(h->g, &r, &a);
+    atomic_fetch_sub(&h->in_flight, 1);
+    if (a.body == NULL)
+        return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json; charset=utf-8",
+                         "{\"infcode\":-1,\"err_msg\":\"out of memory\"}", false);
+    return send_text(conn, (unsigned)a.status, "application/json; charset=utf-8", a.body, true);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode why)
+{
+    (void)cls, (void)conn, (void)why;
+    upload *u = *state;
+    if (u != NULL) {
+        free(u->body);
+        free(u);
+        *state = NULL;
+    }
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *text = NULL;
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && len < (1 << 20) && fseek(f, 0, SEEK_SET) == 0 &&
+        (text = malloc((size_t)len + 1)) != NULL) {
+        if (fread(text, 1, (size_t)len, f) != (size_t)len) {
+            free(text);
+            text = NULL;
+        } else {
+            text[len] = '\0';
+        }
+    }
+    fclose(f);
+    return text;
+}
+
+/* host:port of an http:// or https:// URL, into addr; false when it is not one. */
+static bool parse_listen(const char *url, bool *tls, struct sockaddr_in *addr)
+{
+    const char *rest;
+    if (strncmp(url, "https://", 8) == 0)
+        *tls = true, rest = url + 8;
+    else if (strncmp(url, "http://", 7) == 0)
+        *tls = false, rest = url + 7;
+    else
+        return false;
+    char host[64];
+    const char *colon = strrchr(rest, ':');
+    if (colon == NULL || (size_t)(colon - rest) >= sizeof host)
+        return false;
+    memcpy(host, rest, (size_t)(colon - rest));
+    host[colon - rest] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if ((*end != '\0' && *end != '/') || port <= 0 || port > 65535)
+        return false;
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0)
+        addr->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &addr->sin_addr) != 1)
+        return false;
+    return true;
 }
 
 int gw_http_start(gw_http **out, gateway *g, char *err, size_t err_size)
@@ -154,75 +198,49 @@ int gw_http_start(gw_http **out, gateway *g, char *err, size_t err_size)
     if (h == NULL)
         return -1;
     h->g = g;
-    h->capacity = g->cfg.queue;
-    pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->work, NULL);
-    h->queue = calloc(h->capacity, sizeof *h->queue);
-    h->workers = calloc(g->cfg.workers, sizeof *h->workers);
-    nng_url *url = NULL;
-    int rv = NNG_ENOMEM;
-    if (h->queue == NULL || h->workers == NULL || (rv = nng_url_parse(&url, g->cfg.listen)) != 0 ||
-        (rv = nng_http_server_hold(&h->server, url)) != 0) {
-        snprintf(err, err_size, "listen %s: %s", g->cfg.listen, nng_strerror(rv));
-        goto fail;
+    bool tls;
+    struct sockaddr_in addr;
+    if (!parse_listen(g->cfg.listen, &tls, &addr)) {
+        snprintf(err, err_size, "listen %s: want http://IPv4:PORT or https://IPv4:PORT", g->cfg.listen);
+        free(h);
+        return -1;
     }
-    if (strncmp(g->cfg.listen, "https://", 8) == 0) {
-        if ((rv = nng_tls_config_alloc(&h->tls, NNG_TLS_MODE_SERVER)) != 0 ||
-            (rv = nng_tls_config_cert_key_file(h->tls, g->cfg.tls_cert, g->cfg.tls_key[0] ? g->cfg.tls_key : NULL)) !=
-                0 ||
-            (rv = nng_http_server_set_tls(h->server, h->tls)) != 0) {
-            snprintf(err, err_size, "https certificate %s: %s", g->cfg.tls_cert, nng_strerror(rv));
-            goto fail;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (tls) {
+        /* The certificate file may hold the key too (deploy/pki.sh's .pem): GnuTLS takes
+         * the certificates from it, and the key from tls_key or the same text. */
+        h->cert_pem = read_file(g->cfg.tls_cert);
+        h->key_pem = read_file(g->cfg.tls_key[0] ? g->cfg.tls_key : g->cfg.tls_cert);
+        if (h->cert_pem == NULL || h->key_pem == NULL) {
+            snprintf(err, err_size, "https: cannot read %s", h->cert_pem == NULL ? g->cfg.tls_cert : g->cfg.tls_key);
+            gw_http_stop(h);
+            return -1;
         }
+        flags |= MHD_USE_TLS;
     }
-    if ((rv = add_handler(h, "/healthz", "GET", false, on_healthz)) != 0 ||
-        (rv = add_handler(h, "/metrics", "GET", false, on_metrics)) != 0 ||
-        (rv = add_handler(h, "/readyz", "GET", false, on_readyz)) != 0 ||
-        (rv = add_handler(h, "/", "POST", true, on_post)) != 0) {
-        snprintf(err, err_size, "handlers: %s", nng_strerror(rv));
-        goto fail;
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, g->cfg.workers, MHD_OPTION_CONNECTION_LIMIT, g->cfg.connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)GW_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        h, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, h->key_pem,
+        MHD_OPTION_END);
+    if (h->daemon == NULL) {
+        snprintf(err, err_size, "cannot listen on %s (in use, or the certificate refused)", g->cfg.listen);
+        gw_http_stop(h);
+        return -1;
     }
-    for (unsigned i = 0; i < g->cfg.workers; i++) {
-        if (pthread_create(&h->workers[i], NULL, worker_main, h) != 0) {
-            snprintf(err, err_size, "cannot start workers");
-            goto fail;
-        }
-        h->worker_count++;
-    }
-    if ((rv = nng_http_server_start(h->server)) != 0) {
-        snprintf(err, err_size, "listen %s: %s", g->cfg.listen, nng_strerror(rv));
-        goto fail;
-    }
-    nng_url_free(url);
     *out = h;
     return 0;
-fail:
-    if (url != NULL)
-        nng_url_free(url);
-    gw_http_stop(h);
-    return -1;
 }
 
 void gw_http_stop(gw_http *h)
 {
     if (h == NULL)
         return;
-    /* Workers answer what is queued, then end; new requests get 503 meanwhile. */
-    pthread_mutex_lock(&h->mu);
-    h->closing = true;
-    pthread_cond_broadcast(&h->work);
-    pthread_mutex_unlock(&h->mu);
-    for (unsigned i = 0; i < h->worker_count; i++)
-        pthread_join(h->workers[i], NULL);
-    if (h->server != NULL) {
-        nng_http_server_stop(h->server);
-        nng_http_server_release(h->server);
-    }
-    if (h->tls != NULL)
-        nng_tls_config_free(h->tls);
-    free(h->queue);
-    free(h->workers);
-    pthread_cond_destroy(&h->work);
-    pthread_mutex_destroy(&h->mu);
+    /* Requests being answered finish; connections close. */
+    if (h->daemon != NULL)
+        MHD_stop_daemon(h->daemon);
+    free(h->cert_pem);
+    free(h->key_pem);
     free(h);
 }

@@ -26,7 +26,7 @@ static void usage(FILE *f)
             "  --help          this text\n"
             "  --version       the version\n"
             "\n"
-            "SIGTERM or SIGINT: answer what is queued and stop. SIGHUP: reopen the log file.\n"
+            "SIGTERM or SIGINT: finish the requests being answered and stop. SIGHUP: reopen the log file.\n"
             "docs/his.md: every transaction, its fields, errors, and curl commands.\n");
 }
 

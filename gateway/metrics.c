@@ -56,7 +56,7 @@ static void put(text *t, const char *fmt, ...)
     }
 }
 
-char *gw_metrics_render(gw_metrics *m, unsigned queued, unsigned capacity)
+char *gw_metrics_render(gw_metrics *m, unsigned in_flight, unsigned workers)
 {
     text t = {.cap = 8192};
     if ((t.buf = malloc(t.cap)) == NULL)
@@ -95,13 +95,13 @@ char *gw_metrics_render(gw_metrics *m, unsigned queued, unsigned capacity)
     put(&t, "# HELP gongji_gateway_unproven_callers_total Requests refused because the caller was not proven (HTTP 401).\n"
             "# TYPE gongji_gateway_unproven_callers_total counter\ngongji_gateway_unproven_callers_total %llu\n",
         (unsigned long long)atomic_load(&m->refused_callers));
-    put(&t, "# HELP gongji_gateway_busy_total Requests answered 503 because the queue was full or the gateway stopping.\n"
-            "# TYPE gongji_gateway_busy_total counter\ngongji_gateway_busy_total %llu\n",
+    put(&t, "# HELP gongji_gateway_too_large_total Requests refused unread for a body over the hard limit (HTTP 413).\n"
+            "# TYPE gongji_gateway_too_large_total counter\ngongji_gateway_too_large_total %llu\n",
         (unsigned long long)atomic_load(&m->busy));
-    put(&t, "# HELP gongji_gateway_queue_depth Requests waiting for a worker.\n"
-            "# TYPE gongji_gateway_queue_depth gauge\ngongji_gateway_queue_depth %u\n", queued);
-    put(&t, "# HELP gongji_gateway_queue_capacity Requests that may wait before 503.\n"
-            "# TYPE gongji_gateway_queue_capacity gauge\ngongji_gateway_queue_capacity %u\n", capacity);
+    put(&t, "# HELP gongji_gateway_in_flight Requests being answered now.\n"
+            "# TYPE gongji_gateway_in_flight gauge\ngongji_gateway_in_flight %u\n", in_flight);
+    put(&t, "# HELP gongji_gateway_workers Requests that may be answered at once (workers).\n"
+            "# TYPE gongji_gateway_workers gauge\ngongji_gateway_workers %u\n", workers);
     if (t.failed) {
         free(t.buf);
         return NULL;

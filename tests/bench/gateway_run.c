@@ -28,7 +28,7 @@ pid_t bench_gateway_start(const char *gateway_bin, const char *dir, const char *
     /* The coordinator's node certificate serves as the gateway's HTTPS certificate. */
     fprintf(f,
             "[gateway]\nlisten = https://127.0.0.1:%d\ntls_cert = %s/node-510100.pem\nnode = %s\n"
-            "tls_ca = %s/ca.crt\ntls_crl = %s/crl.pem\nregion = 510100\nworkers = %d\nqueue = 4096\n"
+            "tls_ca = %s/ca.crt\ntls_crl = %s/crl.pem\nregion = 510100\nworkers = %d\nconnections = 4096\n"
             "log_file = %s\nlog_level = warn\n\n[institution %s]\npaasid = %s\ntoken = %s\n"
             "credential = %s/institution-%s.pem\n",
             port, pki, node_url, pki, pki, workers, log, CODE, PAASID, TOKEN, pki, CODE);
