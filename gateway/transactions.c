@@ -200,7 +200,7 @@ static cJSON *settle(gateway *g, gw_institution *in, const gw_request *r, gw_fai
     cJSON *out = cJSON_CreateObject(), *s = cJSON_AddObjectToObject(out, "setlinfo");
     char when[20];
     now_text(when);
-    int64_t own = 0, aid = 0, cash = part;
+    int64_t own = 0, aid = 0, cash = part, balc = -1;
     if (strcmp(flag, "1") == 0 && part > 0) {
         Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
         req.psn_no = psn_no;
@@ -215,7 +215,7 @@ static cJSON *settle(gateway *g, gw_institution *in, const gw_request *r, gw_fai
             cJSON_Delete(out);
             return NULL;
         }
-        own = a->acct_pay, aid = a->acct_mulaid_pay, cash = a->psn_cash_pay;
+        own = a->acct_pay, aid = a->acct_mulaid_pay, cash = a->psn_cash_pay, balc = a->balance_after;
         add_text(s, "setl_id", a->setl_id);
         add_mutual_aid_detail(s, a->n_parts, a->parts);
         gongji__v1__settle_reply__free_unpacked(a, NULL);
@@ -233,7 +233,8 @@ static cJSON *settle(gateway *g, gw_institution *in, const gw_request *r, gw_fai
     cJSON_AddItemToObject(s, "acct_pay", gw_money(own + aid));
     cJSON_AddItemToObject(s, "acct_mulaid_pay", gw_money(aid));
     cJSON_AddItemToObject(s, "psn_cash_pay", gw_money(cash));
-    add_balc(s, balance_of(g, in, psn_no, r->insuplc_admdvs));
+    /* Settle answers the balance after it; with no settlement, ask for it. */
+    add_balc(s, balc >= 0 ? balc : balance_of(g, in, psn_no, r->insuplc_admdvs));
     add_text(s, "medins_setl_id", r->msgid);
     return out;
 }

@@ -128,8 +128,8 @@ Gongji__V1__SponsorPart **ops_answer_parts(call *c, const store_settlement *s)
     return parts;
 }
 
-/* The answer to Settle for a settlement just written; sets c->answer. */
-Gongji__V1__SettleReply *ops_answer_settlement(call *c, const store_settlement *s)
+/* The answer to Settle for a settlement just written in txn; sets c->answer. */
+Gongji__V1__SettleReply *ops_answer_settlement(call *c, store_txn *txn, const store_settlement *s)
 {
     Gongji__V1__SettleReply *ans = call_alloc(c, sizeof *ans);
     if (ans == NULL)
@@ -141,6 +141,9 @@ Gongji__V1__SettleReply *ops_answer_settlement(call *c, const store_settlement *
     ans->acct_mulaid_pay = s->mulaid_pay;
     ans->psn_cash_pay = s->cash_pay;
     ans->setl_date = s->setl_date;
+    store_account own;
+    if (store_account_get(txn, s->psn_no, &own) == GJ_OK)
+        ans->balance_after = own.balance - own.held;
     ans->parts = ops_answer_parts(c, s);
     if (ans->setl_id == NULL || ans->parts == NULL)
         return NULL;

@@ -23,7 +23,7 @@ Gongji__V1__AccountBalance *ops_answer_balance(call *c, const store_person *p,
                                                const store_account *a);
 Gongji__V1__Binding *ops_answer_binding(call *c, const store_binding *sb);
 Gongji__V1__SponsorPart **ops_answer_parts(call *c, const store_settlement *s);
-Gongji__V1__SettleReply *ops_answer_settlement(call *c, const store_settlement *s);
+Gongji__V1__SettleReply *ops_answer_settlement(call *c, store_txn *txn, const store_settlement *s);
 gj_reason ops_count_in_force(call *c, store_txn *txn, const char *psn_no, bool as_sponsor,
                              const char *skip_other, size_t *count);
 gj_reason ops_prune_order(call *c, store_txn *txn, const char *beneficiary, store_order *order);

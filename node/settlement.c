@@ -114,7 +114,7 @@ gj_reason settle_apply(call *c, store_txn *txn)
     if ((err = store_settlement_put(txn, &s)) != GJ_OK)
         return ops_store_reason(c, err);
 
-    if (ops_answer_settlement(c, &s) == NULL)
+    if (ops_answer_settlement(c, txn, &s) == NULL)
         return ops_out_of_memory(c);
     char mp[GJ_PSN_NO_MAX + 1];
     gj_log(GJ_LOG_INFO, "settle",

@@ -27,7 +27,7 @@ static int64_t min64(int64_t a, int64_t b)
 }
 
 /* The answer for a settlement (or a premium) as written. */
-static gj_reason answer_settled(call *c, const xr_settlement *xs, const store_settlement *s,
+static gj_reason answer_settled(call *c, store_txn *txn, const xr_settlement *xs, const store_settlement *s,
                                 uint32_t remote_legs)
 {
     char mp[GJ_PSN_NO_MAX + 1];
@@ -47,7 +47,7 @@ static gj_reason answer_settled(call *c, const xr_settlement *xs, const store_se
                s->setl_id, gj_mask(s->psn_no, mp, sizeof mp), s->amount, s->parts[0].admdvs);
         return GJ_R_NONE;
     }
-    if (ops_answer_settlement(c, s) == NULL)
+    if (ops_answer_settlement(c, txn, s) == NULL)
         return ops_out_of_memory(c);
     gj_log(GJ_LOG_INFO, "settle",
            "setl_id=%s psn_no=%s amount=%" PRId64 " acct_pay=%" PRId64 " mulaid=%" PRId64 " cash=%" PRId64
@@ -147,7 +147,7 @@ static gj_reason decide_apply(call *c, store_txn *txn)
         return ops_store_reason(c, err);
     if (d->leg_count > 0 && (err = store_decision_put(txn, d)) != GJ_OK)
         return ops_store_reason(c, err);
-    return answer_settled(c, xs, &s, d->leg_count);
+    return answer_settled(c, txn, xs, &s, d->leg_count);
 }
 
 /* Ask sponsor leg i's node to hold up to `wanted`. Returns what it held; *needs_void

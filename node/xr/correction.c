@@ -158,7 +158,7 @@ gj_reason xr_correct_apply(call *c, store_txn *txn)
     size_t len;
     if (store_idem_get(txn, s.caller_id, s.call_id, &digest, &reply, &len) == GJ_OK)
         c->request_digest = digest;
-    if (ops_answer_settlement(c, &s) == NULL)
+    if (ops_answer_settlement(c, txn, &s) == NULL)
         return ops_out_of_memory(c);
     return GJ_R_NONE;
 }

@@ -1,9 +1,12 @@
 #include "gateway_run.h"
 
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
-#include <nng/supplemental/tls/tls.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,92 +60,118 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* One 2207 on conn; true when answered infcode 0 with the whole part from accounts. */
-static bool settle_once(nng_http_conn *conn, const nng_url *url, const char *psn, int fen, uint64_t serial,
-                        int driver_id)
+/* One kept-alive HTTPS connection, as an HIS's HTTP client keeps one: TCP_NODELAY and
+ * each request written whole, in one TLS record. */
+typedef struct his_conn {
+    int fd;
+    SSL *ssl;
+    char buf[16384];
+    size_t have;
+} his_conn;
+
+static void his_close(his_conn *c)
 {
-    char body[900], ts[24], nonce[48], sig[65], msgid[40];
+    if (c->ssl != NULL)
+        SSL_free(c->ssl);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->ssl = NULL, c->fd = -1, c->have = 0;
+}
+
+static bool his_open(his_conn *c, SSL_CTX *ctx, int port)
+{
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (c->fd < 0 || setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+        connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0 || (c->ssl = SSL_new(ctx)) == NULL ||
+        SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
+        his_close(c);
+        return false;
+    }
+    c->have = 0;
+    return true;
+}
+
+/* One 2207; true when answered infcode 0 with the whole part from accounts. */
+static bool settle_once(his_conn *c, const char *psn, int fen, uint64_t serial, int driver_id)
+{
+    char body[900], request[1600], ts[24], nonce[48], sig[65], msgid[40];
     snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
     snprintf(nonce, sizeof nonce, "d%d-%llu-%lld", driver_id, (unsigned long long)serial, (long long)now_us());
     gw_signature_make(TOKEN, ts, nonce, sig);
     snprintf(msgid, sizeof msgid, "%s%04d%014llu", CODE, driver_id % 10000, (unsigned long long)serial);
-    snprintf(body, sizeof body,
-             "{\"infno\":\"2207\",\"msgid\":\"%s\",\"mdtrtarea_admvs\":\"510100\",\"insuplc_admdvs\":\"510100\","
-             "\"recer_sys_code\":\"FSI_LOCAL\",\"opter_type\":\"1\",\"opter\":\"01\",\"opter_name\":\"bench\","
-             "\"fixmedins_code\":\"%s\",\"input\":{\"data\":{\"psn_no\":\"%s\",\"med_type\":\"11\","
-             "\"medfee_sumamt\":\"%d.%02d\",\"psn_part_amt\":\"%d.%02d\",\"acct_used_flag\":\"1\"}}}",
-             msgid, CODE, psn, fen / 100, fen % 100, fen / 100, fen % 100);
-    nng_http_req *req = NULL;
-    nng_http_res *res = NULL;
-    nng_aio *aio = NULL;
-    bool ok = false;
-    if (nng_http_req_alloc(&req, url) != 0 || nng_http_res_alloc(&res) != 0 || nng_aio_alloc(&aio, NULL, NULL) != 0)
-        goto done;
-    nng_http_req_set_method(req, "POST");
-    nng_http_req_set_header(req, "Content-Type", "application/json");
-    nng_http_req_set_header(req, "x-tif-paasid", PAASID);
-    nng_http_req_set_header(req, "x-tif-timestamp", ts);
-    nng_http_req_set_header(req, "x-tif-nonce", nonce);
-    nng_http_req_set_header(req, "x-tif-signature", sig);
-    nng_http_req_copy_data(req, body, strlen(body));
-    nng_aio_set_timeout(aio, 10000);
-    nng_http_conn_transact(conn, req, res, aio);
-    nng_aio_wait(aio);
-    if (nng_aio_result(aio) == 0 && nng_http_res_get_status(res) == 200) {
-        void *data;
-        size_t len;
-        nng_http_res_get_data(res, &data, &len);
-        char want[64];
-        snprintf(want, sizeof want, "\"acct_pay\":%d.%02d", fen / 100, fen % 100);
-        ok = len > 12 && memmem(data, len, "\"infcode\":0", 11) != NULL && memmem(data, len, want, strlen(want)) != NULL;
+    int blen = snprintf(body, sizeof body,
+                        "{\"infno\":\"2207\",\"msgid\":\"%s\",\"mdtrtarea_admvs\":\"510100\",\"insuplc_admdvs\":\"510100\","
+                        "\"recer_sys_code\":\"FSI_LOCAL\",\"opter_type\":\"1\",\"opter\":\"01\",\"opter_name\":\"bench\","
+                        "\"fixmedins_code\":\"%s\",\"input\":{\"data\":{\"psn_no\":\"%s\",\"med_type\":\"11\","
+                        "\"medfee_sumamt\":\"%d.%02d\",\"psn_part_amt\":\"%d.%02d\",\"acct_used_flag\":\"1\"}}}",
+                        msgid, CODE, psn, fen / 100, fen % 100, fen / 100, fen % 100);
+    int rlen = snprintf(request, sizeof request,
+                        "POST /fsi/api/rsfComIfsService/callService HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Content-Type: application/json\r\nx-tif-paasid: %s\r\nx-tif-timestamp: %s\r\n"
+                        "x-tif-nonce: %s\r\nx-tif-signature: %s\r\nContent-Length: %d\r\n\r\n%s",
+                        PAASID, ts, nonce, sig, blen, body);
+    if (SSL_write(c->ssl, request, rlen) != rlen)
+        return false;
+    /* The answer: headers, then Content-Length bytes. */
+    c->have = 0;
+    char *end = NULL;
+    size_t want = 0;
+    for (;;) {
+        if (end == NULL && (end = memmem(c->buf, c->have, "\r\n\r\n", 4)) != NULL) {
+            char *cl = memmem(c->buf, (size_t)(end - c->buf), "Content-Length: ", 16);
+            if (cl == NULL)
+                cl = memmem(c->buf, (size_t)(end - c->buf), "content-length: ", 16);
+            if (cl == NULL)
+                return false;
+            want = (size_t)(end + 4 - c->buf) + (size_t)strtoul(cl + 16, NULL, 10);
+        }
+        if (end != NULL && c->have >= want)
+            break;
+        if (c->have == sizeof c->buf)
+            return false;
+        int n = SSL_read(c->ssl, c->buf + c->have, (int)(sizeof c->buf - c->have));
+        if (n <= 0)
+            return false;
+        c->have += (size_t)n;
     }
-done:
-    nng_aio_free(aio);
-    nng_http_res_free(res);
-    nng_http_req_free(req);
-    return ok;
+    char pay[64];
+    snprintf(pay, sizeof pay, "\"acct_pay\":%d.%02d", fen / 100, fen % 100);
+    return strncmp(c->buf, "HTTP/1.1 200", 12) == 0 && memmem(end, want - (size_t)(end - c->buf), "\"infcode\":0", 11) &&
+           memmem(end, want - (size_t)(end - c->buf), pay, strlen(pay));
 }
 
 static void *drive(void *arg)
 {
     driver *d = arg;
-    char url_text[80], ca[600];
-    snprintf(url_text, sizeof url_text, "https://127.0.0.1:%d/fsi/api/rsfComIfsService/callService", d->port);
+    char ca[600];
     snprintf(ca, sizeof ca, "%s/ca.crt", d->pki);
-    nng_url *url = NULL;
-    nng_http_client *cli = NULL;
-    nng_tls_config *tls = NULL;
-    nng_aio *aio = NULL;
-    nng_http_conn *conn = NULL;
-    if (nng_url_parse(&url, url_text) != 0 || nng_http_client_alloc(&cli, url) != 0 ||
-        nng_tls_config_alloc(&tls, NNG_TLS_MODE_CLIENT) != 0 || nng_tls_config_ca_file(tls, ca) != 0 ||
-        nng_tls_config_auth_mode(tls, NNG_TLS_AUTH_MODE_REQUIRED) != 0 || nng_http_client_set_tls(cli, tls) != 0 ||
-        nng_aio_alloc(&aio, NULL, NULL) != 0)
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    his_conn c = {.fd = -1};
+    if (ctx == NULL || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
         goto done;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL); /* the gateway's certificate, against the CA */
     unsigned seed = (unsigned)d->id * 7919u + 1;
     for (uint64_t n = 0; now_us() < d->until_us; n++) {
-        if (conn == NULL) {
-            nng_http_client_connect(cli, aio);
-            nng_aio_wait(aio);
-            if (nng_aio_result(aio) != 0) {
-                d->failed++;
-                usleep(10000);
-                continue;
-            }
-            conn = nng_aio_get_output(aio, 0);
+        if (c.ssl == NULL && !his_open(&c, ctx, d->port)) {
+            d->failed++;
+            usleep(10000);
+            continue;
         }
         char psn[32];
         snprintf(psn, sizeof psn, "%s%d", d->prefix, (int)((d->id + n * 64) % (uint64_t)d->people));
         int fen = 100 + rand_r(&seed) % 4900;
         int64_t t0 = now_us();
-        bool ok = settle_once(conn, url, psn, fen, n, d->id);
+        bool ok = settle_once(&c, psn, fen, n, d->id);
         int64_t dt = now_us() - t0;
+        if (!ok)
+            his_close(&c); /* start clean */
         if (n == 0)
-            continue; /* the first also sets up TLS and the gateway's session: not counted */
+            continue; /* the first also sets up the gateway's session with the node: not counted */
         if (!ok) {
             d->failed++;
-            nng_http_conn_close(conn); /* start clean */
-            conn = NULL;
             continue;
         }
         d->ok++;
@@ -156,15 +185,8 @@ static void *drive(void *arg)
         d->lat_us[d->n_lat++] = (uint32_t)dt;
     }
 done:
-    if (conn != NULL)
-        nng_http_conn_close(conn);
-    nng_aio_free(aio);
-    if (cli != NULL)
-        nng_http_client_free(cli);
-    if (tls != NULL)
-        nng_tls_config_free(tls);
-    if (url != NULL)
-        nng_url_free(url);
+    his_close(&c);
+    SSL_CTX_free(ctx);
     return NULL;
 }
 
