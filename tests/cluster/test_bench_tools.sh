@@ -48,8 +48,12 @@ check "bench cross-region settled" yes "$(positive "$(field cross_tps "$result")
 check "bench echo answered" yes "$(positive "$(field echo_tps "$result")")"
 check "bench two-sponsor run settled" yes "$(positive "$(field cross2_tps "$(grep '^echo_p99_ms' <<<"$out")")")"
 check "bench no failed request" 0 "$(grep -E ' ok [0-9]+ failed ' <<<"$out" | grep -vc ' failed 0$')"
-# Three scenarios authenticated and in plaintext, the echo and the echo over TLS.
-check "bench runs reported" 8 "$(grep -cE ' ok [0-9]+ failed ' <<<"$out")"
+# Three scenarios authenticated and in plaintext, the gateway, the echo and the echo
+# over TLS.
+check "bench runs reported" 9 "$(grep -cE ' ok [0-9]+ failed ' <<<"$out")"
+gw=$(grep '^gw_tps' <<<"$out")
+check "bench gateway settled over HTTPS" yes "$(positive "$(field gw_tps "$gw")")"
+check "bench gateway against local" yes "$(positive "$(field gw_vs_local "$gw")")"
 plain=$(grep '^plain_local_tps' <<<"$out")
 check "bench plaintext local settled" yes "$(positive "$(field plain_local_tps "$plain")")"
 check "bench plaintext cross-region settled" yes "$(positive "$(field plain_cross_tps "$plain")")"
