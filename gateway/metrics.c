@@ -1,9 +1,10 @@
 #include "metrics.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "textbuf.h"
 
 static const char *const tx_names[GW_TX_SLOTS] = {"9001", "1101", "2207", "2208", "2601", "other"};
 static const char *const status_names[GW_STATUS_SLOTS] = {
@@ -30,48 +31,20 @@ void gw_metrics_record(gw_metrics *m, const char *infno, const char *status, int
         }
 }
 
-typedef struct text {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(text *t, const char *fmt, ...)
-{
-    while (!t->failed) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        char *grown = n < 0 ? NULL : realloc(t->buf, t->cap * 2 + (size_t)n);
-        if (grown == NULL)
-            t->failed = 1;
-        else
-            t->buf = grown, t->cap = t->cap * 2 + (size_t)n;
-    }
-}
 
 char *gw_metrics_render(gw_metrics *m, unsigned in_flight, unsigned workers)
 {
-    text t = {.cap = 8192};
-    if ((t.buf = malloc(t.cap)) == NULL)
-        return NULL;
-    t.buf[0] = '\0';
-    put(&t, "# HELP gongji_gateway_requests_total HIS requests answered, by transaction and status.\n"
+    text_buf t = {0};
+    text_addf(&t, "# HELP gongji_gateway_requests_total HIS requests answered, by transaction and status.\n"
             "# TYPE gongji_gateway_requests_total counter\n");
     for (int tx = 0; tx < GW_TX_SLOTS; tx++)
         for (int st = 0; st < GW_STATUS_SLOTS; st++) {
             uint64_t v = atomic_load_explicit(&m->requests[tx][st], memory_order_relaxed);
             if (v != 0)
-                put(&t, "gongji_gateway_requests_total{infno=\"%s\",code=\"%s\"} %llu\n", tx_names[tx],
+                text_addf(&t, "gongji_gateway_requests_total{infno=\"%s\",code=\"%s\"} %llu\n", tx_names[tx],
                     status_names[st], (unsigned long long)v);
         }
-    put(&t, "# HELP gongji_gateway_request_seconds Time from a request's arrival to its answer.\n"
+    text_addf(&t, "# HELP gongji_gateway_request_seconds Time from a request's arrival to its answer.\n"
             "# TYPE gongji_gateway_request_seconds histogram\n");
     for (int tx = 0; tx < GW_TX_SLOTS; tx++) {
         uint64_t total = 0, cumulative = 0;
@@ -81,30 +54,30 @@ char *gw_metrics_render(gw_metrics *m, unsigned in_flight, unsigned workers)
             continue;
         for (int b = 0; b < GW_LATENCY_BUCKETS; b++) {
             cumulative += atomic_load_explicit(&m->buckets[tx][b], memory_order_relaxed);
-            put(&t, "gongji_gateway_request_seconds_bucket{infno=\"%s\",le=\"%g\"} %llu\n", tx_names[tx],
+            text_addf(&t, "gongji_gateway_request_seconds_bucket{infno=\"%s\",le=\"%g\"} %llu\n", tx_names[tx],
                 bucket_ms[b] / 1000.0, (unsigned long long)cumulative);
         }
         if (total < cumulative)
             total = cumulative;
-        put(&t, "gongji_gateway_request_seconds_bucket{infno=\"%s\",le=\"+Inf\"} %llu\n", tx_names[tx],
+        text_addf(&t, "gongji_gateway_request_seconds_bucket{infno=\"%s\",le=\"+Inf\"} %llu\n", tx_names[tx],
             (unsigned long long)total);
-        put(&t, "gongji_gateway_request_seconds_sum{infno=\"%s\"} %.6f\n", tx_names[tx],
+        text_addf(&t, "gongji_gateway_request_seconds_sum{infno=\"%s\"} %.6f\n", tx_names[tx],
             (double)atomic_load_explicit(&m->sum_us[tx], memory_order_relaxed) / 1e6);
-        put(&t, "gongji_gateway_request_seconds_count{infno=\"%s\"} %llu\n", tx_names[tx], (unsigned long long)total);
+        text_addf(&t, "gongji_gateway_request_seconds_count{infno=\"%s\"} %llu\n", tx_names[tx], (unsigned long long)total);
     }
-    put(&t, "# HELP gongji_gateway_unproven_callers_total Requests refused because the caller was not proven (HTTP 401).\n"
+    text_addf(&t, "# HELP gongji_gateway_unproven_callers_total Requests refused because the caller was not proven (HTTP 401).\n"
             "# TYPE gongji_gateway_unproven_callers_total counter\ngongji_gateway_unproven_callers_total %llu\n",
         (unsigned long long)atomic_load(&m->refused_callers));
-    put(&t, "# HELP gongji_gateway_too_large_total Requests refused unread for a body over the hard limit (HTTP 413).\n"
+    text_addf(&t, "# HELP gongji_gateway_too_large_total Requests refused unread for a body over the hard limit (HTTP 413).\n"
             "# TYPE gongji_gateway_too_large_total counter\ngongji_gateway_too_large_total %llu\n",
         (unsigned long long)atomic_load(&m->busy));
-    put(&t, "# HELP gongji_gateway_in_flight Requests being answered now.\n"
+    text_addf(&t, "# HELP gongji_gateway_in_flight Requests being answered now.\n"
             "# TYPE gongji_gateway_in_flight gauge\ngongji_gateway_in_flight %u\n", in_flight);
-    put(&t, "# HELP gongji_gateway_workers Requests that may be answered at once (workers).\n"
+    text_addf(&t, "# HELP gongji_gateway_workers Requests that may be answered at once (workers).\n"
             "# TYPE gongji_gateway_workers gauge\ngongji_gateway_workers %u\n", workers);
-    if (t.failed) {
-        free(t.buf);
+    if (t.oom || t.s == NULL) {
+        free(t.s);
         return NULL;
     }
-    return t.buf;
+    return t.s;
 }

@@ -1,9 +1,10 @@
 #include "metrics.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "textbuf.h"
 
 #include "gj_util.h"
 #include "node.h"
@@ -52,59 +53,25 @@ void metrics_record_call(node_metrics *m, size_t slot, gj_reason reason, int64_t
         }
 }
 
-/* A growing text buffer; on out-of-memory it stays failed and the render returns NULL. */
-typedef struct text {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(text *t, const char *fmt, ...)
-{
-    if (t->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = true;
-            return;
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap * 2 + (size_t)n;
-        char *grown = realloc(t->buf, cap);
-        if (grown == NULL) {
-            t->failed = true;
-            return;
-        }
-        t->buf = grown, t->cap = cap;
-    }
-}
 
 static const char *slot_name(const node *n, size_t slot)
 {
     return slot < n->method_count ? n->methods[slot].name : "unknown";
 }
 
-static void render_calls(text *t, const node *n, const node_metrics *m)
+static void render_calls(text_buf *t, const node *n, const node_metrics *m)
 {
-    put(t, "# HELP gongji_calls_total Calls answered, by method, status and domain reason.\n"
+    text_addf(t, "# HELP gongji_calls_total Calls answered, by method, status and domain reason.\n"
            "# TYPE gongji_calls_total counter\n");
     for (size_t s = 0; s < m->slots; s++)
         for (int r = 0; r < GJ_R_COUNT; r++) {
             uint64_t v = atomic_load_explicit(&m->calls[s * GJ_R_COUNT + r], memory_order_relaxed);
             if (v != 0)
-                put(t, "gongji_calls_total{method=\"%s\",code=\"%s\",reason=\"%s\"} %llu\n", slot_name(n, s),
+                text_addf(t, "gongji_calls_total{method=\"%s\",code=\"%s\",reason=\"%s\"} %llu\n", slot_name(n, s),
                     gj_code_name(gj_reason_code((gj_reason)r)), r == GJ_R_NONE ? "" : gj_reason_name((gj_reason)r),
                     (unsigned long long)v);
         }
-    put(t, "# HELP gongji_call_seconds Time from a request's arrival to its answer, by method.\n"
+    text_addf(t, "# HELP gongji_call_seconds Time from a request's arrival to its answer, by method.\n"
            "# TYPE gongji_call_seconds histogram\n");
     for (size_t s = 0; s < m->slots; s++) {
         uint64_t cumulative = 0, counts[GJ_LATENCY_BUCKETS];
@@ -117,25 +84,25 @@ static void render_calls(text *t, const node *n, const node_metrics *m)
             continue;
         for (int b = 0; b < GJ_LATENCY_BUCKETS; b++) {
             cumulative += counts[b];
-            put(t, "gongji_call_seconds_bucket{method=\"%s\",le=\"%g\"} %llu\n", slot_name(n, s),
+            text_addf(t, "gongji_call_seconds_bucket{method=\"%s\",le=\"%g\"} %llu\n", slot_name(n, s),
                 bucket_ms[b] / 1000.0, (unsigned long long)cumulative);
         }
         /* Counted before their latency, a call may show in the total a moment early. */
-        put(t, "gongji_call_seconds_bucket{method=\"%s\",le=\"+Inf\"} %llu\n", slot_name(n, s),
+        text_addf(t, "gongji_call_seconds_bucket{method=\"%s\",le=\"+Inf\"} %llu\n", slot_name(n, s),
             (unsigned long long)(total > cumulative ? total : cumulative));
-        put(t, "gongji_call_seconds_sum{method=\"%s\"} %.6f\n", slot_name(n, s),
+        text_addf(t, "gongji_call_seconds_sum{method=\"%s\"} %.6f\n", slot_name(n, s),
             (double)atomic_load_explicit(&m->sum_us[s], memory_order_relaxed) / 1e6);
-        put(t, "gongji_call_seconds_count{method=\"%s\"} %llu\n", slot_name(n, s),
+        text_addf(t, "gongji_call_seconds_count{method=\"%s\"} %llu\n", slot_name(n, s),
             (unsigned long long)(total > cumulative ? total : cumulative));
     }
 }
 
-static void gauge(text *t, const char *name, const char *help, const char *type, double v)
+static void gauge(text_buf *t, const char *name, const char *help, const char *type, double v)
 {
-    put(t, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+    text_addf(t, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
 
-static void render_store(text *t, node *n)
+static void render_store(text_buf *t, node *n)
 {
     store_stats st;
     store_stats_get(n->store, &st);
@@ -163,35 +130,32 @@ static void render_store(text *t, node *n)
     }
 }
 
-static void render_peers(text *t, node *n)
+static void render_peers(text_buf *t, node *n)
 {
     int64_t now = gj_now_unix_ms();
-    put(t, "# HELP gongji_peer_calls_total Calls to a peer link (by its configured prefix).\n"
+    text_addf(t, "# HELP gongji_peer_calls_total Calls to a peer link (by its configured prefix).\n"
            "# TYPE gongji_peer_calls_total counter\n");
     for (size_t i = 0; i < n->peers.count; i++)
-        put(t, "gongji_peer_calls_total{peer=\"%s\"} %llu\n", n->peers.links[i].cfg->prefix,
+        text_addf(t, "gongji_peer_calls_total{peer=\"%s\"} %llu\n", n->peers.links[i].cfg->prefix,
             (unsigned long long)atomic_load(&n->peers.links[i].calls_total));
-    put(t, "# HELP gongji_peer_failures_total Calls to a peer link that got no answer, or an error of the link.\n"
+    text_addf(t, "# HELP gongji_peer_failures_total Calls to a peer link that got no answer, or an error of the link.\n"
            "# TYPE gongji_peer_failures_total counter\n");
     for (size_t i = 0; i < n->peers.count; i++)
-        put(t, "gongji_peer_failures_total{peer=\"%s\"} %llu\n", n->peers.links[i].cfg->prefix,
+        text_addf(t, "gongji_peer_failures_total{peer=\"%s\"} %llu\n", n->peers.links[i].cfg->prefix,
             (unsigned long long)atomic_load(&n->peers.links[i].failures_total));
-    put(t, "# HELP gongji_peer_last_answer_age_seconds Since a peer link last answered (-1: never).\n"
+    text_addf(t, "# HELP gongji_peer_last_answer_age_seconds Since a peer link last answered (-1: never).\n"
            "# TYPE gongji_peer_last_answer_age_seconds gauge\n");
     for (size_t i = 0; i < n->peers.count; i++) {
         int64_t at = atomic_load(&n->peers.links[i].answered_unix_ms);
-        put(t, "gongji_peer_last_answer_age_seconds{peer=\"%s\"} %.3f\n", n->peers.links[i].cfg->prefix,
+        text_addf(t, "gongji_peer_last_answer_age_seconds{peer=\"%s\"} %.3f\n", n->peers.links[i].cfg->prefix,
             at == 0 ? -1.0 : (double)(now - at) / 1000.0);
     }
 }
 
 char *metrics_render(node *n)
 {
-    text t = {.cap = 16384};
-    if ((t.buf = malloc(t.cap)) == NULL)
-        return NULL;
-    t.buf[0] = '\0';
-    put(&t, "# HELP gongji_up The node serves (1) or is stopping (0).\n# TYPE gongji_up gauge\ngongji_up{region=\"%s\"} %d\n",
+    text_buf t = {0};
+    text_addf(&t, "# HELP gongji_up The node serves (1) or is stopping (0).\n# TYPE gongji_up gauge\ngongji_up{region=\"%s\"} %d\n",
         n->cfg.region, atomic_load(&n->shutting_down) ? 0 : 1);
     gauge(&t, "gongji_uptime_seconds", "Since the node started.", "gauge",
           (double)(gj_mono_ms() - n->started_mono_ms) / 1000.0);
@@ -201,9 +165,9 @@ char *metrics_render(node *n)
     gauge(&t, "gongji_settlements_unknown", "Settlements whose outcome waits on a node that has not said what it held.",
           "gauge", (double)deciding_unknown_count(n));
     render_peers(&t, n);
-    if (t.failed) {
-        free(t.buf);
+    if (t.oom || t.s == NULL) {
+        free(t.s);
         return NULL;
     }
-    return t.buf;
+    return t.s;
 }

@@ -1,5 +1,6 @@
-/* Text built piece by piece, and lists of text lines: what the CLI's output and the
- * audit check (audit_check.h) build their messages with. Neither prints anything. */
+/* Text built piece by piece, and lists of text lines: what the CLI's output, the
+ * audit check (client/audit_check.h) and the /metrics pages build their text with.
+ * Neither prints anything. */
 #ifndef GJ_TEXTBUF_H
 #define GJ_TEXTBUF_H
 
