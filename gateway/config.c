@@ -59,6 +59,7 @@ static int on_gateway_key(load_state *st, const char *key, const char *value)
         {"connections", &c->connections, 1, GW_CONNECTIONS_MAX},
         {"call_timeout_ms", &c->call_timeout_ms, 100, 600000},
         {"clock_skew_s", &c->clock_skew_s, 1, 3600},
+        {"nonces", &c->nonces, 1u << 10, 1u << 24},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
         if (!strcmp(key, numbers[i].key)) {
@@ -129,6 +130,7 @@ int gw_config_load(gw_config *cfg, const char *path, char *err, size_t err_size)
     cfg->connections = 1024;
     cfg->call_timeout_ms = 5000;
     cfg->clock_skew_s = 300;
+    cfg->nonces = 1u << 20;
     load_state st = {.cfg = cfg};
     int rv = ini_parse(path, on_key, &st);
     if (rv < 0) {
@@ -141,6 +143,10 @@ int gw_config_load(gw_config *cfg, const char *path, char *err, size_t err_size)
     }
     if (cfg->listen[0] == '\0' || cfg->node[0] == '\0' || cfg->region[0] == '\0') {
         snprintf(err, err_size, "%s: [gateway] needs listen, node and region", path);
+        return -1;
+    }
+    if ((cfg->nonces & (cfg->nonces - 1)) != 0) {
+        snprintf(err, err_size, "%s: nonces must be a power of two (1024 .. 16777216)", path);
         return -1;
     }
     if (strncmp(cfg->listen, "https://", 8) == 0 && cfg->tls_cert[0] == '\0') {

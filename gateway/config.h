@@ -3,7 +3,7 @@
  *   [gateway]  listen (http:// or https://), tls_cert / tls_key (https), node (the node
  *              it calls, tls+tcp://), tls_ca, tls_crl (the federation's, for that link),
  *              region (names the gateway in inf_refmsgid), workers, connections,
- *              call_timeout_ms, clock_skew_s, log_file, log_level
+ *              call_timeout_ms, clock_skew_s, nonces, log_file, log_level
  *   [institution CODE]  one per designated institution it serves: paasid and token
  *              (what the bureau issued; x-tif-* signatures), credential (the
  *              institution's certificate and key from the federation CA: the node sees
@@ -41,6 +41,7 @@ typedef struct gw_config {
     unsigned connections;      /* open HTTP connections at most; past it new ones are refused */
     unsigned call_timeout_ms;  /* one call to the node */
     unsigned clock_skew_s;     /* x-tif-timestamp accepted this far from our clock */
+    unsigned nonces;           /* nonces remembered at most (a power of two): past it, 503 */
     size_t institution_count;
     gw_institution_config institutions[GW_INSTITUTIONS_MAX];
 } gw_config;

@@ -9,9 +9,6 @@
 #include "http.h"
 #include "log.h"
 
-/* Live nonces remembered (x-tif-nonce): far above the requests of a skew window. */
-#define GW_NONCES (1u << 18)
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -71,7 +68,7 @@ int main(int argc, char **argv)
 
     gw_http *http = NULL;
     int rc = 1;
-    if (gw_nonces_init(&g.nonces, GW_NONCES) != 0) {
+    if (gw_nonces_init(&g.nonces, g.cfg.nonces) != 0) {
         gj_log(GJ_LOG_ERROR, "start", "out of memory");
     } else if (gw_institutions_open(&g, err, sizeof err) != 0) {
         gj_log(GJ_LOG_ERROR, "start", "%s", err);

@@ -85,6 +85,29 @@ INI
 sed -e "s|^listen = .*|listen = https://127.0.0.1:$gws_port\ntls_cert = $dir/pki/node-510100.pem|" \
     -e "s|^log_file = .*|log_file = $dir/gateway-https.log|" "$dir/gateway.ini" > "$dir/gateway-https.ini"
 "$gateway_bin" --config "$dir/gateway-https.ini" & pids+=($!)
+# A config the gateway must refuse at start, each with the reason in one line.
+refuse_config() { # NAME EXPECTED-EXIT PATTERN: $dir/bad.ini
+  local out rc
+  out=$(timeout 10 "$gateway_bin" --config "$dir/bad.ini" 2>&1); rc=$?
+  if [ "$rc" != "$2" ] || ! grep -q "$3" <<<"$out$(cat "$dir/bad.log" 2>/dev/null)"; then
+    echo "FAIL config $1: exit $rc, $out"; config_failed=1
+  fi
+  rm -f "$dir/bad.log"
+}
+config_failed=0
+sed -e 's/^clock_skew_s = 300$/clock_skew_s = 300\nnonces = 3000/' -e "s|^log_file = .*|log_file = $dir/bad.log|" \
+  "$dir/gateway.ini" > "$dir/bad.ini"
+refuse_config "nonces not a power of two" 2 "nonces must be a power of two"
+sed -e 's/^workers = 4$/wokers = 4/' "$dir/gateway.ini" > "$dir/bad.ini"
+refuse_config "unknown key" 2 "unknown key 'wokers'"
+sed -e '/^node = /d' "$dir/gateway.ini" > "$dir/bad.ini"
+refuse_config "no node" 2 "needs listen, node and region"
+# An institution given another institution's credential is refused: the node would
+# see the other one.
+sed -e "s|institution-H51010000001.pem|institution-H43010000001.pem|" -e "s|^log_file = .*|log_file = $dir/bad.log|" \
+  "$dir/gateway.ini" > "$dir/bad.ini"
+refuse_config "another institution's credential" 1 "is INSTITUTION H43010000001, not institution H51010000001"
+
 "$gateway_bin" --config "$dir/gateway.ini" & pids+=($!)
 gw_url=http://127.0.0.1:$gw_port
 for _ in $(seq 1 100); do
@@ -126,4 +149,5 @@ if kill -0 "${pids[-1]}" 2>/dev/null; then echo "FAIL the gateway did not stop";
 wait "${pids[-1]}"; gw_rc=$?
 [ $gw_rc = 0 ] || { echo "FAIL the gateway exited $gw_rc"; rc=1; }
 [ $rc = 0 ] || { echo "gateway log ends:"; tail -20 "$dir/gateway.log"; }
+[ "$config_failed" = 0 ] || rc=1
 exit $rc
