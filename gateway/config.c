@@ -103,8 +103,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
     gw_config *c = st->cfg;
     if (!strcmp(section, "gateway"))
         return on_gateway_key(st, key, value);
-    if (!strncmp(section, "institution ", 12)) {
-        const char *code = section + 12;
+    bool platform = !strncmp(section, "platform ", 9);
+    if (!strncmp(section, "institution ", 12) || platform) {
+        const char *code = section + (platform ? 9 : 12);
         gw_institution_config *in = NULL;
         for (size_t i = 0; i < c->institution_count; i++)
             if (!strcmp(c->institutions[i].code, code))
@@ -115,6 +116,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
             in = &c->institutions[c->institution_count];
             if (code[0] == '\0' || !gj_strcpy_fit(in->code, sizeof in->code, code))
                 FAIL("institution code must be 1..%d characters", GJ_INSTITUTION_MAX);
+            in->platform = platform;
             c->institution_count++;
         }
         return on_institution_key(st, in, key, value);

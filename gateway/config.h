@@ -4,6 +4,9 @@
  *              it calls, tls+tcp://), tls_ca, tls_crl (the federation's, for that link),
  *              region (names the gateway in inf_refmsgid), workers, connections,
  *              call_timeout_ms, clock_skew_s, nonces, log_file, log_level
+ *   [platform ID]  the same for an app that calls for the persons signed in to it
+ *              (the national app): its credential is the platform's; it may use only
+ *              gongji's own transaction codes (docs/his.md)
  *   [institution CODE]  one per designated institution it serves: paasid and token
  *              (what the bureau issued; x-tif-* signatures), credential (the
  *              institution's certificate and key from the federation CA: the node sees
@@ -23,7 +26,8 @@
 #define GW_CONNECTIONS_MAX 65536
 
 typedef struct gw_institution_config {
-    char code[GJ_INSTITUTION_MAX + 1];
+    char code[GJ_INSTITUTION_MAX + 1];  /* the institution's code, or the platform's id */
+    bool platform;   /* [platform ID]: calls for signed-in persons (gongji's own codes) */
     char paasid[GW_PAASID_MAX + 1];
     char token[GW_TOKEN_MAX + 1];
     char credential[512];

@@ -68,4 +68,15 @@ void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans);
  * owns it), or NULL with why. */
 cJSON *gw_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_failure *why);
 
+/* One call to the node as in (an institution), or as the person psn_no whom in (a
+ * platform) speaks for; NULL with why unless answered OK. */
+ProtobufCMessage *gw_node_call(gateway *g, gw_institution *in, const char *person, const char *method,
+                               const char *call_id, const char *dest_region, const ProtobufCMessage *req,
+                               const ProtobufCMessageDescriptor *desc, gw_failure *why);
+
+/* gongji's own codes, which the national list does not have (family.c): bindings,
+ * deduction orders and records, called by a platform for its signed-in persons. */
+bool gw_family_code(const char *infno);
+cJSON *gw_family_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_failure *why);
+
 #endif

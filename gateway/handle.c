@@ -74,7 +74,12 @@ void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans)
     if (uri_infno[0] != '\0' && strcmp(uri_infno, r.infno) != 0) {
         gw_fail(&why, "INVALID_ARGUMENT", "FIELD_INVALID", "the URL names transaction %s, the body %s", uri_infno,
                 r.infno);
-    } else if (strcmp(r.fixmedins_code, in->cfg->code) != 0) {
+    } else if (in->cfg->platform != gw_family_code(r.infno)) {
+        gw_fail(&why, "PERMISSION_DENIED", "CALLER_NOT_ALLOWED",
+                in->cfg->platform ? "a platform calls only gongji's own codes (95xx) for its persons"
+                                  : "transaction %s is for the persons' platform, not an institution",
+                r.infno);
+    } else if (!in->cfg->platform && strcmp(r.fixmedins_code, in->cfg->code) != 0) {
         /* The gateway, not the caller, says which institution this is. */
         gw_fail(&why, "PERMISSION_DENIED", "INSTITUTION_MISMATCH",
                 "fixmedins_code %s is not the institution the signature proves (%s)", r.fixmedins_code,

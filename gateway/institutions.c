@@ -30,9 +30,10 @@ int gw_institutions_open(gateway *g, char *err, size_t err_size)
                 return -1;
             }
             const gj_identity *id = gj_cred_identity(in->cred);
-            if (id->role != GJ_ROLE_INSTITUTION || strcmp(id->id, c->code) != 0) {
-                snprintf(err, err_size, "institution %s: credential %s is %s %s, not institution %s", c->code,
-                         c->credential, gj_role_name(id->role), id->id, c->code);
+            int want = c->platform ? GJ_ROLE_PLATFORM : GJ_ROLE_INSTITUTION;
+            if (id->role != want || strcmp(id->id, c->code) != 0) {
+                snprintf(err, err_size, "%s %s: credential %s is %s %s, not %s %s", c->platform ? "platform" : "institution",
+                         c->code, c->credential, gj_role_name(id->role), id->id, gj_role_name(want), c->code);
                 return -1;
             }
         }
@@ -72,7 +73,7 @@ client_t *gw_institution_borrow(gateway *g, gw_institution *in)
         return c;
     if (client_open_with(&c, g->cfg.node, (int)g->cfg.call_timeout_ms, in->cred) != GJ_OK)
         return NULL;
-    if (in->cred == NULL) /* plaintext node (development): say who we are */
+    if (in->cred == NULL && !in->cfg->platform) /* plaintext node (development): say who we are */
         client_set_identity(c, in->cfg->code, GONGJI__V1__ROLE__INSTITUTION);
     return c;
 }

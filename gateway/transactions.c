@@ -11,16 +11,17 @@
 #include "gj_util.h"
 #include "gongji.pb-c.h"
 
-/* One call to the node as the institution. NULL with why when it did not answer OK. */
-static ProtobufCMessage *node_call(gateway *g, gw_institution *in, const char *method, const char *call_id,
-                                   const char *dest_region, const ProtobufCMessage *req,
-                                   const ProtobufCMessageDescriptor *desc, gw_failure *why)
+ProtobufCMessage *gw_node_call(gateway *g, gw_institution *in, const char *person, const char *method,
+                               const char *call_id, const char *dest_region, const ProtobufCMessage *req,
+                               const ProtobufCMessageDescriptor *desc, gw_failure *why)
 {
     client_t *c = gw_institution_borrow(g, in);
     if (c == NULL) {
         gw_fail(why, "UNAVAILABLE", "NO_ANSWER", "cannot connect to the node");
         return NULL;
     }
+    if (person != NULL) /* the platform speaks for this person; the node checks it may */
+        client_set_identity(c, person, GONGJI__V1__ROLE__PERSON);
     ProtobufCMessage *reply = NULL;
     client_status st;
     client_call(c, method, call_id, dest_region, req, desc, &reply, &st);
@@ -56,8 +57,8 @@ static int64_t balance_of(gateway *g, gw_institution *in, const char *psn_no, co
     Gongji__V1__BalanceRequest req = GONGJI__V1__BALANCE_REQUEST__INIT;
     req.psn_no = (char *)psn_no;
     gw_failure ignored;
-    Gongji__V1__BalanceReply *b = (Gongji__V1__BalanceReply *)node_call(
-        g, in, "gongji.v1.Settlement/Balance", NULL, region, &req.base, &gongji__v1__balance_reply__descriptor,
+    Gongji__V1__BalanceReply *b = (Gongji__V1__BalanceReply *)gw_node_call(
+        g, in, NULL, "gongji.v1.Settlement/Balance", NULL, region, &req.base, &gongji__v1__balance_reply__descriptor,
         &ignored);
     int64_t balc = -1;
     if (b != NULL && b->balance != NULL)
@@ -134,8 +135,8 @@ static cJSON *person_info(gateway *g, gw_institution *in, const gw_request *r, g
         return NULL;
     Gongji__V1__BalanceRequest req = GONGJI__V1__BALANCE_REQUEST__INIT;
     req.psn_no = psn_no;
-    Gongji__V1__BalanceReply *b = (Gongji__V1__BalanceReply *)node_call(
-        g, in, "gongji.v1.Settlement/Balance", NULL, r->insuplc_admdvs, &req.base,
+    Gongji__V1__BalanceReply *b = (Gongji__V1__BalanceReply *)gw_node_call(
+        g, in, NULL, "gongji.v1.Settlement/Balance", NULL, r->insuplc_admdvs, &req.base,
         &gongji__v1__balance_reply__descriptor, why);
     if (b == NULL)
         return NULL;
@@ -208,8 +209,8 @@ static cJSON *settle(gateway *g, gw_institution *in, const gw_request *r, gw_fai
         req.use = use;
         req.fixmedins_code = (char *)in->cfg->code;
         req.insuplc_admdvs = (char *)r->insuplc_admdvs;
-        Gongji__V1__SettleReply *a = (Gongji__V1__SettleReply *)node_call(
-            g, in, "gongji.v1.Settlement/Settle", r->msgid, r->insuplc_admdvs, &req.base,
+        Gongji__V1__SettleReply *a = (Gongji__V1__SettleReply *)gw_node_call(
+            g, in, NULL, "gongji.v1.Settlement/Settle", r->msgid, r->insuplc_admdvs, &req.base,
             &gongji__v1__settle_reply__descriptor, why);
         if (a == NULL) {
             cJSON_Delete(out);
@@ -253,8 +254,8 @@ static cJSON *revoke(gateway *g, gw_institution *in, const gw_request *r, gw_fai
         memcpy(region, setl_id, GJ_ADMDVS_LEN);
     Gongji__V1__RevokeRequest req = GONGJI__V1__REVOKE_REQUEST__INIT;
     req.setl_id = setl_id;
-    Gongji__V1__RevokeReply *a = (Gongji__V1__RevokeReply *)node_call(
-        g, in, "gongji.v1.Settlement/Revoke", r->msgid, region, &req.base, &gongji__v1__revoke_reply__descriptor,
+    Gongji__V1__RevokeReply *a = (Gongji__V1__RevokeReply *)gw_node_call(
+        g, in, NULL, "gongji.v1.Settlement/Revoke", r->msgid, region, &req.base, &gongji__v1__revoke_reply__descriptor,
         why);
     if (a == NULL)
         return NULL;
@@ -293,8 +294,8 @@ static cJSON *reverse(gateway *g, gw_institution *in, const gw_request *r, gw_fa
     Gongji__V1__ReverseRequest req = GONGJI__V1__REVERSE_REQUEST__INIT;
     req.original_call_id = omsgid;
     req.insuplc_admdvs = (char *)r->insuplc_admdvs;
-    Gongji__V1__ReverseReply *a = (Gongji__V1__ReverseReply *)node_call(
-        g, in, "gongji.v1.Settlement/Reverse", r->msgid, r->insuplc_admdvs, &req.base,
+    Gongji__V1__ReverseReply *a = (Gongji__V1__ReverseReply *)gw_node_call(
+        g, in, NULL, "gongji.v1.Settlement/Reverse", r->msgid, r->insuplc_admdvs, &req.base,
         &gongji__v1__reverse_reply__descriptor, why);
     if (a == NULL)
         return NULL;
@@ -327,6 +328,8 @@ cJSON *gw_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_fa
         return revoke(g, in, r, why);
     if (!strcmp(r->infno, "2601"))
         return reverse(g, in, r, why);
+    if (gw_family_code(r->infno))
+        return gw_family_transaction(g, in, r, why);
     gw_fail(why, "UNIMPLEMENTED", "UNKNOWN_INFNO", "transaction %s is not one gongji serves", r->infno);
     return NULL;
 }

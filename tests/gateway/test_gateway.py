@@ -111,6 +111,46 @@ def ok(ans):
     return ans.get("infcode") == 0
 
 
+def family_codes(his):
+    """gongji's own codes (95xx), called by the platform for the person signed in to it."""
+    app = HIS("national-app", "national-app-1", "9c8b7a6f5e4d3c2b", first_seq=7000)
+    enroll(CD, "510100", "GW-N1", 4, None)
+    st, a = app.call("9504", {"psn_no": "GW-P1"})
+    check("9504 bindings", ok(a) and len(a["output"]["as_beneficiary"]) == 2
+          and a["output"]["deduction_order"] == ["GW-S1", "GW-L1"], a)
+    st, a = app.call("9503", {"psn_no": "GW-P1", "sponsors": ["GW-L1", "GW-S1"]})
+    check("9503 order", ok(a) and a["output"]["sponsors"] == ["GW-L1", "GW-S1"], a)
+    st, a = his.call("2207", {"psn_no": "GW-P1", "med_type": "11", "medfee_sumamt": "40.00", "psn_part_amt": "40.00",
+                              "acct_used_flag": "1"})
+    new_order_setl = a.get("output", {}).get("setlinfo", {}).get("setl_id", "")
+    check("the new order pays: own 30.00, then Chengdu's sponsor 10.00",
+          ok(a) and a["output"]["setlinfo"]["gongji_mulaid_detail"] == [
+              {"psn_no": "GW-L1", "insuplc_admdvs": "510100", "amount": 10.0}], a)
+    check("Chengdu's sponsor paid", balance(CD, "510100", "GW-L1") == "40.00")
+    check("Nagqu's sponsor did not", balance(NQ, "540600", "GW-S1") == "100.00")
+    st, a = app.call("9505", {"psn_no": "GW-P1", "begndate": "", "enddate": ""})
+    recs = a.get("output", {}).get("setlinfo", [])
+    check("9505 records", ok(a) and len(recs) >= 3 and any(r["revoked"] for r in recs)
+          and recs[-1]["acct_mulaid_pay"] == 10.0, a)
+    st, a = app.call("9501", {"psn_no": "GW-L1", "beneficiary_psn_no": "GW-N1", "relation": "child"})
+    check("9501 bind", ok(a) and a["output"]["binding"]["beneficiary_psn_no"] == "GW-N1", a)
+    st, a = app.call("9502", {"psn_no": "GW-N1", "sponsor_psn_no": "GW-L1", "beneficiary_psn_no": "GW-P1"})
+    check("a person ending someone else's binding is refused", not ok(a)
+          and a["gongji_status"] == "PERMISSION_DENIED", a)
+    st, a = app.call("9502", {"psn_no": "GW-L1", "sponsor_psn_no": "GW-L1", "beneficiary_psn_no": "GW-N1"})
+    check("9502 unbind", ok(a) and a["output"]["binding"]["end_date"] > 0, a)
+    st, a = app.call("9501", {"psn_no": "GW-L1", "beneficiary_psn_no": "GW-N1", "relation": "cousin"})
+    check("an unknown relation", a.get("gongji_reason") == "RELATION_INVALID", a)
+    st, a = his.call("9504", {"psn_no": "GW-P1"})
+    check("an institution may not call the family codes", a.get("gongji_reason") == "CALLER_NOT_ALLOWED", a)
+    st, a = app.call("2207", {"psn_no": "GW-P1", "med_type": "11", "medfee_sumamt": "1.00", "psn_part_amt": "1.00",
+                              "acct_used_flag": "1"})
+    check("the platform may not settle", a.get("gongji_reason") == "CALLER_NOT_ALLOWED", a)
+    st, a = his.call("2208", {"setl_id": new_order_setl, "psn_no": "GW-P1"})
+    check("revoked: every fen back", ok(a) and (balance(CD, "510100", "GW-P1"), balance(CD, "510100", "GW-L1"))
+          == ("30.00", "50.00"), a)
+
+
 def main():
     his = HIS("H51010000001", "cd-hospital-1", "3f6b1c0e9d2a4b7c")
     # Chengdu: a patient with 30.00 and a local sponsor with 50.00; Nagqu: a sponsor with 100.00.
@@ -266,6 +306,7 @@ def main():
     except ssl.SSLError:
         pass
 
+    family_codes(his)
     print(f"gateway: {failures} failures")
     return 1 if failures else 0
 

@@ -76,6 +76,11 @@ paasid = cd-hospital-1
 token = 3f6b1c0e9d2a4b7c
 credential = $dir/pki/institution-H51010000001.pem
 
+[platform national-app]
+paasid = national-app-1
+token = 9c8b7a6f5e4d3c2b
+credential = $dir/pki/platform-national-app.pem
+
 [institution H43010000001]
 paasid = cs-hospital-1
 token = 0a1b2c3d4e5f6a7b
@@ -106,7 +111,7 @@ refuse_config "no node" 2 "needs listen, node and region"
 # see the other one.
 sed -e "s|institution-H51010000001.pem|institution-H43010000001.pem|" -e "s|^log_file = .*|log_file = $dir/bad.log|" \
   "$dir/gateway.ini" > "$dir/bad.ini"
-refuse_config "another institution's credential" 1 "is INSTITUTION H43010000001, not institution H51010000001"
+refuse_config "another institution's credential" 1 "is INSTITUTION H43010000001, not INSTITUTION H51010000001"
 
 "$gateway_bin" --config "$dir/gateway.ini" & pids+=($!)
 gw_url=http://127.0.0.1:$gw_port
