@@ -67,6 +67,9 @@
 #define GJ_MEMO_MAX 128
 /* The longest revoke window a policy may set (R14): ten years of days. */
 #define GJ_REVOKE_DAYS_MAX 3660
+/* An institution's statement (InstitutionTotals, national 3201) covers at most this
+ * many days: a quarter. */
+#define GJ_STATEMENT_DAYS_MAX 92
 /* Page tokens (cursors) a node gives out: printable, at most this many characters. */
 #define GJ_PAGE_TOKEN_MAX 79
 /* Audit: cross-region payments per page (about 80 bytes each: well under a message),

@@ -45,26 +45,17 @@ static cJSON *binding_json(const Gongji__V1__Binding *b)
     return o;
 }
 
-/* yyyy-MM-dd (or yyyymmdd) into yyyymmdd; "" is 0 (open). */
+/* A date field, yyyy-MM-dd; "" or absent is 0 (open). */
 static bool date_field(const cJSON *d, const char *name, int32_t *out, gw_failure *why)
 {
     char text[16];
     if (!gw_field_text(d, name, false, 10, text, why))
         return false;
-    *out = 0;
-    if (text[0] == '\0')
-        return true;
-    char digits[9];
-    size_t k = 0;
-    for (size_t i = 0; text[i] != '\0' && k < 8; i++)
-        if (text[i] != '-')
-            digits[k++] = text[i];
-    digits[k] = '\0';
-    if (k != 8 || !gj_all_digits(digits, 8) || !gj_date_valid(atoi(digits))) {
+    *out = text[0] != '\0' ? gw_date_of(text) : 0;
+    if (text[0] != '\0' && *out == 0) {
         gw_fail(why, "INVALID_ARGUMENT", "FIELD_INVALID", "%s must be a date, yyyy-MM-dd", name);
         return false;
     }
-    *out = atoi(digits);
     return true;
 }
 

@@ -74,6 +74,9 @@ ProtobufCMessage *gw_node_call(gateway *g, gw_institution *in, const char *perso
                                const char *call_id, const char *dest_region, const ProtobufCMessage *req,
                                const ProtobufCMessageDescriptor *desc, gw_failure *why);
 
+/* yyyy-MM-dd (or yyyymmdd) as yyyymmdd; 0 when it is not a valid date. */
+int32_t gw_date_of(const char *text);
+
 /* gongji's own codes, which the national list does not have (family.c): bindings,
  * deduction orders and records, called by a platform for its signed-in persons. */
 bool gw_family_code(const char *infno);

@@ -102,6 +102,24 @@ static const cJSON *data_block(const gw_request *r, const char *name, gw_failure
     return d;
 }
 
+/* yyyy-MM-dd (or yyyymmdd) as yyyymmdd, or 0 when it is not a valid date. */
+int32_t gw_date_of(const char *text)
+{
+    char digits[9];
+    size_t k = 0;
+    for (size_t i = 0; text[i] != '\0'; i++) {
+        if (text[i] == '-')
+            continue;
+        if (k == 8)
+            return 0;
+        digits[k++] = text[i];
+    }
+    digits[k] = '\0';
+    if (k != 8 || !gj_all_digits(digits, 8) || !gj_date_valid(atoi(digits)))
+        return 0;
+    return atoi(digits);
+}
+
 /* 9001 签到: a sign-in number for the operator. gongji keeps no operator sessions (the
  * signature proves the institution on every call), so any sign_no is accepted later. */
 static cJSON *sign_in(const gw_request *r, gw_failure *why)
@@ -316,8 +334,66 @@ static cJSON *reverse(gateway *g, gw_institution *in, const gw_request *r, gw_fa
     return out;
 }
 
+/* 3201 对总账: the institution's totals for a window, against gongji's for the settlements
+ * coordinated in setl_optins's region (asked of each region its patients came from).
+ * gongji knows the account side only: acct_pay and the count are compared;
+ * medfee_sumamt and fund_pay_sumamt belong to the fund engine. */
+static cJSON *statement(gateway *g, gw_institution *in, const gw_request *r, gw_failure *why)
+{
+    const cJSON *d = data_block(r, "data", why);
+    char optins[8], begin[12], end[12], count_text[16];
+    int64_t acct_pay = 0;
+    if (d == NULL || !gw_field_text(d, "setl_optins", true, 6, optins, why) ||
+        !gw_field_text(d, "stmt_begndate", true, 10, begin, why) || !gw_field_text(d, "stmt_enddate", true, 10, end, why) ||
+        !gw_field_money(d, "acct_pay", true, &acct_pay, why) ||
+        !gw_field_text(d, "fixmedins_setl_cnt", true, 10, count_text, why))
+        return NULL;
+    int32_t from = gw_date_of(begin), to = gw_date_of(end);
+    if (from == 0 || to == 0 || !gj_all_digits(count_text, strlen(count_text))) {
+        gw_fail(why, "INVALID_ARGUMENT", "FIELD_INVALID",
+                "stmt_begndate and stmt_enddate are yyyy-MM-dd; fixmedins_setl_cnt a number");
+        return NULL;
+    }
+    Gongji__V1__InstitutionTotalsRequest req = GONGJI__V1__INSTITUTION_TOTALS_REQUEST__INIT;
+    req.fixmedins_code = (char *)in->cfg->code;
+    req.setl_admdvs = optins;
+    req.from_date = from;
+    req.to_date = to;
+    Gongji__V1__InstitutionTotalsReply *a = (Gongji__V1__InstitutionTotalsReply *)gw_node_call(
+        g, in, NULL, "gongji.v1.Settlement/InstitutionTotals", NULL, optins, &req.base,
+        &gongji__v1__institution_totals_reply__descriptor, why);
+    if (a == NULL)
+        return NULL;
+    int64_t ours = a->acct_pay + a->mulaid_pay;
+    uint64_t count = strtoull(count_text, NULL, 10);
+    /* stmt_rslt: 0 balanced, 1 the centre has more, 2 the institution has more, 3 they differ. */
+    const char *result = "0", *text = "对平 / balanced";
+    if (count != a->settled_count || acct_pay != ours) {
+        bool centre_more = a->settled_count >= count && ours >= acct_pay;
+        bool inst_more = a->settled_count <= count && ours <= acct_pay;
+        result = centre_more ? "1" : inst_more ? "2" : "3";
+        text = centre_more ? "中心多 / gongji has more" : inst_more ? "医药机构多 / the institution has more"
+                                                        : "数据不一致 / the figures differ";
+    }
+    cJSON *out = cJSON_CreateObject(), *s = cJSON_AddObjectToObject(out, "stmtinfo");
+    add_text(s, "setl_optins", optins);
+    add_text(s, "stmt_rslt", result);
+    char dscr[200];
+    snprintf(dscr, sizeof dscr, "%s: %llu settlements, acct_pay %lld.%02lld (revoked since: %llu)", text,
+             (unsigned long long)a->settled_count, (long long)(ours / 100), (long long)(ours % 100),
+             (unsigned long long)a->revoked_count);
+    add_text(s, "stmt_rslt_dscr", dscr);
+    cJSON_AddNumberToObject(s, "gongji_setl_cnt", (double)a->settled_count);
+    cJSON_AddItemToObject(s, "gongji_acct_pay", gw_money(ours));
+    cJSON_AddItemToObject(s, "gongji_acct_mulaid_pay", gw_money(a->mulaid_pay));
+    gongji__v1__institution_totals_reply__free_unpacked(a, NULL);
+    return out;
+}
+
 cJSON *gw_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_failure *why)
 {
+    if (!strcmp(r->infno, "3201"))
+        return statement(g, in, r, why);
     if (!strcmp(r->infno, "9001"))
         return sign_in(r, why);
     if (!strcmp(r->infno, "1101"))

@@ -151,6 +151,35 @@ def family_codes(his):
           == ("30.00", "50.00"), a)
 
 
+def statements(his):
+    """3201: the institution's totals for today against gongji's (every earlier settlement
+    of this test has been revoked or reversed by now)."""
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))  # China Standard Time
+    st, a = his.call("2207", {"psn_no": "GW-P1", "med_type": "11", "medfee_sumamt": "5.00", "psn_part_amt": "5.00",
+                              "acct_used_flag": "1"})
+    setl = a.get("output", {}).get("setlinfo", {}).get("setl_id", "")
+    check("2207 for the statement", ok(a), a)
+
+    def stmt(count, acct_pay, optins="510100", end=today):
+        return his.call("3201", {"insutype": "310", "clr_type": "11", "setl_optins": optins,
+                                 "stmt_begndate": today, "stmt_enddate": end, "medfee_sumamt": acct_pay,
+                                 "fund_pay_sumamt": "0.00", "acct_pay": acct_pay, "fixmedins_setl_cnt": count})[1]
+    a = stmt(1, "5.00")
+    s = a.get("output", {}).get("stmtinfo", {})
+    check("3201 balanced", ok(a) and s.get("stmt_rslt") == "0" and s.get("gongji_setl_cnt") == 1
+          and "revoked since: 3" in s.get("stmt_rslt_dscr", ""), a)
+    check("3201 the centre has more", stmt(0, "0.00")["output"]["stmtinfo"]["stmt_rslt"] == "1")
+    check("3201 the institution has more", stmt(2, "9.00")["output"]["stmtinfo"]["stmt_rslt"] == "2")
+    check("3201 they differ", stmt(2, "1.00")["output"]["stmtinfo"]["stmt_rslt"] == "3")
+    a = stmt(0, "0.00", optins="540600")
+    check("3201 of Nagqu's settlements: none for this institution", ok(a)
+          and a["output"]["stmtinfo"]["gongji_setl_cnt"] == 0, a)
+    a = stmt(1, "5.00", end="2026-13-01")
+    check("3201 with a bad date", a.get("gongji_reason") == "FIELD_INVALID", a)
+    st, a = his.call("2208", {"setl_id": setl, "psn_no": "GW-P1"})
+    check("the statement's settlement revoked", ok(a) and balance(CD, "510100", "GW-P1") == "30.00", a)
+
+
 def main():
     his = HIS("H51010000001", "cd-hospital-1", "3f6b1c0e9d2a4b7c")
     # Chengdu: a patient with 30.00 and a local sponsor with 50.00; Nagqu: a sponsor with 100.00.
@@ -307,6 +336,7 @@ def main():
         pass
 
     family_codes(his)
+    statements(his)
     print(f"gateway: {failures} failures")
     return 1 if failures else 0
 
