@@ -161,6 +161,62 @@ static void pay_120(const char *region, const char *policy, int64_t want_a, int6
     stop(f);
 }
 
+/* An institution's statement (national 3201): its own standing settlements in the
+ * window, revoked ones apart; another institution's is refused; a window past 92 days
+ * is refused. */
+static int statement(client_t *c, const char *institution, int32_t from, int32_t to,
+                     Gongji__V1__InstitutionTotalsReply **out, client_status *st)
+{
+    Gongji__V1__InstitutionTotalsRequest req = GONGJI__V1__INSTITUTION_TOTALS_REQUEST__INIT;
+    req.fixmedins_code = (char *)institution;
+    req.from_date = from;
+    req.to_date = to;
+    ProtobufCMessage *m = NULL;
+    client_call(c, "gongji.v1.Settlement/InstitutionTotals", NULL, NULL, &req.base,
+                &gongji__v1__institution_totals_reply__descriptor, &m, st);
+    *out = (Gongji__V1__InstitutionTotalsReply *)m;
+    return st->code;
+}
+
+static void test_an_institution_reads_its_own_statement_only(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start("430100", CHANGSHA_POLICY);
+    person(f, "P", 1, "310", 10000);
+    client_t *inst = tn_client(&f->node, "H43010000001", GONGJI__V1__ROLE__INSTITUTION);
+    Gongji__V1__SettleReply *r = NULL;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(op_settle_x(inst, "P", "", 1000 + i, NULL, &r, &st), OK);
+        gongji__v1__settle_reply__free_unpacked(r, NULL);
+    }
+    assert_int_equal(op_settle(f->op, "P", 500, NULL, &r, &st), OK); /* the operator's, not the institution's */
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    int32_t today = gj_cst_date_of(gj_now_unix_ms());
+    Gongji__V1__InstitutionTotalsReply *t = NULL;
+    assert_int_equal(statement(inst, "H43010000001", today, today, &t, &st), OK);
+    assert_int_equal(t->settled_count, 3);
+    assert_int_equal(t->amount, 3003);
+    assert_int_equal(t->acct_pay, 3003);
+    assert_int_equal(t->revoked_count, 0);
+    gongji__v1__institution_totals_reply__free_unpacked(t, NULL);
+    assert_int_equal(statement(inst, "H43010000001", gj_date_next(today), gj_date_next(today), &t, &st), OK);
+    assert_int_equal(t->settled_count, 0); /* tomorrow: nothing yet */
+    gongji__v1__institution_totals_reply__free_unpacked(t, NULL);
+    expect_reason(statement(inst, "H51010000001", today, today, &t, &st), &st, PERMISSION_DENIED,
+                  "CALLER_NOT_ALLOWED");
+    assert_null(t);
+    int32_t far = today;
+    for (int d = 0; d < 93; d++)
+        far = gj_date_next(far);
+    expect_reason(statement(f->op, "H43010000001", today, far, &t, &st), &st, INVALID_ARGUMENT, "FIELD_INVALID");
+    assert_int_equal(statement(f->op, "H43010000001", today, today, &t, &st), OK); /* the region's operator */
+    assert_int_equal(t->settled_count, 3);
+    gongji__v1__institution_totals_reply__free_unpacked(t, NULL);
+    client_close(inst);
+    stop(f);
+}
+
 static void test_cascade_pays_30_50_40_cash_0(void **state)
 {
     (void)state;
@@ -476,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_eleventh_beneficiary_refused_under_changsha),
         cmocka_unit_test(test_resident_cannot_sponsor),
         cmocka_unit_test(test_cascade_pays_30_50_40_cash_0),
+        cmocka_unit_test(test_an_institution_reads_its_own_statement_only),
         cmocka_unit_test(test_single_sponsor_pays_30_50_0_cash_40),
         cmocka_unit_test(test_floor_leaves_2000_yuan_in_sponsor_account),
         cmocka_unit_test(test_unbinding_made_today_pays_today_not_tomorrow),
