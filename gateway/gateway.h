@@ -43,6 +43,8 @@ int gw_institutions_open(gateway *g, char *err, size_t err_size);
 void gw_institutions_close(gateway *g);
 /* The institution a paasid belongs to, or NULL. */
 gw_institution *gw_institution_by_paasid(gateway *g, const char *paasid);
+/* The institution (or platform) with this code, or NULL. */
+gw_institution *gw_institution_by_code(gateway *g, const char *code);
 /* A connection to the node as this institution (NULL when none can be made), and
  * giving it back. */
 client_t *gw_institution_borrow(gateway *g, gw_institution *in);
@@ -54,6 +56,10 @@ typedef struct gw_http_request {
     const char *body;
     size_t body_len;
     const char *paasid, *timestamp, *nonce, *signature;
+    /* HTTPS with a client certificate of the federation CA: the institution (or
+     * platform) it names, checked against the CA and CRL; NULL without one. */
+    const char *cert_id;
+    bool cert_platform;  /* the certificate is a platform's, not an institution's */
 } gw_http_request;
 
 typedef struct gw_http_answer {

@@ -39,7 +39,14 @@ void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans)
     const char *paasid = req->paasid != NULL ? req->paasid : "";
 
     gw_sig_result sig = GW_SIG_MISSING;
-    if (paasid[0] != '\0' && (in = gw_institution_by_paasid(g, paasid)) == NULL) {
+    if (paasid[0] == '\0' && req->cert_id != NULL) {
+        /* A client certificate of the federation: the TLS handshake proved the key. */
+        if ((in = gw_institution_by_code(g, req->cert_id)) != NULL && in->cfg->platform == req->cert_platform)
+            sig = GW_SIG_OK;
+        else
+            gw_fail(&why, "UNAUTHENTICATED", "CREDENTIAL_REFUSED",
+                    "the client certificate names %s, not an institution of this gateway", req->cert_id);
+    } else if (paasid[0] != '\0' && (in = gw_institution_by_paasid(g, paasid)) == NULL) {
         gw_fail(&why, "UNAUTHENTICATED", "PAASID_UNKNOWN", "x-tif-paasid names no institution of this gateway");
         sig = GW_SIG_MISMATCH;
     } else if (in != NULL) {
@@ -49,9 +56,10 @@ void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans)
             gw_fail(&why, sig == GW_SIG_NONCE_FULL ? "RESOURCE_EXHAUSTED" : "UNAUTHENTICATED",
                     gw_sig_result_name(sig), "the x-tif-* signature headers were not accepted (%s)",
                     gw_sig_result_name(sig));
-    } else {
+    } else if (req->cert_id == NULL) {
         gw_fail(&why, "UNAUTHENTICATED", "SIGNATURE_MISSING",
-                "no credentials: sign with x-tif-paasid, x-tif-timestamp, x-tif-nonce and x-tif-signature");
+                "no credentials: sign with x-tif-paasid, x-tif-timestamp, x-tif-nonce and x-tif-signature, "
+                "or present a client certificate over HTTPS");
     }
     if (sig != GW_SIG_OK) {
         atomic_fetch_add(&g->refused, 1);

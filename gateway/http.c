@@ -11,6 +11,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "credential.h"
+#include "gj_util.h"
 #include "log.h"
 
 /* Seconds an idle or slow connection may stay open. */
@@ -28,8 +31,44 @@ struct gw_http {
     struct MHD_Daemon *daemon;
     char *cert_pem; /* HTTPS: certificate chain and key, PEM (kept while the daemon runs) */
     char *key_pem;
+    char *ca_pem;      /* HTTPS: client certificates of this CA are asked for */
+    gj_trust *trust;   /* ... and checked against it and its CRL */
+    _Atomic int64_t crl_checked_ms;
     _Atomic unsigned in_flight;
 };
+
+/* The institution or platform a client certificate names, when it chains to the
+ * federation CA and is not revoked; false without one (x-tif-* headers then). */
+static bool client_certificate(gw_http *h, struct MHD_Connection *conn, char *id, size_t size, bool *platform)
+{
+    if (h->trust == NULL)
+        return false;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL)
+        return false;
+    unsigned n = 0;
+    const gnutls_datum_t *peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+    if (peers == NULL || n == 0)
+        return false;
+    int64_t now = gj_mono_ms();
+    if (now - atomic_load(&h->crl_checked_ms) >= 1000) { /* a new CRL is in force within a second */
+        atomic_store(&h->crl_checked_ms, now);
+        char err[200];
+        if (gj_trust_refresh(h->trust, err, sizeof err) < 0)
+            gj_log(GJ_LOG_ERROR, "trust", "CRL: %s", err);
+    }
+    gj_verified v;
+    char why[200];
+    if (gj_trust_verify(h->trust, peers[0].data, peers[0].size, &v, why, sizeof why) != GJ_OK) {
+        gj_log(GJ_LOG_WARN, "refused", "client certificate: %s", why);
+        return false;
+    }
+    bool ok = (v.who.role == GJ_ROLE_INSTITUTION || v.who.role == GJ_ROLE_PLATFORM) &&
+              gj_strcpy_fit(id, size, v.who.id);
+    *platform = v.who.role == GJ_ROLE_PLATFORM;
+    gj_verified_release(&v);
+    return ok;
+}
 
 /* A request's body as it arrives. */
 typedef struct upload {
@@ -121,6 +160,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .nonce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-tif-nonce"),
         .signature = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-tif-signature"),
     };
+    char cert_id[GJ_CALLER_ID_MAX + 1];
+    if (client_certificate(h, conn, cert_id, sizeof cert_id, &r.cert_platform))
+        r.cert_id = cert_id;
     gw_http_answer a = {0};
     atomic_fetch_add(&h->in_flight, 1);
     gw_handle(h->g, &r, &a);
@@ -217,13 +259,24 @@ int gw_http_start(gw_http **out, gateway *g, char *err, size_t err_size)
             return -1;
         }
         flags |= MHD_USE_TLS;
+        /* Client certificates of the federation are asked for, not required. */
+        char why[256];
+        if (g->cfg.tls_ca[0] != '\0') {
+            h->ca_pem = read_file(g->cfg.tls_ca);
+            if (h->ca_pem == NULL ||
+                gj_trust_open(&h->trust, g->cfg.tls_ca, g->cfg.tls_crl[0] ? g->cfg.tls_crl : NULL, why, sizeof why) != GJ_OK) {
+                snprintf(err, err_size, "https client certificates: %s", h->ca_pem == NULL ? g->cfg.tls_ca : why);
+                gw_http_stop(h);
+                return -1;
+            }
+        }
     }
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, g->cfg.workers, MHD_OPTION_CONNECTION_LIMIT, g->cfg.connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)GW_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         h, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, h->key_pem,
-        MHD_OPTION_END);
+        h->ca_pem != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, h->ca_pem, MHD_OPTION_END);
     if (h->daemon == NULL) {
         snprintf(err, err_size, "cannot listen on %s (in use, or the certificate refused)", g->cfg.listen);
         gw_http_stop(h);
@@ -242,5 +295,7 @@ void gw_http_stop(gw_http *h)
         MHD_stop_daemon(h->daemon);
     free(h->cert_pem);
     free(h->key_pem);
+    free(h->ca_pem);
+    gj_trust_free(h->trust);
     free(h);
 }

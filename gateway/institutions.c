@@ -62,6 +62,14 @@ gw_institution *gw_institution_by_paasid(gateway *g, const char *paasid)
     return NULL;
 }
 
+gw_institution *gw_institution_by_code(gateway *g, const char *code)
+{
+    for (size_t i = 0; i < g->institution_count; i++)
+        if (strcmp(g->institutions[i].cfg->code, code) == 0)
+            return &g->institutions[i];
+    return NULL;
+}
+
 client_t *gw_institution_borrow(gateway *g, gw_institution *in)
 {
     client_t *c = NULL;

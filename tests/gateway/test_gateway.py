@@ -334,6 +334,27 @@ def main():
         check("a client not trusting the CA is refused", False)
     except ssl.SSLError:
         pass
+    # A client certificate of the federation is a credential too: no x-tif-* headers.
+    def https_with_cert(pem, infno, data, headers=None):
+        c = ssl.create_default_context(cafile=os.environ["CA"])
+        c.check_hostname = False
+        c.load_cert_chain(os.path.join(PKI, pem))
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=15, context=c)
+        env = (HIS("national-app", "", "", 8000) if pem.startswith("platform") else his).envelope(infno, data)
+        conn.request("POST", "/", body=json.dumps(env).encode(), headers=headers or {"Content-Type": "application/json"})
+        res = conn.getresponse()
+        answer = json.loads(res.read().decode())
+        conn.close()
+        return res.status, answer
+    st, a = https_with_cert("institution-H51010000001.pem", "1101", {"psn_no": "GW-P1"})
+    check("HTTPS with the institution's certificate", st == 200 and ok(a), (st, a))
+    st, a = https_with_cert("platform-national-app.pem", "9504", {"psn_no": "GW-P1"})
+    check("HTTPS with the platform's certificate", st == 200 and ok(a), (st, a))
+    st, a = https_with_cert("operator-510100-ops1.pem", "1101", {"psn_no": "GW-P1"})
+    check("an operator's certificate is no HIS credential", st == 401 and a.get("infcode") == -1, (st, a))
+    st, a = https_with_cert("institution-H43010000001.pem", "1101", {"psn_no": "GW-P1"})
+    check("another institution's certificate with this one's code", st == 200
+          and a.get("gongji_reason") == "INSTITUTION_MISMATCH", (st, a))
 
     family_codes(his)
     statements(his)
