@@ -195,6 +195,17 @@ int tn_start(test_node *tn)
     snprintf(cmd, sizeof cmd, "tail -4 '%s/node.log' | cut -c1-300 >&2", tn->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "(no log)\n");
+    if (tn_alive(tn)) {
+        /* Running and not answering: where its threads are is the finding. */
+        char stacks[2200];
+        snprintf(stacks, sizeof stacks,
+                 "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt 10' 2>/dev/null | "
+                 "grep -E '^Thread|^#' | cut -c1-150 > '%s/stacks.txt'; echo 'its threads (%s/stacks.txt):' >&2; "
+                 "head -200 '%s/stacks.txt' >&2",
+                 (int)tn->pid, tn->dir, tn->dir, tn->dir);
+        if (system(stacks) != 0)
+            fprintf(stderr, "(no stacks)\n");
+    }
     return -1;
 }
 
