@@ -70,6 +70,9 @@
 /* An institution's statement (InstitutionTotals, national 3201) covers at most this
  * many days: a quarter. */
 #define GJ_STATEMENT_DAYS_MAX 92
+/* InstitutionSettlements (national 3202): settlements per page, about 100 bytes each. */
+#define GJ_STATEMENT_PAGE_DEFAULT 1000
+#define GJ_STATEMENT_PAGE_MAX 2000
 /* Page tokens (cursors) a node gives out: printable, at most this many characters. */
 #define GJ_PAGE_TOKEN_MAX 79
 /* Audit: cross-region payments per page (about 80 bytes each: well under a message),

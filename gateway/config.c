@@ -60,6 +60,9 @@ static int on_gateway_key(load_state *st, const char *key, const char *value)
         {"call_timeout_ms", &c->call_timeout_ms, 100, 600000},
         {"clock_skew_s", &c->clock_skew_s, 1, 3600},
         {"nonces", &c->nonces, 1u << 10, 1u << 24},
+        {"files", &c->files, 1, 65536},
+        {"files_mb", &c->files_mb, 1, 65536},
+        {"file_ttl_s", &c->file_ttl_s, 60, 7 * 86400},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
         if (!strcmp(key, numbers[i].key)) {
@@ -133,6 +136,9 @@ int gw_config_load(gw_config *cfg, const char *path, char *err, size_t err_size)
     cfg->call_timeout_ms = 5000;
     cfg->clock_skew_s = 300;
     cfg->nonces = 1u << 20;
+    cfg->files = 1024;
+    cfg->files_mb = 256;
+    cfg->file_ttl_s = 86400;
     load_state st = {.cfg = cfg};
     int rv = ini_parse(path, on_key, &st);
     if (rv < 0) {

@@ -3,7 +3,8 @@
  *   [gateway]  listen (http:// or https://), tls_cert / tls_key (https), node (the node
  *              it calls, tls+tcp://), tls_ca, tls_crl (the federation's, for that link),
  *              region (names the gateway in inf_refmsgid), workers, connections,
- *              call_timeout_ms, clock_skew_s, nonces, log_file, log_level
+ *              call_timeout_ms, clock_skew_s, nonces, files, files_mb, file_ttl_s,
+ *              log_file, log_level
  *   [platform ID]  the same for an app that calls for the persons signed in to it
  *              (the national app): its credential is the platform's; it may use only
  *              gongji's own transaction codes (docs/his.md)
@@ -46,6 +47,9 @@ typedef struct gw_config {
     unsigned call_timeout_ms;  /* one call to the node */
     unsigned clock_skew_s;     /* x-tif-timestamp accepted this far from our clock */
     unsigned nonces;           /* nonces remembered at most (a power of two): past it, 503 */
+    unsigned files;            /* 9101/3202 files held at once */
+    unsigned files_mb;         /* ... and their bytes, in MiB */
+    unsigned file_ttl_s;       /* how long a file may be downloaded (dld_endtime) */
     size_t institution_count;
     gw_institution_config institutions[GW_INSTITUTIONS_MAX];
 } gw_config;

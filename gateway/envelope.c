@@ -152,7 +152,7 @@ static bool all_digits(const char *s, size_t len)
 int gw_request_parse(const char *body, size_t len, gw_request *r, gw_failure *why)
 {
     memset(r, 0, sizeof *r);
-    if (len > GW_BODY_MAX) {
+    if (len > GW_UPLOAD_BODY_MAX) {
         gw_fail(why, "RESOURCE_EXHAUSTED", "MESSAGE_TOO_LARGE", "the body is %zu bytes; at most %d", len,
                 GW_BODY_MAX);
         return -1;
@@ -184,7 +184,10 @@ int gw_request_parse(const char *body, size_t len, gw_request *r, gw_failure *wh
         gw_request_free(r);
         return -1;
     }
-    if (!all_digits(r->infno, 4)) {
+    if (len > GW_BODY_MAX && strcmp(r->infno, "9101") != 0) {
+        gw_fail(why, "RESOURCE_EXHAUSTED", "MESSAGE_TOO_LARGE", "the body is %zu bytes; at most %d (but a 9101 upload)",
+                len, GW_BODY_MAX);
+    } else if (!all_digits(r->infno, 4)) {
         gw_fail(why, "INVALID_ARGUMENT", "FIELD_INVALID", "infno must be 4 digits");
     } else if (!all_digits(r->mdtrtarea_admvs, 6) || (r->insuplc_admdvs[0] && !all_digits(r->insuplc_admdvs, 6))) {
         gw_fail(why, "INVALID_ARGUMENT", "FIELD_INVALID", "mdtrtarea_admvs and insuplc_admdvs are 6-digit region codes");
@@ -232,6 +235,12 @@ static const struct {
     {"MALFORMED_JSON", "报文不是合法的JSON对象"},
     {"NOT_UTF8", "报文不是UTF-8编码"},
     {"MESSAGE_TOO_LARGE", "报文过长"},
+    {"FILE_NOT_FOUND", "文件不存在或已过下载期限"},
+    {"FILE_INVALID", "文件无法解析"},
+    {"FILE_TOO_LARGE", "文件过大"},
+    {"FILES_FULL", "文件存储已满，请稍后重试"},
+    {"DETAIL_INVALID", "对账明细文件格式错误"},
+    {"DETAIL_TOO_LONG", "对账明细过多，请缩短对账期间"},
     {"UNKNOWN_INFNO", "不支持的交易编号"},
     {"INSTITUTION_MISMATCH", "定点医药机构编号与认证身份不符"},
     {"SIGNATURE_MISSING", "缺少签名信息"},
@@ -256,6 +265,18 @@ void gw_error_message(const gw_failure *f, char *out, size_t size)
         if (strcmp(chinese[i].reason, f->reason) == 0)
             zh = chinese[i].zh;
     snprintf(out, size, "%s%s%s [%s, %s]", zh ? zh : "", zh ? " / " : "", f->message, f->reason, f->status);
+}
+
+void gw_local_time(int64_t unix_s, char out[20])
+{
+    char buf[64];
+    time_t secs = (time_t)unix_s + 8 * 3600; /* China Standard Time */
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(out, buf, 19);
+    out[19] = '\0';
 }
 
 static void stamp(char out[18], int64_t unix_ms)

@@ -9,11 +9,14 @@
 
 #include <cjson/cJSON.h>
 
-/* Bodies above this are answered infcode -1 without parsing (the HTTP layer drops
- * connections sending more than GW_BODY_HARD_MAX). The national input is at most 40,000
- * characters; the envelope around it adds little. */
+/* Bodies above GW_BODY_MAX are answered infcode -1 (the national input is at most
+ * 40,000 characters; the envelope around it adds little), except a 9101 upload, which
+ * carries a file. The HTTP layer drops a body over GW_BODY_HARD_MAX unread, and holds
+ * at most GW_LARGE_BODIES_MAX bytes of bodies over GW_BODY_MAX at once. */
 #define GW_BODY_MAX (64 * 1024)
-#define GW_BODY_HARD_MAX (1024 * 1024)
+#define GW_UPLOAD_BODY_MAX (8 * 1024 * 1024)
+#define GW_BODY_HARD_MAX GW_UPLOAD_BODY_MAX
+#define GW_LARGE_BODIES_MAX (64 * 1024 * 1024)
 
 typedef struct gw_request {
     char infno[5];
@@ -66,6 +69,9 @@ char *gw_answer_text(const gw_request *r, cJSON *output, const gw_failure *failu
 /* err_msg for a failure: the rule in Chinese when it has a name there, then the English
  * message, the reason and the status: "余额不足 / R6: ... [INSUFFICIENT_BALANCE, FAILED_PRECONDITION]". */
 void gw_error_message(const gw_failure *f, char *out, size_t size);
+
+/* A time as the national interface writes it: yyyy-MM-dd HH:mm:ss, China Standard Time. */
+void gw_local_time(int64_t unix_s, char out[20]);
 
 /* true when s[len] is well-formed UTF-8 (no overlongs, surrogates or bytes past U+10FFFF). */
 bool gw_utf8_valid(const unsigned char *s, size_t len);

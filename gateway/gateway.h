@@ -15,6 +15,7 @@
 #include "config.h"
 #include "credential.h"
 #include "envelope.h"
+#include "files.h"
 #include "metrics.h"
 #include "signature.h"
 
@@ -33,6 +34,7 @@ typedef struct gateway {
     gw_institution institutions[GW_INSTITUTIONS_MAX];
     size_t institution_count;
     gw_nonces nonces;
+    gw_files files;          /* 9101 uploads and 3202 results, until their deadlines */
     atomic_bool stopping;
     atomic_ulong served, refused;
     gw_metrics metrics;
@@ -64,15 +66,24 @@ typedef struct gw_http_request {
 
 typedef struct gw_http_answer {
     int status;     /* HTTP status */
-    char *body;     /* malloc'd JSON */
+    char *body;     /* malloc'd: the JSON envelope, or a file's bytes */
+    size_t body_len;
+    bool is_file;   /* application/octet-stream (9102), not JSON */
 } gw_http_answer;
+
+/* A file a transaction answers with instead of an envelope (9102 download). */
+typedef struct gw_file_answer {
+    unsigned char *data;  /* malloc'd; NULL when the answer is an envelope */
+    size_t len;
+    char name[GW_FILE_NAME_MAX + 1];
+} gw_file_answer;
 
 /* Handle one POST (runs on a worker). */
 void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans);
 
 /* Run one transaction for an authenticated institution: output on success (the caller
- * owns it), or NULL with why. */
-cJSON *gw_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_failure *why);
+ * owns it; a 9102 answers with file filled in), or NULL with why. */
+cJSON *gw_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_file_answer *file, gw_failure *why);
 
 /* One call to the node as in (an institution), or as the person psn_no whom in (a
  * platform) speaks for; NULL with why unless answered OK. */
@@ -86,6 +97,17 @@ int32_t gw_date_of(const char *text);
 /* gongji's own codes, which the national list does not have (family.c): bindings,
  * deduction orders and records, called by a platform for its signed-in persons. */
 bool gw_family_code(const char *infno);
+
+/* Detail reconciliation with files (reconcile.c): 9101 upload, 3202, 9102 download.
+ * An uploaded file is at most GW_UPLOAD_MAX bytes and unpacks to at most
+ * GW_DETAIL_TEXT_MAX; one reconciliation compares at most GW_DETAIL_ROWS_MAX
+ * settlements on each side. */
+#define GW_UPLOAD_MAX (3 * 1024 * 1024)
+#define GW_DETAIL_TEXT_MAX (32 * 1024 * 1024)
+#define GW_DETAIL_ROWS_MAX 200000
+bool gw_file_code(const char *infno);
+cJSON *gw_file_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_file_answer *file,
+                           gw_failure *why);
 cJSON *gw_family_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_failure *why);
 
 #endif

@@ -79,6 +79,7 @@ void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans)
     char uri_infno[5];
     infno_of_uri(req->uri, uri_infno);
     cJSON *output = NULL;
+    gw_file_answer file = {0};
     if (uri_infno[0] != '\0' && strcmp(uri_infno, r.infno) != 0) {
         gw_fail(&why, "INVALID_ARGUMENT", "FIELD_INVALID", "the URL names transaction %s, the body %s", uri_infno,
                 r.infno);
@@ -93,7 +94,7 @@ void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans)
                 "fixmedins_code %s is not the institution the signature proves (%s)", r.fixmedins_code,
                 in->cfg->code);
     } else {
-        output = gw_transaction(g, in, &r, &why);
+        output = gw_transaction(g, in, &r, &file, &why);
     }
     int64_t took = gj_now_unix_ms() - received;
     if (output != NULL)
@@ -103,6 +104,14 @@ void gw_handle(gateway *g, const gw_http_request *req, gw_http_answer *ans)
                in->cfg->code, why.reason, why.status, (long long)took);
     atomic_fetch_add(&g->served, 1);
     gw_metrics_record(&g->metrics, r.infno, output != NULL ? "OK" : why.status, took * 1000);
-    answer(ans, 200, &r, output, output != NULL ? NULL : &why, received, g->cfg.region);
+    if (output != NULL && file.data != NULL) { /* 9102: the file is the answer */
+        cJSON_Delete(output);
+        ans->status = 200;
+        ans->body = (char *)file.data;
+        ans->body_len = file.len;
+        ans->is_file = true;
+    } else {
+        answer(ans, 200, &r, output, output != NULL ? NULL : &why, received, g->cfg.region);
+    }
     gw_request_free(&r);
 }

@@ -6,8 +6,9 @@
  *
  * A pool of threads (workers) serves the connections; each request is answered on the
  * thread that read it, the node call included, so at most `workers` requests are in
- * the gateway at once. Connections are bounded (`connections`), idle ones time out, and bodies
- * over GW_BODY_HARD_MAX are refused before they are read. */
+ * the gateway at once. Connections are bounded (`connections`), idle ones time out, bodies
+ * over GW_BODY_HARD_MAX are dropped unread, and the bytes of bodies over GW_BODY_MAX (9101
+ * uploads) held at once are bounded by GW_LARGE_BODIES_MAX. */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -35,6 +36,7 @@ struct gw_http {
     gj_trust *trust;   /* ... and checked against it and its CRL */
     _Atomic int64_t crl_checked_ms;
     _Atomic unsigned in_flight;
+    _Atomic size_t large_bytes; /* held by bodies over GW_BODY_MAX */
 };
 
 /* The institution or platform a client certificate names, when it chains to the
@@ -73,9 +75,41 @@ static bool client_certificate(gw_http *h, struct MHD_Connection *conn, char *id
 /* A request's body as it arrives. */
 typedef struct upload {
     char *body;
-    size_t len;
+    size_t len, cap;
+    size_t large;    /* bytes counted in large_bytes */
     bool too_large;
 } upload;
+
+/* Room for more bytes of a body: grown by doubling; past GW_BODY_MAX the growth is
+ * taken from the gateway-wide budget for large bodies. */
+static bool upload_grow(gw_http *h, upload *u, size_t more)
+{
+    size_t need = u->len + more + 1;
+    if (need > GW_BODY_HARD_MAX + 1)
+        return false;
+    if (need <= u->cap)
+        return true;
+    size_t cap = u->cap ? u->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    if (cap > GW_BODY_HARD_MAX + 1)
+        cap = GW_BODY_HARD_MAX + 1;
+    size_t large = cap > GW_BODY_MAX ? cap : 0;
+    if (large > u->large) {
+        size_t add = large - u->large;
+        if (atomic_fetch_add(&h->large_bytes, add) + add > GW_LARGE_BODIES_MAX) {
+            atomic_fetch_sub(&h->large_bytes, add);
+            return false;
+        }
+        u->large = large;
+    }
+    char *grown = realloc(u->body, cap);
+    if (grown == NULL)
+        return false;
+    u->body = grown;
+    u->cap = cap;
+    return true;
+}
 
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *type, char *text,
                                  bool owned)
@@ -134,11 +168,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*data_size > 0) { /* a piece of the body */
-        if (!u->too_large && u->len + *data_size <= GW_BODY_HARD_MAX) {
-            char *grown = realloc(u->body, u->len + *data_size + 1);
-            if (grown == NULL)
-                return MHD_NO;
-            u->body = grown;
+        if (!u->too_large && upload_grow(h, u, *data_size)) {
             memcpy(u->body + u->len, data, *data_size);
             u->len += *data_size;
         } else {
@@ -170,14 +200,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (a.body == NULL)
         return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json; charset=utf-8",
                          "{\"infcode\":-1,\"err_msg\":\"out of memory\"}", false);
+    if (a.is_file) {
+        struct MHD_Response *res = MHD_create_response_from_buffer(a.body_len, a.body, MHD_RESPMEM_MUST_FREE);
+        if (res == NULL) {
+            free(a.body);
+            return MHD_NO;
+        }
+        MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+        enum MHD_Result r = MHD_queue_response(conn, (unsigned)a.status, res);
+        MHD_destroy_response(res);
+        return r;
+    }
     return send_text(conn, (unsigned)a.status, "application/json; charset=utf-8", a.body, true);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode why)
 {
-    (void)cls, (void)conn, (void)why;
+    (void)conn, (void)why;
+    gw_http *h = cls;
     upload *u = *state;
     if (u != NULL) {
+        atomic_fetch_sub(&h->large_bytes, u->large);
         free(u->body);
         free(u);
         *state = NULL;

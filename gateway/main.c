@@ -68,7 +68,8 @@ int main(int argc, char **argv)
 
     gw_http *http = NULL;
     int rc = 1;
-    if (gw_nonces_init(&g.nonces, g.cfg.nonces) != 0) {
+    if (gw_nonces_init(&g.nonces, g.cfg.nonces) != 0 ||
+        gw_files_init(&g.files, g.cfg.files, (size_t)g.cfg.files_mb << 20, g.cfg.file_ttl_s) != 0) {
         gj_log(GJ_LOG_ERROR, "start", "out of memory");
     } else if (gw_institutions_open(&g, err, sizeof err) != 0) {
         gj_log(GJ_LOG_ERROR, "start", "%s", err);
@@ -94,6 +95,7 @@ int main(int argc, char **argv)
     }
     gw_institutions_close(&g);
     gw_nonces_fini(&g.nonces);
+    gw_files_fini(&g.files);
     gj_log_close();
     return rc;
 }

@@ -41,14 +41,7 @@ static void add_text(cJSON *o, const char *name, const char *value)
 
 static void now_text(char out[20])
 {
-    char buf[64];
-    time_t secs = time(NULL) + 8 * 3600; /* China Standard Time */
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec);
-    memcpy(out, buf, 19);
-    out[19] = '\0';
+    gw_local_time(time(NULL), out);
 }
 
 /* The patient's balance after a payment (balc), or -1 when it cannot be read. */
@@ -390,8 +383,10 @@ static cJSON *statement(gateway *g, gw_institution *in, const gw_request *r, gw_
     return out;
 }
 
-cJSON *gw_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_failure *why)
+cJSON *gw_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_file_answer *file, gw_failure *why)
 {
+    if (gw_file_code(r->infno))
+        return gw_file_transaction(g, in, r, file, why);
     if (!strcmp(r->infno, "3201"))
         return statement(g, in, r, why);
     if (!strcmp(r->infno, "9001"))

@@ -33,6 +33,7 @@ static const authz_rule rules[] = {
     {"gongji.v1.MutualAid/ListBindings", OP_READ | PERSON, "operators over the region, or the person"},
     {"gongji.v1.Settlement/Settle", OP_WRITE | INSTITUTION, "an institution, or the region's operator"},
     {"gongji.v1.Settlement/InstitutionTotals", OP_READ | INSTITUTION, "operators over the region, or the institution itself"},
+    {"gongji.v1.Settlement/InstitutionSettlements", OP_READ | INSTITUTION, "operators over the region, or the institution itself"},
     {"gongji.v1.Settlement/Balance", OP_READ | INSTITUTION | PERSON, "operators over the region, an institution, or the person"},
     {"gongji.v1.Settlement/Records", OP_READ | PERSON, "operators over the region, or the sponsor"},
     {"gongji.v1.Settlement/Revoke", OP_WRITE | INSTITUTION, "the institution that settled, or the region's operator"},

@@ -28,6 +28,8 @@ const method_entry node_methods[] = {
     {"gongji.v1.Settlement/Balance", &gongji__v1__balance_request__descriptor, balance_check, NULL, NULL, false, NULL},
     {"gongji.v1.Settlement/InstitutionTotals", &gongji__v1__institution_totals_request__descriptor,
      statement_totals_check, NULL, statement_route, false, NULL},
+    {"gongji.v1.Settlement/InstitutionSettlements", &gongji__v1__institution_settlements_request__descriptor,
+     statement_settlements_check, NULL, statement_route, false, NULL},
     {"gongji.v1.Settlement/Records", &gongji__v1__records_request__descriptor, records_check, NULL, NULL, false, NULL},
     {"gongji.v1.Settlement/Revoke", &gongji__v1__revoke_request__descriptor, life_revoke_check,
      life_revoke_apply, life_route_revoke, false, NULL},

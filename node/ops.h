@@ -89,6 +89,7 @@ gj_reason life_premium_apply(call *c, store_txn *txn);
 gj_reason life_settlement_records_check(call *c);
 /* statements.c: an institution's totals for a window (national 3201). */
 gj_reason statement_totals_check(call *c);
+gj_reason statement_settlements_check(call *c);
 const char *statement_route(call *c);
 
 /* ---- audit.c: Operator/Audit ---- */

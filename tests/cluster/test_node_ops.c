@@ -178,6 +178,58 @@ static int statement(client_t *c, const char *institution, int32_t from, int32_t
     return st->code;
 }
 
+/* One page of an institution's settlements (national 3202 through the gateway). */
+static int statement_page(client_t *c, const char *institution, int32_t day, uint32_t size, const char *token,
+                          Gongji__V1__InstitutionSettlementsReply **out, client_status *st)
+{
+    Gongji__V1__InstitutionSettlementsRequest req = GONGJI__V1__INSTITUTION_SETTLEMENTS_REQUEST__INIT;
+    req.fixmedins_code = (char *)institution;
+    req.from_date = req.to_date = day;
+    req.page_size = size;
+    req.page_token = (char *)token;
+    ProtobufCMessage *m = NULL;
+    client_call(c, "gongji.v1.Settlement/InstitutionSettlements", NULL, NULL, &req.base,
+                &gongji__v1__institution_settlements_reply__descriptor, &m, st);
+    *out = (Gongji__V1__InstitutionSettlementsReply *)m;
+    return st->code;
+}
+
+/* Pages of two: the institution's four settlements, the revoked one too (not the
+ * operator's), each once, with its msgid and amounts; a token not given is refused. */
+static void institution_settlements_paged(client_t *inst, int32_t today, const char *revoked_setl)
+{
+    client_status st;
+    Gongji__V1__InstitutionSettlementsReply *p = NULL;
+    char token[GJ_SETL_ID_MAX + 1] = "", seen[4][GJ_SETL_ID_MAX + 1];
+    size_t n = 0;
+    for (int page = 0; page < 3; page++) {
+        assert_int_equal(statement_page(inst, "H43010000001", today, 2, token, &p, &st), OK);
+        for (size_t i = 0; i < p->n_settlements; i++) {
+            const Gongji__V1__InstitutionSettlement *s = p->settlements[i];
+            assert_true(n < 4);
+            snprintf(seen[n++], sizeof seen[0], "%s", s->setl_id);
+            assert_string_equal(s->psn_no, "P");
+            assert_int_equal(strncmp(s->msgid, "stmt-", 5), 0);
+            assert_int_equal(s->acct_pay + s->acct_mulaid_pay + s->psn_cash_pay, s->amount);
+            assert_int_equal(s->revoked, strcmp(s->setl_id, revoked_setl) == 0);
+        }
+        snprintf(token, sizeof token, "%s", p->next_page_token);
+        gongji__v1__institution_settlements_reply__free_unpacked(p, NULL);
+        if (token[0] == '\0')
+            break;
+    }
+    assert_int_equal(n, 4);
+    for (size_t i = 1; i < n; i++)
+        assert_true(strcmp(seen[i - 1], seen[i]) < 0);
+    expect_reason(statement_page(inst, "H43010000001", today, 2, "999999-20260101-1", &p, &st), &st,
+                  INVALID_ARGUMENT, "FIELD_INVALID");
+    expect_reason(statement_page(inst, "H43010000001", today, GJ_STATEMENT_PAGE_MAX + 1, "", &p, &st), &st,
+                  INVALID_ARGUMENT, "FIELD_INVALID");
+    expect_reason(statement_page(inst, "H51010000001", today, 0, "", &p, &st), &st, PERMISSION_DENIED,
+                  "CALLER_NOT_ALLOWED");
+    assert_null(p);
+}
+
 static void test_an_institution_reads_its_own_statement_only(void **state)
 {
     (void)state;
@@ -186,10 +238,21 @@ static void test_an_institution_reads_its_own_statement_only(void **state)
     person(f, "P", 1, "310", 10000);
     client_t *inst = tn_client(&f->node, "H43010000001", GONGJI__V1__ROLE__INSTITUTION);
     Gongji__V1__SettleReply *r = NULL;
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(op_settle_x(inst, "P", "", 1000 + i, NULL, &r, &st), OK);
+    char call_id[32], revoked[GJ_SETL_ID_MAX + 1] = "";
+    for (int i = 0; i < 4; i++) {
+        snprintf(call_id, sizeof call_id, "stmt-%d", i);
+        assert_int_equal(op_settle_x(inst, "P", "", 1000 + i, call_id, &r, &st), OK);
+        if (i == 3)
+            snprintf(revoked, sizeof revoked, "%s", r->setl_id);
         gongji__v1__settle_reply__free_unpacked(r, NULL);
     }
+    Gongji__V1__RevokeRequest rv = GONGJI__V1__REVOKE_REQUEST__INIT;
+    rv.setl_id = revoked;
+    ProtobufCMessage *rr = NULL;
+    client_call(inst, "gongji.v1.Settlement/Revoke", "stmt-revoke", NULL, &rv.base, &gongji__v1__revoke_reply__descriptor,
+                &rr, &st);
+    assert_int_equal(st.code, OK);
+    protobuf_c_message_free_unpacked(rr, NULL);
     assert_int_equal(op_settle(f->op, "P", 500, NULL, &r, &st), OK); /* the operator's, not the institution's */
     gongji__v1__settle_reply__free_unpacked(r, NULL);
     int32_t today = gj_cst_date_of(gj_now_unix_ms());
@@ -198,8 +261,9 @@ static void test_an_institution_reads_its_own_statement_only(void **state)
     assert_int_equal(t->settled_count, 3);
     assert_int_equal(t->amount, 3003);
     assert_int_equal(t->acct_pay, 3003);
-    assert_int_equal(t->revoked_count, 0);
+    assert_int_equal(t->revoked_count, 1);
     gongji__v1__institution_totals_reply__free_unpacked(t, NULL);
+    institution_settlements_paged(inst, today, revoked);
     assert_int_equal(statement(inst, "H43010000001", gj_date_next(today), gj_date_next(today), &t, &st), OK);
     assert_int_equal(t->settled_count, 0); /* tomorrow: nothing yet */
     gongji__v1__institution_totals_reply__free_unpacked(t, NULL);

@@ -4,8 +4,10 @@ The HIS half uses nothing but Python's standard library and HTTP, as an integrat
 would. Balances are read on both nodes with the gongji CLI before and after each
 transaction (that is the test's view, not the HIS's). Environment from test_gateway.sh.
 """
+import base64
 import hashlib
 import http.client
+import io
 import json
 import os
 import ssl
@@ -14,6 +16,7 @@ import sys
 import time
 import urllib.parse
 import uuid
+import zipfile
 
 GW = os.environ["GW_URL"]
 CD, NQ = os.environ["CD_URL"], os.environ["NQ_URL"]
@@ -65,6 +68,8 @@ class HIS:
         res = conn.getresponse()
         raw = res.read()
         conn.close()
+        if res.getheader("Content-Type", "").startswith("application/octet-stream"):
+            return res.status, {"file": raw}
         try:
             return res.status, json.loads(raw.decode("utf-8"))
         except ValueError:
@@ -178,6 +183,103 @@ def statements(his):
     check("3201 with a bad date", a.get("gongji_reason") == "FIELD_INVALID", a)
     st, a = his.call("2208", {"setl_id": setl, "psn_no": "GW-P1"})
     check("the statement's settlement revoked", ok(a) and balance(CD, "510100", "GW-P1") == "30.00", a)
+
+
+def zipped(name, text):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, text)
+    return buf.getvalue()
+
+
+def detail_statement(his):
+    """3202 as the platform does it: 9101 uploads the detail file, 3202 compares it with
+    gongji's settlements of the window, 9102 downloads the result."""
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
+    pay = {"psn_no": "GW-P1", "med_type": "11", "medfee_sumamt": "9.00", "acct_used_flag": "1"}
+    m_a, m_b, m_c = his.msgid(), his.msgid(), his.msgid()
+    a = his.call("2207", dict(pay, psn_part_amt="6.00"), msgid=m_a)[1]
+    b = his.call("2207", dict(pay, psn_part_amt="4.00"), msgid=m_b)[1]
+    c = his.call("2207", dict(pay, psn_part_amt="1.00"), msgid=m_c)[1]
+    ids = [x.get("output", {}).get("setlinfo", {}).get("setl_id", "") for x in (a, b, c)]
+    check("2207s for the detail statement", ok(a) and ok(b) and ok(c), (a, b, c))
+    check("4.00 revoked", ok(his.call("2208", {"setl_id": ids[1], "psn_no": "GW-P1"})[1]))
+    money_before = (balance(CD, "510100", "GW-P1"), balance(NQ, "540600", "GW-S1"), balance(CD, "510100", "GW-L1"))
+    fake = "510100-20261203-9999999"
+    lines = [f"{ids[0]}\tMD-A\tGW-P1\t9.00\t3.00\t6.00\t0",      # agrees
+             f"{ids[1]}\tMD-B\tGW-P1\t9.00\t5.00\t4.00\t0",      # paid, then
+             f"{ids[1]}\tMD-B\tGW-P1\t-\t-\t4.00\t1",            # ... refunded (bad amounts: refused below)
+             f"{ids[2]}\tMD-C\tGW-P1\t9.00\t8.00\t1.50\t0",      # acct_pay differs
+             f"{fake}\tMD-X\tGW-P1\t9.00\t0.00\t2.00\t0"]        # unknown to gongji
+
+    def upload(text, as_array=False, name="detail.txt.zip"):
+        raw = zipped("detail.txt", text) if name.endswith(".zip") else text.encode()
+        data = list(raw) if as_array else base64.b64encode(raw).decode()
+        st, ans = his.call("9101", {"in": data, "filename": name, "fixmedins_code": his.code}, block="fsUploadIn")
+        check("9101 " + name, st == 200 and ok(ans) and len(ans["output"]["file_qury_no"]) == 30
+              and ans["output"]["dld_endtime"] > today, ans)
+        return ans.get("output", {}).get("file_qury_no", "")
+
+    def detail(fid, count=None):
+        data = {"setl_optins": "510100", "file_qury_no": fid, "stmt_begndate": today, "stmt_enddate": today,
+                "medfee_sumamt": "0.00", "fund_pay_sumamt": "0.00", "cash_payamt": "0.00"}
+        if count is not None:
+            data["fixmedins_setl_cnt"] = count
+        return his.call("3202", data)[1]
+
+    a = detail(upload("\n".join(lines)))
+    check("a bad amount names its line", not ok(a) and a["gongji_reason"] == "DETAIL_INVALID"
+          and "line 3" in a["err_msg"] and "明细" in a["err_msg"], a)
+    lines[2] = f"{ids[1]}\tMD-B\tGW-P1\t9.00\t5.00\t4.00\t1"
+    fid = upload("\r\n".join(lines) + "\r\n", as_array=True)
+    a = detail(fid, count=4)
+    check("fixmedins_setl_cnt must count the file's lines", not ok(a) and a["gongji_reason"] == "DETAIL_INVALID", a)
+    a = detail(fid, count=5)
+    counts = a.get("output", {}).get("gongji_counts", {})
+    check("3202 answered", ok(a) and counts.get("balanced") == 2 and counts.get("differ") == 1
+          and counts.get("institution_more") == 1 and counts.get("gongji_more", 0) >= 3, a)
+    info = a.get("output", {}).get("fileinfo", {})
+    st, f = his.call("9102", {"file_qury_no": info.get("file_qury_no", ""), "filename": info.get("filename", ""),
+                              "fixmedins_code": his.code}, block="fsDownloadIn")
+    check("9102 answers the zip", st == 200 and "file" in f, f)
+    rows = []
+    if "file" in f:
+        with zipfile.ZipFile(io.BytesIO(f["file"])) as z:
+            rows = [r.split("\t") for r in z.read("result.txt").decode().splitlines()]
+    by_id = {r[2]: r for r in rows}
+    check("result.txt has ten columns", rows and all(len(r) == 10 for r in rows), rows)
+    check("agreeing settlement: 0, gongji's msgid and acct_pay", by_id.get(ids[0], [""] * 10)[3:5] == [m_a, "0"]
+          and by_id[ids[0]][9] == "6.00", by_id.get(ids[0]))
+    check("revoked and refunded: 0", by_id.get(ids[1], [""] * 10)[4:6] == ["0", "1"], by_id.get(ids[1]))
+    check("acct_pay differs: 3, gongji's 1.00", by_id.get(ids[2], [""] * 10)[4] == "3"
+          and by_id[ids[2]][9] == "1.00", by_id.get(ids[2]))
+    check("unknown to gongji: 2", by_id.get(fake, [""] * 10)[4] == "2", by_id.get(fake))
+    others = [r for r in rows if r[2] not in ids and r[2] != fake]
+    check("the rest are gongji's only (1), all this institution's today", others and all(
+        r[4] == "1" and r[2].startswith("510100-") and r[3].startswith(his.code) for r in others), others)
+
+    # Refusals: nothing moves, nothing leaks across institutions.
+    a = detail("0" * 30)
+    check("unknown file_qury_no", not ok(a) and a["gongji_reason"] == "FILE_NOT_FOUND", a)
+    cs = HIS("H43010000001", "cs-hospital-1", "0a1b2c3d4e5f6a7b", first_seq=5000)
+    st, g = cs.call("9102", {"file_qury_no": info.get("file_qury_no", ""), "fixmedins_code": cs.code},
+                    block="fsDownloadIn", insuplc="430100")
+    check("another institution cannot download it", g.get("gongji_reason") == "FILE_NOT_FOUND", g)
+    st, g = his.call("9101", {"in": "not base64!", "filename": "x.zip"}, block="fsUploadIn")
+    check("bad Base64", g.get("gongji_reason") == "FIELD_INVALID", g)
+    st, g = his.call("9101", {"in": [1, 2, 300], "filename": "x.zip"}, block="fsUploadIn")
+    check("a byte over 255", g.get("gongji_reason") == "FIELD_INVALID", g)
+    a = detail(upload("PK\x03\x04 damaged", name="damaged.txt"))
+    check("a damaged zip", not ok(a) and a["gongji_reason"] == "FILE_INVALID", a)
+    a = detail(upload("only\tfour\tfields\there\n", name="short.txt"))
+    check("a short line", not ok(a) and "line 1" in a["err_msg"], a)
+    big = his.envelope("9101", {"in": "A" * (9 * 1024 * 1024), "filename": "big.zip"}, block="fsUploadIn")
+    st, g = his.post(json.dumps(big).encode(), his.headers())
+    check("an upload over the body limit", st == 413 and g.get("gongji_reason") == "MESSAGE_TOO_LARGE", (st, g))
+    money_after = (balance(CD, "510100", "GW-P1"), balance(NQ, "540600", "GW-S1"), balance(CD, "510100", "GW-L1"))
+    check("reconciling moved nothing", money_after == money_before, (money_before, money_after))
+    for setl in (ids[0], ids[2]):
+        check("detail statement settlements revoked", ok(his.call("2208", {"setl_id": setl, "psn_no": "GW-P1"})[1]))
 
 
 def main():
@@ -358,6 +460,7 @@ def main():
 
     family_codes(his)
     statements(his)
+    detail_statement(his)
     print(f"gateway: {failures} failures")
     return 1 if failures else 0
 
