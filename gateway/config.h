@@ -42,7 +42,7 @@ typedef struct gw_config {
     char region[GJ_ADMDVS_LEN + 1];
     char log_file[512];
     int log_level;
-    unsigned workers;          /* threads calling the node */
+    unsigned workers;          /* requests answered at once (each calls the node for its own) */
     unsigned connections;      /* open HTTP connections at most; past it new ones are refused */
     unsigned call_timeout_ms;  /* one call to the node */
     unsigned clock_skew_s;     /* x-tif-timestamp accepted this far from our clock */

@@ -4,9 +4,15 @@
  * 90 ms a request, measured: docs/performance.md); libmicrohttpd corks and sends both at
  * once.
  *
- * A pool of threads (workers) serves the connections; each request is answered on the
- * thread that read it, the node call included, so at most `workers` requests are in
- * the gateway at once. Connections are bounded (`connections`), idle ones time out, bodies
+ * Each connection has its own thread, which reads a request, answers it (signature,
+ * envelope, the node call) and writes the answer: no hand-off between threads, and a
+ * slow node call holds only its own connection. (A pool of threads each serving
+ * several connections was measured first: a connection waited behind another's node
+ * call, p99 30-40 ms; handing requests from the pool to workers, suspending the
+ * connection meanwhile, cost two more thread switches a request: docs/performance.md.)
+ * At most `workers` requests are answered at once (a semaphore: the others wait for a
+ * place), so the node sees at most that many calls from the gateway. Connections are
+ * bounded (`connections`), idle ones time out, bodies
  * over GW_BODY_HARD_MAX are dropped unread, and the bytes of bodies over GW_BODY_MAX (9101
  * uploads) held at once are bounded by GW_LARGE_BODIES_MAX. */
 #include "http.h"
@@ -15,6 +21,7 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +44,14 @@ struct gw_http {
     _Atomic int64_t crl_checked_ms;
     _Atomic unsigned in_flight;
     _Atomic size_t large_bytes; /* held by bodies over GW_BODY_MAX */
+    sem_t answering;            /* `workers` places for requests being answered */
+    bool answering_made;
 };
+
+/* A connection thread's stack: the envelope's parse (cJSON nests at most 1000 deep)
+ * and a node call need far less; a thousand connections reserve 512 MiB of addresses,
+ * little of it touched. */
+#define GW_CONNECTION_STACK (512 * 1024)
 
 /* The institution or platform a client certificate names, when it chains to the
  * federation CA and is not revoked; false without one (x-tif-* headers then). */
@@ -194,9 +208,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (client_certificate(h, conn, cert_id, sizeof cert_id, &r.cert_platform))
         r.cert_id = cert_id;
     gw_http_answer a = {0};
+    while (sem_wait(&h->answering) != 0)
+        ; /* EINTR: signals are blocked in every thread but the main one's sigwait */
     atomic_fetch_add(&h->in_flight, 1);
     gw_handle(h->g, &r, &a);
     atomic_fetch_sub(&h->in_flight, 1);
+    sem_post(&h->answering);
     if (a.body == NULL)
         return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json; charset=utf-8",
                          "{\"infcode\":-1,\"err_msg\":\"out of memory\"}", false);
@@ -283,14 +300,19 @@ int gw_http_start(gw_http **out, gateway *g, char *err, size_t err_size)
     if (h == NULL)
         return -1;
     h->g = g;
+    if (sem_init(&h->answering, 0, g->cfg.workers) != 0) {
+        free(h);
+        return -1;
+    }
+    h->answering_made = true;
     bool tls;
     struct sockaddr_in addr;
     if (!parse_listen(g->cfg.listen, &tls, &addr)) {
         snprintf(err, err_size, "listen %s: want http://IPv4:PORT or https://IPv4:PORT", g->cfg.listen);
-        free(h);
+        gw_http_stop(h);
         return -1;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (tls) {
         /* The certificate file may hold the key too (deploy/pki.sh's .pem): GnuTLS takes
          * the certificates from it, and the key from tls_key or the same text. */
@@ -316,7 +338,7 @@ int gw_http_start(gw_http **out, gateway *g, char *err, size_t err_size)
     }
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, g->cfg.workers, MHD_OPTION_CONNECTION_LIMIT, g->cfg.connections,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)GW_CONNECTION_STACK, MHD_OPTION_CONNECTION_LIMIT, g->cfg.connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)GW_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         h, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, h->key_pem,
         h->ca_pem != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, h->ca_pem, MHD_OPTION_END);
@@ -340,5 +362,7 @@ void gw_http_stop(gw_http *h)
     free(h->key_pem);
     free(h->ca_pem);
     gj_trust_free(h->trust);
+    if (h->answering_made)
+        sem_destroy(&h->answering);
     free(h);
 }
