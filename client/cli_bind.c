@@ -110,6 +110,11 @@ int run_bind(cli_ctx *x)
     req.sponsor_admdvs = x->val[O_SPONSOR_REGION] != NULL ? x->val[O_SPONSOR_REGION] : "";
     req.beneficiary_admdvs =
         x->val[O_BENEFICIARY_REGION] != NULL ? x->val[O_BENEFICIARY_REGION] : "";
+    if (x->val[O_UNTIL] != NULL) {
+        int rc = cli_need_date(x, O_UNTIL, &req.last_date);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+    }
     ProtobufCMessage *m;
     int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__bind_reply__descriptor, &m);
     if (rc != CLI_EXIT_OK)

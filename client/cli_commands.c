@@ -47,6 +47,9 @@ const cli_optdef cli_optdefs[O_COUNT] = {
     [O_YEAR] = {"year", "YYYY", false},
     [O_WINDOW] = {"window", "DATE", false},
     [O_PEER] = {"peer", "R", false},
+    [O_UNTIL] = {"until", "DATE", false},
+    [O_TIME] = {"time", "HH:MM:SS", false},
+    [O_REAL] = {"real", NULL, false},
 };
 
 const cli_cmd_opt cli_global_opts[] = {
@@ -93,6 +96,7 @@ static const cli_cmd_opt bind_opts[] = {
     {O_RELATION, true, "the beneficiary is the sponsor's REL"},
     {O_SPONSOR_REGION, false, "sponsor's region (default: the node's region)"},
     {O_BENEFICIARY_REGION, false, "beneficiary's region (default: the node's region)"},
+    {O_UNTIL, false, "the last day it pays (it stops at 24:00 of it); default: until unbound"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt unbind_opts[] = {
@@ -169,7 +173,9 @@ static const cli_cmd_opt audit_opts[] = {
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt set_date_opts[] = {
-    {O_DATE, true, "the node's new business date, YYYY-MM-DD or YYYYMMDD"},
+    {O_DATE, false, "the node's new business date, YYYY-MM-DD or YYYYMMDD"},
+    {O_TIME, false, "and time of day, China Standard Time (default 00:00:00)"},
+    {O_REAL, false, "back to the system clock"},
     {O_NONE, false, NULL},
 };
 
@@ -322,9 +328,10 @@ const cli_cmd cli_cmds[] = {
      audit_opts,
      "gongji audit --cluster tcp://127.0.0.1:7101,tcp://127.0.0.1:7102 --strict",
      run_audit},
-    {"set-date", "set a node's business date (testing only)", "gongji.v1.Operator/SetClock",
-     "Set the node's business date. Testing only: nodes refuse it unless configured\n"
-     "with allow_clock_override.",
-     set_date_opts, "gongji set-date --date 2026-11-22", run_set_date},
+    {"set-date", "set a node's business clock (testing only)", "gongji.v1.Operator/SetClock",
+     "Set the node's business clock to a date and time of day (China Standard Time);\n"
+     "it runs on from there. --real puts it back on the system clock. Testing only:\n"
+     "nodes refuse it unless configured with allow_clock_override.",
+     set_date_opts, "gongji set-date --date 2026-11-22 --time 23:59:30\n  gongji set-date --real", run_set_date},
 };
 const size_t cli_ncmds = sizeof cli_cmds / sizeof cli_cmds[0];

@@ -236,9 +236,13 @@ int run_health(cli_ctx *x)
 int run_set_date(cli_ctx *x)
 {
     Gongji__V1__SetClockRequest req = GONGJI__V1__SET_CLOCK_REQUEST__INIT;
-    int rc = cli_need_date(x, O_DATE, &req.business_date);
+    bool real = x->seen[O_REAL];
+    if (real == (x->val[O_DATE] != NULL) || (real && x->val[O_TIME] != NULL))
+        return cli_usage(x, "give --date (and --time), or --real");
+    int rc = real ? CLI_EXIT_OK : cli_need_date(x, O_DATE, &req.business_date);
     if (rc != CLI_EXIT_OK)
         return rc;
+    req.time_of_day = x->val[O_TIME] != NULL ? x->val[O_TIME] : "";
     ProtobufCMessage *m;
     rc = cli_call(x, x->call_id, &req.base, &gongji__v1__health_reply__descriptor, &m);
     return rc != CLI_EXIT_OK ? rc : cli_health_out(x, m);

@@ -67,6 +67,8 @@
 #define GJ_MEMO_MAX 128
 /* The longest revoke window a policy may set (R14): ten years of days. */
 #define GJ_REVOKE_DAYS_MAX 3660
+/* The longest a policy may keep a binding from being ended (R9): ten years. */
+#define GJ_UNBIND_MIN_MONTHS_MAX 120
 /* An institution's statement (InstitutionTotals, national 3201) covers at most this
  * many days: a quarter. */
 #define GJ_STATEMENT_DAYS_MAX 92

@@ -72,6 +72,32 @@ bool gj_date_valid(int32_t d)
     return day <= days_in_month(y, m);
 }
 
+int64_t gj_cst_unix_ms_of(int32_t d, int32_t seconds_of_day)
+{
+    /* Days since 1970-01-01 of a civil date (the inverse of civil_from_days). */
+    int64_t y = d / 10000, m = (d / 100) % 100, day = d % 100;
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    return (days * 86400 + seconds_of_day) * 1000 - 8LL * 3600 * 1000;
+}
+
+int32_t gj_date_add_months(int32_t d, int months)
+{
+    if (!gj_date_valid(d))
+        return d;
+    int y = d / 10000, m = (d / 100) % 100, day = d % 100;
+    int total = y * 12 + (m - 1) + months;
+    y = total / 12;
+    m = total % 12 + 1;
+    if (day > days_in_month(y, m))
+        day = days_in_month(y, m);
+    return y * 10000 + m * 100 + day;
+}
+
 int32_t gj_date_next(int32_t d)
 {
     if (!gj_date_valid(d))

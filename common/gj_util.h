@@ -19,6 +19,12 @@ int32_t gj_cst_date_of(int64_t unix_ms);
 bool gj_date_valid(int32_t d);
 /* The calendar day after d (yyyymmdd). d must be valid. */
 int32_t gj_date_next(int32_t d);
+/* The Unix ms instant of date d (valid yyyymmdd) at seconds_of_day (0..86399), China
+ * Standard Time. */
+int64_t gj_cst_unix_ms_of(int32_t d, int32_t seconds_of_day);
+/* d plus months, the day kept or, past the new month's end, its last day
+ * (20260131 + 1 = 20260228). d must be valid. */
+int32_t gj_date_add_months(int32_t d, int months);
 /* Parse "2026-11-22" or "20261122"; returns false when not a valid date. */
 bool gj_date_parse(const char *text, int32_t *out);
 

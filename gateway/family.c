@@ -4,7 +4,8 @@
  * the node checks that the person acts on their own bindings and records (R3).
  *
  *   9501 bind      data: psn_no (the sponsor, acting), beneficiary_psn_no, relation
- *                  (spouse, parent, child, ...), sponsor_admdvs, beneficiary_admdvs
+ *                  (spouse, parent, child, ...), sponsor_admdvs, beneficiary_admdvs,
+ *                  enddate (yyyy-MM-dd, optional: the last day it pays)
  *   9502 unbind    data: psn_no (sponsor or beneficiary, acting), sponsor_psn_no,
  *                  beneficiary_psn_no, sponsor_admdvs
  *   9503 order     data: psn_no (the beneficiary, acting), sponsors: [psn_no, ...]
@@ -62,12 +63,18 @@ static bool date_field(const cJSON *d, const char *name, int32_t *out, gw_failur
 static cJSON *bind(gateway *g, gw_institution *in, const gw_request *r, const cJSON *d, const char *who,
                    gw_failure *why)
 {
-    char beneficiary[GJ_PSN_NO_MAX + 1], relation[32], s_region[8], b_region[8];
+    char beneficiary[GJ_PSN_NO_MAX + 1], relation[32], s_region[8], b_region[8], end[12];
     if (!gw_field_text(d, "beneficiary_psn_no", true, GJ_PSN_NO_MAX, beneficiary, why) ||
         !gw_field_text(d, "relation", true, 30, relation, why) ||
         !gw_field_text(d, "sponsor_admdvs", false, 6, s_region, why) ||
-        !gw_field_text(d, "beneficiary_admdvs", false, 6, b_region, why))
+        !gw_field_text(d, "beneficiary_admdvs", false, 6, b_region, why) ||
+        !gw_field_text(d, "enddate", false, 10, end, why))
         return NULL;
+    int32_t last_date = end[0] ? gw_date_of(end) : 0;
+    if (end[0] && last_date == 0) {
+        gw_fail(why, "INVALID_ARGUMENT", "FIELD_INVALID", "enddate is yyyy-MM-dd");
+        return NULL;
+    }
     int rel = gj_relation_parse(relation);
     if (rel == 0) {
         gw_fail(why, "INVALID_ARGUMENT", "RELATION_INVALID", "relation %s is not one gongji knows", relation);
@@ -79,6 +86,7 @@ static cJSON *bind(gateway *g, gw_institution *in, const gw_request *r, const cJ
     req.relation = (Gongji__V1__Relation)rel;
     req.sponsor_admdvs = s_region;
     req.beneficiary_admdvs = b_region;
+    req.last_date = last_date;
     Gongji__V1__BindReply *a = (Gongji__V1__BindReply *)gw_node_call(
         g, in, who, "gongji.v1.MutualAid/Bind", r->msgid, s_region, &req.base, &gongji__v1__bind_reply__descriptor,
         why);

@@ -10,10 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+int64_t node_now_ms(node *n)
+{
+    return gj_now_unix_ms() + atomic_load(&n->clock_offset_ms);
+}
+
 int32_t node_today(node *n)
 {
-    int32_t override = atomic_load(&n->date_override);
-    return override ? override : gj_cst_date_of(gj_now_unix_ms());
+    return gj_cst_date_of(node_now_ms(n));
 }
 
 void node_new_setl_id(node *n, int32_t date, char out[GJ_SETL_ID_MAX + 1])

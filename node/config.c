@@ -245,6 +245,10 @@ static int on_policy_key(load_state *st, const char *key, const char *value)
         if (strcmp(value, "310") && strcmp(value, "390"))
             FAIL("refuse_insutype must be 310 or 390");
         memcpy(p->refuse_insutype, value, 4);
+    } else if (!strcmp(key, "unbind_min_months")) {
+        if (!parse_uint(value, GJ_UNBIND_MIN_MONTHS_MAX, &n))
+            FAIL("unbind_min_months must be 0..%d", GJ_UNBIND_MIN_MONTHS_MAX);
+        p->unbind_min_months = (uint32_t)n;
     } else if (!strcmp(key, "revoke_days")) {
         if (!parse_uint(value, GJ_REVOKE_DAYS_MAX, &n))
             FAIL("revoke_days must be 0..%d", GJ_REVOKE_DAYS_MAX);

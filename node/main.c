@@ -77,7 +77,8 @@ static void print_policy(const node_config *cfg)
     for (int u = 1; u <= GJ_USE_MAX; u++)
         if (p->uses_allowed & GJ_BIT(u))
             printf(" %s", rules_use_name(u));
-    printf("\npeers: %zu\n", cfg->peer_count);
+    printf("\nrevoke_days=%u unbind_min_months=%u\n", p->revoke_days, p->unbind_min_months);
+    printf("peers: %zu\n", cfg->peer_count);
 }
 
 /* The stop's bound: whatever peers or clients do, the process ends GJ_STOP_BOUND_MS

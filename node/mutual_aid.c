@@ -39,6 +39,9 @@ gj_reason bind_check(call *c)
         return r;
     if ((r = rules_check_relation(&c->n->cfg.policy, req->relation)) != GJ_R_NONE)
         return r;
+    if ((r = rules_check_last_date(req->last_date, c->today)) != GJ_R_NONE)
+        return call_fail(c, r, "last_date %d: the binding pays through that day, today (%d) or later",
+                         req->last_date, c->today);
     const char *b_region = req->beneficiary_admdvs;
     if (b_region[0] != '\0' && strcmp(b_region, c->n->cfg.region) != 0) {
         if (strlen(b_region) != GJ_ADMDVS_LEN || !gj_all_digits(b_region, GJ_ADMDVS_LEN))
@@ -66,10 +69,10 @@ gj_reason bind_apply(call *c, store_txn *txn)
 
     store_binding existing;
     gj_err err = store_binding_get(txn, sponsor.psn_no, beneficiary.psn_no, &existing);
-    if (err == GJ_OK && rules_binding_in_force(&existing, c->today))
-        return GJ_R_BINDING_EXISTS;
     if (err != GJ_OK && err != GJ_ERR_NOTFOUND)
         return ops_store_reason(c, err);
+    if ((r = ops_check_rebind(c, err == GJ_OK ? &existing : NULL)) != GJ_R_NONE)
+        return r;
 
     size_t s_as_s, s_as_b, b_as_s, b_as_b;
     if ((r = ops_count_in_force(c, txn, sponsor.psn_no, true, beneficiary.psn_no, &s_as_s)) ||
@@ -82,7 +85,7 @@ gj_reason bind_apply(call *c, store_txn *txn)
 
     store_binding b = {.relation = (uint8_t)req->relation,
                        .begin_date = c->today,
-                       .end_date = 0,
+                       .end_date = req->last_date ? gj_date_next(req->last_date) : 0,
                        .created_unix_ms = gj_now_unix_ms()};
     memcpy(b.sponsor, sponsor.psn_no, sizeof b.sponsor);
     memcpy(b.beneficiary, beneficiary.psn_no, sizeof b.beneficiary);
@@ -99,9 +102,9 @@ gj_reason bind_apply(call *c, store_txn *txn)
         return ops_out_of_memory(c);
     c->answer = &ans->base;
     char ms[GJ_PSN_NO_MAX + 1], mb[GJ_PSN_NO_MAX + 1];
-    gj_log(GJ_LOG_INFO, "bind", "sponsor=%s beneficiary=%s relation=%s begin=%d",
+    gj_log(GJ_LOG_INFO, "bind", "sponsor=%s beneficiary=%s relation=%s begin=%d end=%d",
            gj_mask(b.sponsor, ms, sizeof ms), gj_mask(b.beneficiary, mb, sizeof mb),
-           rules_relation_name(b.relation), b.begin_date);
+           rules_relation_name(b.relation), b.begin_date, b.end_date);
     return GJ_R_NONE;
 }
 
@@ -144,9 +147,12 @@ gj_reason unbind_apply(call *c, store_txn *txn)
         return GJ_R_BINDING_NOT_FOUND;
     if (err != GJ_OK)
         return ops_store_reason(c, err);
-    if (b.end_date != 0)
-        return call_fail(c, GJ_R_BINDING_ALREADY_ENDING, "the binding already ends on %d",
-                         b.end_date);
+    gj_reason r = rules_check_unbind(&c->n->cfg.policy, &b, c->today);
+    if (r == GJ_R_BINDING_ALREADY_ENDING)
+        return call_fail(c, r, "the binding already stops paying on %d", b.end_date);
+    if (r == GJ_R_UNBIND_TOO_SOON)
+        return call_fail(c, r, "bound on %d; the region allows ending it from %d", b.begin_date,
+                         gj_date_add_months(b.begin_date, (int)c->n->cfg.policy.unbind_min_months));
     /* R9: effective 00:00 tomorrow; it still pays for the rest of today. */
     b.end_date = gj_date_next(c->today);
     if (b.begin_date > b.end_date)

@@ -47,7 +47,10 @@ typedef struct node {
     peer_set peers;
     workers *workers;
     int64_t started_mono_ms;
-    _Atomic int32_t date_override;  /* yyyymmdd; 0 = the system clock's CST date */
+    /* Testing (allow_clock_override): the business clock runs this far from the system
+     * clock, from the date and time an operator set; 0 and false = the system clock. */
+    _Atomic int64_t clock_offset_ms;
+    _Atomic bool clock_overridden;
     _Atomic uint64_t requests_served;
     _Atomic uint32_t in_flight;
     _Atomic bool shutting_down;
@@ -64,6 +67,9 @@ typedef struct node {
 
 /* The business date (yyyymmdd, CST) now. */
 int32_t node_today(node *n);
+/* The business clock's instant (Unix ms): the system clock's, or the one an operator set
+ * running on from there. */
+int64_t node_now_ms(node *n);
 /* A new settlement id for date (never reused, even across restarts). */
 void node_new_setl_id(node *n, int32_t date, char out[GJ_SETL_ID_MAX + 1]);
 

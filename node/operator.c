@@ -8,6 +8,9 @@
 #include "ops.h"
 #include "xr/deciding.h"
 
+#include <stdio.h>
+#include <string.h>
+
 /* The Health answer, also what SetClock answers. */
 static gj_reason health_answer(call *c)
 {
@@ -20,7 +23,7 @@ static gj_reason health_answer(call *c)
     ans->version = GONGJI_VERSION;
     ans->uptime_s = (gj_mono_ms() - n->started_mono_ms) / 1000;
     ans->business_date = node_today(n);
-    ans->clock_overridden = atomic_load(&n->date_override) != 0;
+    ans->clock_overridden = atomic_load(&n->clock_overridden);
     ans->requests_served = atomic_load(&n->requests_served);
     ans->in_flight = atomic_load(&n->in_flight);
     ans->live = n->cfg.policy.live;
@@ -63,8 +66,23 @@ gj_reason set_clock_check(call *c)
         return GJ_R_CLOCK_OVERRIDE_DISABLED;
     if (req->business_date != 0 && !gj_date_valid(req->business_date))
         return call_fail(c, GJ_R_FIELD_INVALID, "business_date is yyyymmdd, or 0 for the real date");
-    atomic_store(&c->n->date_override, req->business_date);
-    gj_log(GJ_LOG_WARN, "clock", "business date set to %d by an operator (testing only)",
-           node_today(c->n));
+    int hh = 0, mm = 0, ss = 0;
+    char extra;
+    if (req->time_of_day[0] != '\0' &&
+        (strlen(req->time_of_day) != 8 || sscanf(req->time_of_day, "%2d:%2d:%2d%c", &hh, &mm, &ss, &extra) != 3 ||
+         hh > 23 || mm > 59 || ss > 59 || hh < 0 || mm < 0 || ss < 0))
+        return call_fail(c, GJ_R_FIELD_INVALID, "time_of_day is HH:MM:SS");
+    if (req->business_date == 0) {
+        atomic_store(&c->n->clock_offset_ms, 0);
+        atomic_store(&c->n->clock_overridden, false);
+        gj_log(GJ_LOG_WARN, "clock", "business clock back to the system clock by %s", c->env->caller_id);
+    } else {
+        /* From this instant the business clock runs on at the system clock's pace. */
+        int64_t target = gj_cst_unix_ms_of(req->business_date, hh * 3600 + mm * 60 + ss);
+        atomic_store(&c->n->clock_offset_ms, target - gj_now_unix_ms());
+        atomic_store(&c->n->clock_overridden, true);
+        gj_log(GJ_LOG_WARN, "clock", "business clock set to %d %02d:%02d:%02d by %s (testing only)",
+               req->business_date, hh, mm, ss, c->env->caller_id);
+    }
     return health_answer(c);
 }

@@ -156,6 +156,17 @@ Gongji__V1__SettleReply *ops_answer_settlement(call *c, store_txn *txn, const st
 
 /* How many bindings of psn_no (as sponsor or as beneficiary) are in force, leaving out
  * the one with skip_other on the other side. */
+gj_reason ops_check_rebind(call *c, const store_binding *existing)
+{
+    gj_reason r = rules_check_rebind(existing, c->today);
+    if (r == GJ_R_REBIND_TOO_SOON)
+        return call_fail(c, r, "the pair's binding pays until 24:00 today; bind again from %d",
+                         gj_date_next(c->today));
+    if (r == GJ_R_BINDING_EXISTS && existing->end_date != 0)
+        return call_fail(c, r, "the pair's binding pays until %d", existing->end_date);
+    return r;
+}
+
 gj_reason ops_count_in_force(call *c, store_txn *txn, const char *psn_no, bool as_sponsor,
                              const char *skip_other, size_t *count)
 {

@@ -54,6 +54,9 @@ enum gj_code {
     X(BINDING_NOT_FOUND, NOT_FOUND, "R9: no such binding")                                    \
     X(BINDING_EXISTS, ALREADY_EXISTS, "R9: this binding already exists")                      \
     X(BINDING_ALREADY_ENDING, FAILED_PRECONDITION, "R9: this binding has already been ended") \
+    X(REBIND_TOO_SOON, FAILED_PRECONDITION, "R17: an unbound pair can bind again from the next day") \
+    X(UNBIND_TOO_SOON, FAILED_PRECONDITION, "R17: the region does not allow unbinding this soon after binding") \
+    X(BINDING_DATE_INVALID, INVALID_ARGUMENT, "R17: last_date must be a date from today on") \
     /* R11 order */                                                                            \
     X(ORDER_MISMATCH, INVALID_ARGUMENT, "R11: the order must list each current sponsor exactly once") \
     /* R12 regions */                                                                          \

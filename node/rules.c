@@ -207,6 +207,30 @@ bool rules_binding_in_force(const store_binding *binding, int32_t date)
     return binding->end_date == 0 || date < binding->end_date;
 }
 
+gj_reason rules_check_rebind(const store_binding *existing, int32_t today)
+{
+    if (existing == NULL || !rules_binding_in_force(existing, today))
+        return GJ_R_NONE;
+    return existing->end_date == gj_date_next(today) ? GJ_R_REBIND_TOO_SOON : GJ_R_BINDING_EXISTS;
+}
+
+gj_reason rules_check_last_date(int32_t last_date, int32_t today)
+{
+    if (last_date == 0)
+        return GJ_R_NONE;
+    return gj_date_valid(last_date) && last_date >= today ? GJ_R_NONE : GJ_R_BINDING_DATE_INVALID;
+}
+
+gj_reason rules_check_unbind(const gj_policy *policy, const store_binding *binding, int32_t today)
+{
+    if (binding->end_date != 0 && binding->end_date <= gj_date_next(today))
+        return GJ_R_BINDING_ALREADY_ENDING;
+    if (policy->unbind_min_months > 0 &&
+        today < gj_date_add_months(binding->begin_date, (int)policy->unbind_min_months))
+        return GJ_R_UNBIND_TOO_SOON;
+    return GJ_R_NONE;
+}
+
 static bool rules_psn_eq(const char *a, const char *b)
 {
     return strncmp(a, b, GJ_PSN_NO_MAX + 1) == 0;

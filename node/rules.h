@@ -46,6 +46,7 @@ typedef struct gj_policy {
     size_t refuse_region_count;
     char refuse_regions[GJ_POLICY_REGIONS_MAX][GJ_ADMDVS_LEN + 1];
     uint32_t revoke_days;            /* R14: days a settlement stays revocable; 0 = always */
+    uint32_t unbind_min_months;      /* R17: a binding cannot be ended sooner; 0 = any time */
 } gj_policy;
 
 /* A policy with every knob at its permissive default for region: live, all close
@@ -92,6 +93,16 @@ gj_reason rules_check_caps(const gj_policy *sponsor_policy, const gj_policy *ben
 bool rules_binding_pays_on(const store_binding *binding, int32_t date);
 /* R9: is the binding still in force or yet to start on date (not ended by then)? */
 bool rules_binding_in_force(const store_binding *binding, int32_t date);
+
+/* R9, R17 for a new binding of a pair that has existing (NULL when it never had one): one
+ * still in force refuses it, as BINDING_EXISTS, or REBIND_TOO_SOON when it was ended
+ * and still pays today (seed 002: bind again from the next day). */
+gj_reason rules_check_rebind(const store_binding *existing, int32_t today);
+/* R17: a chosen last day (0 = open) is today or later. */
+gj_reason rules_check_last_date(int32_t last_date, int32_t today);
+/* R9, R17 for an unbinding on today: not already ending by tomorrow, and at least the
+ * policy's months after its first day. */
+gj_reason rules_check_unbind(const gj_policy *policy, const store_binding *binding, int32_t today);
 
 /* R11: proposed must hold each of current's sponsors exactly once, nothing else. */
 gj_reason rules_check_order(const store_order *current, const char *const *proposed,

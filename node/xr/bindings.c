@@ -33,10 +33,10 @@ static gj_reason sponsor_side_checks(call *c, store_txn *txn, const Gongji__V1__
         return call_fail(c, GJ_R_CROSS_PROVINCE_NOT_IN_PILOT,
                          "region %s is not in the cross-province pilot", policy->region);
     gj_err err = store_binding_get(txn, sponsor->psn_no, req->beneficiary_psn_no, &existing);
-    if (err == GJ_OK && rules_binding_in_force(&existing, c->today))
-        return GJ_R_BINDING_EXISTS;
     if (err != GJ_OK && err != GJ_ERR_NOTFOUND)
         return ops_store_reason(c, err);
+    if ((r = ops_check_rebind(c, err == GJ_OK ? &existing : NULL)) != GJ_R_NONE)
+        return r;
     size_t as_sponsor, as_beneficiary;
     if ((r = ops_count_in_force(c, txn, sponsor->psn_no, true, req->beneficiary_psn_no, &as_sponsor)) ||
         (r = ops_count_in_force(c, txn, sponsor->psn_no, false, "", &as_beneficiary)))
@@ -60,6 +60,7 @@ static void fill_binding(store_binding *b, const store_person *sponsor,
     gj_strcpy_fit(b->beneficiary_admdvs, sizeof b->beneficiary_admdvs, req->beneficiary_admdvs);
     b->relation = (uint8_t)req->relation;
     b->begin_date = today;
+    b->end_date = req->last_date ? gj_date_next(req->last_date) : 0;
     b->created_unix_ms = gj_now_unix_ms();
 }
 
@@ -81,9 +82,9 @@ static gj_reason bind_remote_apply(call *c, store_txn *txn)
         return ops_out_of_memory(c);
     c->answer = &ans->base;
     char ms[GJ_PSN_NO_MAX + 1], mb[GJ_PSN_NO_MAX + 1];
-    gj_log(GJ_LOG_INFO, "bind", "sponsor=%s beneficiary=%s beneficiary_region=%s relation=%s begin=%d",
+    gj_log(GJ_LOG_INFO, "bind", "sponsor=%s beneficiary=%s beneficiary_region=%s relation=%s begin=%d end=%d",
            gj_mask(b.sponsor, ms, sizeof ms), gj_mask(b.beneficiary, mb, sizeof mb),
-           b.beneficiary_admdvs, rules_relation_name(b.relation), b.begin_date);
+           b.beneficiary_admdvs, rules_relation_name(b.relation), b.begin_date, b.end_date);
     return GJ_R_NONE;
 }
 
@@ -153,7 +154,7 @@ void xr_unbind(call *c)
             gj_reason saved_reason = c->reason;
             const gj_policy *policy = &c->n->cfg.policy;
             xr_sponsor_side ending = {.live = policy->live, .pilot = policy->cross_province_pilot,
-                                      .one_relationship = policy->one_relationship_per_person};
+                                      .one_relationship = policy->one_relationship_per_person, .ending = true};
             if (send_accept_binding(c, &b, &ending) != GJ_R_NONE)
                 gj_log(GJ_LOG_WARN, "unbind", "region %s not told of the end: %s",
                        b.beneficiary_admdvs, c->message);
@@ -224,7 +225,7 @@ gj_reason xr_accept_binding_apply(call *c, store_txn *txn)
     if (err != GJ_OK && err != GJ_ERR_NOTFOUND)
         return ops_store_reason(c, err);
     bool have = err == GJ_OK;
-    if (copy.end_date != 0) {
+    if (req->ending) {
         /* An ending: keep the copy's history right; nothing to check. */
         if (have) {
             existing.end_date = copy.end_date;

@@ -120,6 +120,7 @@ gj_reason xr_port_accept_binding(node *n, const store_binding *b, const xr_spons
     req.sponsor_one_relationship = side->one_relationship;
     req.sponsor_as_sponsor = side->as_sponsor;
     req.sponsor_as_beneficiary = side->as_beneficiary;
+    req.ending = side->ending;
     /* Named by a digest of the pair, not the person numbers. */
     char pair[2 * GJ_PSN_NO_MAX + 2];
     size_t sponsor_len = strlen(b->sponsor), beneficiary_len = strlen(b->beneficiary);
@@ -128,8 +129,9 @@ gj_reason xr_port_accept_binding(node *n, const store_binding *b, const xr_spons
     uint8_t digest[32];
     gj_sha256(pair, sponsor_len + 1 + beneficiary_len, digest);
     char call_id[GJ_CALL_ID_MAX + 1];
-    snprintf(call_id, sizeof call_id, "bind-%02x%02x%02x%02x%02x%02x%02x%02x-%d", digest[0], digest[1],
-             digest[2], digest[3], digest[4], digest[5], digest[6], digest[7], b->end_date);
+    snprintf(call_id, sizeof call_id, "bind-%02x%02x%02x%02x%02x%02x%02x%02x-%d-%d%s", digest[0], digest[1],
+             digest[2], digest[3], digest[4], digest[5], digest[6], digest[7], b->begin_date, b->end_date,
+             side->ending ? "-end" : "");
     ProtobufCMessage *answer = NULL;
     gj_reason r = peers_call(&n->peers, n->cfg.region, b->beneficiary_admdvs, "gongji.v1.Peer/AcceptBinding",
                              call_id, &req.base, &gongji__v1__accept_binding_reply__descriptor, timeout_ms,

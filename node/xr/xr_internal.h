@@ -146,6 +146,7 @@ gj_reason xr_port_query_decision(node *n, const store_hold *h, int timeout_ms, i
 typedef struct xr_sponsor_side {
     bool live, pilot, one_relationship;
     uint32_t as_sponsor, as_beneficiary;
+    bool ending; /* an unbinding: the copy takes the end date, nothing is checked */
 } xr_sponsor_side;
 gj_reason xr_port_accept_binding(node *n, const store_binding *b, const xr_sponsor_side *side, int timeout_ms,
                                  char *detail, size_t detail_size);

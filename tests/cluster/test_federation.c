@@ -600,6 +600,49 @@ static void test_cross_region_unbind_stops_payment_from_tomorrow(void **state)
     client_close(cd);
 }
 
+/* R9 across regions: a binding chosen to end on a day (Nagqu's sponsor, Chengdu's
+ * patient) pays through that day on both nodes and not after; unbound, the pair binds
+ * again only from the next day, which the sponsor's node decides. */
+static void test_cross_region_binding_dates(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("510100", "CD-P19", 19, "310", 0);
+    person_at("540600", "NQ-S19", 19, "310", 10000);
+    client_t *cd = op_at("510100"), *nq = op_at("540600");
+    int32_t d = 20280305;
+    assert_int_equal(op_set_clock(cd, d, "12:00:00", &st), OK);
+    assert_int_equal(op_set_clock(nq, d, "12:00:00", &st), OK);
+    client_t *sponsor = tn_client(tc_node(&tc, "510100"), "NQ-S19", GONGJI__V1__ROLE__PERSON);
+    assert_int_equal(op_bind_until(sponsor, "NQ-S19", "540600", "CD-P19", "510100", GONGJI__V1__RELATION__CHILD,
+                                   d, &st), OK);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle_x(cd, "CD-P19", "510100", 1000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "NQ-S19"), 1000); /* its last day */
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(balance_settles_at(nq, "NQ-S19", NULL, 9000), 9000);
+    int32_t next = gj_date_next(d);
+    assert_int_equal(op_set_clock(cd, next, "00:00:01", &st), OK);
+    assert_int_equal(op_set_clock(nq, next, "00:00:01", &st), OK);
+    assert_int_equal(op_settle_x(cd, "CD-P19", "510100", 1000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "NQ-S19"), 0);
+    assert_int_equal(r->psn_cash_pay, 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    /* Bound again (open), then unbound: the same day, binding again is too soon. */
+    assert_int_equal(op_bind_until(sponsor, "NQ-S19", "540600", "CD-P19", "510100", GONGJI__V1__RELATION__CHILD,
+                                   0, &st), OK);
+    assert_int_equal(op_unbind(sponsor, "NQ-S19", "CD-P19", &st), OK);
+    int code = op_bind_until(sponsor, "NQ-S19", "540600", "CD-P19", "510100", GONGJI__V1__RELATION__CHILD, 0, &st);
+    assert_int_equal(code, FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "REBIND_TOO_SOON");
+    assert_int_equal(balance_settles_at(nq, "NQ-S19", NULL, 9000), 9000);
+    client_close(sponsor);
+    assert_int_equal(op_set_date(cd, 0, &st), OK);
+    assert_int_equal(op_set_date(nq, 0, &st), OK);
+    client_close(nq);
+    client_close(cd);
+}
+
 static void test_audit_passes_on_every_node_and_across_the_cluster(void **state)
 {
     (void)state;
@@ -675,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_hold_nobody_decided_is_voided_by_presumed_abort),
         cmocka_unit_test(test_peer_batch_items_are_handled_as_if_each_came_alone),
         cmocka_unit_test(test_cross_region_unbind_stops_payment_from_tomorrow),
+        cmocka_unit_test(test_cross_region_binding_dates),
         cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
     };
     return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));

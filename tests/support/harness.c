@@ -496,10 +496,28 @@ int op_settle(client_t *c, const char *psn_no, int64_t fen, const char *call_id,
                 &gongji__v1__settle_reply__descriptor, (ProtobufCMessage **)reply, st);
 }
 
+Gongji__V1__HealthReply *op_health(client_t *c, client_status *st)
+{
+    Gongji__V1__HealthRequest req = GONGJI__V1__HEALTH_REQUEST__INIT;
+    ProtobufCMessage *reply = NULL;
+    if (call(c, "gongji.v1.Operator/Health", NULL, &req.base, &gongji__v1__health_reply__descriptor, &reply,
+             st) != 0 && reply != NULL) {
+        protobuf_c_message_free_unpacked(reply, NULL);
+        reply = NULL;
+    }
+    return (Gongji__V1__HealthReply *)reply;
+}
+
 int op_set_date(client_t *c, int32_t yyyymmdd, client_status *st)
+{
+    return op_set_clock(c, yyyymmdd, "", st);
+}
+
+int op_set_clock(client_t *c, int32_t yyyymmdd, const char *time_of_day, client_status *st)
 {
     Gongji__V1__SetClockRequest req = GONGJI__V1__SET_CLOCK_REQUEST__INIT;
     req.business_date = yyyymmdd;
+    req.time_of_day = (char *)time_of_day;
     return call(c, "gongji.v1.Operator/SetClock", NULL, &req.base,
                 &gongji__v1__health_reply__descriptor, NULL, st);
 }
@@ -606,7 +624,14 @@ void tc_destroy(test_cluster *tc)
 int op_bind_x(client_t *c, const char *sponsor, const char *sponsor_region, const char *beneficiary,
               const char *beneficiary_region, int relation, client_status *st)
 {
+    return op_bind_until(c, sponsor, sponsor_region, beneficiary, beneficiary_region, relation, 0, st);
+}
+
+int op_bind_until(client_t *c, const char *sponsor, const char *sponsor_region, const char *beneficiary,
+                  const char *beneficiary_region, int relation, int32_t last_date, client_status *st)
+{
     Gongji__V1__BindRequest req = GONGJI__V1__BIND_REQUEST__INIT;
+    req.last_date = last_date;
     req.sponsor_psn_no = (char *)sponsor;
     req.beneficiary_psn_no = (char *)beneficiary;
     req.sponsor_admdvs = (char *)sponsor_region;

@@ -97,6 +97,11 @@ int op_unbind(client_t *c, const char *sponsor, const char *beneficiary, client_
 /* Settle; *reply (may be NULL) gets the answer, freed by the caller. */
 int op_settle(client_t *c, const char *psn_no, int64_t fen, const char *call_id,
               Gongji__V1__SettleReply **reply, client_status *st);
+/* Operator/Health's answer (free it), or NULL with st. */
+Gongji__V1__HealthReply *op_health(client_t *c, client_status *st);
+/* The business clock at date and time_of_day ("HH:MM:SS", "" = 00:00:00), running on;
+ * date 0 = back to the system clock. op_set_date is op_set_clock at 00:00:00. */
+int op_set_clock(client_t *c, int32_t yyyymmdd, const char *time_of_day, client_status *st);
 int op_set_date(client_t *c, int32_t yyyymmdd, client_status *st);
 /* The amount sponsor psn_no paid in reply, 0 when not among the parts. */
 int64_t settle_part(const Gongji__V1__SettleReply *reply, const char *psn_no);
@@ -119,6 +124,9 @@ void tc_destroy(test_cluster *tc);
 test_node *tc_node(test_cluster *tc, const char *region);
 
 /* Operations naming regions, so any node can take them. */
+/* op_bind_x with a chosen last day it pays (0 = open). */
+int op_bind_until(client_t *c, const char *sponsor, const char *sponsor_region, const char *beneficiary,
+                  const char *beneficiary_region, int relation, int32_t last_date, client_status *st);
 int op_bind_x(client_t *c, const char *sponsor, const char *sponsor_region, const char *beneficiary,
               const char *beneficiary_region, int relation, client_status *st);
 int op_settle_x(client_t *c, const char *psn_no, const char *region, int64_t fen, const char *call_id,

@@ -573,6 +573,46 @@ static void test_binding_starting_later_is_in_force_but_does_not_pay(void **stat
 
 /* ---- R11 order ---- */
 
+/* R17: binding the pair again, a chosen last day, and when an unbinding may come. */
+static void test_rebinding_waits_for_the_next_day(void **state)
+{
+    (void)state;
+    assert_int_equal(rules_check_rebind(NULL, 20270420), GJ_R_NONE);
+    store_binding open = make_binding(20270101, 0);
+    assert_int_equal(rules_check_rebind(&open, 20270420), GJ_R_BINDING_EXISTS);
+    store_binding ending = make_binding(20270101, 20270421); /* unbound on the 20th */
+    assert_int_equal(rules_check_rebind(&ending, 20270420), GJ_R_REBIND_TOO_SOON);
+    assert_int_equal(rules_check_rebind(&ending, 20270421), GJ_R_NONE);
+    store_binding dated = make_binding(20270101, 20270501); /* chosen to end on the 30th */
+    assert_int_equal(rules_check_rebind(&dated, 20270420), GJ_R_BINDING_EXISTS);
+    assert_int_equal(rules_check_rebind(&dated, 20270430), GJ_R_REBIND_TOO_SOON);
+}
+
+static void test_a_last_date_is_today_or_later(void **state)
+{
+    (void)state;
+    assert_int_equal(rules_check_last_date(0, 20270420), GJ_R_NONE);
+    assert_int_equal(rules_check_last_date(20270420, 20270420), GJ_R_NONE);
+    assert_int_equal(rules_check_last_date(20270419, 20270420), GJ_R_BINDING_DATE_INVALID);
+    assert_int_equal(rules_check_last_date(20270431, 20270420), GJ_R_BINDING_DATE_INVALID);
+}
+
+static void test_unbinding_respects_the_regions_months(void **state)
+{
+    (void)state;
+    gj_policy p;
+    rules_policy_default(&p, "510100");
+    store_binding b = make_binding(20270131, 0);
+    assert_int_equal(rules_check_unbind(&p, &b, 20270131), GJ_R_NONE);
+    p.unbind_min_months = 3;
+    assert_int_equal(rules_check_unbind(&p, &b, 20270429), GJ_R_UNBIND_TOO_SOON);
+    assert_int_equal(rules_check_unbind(&p, &b, 20270430), GJ_R_NONE);
+    store_binding ending = make_binding(20270131, 20270501);
+    assert_int_equal(rules_check_unbind(&p, &ending, 20270430), GJ_R_BINDING_ALREADY_ENDING);
+    store_binding later = make_binding(20270131, 20271231);
+    assert_int_equal(rules_check_unbind(&p, &later, 20270430), GJ_R_NONE); /* ends earlier */
+}
+
 static void test_order_must_list_each_sponsor_once(void **state)
 {
     (void)state;
@@ -786,6 +826,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_policy_is_permissive),
+        cmocka_unit_test(test_rebinding_waits_for_the_next_day),
+        cmocka_unit_test(test_a_last_date_is_today_or_later),
+        cmocka_unit_test(test_unbinding_respects_the_regions_months),
         cmocka_unit_test(test_default_policy_with_too_long_region_matches_no_province),
         cmocka_unit_test(test_relation_names_round_trip),
         cmocka_unit_test(test_use_names_round_trip),

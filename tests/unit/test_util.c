@@ -69,6 +69,29 @@ static void test_date_next_rolls_over_month_and_year(void **state)
     assert_int_equal(gj_date_next(20000228), 20000229);
 }
 
+/* A CST date and time to an instant and back: 2026-12-03 23:59:30 CST is
+ * 2026-12-03 15:59:30 UTC (1796313570 s); one second past midnight is the next day. */
+static void test_cst_instant_of_a_date_and_time(void **state)
+{
+    (void)state;
+    assert_int_equal(gj_cst_unix_ms_of(20261203, 23 * 3600 + 59 * 60 + 30), 1796313570000LL);
+    assert_int_equal(gj_cst_date_of(gj_cst_unix_ms_of(20261203, 86399)), 20261203);
+    assert_int_equal(gj_cst_date_of(gj_cst_unix_ms_of(20261203, 86399) + 1000), 20261204);
+    assert_int_equal(gj_cst_unix_ms_of(19700101, 8 * 3600), 0);
+    for (int32_t d = 19991220; d != 20000320; d = gj_date_next(d))
+        assert_int_equal(gj_cst_date_of(gj_cst_unix_ms_of(d, 0)), d);
+}
+
+static void test_months_keep_the_day_or_take_the_months_last(void **state)
+{
+    (void)state;
+    assert_int_equal(gj_date_add_months(20261203, 3), 20270303);
+    assert_int_equal(gj_date_add_months(20260131, 1), 20260228);
+    assert_int_equal(gj_date_add_months(20240131, 1), 20240229);
+    assert_int_equal(gj_date_add_months(20261130, 14), 20280130);
+    assert_int_equal(gj_date_add_months(20261203, 0), 20261203);
+}
+
 static void test_date_next_walks_a_whole_leap_year(void **state)
 {
     (void)state;
@@ -401,6 +424,8 @@ int main(void)
         cmocka_unit_test(test_date_valid_refuses_impossible_dates),
         cmocka_unit_test(test_date_next_rolls_over_month_and_year),
         cmocka_unit_test(test_date_next_walks_a_whole_leap_year),
+        cmocka_unit_test(test_cst_instant_of_a_date_and_time),
+        cmocka_unit_test(test_months_keep_the_day_or_take_the_months_last),
         cmocka_unit_test(test_date_parse_accepts_both_forms),
         cmocka_unit_test(test_date_parse_refuses_bad_text),
         cmocka_unit_test(test_cst_date_turns_at_1600_utc),

@@ -1,0 +1,197 @@
+/* R9, binding dates as seed 002 describes them, against a real node with its business
+ * clock set to a date and time of day: a binding chosen to end on a day pays through
+ * it; an unbinding at 23:59 still pays at 23:59:30 and not at 00:00:01; the pair binds
+ * again only from the next day; a region may keep a binding for months. Money is
+ * checked before and after every settlement. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "gj_util.h"
+#include "harness.h"
+
+#define CHENGDU_POLICY "live = yes\nrelations = all\ncascade = yes\n"
+
+enum { OK = 0, INVALID_ARGUMENT = 3, ALREADY_EXISTS = 6, FAILED_PRECONDITION = 9 };
+
+typedef struct fixture {
+    test_node node;
+    client_t *op;
+} fixture;
+
+static fixture *start(const char *policy)
+{
+    fixture *f = test_calloc(1, sizeof *f);
+    tn_init(&f->node, "510100", policy);
+    assert_int_equal(tn_start(&f->node), 0);
+    f->op = tn_client(&f->node, "op-1", GONGJI__V1__ROLE__OPERATOR);
+    assert_non_null(f->op);
+    client_status st;
+    assert_int_equal(op_enroll(f->op, "P", 1, "390", "510100", &st), OK); /* the patient: no account */
+    assert_int_equal(op_enroll(f->op, "S", 2, "310", "510100", &st), OK);
+    assert_int_equal(op_credit(f->op, "S", 100000, &st), OK);
+    return f;
+}
+
+static void stop(fixture *f)
+{
+    client_close(f->op);
+    assert_int_equal(tn_stop(&f->node), 0);
+    tn_destroy(&f->node);
+    assert_int_equal(th_log_leaks_total(), 0);
+    test_free(f);
+}
+
+static void expect_reason(int code, const client_status *st, int want_code, const char *want_reason)
+{
+    if (code != want_code || strcmp(st->reason, want_reason) != 0)
+        fail_msg("got %d %s (%s), want %d %s", code, st->reason, st->message, want_code, want_reason);
+}
+
+/* The business clock at day d, hh:mm:ss. */
+static void at(fixture *f, int32_t d, const char *time_of_day)
+{
+    client_status st;
+    assert_int_equal(op_set_clock(f->op, d, time_of_day, &st), OK);
+}
+
+/* Settle 10.00 for P; returns what S paid, and checks S's balance moved by exactly it. */
+static int64_t s_pays(fixture *f)
+{
+    client_status st;
+    int64_t before = op_balance(f->op, "S");
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle(f->op, "P", 1000, NULL, &r, &st), OK);
+    int64_t paid = settle_part(r, "S");
+    assert_int_equal(paid + r->psn_cash_pay, 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance(f->op, "S"), before - paid);
+    return paid;
+}
+
+static int32_t days_after(int32_t d, int n)
+{
+    while (n-- > 0)
+        d = gj_date_next(d);
+    return d;
+}
+
+static int bind_until(fixture *f, int32_t last_date, client_status *st)
+{
+    return op_bind_until(f->op, "S", "", "P", "", GONGJI__V1__RELATION__CHILD, last_date, st);
+}
+
+static void test_a_binding_chosen_to_end_pays_through_its_last_day_only(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start(CHENGDU_POLICY);
+    int32_t d = 20270310;
+    at(f, d, "09:00:00");
+    expect_reason(bind_until(f, 20270309, &st), &st, INVALID_ARGUMENT, "BINDING_DATE_INVALID");
+    assert_int_equal(s_pays(f), 0); /* nothing was bound */
+    assert_int_equal(bind_until(f, days_after(d, 1), &st), OK);
+    assert_int_equal(s_pays(f), 1000);
+    at(f, days_after(d, 1), "23:59:58");
+    assert_int_equal(s_pays(f), 1000); /* the last day, to its last second */
+    at(f, days_after(d, 2), "00:00:01");
+    assert_int_equal(s_pays(f), 0); /* stopped at 24:00 */
+    /* Ended by its date, the pair may bind again at once: open-ended this time. */
+    assert_int_equal(bind_until(f, 0, &st), OK);
+    assert_int_equal(s_pays(f), 1000);
+    /* A dated binding may still be ended early: from tomorrow. */
+    at(f, days_after(d, 40), "08:00:00");
+    assert_int_equal(op_unbind(f->op, "S", "P", &st), OK);
+    expect_reason(bind_until(f, days_after(d, 50), &st), &st, FAILED_PRECONDITION, "REBIND_TOO_SOON");
+    assert_int_equal(op_balance(f->op, "S"), 100000 - 3000);
+    stop(f);
+}
+
+static void test_an_unbinding_at_2359_pays_at_235930_not_at_000001(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start(CHENGDU_POLICY);
+    int32_t d = 20270420;
+    at(f, d, "10:00:00");
+    assert_int_equal(bind_until(f, 0, &st), OK);
+    at(f, d, "23:59:00");
+    assert_int_equal(op_unbind(f->op, "S", "P", &st), OK);
+    expect_reason(op_unbind(f->op, "S", "P", &st), &st, FAILED_PRECONDITION, "BINDING_ALREADY_ENDING");
+    at(f, d, "23:59:30");
+    assert_int_equal(s_pays(f), 1000);
+    /* Seed 002: bind again only from the next day; the old binding still pays today. */
+    expect_reason(bind_until(f, 0, &st), &st, FAILED_PRECONDITION, "REBIND_TOO_SOON");
+    assert_non_null(strstr(st.message, "bind again from"));
+    at(f, days_after(d, 1), "00:00:01");
+    assert_int_equal(s_pays(f), 0);
+    assert_int_equal(bind_until(f, 0, &st), OK);
+    assert_int_equal(s_pays(f), 1000);
+    assert_int_equal(op_balance(f->op, "S"), 100000 - 2000);
+    stop(f);
+}
+
+static void test_a_region_may_refuse_unbinding_for_months(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start(CHENGDU_POLICY "unbind_min_months = 3\n");
+    int32_t d = 20270131;
+    at(f, d, "12:00:00");
+    assert_int_equal(bind_until(f, 0, &st), OK);
+    expect_reason(op_unbind(f->op, "S", "P", &st), &st, FAILED_PRECONDITION, "UNBIND_TOO_SOON");
+    assert_non_null(strstr(st.message, "20270430")); /* three months on: April has 30 days */
+    at(f, 20270429, "23:59:59");
+    expect_reason(op_unbind(f->op, "S", "P", &st), &st, FAILED_PRECONDITION, "UNBIND_TOO_SOON");
+    assert_int_equal(s_pays(f), 1000); /* still bound */
+    at(f, 20270430, "00:00:00");
+    assert_int_equal(op_unbind(f->op, "S", "P", &st), OK);
+    assert_int_equal(s_pays(f), 1000); /* today still */
+    at(f, 20270501, "00:00:00");
+    assert_int_equal(s_pays(f), 0);
+    stop(f);
+}
+
+/* The clock runs on from the time set, and goes back to the system clock. */
+static void test_the_business_clock_runs_on_and_returns(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start(CHENGDU_POLICY);
+    at(f, 20270601, "23:59:59");
+    Gongji__V1__HealthReply *h = op_health(f->op, &st);
+    assert_non_null(h);
+    assert_true(h->clock_overridden);
+    assert_true(h->business_date == 20270601 || h->business_date == 20270602);
+    gongji__v1__health_reply__free_unpacked(h, NULL);
+    struct timespec ts = {1, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    h = op_health(f->op, &st);
+    assert_int_equal(h->business_date, 20270602); /* past midnight by itself */
+    gongji__v1__health_reply__free_unpacked(h, NULL);
+    expect_reason(op_set_clock(f->op, 20270601, "24:00:00", &st), &st, INVALID_ARGUMENT, "FIELD_INVALID");
+    expect_reason(op_set_clock(f->op, 20270601, "1:2:3", &st), &st, INVALID_ARGUMENT, "FIELD_INVALID");
+    assert_int_equal(op_set_clock(f->op, 0, "", &st), OK);
+    h = op_health(f->op, &st);
+    assert_false(h->clock_overridden);
+    assert_int_equal(h->business_date, gj_cst_date_of(gj_now_unix_ms()));
+    gongji__v1__health_reply__free_unpacked(h, NULL);
+    stop(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_binding_chosen_to_end_pays_through_its_last_day_only),
+        cmocka_unit_test(test_an_unbinding_at_2359_pays_at_235930_not_at_000001),
+        cmocka_unit_test(test_a_region_may_refuse_unbinding_for_months),
+        cmocka_unit_test(test_the_business_clock_runs_on_and_returns),
+    };
+    return th_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
+}
