@@ -80,7 +80,8 @@ gj_reason bind_apply(call *c, store_txn *txn)
         (r = ops_count_in_force(c, txn, beneficiary.psn_no, true, "", &b_as_s)) ||
         (r = ops_count_in_force(c, txn, beneficiary.psn_no, false, sponsor.psn_no, &b_as_b)))
         return r;
-    if ((r = rules_check_caps(policy, policy, s_as_s, s_as_b, b_as_s, b_as_b)) != GJ_R_NONE)
+    if ((r = rules_check_caps(policy, policy, s_as_s, s_as_b, b_as_s, b_as_b)) != GJ_R_NONE ||
+        (r = ops_check_yearly_cap(c, txn, sponsor.psn_no, beneficiary.psn_no)) != GJ_R_NONE)
         return r;
 
     store_binding b = {.relation = (uint8_t)req->relation,

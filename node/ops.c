@@ -156,6 +156,27 @@ Gongji__V1__SettleReply *ops_answer_settlement(call *c, store_txn *txn, const st
 
 /* How many bindings of psn_no (as sponsor or as beneficiary) are in force, leaving out
  * the one with skip_other on the other side. */
+gj_reason ops_check_yearly_cap(call *c, store_txn *txn, const char *sponsor, const char *new_beneficiary)
+{
+    uint32_t cap = c->n->cfg.policy.max_beneficiaries_per_year;
+    if (cap == 0)
+        return GJ_R_NONE;
+    store_binding *list = call_alloc(c, sizeof *list * GJ_BINDINGS_PER_PERSON_MAX);
+    size_t n = 0, bound = 0;
+    if (list == NULL)
+        return ops_out_of_memory(c);
+    gj_err err = store_binding_list_by_sponsor(txn, sponsor, list, GJ_BINDINGS_PER_PERSON_MAX, &n);
+    if (err != GJ_OK && err != GJ_ERR_TOOBIG)
+        return ops_store_reason(c, err);
+    for (size_t i = 0; i < n; i++)
+        if (list[i].begin_date / 10000 == c->today / 10000 && strcmp(list[i].beneficiary, new_beneficiary) != 0)
+            bound++;
+    if (rules_check_yearly_cap(&c->n->cfg.policy, bound) != GJ_R_NONE)
+        return call_fail(c, GJ_R_YEARLY_LIMIT_REACHED, "the sponsor bound %zu beneficiaries in %d; the region allows %u",
+                         bound, c->today / 10000, cap);
+    return GJ_R_NONE;
+}
+
 gj_reason ops_check_rebind(call *c, const store_binding *existing)
 {
     gj_reason r = rules_check_rebind(existing, c->today);

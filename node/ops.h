@@ -26,6 +26,9 @@ Gongji__V1__SponsorPart **ops_answer_parts(call *c, const store_settlement *s);
 Gongji__V1__SettleReply *ops_answer_settlement(call *c, store_txn *txn, const store_settlement *s);
 gj_reason ops_count_in_force(call *c, store_txn *txn, const char *psn_no, bool as_sponsor,
                              const char *skip_other, size_t *count);
+/* R22: the sponsor's yearly cap, counting beneficiaries other than new_beneficiary
+ * whose binding began this calendar year. */
+gj_reason ops_check_yearly_cap(call *c, store_txn *txn, const char *sponsor, const char *new_beneficiary);
 /* R9 for binding a pair again (existing: its record, or NULL), with the day it may. */
 gj_reason ops_check_rebind(call *c, const store_binding *existing);
 gj_reason ops_prune_order(call *c, store_txn *txn, const char *beneficiary, store_order *order);

@@ -50,6 +50,7 @@ enum gj_code {
     X(BINDING_LIMIT_REACHED, RESOURCE_EXHAUSTED, "R8: the sponsor has the most beneficiaries the region allows") \
     X(ONE_RELATIONSHIP_ONLY, FAILED_PRECONDITION, "R8: the region allows one mutual-aid relationship per person") \
     X(SPONSORS_LIMIT_REACHED, RESOURCE_EXHAUSTED, "the beneficiary has the most sponsors a node keeps") \
+    X(YEARLY_LIMIT_REACHED, RESOURCE_EXHAUSTED, "R22: the sponsor has bound the most beneficiaries the region allows in a year") \
     /* R9 dates */                                                                             \
     X(BINDING_NOT_FOUND, NOT_FOUND, "R9: no such binding")                                    \
     X(BINDING_EXISTS, ALREADY_EXISTS, "R9: this binding already exists")                      \

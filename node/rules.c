@@ -192,6 +192,14 @@ gj_reason rules_check_caps(const gj_policy *sponsor_policy, const gj_policy *ben
     return GJ_R_NONE;
 }
 
+gj_reason rules_check_yearly_cap(const gj_policy *sponsor_policy, size_t bound_this_year)
+{
+    if (sponsor_policy->max_beneficiaries_per_year > 0 &&
+        bound_this_year >= sponsor_policy->max_beneficiaries_per_year)
+        return GJ_R_YEARLY_LIMIT_REACHED;
+    return GJ_R_NONE;
+}
+
 bool rules_binding_pays_on(const store_binding *binding, int32_t date)
 {
     if (binding == NULL)

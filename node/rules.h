@@ -47,6 +47,8 @@ typedef struct gj_policy {
     char refuse_regions[GJ_POLICY_REGIONS_MAX][GJ_ADMDVS_LEN + 1];
     uint32_t revoke_days;            /* R14: days a settlement stays revocable; 0 = always */
     uint32_t unbind_min_months;      /* R17: a binding cannot be ended sooner; 0 = any time */
+    uint32_t max_beneficiaries_per_year; /* R22: distinct beneficiaries a sponsor binds in a
+                                          * calendar year; 0 = unlimited */
 } gj_policy;
 
 /* A policy with every knob at its permissive default for region: live, all close
@@ -88,6 +90,10 @@ gj_reason rules_check_scope(const gj_policy *sponsor_policy, const gj_policy *be
 gj_reason rules_check_caps(const gj_policy *sponsor_policy, const gj_policy *beneficiary_policy,
                            size_t sponsor_as_sponsor, size_t sponsor_as_beneficiary,
                            size_t beneficiary_as_sponsor, size_t beneficiary_as_beneficiary);
+
+/* R22: bound_this_year is how many other beneficiaries the sponsor bound this calendar
+ * year (bindings begun this year, ended or not). */
+gj_reason rules_check_yearly_cap(const gj_policy *sponsor_policy, size_t bound_this_year);
 
 /* R9: does the binding pay on date (yyyymmdd)? begin_date <= date < end_date (or open). */
 bool rules_binding_pays_on(const store_binding *binding, int32_t date);

@@ -39,7 +39,8 @@ static gj_reason sponsor_side_checks(call *c, store_txn *txn, const Gongji__V1__
         return r;
     size_t as_sponsor, as_beneficiary;
     if ((r = ops_count_in_force(c, txn, sponsor->psn_no, true, req->beneficiary_psn_no, &as_sponsor)) ||
-        (r = ops_count_in_force(c, txn, sponsor->psn_no, false, "", &as_beneficiary)))
+        (r = ops_count_in_force(c, txn, sponsor->psn_no, false, "", &as_beneficiary)) ||
+        (r = ops_check_yearly_cap(c, txn, sponsor->psn_no, req->beneficiary_psn_no)))
         return r;
     /* The beneficiary's node applies its own caps with these counts. */
     gj_policy beneficiary_side;

@@ -1,8 +1,9 @@
-/* R9, binding dates as seed 002 describes them, against a real node with its business
- * clock set to a date and time of day: a binding chosen to end on a day pays through
- * it; an unbinding at 23:59 still pays at 23:59:30 and not at 00:00:01; the pair binds
- * again only from the next day; a region may keep a binding for months. Money is
- * checked before and after every settlement. */
+/* R9, R17, R22: bindings over time, against a real node with its business clock set to
+ * a date and time of day. A binding chosen to end on a day pays through it; an
+ * unbinding at 23:59 still pays at 23:59:30 and not at 00:00:01; the pair binds again
+ * only from the next day; a region may keep a binding for months, and cap the
+ * beneficiaries a sponsor binds in a year. Money is checked before and after every
+ * settlement. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +19,7 @@
 
 #define CHENGDU_POLICY "live = yes\nrelations = all\ncascade = yes\n"
 
-enum { OK = 0, INVALID_ARGUMENT = 3, ALREADY_EXISTS = 6, FAILED_PRECONDITION = 9 };
+enum { OK = 0, INVALID_ARGUMENT = 3, ALREADY_EXISTS = 6, RESOURCE_EXHAUSTED = 8, FAILED_PRECONDITION = 9 };
 
 typedef struct fixture {
     test_node node;
@@ -158,6 +159,43 @@ static void test_a_region_may_refuse_unbinding_for_months(void **state)
     stop(f);
 }
 
+/* R22 (Hunan: 10 at once, 20 a year), here 10 at once and 2 a year. */
+static void test_a_sponsor_binds_at_most_the_regions_number_a_year(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start(CHENGDU_POLICY "max_beneficiaries = 10\nmax_beneficiaries_per_year = 2\n");
+    assert_int_equal(op_enroll(f->op, "B2", 3, "390", "510100", &st), OK);
+    assert_int_equal(op_enroll(f->op, "B3", 4, "390", "510100", &st), OK);
+    at(f, 20270301, "09:00:00");
+    assert_int_equal(bind_until(f, 0, &st), OK); /* S -> P */
+    assert_int_equal(op_bind(f->op, "S", "B2", GONGJI__V1__RELATION__CHILD, &st), OK);
+    expect_reason(op_bind(f->op, "S", "B3", GONGJI__V1__RELATION__CHILD, &st), &st, RESOURCE_EXHAUSTED,
+                  "YEARLY_LIMIT_REACHED");
+    /* Ending one does not give its place back this year; binding the same one again does
+     * not count twice. */
+    assert_int_equal(op_unbind(f->op, "S", "P", &st), OK);
+    at(f, 20270302, "09:00:00");
+    expect_reason(op_bind(f->op, "S", "B3", GONGJI__V1__RELATION__CHILD, &st), &st, RESOURCE_EXHAUSTED,
+                  "YEARLY_LIMIT_REACHED");
+    Gongji__V1__SettleReply *r = NULL;
+    int64_t before = op_balance(f->op, "S");
+    assert_int_equal(op_settle(f->op, "B3", 1000, NULL, &r, &st), OK);
+    assert_int_equal(r->psn_cash_pay, 1000); /* refused, so nothing pays for B3 */
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance(f->op, "S"), before);
+    assert_int_equal(bind_until(f, 0, &st), OK);
+    assert_int_equal(s_pays(f), 1000);
+    /* A new year, a new count. */
+    at(f, 20280101, "00:00:00");
+    assert_int_equal(op_bind(f->op, "S", "B3", GONGJI__V1__RELATION__CHILD, &st), OK);
+    assert_int_equal(op_settle(f->op, "B3", 1000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "S"), 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance(f->op, "S"), before - 2000);
+    stop(f);
+}
+
 /* The clock runs on from the time set, and goes back to the system clock. */
 static void test_the_business_clock_runs_on_and_returns(void **state)
 {
@@ -191,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_a_binding_chosen_to_end_pays_through_its_last_day_only),
         cmocka_unit_test(test_an_unbinding_at_2359_pays_at_235930_not_at_000001),
         cmocka_unit_test(test_a_region_may_refuse_unbinding_for_months),
+        cmocka_unit_test(test_a_sponsor_binds_at_most_the_regions_number_a_year),
         cmocka_unit_test(test_the_business_clock_runs_on_and_returns),
     };
     return th_exit_status(cmocka_run_group_tests(tests, NULL, NULL));

@@ -588,6 +588,17 @@ static void test_rebinding_waits_for_the_next_day(void **state)
     assert_int_equal(rules_check_rebind(&dated, 20270430), GJ_R_REBIND_TOO_SOON);
 }
 
+static void test_yearly_cap(void **state)
+{
+    (void)state;
+    gj_policy p;
+    rules_policy_default(&p, "430100");
+    assert_int_equal(rules_check_yearly_cap(&p, 1000), GJ_R_NONE); /* 0 = unlimited */
+    p.max_beneficiaries_per_year = 20;
+    assert_int_equal(rules_check_yearly_cap(&p, 19), GJ_R_NONE);
+    assert_int_equal(rules_check_yearly_cap(&p, 20), GJ_R_YEARLY_LIMIT_REACHED);
+}
+
 static void test_a_last_date_is_today_or_later(void **state)
 {
     (void)state;
@@ -828,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_default_policy_is_permissive),
         cmocka_unit_test(test_rebinding_waits_for_the_next_day),
         cmocka_unit_test(test_a_last_date_is_today_or_later),
+        cmocka_unit_test(test_yearly_cap),
         cmocka_unit_test(test_unbinding_respects_the_regions_months),
         cmocka_unit_test(test_default_policy_with_too_long_region_matches_no_province),
         cmocka_unit_test(test_relation_names_round_trip),
