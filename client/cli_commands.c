@@ -50,6 +50,7 @@ const cli_optdef cli_optdefs[O_COUNT] = {
     [O_UNTIL] = {"until", "DATE", false},
     [O_TIME] = {"time", "HH:MM:SS", false},
     [O_REAL] = {"real", NULL, false},
+    [O_NO_ACCOUNT] = {"no-account", NULL, false},
 };
 
 const cli_cmd_opt cli_global_opts[] = {
@@ -116,6 +117,7 @@ static const cli_cmd_opt settle_opts[] = {
     {O_USE, false, "what it pays for (default outpatient)"},
     {O_INSTITUTION, false, "designated institution code (fixmedins_code)"},
     {O_INSUPLC_ADMDVS, false, "the patient's home region (default: the node's)"},
+    {O_NO_ACCOUNT, false, "the accounts may not pay this bill (acct_used_flag 0): all cash"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt records_opts[] = {

@@ -213,13 +213,15 @@ static cJSON *settle(gateway *g, gw_institution *in, const gw_request *r, gw_fai
     char when[20];
     now_text(when);
     int64_t own = 0, aid = 0, cash = part, balc = -1;
-    if (strcmp(flag, "1") == 0 && part > 0) {
+    if (part > 0) {
+        /* acct_used_flag 0 (R19): the node answers all cash and the balance; nothing moves. */
         Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
         req.psn_no = psn_no;
         req.amount = part;
         req.use = use;
         req.fixmedins_code = (char *)in->cfg->code;
         req.insuplc_admdvs = (char *)r->insuplc_admdvs;
+        req.accounts_not_used = strcmp(flag, "0") == 0;
         Gongji__V1__SettleReply *a = (Gongji__V1__SettleReply *)gw_node_call(
             g, in, NULL, "gongji.v1.Settlement/Settle", r->msgid, r->insuplc_admdvs, &req.base,
             &gongji__v1__settle_reply__descriptor, why);
@@ -232,7 +234,7 @@ static cJSON *settle(gateway *g, gw_institution *in, const gw_request *r, gw_fai
         add_mutual_aid_detail(s, a->n_parts, a->parts);
         gongji__v1__settle_reply__free_unpacked(a, NULL);
     } else {
-        add_text(s, "setl_id", ""); /* acct_used_flag 0: no account pays, nothing recorded */
+        add_text(s, "setl_id", ""); /* nothing to pay */
     }
     add_text(s, "psn_no", psn_no);
     add_text(s, "mdtrt_id", mdtrt_id);

@@ -30,6 +30,8 @@ gj_reason settle_check(call *c)
         return r;
     if ((r = rules_check_use(&c->n->cfg.policy, req->use)) != GJ_R_NONE)
         return r;
+    if (req->accounts_not_used)
+        return GJ_R_NONE; /* no sponsor is asked: answered here, all cash */
     /* Sponsors on other nodes make it a cross-region settlement, coordinated here. */
     store_txn *txn;
     store_order order;
@@ -62,6 +64,18 @@ gj_reason settle_apply(call *c, store_txn *txn)
         own_available = own.balance - own.held;
     else if (err != GJ_ERR_NOTFOUND)
         return ops_store_reason(c, err);
+    if (req->accounts_not_used) {
+        /* R19: no account pays this bill; the answer says so, and what the patient has. */
+        Gongji__V1__SettleReply *ans = call_alloc(c, sizeof *ans);
+        if (ans == NULL)
+            return ops_out_of_memory(c);
+        gongji__v1__settle_reply__init(ans);
+        ans->amount = ans->psn_cash_pay = req->amount;
+        ans->setl_date = c->today;
+        ans->balance_after = own_available > 0 ? own_available : 0;
+        c->answer = &ans->base;
+        return GJ_R_NONE;
+    }
     if ((err = store_order_get(txn, patient.psn_no, &order)) != GJ_OK)
         return ops_store_reason(c, err);
 

@@ -281,6 +281,39 @@ static void test_an_institution_reads_its_own_statement_only(void **state)
     stop(f);
 }
 
+/* R19: the institution says no account may pay this bill: all cash, nothing moves, and
+ * a retry answers the same. */
+static void test_a_bill_the_accounts_may_not_pay_is_all_cash(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start("510100", CHENGDU_POLICY);
+    person(f, "P", 1, "310", 3000);
+    person(f, "A", 2, "310", 5000);
+    assert_int_equal(op_bind(f->op, "A", "P", GONGJI__V1__RELATION__PARENT, &st), OK);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
+        req.psn_no = "P";
+        req.amount = 12000;
+        req.use = GONGJI__V1__USE_TYPE__OUTPATIENT;
+        req.accounts_not_used = true;
+        ProtobufCMessage *m = NULL;
+        client_call(f->op, "gongji.v1.Settlement/Settle", "no-account-1", NULL, &req.base,
+                    &gongji__v1__settle_reply__descriptor, &m, &st);
+        assert_int_equal(st.code, OK);
+        Gongji__V1__SettleReply *r = (Gongji__V1__SettleReply *)m;
+        assert_int_equal(r->psn_cash_pay, 12000);
+        assert_int_equal(r->acct_pay + r->acct_mulaid_pay, 0);
+        assert_int_equal(r->n_parts, 0);
+        assert_string_equal(r->setl_id, "");
+        assert_int_equal(r->balance_after, 3000);
+        gongji__v1__settle_reply__free_unpacked(r, NULL);
+    }
+    assert_int_equal(op_balance(f->op, "P"), 3000);
+    assert_int_equal(op_balance(f->op, "A"), 5000);
+    stop(f);
+}
+
 static void test_cascade_pays_30_50_40_cash_0(void **state)
 {
     (void)state;
@@ -596,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_eleventh_beneficiary_refused_under_changsha),
         cmocka_unit_test(test_resident_cannot_sponsor),
         cmocka_unit_test(test_cascade_pays_30_50_40_cash_0),
+        cmocka_unit_test(test_a_bill_the_accounts_may_not_pay_is_all_cash),
         cmocka_unit_test(test_an_institution_reads_its_own_statement_only),
         cmocka_unit_test(test_single_sponsor_pays_30_50_0_cash_40),
         cmocka_unit_test(test_floor_leaves_2000_yuan_in_sponsor_account),
