@@ -10,6 +10,7 @@
 
 #include "cli_internal.h"
 #include "gj_names.h"
+#include "gj_util.h"
 
 static cJSON *j_binding(const Gongji__V1__Binding *b)
 {
@@ -25,6 +26,11 @@ static cJSON *j_binding(const Gongji__V1__Binding *b)
     j_text(o, "sponsor_admdvs", b->sponsor_admdvs);
     j_text(o, "beneficiary_admdvs", b->beneficiary_admdvs);
     cJSON_AddBoolToObject(o, "active", b->active);
+    if (b->verified_by != NULL && b->verified_by[0] != '\0') {
+        j_text(o, "verified_by", b->verified_by);
+        char t[16];
+        j_text(o, "verified_time", cli_time_text(b->verified_unix_ms, t));
+    }
     return o;
 }
 
@@ -56,6 +62,11 @@ static void h_binding(const Gongji__V1__Binding *b)
     else
         h_date("end_date", b->end_date);
     h_bool("active", b->active);
+    if (b->verified_by != NULL && b->verified_by[0] != '\0') {
+        char t[16];
+        h_text("verified_by", b->verified_by);
+        h_text("verified_time", cli_time_text(b->verified_unix_ms, t));
+    }
 }
 
 static void h_bindings_table(const char *title, Gongji__V1__Binding **v, size_t n)
@@ -114,6 +125,13 @@ int run_bind(cli_ctx *x)
         int rc = cli_need_date(x, O_UNTIL, &req.last_date);
         if (rc != CLI_EXIT_OK)
             return rc;
+    }
+    /* R18: the caller attests it checked the beneficiary's identity just now. */
+    Gongji__V1__Verification verification = GONGJI__V1__VERIFICATION__INIT;
+    if (x->val[O_VERIFIED] != NULL) {
+        verification.method = x->val[O_VERIFIED];
+        verification.verified_unix_ms = gj_now_unix_ms();
+        req.verification = &verification;
     }
     ProtobufCMessage *m;
     int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__bind_reply__descriptor, &m);

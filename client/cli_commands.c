@@ -51,6 +51,7 @@ const cli_optdef cli_optdefs[O_COUNT] = {
     [O_TIME] = {"time", "HH:MM:SS", false},
     [O_REAL] = {"real", NULL, false},
     [O_NO_ACCOUNT] = {"no-account", NULL, false},
+    [O_VERIFIED] = {"verified", "METHOD", false},
 };
 
 const cli_cmd_opt cli_global_opts[] = {
@@ -98,6 +99,7 @@ static const cli_cmd_opt bind_opts[] = {
     {O_SPONSOR_REGION, false, "sponsor's region (default: the node's region)"},
     {O_BENEFICIARY_REGION, false, "beneficiary's region (default: the node's region)"},
     {O_UNTIL, false, "the last day it pays (it stops at 24:00 of it); default: until unbound"},
+    {O_VERIFIED, false, "you checked the beneficiary's identity just now (face, counter, ...)"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt unbind_opts[] = {

@@ -67,7 +67,11 @@
 #define GJ_MEMO_MAX 128
 /* The longest revoke window a policy may set (R14): ten years of days. */
 #define GJ_REVOKE_DAYS_MAX 3660
-/* The longest a policy may keep a binding from being ended (R9): ten years. */
+/* R18: an identity check counts for a day after it was done, and may be stamped this
+ * far ahead of the node's clock (the platform's clock differs a little). */
+#define GJ_VERIFICATION_VALID_MS (24LL * 3600 * 1000)
+#define GJ_CLOCK_SKEW_MS (5LL * 60 * 1000)
+/* The longest a policy may keep a binding from being ended (R17): ten years. */
 #define GJ_UNBIND_MIN_MONTHS_MAX 120
 /* An institution's statement (InstitutionTotals, national 3201) covers at most this
  * many days: a quarter. */

@@ -5,7 +5,9 @@
  *
  *   9501 bind      data: psn_no (the sponsor, acting), beneficiary_psn_no, relation
  *                  (spouse, parent, child, ...), sponsor_admdvs, beneficiary_admdvs,
- *                  enddate (yyyy-MM-dd, optional: the last day it pays)
+ *                  enddate (yyyy-MM-dd, optional: the last day it pays), verify_method
+ *                  and verify_time (yyyy-MM-dd HH:mm:ss: the platform's identity check of
+ *                  the beneficiary, where the region asks for one: R18)
  *   9502 unbind    data: psn_no (sponsor or beneficiary, acting), sponsor_psn_no,
  *                  beneficiary_psn_no, sponsor_admdvs
  *   9503 order     data: psn_no (the beneficiary, acting), sponsors: [psn_no, ...]
@@ -43,6 +45,12 @@ static cJSON *binding_json(const Gongji__V1__Binding *b)
     cJSON_AddNumberToObject(o, "begin_date", b->begin_date);
     cJSON_AddNumberToObject(o, "end_date", b->end_date);
     cJSON_AddBoolToObject(o, "active", b->active);
+    if (b->verified_by != NULL && b->verified_by[0] != '\0') {
+        char when[20];
+        add_text(o, "verified_by", b->verified_by);
+        gw_local_time(b->verified_unix_ms / 1000, when);
+        add_text(o, "verify_time", when);
+    }
     return o;
 }
 
@@ -63,13 +71,30 @@ static bool date_field(const cJSON *d, const char *name, int32_t *out, gw_failur
 static cJSON *bind(gateway *g, gw_institution *in, const gw_request *r, const cJSON *d, const char *who,
                    gw_failure *why)
 {
-    char beneficiary[GJ_PSN_NO_MAX + 1], relation[32], s_region[8], b_region[8], end[12];
+    char beneficiary[GJ_PSN_NO_MAX + 1], relation[32], s_region[8], b_region[8], end[12], method[16], when[20];
     if (!gw_field_text(d, "beneficiary_psn_no", true, GJ_PSN_NO_MAX, beneficiary, why) ||
         !gw_field_text(d, "relation", true, 30, relation, why) ||
         !gw_field_text(d, "sponsor_admdvs", false, 6, s_region, why) ||
         !gw_field_text(d, "beneficiary_admdvs", false, 6, b_region, why) ||
-        !gw_field_text(d, "enddate", false, 10, end, why))
+        !gw_field_text(d, "enddate", false, 10, end, why) ||
+        !gw_field_text(d, "verify_method", false, 15, method, why) ||
+        !gw_field_text(d, "verify_time", false, 19, when, why))
         return NULL;
+    Gongji__V1__Verification verification = GONGJI__V1__VERIFICATION__INIT;
+    int hh, mi, ss;
+    char tail;
+    if (method[0] != '\0') {
+        char date_part[11];
+        snprintf(date_part, sizeof date_part, "%.10s", when);
+        int32_t day = strlen(when) == 19 ? gw_date_of(date_part) : 0;
+        if (day == 0 || sscanf(when + 10, " %2d:%2d:%2d%c", &hh, &mi, &ss, &tail) != 3 || hh > 23 || mi > 59 ||
+            ss > 59 || hh < 0 || mi < 0 || ss < 0) {
+            gw_fail(why, "INVALID_ARGUMENT", "FIELD_INVALID", "verify_time is yyyy-MM-dd HH:mm:ss");
+            return NULL;
+        }
+        verification.method = method;
+        verification.verified_unix_ms = gj_cst_unix_ms_of(day, hh * 3600 + mi * 60 + ss);
+    }
     int32_t last_date = end[0] ? gw_date_of(end) : 0;
     if (end[0] && last_date == 0) {
         gw_fail(why, "INVALID_ARGUMENT", "FIELD_INVALID", "enddate is yyyy-MM-dd");
@@ -87,6 +112,8 @@ static cJSON *bind(gateway *g, gw_institution *in, const gw_request *r, const cJ
     req.sponsor_admdvs = s_region;
     req.beneficiary_admdvs = b_region;
     req.last_date = last_date;
+    if (method[0] != '\0')
+        req.verification = &verification;
     Gongji__V1__BindReply *a = (Gongji__V1__BindReply *)gw_node_call(
         g, in, who, "gongji.v1.MutualAid/Bind", r->msgid, s_region, &req.base, &gongji__v1__bind_reply__descriptor,
         why);

@@ -245,6 +245,10 @@ static int on_policy_key(load_state *st, const char *key, const char *value)
         if (strcmp(value, "310") && strcmp(value, "390"))
             FAIL("refuse_insutype must be 310 or 390");
         memcpy(p->refuse_insutype, value, 4);
+    } else if (!strcmp(key, "verify_age")) {
+        if (!parse_uint(value, 150, &n))
+            FAIL("verify_age must be 0..150");
+        p->verify_age = (uint32_t)n;
     } else if (!strcmp(key, "max_beneficiaries_per_year")) {
         if (!parse_uint(value, GJ_BENEFICIARIES_MAX * 100, &n))
             FAIL("max_beneficiaries_per_year must be 0..%d", GJ_BENEFICIARIES_MAX * 100);

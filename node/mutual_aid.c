@@ -42,6 +42,8 @@ gj_reason bind_check(call *c)
     if ((r = rules_check_last_date(req->last_date, c->today)) != GJ_R_NONE)
         return call_fail(c, r, "last_date %d: the binding pays through that day, today (%d) or later",
                          req->last_date, c->today);
+    if ((r = ops_check_verification_form(c, req->verification)) != GJ_R_NONE)
+        return r;
     const char *b_region = req->beneficiary_admdvs;
     if (b_region[0] != '\0' && strcmp(b_region, c->n->cfg.region) != 0) {
         if (strlen(b_region) != GJ_ADMDVS_LEN || !gj_all_digits(b_region, GJ_ADMDVS_LEN))
@@ -64,7 +66,8 @@ gj_reason bind_apply(call *c, store_txn *txn)
     bool has_account = store_account_get(txn, sponsor.psn_no, &account) == GJ_OK;
     if ((r = rules_check_sponsor(&sponsor, has_account)) != GJ_R_NONE ||
         (r = rules_check_beneficiary(&beneficiary)) != GJ_R_NONE ||
-        (r = rules_check_scope(policy, policy, beneficiary.insutype)) != GJ_R_NONE)
+        (r = rules_check_scope(policy, policy, beneficiary.insutype)) != GJ_R_NONE ||
+        (r = ops_check_verification(c, &beneficiary, req->verification)) != GJ_R_NONE)
         return r;
 
     store_binding existing;
@@ -94,6 +97,8 @@ gj_reason bind_apply(call *c, store_txn *txn)
     memcpy(b.beneficiary_admdvs, beneficiary.admdvs, sizeof b.beneficiary_admdvs);
     if ((err = store_binding_put(txn, &b)) != GJ_OK)
         return ops_store_reason(c, err);
+    if ((r = ops_record_verification(c, txn, &b, req->verification, ops_attester(c))) != GJ_R_NONE)
+        return r;
 
     if ((r = ops_order_add(c, txn, beneficiary.psn_no, sponsor.psn_no, sponsor.admdvs)) != GJ_R_NONE)
         return r;
@@ -101,6 +106,10 @@ gj_reason bind_apply(call *c, store_txn *txn)
     Gongji__V1__BindReply *ans = call_alloc(c, sizeof *ans);
     if (ans == NULL || (gongji__v1__bind_reply__init(ans), ans->binding = ops_answer_binding(c, &b)) == NULL)
         return ops_out_of_memory(c);
+    if (req->verification != NULL) {
+        ans->binding->verified_by = call_strdup(c, ops_attester(c));
+        ans->binding->verified_unix_ms = req->verification->verified_unix_ms;
+    }
     c->answer = &ans->base;
     char ms[GJ_PSN_NO_MAX + 1], mb[GJ_PSN_NO_MAX + 1];
     gj_log(GJ_LOG_INFO, "bind", "sponsor=%s beneficiary=%s relation=%s begin=%d end=%d",
@@ -260,11 +269,19 @@ gj_reason list_bindings_check(call *c)
             r = ops_out_of_memory(c);
             goto done;
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             if ((out[i] = ops_answer_binding(c, &list[i])) == NULL) {
                 r = ops_out_of_memory(c);
                 goto done;
             }
+            /* R18: the identity check this binding was made with, where this node keeps it. */
+            store_verification v;
+            if (store_verification_get(txn, list[i].sponsor, list[i].beneficiary, &v) == GJ_OK &&
+                v.bind_date == list[i].begin_date) {
+                out[i]->verified_by = call_strdup(c, v.attester);
+                out[i]->verified_unix_ms = v.verified_unix_ms;
+            }
+        }
         if (side == 0) {
             ans->as_sponsor = out;
             ans->n_as_sponsor = n;

@@ -4,6 +4,7 @@
  * handlers themselves are in registry.c, mutual_aid.c, settlement.c, operator.c,
  * lifecycle.c, clearing.c, audit.c, batch.c and xr/. */
 #include "gj_util.h"
+#include "log.h"
 #include "node.h"
 #include "ops.h"
 #include "rules.h"
@@ -156,6 +157,59 @@ Gongji__V1__SettleReply *ops_answer_settlement(call *c, store_txn *txn, const st
 
 /* How many bindings of psn_no (as sponsor or as beneficiary) are in force, leaving out
  * the one with skip_other on the other side. */
+gj_reason ops_check_verification_form(call *c, const Gongji__V1__Verification *v)
+{
+    if (v == NULL)
+        return GJ_R_NONE;
+    int64_t now = node_now_ms(c->n);
+    size_t len = strlen(v->method);
+    if (len == 0 || len > STORE_VERIFY_METHOD_MAX)
+        return call_fail(c, GJ_R_VERIFICATION_INVALID, "verification.method is 1 to %d characters",
+                         STORE_VERIFY_METHOD_MAX);
+    if (v->verified_unix_ms < now - GJ_VERIFICATION_VALID_MS || v->verified_unix_ms > now + GJ_CLOCK_SKEW_MS)
+        return call_fail(c, GJ_R_VERIFICATION_INVALID, "verification.verified_unix_ms is not within the last day");
+    return GJ_R_NONE;
+}
+
+gj_reason ops_check_verification(call *c, const store_person *beneficiary, const Gongji__V1__Verification *v)
+{
+    gj_reason r = ops_check_verification_form(c, v);
+    if (r != GJ_R_NONE)
+        return r;
+    const gj_policy *policy = &c->n->cfg.policy;
+    int age = rules_age_on(beneficiary->certno, c->today);
+    if (rules_check_verification(policy, age, v != NULL) != GJ_R_NONE)
+        return call_fail(c, GJ_R_VERIFICATION_REQUIRED,
+                         "the beneficiary is %d; region %s asks for an identity check over %u", age, policy->region,
+                         policy->verify_age);
+    return GJ_R_NONE;
+}
+
+const char *ops_attester(call *c)
+{
+    return ops_is_role(c, GONGJI__V1__ROLE__PERSON) && c->platform_id[0] != '\0' ? c->platform_id : c->env->caller_id;
+}
+
+gj_reason ops_record_verification(call *c, store_txn *txn, const store_binding *b, const Gongji__V1__Verification *v,
+                                  const char *attester)
+{
+    if (v == NULL)
+        return GJ_R_NONE;
+    store_verification rec = {.verified_unix_ms = v->verified_unix_ms, .recorded_unix_ms = gj_now_unix_ms(),
+                              .bind_date = b->begin_date};
+    memcpy(rec.sponsor, b->sponsor, sizeof rec.sponsor);
+    memcpy(rec.beneficiary, b->beneficiary, sizeof rec.beneficiary);
+    if (!gj_strcpy_fit(rec.attester, sizeof rec.attester, attester) || attester[0] == '\0' ||
+        !gj_strcpy_fit(rec.method, sizeof rec.method, v->method))
+        return call_fail(c, GJ_R_VERIFICATION_INVALID, "no attester for the verification");
+    gj_err err = store_verification_put(txn, &rec);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    gj_log(GJ_LOG_INFO, "verification", "attester=%s method=%s verified_ms=%lld bind_date=%d", rec.attester,
+           rec.method, (long long)rec.verified_unix_ms, rec.bind_date);
+    return GJ_R_NONE;
+}
+
 gj_reason ops_check_yearly_cap(call *c, store_txn *txn, const char *sponsor, const char *new_beneficiary)
 {
     uint32_t cap = c->n->cfg.policy.max_beneficiaries_per_year;

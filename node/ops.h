@@ -26,6 +26,18 @@ Gongji__V1__SponsorPart **ops_answer_parts(call *c, const store_settlement *s);
 Gongji__V1__SettleReply *ops_answer_settlement(call *c, store_txn *txn, const store_settlement *s);
 gj_reason ops_count_in_force(call *c, store_txn *txn, const char *psn_no, bool as_sponsor,
                              const char *skip_other, size_t *count);
+/* R18: a verification's form (NULL = none given): a method and a time within the last
+ * day of the business clock. */
+gj_reason ops_check_verification_form(call *c, const Gongji__V1__Verification *v);
+/* R18 for binding beneficiary: the form, and whether this node's policy asks for one at
+ * the beneficiary's age. */
+gj_reason ops_check_verification(call *c, const store_person *beneficiary, const Gongji__V1__Verification *v);
+/* Who attests a verification this call carries: the platform a person came through, or
+ * the operator. */
+const char *ops_attester(call *c);
+/* Keep the verification a binding was made with (nothing when v is NULL). */
+gj_reason ops_record_verification(call *c, store_txn *txn, const store_binding *b, const Gongji__V1__Verification *v,
+                                  const char *attester);
 /* R22: the sponsor's yearly cap, counting beneficiaries other than new_beneficiary
  * whose binding began this calendar year. */
 gj_reason ops_check_yearly_cap(call *c, store_txn *txn, const char *sponsor, const char *new_beneficiary);

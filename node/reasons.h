@@ -58,6 +58,8 @@ enum gj_code {
     X(REBIND_TOO_SOON, FAILED_PRECONDITION, "R17: an unbound pair can bind again from the next day") \
     X(UNBIND_TOO_SOON, FAILED_PRECONDITION, "R17: the region does not allow unbinding this soon after binding") \
     X(BINDING_DATE_INVALID, INVALID_ARGUMENT, "R17: last_date must be a date from today on") \
+    X(VERIFICATION_REQUIRED, FAILED_PRECONDITION, "R18: a beneficiary of this age is bound only with the platform's identity check") \
+    X(VERIFICATION_INVALID, INVALID_ARGUMENT, "R18: the identity check needs a method and a time within the last day") \
     /* R11 order */                                                                            \
     X(ORDER_MISMATCH, INVALID_ARGUMENT, "R11: the order must list each current sponsor exactly once") \
     /* R12 regions */                                                                          \

@@ -192,6 +192,33 @@ gj_reason rules_check_caps(const gj_policy *sponsor_policy, const gj_policy *ben
     return GJ_R_NONE;
 }
 
+int rules_age_on(const char *certno, int32_t date)
+{
+    if (certno == NULL || strlen(certno) != 18)
+        return -1;
+    int32_t born = 0;
+    for (int i = 6; i < 14; i++) {
+        if (certno[i] < '0' || certno[i] > '9')
+            return -1;
+        born = born * 10 + (certno[i] - '0');
+    }
+    if (!gj_date_valid(born) || born > date)
+        return -1;
+    /* Full years: the birthday this year counts once reached (month and day compared). */
+    int age = date / 10000 - born / 10000;
+    if (date % 10000 < born % 10000)
+        age--;
+    return age;
+}
+
+gj_reason rules_check_verification(const gj_policy *policy, int age, bool verified)
+{
+    if (policy->verify_age == 0 || verified)
+        return GJ_R_NONE;
+    /* An age the certno does not give is treated as over it: the check is asked for. */
+    return age >= 0 && age <= (int)policy->verify_age ? GJ_R_NONE : GJ_R_VERIFICATION_REQUIRED;
+}
+
 gj_reason rules_check_yearly_cap(const gj_policy *sponsor_policy, size_t bound_this_year)
 {
     if (sponsor_policy->max_beneficiaries_per_year > 0 &&

@@ -47,6 +47,8 @@ typedef struct gj_policy {
     char refuse_regions[GJ_POLICY_REGIONS_MAX][GJ_ADMDVS_LEN + 1];
     uint32_t revoke_days;            /* R14: days a settlement stays revocable; 0 = always */
     uint32_t unbind_min_months;      /* R17: a binding cannot be ended sooner; 0 = any time */
+    uint32_t verify_age;             /* R18: older than this, a beneficiary is bound only
+                                      * with an identity check; 0 = never asked */
     uint32_t max_beneficiaries_per_year; /* R22: distinct beneficiaries a sponsor binds in a
                                           * calendar year; 0 = unlimited */
 } gj_policy;
@@ -90,6 +92,12 @@ gj_reason rules_check_scope(const gj_policy *sponsor_policy, const gj_policy *be
 gj_reason rules_check_caps(const gj_policy *sponsor_policy, const gj_policy *beneficiary_policy,
                            size_t sponsor_as_sponsor, size_t sponsor_as_beneficiary,
                            size_t beneficiary_as_sponsor, size_t beneficiary_as_beneficiary);
+
+/* R18: the age in full years on date of the person whose 18-character certno gives
+ * their birth date (digits 7-14); -1 when it does not hold one. */
+int rules_age_on(const char *certno, int32_t date);
+/* R18: a beneficiary of age needs an identity check (verified) where the policy asks. */
+gj_reason rules_check_verification(const gj_policy *policy, int age, bool verified);
 
 /* R22: bound_this_year is how many other beneficiaries the sponsor bound this calendar
  * year (bindings begun this year, ended or not). */

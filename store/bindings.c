@@ -42,6 +42,34 @@ gj_err store_binding_put(store_txn *txn, const store_binding *b)
     return st_put_rec(txn, DB_BIND_BENEFICIARY, key, klen, b, sizeof *b, 0);
 }
 
+/* ---- verifications (R18) ---- */
+
+gj_err store_verification_put(store_txn *txn, const store_verification *v)
+{
+    gj_err err;
+    char key[PAIR_KEY_MAX];
+    if ((err = st_txn_writable(txn)) != GJ_OK)
+        return err;
+    if (v == NULL || !KEYFIELD_OK(v->sponsor) || !KEYFIELD_OK(v->beneficiary) || !FIELD_OK(v->attester) ||
+        !FIELD_OK(v->method))
+        return GJ_ERR_INVAL;
+    size_t klen = st_pair_key(key, v->sponsor, v->beneficiary);
+    return st_put_rec(txn, DB_VERIFICATIONS, key, klen, v, sizeof *v, 0);
+}
+
+gj_err store_verification_get(store_txn *txn, const char *sponsor, const char *beneficiary,
+                              store_verification *out)
+{
+    gj_err err;
+    char key[PAIR_KEY_MAX];
+    if ((err = st_txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(sponsor, GJ_PSN_NO_MAX) || !key_ok(beneficiary, GJ_PSN_NO_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    size_t klen = st_pair_key(key, sponsor, beneficiary);
+    return st_get_rec(txn, DB_VERIFICATIONS, key, klen, out, sizeof *out);
+}
+
 /* Every record whose key starts with "psn_no\0", in key order. */
 static gj_err binding_list(store_txn *txn, int db, const char *psn_no, store_binding *out,
                            size_t max, size_t *count)

@@ -39,6 +39,8 @@ static const char *const db_names[DB_COUNT] = {
     [DB_SETL_BY_PSN] = NULL, /* in the ledger */
     [DB_CLEARING] = "clearing",
     [DB_WINDOWS] = "windows",
+    /* Added without a format change: a store of an older build gains it when opened. */
+    [DB_VERIFICATIONS] = "verifications",
 };
 
 /* ---- open / close ---- */

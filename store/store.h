@@ -248,6 +248,22 @@ gj_err store_binding_list_by_beneficiary(store_txn *txn, const char *psn_no, sto
                                          size_t max, size_t *count);
 uint64_t store_binding_count(store_txn *txn);
 
+/* R18: the identity check a binding was made with (the beneficiary's), keyed by the
+ * pair like the binding; the latest replaces an earlier one. */
+#define STORE_VERIFY_METHOD_MAX 15
+typedef struct store_verification {
+    char sponsor[GJ_PSN_NO_MAX + 1];
+    char beneficiary[GJ_PSN_NO_MAX + 1];
+    char attester[GJ_CALLER_ID_MAX + 1];  /* the platform (or operator) that attested */
+    char method[STORE_VERIFY_METHOD_MAX + 1]; /* "face", ... as the attester names it */
+    int64_t verified_unix_ms;             /* when the check was done */
+    int64_t recorded_unix_ms;
+    int32_t bind_date;                    /* the binding's begin_date it was made for */
+} store_verification;
+gj_err store_verification_put(store_txn *txn, const store_verification *v);
+gj_err store_verification_get(store_txn *txn, const char *sponsor, const char *beneficiary,
+                              store_verification *out); /* NOTFOUND */
+
 /* A beneficiary's deduction order; an absent one reads as count 0 with GJ_OK. */
 gj_err store_order_get(store_txn *txn, const char *beneficiary, store_order *out);
 gj_err store_order_put(store_txn *txn, const char *beneficiary, const store_order *order);

@@ -70,6 +70,7 @@ enum {
     DB_SETL_BY_PSN,
     DB_CLEARING,
     DB_WINDOWS,
+    DB_VERIFICATIONS,
     DB_COUNT
 };
 

@@ -124,6 +124,8 @@ void xr_bind(call *c)
         return;
     }
     fill_binding(&b, &sponsor, req, c->today);
+    side.verification = req->verification;
+    side.attester = ops_attester(c);
     /* The beneficiary's side first: a copy there without the binding here never pays
      * (the sponsor's node refuses holds it cannot back), the reverse would. */
     if ((r = send_accept_binding(c, &b, &side)) != GJ_R_NONE) {
@@ -246,7 +248,8 @@ gj_reason xr_accept_binding_apply(call *c, store_txn *txn)
     sponsor_side.one_relationship_per_person = req->sponsor_one_relationship;
     size_t b_as_sponsor, b_as_beneficiary;
     if ((r = rules_check_beneficiary(&beneficiary)) != GJ_R_NONE ||
-        (r = rules_check_scope(&sponsor_side, own, beneficiary.insutype)) != GJ_R_NONE)
+        (r = rules_check_scope(&sponsor_side, own, beneficiary.insutype)) != GJ_R_NONE ||
+        (r = ops_check_verification(c, &beneficiary, req->verification)) != GJ_R_NONE)
         return r;
     if ((r = ops_count_in_force(c, txn, beneficiary.psn_no, true, "", &b_as_sponsor)) ||
         (r = ops_count_in_force(c, txn, beneficiary.psn_no, false, copy.sponsor, &b_as_beneficiary)))
@@ -256,5 +259,7 @@ gj_reason xr_accept_binding_apply(call *c, store_txn *txn)
         return r;
     if ((err = store_binding_put(txn, &copy)) != GJ_OK)
         return ops_store_reason(c, err);
+    if ((r = ops_record_verification(c, txn, &copy, req->verification, req->attester)) != GJ_R_NONE)
+        return r;
     return ops_order_add(c, txn, copy.beneficiary, copy.sponsor, copy.sponsor_admdvs);
 }

@@ -121,6 +121,8 @@ gj_reason xr_port_accept_binding(node *n, const store_binding *b, const xr_spons
     req.sponsor_as_sponsor = side->as_sponsor;
     req.sponsor_as_beneficiary = side->as_beneficiary;
     req.ending = side->ending;
+    req.verification = (Gongji__V1__Verification *)side->verification;
+    req.attester = (char *)(side->attester != NULL ? side->attester : "");
     /* Named by a digest of the pair, not the person numbers. */
     char pair[2 * GJ_PSN_NO_MAX + 2];
     size_t sponsor_len = strlen(b->sponsor), beneficiary_len = strlen(b->beneficiary);

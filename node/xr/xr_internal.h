@@ -147,6 +147,9 @@ typedef struct xr_sponsor_side {
     bool live, pilot, one_relationship;
     uint32_t as_sponsor, as_beneficiary;
     bool ending; /* an unbinding: the copy takes the end date, nothing is checked */
+    /* R18: the verification the bind carried (NULL = none), and who attested it. */
+    const Gongji__V1__Verification *verification;
+    const char *attester;
 } xr_sponsor_side;
 gj_reason xr_port_accept_binding(node *n, const store_binding *b, const xr_sponsor_side *side, int timeout_ms,
                                  char *detail, size_t detail_size);

@@ -643,6 +643,57 @@ static void test_cross_region_binding_dates(void **state)
     client_close(cd);
 }
 
+/* R18 across regions: Chengdu asks for an identity check of a beneficiary over 60. A
+ * Nagqu sponsor binds one through the platform: refused without the check (Chengdu's
+ * node decides, for its own person), bound with it, and Chengdu keeps who attested. */
+static void test_cross_region_binding_of_an_older_beneficiary_needs_the_check(void **state)
+{
+    (void)state;
+    client_status st;
+    client_t *cd = op_at("510100");
+    assert_int_equal(op_enroll_born(cd, "CD-O21", 21, 19500101, "310", "510100", &st), OK);
+    person_at("540600", "NQ-S21", 21, "310", 10000);
+    client_t *sponsor = tn_client(tc_node(&tc, "510100"), "NQ-S21", GONGJI__V1__ROLE__PERSON);
+    Gongji__V1__BindRequest req = GONGJI__V1__BIND_REQUEST__INIT;
+    req.sponsor_psn_no = "NQ-S21";
+    req.sponsor_admdvs = "540600";
+    req.beneficiary_psn_no = "CD-O21";
+    req.beneficiary_admdvs = "510100";
+    req.relation = GONGJI__V1__RELATION__PARENT;
+    ProtobufCMessage *m = NULL;
+    client_call(sponsor, "gongji.v1.MutualAid/Bind", NULL, NULL, &req.base, &gongji__v1__bind_reply__descriptor, &m,
+                &st);
+    assert_int_equal(st.code, FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "VERIFICATION_REQUIRED");
+    Gongji__V1__Verification v = GONGJI__V1__VERIFICATION__INIT;
+    v.method = "face";
+    v.verified_unix_ms = gj_now_unix_ms() - 60000;
+    req.verification = &v;
+    client_call(sponsor, "gongji.v1.MutualAid/Bind", NULL, NULL, &req.base, &gongji__v1__bind_reply__descriptor, &m,
+                &st);
+    assert_int_equal(st.code, OK);
+    protobuf_c_message_free_unpacked(m, NULL);
+    client_close(sponsor);
+    Gongji__V1__ListBindingsRequest lr = GONGJI__V1__LIST_BINDINGS_REQUEST__INIT;
+    lr.psn_no = "CD-O21";
+    client_call(cd, "gongji.v1.MutualAid/ListBindings", NULL, NULL, &lr.base,
+                &gongji__v1__list_bindings_reply__descriptor, &m, &st);
+    assert_int_equal(st.code, OK);
+    Gongji__V1__ListBindingsReply *l = (Gongji__V1__ListBindingsReply *)m;
+    assert_int_equal(l->n_as_beneficiary, 1);
+    assert_true(l->as_beneficiary[0]->verified_by[0] != '\0');
+    assert_int_equal(l->as_beneficiary[0]->verified_unix_ms, v.verified_unix_ms);
+    gongji__v1__list_bindings_reply__free_unpacked(l, NULL);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle_x(cd, "CD-O21", "510100", 1000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "NQ-S21"), 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    client_t *nq = op_at("540600");
+    assert_int_equal(balance_settles_at(nq, "NQ-S21", NULL, 9000), 9000);
+    client_close(nq);
+    client_close(cd);
+}
+
 static void test_audit_passes_on_every_node_and_across_the_cluster(void **state)
 {
     (void)state;
@@ -719,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_peer_batch_items_are_handled_as_if_each_came_alone),
         cmocka_unit_test(test_cross_region_unbind_stops_payment_from_tomorrow),
         cmocka_unit_test(test_cross_region_binding_dates),
+        cmocka_unit_test(test_cross_region_binding_of_an_older_beneficiary_needs_the_check),
         cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
     };
     return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));

@@ -137,8 +137,12 @@ def family_codes(his):
     recs = a.get("output", {}).get("setlinfo", [])
     check("9505 records", ok(a) and len(recs) >= 3 and any(r["revoked"] for r in recs)
           and recs[-1]["acct_mulaid_pay"] == 10.0, a)
-    st, a = app.call("9501", {"psn_no": "GW-L1", "beneficiary_psn_no": "GW-N1", "relation": "child"})
-    check("9501 bind", ok(a) and a["output"]["binding"]["beneficiary_psn_no"] == "GW-N1", a)
+    checked = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 8 * 3600 - 60))  # CST, a minute ago
+    st, a = app.call("9501", {"psn_no": "GW-L1", "beneficiary_psn_no": "GW-N1", "relation": "child",
+                              "verify_method": "face", "verify_time": checked})
+    check("9501 bind", ok(a) and a["output"]["binding"]["beneficiary_psn_no"] == "GW-N1"
+          and a["output"]["binding"].get("verified_by") == "national-app"
+          and a["output"]["binding"].get("verify_time") == checked, a)
     st, a = app.call("9502", {"psn_no": "GW-N1", "sponsor_psn_no": "GW-L1", "beneficiary_psn_no": "GW-P1"})
     check("a person ending someone else's binding is refused", not ok(a)
           and a["gongji_status"] == "PERMISSION_DENIED", a)

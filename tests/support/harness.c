@@ -415,15 +415,34 @@ static int call(client_t *c, const char *method, const char *call_id, ProtobufCM
     return st->code;
 }
 
+static int enroll_with_certno(client_t *c, const char *psn_no, const char *certno, const char *insutype,
+                              const char *region, int status, client_status *st);
+
 int op_set_status(client_t *c, const char *psn_no, int certno_serial, const char *insutype,
                   const char *region, int status, client_status *st)
 {
-    remember_psn(psn_no);
     char certno[19];
     tn_certno(certno_serial, certno);
+    return enroll_with_certno(c, psn_no, certno, insutype, region, status, st);
+}
+
+int op_enroll_born(client_t *c, const char *psn_no, int certno_serial, int32_t born, const char *insutype,
+                   const char *region, client_status *st)
+{
+    char certno[19];
+    snprintf(certno, sizeof certno, "430102%08d%03d", (int)born, certno_serial % 1000);
+    certno[17] = gj_certno_check_char(certno);
+    certno[18] = '\0';
+    return enroll_with_certno(c, psn_no, certno, insutype, region, GONGJI__V1__PERSON_STATUS__ACTIVE, st);
+}
+
+static int enroll_with_certno(client_t *c, const char *psn_no, const char *certno, const char *insutype,
+                              const char *region, int status, client_status *st)
+{
+    remember_psn(psn_no);
     Gongji__V1__Person p = GONGJI__V1__PERSON__INIT;
     p.psn_no = (char *)psn_no;
-    p.certno = certno;
+    p.certno = (char *)certno;
     p.psn_name = "test";
     p.insutype = (char *)insutype;
     p.insuplc_admdvs = (char *)region;
@@ -541,8 +560,10 @@ static const struct {
     {"430200", "live = no\nrelations = spouse,parent,child\n"},
     {"430000", "live = yes\n"},
     /* R12 under test: Nagqu's employees may not aid Chengdu's resident-insured. */
+    /* R18 under test: beneficiaries over 60 need the platform's identity check (every
+     * other test's people are born in 1980). */
     {"510100", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"
-               "refuse_sponsors_from = 540600\nrefuse_insutype = 390\n"},
+               "refuse_sponsors_from = 540600\nrefuse_insutype = 390\nverify_age = 60\n"},
     {"540600", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"},
     {"350100", "live = yes\nrelations = spouse,parent,child\ncascade = yes\nreserve_floor = 2000.00\n"},
     /* Wuhan: in the pilot, with a reserve floor, for premiums across provinces. */

@@ -85,6 +85,9 @@ const gj_cred *th_foreign_cred(int role, const char *id);
 void tn_certno(int n, char out[19]);
 
 /* ---- one-line operations; each returns the status code and fills st when given ---- */
+/* op_enroll of someone born on born (yyyymmdd): their certno says so (R18's age). */
+int op_enroll_born(client_t *c, const char *psn_no, int certno_serial, int32_t born, const char *insutype,
+                   const char *region, client_status *st);
 int op_enroll(client_t *c, const char *psn_no, int certno_serial, const char *insutype,
               const char *region, client_status *st);
 int op_set_status(client_t *c, const char *psn_no, int certno_serial, const char *insutype,

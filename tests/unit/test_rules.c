@@ -588,6 +588,25 @@ static void test_rebinding_waits_for_the_next_day(void **state)
     assert_int_equal(rules_check_rebind(&dated, 20270430), GJ_R_REBIND_TOO_SOON);
 }
 
+static void test_age_in_full_years_from_the_certno(void **state)
+{
+    (void)state;
+    assert_int_equal(rules_age_on("51010420101231001X", 20270310), 16);
+    assert_int_equal(rules_age_on("510104201003100011", 20270310), 17); /* the birthday itself */
+    assert_int_equal(rules_age_on("510104201003110011", 20270310), 16);
+    assert_int_equal(rules_age_on("510104202803100011", 20270310), -1); /* not born yet */
+    assert_int_equal(rules_age_on("51010420101331001X", 20270310), -1); /* no such date */
+    assert_int_equal(rules_age_on("short", 20270310), -1);
+    gj_policy p;
+    rules_policy_default(&p, "510100");
+    assert_int_equal(rules_check_verification(&p, 90, false), GJ_R_NONE); /* not asked */
+    p.verify_age = 16;
+    assert_int_equal(rules_check_verification(&p, 16, false), GJ_R_NONE);
+    assert_int_equal(rules_check_verification(&p, 17, false), GJ_R_VERIFICATION_REQUIRED);
+    assert_int_equal(rules_check_verification(&p, -1, false), GJ_R_VERIFICATION_REQUIRED);
+    assert_int_equal(rules_check_verification(&p, 17, true), GJ_R_NONE);
+}
+
 static void test_yearly_cap(void **state)
 {
     (void)state;
@@ -840,6 +859,7 @@ int main(void)
         cmocka_unit_test(test_rebinding_waits_for_the_next_day),
         cmocka_unit_test(test_a_last_date_is_today_or_later),
         cmocka_unit_test(test_yearly_cap),
+        cmocka_unit_test(test_age_in_full_years_from_the_certno),
         cmocka_unit_test(test_unbinding_respects_the_regions_months),
         cmocka_unit_test(test_default_policy_with_too_long_region_matches_no_province),
         cmocka_unit_test(test_relation_names_round_trip),

@@ -89,6 +89,35 @@ static gj_err apply_order(store_txn *t, void *arg)
     return store_order_put(t, o->beneficiary, &o->order);
 }
 
+static gj_err apply_verification(store_txn *t, void *arg)
+{
+    return store_verification_put(t, arg);
+}
+
+/* R18: the identity check a binding was made with, kept by the pair; the latest wins. */
+static void test_verification_kept_by_pair(void **state)
+{
+    struct fx *f = open_fx(state);
+    store_verification v = {.sponsor = "S1", .beneficiary = "B1", .attester = "national-app", .method = "face",
+                            .verified_unix_ms = 1800000000000, .recorded_unix_ms = 1800000001000,
+                            .bind_date = 20270101};
+    assert_int_equal(store_submit_wait(f->s, apply_verification, &v), GJ_OK);
+    v.verified_unix_ms += 86400000;
+    v.bind_date = 20270102;
+    assert_int_equal(store_submit_wait(f->s, apply_verification, &v), GJ_OK);
+    store_verification bad = {.sponsor = "", .beneficiary = "B1"};
+    assert_int_equal(store_submit_wait(f->s, apply_verification, &bad), GJ_ERR_INVAL);
+    store_txn *t = rd(f);
+    store_verification out;
+    assert_int_equal(store_verification_get(t, "S1", "B1", &out), GJ_OK);
+    assert_string_equal(out.attester, "national-app");
+    assert_string_equal(out.method, "face");
+    assert_int_equal(out.bind_date, 20270102);
+    assert_int_equal(out.verified_unix_ms, 1800000000000 + 86400000);
+    assert_int_equal(store_verification_get(t, "B1", "S1", &out), GJ_ERR_NOTFOUND);
+    store_read_end(t);
+}
+
 static void test_order_absent_reads_empty(void **state)
 {
     struct fx *f = open_fx(state);
@@ -127,6 +156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_binding_lists_from_both_sides),
         T(test_order_absent_reads_empty),
+        T(test_verification_kept_by_pair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

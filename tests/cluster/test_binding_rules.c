@@ -1,9 +1,9 @@
-/* R9, R17, R22: bindings over time, against a real node with its business clock set to
- * a date and time of day. A binding chosen to end on a day pays through it; an
- * unbinding at 23:59 still pays at 23:59:30 and not at 00:00:01; the pair binds again
- * only from the next day; a region may keep a binding for months, and cap the
- * beneficiaries a sponsor binds in a year. Money is checked before and after every
- * settlement. */
+/* R9, R17, R18, R22: the rules a binding is made and ended by, against a real node with
+ * its business clock set to a date and time of day. A binding chosen to end on a day
+ * pays through it; an unbinding at 23:59 still pays at 23:59:30 and not at 00:00:01;
+ * the pair binds again only from the next day; a region may keep a binding for months,
+ * cap the beneficiaries a sponsor binds in a year, and ask for an identity check of an
+ * older beneficiary. Money is checked before and after every settlement. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -196,6 +196,86 @@ static void test_a_sponsor_binds_at_most_the_regions_number_a_year(void **state)
     stop(f);
 }
 
+/* Bind sponsor to beneficiary as caller, with an identity check done at verified_ms
+ * (0 = none); the answer's binding through *out when asked. */
+static int bind_checked(client_t *caller, const char *sponsor, const char *beneficiary, int64_t verified_ms,
+                        Gongji__V1__BindReply **out, client_status *st)
+{
+    Gongji__V1__BindRequest req = GONGJI__V1__BIND_REQUEST__INIT;
+    Gongji__V1__Verification v = GONGJI__V1__VERIFICATION__INIT;
+    req.sponsor_psn_no = (char *)sponsor;
+    req.beneficiary_psn_no = (char *)beneficiary;
+    req.relation = GONGJI__V1__RELATION__CHILD;
+    if (verified_ms != 0) {
+        v.method = "face";
+        v.verified_unix_ms = verified_ms;
+        req.verification = &v;
+    }
+    ProtobufCMessage *m = NULL;
+    client_call(caller, "gongji.v1.MutualAid/Bind", NULL, NULL, &req.base, &gongji__v1__bind_reply__descriptor, &m,
+                st);
+    if (out != NULL)
+        *out = (Gongji__V1__BindReply *)m;
+    else if (m != NULL)
+        protobuf_c_message_free_unpacked(m, NULL);
+    return st->code;
+}
+
+/* R18 (seed 002: over 16, a face check): under 16 or 16 binds as before; 17 only with
+ * the check, stamped within the last day; who attested and when is kept and shown. */
+static void test_an_older_beneficiary_is_bound_only_with_an_identity_check(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start(CHENGDU_POLICY "verify_age = 16\n");
+    int32_t d = 20270310;
+    at(f, d, "12:00:00");
+    int64_t now = gj_cst_unix_ms_of(d, 12 * 3600);
+    assert_int_equal(op_enroll_born(f->op, "Y16", 5, 20101231, "390", "510100", &st), OK); /* 16 today */
+    assert_int_equal(op_enroll_born(f->op, "O17", 6, 20100310, "390", "510100", &st), OK); /* 17 today */
+    assert_int_equal(bind_checked(f->op, "S", "Y16", 0, NULL, &st), OK);
+    expect_reason(bind_checked(f->op, "S", "O17", 0, NULL, &st), &st, FAILED_PRECONDITION, "VERIFICATION_REQUIRED");
+    expect_reason(bind_checked(f->op, "S", "O17", now - 25LL * 3600 * 1000, NULL, &st), &st, INVALID_ARGUMENT,
+                  "VERIFICATION_INVALID");
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle(f->op, "O17", 1000, NULL, &r, &st), OK);
+    assert_int_equal(r->psn_cash_pay, 1000); /* refused, so S pays nothing for O17 */
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance(f->op, "S"), 100000);
+    /* The sponsor, through the service platform that did the face check an hour ago. */
+    client_t *sponsor = tn_client(&f->node, "S", GONGJI__V1__ROLE__PERSON);
+    Gongji__V1__BindReply *b = NULL;
+    assert_int_equal(bind_checked(sponsor, "S", "O17", now - 3600 * 1000, &b, &st), OK);
+    assert_non_null(b->binding->verified_by);
+    assert_true(b->binding->verified_by[0] != '\0' && strcmp(b->binding->verified_by, "S") != 0);
+    assert_int_equal(b->binding->verified_unix_ms, now - 3600 * 1000);
+    char attester[64];
+    snprintf(attester, sizeof attester, "%s", b->binding->verified_by);
+    gongji__v1__bind_reply__free_unpacked(b, NULL);
+    client_close(sponsor);
+    assert_int_equal(op_settle(f->op, "O17", 1000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "S"), 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance(f->op, "S"), 99000);
+    /* The bindings list keeps who attested; an operator at a counter attests as itself. */
+    Gongji__V1__ListBindingsRequest lr = GONGJI__V1__LIST_BINDINGS_REQUEST__INIT;
+    lr.psn_no = "O17";
+    ProtobufCMessage *m = NULL;
+    client_call(f->op, "gongji.v1.MutualAid/ListBindings", NULL, NULL, &lr.base,
+                &gongji__v1__list_bindings_reply__descriptor, &m, &st);
+    assert_int_equal(st.code, OK);
+    Gongji__V1__ListBindingsReply *l = (Gongji__V1__ListBindingsReply *)m;
+    assert_int_equal(l->n_as_beneficiary, 1);
+    assert_string_equal(l->as_beneficiary[0]->verified_by, attester);
+    assert_int_equal(l->as_beneficiary[0]->verified_unix_ms, now - 3600 * 1000);
+    gongji__v1__list_bindings_reply__free_unpacked(l, NULL);
+    assert_int_equal(op_enroll(f->op, "S2", 7, "310", "510100", &st), OK);
+    assert_int_equal(bind_checked(f->op, "S2", "O17", now, &b, &st), OK);
+    assert_non_null(strstr(b->binding->verified_by, "op-1"));
+    gongji__v1__bind_reply__free_unpacked(b, NULL);
+    stop(f);
+}
+
 /* The clock runs on from the time set, and goes back to the system clock. */
 static void test_the_business_clock_runs_on_and_returns(void **state)
 {
@@ -230,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_an_unbinding_at_2359_pays_at_235930_not_at_000001),
         cmocka_unit_test(test_a_region_may_refuse_unbinding_for_months),
         cmocka_unit_test(test_a_sponsor_binds_at_most_the_regions_number_a_year),
+        cmocka_unit_test(test_an_older_beneficiary_is_bound_only_with_an_identity_check),
         cmocka_unit_test(test_the_business_clock_runs_on_and_returns),
     };
     return th_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
