@@ -52,6 +52,8 @@ const cli_optdef cli_optdefs[O_COUNT] = {
     [O_REAL] = {"real", NULL, false},
     [O_NO_ACCOUNT] = {"no-account", NULL, false},
     [O_VERIFIED] = {"verified", "METHOD", false},
+    [O_REASON] = {"reason", "TEXT", true},
+    [O_LIFT] = {"lift", NULL, false},
 };
 
 const cli_cmd_opt cli_global_opts[] = {
@@ -174,6 +176,13 @@ static const cli_cmd_opt audit_opts[] = {
     {O_CLUSTER, false, "audit these nodes and match them (--node is ignored)"},
     {O_STRICT, false, "with --cluster: a counterpart region not listed fails"},
     {O_PAGE_SIZE, false, "cross-region payments per page (default: the node's, 2000)"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt freeze_opts[] = {
+    {O_SPONSOR, false, "freeze this sponsor (with --beneficiary: only that binding)"},
+    {O_BENEFICIARY, false, "freeze this beneficiary (with --sponsor: only that binding)"},
+    {O_REASON, false, "why (required to freeze)"},
+    {O_LIFT, false, "end the freeze instead"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt set_date_opts[] = {
@@ -332,6 +341,15 @@ const cli_cmd cli_cmds[] = {
      audit_opts,
      "gongji audit --cluster tcp://127.0.0.1:7101,tcp://127.0.0.1:7102 --strict",
      run_audit},
+    {"freeze", "freeze a sponsor, a beneficiary or a binding for misuse", "gongji.v1.Registry/Freeze",
+     "Freeze (or with --lift, unfreeze) mutual aid for misuse (R21): a frozen sponsor pays\n"
+     "no relative's bill, a frozen beneficiary's bills take nothing from any sponsor, a\n"
+     "frozen binding pays nothing. Call the node of the person: the sponsor's for a\n"
+     "sponsor or a binding, the beneficiary's for a beneficiary.",
+     freeze_opts,
+     "gongji freeze --sponsor 43010000000000000001 --beneficiary 43010000000000000002 \\\n"
+     "      --reason 'card lent to a non-relative (case 2026-118)'",
+     run_freeze},
     {"set-date", "set a node's business clock (testing only)", "gongji.v1.Operator/SetClock",
      "Set the node's business clock to a date and time of day (China Standard Time);\n"
      "it runs on from there. --real puts it back on the system clock. Testing only:\n"

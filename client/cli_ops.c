@@ -247,3 +247,41 @@ int run_set_date(cli_ctx *x)
     rc = cli_call(x, x->call_id, &req.base, &gongji__v1__health_reply__descriptor, &m);
     return rc != CLI_EXIT_OK ? rc : cli_health_out(x, m);
 }
+
+int run_freeze(cli_ctx *x)
+{
+    Gongji__V1__FreezeRequest req = GONGJI__V1__FREEZE_REQUEST__INIT;
+    const char *sponsor = x->val[O_SPONSOR], *beneficiary = x->val[O_BENEFICIARY];
+    if (sponsor == NULL && beneficiary == NULL)
+        return cli_usage(x, "give --sponsor, --beneficiary, or both for one binding");
+    if (!x->seen[O_LIFT] && x->val[O_REASON] == NULL)
+        return cli_usage(x, "a freeze needs --reason");
+    req.target = sponsor != NULL && beneficiary != NULL ? GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_BINDING
+                 : sponsor != NULL                     ? GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_SPONSOR
+                                                       : GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_BENEFICIARY;
+    req.psn_no = (char *)(sponsor != NULL ? sponsor : beneficiary);
+    req.beneficiary_psn_no = (char *)(sponsor != NULL && beneficiary != NULL ? beneficiary : "");
+    req.reason = x->val[O_REASON] != NULL ? x->val[O_REASON] : "";
+    req.lift = x->seen[O_LIFT];
+    ProtobufCMessage *m;
+    int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__freeze_reply__descriptor, &m);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Gongji__V1__FreezeReply *r = (const Gongji__V1__FreezeReply *)m;
+    char when[16];
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "frozen", r->frozen);
+        j_text(o, "by", r->frozen_by);
+        j_text(o, "reason", r->reason);
+        j_text(o, "since", cli_time_text(r->since_unix_ms, when));
+        rc = j_emit(o);
+    } else {
+        h_text("frozen", r->frozen ? "yes" : "no (lifted)");
+        h_text("by", r->frozen_by);
+        h_text("reason", r->reason);
+        h_text("since", cli_time_text(r->since_unix_ms, when));
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}

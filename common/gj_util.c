@@ -299,3 +299,38 @@ const char *gj_err_name(gj_err err)
     }
     return "GJ_ERR_UNKNOWN";
 }
+
+bool gj_utf8_valid(const void *text, size_t len)
+{
+    const unsigned char *s = text;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t need;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            need = 1, cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            need = 2, cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            need = 3, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (len - i <= need) /* the sequence runs past the end */
+            return false;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        static const uint32_t least[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < least[need] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += need + 1;
+    }
+    return true;
+}

@@ -28,6 +28,10 @@ int32_t gj_date_add_months(int32_t d, int months);
 /* Parse "2026-11-22" or "20261122"; returns false when not a valid date. */
 bool gj_date_parse(const char *text, int32_t *out);
 
+/* true when text[len] is well-formed UTF-8 (no overlongs, surrogates or code points
+ * past U+10FFFF). */
+bool gj_utf8_valid(const void *text, size_t len);
+
 /* Parse yuan with at most two decimals ("120", "120.5", "120.50") into fen.
  * Refuses signs, other characters, more than two decimals and values above GJ_AMOUNT_MAX. */
 bool gj_yuan_parse(const char *text, int64_t *fen_out);

@@ -20,40 +20,6 @@ void gw_fail(gw_failure *f, const char *status, const char *reason, const char *
     va_end(ap);
 }
 
-bool gw_utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t need;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            need = 1, cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            need = 2, cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            need = 3, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (len - i <= need) /* the sequence runs past the end */
-            return false;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        static const uint32_t least[] = {0, 0x80, 0x800, 0x10000};
-        if (cp < least[need] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += need + 1;
-    }
-    return true;
-}
-
 /* A string field of an object, or a number written as its integer text. */
 static bool field_string(const cJSON *item, char *buf, size_t size, const char **text)
 {
@@ -157,7 +123,7 @@ int gw_request_parse(const char *body, size_t len, gw_request *r, gw_failure *wh
                 GW_BODY_MAX);
         return -1;
     }
-    if (!gw_utf8_valid((const unsigned char *)body, len)) {
+    if (!gj_utf8_valid((const unsigned char *)body, len)) {
         gw_fail(why, "INVALID_ARGUMENT", "NOT_UTF8", "the body is not UTF-8");
         return -1;
     }

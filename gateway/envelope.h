@@ -73,7 +73,5 @@ void gw_error_message(const gw_failure *f, char *out, size_t size);
 /* A time as the national interface writes it: yyyy-MM-dd HH:mm:ss, China Standard Time. */
 void gw_local_time(int64_t unix_s, char out[20]);
 
-/* true when s[len] is well-formed UTF-8 (no overlongs, surrogates or bytes past U+10FFFF). */
-bool gw_utf8_valid(const unsigned char *s, size_t len);
 
 #endif

@@ -215,7 +215,7 @@ static int parse_detail(char *text, detail *d, gw_failure *why)
         bool ok = gj_strcpy_fit(r->setl_id, sizeof r->setl_id, f[0]) && f[0][0] != '\0' &&
                   gj_strcpy_fit(r->mdtrt_id, sizeof r->mdtrt_id, f[1]) &&
                   gj_strcpy_fit(r->psn_no, sizeof r->psn_no, f[2]);
-        if (!ok || !gw_utf8_valid((const unsigned char *)row, strlen(row))) {
+        if (!ok || !gj_utf8_valid((const unsigned char *)row, strlen(row))) {
             gw_fail(why, "INVALID_ARGUMENT", "DETAIL_INVALID",
                     "line %u: setl_id (1..%d), mdtrt_id (..30) or psn_no (..%d) is too long or empty", line,
                     GJ_SETL_ID_MAX, GJ_PSN_NO_MAX);

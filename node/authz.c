@@ -27,6 +27,7 @@ typedef struct authz_rule {
 static const authz_rule rules[] = {
     {"gongji.v1.Registry/Enroll", OP_WRITE, "the region's own operator"},
     {"gongji.v1.Registry/Credit", OP_WRITE, "the region's own operator"},
+    {"gongji.v1.Registry/Freeze", OP_WRITE, "the region's own operator"},
     {"gongji.v1.MutualAid/Bind", OP_WRITE | PERSON, "the region's operator, or the sponsor"},
     {"gongji.v1.MutualAid/Unbind", OP_WRITE | PERSON, "the region's operator, the sponsor or the beneficiary"},
     {"gongji.v1.MutualAid/SetOrder", OP_WRITE | PERSON, "the region's operator, or the beneficiary"},

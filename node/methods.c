@@ -15,6 +15,7 @@
 const method_entry node_methods[] = {
     {"gongji.v1.Registry/Enroll", &gongji__v1__enroll_request__descriptor, enroll_check, enroll_apply, NULL, false, NULL},
     {"gongji.v1.Registry/Credit", &gongji__v1__credit_request__descriptor, credit_check, credit_apply, NULL, false, NULL},
+    {"gongji.v1.Registry/Freeze", &gongji__v1__freeze_request__descriptor, freeze_check, freeze_apply, NULL, false, NULL},
     {"gongji.v1.MutualAid/Bind", &gongji__v1__bind_request__descriptor, bind_check, bind_apply,
      route_owner_bind, false, xr_bind},
     {"gongji.v1.MutualAid/Unbind", &gongji__v1__unbind_request__descriptor, unbind_check, unbind_apply,

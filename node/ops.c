@@ -324,6 +324,8 @@ gj_reason ops_sponsor_funds(call *c, store_txn *txn, const char *sponsor_psn_no,
         return GJ_R_NONE;
     if (err != GJ_OK)
         return ops_store_reason(c, err);
+    if (ops_aid_frozen(txn, sponsor_psn_no, beneficiary))
+        return GJ_R_NONE; /* R21: frozen for misuse; skipped like an empty sponsor */
     if ((err = store_person_get(txn, sponsor_psn_no, &sponsor)) != GJ_OK)
         return err == GJ_ERR_NOTFOUND ? GJ_R_NONE : ops_store_reason(c, err);
     if (strcmp(sponsor.admdvs, c->n->cfg.region) != 0)

@@ -56,6 +56,13 @@ gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const 
 gj_reason enroll_check(call *c);
 gj_reason enroll_apply(call *c, store_txn *txn);
 gj_reason credit_check(call *c);
+/* R21 (freezes.c) */
+gj_reason freeze_check(call *c);
+gj_reason freeze_apply(call *c, store_txn *txn);
+/* Mutual aid from sponsor to beneficiary is frozen here: the sponsor, the beneficiary or
+ * the binding. */
+bool ops_aid_frozen(store_txn *txn, const char *sponsor, const char *beneficiary);
+bool ops_beneficiary_frozen(store_txn *txn, const char *beneficiary);
 gj_reason credit_apply(call *c, store_txn *txn);
 
 /* ---- mutual_aid.c: MutualAid/Bind, Unbind, SetOrder, ListBindings in one region ---- */

@@ -74,6 +74,8 @@ enum gj_code {
     X(FIELD_INVALID, INVALID_ARGUMENT, "a field is missing, too long or malformed")           \
     X(AMOUNT_INVALID, INVALID_ARGUMENT, "amount must be positive and at most 10,000,000.00 yuan") \
     X(BALANCE_LIMIT, OUT_OF_RANGE, "the balance would exceed its limit")                      \
+    X(ALREADY_FROZEN, FAILED_PRECONDITION, "R21: this is frozen already")                     \
+    X(NOT_FROZEN, FAILED_PRECONDITION, "R21: this is not frozen")                              \
     X(NO_ACCOUNT, FAILED_PRECONDITION, "the person has no personal account (resident insured)") \
     /* calls and transport */                                                                  \
     X(CALL_ID_MISSING, INVALID_ARGUMENT, "a write needs a caller id and a call id")                           \

@@ -70,6 +70,45 @@ gj_err store_verification_get(store_txn *txn, const char *sponsor, const char *b
     return st_get_rec(txn, DB_VERIFICATIONS, key, klen, out, sizeof *out);
 }
 
+/* ---- freezes (R21) ---- */
+
+/* "T\0psn_no" or "P\0sponsor\0beneficiary". */
+static size_t freeze_key(char *key, char target, const char *psn_no, const char *beneficiary)
+{
+    key[0] = target;
+    key[1] = '\0';
+    size_t len = 2 + st_pair_key(key + 2, psn_no, target == 'P' ? beneficiary : "");
+    return target == 'P' ? len : len - 1; /* no trailing separator for one person */
+}
+
+gj_err store_freeze_put(store_txn *txn, const store_freeze *f)
+{
+    gj_err err;
+    char key[2 + PAIR_KEY_MAX];
+    if ((err = st_txn_writable(txn)) != GJ_OK)
+        return err;
+    if (f == NULL || (f->target != 'S' && f->target != 'B' && f->target != 'P') || !KEYFIELD_OK(f->psn_no) ||
+        !FIELD_OK(f->beneficiary) || (f->target == 'P' && f->beneficiary[0] == '\0') || !FIELD_OK(f->frozen_by) ||
+        !FIELD_OK(f->reason) || !FIELD_OK(f->lifted_by))
+        return GJ_ERR_INVAL;
+    size_t klen = freeze_key(key, f->target, f->psn_no, f->beneficiary);
+    return st_put_rec(txn, DB_FREEZES, key, klen, f, sizeof *f, 0);
+}
+
+gj_err store_freeze_get(store_txn *txn, char target, const char *psn_no, const char *beneficiary,
+                        store_freeze *out)
+{
+    gj_err err;
+    char key[2 + PAIR_KEY_MAX];
+    if ((err = st_txn_readable(txn)) != GJ_OK)
+        return err;
+    if ((target != 'S' && target != 'B' && target != 'P') || !key_ok(psn_no, GJ_PSN_NO_MAX) ||
+        (target == 'P' && !key_ok(beneficiary, GJ_PSN_NO_MAX)) || out == NULL)
+        return GJ_ERR_INVAL;
+    size_t klen = freeze_key(key, target, psn_no, beneficiary);
+    return st_get_rec(txn, DB_FREEZES, key, klen, out, sizeof *out);
+}
+
 /* Every record whose key starts with "psn_no\0", in key order. */
 static gj_err binding_list(store_txn *txn, int db, const char *psn_no, store_binding *out,
                            size_t max, size_t *count)

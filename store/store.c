@@ -41,6 +41,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_WINDOWS] = "windows",
     /* Added without a format change: a store of an older build gains it when opened. */
     [DB_VERIFICATIONS] = "verifications",
+    [DB_FREEZES] = "freezes",
 };
 
 /* ---- open / close ---- */

@@ -264,6 +264,22 @@ gj_err store_verification_put(store_txn *txn, const store_verification *v);
 gj_err store_verification_get(store_txn *txn, const char *sponsor, const char *beneficiary,
                               store_verification *out); /* NOTFOUND */
 
+/* R21: a freeze of a sponsor ('S'), a beneficiary ('B') or one binding ('P'), as the
+ * operator set it; lifting keeps the record with lifted_unix_ms set. */
+typedef struct store_freeze {
+    char target;                          /* 'S', 'B' or 'P' */
+    char psn_no[GJ_PSN_NO_MAX + 1];       /* the sponsor, or the beneficiary for 'B' */
+    char beneficiary[GJ_PSN_NO_MAX + 1];  /* 'P' only */
+    char frozen_by[GJ_CALLER_ID_MAX + 1];
+    char reason[GJ_MEMO_MAX + 1];
+    int64_t since_unix_ms;
+    char lifted_by[GJ_CALLER_ID_MAX + 1];
+    int64_t lifted_unix_ms;               /* 0 while in force */
+} store_freeze;
+gj_err store_freeze_put(store_txn *txn, const store_freeze *f);
+gj_err store_freeze_get(store_txn *txn, char target, const char *psn_no, const char *beneficiary,
+                        store_freeze *out); /* NOTFOUND */
+
 /* A beneficiary's deduction order; an absent one reads as count 0 with GJ_OK. */
 gj_err store_order_get(store_txn *txn, const char *beneficiary, store_order *out);
 gj_err store_order_put(store_txn *txn, const char *beneficiary, const store_order *order);

@@ -71,6 +71,7 @@ enum {
     DB_CLEARING,
     DB_WINDOWS,
     DB_VERIFICATIONS,
+    DB_FREEZES,
     DB_COUNT
 };
 

@@ -361,13 +361,14 @@ void xr_settle(call *c)
             plan->own_available = own.balance - own.held;
         if (store_order_get(txn, patient.psn_no, &order) != GJ_OK)
             r = GJ_R_STORE_ERROR;
+        bool frozen = ops_beneficiary_frozen(txn, patient.psn_no); /* R21: no sponsor is asked */
         plan->leg_count = order.count;
         for (uint32_t i = 0; r == GJ_R_NONE && i < order.count; i++) {
             xr_plan_leg *leg = &plan->legs[i];
             memcpy(xs->legs[i].sponsor, order.sponsors[i].psn_no, sizeof xs->legs[i].sponsor);
             memcpy(xs->legs[i].admdvs, order.sponsors[i].admdvs, sizeof xs->legs[i].admdvs);
             leg->remote = strcmp(order.sponsors[i].admdvs, n->cfg.region) != 0;
-            leg->known = !leg->remote;
+            leg->known = !leg->remote || frozen; /* known to give nothing when frozen */
             if (!leg->remote)
                 r = ops_sponsor_funds(c, txn, order.sponsors[i].psn_no, patient.psn_no, &leg->available);
         }

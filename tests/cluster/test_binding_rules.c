@@ -3,7 +3,8 @@
  * pays through it; an unbinding at 23:59 still pays at 23:59:30 and not at 00:00:01;
  * the pair binds again only from the next day; a region may keep a binding for months,
  * cap the beneficiaries a sponsor binds in a year, and ask for an identity check of an
- * older beneficiary. Money is checked before and after every settlement. */
+ * older beneficiary; an operator freezes a binding, a sponsor or a beneficiary for
+ * misuse (R21). Money is checked before and after every settlement. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +20,8 @@
 
 #define CHENGDU_POLICY "live = yes\nrelations = all\ncascade = yes\n"
 
-enum { OK = 0, INVALID_ARGUMENT = 3, ALREADY_EXISTS = 6, RESOURCE_EXHAUSTED = 8, FAILED_PRECONDITION = 9 };
+enum { OK = 0, INVALID_ARGUMENT = 3, ALREADY_EXISTS = 6, PERMISSION_DENIED = 7, RESOURCE_EXHAUSTED = 8,
+       FAILED_PRECONDITION = 9 };
 
 typedef struct fixture {
     test_node node;
@@ -276,6 +278,79 @@ static void test_an_older_beneficiary_is_bound_only_with_an_identity_check(void 
     stop(f);
 }
 
+static int freeze(client_t *c, int target, const char *psn_no, const char *beneficiary, const char *reason,
+                  bool lift, client_status *st)
+{
+    Gongji__V1__FreezeRequest req = GONGJI__V1__FREEZE_REQUEST__INIT;
+    req.target = (Gongji__V1__FreezeTarget)target;
+    req.psn_no = (char *)psn_no;
+    req.beneficiary_psn_no = (char *)beneficiary;
+    req.reason = (char *)reason;
+    req.lift = lift;
+    ProtobufCMessage *m = NULL;
+    client_call(c, "gongji.v1.Registry/Freeze", NULL, NULL, &req.base, &gongji__v1__freeze_reply__descriptor, &m, st);
+    if (m != NULL) {
+        Gongji__V1__FreezeReply *r = (Gongji__V1__FreezeReply *)m;
+        assert_int_equal(r->frozen, !lift);
+        assert_non_null(strstr(r->frozen_by, "op-1")); /* the operator, as proven */
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+    return st->code;
+}
+
+enum { BINDING = GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_BINDING,
+       SPONSOR = GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_SPONSOR,
+       BENEFICIARY = GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_BENEFICIARY };
+
+/* R21: each freeze stops exactly what it names, until lifted; the money stays put. */
+static void test_a_freeze_stops_what_it_names_until_lifted(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start(CHENGDU_POLICY);
+    assert_int_equal(op_enroll(f->op, "Q", 3, "390", "510100", &st), OK);
+    assert_int_equal(bind_until(f, 0, &st), OK);
+    assert_int_equal(op_bind(f->op, "S", "Q", GONGJI__V1__RELATION__CHILD, &st), OK);
+    expect_reason(freeze(f->op, BINDING, "S", "P", "", false, &st), &st, INVALID_ARGUMENT, "FIELD_INVALID");
+    assert_int_equal(freeze(f->op, BINDING, "S", "P", "card lent to a stranger", false, &st), OK);
+    expect_reason(freeze(f->op, BINDING, "S", "P", "again", false, &st), &st, FAILED_PRECONDITION, "ALREADY_FROZEN");
+    assert_int_equal(s_pays(f), 0); /* the binding S -> P */
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle(f->op, "Q", 1000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "S"), 1000); /* S -> Q is not frozen */
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(freeze(f->op, BINDING, "S", "P", "", true, &st), OK);
+    expect_reason(freeze(f->op, BINDING, "S", "P", "", true, &st), &st, FAILED_PRECONDITION, "NOT_FROZEN");
+    assert_int_equal(s_pays(f), 1000);
+    /* The sponsor: no relative's bill. */
+    assert_int_equal(freeze(f->op, SPONSOR, "S", "", "misuse under review", false, &st), OK);
+    assert_int_equal(s_pays(f), 0);
+    assert_int_equal(op_settle(f->op, "Q", 1000, NULL, &r, &st), OK);
+    assert_int_equal(r->psn_cash_pay, 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(freeze(f->op, SPONSOR, "S", "", "", true, &st), OK);
+    /* The beneficiary: nothing from any sponsor. */
+    assert_int_equal(freeze(f->op, BENEFICIARY, "P", "", "misuse under review", false, &st), OK);
+    assert_int_equal(s_pays(f), 0);
+    assert_int_equal(freeze(f->op, BENEFICIARY, "P", "", "", true, &st), OK);
+    assert_int_equal(s_pays(f), 1000);
+    assert_int_equal(op_balance(f->op, "S"), 100000 - 3000);
+    /* Only an operator freezes. */
+    client_t *inst = tn_client(&f->node, "H51010000001", GONGJI__V1__ROLE__INSTITUTION);
+    Gongji__V1__FreezeRequest req = GONGJI__V1__FREEZE_REQUEST__INIT;
+    req.target = GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_SPONSOR;
+    req.psn_no = "S";
+    req.reason = "an institution trying";
+    ProtobufCMessage *m = NULL;
+    client_call(inst, "gongji.v1.Registry/Freeze", NULL, NULL, &req.base, &gongji__v1__freeze_reply__descriptor, &m,
+                &st);
+    assert_int_equal(st.code, PERMISSION_DENIED);
+    assert_null(m);
+    client_close(inst);
+    assert_int_equal(s_pays(f), 1000);
+    stop(f);
+}
+
 /* The clock runs on from the time set, and goes back to the system clock. */
 static void test_the_business_clock_runs_on_and_returns(void **state)
 {
@@ -311,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_a_region_may_refuse_unbinding_for_months),
         cmocka_unit_test(test_a_sponsor_binds_at_most_the_regions_number_a_year),
         cmocka_unit_test(test_an_older_beneficiary_is_bound_only_with_an_identity_check),
+        cmocka_unit_test(test_a_freeze_stops_what_it_names_until_lifted),
         cmocka_unit_test(test_the_business_clock_runs_on_and_returns),
     };
     return th_exit_status(cmocka_run_group_tests(tests, NULL, NULL));

@@ -694,6 +694,55 @@ static void test_cross_region_binding_of_an_older_beneficiary_needs_the_check(vo
     client_close(cd);
 }
 
+/* R21 across regions: a sponsor frozen at its own node (Nagqu) is not held for a
+ * Chengdu patient; a patient frozen at Chengdu asks no remote sponsor. Lifted, it pays. */
+static void freeze_at(client_t *c, int target, const char *psn_no, bool lift)
+{
+    client_status st;
+    Gongji__V1__FreezeRequest req = GONGJI__V1__FREEZE_REQUEST__INIT;
+    req.target = (Gongji__V1__FreezeTarget)target;
+    req.psn_no = (char *)psn_no;
+    req.reason = lift ? "" : "misuse under review";
+    req.lift = lift;
+    ProtobufCMessage *m = NULL;
+    client_call(c, "gongji.v1.Registry/Freeze", NULL, NULL, &req.base, &gongji__v1__freeze_reply__descriptor, &m, &st);
+    assert_int_equal(st.code, OK);
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static int64_t remote_pays(client_t *cd, const char *patient, const char *sponsor)
+{
+    client_status st;
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(op_settle_x(cd, patient, "510100", 1000, NULL, &r, &st), OK);
+    int64_t paid = settle_part(r, sponsor);
+    assert_int_equal(paid + r->psn_cash_pay + r->acct_pay, 1000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    return paid;
+}
+
+static void test_cross_region_freezes(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("510100", "CD-P22", 22, "310", 0);
+    person_at("540600", "NQ-S22", 22, "310", 10000);
+    assert_int_equal(bind_via("510100", "NQ-S22", "540600", "CD-P22", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    client_t *cd = op_at("510100"), *nq = op_at("540600");
+    freeze_at(nq, GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_SPONSOR, "NQ-S22", false);
+    assert_int_equal(remote_pays(cd, "CD-P22", "NQ-S22"), 0);
+    assert_int_equal(balance_settles_at(nq, "NQ-S22", NULL, 10000), 10000);
+    freeze_at(nq, GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_SPONSOR, "NQ-S22", true);
+    freeze_at(cd, GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_BENEFICIARY, "CD-P22", false);
+    assert_int_equal(remote_pays(cd, "CD-P22", "NQ-S22"), 0);
+    assert_int_equal(balance_settles_at(nq, "NQ-S22", NULL, 10000), 10000);
+    freeze_at(cd, GONGJI__V1__FREEZE_TARGET__FREEZE_TARGET_BENEFICIARY, "CD-P22", true);
+    assert_int_equal(remote_pays(cd, "CD-P22", "NQ-S22"), 1000);
+    assert_int_equal(balance_settles_at(nq, "NQ-S22", NULL, 9000), 9000);
+    client_close(nq);
+    client_close(cd);
+}
+
 static void test_audit_passes_on_every_node_and_across_the_cluster(void **state)
 {
     (void)state;
@@ -771,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_cross_region_unbind_stops_payment_from_tomorrow),
         cmocka_unit_test(test_cross_region_binding_dates),
         cmocka_unit_test(test_cross_region_binding_of_an_older_beneficiary_needs_the_check),
+        cmocka_unit_test(test_cross_region_freezes),
         cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
     };
     return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "envelope.h"
+#include "gj_util.h"
 #include "signature.h"
 
 static void test_the_signature_is_sha256_of_timestamp_token_nonce_timestamp(void **state)
@@ -91,14 +92,14 @@ static void test_nonce_memory_is_bounded_and_forgets_expired_ones(void **state)
 static void test_utf8(void **state)
 {
     (void)state;
-    assert_true(gw_utf8_valid((const unsigned char *)"abc", 3));
-    assert_true(gw_utf8_valid((const unsigned char *)"\xe6\x94\xb6\xe8\xb4\xb9", 6)); /* 收费 */
-    assert_true(gw_utf8_valid((const unsigned char *)"\xf0\x9f\x98\x80", 4));
-    assert_false(gw_utf8_valid((const unsigned char *)"\xca\xd5", 2));             /* GBK 收 */
-    assert_false(gw_utf8_valid((const unsigned char *)"\xe6\x94", 2));             /* cut short */
-    assert_false(gw_utf8_valid((const unsigned char *)"\xc0\xaf", 2));             /* overlong / */
-    assert_false(gw_utf8_valid((const unsigned char *)"\xed\xa0\x80", 3));         /* surrogate */
-    assert_false(gw_utf8_valid((const unsigned char *)"\xf4\x90\x80\x80", 4));     /* past U+10FFFF */
+    assert_true(gj_utf8_valid((const unsigned char *)"abc", 3));
+    assert_true(gj_utf8_valid((const unsigned char *)"\xe6\x94\xb6\xe8\xb4\xb9", 6)); /* 收费 */
+    assert_true(gj_utf8_valid((const unsigned char *)"\xf0\x9f\x98\x80", 4));
+    assert_false(gj_utf8_valid((const unsigned char *)"\xca\xd5", 2));             /* GBK 收 */
+    assert_false(gj_utf8_valid((const unsigned char *)"\xe6\x94", 2));             /* cut short */
+    assert_false(gj_utf8_valid((const unsigned char *)"\xc0\xaf", 2));             /* overlong / */
+    assert_false(gj_utf8_valid((const unsigned char *)"\xed\xa0\x80", 3));         /* surrogate */
+    assert_false(gj_utf8_valid((const unsigned char *)"\xf4\x90\x80\x80", 4));     /* past U+10FFFF */
 }
 
 static int64_t money(const char *json, bool *ok)
