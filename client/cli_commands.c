@@ -137,6 +137,11 @@ static const cli_cmd_opt revoke_opts[] = {
     {O_SETL_ID, true, "the settlement to revoke; its first 6 digits name its region"},
     {O_NONE, false, NULL},
 };
+static const cli_cmd_opt recover_opts[] = {
+    {O_SETL_ID, true, "the settlement whose mutual-aid part goes back to its sponsors"},
+    {O_REASON, true, "why (kept with your operator id)"},
+    {O_NONE, false, NULL},
+};
 static const cli_cmd_opt reverse_opts[] = {
     {O_ORIGINAL_CALL_ID, true, "the --call-id of the settle or premium to undo"},
     {O_INSUPLC_ADMDVS, false, "the patient's home region (default: the node's)"},
@@ -255,6 +260,14 @@ const cli_cmd cli_cmds[] = {
      "gongji --cert institution-H43010000001.pem \\\n"
      "      --call-id revoke-0001 revoke --setl-id 430100-20261122-000001-0000000001",
      run_revoke},
+    {"recover", "give a settlement's mutual-aid part back to its sponsors (misuse)", "gongji.v1.Settlement/Recover",
+     "R21: every sponsor's part of the settlement goes back to the sponsor's account,\n"
+     "exactly once on every node, as in a revoke; the patient's own part stands. For the\n"
+     "operators of the region that coordinated it (its setl_id's first 6 digits).",
+     recover_opts,
+     "gongji recover --setl-id 430100-20261122-000001-0000000001 \\\n"
+     "      --reason 'not a relative: case 2026-118'",
+     run_recover},
     {"reverse", "undo a settle or premium whose answer never came",
      "gongji.v1.Settlement/Reverse",
      "Undo a settle or premium by its own call id (national 2601), when it ended\n"

@@ -105,6 +105,7 @@ int run_order(cli_ctx *x);
 int run_bindings(cli_ctx *x);
 int run_settle(cli_ctx *x);    /* cli_settle.c */
 int run_revoke(cli_ctx *x);
+int run_recover(cli_ctx *x);
 int run_reverse(cli_ctx *x);
 int run_premium(cli_ctx *x);
 int run_records(cli_ctx *x);   /* cli_records.c */

@@ -38,6 +38,7 @@ static const authz_rule rules[] = {
     {"gongji.v1.Settlement/Balance", OP_READ | INSTITUTION | PERSON, "operators over the region, an institution, or the person"},
     {"gongji.v1.Settlement/Records", OP_READ | PERSON, "operators over the region, or the sponsor"},
     {"gongji.v1.Settlement/Revoke", OP_WRITE | INSTITUTION, "the institution that settled, or the region's operator"},
+    {"gongji.v1.Settlement/Recover", OP_WRITE, "the coordinating region's operator"},
     {"gongji.v1.Settlement/Reverse", OP_WRITE | INSTITUTION, "the institution that called, or the region's operator"},
     {"gongji.v1.Settlement/PayPremium", OP_WRITE | PERSON, "the region's operator, or the sponsor"},
     {"gongji.v1.Settlement/SettlementRecords", OP_READ | PERSON, "operators over the region, or the patient"},

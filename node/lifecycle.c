@@ -1,5 +1,6 @@
-/* After the payment (R13–R15): revoke by settlement id, reverse by the caller's call id,
- * resident premiums paid by a sponsor, and a patient's own settlement records.
+/* After the payment (R13–R15, R21): revoke by settlement id, reverse by the caller's call
+ * id, recover a settlement's mutual-aid part for misuse, resident premiums paid by a
+ * sponsor, and a patient's own settlement records.
  *
  * A revoke is decided where the settlement was coordinated, in one transaction: the
  * patient's own account and local sponsors are refunded at once, and each remote leg of
@@ -22,6 +23,17 @@ const char *life_route_revoke(call *c)
 {
     /* A settlement id starts with the region that coordinated it. */
     const char *id = ((Gongji__V1__RevokeRequest *)c->request)->setl_id;
+    if (strlen(id) < GJ_ADMDVS_LEN + 1 || id[GJ_ADMDVS_LEN] != '-' || !gj_all_digits(id, GJ_ADMDVS_LEN))
+        return NULL;
+    char *region = call_alloc(c, GJ_ADMDVS_LEN + 1);
+    if (region != NULL)
+        memcpy(region, id, GJ_ADMDVS_LEN);
+    return region;
+}
+
+const char *life_route_recover(call *c)
+{
+    const char *id = ((Gongji__V1__RecoverRequest *)c->request)->setl_id;
     if (strlen(id) < GJ_ADMDVS_LEN + 1 || id[GJ_ADMDVS_LEN] != '-' || !gj_all_digits(id, GJ_ADMDVS_LEN))
         return NULL;
     char *region = call_alloc(c, GJ_ADMDVS_LEN + 1);
@@ -92,8 +104,11 @@ static Gongji__V1__RevokeReply *revoke_answer(call *c, const store_settlement *s
     return ans;
 }
 
-/* Revoke setl_id inside txn; *out gets the answer. Also used by reversal. */
-static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, Gongji__V1__RevokeReply **out)
+/* Revoke setl_id inside txn; *out gets the answer. Also used by reversal, and by a
+ * recovery (aid_only: the sponsors' parts only; the patient's own part stands). A
+ * settlement recovered before is revoked for its own part only: the rest is back. */
+static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, bool aid_only,
+                               Gongji__V1__RevokeReply **out)
 {
     const char *own = c->n->cfg.region;
     store_settlement s;
@@ -109,10 +124,15 @@ static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, Gon
         return GJ_R_SETTLEMENT_IN_FLIGHT;
     if (s.status == STORE_SETL_REVOKED)
         return call_fail(c, GJ_R_ALREADY_REVOKED, "settlement %s was revoked on %d", s.setl_id, s.revoke_date);
+    bool recovered = s.status == STORE_SETL_RECOVERED;
+    if (aid_only && recovered)
+        return call_fail(c, GJ_R_ALREADY_RECOVERED, "settlement %s was recovered on %d", s.setl_id, s.revoke_date);
+    if (aid_only && s.part_count == 0)
+        return GJ_R_NOTHING_TO_RECOVER;
     if (ops_is_role(c, GONGJI__V1__ROLE__INSTITUTION) && strcmp(c->env->caller_id, s.caller_id) != 0)
         return call_fail(c, GJ_R_CALLER_NOT_ALLOWED, "only the institution that settled may revoke");
     uint32_t days = c->n->cfg.policy.revoke_days;
-    if (days > 0 && c->today > date_plus_days(s.setl_date, days))
+    if (!aid_only && days > 0 && c->today > date_plus_days(s.setl_date, days))
         return call_fail(c, GJ_R_REVOKE_WINDOW_PASSED, "settled on %d; revocable for %u days", s.setl_date, days);
 
     gj_reason r;
@@ -120,11 +140,11 @@ static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, Gon
     if ((err = store_window_first_open(txn, c->today, &window)) != GJ_OK)
         return ops_store_reason(c, err);
     /* R14: every fen back where it came from. */
-    if (s.acct_pay > 0 && (r = refund_to(c, txn, s.psn_no, s.acct_pay, s.setl_id, "")) != GJ_R_NONE)
+    if (!aid_only && s.acct_pay > 0 && (r = refund_to(c, txn, s.psn_no, s.acct_pay, s.setl_id, "")) != GJ_R_NONE)
         return r;
     store_decision d;
     bool have_decision = false;
-    for (uint32_t k = 0; k < s.part_count; k++) {
+    for (uint32_t k = 0; k < s.part_count && !recovered; k++) {
         if (strcmp(s.parts[k].admdvs, own) == 0) {
             if ((r = refund_to(c, txn, s.parts[k].psn_no, s.parts[k].amount, s.setl_id, s.psn_no)) != GJ_R_NONE)
                 return r;
@@ -162,16 +182,18 @@ static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, Gon
             return ops_store_reason(c, err);
         memcpy(c->push_setl_id, s.setl_id, sizeof c->push_setl_id); /* the refunds go out after commit */
     }
-    s.status = STORE_SETL_REVOKED;
+    s.status = aid_only ? STORE_SETL_RECOVERED : STORE_SETL_REVOKED;
     s.revoke_date = c->today;
     s.revoke_unix_ms = gj_now_unix_ms();
     if ((err = store_settlement_put(txn, &s)) != GJ_OK)
         return ops_store_reason(c, err);
-    if ((*out = revoke_answer(c, &s, s.acct_pay)) == NULL)
+    if ((*out = revoke_answer(c, &s, aid_only ? 0 : s.acct_pay)) == NULL)
         return ops_out_of_memory(c);
+    if (recovered) /* the sponsors' parts went back with the recovery */
+        (*out)->n_refunds = 0;
     char mp[GJ_PSN_NO_MAX + 1];
-    gj_log(GJ_LOG_INFO, "revoke", "setl_id=%s psn_no=%s amount=%" PRId64 " remote_legs=%s", s.setl_id,
-           gj_mask(s.psn_no, mp, sizeof mp), s.amount, have_decision ? "yes" : "no");
+    gj_log(GJ_LOG_INFO, aid_only ? "recover" : "revoke", "setl_id=%s psn_no=%s amount=%" PRId64 " remote_legs=%s",
+           s.setl_id, gj_mask(s.psn_no, mp, sizeof mp), s.amount, have_decision ? "yes" : "no");
     return GJ_R_NONE;
 }
 
@@ -190,10 +212,48 @@ gj_reason life_revoke_apply(call *c, store_txn *txn)
 {
     Gongji__V1__RevokeRequest *req = (Gongji__V1__RevokeRequest *)c->request;
     Gongji__V1__RevokeReply *ans = NULL;
-    gj_reason r = revoke_in_txn(c, txn, req->setl_id, &ans);
+    gj_reason r = revoke_in_txn(c, txn, req->setl_id, false, &ans);
     if (r == GJ_R_NONE)
         c->answer = &ans->base;
     return r;
+}
+
+/* ---- recover (R21) ---- */
+
+gj_reason life_recover_check(call *c)
+{
+    Gongji__V1__RecoverRequest *req = (Gongji__V1__RecoverRequest *)c->request;
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
+        return ops_deny(c, "only the coordinating region's operator");
+    if (req->setl_id[0] == '\0' || strlen(req->setl_id) > GJ_SETL_ID_MAX)
+        return call_fail(c, GJ_R_FIELD_INVALID, "setl_id is required");
+    size_t len = strlen(req->reason);
+    if (len == 0 || len > GJ_MEMO_MAX || !gj_utf8_valid(req->reason, len))
+        return call_fail(c, GJ_R_FIELD_INVALID, "a recovery needs a reason: 1 to %d bytes of UTF-8", GJ_MEMO_MAX);
+    c->slow = write_then_push;
+    return GJ_R_NONE;
+}
+
+gj_reason life_recover_apply(call *c, store_txn *txn)
+{
+    Gongji__V1__RecoverRequest *req = (Gongji__V1__RecoverRequest *)c->request;
+    Gongji__V1__RevokeReply *ans = NULL;
+    gj_reason r = revoke_in_txn(c, txn, req->setl_id, true, &ans);
+    if (r != GJ_R_NONE)
+        return r;
+    store_recovery rec = {.unix_ms = gj_now_unix_ms()};
+    gj_strcpy_fit(rec.setl_id, sizeof rec.setl_id, req->setl_id);
+    gj_strcpy_fit(rec.operator_id, sizeof rec.operator_id, c->env->caller_id);
+    gj_strcpy_fit(rec.reason, sizeof rec.reason, req->reason);
+    for (size_t k = 0; k < ans->n_refunds; k++)
+        rec.amount += ans->refunds[k]->amount;
+    gj_err err = store_recovery_put(txn, &rec);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    gj_log(GJ_LOG_WARN, "recover", "setl_id=%s amount=%" PRId64 " operator=%s", rec.setl_id, rec.amount,
+           rec.operator_id);
+    c->answer = &ans->base;
+    return GJ_R_NONE;
 }
 
 /* ---- reverse ---- */
@@ -258,7 +318,7 @@ gj_reason life_reverse_apply(call *c, store_txn *txn)
             ans->revoke = revoke_answer(c, &s, s.acct_pay);
             return ans->revoke ? GJ_R_NONE : ops_out_of_memory(c);
         }
-        return revoke_in_txn(c, txn, setl_id, &ans->revoke);
+        return revoke_in_txn(c, txn, setl_id, false, &ans->revoke);
     }
     if (err != GJ_ERR_NOTFOUND)
         return ops_store_reason(c, err);
@@ -425,6 +485,7 @@ gj_reason life_settlement_records_check(call *c)
         rec->setl_date = s->setl_date;
         rec->use = (Gongji__V1__UseType)s->use;
         rec->revoked = s->status == STORE_SETL_REVOKED;
+        rec->recovered = s->status == STORE_SETL_RECOVERED;
         rec->revoke_date = s->revoke_date;
         rec->parts = ops_answer_parts(c, s);
         if (rec->setl_id == NULL || rec->parts == NULL)

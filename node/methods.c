@@ -34,6 +34,8 @@ const method_entry node_methods[] = {
     {"gongji.v1.Settlement/Records", &gongji__v1__records_request__descriptor, records_check, NULL, NULL, false, NULL},
     {"gongji.v1.Settlement/Revoke", &gongji__v1__revoke_request__descriptor, life_revoke_check,
      life_revoke_apply, life_route_revoke, false, NULL},
+    {"gongji.v1.Settlement/Recover", &gongji__v1__recover_request__descriptor, life_recover_check,
+     life_recover_apply, life_route_recover, false, NULL},
     {"gongji.v1.Settlement/Reverse", &gongji__v1__reverse_request__descriptor, life_reverse_check,
      life_reverse_apply, life_route_reverse, false, NULL},
     {"gongji.v1.Settlement/PayPremium", &gongji__v1__pay_premium_request__descriptor, life_premium_check,

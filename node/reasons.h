@@ -76,6 +76,8 @@ enum gj_code {
     X(BALANCE_LIMIT, OUT_OF_RANGE, "the balance would exceed its limit")                      \
     X(ALREADY_FROZEN, FAILED_PRECONDITION, "R21: this is frozen already")                     \
     X(NOT_FROZEN, FAILED_PRECONDITION, "R21: this is not frozen")                              \
+    X(ALREADY_RECOVERED, FAILED_PRECONDITION, "R21: this settlement's mutual-aid part was recovered already") \
+    X(NOTHING_TO_RECOVER, FAILED_PRECONDITION, "R21: no sponsor paid for this settlement")   \
     X(NO_ACCOUNT, FAILED_PRECONDITION, "the person has no personal account (resident insured)") \
     /* calls and transport */                                                                  \
     X(CALL_ID_MISSING, INVALID_ARGUMENT, "a write needs a caller id and a call id")                           \

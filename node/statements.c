@@ -93,11 +93,13 @@ static bool add_to_totals(statement_scan *t, const store_settlement *s)
         a->revoked_count++;
         a->revoked_amount += s->amount;
     } else {
+        /* R21: a recovered settlement stands with its mutual-aid part given back. */
+        bool recovered = s->status == STORE_SETL_RECOVERED;
         a->settled_count++;
         a->amount += s->amount;
         a->acct_pay += s->acct_pay;
-        a->mulaid_pay += s->mulaid_pay;
-        a->cash_pay += s->cash_pay;
+        a->mulaid_pay += recovered ? 0 : s->mulaid_pay;
+        a->cash_pay += s->cash_pay + (recovered ? s->mulaid_pay : 0);
     }
     return true;
 }
@@ -120,8 +122,9 @@ static bool add_to_page(statement_scan *t, const store_settlement *s)
     r->setl_date = s->setl_date;
     r->amount = s->amount;
     r->acct_pay = s->acct_pay;
-    r->acct_mulaid_pay = s->mulaid_pay;
-    r->psn_cash_pay = s->cash_pay;
+    bool recovered = s->status == STORE_SETL_RECOVERED;
+    r->acct_mulaid_pay = recovered ? 0 : s->mulaid_pay;
+    r->psn_cash_pay = s->cash_pay + (recovered ? s->mulaid_pay : 0);
     r->revoked = s->status == STORE_SETL_REVOKED;
     r->revoke_date = s->revoke_date;
     t->rows[t->count++] = r;

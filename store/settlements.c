@@ -25,7 +25,7 @@ static bool settlement_ok(const store_settlement *st)
     /* psn_no, setl_date and unix_ms make the settlements_by_psn key. */
     if (!KEYFIELD_OK(st->setl_id) || !KEYFIELD_OK(st->psn_no) || !FIELD_OK(st->caller_id) ||
         !FIELD_OK(st->call_id) || st->part_count > GJ_SPONSORS_MAX ||
-        st->status < STORE_SETL_COMMITTED || st->status > STORE_SETL_REVOKED ||
+        st->status < STORE_SETL_COMMITTED || st->status > STORE_SETL_RECOVERED ||
         !gj_date_valid(st->setl_date) || st->unix_ms < 0 ||
         (st->revoke_date != 0 && !gj_date_valid(st->revoke_date)))
         return false;
@@ -444,4 +444,26 @@ gj_err store_settlement_scan_after(store_txn *txn, const char *after_setl_id, st
         return GJ_ERR_INVAL;
     return st_scan_range(txn, DB_SETTLEMENTS, after_setl_id, strlen(after_setl_id), true, NULL, 0,
                          visit_settlement, &ss);
+}
+
+/* ---- recoveries (R21) ---- */
+
+gj_err store_recovery_put(store_txn *txn, const store_recovery *r)
+{
+    gj_err err;
+    if ((err = st_txn_writable(txn)) != GJ_OK)
+        return err;
+    if (r == NULL || !KEYFIELD_OK(r->setl_id) || !FIELD_OK(r->operator_id) || !FIELD_OK(r->reason))
+        return GJ_ERR_INVAL;
+    return st_put_rec(txn, DB_RECOVERIES, r->setl_id, strlen(r->setl_id), r, sizeof *r, 0);
+}
+
+gj_err store_recovery_get(store_txn *txn, const char *setl_id, store_recovery *out)
+{
+    gj_err err;
+    if ((err = st_txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(setl_id, GJ_SETL_ID_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    return st_get_rec(txn, DB_RECOVERIES, setl_id, strlen(setl_id), out, sizeof *out);
 }

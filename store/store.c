@@ -42,6 +42,7 @@ static const char *const db_names[DB_COUNT] = {
     /* Added without a format change: a store of an older build gains it when opened. */
     [DB_VERIFICATIONS] = "verifications",
     [DB_FREEZES] = "freezes",
+    [DB_RECOVERIES] = "recoveries",
 };
 
 /* ---- open / close ---- */

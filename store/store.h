@@ -122,6 +122,7 @@ typedef struct store_spend {
 typedef enum store_settlement_status {
     STORE_SETL_COMMITTED = 1,
     STORE_SETL_REVOKED = 2,
+    STORE_SETL_RECOVERED = 3, /* R21: its mutual-aid part given back to the sponsors */
 } store_settlement_status;
 
 typedef struct store_settlement {
@@ -312,6 +313,16 @@ gj_err store_next_seq(store_txn *txn, const char *name, uint64_t *out);
 
 gj_err store_settlement_put(store_txn *txn, const store_settlement *setl);
 gj_err store_settlement_get(store_txn *txn, const char *setl_id, store_settlement *out);
+/* R21: who recovered a settlement's mutual-aid part, why and when. */
+typedef struct store_recovery {
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    char operator_id[GJ_CALLER_ID_MAX + 1];
+    char reason[GJ_MEMO_MAX + 1];
+    int64_t amount;  /* fen given back to the sponsors */
+    int64_t unix_ms;
+} store_recovery;
+gj_err store_recovery_put(store_txn *txn, const store_recovery *r);
+gj_err store_recovery_get(store_txn *txn, const char *setl_id, store_recovery *out); /* NOTFOUND */
 
 /* Spend records, keyed by (sponsor, setl_date, unix_ms, setl_id). */
 gj_err store_spend_put(store_txn *txn, const store_spend *spend);

@@ -72,6 +72,7 @@ enum {
     DB_WINDOWS,
     DB_VERIFICATIONS,
     DB_FREEZES,
+    DB_RECOVERIES,
     DB_COUNT
 };
 

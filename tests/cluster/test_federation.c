@@ -16,7 +16,7 @@
 #include "gj_util.h"
 #include "cluster_fixture.h"
 
-enum { OK = 0, NOT_FOUND = 5, PERMISSION_DENIED = 7, FAILED_PRECONDITION = 9, UNAVAILABLE = 14 };
+enum { OK = 0, INVALID_ARGUMENT = 3, NOT_FOUND = 5, PERMISSION_DENIED = 7, FAILED_PRECONDITION = 9, UNAVAILABLE = 14 };
 
 /* Posts follow the answer: wait (bounded) until psn_no's balance reads want. */
 static int64_t balance_settles_at(client_t *c, const char *psn_no, const char *region, int64_t want)
@@ -743,6 +743,78 @@ static void test_cross_region_freezes(void **state)
     client_close(cd);
 }
 
+static int recover(client_t *c, const char *setl_id, const char *reason, Gongji__V1__RevokeReply **out,
+                   client_status *st)
+{
+    Gongji__V1__RecoverRequest req = GONGJI__V1__RECOVER_REQUEST__INIT;
+    req.setl_id = (char *)setl_id;
+    req.reason = (char *)reason;
+    ProtobufCMessage *m = NULL;
+    client_call(c, "gongji.v1.Settlement/Recover", NULL, NULL, &req.base, &gongji__v1__revoke_reply__descriptor, &m,
+                st);
+    if (out != NULL)
+        *out = (Gongji__V1__RevokeReply *)m;
+    else if (m != NULL)
+        protobuf_c_message_free_unpacked(m, NULL);
+    return st->code;
+}
+
+/* R21 recovery: a settlement paid by the patient (5.00), a Nagqu sponsor (10.00) and a
+ * Chengdu one (15.00): recovered, both sponsors have every fen back, on their own
+ * nodes, once; the patient's part stands until a revoke, which then gives back only it.
+ * The audit at the end checks both nodes' books and clearing agree. */
+static void test_recovering_a_settlements_mutual_aid_returns_each_sponsors_part_once(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("510100", "CD-P23", 23, "310", 500);
+    person_at("540600", "NQ-S23", 23, "310", 1000);
+    person_at("510100", "CD-L23", 24, "310", 5000);
+    assert_int_equal(bind_via("510100", "NQ-S23", "540600", "CD-P23", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    assert_int_equal(bind_via("510100", "CD-L23", "510100", "CD-P23", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    client_t *cd = op_at("510100"), *nq = op_at("540600");
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle_by_institution("510100", "CD-P23", "510100", 3000, NULL, &r, &st), OK);
+    assert_int_equal(r->acct_pay, 500);
+    assert_int_equal(settle_part(r, "NQ-S23"), 1000);
+    assert_int_equal(settle_part(r, "CD-L23"), 1500);
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    snprintf(setl_id, sizeof setl_id, "%s", r->setl_id);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(balance_settles_at(nq, "NQ-S23", NULL, 0), 0);
+    /* Only the coordinating region's operator; a reason is required. */
+    client_t *inst = tn_client(tc_node(&tc, "510100"), "H43010000001", GONGJI__V1__ROLE__INSTITUTION);
+    assert_int_equal(recover(inst, setl_id, "an institution trying", NULL, &st), PERMISSION_DENIED);
+    client_close(inst);
+    assert_int_equal(recover(cd, setl_id, "", NULL, &st), INVALID_ARGUMENT);
+    Gongji__V1__RevokeReply *rv = NULL;
+    assert_int_equal(recover(cd, setl_id, "not a relative: case 2026-118", &rv, &st), OK);
+    assert_int_equal(rv->acct_refund, 0);
+    assert_int_equal(rv->n_refunds, 2);
+    gongji__v1__revoke_reply__free_unpacked(rv, NULL);
+    assert_int_equal(balance_settles_at(nq, "NQ-S23", NULL, 1000), 1000);
+    assert_int_equal(op_balance(cd, "CD-L23"), 5000);
+    assert_int_equal(op_balance(cd, "CD-P23"), 0); /* the patient's own part stands */
+    assert_int_equal(recover(cd, setl_id, "again", NULL, &st), FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "ALREADY_RECOVERED");
+    /* A revoke now gives back the patient's part only. */
+    Gongji__V1__RevokeRequest req = GONGJI__V1__REVOKE_REQUEST__INIT;
+    req.setl_id = setl_id;
+    ProtobufCMessage *m = NULL;
+    client_call(cd, "gongji.v1.Settlement/Revoke", NULL, NULL, &req.base, &gongji__v1__revoke_reply__descriptor, &m,
+                &st);
+    assert_int_equal(st.code, OK);
+    rv = (Gongji__V1__RevokeReply *)m;
+    assert_int_equal(rv->acct_refund, 500);
+    assert_int_equal(rv->n_refunds, 0);
+    gongji__v1__revoke_reply__free_unpacked(rv, NULL);
+    assert_int_equal(op_balance(cd, "CD-P23"), 500);
+    assert_int_equal(op_balance(cd, "CD-L23"), 5000);
+    assert_int_equal(balance_settles_at(nq, "NQ-S23", NULL, 1000), 1000);
+    client_close(nq);
+    client_close(cd);
+}
+
 static void test_audit_passes_on_every_node_and_across_the_cluster(void **state)
 {
     (void)state;
@@ -821,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_cross_region_binding_dates),
         cmocka_unit_test(test_cross_region_binding_of_an_older_beneficiary_needs_the_check),
         cmocka_unit_test(test_cross_region_freezes),
+        cmocka_unit_test(test_recovering_a_settlements_mutual_aid_returns_each_sponsors_part_once),
         cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
     };
     return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));
