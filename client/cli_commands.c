@@ -122,6 +122,7 @@ static const cli_cmd_opt settle_opts[] = {
     {O_INSTITUTION, false, "designated institution code (fixmedins_code)"},
     {O_INSUPLC_ADMDVS, false, "the patient's home region (default: the node's)"},
     {O_NO_ACCOUNT, false, "the accounts may not pay this bill (acct_used_flag 0): all cash"},
+    {O_SPONSOR, false, "the one sponsor the patient names for this bill (where the region allows)"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt records_opts[] = {

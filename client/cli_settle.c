@@ -60,6 +60,7 @@ int run_settle(cli_ctx *x)
     req.fixmedins_code = x->val[O_INSTITUTION] != NULL ? x->val[O_INSTITUTION] : "";
     req.insuplc_admdvs = x->val[O_INSUPLC_ADMDVS] != NULL ? x->val[O_INSUPLC_ADMDVS] : "";
     req.accounts_not_used = x->seen[O_NO_ACCOUNT];
+    req.sponsor_psn_no = x->val[O_SPONSOR] != NULL ? x->val[O_SPONSOR] : "";
     ProtobufCMessage *m;
     rc = cli_call(x, x->call_id, &req.base, &gongji__v1__settle_reply__descriptor, &m);
     if (rc != CLI_EXIT_OK)

@@ -186,13 +186,14 @@ static void add_mutual_aid_detail(cJSON *setlinfo, size_t n, Gongji__V1__Sponsor
 static cJSON *settle(gateway *g, gw_institution *in, const gw_request *r, gw_failure *why)
 {
     const cJSON *d = data_block(r, "data", why);
-    char psn_no[GJ_PSN_NO_MAX + 1], med_type[8], flag[4], mdtrt_id[32], insutype[8];
+    char psn_no[GJ_PSN_NO_MAX + 1], med_type[8], flag[4], mdtrt_id[32], insutype[8], named[GJ_PSN_NO_MAX + 1];
     int64_t part = 0, sumamt = 0;
     if (d == NULL || !gw_field_text(d, "psn_no", true, GJ_PSN_NO_MAX, psn_no, why) ||
         !gw_field_text(d, "med_type", true, 6, med_type, why) ||
         !gw_field_text(d, "acct_used_flag", true, 1, flag, why) ||
         !gw_field_text(d, "mdtrt_id", false, 30, mdtrt_id, why) ||
         !gw_field_text(d, "insutype", false, 6, insutype, why) ||
+        !gw_field_text(d, "gongji_sponsor_psn_no", false, GJ_PSN_NO_MAX, named, why) ||
         !gw_field_money(d, "medfee_sumamt", true, &sumamt, why) ||
         !gw_field_money(d, "psn_part_amt", true, &part, why))
         return NULL;
@@ -222,6 +223,7 @@ static cJSON *settle(gateway *g, gw_institution *in, const gw_request *r, gw_fai
         req.fixmedins_code = (char *)in->cfg->code;
         req.insuplc_admdvs = (char *)r->insuplc_admdvs;
         req.accounts_not_used = strcmp(flag, "0") == 0;
+        req.sponsor_psn_no = named; /* R19: the one sponsor the patient chose, where allowed */
         Gongji__V1__SettleReply *a = (Gongji__V1__SettleReply *)gw_node_call(
             g, in, NULL, "gongji.v1.Settlement/Settle", r->msgid, r->insuplc_admdvs, &req.base,
             &gongji__v1__settle_reply__descriptor, why);

@@ -245,6 +245,9 @@ static int on_policy_key(load_state *st, const char *key, const char *value)
         if (strcmp(value, "310") && strcmp(value, "390"))
             FAIL("refuse_insutype must be 310 or 390");
         memcpy(p->refuse_insutype, value, 4);
+    } else if (!strcmp(key, "sponsor_choice")) {
+        if (!parse_bool(value, &p->sponsor_choice))
+            FAIL("sponsor_choice must be yes or no");
     } else if (!strcmp(key, "verify_age")) {
         if (!parse_uint(value, 150, &n))
             FAIL("verify_age must be 0..150");

@@ -77,8 +77,9 @@ static void print_policy(const node_config *cfg)
     for (int u = 1; u <= GJ_USE_MAX; u++)
         if (p->uses_allowed & GJ_BIT(u))
             printf(" %s", rules_use_name(u));
-    printf("\nrevoke_days=%u unbind_min_months=%u max_beneficiaries_per_year=%u verify_age=%u\n", p->revoke_days,
-           p->unbind_min_months, p->max_beneficiaries_per_year, p->verify_age);
+    printf("\nrevoke_days=%u unbind_min_months=%u max_beneficiaries_per_year=%u verify_age=%u sponsor_choice=%s\n",
+           p->revoke_days, p->unbind_min_months, p->max_beneficiaries_per_year, p->verify_age,
+           p->sponsor_choice ? "yes" : "no");
     printf("peers: %zu\n", cfg->peer_count);
 }
 

@@ -210,6 +210,21 @@ gj_reason ops_record_verification(call *c, store_txn *txn, const store_binding *
     return GJ_R_NONE;
 }
 
+gj_reason ops_order_for_bill(call *c, store_order *order, const char *named)
+{
+    if (named[0] == '\0')
+        return GJ_R_NONE;
+    if (!c->n->cfg.policy.sponsor_choice)
+        return GJ_R_SPONSOR_CHOICE_NOT_ALLOWED;
+    for (uint32_t i = 0; i < order->count; i++)
+        if (strcmp(order->sponsors[i].psn_no, named) == 0) {
+            order->sponsors[0] = order->sponsors[i];
+            order->count = 1;
+            return GJ_R_NONE;
+        }
+    return GJ_R_SPONSOR_NOT_IN_ORDER;
+}
+
 gj_reason ops_check_yearly_cap(call *c, store_txn *txn, const char *sponsor, const char *new_beneficiary)
 {
     uint32_t cap = c->n->cfg.policy.max_beneficiaries_per_year;

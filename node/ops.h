@@ -38,6 +38,9 @@ const char *ops_attester(call *c);
 /* Keep the verification a binding was made with (nothing when v is NULL). */
 gj_reason ops_record_verification(call *c, store_txn *txn, const store_binding *b, const Gongji__V1__Verification *v,
                                   const char *attester);
+/* R19: the deduction order for this bill: the patient's, or only the sponsor named
+ * for it (named "" = the whole order). */
+gj_reason ops_order_for_bill(call *c, store_order *order, const char *named);
 /* R22: the sponsor's yearly cap, counting beneficiaries other than new_beneficiary
  * whose binding began this calendar year. */
 gj_reason ops_check_yearly_cap(call *c, store_txn *txn, const char *sponsor, const char *new_beneficiary);

@@ -74,6 +74,8 @@ enum gj_code {
     X(FIELD_INVALID, INVALID_ARGUMENT, "a field is missing, too long or malformed")           \
     X(AMOUNT_INVALID, INVALID_ARGUMENT, "amount must be positive and at most 10,000,000.00 yuan") \
     X(BALANCE_LIMIT, OUT_OF_RANGE, "the balance would exceed its limit")                      \
+    X(SPONSOR_CHOICE_NOT_ALLOWED, FAILED_PRECONDITION, "R19: the region does not let a patient name the sponsor for a bill") \
+    X(SPONSOR_NOT_IN_ORDER, FAILED_PRECONDITION, "R19: the named sponsor is not one of the patient's sponsors") \
     X(ALREADY_FROZEN, FAILED_PRECONDITION, "R21: this is frozen already")                     \
     X(NOT_FROZEN, FAILED_PRECONDITION, "R21: this is not frozen")                              \
     X(ALREADY_RECOVERED, FAILED_PRECONDITION, "R21: this settlement's mutual-aid part was recovered already") \

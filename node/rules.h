@@ -47,6 +47,7 @@ typedef struct gj_policy {
     char refuse_regions[GJ_POLICY_REGIONS_MAX][GJ_ADMDVS_LEN + 1];
     uint32_t revoke_days;            /* R14: days a settlement stays revocable; 0 = always */
     uint32_t unbind_min_months;      /* R17: a binding cannot be ended sooner; 0 = any time */
+    bool sponsor_choice;             /* R19: a patient may name the one sponsor for a bill */
     uint32_t verify_age;             /* R18: older than this, a beneficiary is bound only
                                       * with an identity check; 0 = never asked */
     uint32_t max_beneficiaries_per_year; /* R22: distinct beneficiaries a sponsor binds in a

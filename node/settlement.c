@@ -42,6 +42,10 @@ gj_reason settle_check(call *c)
     store_read_end(txn);
     if (err != GJ_OK)
         return ops_store_reason(c, err);
+    if (strlen(req->sponsor_psn_no) > GJ_PSN_NO_MAX)
+        return call_fail(c, GJ_R_FIELD_INVALID, "sponsor_psn_no is at most %d characters", GJ_PSN_NO_MAX);
+    if ((r = ops_order_for_bill(c, &order, req->sponsor_psn_no)) != GJ_R_NONE)
+        return r;
     for (uint32_t i = 0; i < order.count; i++)
         if (strcmp(order.sponsors[i].admdvs, c->n->cfg.region) != 0)
             c->crosses_regions = true;
@@ -78,6 +82,8 @@ gj_reason settle_apply(call *c, store_txn *txn)
     }
     if ((err = store_order_get(txn, patient.psn_no, &order)) != GJ_OK)
         return ops_store_reason(c, err);
+    if ((r = ops_order_for_bill(c, &order, req->sponsor_psn_no)) != GJ_R_NONE)
+        return r;
 
     /* Every sponsor here: the planner's walk with everything known. */
     xr_plan plan = {.amount = req->amount, .own_available = own_available, .cascade = c->n->cfg.policy.cascade,

@@ -275,7 +275,7 @@ static void run(call *c, xr_settlement *xs)
             xr_plan_leg_answered(plan, i, 0); /* no time to ask: the next sponsor, or cash */
             continue;
         }
-        if (plan->ask_is_last_remote && !plan->premium) {
+        if (plan->ask_is_last_remote && !plan->premium && !xs->hold_first) {
             decide_while_holding(c, xs, i, plan->ask_amount, budget, &unknown);
             decided_while_holding = true;
             break;
@@ -361,6 +361,8 @@ void xr_settle(call *c)
             plan->own_available = own.balance - own.held;
         if (store_order_get(txn, patient.psn_no, &order) != GJ_OK)
             r = GJ_R_STORE_ERROR;
+        else if ((r = ops_order_for_bill(c, &order, req->sponsor_psn_no)) == GJ_R_NONE)
+            xs->hold_first = req->sponsor_psn_no[0] != '\0';
         bool frozen = ops_beneficiary_frozen(txn, patient.psn_no); /* R21: no sponsor is asked */
         plan->leg_count = order.count;
         for (uint32_t i = 0; r == GJ_R_NONE && i < order.count; i++) {

@@ -57,6 +57,9 @@ typedef struct xr_settlement {
     xr_plan plan;            /* the walk, as far as it is known */
     xr_leg legs[GJ_SPONSORS_MAX];
     bool decided;            /* the decision's write ran (not a replay) */
+    /* R19, a sponsor named for the bill: its hold answers before the decision is
+     * written, so no correction walks the rest of the order afterwards. */
+    bool hold_first;
     store_decision decision; /* what was written */
 } xr_settlement;
 

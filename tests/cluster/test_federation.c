@@ -815,6 +815,51 @@ static void test_recovering_a_settlements_mutual_aid_returns_each_sponsors_part_
     client_close(cd);
 }
 
+/* R19 across regions: Chengdu lets a patient name the sponsor. Named, the Nagqu sponsor
+ * (who has less than the bill) pays what it has and the rest is cash, though a Chengdu
+ * sponsor comes after it in the order; named, the Chengdu one pays alone. */
+static int named_settle(client_t *cd, const char *named, int64_t fen, Gongji__V1__SettleReply **r, client_status *st)
+{
+    Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
+    req.psn_no = "CD-P25";
+    req.amount = fen;
+    req.use = GONGJI__V1__USE_TYPE__OUTPATIENT;
+    req.insuplc_admdvs = "510100";
+    req.sponsor_psn_no = (char *)named;
+    ProtobufCMessage *m = NULL;
+    client_call(cd, "gongji.v1.Settlement/Settle", NULL, NULL, &req.base, &gongji__v1__settle_reply__descriptor, &m,
+                st);
+    *r = (Gongji__V1__SettleReply *)m;
+    return st->code;
+}
+
+static void test_cross_region_named_sponsor_pays_alone(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("510100", "CD-P25", 25, "310", 0);
+    person_at("540600", "NQ-S25", 25, "310", 1000);
+    person_at("510100", "CD-L25", 26, "310", 5000);
+    assert_int_equal(bind_via("510100", "NQ-S25", "540600", "CD-P25", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    assert_int_equal(bind_via("510100", "CD-L25", "510100", "CD-P25", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    client_t *cd = op_at("510100"), *nq = op_at("540600");
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(named_settle(cd, "NQ-S25", 3000, &r, &st), OK);
+    assert_int_equal(settle_part(r, "NQ-S25"), 1000);
+    assert_int_equal(settle_part(r, "CD-L25"), 0);
+    assert_int_equal(r->psn_cash_pay, 2000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(balance_settles_at(nq, "NQ-S25", NULL, 0), 0);
+    assert_int_equal(op_balance(cd, "CD-L25"), 5000);
+    assert_int_equal(named_settle(cd, "CD-L25", 3000, &r, &st), OK);
+    assert_int_equal(settle_part(r, "CD-L25"), 3000);
+    assert_int_equal(r->n_parts, 1);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance(cd, "CD-L25"), 2000);
+    client_close(nq);
+    client_close(cd);
+}
+
 static void test_audit_passes_on_every_node_and_across_the_cluster(void **state)
 {
     (void)state;
@@ -894,6 +939,7 @@ int main(void)
         cmocka_unit_test(test_cross_region_binding_of_an_older_beneficiary_needs_the_check),
         cmocka_unit_test(test_cross_region_freezes),
         cmocka_unit_test(test_recovering_a_settlements_mutual_aid_returns_each_sponsors_part_once),
+        cmocka_unit_test(test_cross_region_named_sponsor_pays_alone),
         cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
     };
     return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));

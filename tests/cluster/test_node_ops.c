@@ -314,6 +314,64 @@ static void test_a_bill_the_accounts_may_not_pay_is_all_cash(void **state)
     stop(f);
 }
 
+static int settle_named(client_t *c, const char *psn_no, int64_t fen, const char *named,
+                        Gongji__V1__SettleReply **out, client_status *st)
+{
+    Gongji__V1__SettleRequest req = GONGJI__V1__SETTLE_REQUEST__INIT;
+    req.psn_no = (char *)psn_no;
+    req.amount = fen;
+    req.use = GONGJI__V1__USE_TYPE__OUTPATIENT;
+    req.sponsor_psn_no = (char *)named;
+    ProtobufCMessage *m = NULL;
+    client_call(c, "gongji.v1.Settlement/Settle", NULL, NULL, &req.base, &gongji__v1__settle_reply__descriptor, &m,
+                st);
+    *out = (Gongji__V1__SettleReply *)m;
+    return st->code;
+}
+
+/* R19 (seed 004): where the region allows it, the patient names the one sponsor for a
+ * bill: only that one pays after the patient's own account, whatever the order. */
+static void test_a_named_sponsor_pays_alone_where_the_region_allows(void **state)
+{
+    (void)state;
+    client_status st;
+    fixture *f = start("510100", CHENGDU_POLICY "sponsor_choice = yes\n");
+    person(f, "P", 1, "310", 3000);
+    person(f, "A", 2, "310", 5000);
+    person(f, "B", 3, "310", 10000);
+    person(f, "C", 4, "310", 10000);
+    assert_int_equal(op_bind(f->op, "A", "P", GONGJI__V1__RELATION__PARENT, &st), OK);
+    assert_int_equal(op_bind(f->op, "B", "P", GONGJI__V1__RELATION__CHILD, &st), OK);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle_named(f->op, "P", 12000, "B", &r, &st), OK);
+    assert_int_equal(r->acct_pay, 3000);
+    assert_int_equal(settle_part(r, "B"), 9000);
+    assert_int_equal(settle_part(r, "A"), 0); /* first in the order, not named */
+    assert_int_equal(r->psn_cash_pay, 0);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    assert_int_equal(op_balance(f->op, "A"), 5000);
+    assert_int_equal(op_balance(f->op, "B"), 1000);
+    /* The named one short: the rest is cash, not the next in the order. */
+    assert_int_equal(settle_named(f->op, "P", 3000, "B", &r, &st), OK);
+    assert_int_equal(settle_part(r, "B"), 1000);
+    assert_int_equal(r->psn_cash_pay, 2000);
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    expect_reason(settle_named(f->op, "P", 1000, "C", &r, &st), &st, FAILED_PRECONDITION, "SPONSOR_NOT_IN_ORDER");
+    assert_null(r);
+    assert_int_equal(op_balance(f->op, "A"), 5000);
+    assert_int_equal(op_balance(f->op, "C"), 10000);
+    stop(f);
+    /* A region that does not allow it refuses the bill; nothing moves. */
+    f = start("510100", CHENGDU_POLICY);
+    person(f, "P", 1, "310", 3000);
+    person(f, "A", 2, "310", 5000);
+    assert_int_equal(op_bind(f->op, "A", "P", GONGJI__V1__RELATION__PARENT, &st), OK);
+    expect_reason(settle_named(f->op, "P", 1000, "A", &r, &st), &st, FAILED_PRECONDITION,
+                  "SPONSOR_CHOICE_NOT_ALLOWED");
+    assert_int_equal(op_balance(f->op, "P"), 3000);
+    stop(f);
+}
+
 static void test_cascade_pays_30_50_40_cash_0(void **state)
 {
     (void)state;
@@ -630,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_resident_cannot_sponsor),
         cmocka_unit_test(test_cascade_pays_30_50_40_cash_0),
         cmocka_unit_test(test_a_bill_the_accounts_may_not_pay_is_all_cash),
+        cmocka_unit_test(test_a_named_sponsor_pays_alone_where_the_region_allows),
         cmocka_unit_test(test_an_institution_reads_its_own_statement_only),
         cmocka_unit_test(test_single_sponsor_pays_30_50_0_cash_40),
         cmocka_unit_test(test_floor_leaves_2000_yuan_in_sponsor_account),

@@ -563,7 +563,7 @@ static const struct {
     /* R18 under test: beneficiaries over 60 need the platform's identity check (every
      * other test's people are born in 1980). */
     {"510100", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"
-               "refuse_sponsors_from = 540600\nrefuse_insutype = 390\nverify_age = 60\n"},
+               "refuse_sponsors_from = 540600\nrefuse_insutype = 390\nverify_age = 60\nsponsor_choice = yes\n"},
     {"540600", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"},
     {"350100", "live = yes\nrelations = spouse,parent,child\ncascade = yes\nreserve_floor = 2000.00\n"},
     /* Wuhan: in the pilot, with a reserve floor, for premiums across provinces. */
