@@ -7,10 +7,11 @@
 #   deploy/his-curl.sh http://127.0.0.1:7280 cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 \
 #       1101 '{"data":{"psn_no":"51010000000000000001"}}'
 #
-# Prints the answer envelope. MSGID defaults to FIXMEDINS_CODE + the time + 4 random
-# digits; INSUPLC (the patient's region) to 510100.
+# Prints the answer envelope (HIS_CURL_OUT=FILE writes the answer to FILE instead: a
+# 9102 download answers the file itself). MSGID defaults to FIXMEDINS_CODE + the time +
+# 4 random digits; INSUPLC (the patient's region) to 510100.
 set -euo pipefail
-[ $# -ge 6 ] || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 6 ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 url=$1 paasid=$2 token=$3 code=$4 infno=$5 input=$6
 msgid=${7:-$code$(date +%Y%m%d%H%M%S)$(printf '%04d' $((RANDOM % 10000)))}
 insuplc=${8:-510100}
@@ -27,5 +28,5 @@ JSON
 curl -sS -X POST "$url/fsi/api/rsfComIfsService/callService" \
   -H 'Content-Type: application/json;charset=utf-8' \
   -H "x-tif-paasid: $paasid" -H "x-tif-timestamp: $ts" -H "x-tif-nonce: $nonce" -H "x-tif-signature: $sig" \
-  --data-binary "$body"
-echo
+  --data-binary "$body" ${HIS_CURL_OUT:+-o "$HIS_CURL_OUT"}
+[ -n "${HIS_CURL_OUT:-}" ] || echo

@@ -141,6 +141,31 @@ a=$(bash "$his" "$gw_url" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 2208 "{\"d
 curl_check 2208 '"infcode":0' "$a"
 bal=$("$CLI" --node "$cd_url" --ca "$ca" --crl "$crl" --cert "$dir/pki/operator-510100-ops1.pem" balance --psn-no GW-P1)
 curl_check "node balance after 2208" '30.00' "$bal"
+# Every other transaction with curl too: 9001, 2601, 3201, the 3202 files (9101, 3202,
+# 9102) and a platform's own code.
+h() { bash "$his" "$gw_url" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 "$@"; }
+a=$(h 9001 '{"signIn":{"opter_no":"0001","mac":"00-11-22-33-44-55","ip":"10.0.0.8"}}')
+curl_check 9001 '"sign_no"' "$a"
+m=H51010000001$(date +%Y%m%d%H%M%S)9901
+a=$(h 2207 '{"data":{"psn_no":"GW-P1","med_type":"11","medfee_sumamt":"3.00","psn_part_amt":"3.00","acct_used_flag":"1"}}' "$m")
+curl_check "2207 for 2601" '"acct_pay":3.00' "$a"
+a=$(h 2601 "{\"data\":{\"psn_no\":\"GW-P1\",\"omsgid\":\"$m\",\"oinfno\":\"2207\"}}")
+curl_check 2601 '"gongji_outcome":"REVOKED"' "$a"
+today=$(date -u -d '+8 hours' +%F) # China Standard Time
+a=$(h 3201 "{\"data\":{\"insutype\":\"310\",\"clr_type\":\"11\",\"setl_optins\":\"510100\",\"stmt_begndate\":\"$today\",\"stmt_enddate\":\"$today\",\"medfee_sumamt\":\"0\",\"fund_pay_sumamt\":\"0\",\"acct_pay\":\"0\",\"fixmedins_setl_cnt\":\"0\"}}")
+curl_check 3201 '"stmt_rslt":"0"' "$a"
+detail=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setl" MD9 GW-P1 12.00 2.00 10.00 1 | base64 -w0)
+a=$(h 9101 "{\"fsUploadIn\":{\"in\":\"$detail\",\"filename\":\"detail.txt\",\"fixmedins_code\":\"H51010000001\"}}")
+curl_check 9101 '"file_qury_no"' "$a"
+fid=$(printf '%s' "$a" | grep -o '"file_qury_no":"[^"]*"' | cut -d'"' -f4)
+a=$(h 3202 "{\"data\":{\"setl_optins\":\"510100\",\"file_qury_no\":\"$fid\",\"stmt_begndate\":\"$today\",\"stmt_enddate\":\"$today\"}}")
+curl_check 3202 '"fileinfo"' "$a"
+rid=$(printf '%s' "$a" | grep -o '"file_qury_no":"[^"]*"' | cut -d'"' -f4)
+HIS_CURL_OUT=$dir/result.zip h 9102 "{\"fsDownloadIn\":{\"file_qury_no\":\"$rid\",\"filename\":\"r.zip\",\"fixmedins_code\":\"H51010000001\"}}"
+row=$(python3 -c 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read("result.txt").decode())' "$dir/result.zip" 2>&1 | grep -F "$setl" || true)
+curl_check "9102 result for the revoked settlement" "$(printf '\t0\t1\t')" "$row"
+a=$(bash "$his" "$gw_url" national-app-1 9c8b7a6f5e4d3c2b national-app 9504 '{"data":{"psn_no":"GW-P1"}}')
+curl_check 9504 '"deduction_order"' "$a"
 # Metrics and probes of the node and the gateway, scraped during a settle load.
 python3 "$here/check_metrics.py" || rc=1
 # The gateway's log names no person: neither psn_no nor ID numbers appear in it.
