@@ -89,12 +89,11 @@ int run_settle(cli_ctx *x)
     return rc;
 }
 
-int run_revoke(cli_ctx *x)
+/* Revoke and recover both answer what went back (RevokeReply). */
+static int call_for_refunds(cli_ctx *x, ProtobufCMessage *req)
 {
-    Gongji__V1__RevokeRequest req = GONGJI__V1__REVOKE_REQUEST__INIT;
-    req.setl_id = x->val[O_SETL_ID];
     ProtobufCMessage *m;
-    int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__revoke_reply__descriptor, &m);
+    int rc = cli_call(x, x->call_id, req, &gongji__v1__revoke_reply__descriptor, &m);
     if (rc != CLI_EXIT_OK)
         return rc;
     const Gongji__V1__RevokeReply *r = (const Gongji__V1__RevokeReply *)m;
@@ -106,22 +105,19 @@ int run_revoke(cli_ctx *x)
     return rc;
 }
 
+int run_revoke(cli_ctx *x)
+{
+    Gongji__V1__RevokeRequest req = GONGJI__V1__REVOKE_REQUEST__INIT;
+    req.setl_id = x->val[O_SETL_ID];
+    return call_for_refunds(x, &req.base);
+}
+
 int run_recover(cli_ctx *x)
 {
     Gongji__V1__RecoverRequest req = GONGJI__V1__RECOVER_REQUEST__INIT;
     req.setl_id = x->val[O_SETL_ID];
     req.reason = x->val[O_REASON];
-    ProtobufCMessage *m;
-    int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__revoke_reply__descriptor, &m);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    const Gongji__V1__RevokeReply *r = (const Gongji__V1__RevokeReply *)m;
-    if (x->json)
-        rc = j_emit(j_revoke(r));
-    else
-        h_revoke(r);
-    protobuf_c_message_free_unpacked(m, NULL);
-    return rc;
+    return call_for_refunds(x, &req.base);
 }
 
 int run_reverse(cli_ctx *x)

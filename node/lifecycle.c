@@ -19,10 +19,9 @@
 
 /* ---- routing ---- */
 
-const char *life_route_revoke(call *c)
+/* A settlement id starts with the region that coordinated it. */
+static const char *region_of_setl_id(call *c, const char *id)
 {
-    /* A settlement id starts with the region that coordinated it. */
-    const char *id = ((Gongji__V1__RevokeRequest *)c->request)->setl_id;
     if (strlen(id) < GJ_ADMDVS_LEN + 1 || id[GJ_ADMDVS_LEN] != '-' || !gj_all_digits(id, GJ_ADMDVS_LEN))
         return NULL;
     char *region = call_alloc(c, GJ_ADMDVS_LEN + 1);
@@ -31,15 +30,14 @@ const char *life_route_revoke(call *c)
     return region;
 }
 
+const char *life_route_revoke(call *c)
+{
+    return region_of_setl_id(c, ((Gongji__V1__RevokeRequest *)c->request)->setl_id);
+}
+
 const char *life_route_recover(call *c)
 {
-    const char *id = ((Gongji__V1__RecoverRequest *)c->request)->setl_id;
-    if (strlen(id) < GJ_ADMDVS_LEN + 1 || id[GJ_ADMDVS_LEN] != '-' || !gj_all_digits(id, GJ_ADMDVS_LEN))
-        return NULL;
-    char *region = call_alloc(c, GJ_ADMDVS_LEN + 1);
-    if (region != NULL)
-        memcpy(region, id, GJ_ADMDVS_LEN);
-    return region;
+    return region_of_setl_id(c, ((Gongji__V1__RecoverRequest *)c->request)->setl_id);
 }
 
 const char *life_route_reverse(call *c)

@@ -1,7 +1,8 @@
-/* gongji store: bindings and deduction orders. A binding is written twice, once
- * under "sponsor\0beneficiary" and once under "beneficiary\0sponsor", so either side
- * lists its bindings with one prefix scan; a beneficiary's deduction order is one
- * record naming its sponsors in paying order. */
+/* gongji store: bindings and deduction orders, and the records kept with them (the
+ * identity check a binding was made with, R18; freezes, R21). A binding is written
+ * twice, once under "sponsor\0beneficiary" and once under "beneficiary\0sponsor", so
+ * either side lists its bindings with one prefix scan; a beneficiary's deduction order
+ * is one record naming its sponsors in paying order. */
 #include "store_internal.h"
 
 #define PAIR_KEY_MAX (2 * GJ_PSN_NO_MAX + 1)
@@ -14,8 +15,9 @@ static bool binding_ok(const store_binding *b)
            FIELD_OK(b->sponsor_admdvs) && FIELD_OK(b->beneficiary_admdvs);
 }
 
-gj_err store_binding_get(store_txn *txn, const char *sponsor, const char *beneficiary,
-                         store_binding *out)
+/* The record of db under "sponsor\0beneficiary" (bindings, verifications). */
+static gj_err pair_get(store_txn *txn, int db, const char *sponsor, const char *beneficiary, void *out,
+                       size_t size)
 {
     gj_err err;
     char key[PAIR_KEY_MAX];
@@ -24,7 +26,13 @@ gj_err store_binding_get(store_txn *txn, const char *sponsor, const char *benefi
     if (!key_ok(sponsor, GJ_PSN_NO_MAX) || !key_ok(beneficiary, GJ_PSN_NO_MAX) || out == NULL)
         return GJ_ERR_INVAL;
     size_t klen = st_pair_key(key, sponsor, beneficiary);
-    return st_get_rec(txn, DB_BIND_SPONSOR, key, klen, out, sizeof *out);
+    return st_get_rec(txn, db, key, klen, out, size);
+}
+
+gj_err store_binding_get(store_txn *txn, const char *sponsor, const char *beneficiary,
+                         store_binding *out)
+{
+    return pair_get(txn, DB_BIND_SPONSOR, sponsor, beneficiary, out, sizeof *out);
 }
 
 gj_err store_binding_put(store_txn *txn, const store_binding *b)
@@ -60,14 +68,7 @@ gj_err store_verification_put(store_txn *txn, const store_verification *v)
 gj_err store_verification_get(store_txn *txn, const char *sponsor, const char *beneficiary,
                               store_verification *out)
 {
-    gj_err err;
-    char key[PAIR_KEY_MAX];
-    if ((err = st_txn_readable(txn)) != GJ_OK)
-        return err;
-    if (!key_ok(sponsor, GJ_PSN_NO_MAX) || !key_ok(beneficiary, GJ_PSN_NO_MAX) || out == NULL)
-        return GJ_ERR_INVAL;
-    size_t klen = st_pair_key(key, sponsor, beneficiary);
-    return st_get_rec(txn, DB_VERIFICATIONS, key, klen, out, sizeof *out);
+    return pair_get(txn, DB_VERIFICATIONS, sponsor, beneficiary, out, sizeof *out);
 }
 
 /* ---- freezes (R21) ---- */
