@@ -9,7 +9,7 @@
 
 /* Bump when any record layout or key encoding changes: an old file must be refused,
  * not misread. */
-#define STORE_FORMAT_VERSION 7u
+#define STORE_FORMAT_VERSION 8u
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
@@ -39,7 +39,6 @@ static const char *const db_names[DB_COUNT] = {
     [DB_SETL_BY_PSN] = NULL, /* in the ledger */
     [DB_CLEARING] = "clearing",
     [DB_WINDOWS] = "windows",
-    /* Added without a format change: a store of an older build gains it when opened. */
     [DB_VERIFICATIONS] = "verifications",
     [DB_FREEZES] = "freezes",
     [DB_RECOVERIES] = "recoveries",
