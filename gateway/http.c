@@ -18,6 +18,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "credential.h"
 #include "gj_util.h"
@@ -145,6 +147,10 @@ static char busy_answer[] = "{\"infcode\":-1,\"err_msg\":\"报文过长 / the bo
                             "[MESSAGE_TOO_LARGE, RESOURCE_EXHAUSTED]\",\"gongji_status\":\"RESOURCE_EXHAUSTED\","
                             "\"gongji_reason\":\"MESSAGE_TOO_LARGE\",\"output\":{}}";
 
+static char overloaded_answer[] = "{\"infcode\":-1,\"err_msg\":\"系统繁忙，请稍后重试 / every worker is busy "
+                                  "[OVERLOADED, RESOURCE_EXHAUSTED]\",\"gongji_status\":\"RESOURCE_EXHAUSTED\","
+                                  "\"gongji_reason\":\"OVERLOADED\",\"output\":{}}";
+
 static enum MHD_Result on_get(gw_http *h, struct MHD_Connection *conn, const char *url)
 {
     if (strcmp(url, "/healthz") == 0)
@@ -208,8 +214,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (client_certificate(h, conn, cert_id, sizeof cert_id, &r.cert_platform))
         r.cert_id = cert_id;
     gw_http_answer a = {0};
-    while (sem_wait(&h->answering) != 0)
-        ; /* EINTR: signals are blocked in every thread but the main one's sigwait */
+    /* A place among the workers, waiting at most one node call's time: past it the
+     * gateway is overloaded and says so rather than queue without bound. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += h->g->cfg.call_timeout_ms / 1000;
+    until.tv_nsec += (long)(h->g->cfg.call_timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int waited;
+    while ((waited = sem_timedwait(&h->answering, &until)) != 0 && errno == EINTR)
+        ;
+    if (waited != 0) {
+        atomic_fetch_add(&h->g->metrics.busy, 1);
+        return send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json; charset=utf-8", overloaded_answer,
+                         false);
+    }
     atomic_fetch_add(&h->in_flight, 1);
     gw_handle(h->g, &r, &a);
     atomic_fetch_sub(&h->in_flight, 1);
