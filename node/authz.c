@@ -28,6 +28,8 @@ static const authz_rule rules[] = {
     {"gongji.v1.Registry/Enroll", OP_WRITE, "the region's own operator"},
     {"gongji.v1.Registry/Credit", OP_WRITE, "the region's own operator"},
     {"gongji.v1.Registry/Freeze", OP_WRITE, "the region's own operator"},
+    {"gongji.v1.Registry/Move", OP_WRITE, "the old region's own operator"},
+    {"gongji.v1.Registry/MoveIn", OP_WRITE, "the new region's own operator"},
     {"gongji.v1.MutualAid/Bind", OP_WRITE | PERSON, "the region's operator, or the sponsor"},
     {"gongji.v1.MutualAid/Unbind", OP_WRITE | PERSON, "the region's operator, the sponsor or the beneficiary"},
     {"gongji.v1.MutualAid/SetOrder", OP_WRITE | PERSON, "the region's operator, or the beneficiary"},
@@ -53,6 +55,7 @@ static const authz_rule rules[] = {
     {"gongji.v1.Peer/Resolve", PEER, "the node that coordinated the settlement"},
     {"gongji.v1.Peer/QueryDecision", PEER, "a node holding part of the settlement"},
     {"gongji.v1.Peer/ClearingEntries", PEER, "a peer node (its own entries)"},
+    {"gongji.v1.Peer/MoveOut", PEER, "the region the person is moving to"},
     {"gongji.v1.Peer/Batch", PEER, "a peer node"},
     {AUTH_OPEN_METHOD, ANYONE, "anyone with a certificate of the federation"},
 };

@@ -122,6 +122,8 @@ static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, boo
         return GJ_R_SETTLEMENT_IN_FLIGHT;
     if (s.status == STORE_SETL_REVOKED)
         return call_fail(c, GJ_R_ALREADY_REVOKED, "settlement %s was revoked on %d", s.setl_id, s.revoke_date);
+    if (s.use == GJ_USE_MOVE) /* R23: a person's balance that moved here stays moved */
+        return call_fail(c, GJ_R_NOT_REVERSIBLE, "settlement %s moved a balance between regions", s.setl_id);
     bool recovered = s.status == STORE_SETL_RECOVERED;
     if (aid_only && recovered)
         return call_fail(c, GJ_R_ALREADY_RECOVERED, "settlement %s was recovered on %d", s.setl_id, s.revoke_date);

@@ -67,6 +67,11 @@ gj_reason ops_get_local_person(call *c, store_txn *txn, const char *psn_no, stor
     if (strcmp(out->admdvs, c->n->cfg.region) != 0)
         return call_fail(c, GJ_R_PERSON_NOT_LOCAL, "the person is insured in region %s",
                          out->admdvs);
+    /* R23: moving or moved away, the record here only says where to. */
+    store_move m;
+    if (store_move_get(txn, psn_no, &m) == GJ_OK && m.direction == 'O')
+        return call_fail(c, GJ_R_PERSON_MOVED, "%s to region %s",
+                         m.state == STORE_MOVE_MOVED ? "moved" : "moving", m.other_admdvs);
     return GJ_R_NONE;
 }
 

@@ -59,6 +59,14 @@ gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const 
 gj_reason enroll_check(call *c);
 gj_reason enroll_apply(call *c, store_txn *txn);
 gj_reason credit_check(call *c);
+/* End every binding of psn_no still in force, at once (R9; registry.c). */
+gj_reason registry_end_bindings(call *c, store_txn *txn, const char *psn_no, uint32_t *ended);
+/* R23 (moves.c) */
+gj_reason move_check(call *c);
+gj_reason move_apply(call *c, store_txn *txn);
+gj_reason move_out_check(call *c);
+gj_reason move_in_check(call *c);
+gj_reason move_in_apply(call *c, store_txn *txn); /* never: a move in always crosses regions */
 /* R21 (freezes.c) */
 gj_reason freeze_check(call *c);
 gj_reason freeze_apply(call *c, store_txn *txn);

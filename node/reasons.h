@@ -76,6 +76,10 @@ enum gj_code {
     X(BALANCE_LIMIT, OUT_OF_RANGE, "the balance would exceed its limit")                      \
     X(SPONSOR_CHOICE_NOT_ALLOWED, FAILED_PRECONDITION, "R19: the region does not let a patient name the sponsor for a bill") \
     X(SPONSOR_NOT_IN_ORDER, FAILED_PRECONDITION, "R19: the named sponsor is not one of the patient's sponsors") \
+    X(PERSON_MOVED, FAILED_PRECONDITION, "R23: the person's insurance moved to another region") \
+    X(MOVE_NOT_STARTED, FAILED_PRECONDITION, "R23: the old region has not marked this person as moving here") \
+    X(MOVE_CONFLICT, FAILED_PRECONDITION, "R23: the person is moving to another region, or is insured here already") \
+    X(MOVE_NOT_HELD, UNAVAILABLE, "R23: the old region's node did not hold the whole balance; nothing moved, try again") \
     X(ALREADY_FROZEN, FAILED_PRECONDITION, "R21: this is frozen already")                     \
     X(NOT_FROZEN, FAILED_PRECONDITION, "R21: this is not frozen")                              \
     X(ALREADY_RECOVERED, FAILED_PRECONDITION, "R21: this settlement's mutual-aid part was recovered already") \

@@ -39,7 +39,7 @@ gj_reason enroll_check(call *c)
 
 /* End every binding of psn_no that is still in force: at once, since the person can no
  * longer take part (R9: a binding ends when a person stops being insured or moves). */
-static gj_reason end_bindings_of(call *c, store_txn *txn, const char *psn_no, uint32_t *ended)
+gj_reason registry_end_bindings(call *c, store_txn *txn, const char *psn_no, uint32_t *ended)
 {
     store_binding *list = call_alloc(c, sizeof *list * GJ_BINDINGS_PER_PERSON_MAX);
     if (list == NULL)
@@ -95,7 +95,7 @@ gj_reason enroll_apply(call *c, store_txn *txn)
                                strcmp(old.admdvs, sp.admdvs) != 0 ||
                                strcmp(old.insutype, sp.insutype) != 0);
     gj_reason r;
-    if (leaves && (r = end_bindings_of(c, txn, sp.psn_no, &ended)) != GJ_R_NONE)
+    if (leaves && (r = registry_end_bindings(c, txn, sp.psn_no, &ended)) != GJ_R_NONE)
         return r;
     if ((err = store_person_put(txn, &sp)) != GJ_OK)
         return ops_store_reason(c, err);

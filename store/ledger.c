@@ -108,7 +108,7 @@ static bool journal_entry_ok(const store_journal_entry *e)
 {
     return KEYFIELD_OK(e->psn_no) && FIELD_OK(e->setl_id) && FIELD_OK(e->counterpart) &&
            FIELD_OK(e->caller_id) && FIELD_OK(e->call_id) && e->kind >= STORE_J_CREDIT &&
-           e->kind <= STORE_J_REFUND;
+           e->kind <= STORE_J_MOVE_IN;
 }
 
 /* A journal entry's value: unix_ms, amount, balance_after (8 bytes each, host order),
@@ -190,7 +190,7 @@ gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_acco
     int64_t amount = entry->amount;
     if (amount == 0 || amount > GJ_AMOUNT_MAX || amount < -GJ_AMOUNT_MAX)
         return GJ_ERR_INVAL;
-    bool inward = entry->kind == STORE_J_CREDIT || entry->kind == STORE_J_REFUND;
+    bool inward = entry->kind == STORE_J_CREDIT || entry->kind == STORE_J_REFUND || entry->kind == STORE_J_MOVE_IN;
     if (inward != (amount > 0))
         return GJ_ERR_INVAL;
 
@@ -204,6 +204,7 @@ gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_acco
     bool overflow;
     switch (entry->kind) {
     case STORE_J_CREDIT:
+    case STORE_J_MOVE_IN:
         overflow = __builtin_add_overflow(acct.credited, amount, &acct.credited);
         break;
     case STORE_J_REFUND:
@@ -335,4 +336,28 @@ gj_err store_account_scan(store_txn *txn, store_account_fn fn, void *arg)
         err = st_map_err(rc);
     mdb_cursor_close(c);
     return err;
+}
+
+/* ---- moves (R23) ---- */
+
+gj_err store_move_put(store_txn *txn, const store_move *m)
+{
+    gj_err err;
+    if ((err = st_txn_writable(txn)) != GJ_OK)
+        return err;
+    if (m == NULL || !KEYFIELD_OK(m->psn_no) || (m->direction != 'O' && m->direction != 'I') ||
+        !KEYFIELD_OK(m->other_admdvs) || m->state < STORE_MOVE_MOVING || m->state > STORE_MOVE_MOVED ||
+        !FIELD_OK(m->operator_id) || !FIELD_OK(m->setl_id))
+        return GJ_ERR_INVAL;
+    return st_put_rec(txn, DB_MOVES, m->psn_no, strlen(m->psn_no), m, sizeof *m, 0);
+}
+
+gj_err store_move_get(store_txn *txn, const char *psn_no, store_move *out)
+{
+    gj_err err;
+    if ((err = st_txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(psn_no, GJ_PSN_NO_MAX) || out == NULL)
+        return GJ_ERR_INVAL;
+    return st_get_rec(txn, DB_MOVES, psn_no, strlen(psn_no), out, sizeof *out);
 }

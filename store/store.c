@@ -42,6 +42,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_VERIFICATIONS] = "verifications",
     [DB_FREEZES] = "freezes",
     [DB_RECOVERIES] = "recoveries",
+    [DB_MOVES] = "moves",
 };
 
 /* ---- open / close ---- */

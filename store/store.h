@@ -91,6 +91,8 @@ typedef enum store_journal_kind {
     STORE_J_SETTLE_AID = 3,  /* mutual aid paid for a relative's settlement (-) */
     STORE_J_PREMIUM = 4,     /* a relative's resident premium (-) */
     STORE_J_REFUND = 5,      /* money returned by a revoke (+) */
+    STORE_J_MOVE_OUT = 6,    /* R23: the balance leaving with its person for another region (-) */
+    STORE_J_MOVE_IN = 7,     /* R23: ... and arriving at the new region's node (+) */
 } store_journal_kind;
 
 /* One money movement. amount is signed: + into the account, - out of it. */
@@ -280,6 +282,23 @@ typedef struct store_freeze {
 gj_err store_freeze_put(store_txn *txn, const store_freeze *f);
 gj_err store_freeze_get(store_txn *txn, char target, const char *psn_no, const char *beneficiary,
                         store_freeze *out); /* NOTFOUND */
+
+/* R23: a person moving out of this region ('O': the old node) or into it ('I': the
+ * new node). Out: MOVING once marked, MOVED once the balance went across (the record
+ * is then the forwarding stub). In: MOVING once enrolled here, MOVED once taken. */
+typedef enum store_move_state { STORE_MOVE_MOVING = 1, STORE_MOVE_MOVED = 2 } store_move_state;
+typedef struct store_move {
+    char psn_no[GJ_PSN_NO_MAX + 1];
+    char direction;                       /* 'O' or 'I' */
+    char other_admdvs[GJ_ADMDVS_LEN + 1]; /* where to ('O'), where from ('I') */
+    uint8_t state;                        /* store_move_state */
+    char operator_id[GJ_CALLER_ID_MAX + 1];
+    int64_t since_unix_ms, moved_unix_ms;
+    int64_t amount;                       /* fen that went across, once MOVED */
+    char setl_id[GJ_SETL_ID_MAX + 1];     /* the transfer's */
+} store_move;
+gj_err store_move_put(store_txn *txn, const store_move *m);
+gj_err store_move_get(store_txn *txn, const char *psn_no, store_move *out); /* NOTFOUND */
 
 /* A beneficiary's deduction order; an absent one reads as count 0 with GJ_OK. */
 gj_err store_order_get(store_txn *txn, const char *beneficiary, store_order *out);

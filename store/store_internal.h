@@ -73,6 +73,7 @@ enum {
     DB_VERIFICATIONS,
     DB_FREEZES,
     DB_RECOVERIES,
+    DB_MOVES,
     DB_COUNT
 };
 

@@ -182,6 +182,11 @@ gj_reason xr_accept_binding_check(call *c)
     if ((r = ops_check_psn_no(c, "sponsor_psn_no", b->sponsor_psn_no)) != GJ_R_NONE ||
         (r = ops_check_psn_no(c, "beneficiary_psn_no", b->beneficiary_psn_no)) != GJ_R_NONE)
         return r;
+    /* R23: the beneficiary's node ends a binding whose beneficiary moved away. */
+    if (req->ending && strcmp(b->sponsor_admdvs, c->n->cfg.region) == 0 &&
+        strcmp(c->env->caller_id, b->beneficiary_admdvs) == 0)
+        return b->end_date && gj_date_valid(b->end_date) ? GJ_R_NONE
+                                                          : call_fail(c, GJ_R_FIELD_INVALID, "an ending needs end_date");
     if (strcmp(b->beneficiary_admdvs, c->n->cfg.region) != 0)
         return call_fail(c, GJ_R_PERSON_NOT_LOCAL, "the beneficiary is not insured here");
     if (strlen(b->sponsor_admdvs) != GJ_ADMDVS_LEN || !gj_all_digits(b->sponsor_admdvs, GJ_ADMDVS_LEN))
@@ -206,6 +211,23 @@ gj_reason xr_accept_binding_apply(call *c, store_txn *txn)
     store_binding copy = {0}, existing;
     gj_reason r;
     gj_err err;
+    if (req->ending && strcmp(wb->sponsor_admdvs, c->n->cfg.region) == 0) {
+        /* The sponsor's side, told by the beneficiary's node (R23): end it, never later. */
+        Gongji__V1__AcceptBindingReply *ans = call_alloc(c, sizeof *ans);
+        if (ans == NULL)
+            return ops_out_of_memory(c);
+        gongji__v1__accept_binding_reply__init(ans);
+        c->answer = &ans->base;
+        err = store_binding_get(txn, wb->sponsor_psn_no, wb->beneficiary_psn_no, &existing);
+        if (err == GJ_ERR_NOTFOUND)
+            return GJ_R_NONE;
+        if (err != GJ_OK)
+            return ops_store_reason(c, err);
+        if (existing.end_date != 0 && existing.end_date <= wb->end_date)
+            return GJ_R_NONE;
+        existing.end_date = wb->end_date < existing.begin_date ? existing.begin_date : wb->end_date;
+        return (err = store_binding_put(txn, &existing)) == GJ_OK ? GJ_R_NONE : ops_store_reason(c, err);
+    }
     if ((r = ops_get_local_person(c, txn, wb->beneficiary_psn_no, &beneficiary)) != GJ_R_NONE)
         return r;
     gj_strcpy_fit(copy.sponsor, sizeof copy.sponsor, wb->sponsor_psn_no);

@@ -31,6 +31,21 @@ static gj_reason answer_settled(call *c, store_txn *txn, const xr_settlement *xs
                                 uint32_t remote_legs)
 {
     char mp[GJ_PSN_NO_MAX + 1];
+    if (xs->use == GJ_USE_MOVE) {
+        Gongji__V1__MoveInReply *ma = call_alloc(c, sizeof *ma);
+        if (ma == NULL)
+            return ops_out_of_memory(c);
+        gongji__v1__move_in_reply__init(ma);
+        ma->person = xs->move_person;
+        ma->setl_id = call_strdup(c, s->setl_id);
+        ma->amount = s->mulaid_pay;
+        if (ma->setl_id == NULL)
+            return ops_out_of_memory(c);
+        c->answer = &ma->base;
+        gj_log(GJ_LOG_INFO, "move-in", "setl_id=%s psn_no=%s amount=%" PRId64 " from=%s", s->setl_id,
+               gj_mask(s->psn_no, mp, sizeof mp), s->mulaid_pay, xs->move_from);
+        return GJ_R_NONE;
+    }
     if (xs->plan.premium) {
         Gongji__V1__PayPremiumReply *pa = call_alloc(c, sizeof *pa);
         if (pa == NULL)
@@ -69,6 +84,8 @@ static gj_reason decide_apply(call *c, store_txn *txn)
     gj_reason r;
     gj_err err;
     xs->decided = true;
+    if (xs->use == GJ_USE_MOVE && (r = xr_move_in_enroll(c, txn, xs)) != GJ_R_NONE)
+        return r; /* R23: enrolled with the decision that brings their money */
     if ((r = ops_get_local_person(c, txn, xs->beneficiary, &patient)) != GJ_R_NONE ||
         (r = rules_check_beneficiary(&patient)) != GJ_R_NONE)
         return r;
@@ -128,7 +145,8 @@ static gj_reason decide_apply(call *c, store_txn *txn)
             d->legs[k].speculative = leg->speculative;
             /* R16: the sponsor's region owes ours; recorded with the decision. */
             if (pay > 0 && (r = clearing_record(txn, window, leg->admdvs, s.setl_id, i,
-                                                now.premium ? STORE_CLR_PREMIUM : STORE_CLR_PAYMENT,
+                                                now.premium && xs->use != GJ_USE_MOVE ? STORE_CLR_PREMIUM
+                                                                                      : STORE_CLR_PAYMENT,
                                                 STORE_CLR_OWED_TO_US, pay, leg->sponsor, patient.psn_no)) !=
                                GJ_R_NONE)
                 return r;
@@ -147,6 +165,8 @@ static gj_reason decide_apply(call *c, store_txn *txn)
         return ops_store_reason(c, err);
     if (d->leg_count > 0 && (err = store_decision_put(txn, d)) != GJ_OK)
         return ops_store_reason(c, err);
+    if (xs->use == GJ_USE_MOVE && (r = xr_move_in_credit(c, txn, &s, xs->move_from)) != GJ_R_NONE)
+        return r;
     return answer_settled(c, txn, xs, &s, d->leg_count);
 }
 
@@ -255,7 +275,7 @@ static void decide_while_holding(call *c, xr_settlement *xs, uint32_t i, int64_t
 }
 
 /* Steps 2 to 5 for a planned settlement. Ends the call. */
-static void run(call *c, xr_settlement *xs)
+void xr_coordinate(call *c, xr_settlement *xs)
 {
     node *n = c->n;
     node_new_setl_id(n, c->today, xs->setl_id);
@@ -288,6 +308,9 @@ static void run(call *c, xr_settlement *xs)
     }
     if (decided_while_holding) {
         /* written (and corrected if need be) already */
+    } else if (plan->premium_short && xs->use == GJ_USE_MOVE) {
+        call_fail(c, GJ_R_MOVE_NOT_HELD, "region %s held %" PRId64 " of %" PRId64 " fen; nothing moved", xs->move_from,
+                  plan->mulaid_pay, plan->amount);
     } else if (plan->premium_short) {
         call_fail(c, GJ_R_PREMIUM_NOT_COVERED, "the sponsor can share only part of the premium now");
     } else {
@@ -382,7 +405,7 @@ void xr_settle(call *c)
         return;
     }
     memcpy(xs->beneficiary, patient.psn_no, sizeof xs->beneficiary);
-    run(c, xs);
+    xr_coordinate(c, xs);
 }
 
 /* R15, sponsor on another node: the same steps with one leg that must cover all. */
@@ -406,5 +429,5 @@ void xr_premium(call *c)
     gj_strcpy_fit(xs->beneficiary, sizeof xs->beneficiary, req->beneficiary_psn_no);
     gj_strcpy_fit(xs->legs[0].sponsor, sizeof xs->legs[0].sponsor, req->sponsor_psn_no);
     gj_strcpy_fit(xs->legs[0].admdvs, sizeof xs->legs[0].admdvs, c->remote_region); /* from check() */
-    run(c, xs);
+    xr_coordinate(c, xs);
 }

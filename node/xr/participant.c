@@ -46,6 +46,37 @@ static gj_reason answer_held(call *c, int64_t held)
     return GJ_R_NONE;
 }
 
+/* R23: the whole available balance of a person this node's operator marked as moving
+ * to the caller's region; no binding is involved (the person pays themself). */
+static gj_reason hold_for_move(call *c, store_txn *txn, const Gongji__V1__HoldRequest *req)
+{
+    store_move m;
+    store_account a;
+    gj_err err = store_move_get(txn, req->sponsor_psn_no, &m);
+    if (err != GJ_OK || m.direction != 'O' || m.state != STORE_MOVE_MOVING ||
+        strcmp(m.other_admdvs, req->beneficiary_admdvs) != 0 || strcmp(req->sponsor_psn_no, req->beneficiary_psn_no) != 0)
+        return err == GJ_OK || err == GJ_ERR_NOTFOUND
+                   ? call_fail(c, GJ_R_MOVE_NOT_STARTED, "not moving to region %.8s", req->beneficiary_admdvs)
+                   : ops_store_reason(c, err);
+    if ((err = store_account_get(txn, req->sponsor_psn_no, &a)) != GJ_OK)
+        return err == GJ_ERR_NOTFOUND ? answer_held(c, 0) : ops_store_reason(c, err);
+    int64_t available = a.balance - a.held;
+    int64_t held = available < req->amount ? available : req->amount;
+    if (held <= 0)
+        return answer_held(c, 0);
+    if ((err = store_account_hold(txn, req->sponsor_psn_no, held, NULL)) != GJ_OK)
+        return ops_store_reason(c, err);
+    store_hold hold = {.leg = req->leg, .amount = held, .state = STORE_HOLD_HELD, .use = GJ_USE_MOVE,
+                       .setl_date = req->setl_date ? req->setl_date : c->today, .created_unix_ms = gj_now_unix_ms()};
+    gj_strcpy_fit(hold.setl_id, sizeof hold.setl_id, req->setl_id);
+    gj_strcpy_fit(hold.sponsor, sizeof hold.sponsor, req->sponsor_psn_no);
+    gj_strcpy_fit(hold.beneficiary, sizeof hold.beneficiary, req->beneficiary_psn_no);
+    gj_strcpy_fit(hold.coordinator, sizeof hold.coordinator, req->beneficiary_admdvs);
+    if ((err = store_hold_put(txn, &hold)) != GJ_OK)
+        return ops_store_reason(c, err);
+    return answer_held(c, held);
+}
+
 gj_reason xr_hold_apply(call *c, store_txn *txn)
 {
     Gongji__V1__HoldRequest *req = (Gongji__V1__HoldRequest *)c->request;
@@ -60,6 +91,8 @@ gj_reason xr_hold_apply(call *c, store_txn *txn)
     if (err != GJ_ERR_NOTFOUND)
         return ops_store_reason(c, err);
 
+    if ((int)req->use == GJ_USE_MOVE)
+        return hold_for_move(c, txn, req);
     /* This node checks for itself that a binding it holds authorises this today. */
     store_binding b;
     err = store_binding_get(txn, req->sponsor_psn_no, req->beneficiary_psn_no, &b);
@@ -101,7 +134,10 @@ gj_reason xr_hold_apply(call *c, store_txn *txn)
 static gj_reason participant_post(store_txn *txn, store_hold *hold, int32_t window, int64_t now)
 {
     bool premium = hold->use == GJ_USE_PREMIUM;
-    store_journal_entry e = {.unix_ms = now, .kind = premium ? STORE_J_PREMIUM : STORE_J_SETTLE_AID,
+    store_journal_entry e = {.unix_ms = now,
+                             .kind = hold->use == GJ_USE_MOVE ? STORE_J_MOVE_OUT
+                                     : premium                ? STORE_J_PREMIUM
+                                                              : STORE_J_SETTLE_AID,
                              .amount = -hold->amount};
     memcpy(e.psn_no, hold->sponsor, sizeof e.psn_no);
     memcpy(e.setl_id, hold->setl_id, sizeof e.setl_id);
@@ -113,9 +149,22 @@ static gj_reason participant_post(store_txn *txn, store_hold *hold, int32_t wind
     memcpy(spend.beneficiary, hold->beneficiary, sizeof spend.beneficiary);
     memcpy(spend.setl_id, hold->setl_id, sizeof spend.setl_id);
     gj_err err;
+    bool move = hold->use == GJ_USE_MOVE; /* R23: the person's own balance, not a relative's bill */
     if ((err = store_account_hold(txn, hold->sponsor, -hold->amount, NULL)) != GJ_OK ||
-        (err = store_account_move(txn, &e, NULL)) != GJ_OK || (err = store_spend_put(txn, &spend)) != GJ_OK)
+        (err = store_account_move(txn, &e, NULL)) != GJ_OK || (!move && (err = store_spend_put(txn, &spend)) != GJ_OK))
         return gj_reason_of_err(err);
+    store_move m;
+    if (move && (err = store_move_get(txn, hold->sponsor, &m)) == GJ_OK) {
+        /* The forwarding stub from now on: the balance went across. */
+        m.state = STORE_MOVE_MOVED;
+        m.moved_unix_ms = now;
+        m.amount = hold->amount;
+        memcpy(m.setl_id, hold->setl_id, sizeof m.setl_id);
+        if ((err = store_move_put(txn, &m)) != GJ_OK)
+            return gj_reason_of_err(err);
+    } else if (move && err != GJ_ERR_NOTFOUND) {
+        return gj_reason_of_err(err);
+    }
     gj_reason r = clearing_record(txn, window ? window : hold->setl_date, hold->coordinator, hold->setl_id,
                                   hold->leg, premium ? STORE_CLR_PREMIUM : STORE_CLR_PAYMENT,
                                   STORE_CLR_WE_OWE, hold->amount, hold->sponsor, hold->beneficiary);

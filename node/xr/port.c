@@ -135,7 +135,11 @@ gj_reason xr_port_accept_binding(node *n, const store_binding *b, const xr_spons
              digest[2], digest[3], digest[4], digest[5], digest[6], digest[7], b->begin_date, b->end_date,
              side->ending ? "-end" : "");
     ProtobufCMessage *answer = NULL;
-    gj_reason r = peers_call(&n->peers, n->cfg.region, b->beneficiary_admdvs, "gongji.v1.Peer/AcceptBinding",
+    /* To the other side: the beneficiary's node, or, for an ending this node makes as the
+     * beneficiary's (R23: its person moved away), the sponsor's. */
+    const char *to = side->ending && strcmp(b->beneficiary_admdvs, n->cfg.region) == 0 ? b->sponsor_admdvs
+                                                                                       : b->beneficiary_admdvs;
+    gj_reason r = peers_call(&n->peers, n->cfg.region, to, "gongji.v1.Peer/AcceptBinding",
                              call_id, &req.base, &gongji__v1__accept_binding_reply__descriptor, timeout_ms,
                              &answer, detail, detail_size);
     if (answer != NULL)

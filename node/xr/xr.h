@@ -29,6 +29,7 @@ void xr_bind(call *c);    /* sponsor here, beneficiary elsewhere */
 void xr_unbind(call *c);  /* sponsor here, beneficiary elsewhere */
 void xr_settle(call *c);  /* patient here, a sponsor elsewhere */
 void xr_premium(call *c); /* relative here, the paying sponsor elsewhere */
+void xr_move_in(call *c); /* R23: a person moving here, their balance on their old node */
 
 /* Peer methods. */
 gj_reason xr_accept_binding_check(call *c);

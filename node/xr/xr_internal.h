@@ -60,6 +60,9 @@ typedef struct xr_settlement {
     /* R19, a sponsor named for the bill: its hold answers before the decision is
      * written, so no correction walks the rest of the order afterwards. */
     bool hold_first;
+    /* R23, a person moving in (xr_move_in): who, as enrolled here, and from where. */
+    Gongji__V1__Person *move_person;
+    char move_from[GJ_ADMDVS_LEN + 1];
     store_decision decision; /* what was written */
 } xr_settlement;
 
@@ -72,6 +75,14 @@ typedef struct xr_correction {
     bool acked;               /* the sponsor's node said so itself (resolver) */
     store_decision decision;  /* out: the decision as corrected */
 } xr_correction;
+
+/* ---- coordinator.c, move_in.c ---- */
+/* Hold, decide and deliver xs (its plan, legs and use filled in); answers c. */
+void xr_coordinate(call *c, xr_settlement *xs);
+/* R23, inside the decision's transaction: enroll the person moving in (if an earlier
+ * try has not), and credit what the old node posted. */
+gj_reason xr_move_in_enroll(call *c, store_txn *txn, const xr_settlement *xs);
+gj_reason xr_move_in_credit(call *c, store_txn *txn, const store_settlement *s, const char *from);
 
 /* ---- correction.c ---- */
 /* A sponsor of this node pays `pay` of settlement s (checked against what it can share

@@ -860,6 +860,104 @@ static void test_cross_region_named_sponsor_pays_alone(void **state)
     client_close(cd);
 }
 
+/* R23: a person moves from Chengdu to Nagqu. Chengdu's operator marks the move: every
+ * binding ends, on both nodes of a cross-region one, and Chengdu answers for the person
+ * with where they went. Nagqu's operator takes them in: the whole balance crosses once;
+ * a second MoveIn answers the same; nobody else can take it; it cannot be revoked. The
+ * cluster audit after this checks both ledgers and the clearing between them. */
+static int move_op(client_t *c, const char *method, const char *psn_no, const char *region, ProtobufCMessage **out,
+                   client_status *st)
+{
+    ProtobufCMessage *m = NULL;
+    if (strcmp(method, "Move") == 0) {
+        Gongji__V1__MoveRequest req = GONGJI__V1__MOVE_REQUEST__INIT;
+        req.psn_no = (char *)psn_no;
+        req.to_admdvs = (char *)region;
+        client_call(c, "gongji.v1.Registry/Move", NULL, NULL, &req.base, &gongji__v1__move_reply__descriptor, &m, st);
+    } else {
+        Gongji__V1__MoveInRequest req = GONGJI__V1__MOVE_IN_REQUEST__INIT;
+        req.psn_no = (char *)psn_no;
+        req.from_admdvs = (char *)region;
+        client_call(c, "gongji.v1.Registry/MoveIn", NULL, NULL, &req.base, &gongji__v1__move_in_reply__descriptor, &m,
+                    st);
+    }
+    if (out != NULL)
+        *out = m;
+    else if (m != NULL)
+        protobuf_c_message_free_unpacked(m, NULL);
+    return st->code;
+}
+
+static void test_a_person_who_moves_takes_their_balance_once(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("510100", "CD-M27", 27, "310", 12345);
+    person_at("510100", "CD-L27", 28, "310", 5000);
+    person_at("510100", "CD-B27", 29, "310", 0);
+    person_at("540600", "NQ-S27", 27, "310", 5000);
+    assert_int_equal(bind_via("510100", "CD-L27", "510100", "CD-M27", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    assert_int_equal(bind_via("510100", "NQ-S27", "540600", "CD-M27", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    assert_int_equal(bind_via("510100", "CD-M27", "510100", "CD-B27", "510100", GONGJI__V1__RELATION__CHILD, &st), OK);
+    client_t *cd = op_at("510100"), *nq = op_at("540600"), *wh = op_at("420100");
+    /* Nagqu cannot take someone Chengdu has not let go. */
+    assert_int_equal(move_op(nq, "MoveIn", "CD-M27", "510100", NULL, &st), FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "MOVE_NOT_STARTED");
+    ProtobufCMessage *m = NULL;
+    assert_int_equal(move_op(cd, "Move", "CD-M27", "540600", &m, &st), OK);
+    Gongji__V1__MoveReply *mv = (Gongji__V1__MoveReply *)m;
+    assert_int_equal(mv->bindings_ended, 3);
+    assert_int_equal(mv->balance, 12345);
+    protobuf_c_message_free_unpacked(m, NULL);
+    /* The stub: Chengdu answers with where they went; nothing more goes in. */
+    assert_int_equal(op_credit(cd, "CD-M27", 100, &st), FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "PERSON_MOVED");
+    assert_non_null(strstr(st.message, "540600"));
+    /* Their bindings ended: Nagqu's side too (told by Chengdu). */
+    Gongji__V1__ListBindingsRequest lr = GONGJI__V1__LIST_BINDINGS_REQUEST__INIT;
+    lr.psn_no = "NQ-S27";
+    client_call(nq, "gongji.v1.MutualAid/ListBindings", NULL, NULL, &lr.base,
+                &gongji__v1__list_bindings_reply__descriptor, &m, &st);
+    assert_int_equal(st.code, OK);
+    Gongji__V1__ListBindingsReply *l = (Gongji__V1__ListBindingsReply *)m;
+    assert_int_equal(l->n_as_sponsor, 1);
+    assert_false(l->as_sponsor[0]->active);
+    gongji__v1__list_bindings_reply__free_unpacked(l, NULL);
+    Gongji__V1__SettleReply *r = NULL;
+    assert_int_equal(settle_by_institution("510100", "CD-B27", "510100", 1000, NULL, &r, &st), OK);
+    assert_int_equal(settle_part(r, "CD-M27"), 0); /* the mover sponsors no more */
+    gongji__v1__settle_reply__free_unpacked(r, NULL);
+    /* Another region cannot take them. */
+    assert_int_equal(move_op(wh, "MoveIn", "CD-M27", "510100", NULL, &st), FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "MOVE_NOT_STARTED");
+    /* Nagqu takes them in, with all of it, once. */
+    assert_int_equal(move_op(nq, "MoveIn", "CD-M27", "510100", &m, &st), OK);
+    Gongji__V1__MoveInReply *in = (Gongji__V1__MoveInReply *)m;
+    assert_int_equal(in->amount, 12345);
+    assert_string_equal(in->person->insuplc_admdvs, "540600");
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    snprintf(setl_id, sizeof setl_id, "%s", in->setl_id);
+    protobuf_c_message_free_unpacked(m, NULL);
+    assert_int_equal(op_balance(nq, "CD-M27"), 12345);
+    assert_int_equal(move_op(nq, "MoveIn", "CD-M27", "510100", &m, &st), OK);
+    in = (Gongji__V1__MoveInReply *)m;
+    assert_int_equal(in->amount, 12345);
+    assert_string_equal(in->setl_id, setl_id);
+    protobuf_c_message_free_unpacked(m, NULL);
+    assert_int_equal(op_balance(nq, "CD-M27"), 12345);
+    Gongji__V1__RevokeRequest rv = GONGJI__V1__REVOKE_REQUEST__INIT;
+    rv.setl_id = setl_id;
+    client_call(nq, "gongji.v1.Settlement/Revoke", NULL, NULL, &rv.base, &gongji__v1__revoke_reply__descriptor, &m,
+                &st);
+    assert_int_equal(st.code, FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "NOT_REVERSIBLE");
+    assert_int_equal(op_balance(nq, "CD-M27"), 12345);
+    assert_int_equal(op_balance(cd, "CD-L27"), 5000);
+    client_close(wh);
+    client_close(nq);
+    client_close(cd);
+}
+
 static void test_audit_passes_on_every_node_and_across_the_cluster(void **state)
 {
     (void)state;
@@ -940,6 +1038,7 @@ int main(void)
         cmocka_unit_test(test_cross_region_freezes),
         cmocka_unit_test(test_recovering_a_settlements_mutual_aid_returns_each_sponsors_part_once),
         cmocka_unit_test(test_cross_region_named_sponsor_pays_alone),
+        cmocka_unit_test(test_a_person_who_moves_takes_their_balance_once),
         cmocka_unit_test(test_audit_passes_on_every_node_and_across_the_cluster),
     };
     return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));
