@@ -54,6 +54,8 @@ const cli_optdef cli_optdefs[O_COUNT] = {
     [O_VERIFIED] = {"verified", "METHOD", false},
     [O_REASON] = {"reason", "TEXT", true},
     [O_LIFT] = {"lift", NULL, false},
+    [O_TO_REGION] = {"to-region", "R", false},
+    [O_FROM_REGION] = {"from-region", "R", false},
 };
 
 const cli_cmd_opt cli_global_opts[] = {
@@ -189,6 +191,16 @@ static const cli_cmd_opt freeze_opts[] = {
     {O_BENEFICIARY, false, "freeze this beneficiary (with --sponsor: only that binding)"},
     {O_REASON, false, "why (required to freeze)"},
     {O_LIFT, false, "end the freeze instead"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt move_opts[] = {
+    {O_PSN_NO, true, "the person whose insurance moves away from this node's region"},
+    {O_TO_REGION, true, "the region they move to"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt move_in_opts[] = {
+    {O_PSN_NO, true, "the person whose insurance moves to this node's region"},
+    {O_FROM_REGION, true, "the region they come from (its operator ran move first)"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt set_date_opts[] = {
@@ -364,6 +376,17 @@ const cli_cmd cli_cmds[] = {
      "gongji freeze --sponsor 43010000000000000001 --beneficiary 43010000000000000002 \\\n"
      "      --reason 'card lent to a non-relative (case 2026-118)'",
      run_freeze},
+    {"move", "let a person's insurance move to another region (old node)", "gongji.v1.Registry/Move",
+     "R23, first step, at the person's old node: every binding of theirs ends (the\n"
+     "nodes on the other side are told), and this node answers for them from now on\n"
+     "with where they went (PERSON_MOVED). Prints the balance move-in will take.",
+     move_opts, "gongji --node tls+tcp://chengdu:7201 move --psn-no P --to-region 540600", run_move},
+    {"move-in", "take in a person moving from another region (new node)", "gongji.v1.Registry/MoveIn",
+     "R23, second step, at the new region's node: enroll the person as the old node\n"
+     "knows them and take their whole balance across, exactly once (all of it or\n"
+     "nothing: run it again if the old node did not answer). Repeated afterwards, it\n"
+     "answers what the move did.",
+     move_in_opts, "gongji --node tls+tcp://nagqu:7203 move-in --psn-no P --from-region 510100", run_move_in},
     {"set-date", "set a node's business clock (testing only)", "gongji.v1.Operator/SetClock",
      "Set the node's business clock to a date and time of day (China Standard Time);\n"
      "it runs on from there. --real puts it back on the system clock. Testing only:\n"

@@ -36,7 +36,7 @@ enum cli_opt_id {
     O_SPONSOR, O_BENEFICIARY, O_RELATION, O_SPONSOR_REGION, O_BENEFICIARY_REGION, O_SPONSORS,
     O_USE, O_INSTITUTION, O_FROM, O_TO, O_PAGE_SIZE, O_PAGE_TOKEN, O_ALL, O_DATE,
     O_INSUPLC_ADMDVS, O_CLUSTER, O_STRICT, O_SETL_ID, O_ORIGINAL_CALL_ID, O_YEAR, O_WINDOW,
-    O_PEER, O_UNTIL, O_TIME, O_REAL, O_NO_ACCOUNT, O_VERIFIED, O_REASON, O_LIFT,
+    O_PEER, O_UNTIL, O_TIME, O_REAL, O_NO_ACCOUNT, O_VERIFIED, O_REASON, O_LIFT, O_TO_REGION, O_FROM_REGION,
     O_COUNT
 };
 
@@ -116,6 +116,8 @@ int run_reconcile(cli_ctx *x);
 int run_health(cli_ctx *x);
 int run_set_date(cli_ctx *x);
 int run_freeze(cli_ctx *x);
+int run_move(cli_ctx *x);
+int run_move_in(cli_ctx *x);
 int run_audit(cli_ctx *x);     /* cli_audit.c */
 
 /* ---- the call and argument checks (cli_call.c) ---- */

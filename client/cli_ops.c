@@ -285,3 +285,60 @@ int run_freeze(cli_ctx *x)
     protobuf_c_message_free_unpacked(m, NULL);
     return rc;
 }
+
+int run_move(cli_ctx *x)
+{
+    Gongji__V1__MoveRequest req = GONGJI__V1__MOVE_REQUEST__INIT;
+    req.psn_no = x->val[O_PSN_NO];
+    req.to_admdvs = x->val[O_TO_REGION];
+    ProtobufCMessage *m;
+    int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__move_reply__descriptor, &m);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Gongji__V1__MoveReply *r = (const Gongji__V1__MoveReply *)m;
+    char yuan[32], n[16];
+    snprintf(n, sizeof n, "%u", r->bindings_ended);
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        j_text(o, "psn_no", r->psn_no);
+        j_text(o, "to_admdvs", r->to_admdvs);
+        cJSON_AddNumberToObject(o, "bindings_ended", r->bindings_ended);
+        j_amount(o, "balance", r->balance);
+        rc = j_emit(o);
+    } else {
+        h_text("psn_no", r->psn_no);
+        h_text("to_admdvs", r->to_admdvs);
+        h_text("bindings_ended", n);
+        h_text("balance", gj_yuan_format(r->balance, yuan));
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+int run_move_in(cli_ctx *x)
+{
+    Gongji__V1__MoveInRequest req = GONGJI__V1__MOVE_IN_REQUEST__INIT;
+    req.psn_no = x->val[O_PSN_NO];
+    req.from_admdvs = x->val[O_FROM_REGION];
+    ProtobufCMessage *m;
+    int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__move_in_reply__descriptor, &m);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Gongji__V1__MoveInReply *r = (const Gongji__V1__MoveInReply *)m;
+    char yuan[32];
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        j_text(o, "psn_no", r->person != NULL ? r->person->psn_no : "");
+        j_text(o, "insuplc_admdvs", r->person != NULL ? r->person->insuplc_admdvs : "");
+        j_text(o, "setl_id", r->setl_id);
+        j_amount(o, "amount", r->amount);
+        rc = j_emit(o);
+    } else {
+        h_text("psn_no", r->person != NULL ? r->person->psn_no : "");
+        h_text("insuplc_admdvs", r->person != NULL ? r->person->insuplc_admdvs : "");
+        h_text("setl_id", r->setl_id[0] ? r->setl_id : "- (nothing to take across)");
+        h_text("amount", gj_yuan_format(r->amount, yuan));
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}

@@ -159,6 +159,16 @@ say "Changsha is not in the pilot: a Chengdu sponsor cannot bind a Changsha rela
 run "$APP:5101000002" --node $CD --call-id demo-bind-refused \
   bind --sponsor 5101000002 --sponsor-region 510100 --beneficiary 4301000003 --beneficiary-region 430100 --relation parent || true
 
+say "A person moves from Chengdu to Nagqu, and their balance goes with them (R23)"
+note "Chengdu's operator lets them go: their bindings end, and Chengdu answers for them with where they went."
+enroll $OP_CD $CD 5101000009 51010419750101009 310 510100 "赵敏 Zhao Min"
+credit $OP_CD $CD 5101000009 300.00
+run $OP_CD --node $CD --call-id demo-move-1 move --psn-no 5101000009 --to-region 540600
+note "Nagqu's operator takes them in: the whole balance crosses, exactly once."
+run $OP_NQ --node $NQ --call-id demo-move-in-1 move-in --psn-no 5101000009 --from-region 510100
+run $OP_NQ --node $NQ balance --psn-no 5101000009
+run $OP_CD --node $CD balance --psn-no 5101000009 || true
+
 say "Every node's books balance, and every cross-region payment appears on both sides"
 note "The national auditor (000000:auditor) may read every node, and change none."
 run $AUDITOR audit --cluster $CS,$XT,tls+tcp://127.0.0.1:7103,tls+tcp://127.0.0.1:7100,$CD,$NQ,$FZ || true
