@@ -298,6 +298,75 @@ static void killed_coordinator_answers_what_was_held(const char *patient, const 
     quiet_and_audited();
 }
 
+/* R23: Chengdu takes in a person moving from Nagqu (Registry/MoveIn). */
+static int move_in(const char *psn_no, Gongji__V1__MoveInReply **out, client_status *st)
+{
+    client_t *c = op_at("510100");
+    Gongji__V1__MoveInRequest req = GONGJI__V1__MOVE_IN_REQUEST__INIT;
+    req.psn_no = (char *)psn_no;
+    req.from_admdvs = "540600";
+    ProtobufCMessage *m = NULL;
+    client_call(c, "gongji.v1.Registry/MoveIn", "dw-move-9", NULL, &req.base, &gongji__v1__move_in_reply__descriptor,
+                &m, st);
+    client_close(c);
+    if (out != NULL)
+        *out = (Gongji__V1__MoveInReply *)m;
+    else if (m != NULL)
+        protobuf_c_message_free_unpacked(m, NULL);
+    return st->code;
+}
+
+static void *move_in_in_background(void *arg)
+{
+    client_status st;
+    move_in(arg, NULL, &st); /* its node dies under it */
+    return NULL;
+}
+
+/* A move killed halfway: Nagqu holds the whole balance for Chengdu, which dies before
+ * the answer reaches it. Nothing moved; the hold is given up (nobody decided it); the
+ * move run again takes every fen, once, and the books on both nodes agree. */
+static void test_a_move_killed_halfway_moves_nothing_then_everything_once(void **state)
+{
+    (void)state;
+    client_status st;
+    person_at("540600", "DW-M9", 9, "310", 25000);
+    client_t *nq = op_at("540600");
+    Gongji__V1__MoveRequest mv = GONGJI__V1__MOVE_REQUEST__INIT;
+    mv.psn_no = "DW-M9";
+    mv.to_admdvs = "510100";
+    ProtobufCMessage *m = NULL;
+    client_call(nq, "gongji.v1.Registry/Move", NULL, NULL, &mv.base, &gongji__v1__move_reply__descriptor, &m, &st);
+    assert_int_equal(st.code, 0);
+    protobuf_c_message_free_unpacked(m, NULL);
+    client_close(nq);
+
+    test_node *cd = tc_node(&tc, "510100"), *nqn = tc_node(&tc, "540600");
+    kill(nqn->pid, SIGSTOP);
+    pthread_t t;
+    pthread_create(&t, NULL, move_in_in_background, "DW-M9");
+    sleep_ms(300); /* Chengdu asked; the MoveOut (then the hold) waits in Nagqu's socket */
+    kill(cd->pid, SIGSTOP);
+    kill(nqn->pid, SIGCONT);
+    sleep_ms(500);
+    tn_kill9(cd);
+    pthread_join(t, NULL);
+    assert_int_equal(tn_start(cd), 0);
+
+    Gongji__V1__MoveInReply *in = NULL;
+    int code = -1;
+    for (int i = 0; i < 100 && code != 0; i++) { /* until Nagqu gave up the orphan hold */
+        code = move_in("DW-M9", &in, &st);
+        if (code != 0)
+            sleep_ms(150);
+    }
+    assert_int_equal(code, 0);
+    assert_int_equal(in->amount, 25000);
+    gongji__v1__move_in_reply__free_unpacked(in, NULL);
+    assert_true(balance_becomes("510100", "DW-M9", 25000));
+    quiet_and_audited();
+}
+
 static void test_a_coordinator_killed_before_a_full_hold_answered_posts_it_after_restart(void **state)
 {
     (void)state;
@@ -524,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_a_coordinator_killed_before_a_lost_hold_waits_then_leaves_it_to_cash),
         cmocka_unit_test(test_a_coordinator_killed_before_a_partial_hold_lets_its_own_sponsor_pay_the_rest),
         cmocka_unit_test(test_a_region_that_is_down_does_not_hold_up_the_others),
+        cmocka_unit_test(test_a_move_killed_halfway_moves_nothing_then_everything_once),
     };
     return th_exit_status(cmocka_run_group_tests(tests, cluster_setup, cluster_teardown));
 }
