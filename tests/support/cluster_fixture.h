@@ -76,6 +76,75 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Posts follow the answer: wait (bounded) until psn_no's balance reads want. */
+__attribute__((unused)) static int64_t balance_settles_at(client_t *c, const char *psn_no, const char *region,
+                                                          int64_t want)
+{
+    int64_t got = -1, held = -1;
+    for (int i = 0; i < 100; i++) {
+        got = op_balance_x(c, psn_no, region, &held);
+        if (got == want && held == 0)
+            break;
+        sleep_ms(50);
+    }
+    assert_int_equal(held, 0);
+    return got;
+}
+
+/* Once no node holds money or keeps a decision open: every node's audit passes, every
+ * payment a node coordinated is posted exactly once at its sponsor's node, nothing is
+ * posted that was not decided, and at least min_matched payments crossed regions. */
+__attribute__((unused)) static void cluster_audit_agrees(size_t min_matched)
+{
+    Gongji__V1__AuditReply *audits[TC_NODES_MAX] = {0};
+    for (int round = 0; round < 100; round++) {
+        bool quiet = true;
+        for (size_t i = 0; i < tc.count; i++) {
+            if (audits[i])
+                gongji__v1__audit_reply__free_unpacked(audits[i], NULL);
+            client_t *c = tn_client(&tc.nodes[i], "op-1", GONGJI__V1__ROLE__OPERATOR);
+            audits[i] = op_audit(c);
+            client_close(c);
+            assert_non_null(audits[i]);
+            quiet &= audits[i]->open_holds == 0 && audits[i]->open_decisions == 0;
+        }
+        if (quiet)
+            break;
+        sleep_ms(100);
+    }
+    size_t matched = 0, participated = 0;
+    for (size_t i = 0; i < tc.count; i++) {
+        Gongji__V1__AuditReply *a = audits[i];
+        for (size_t f = 0; f < a->n_failures; f++)
+            print_message("%s: %s\n", a->region, a->failures[f]);
+        assert_true(a->ok);
+        assert_int_equal(a->open_holds, 0);
+        assert_int_equal(a->open_decisions, 0);
+        participated += a->n_participated;
+        for (size_t k = 0; k < a->n_coordinated; k++) {
+            Gongji__V1__CrossPayment *p = a->coordinated[k];
+            size_t found = 0;
+            for (size_t j = 0; j < tc.count; j++) {
+                if (strcmp(audits[j]->region, p->sponsor_admdvs) != 0)
+                    continue;
+                for (size_t m = 0; m < audits[j]->n_participated; m++) {
+                    Gongji__V1__CrossPayment *q = audits[j]->participated[m];
+                    if (strcmp(q->setl_id, p->setl_id) == 0 && q->leg == p->leg) {
+                        assert_int_equal(q->amount, p->amount);
+                        found++;
+                    }
+                }
+            }
+            assert_int_equal(found, 1);
+            matched++;
+        }
+    }
+    assert_int_equal(matched, participated); /* nothing posted that was not decided */
+    assert_true(matched >= min_matched);
+    for (size_t i = 0; i < tc.count; i++)
+        gongji__v1__audit_reply__free_unpacked(audits[i], NULL);
+}
+
 /* Enroll psn_no in region (an employee with fen credited, or a resident). */
 static void person_at(const char *region, const char *psn_no, int serial, const char *insutype, int64_t fen)
 {
