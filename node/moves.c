@@ -181,6 +181,7 @@ gj_reason move_out_check(call *c)
     ans->person = person;
     ans->moved = m.state == STORE_MOVE_MOVED;
     ans->balance = ans->moved ? 0 : a.balance - a.held;
+    ans->held = a.held;
     c->answer = &ans->base;
     return GJ_R_NONE;
 }

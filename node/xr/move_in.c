@@ -93,14 +93,17 @@ static gj_reason move_in_empty_apply(call *c, store_txn *txn)
     return GJ_R_NONE;
 }
 
-/* The move finished before (the old node says so): answer what it did, from here. */
-static void answer_done(call *c, Gongji__V1__Person *person, const char *from)
+/* The move finished before: answer what it did, from this node's own records (the old
+ * node's post may still be on its way). */
+static void answer_done(call *c, const char *psn_no, const char *from)
 {
     store_txn *txn;
     store_move m;
+    store_person p;
     gj_err err = store_read_begin(c->n->store, &txn);
     if (err == GJ_OK) {
-        err = store_move_get(txn, person->psn_no, &m);
+        if ((err = store_move_get(txn, psn_no, &m)) == GJ_OK)
+            err = store_person_get(txn, psn_no, &p);
         store_read_end(txn);
     }
     if (err != GJ_OK || m.direction != 'I' || m.state != STORE_MOVE_MOVED || strcmp(m.other_admdvs, from) != 0) {
@@ -108,22 +111,51 @@ static void answer_done(call *c, Gongji__V1__Person *person, const char *from)
         return;
     }
     Gongji__V1__MoveInReply *ans = call_alloc(c, sizeof *ans);
-    if (ans == NULL) {
+    Gongji__V1__Person *person = call_alloc(c, sizeof *person);
+    if (ans == NULL || person == NULL) {
         c->reason = ops_out_of_memory(c);
         return;
     }
     gongji__v1__move_in_reply__init(ans);
+    gongji__v1__person__init(person);
+    person->psn_no = call_strdup(c, p.psn_no);
+    person->certno = call_strdup(c, p.certno);
+    person->psn_name = call_strdup(c, p.name);
+    person->insutype = call_strdup(c, p.insutype);
     person->insuplc_admdvs = c->n->cfg.region;
+    person->status = (Gongji__V1__PersonStatus)p.status;
     ans->person = person;
     ans->setl_id = call_strdup(c, m.setl_id);
     ans->amount = m.amount;
-    c->answer = &ans->base;
+    if (!person->psn_no || !person->certno || !person->psn_name || !person->insutype || !ans->setl_id)
+        c->reason = ops_out_of_memory(c);
+    else
+        c->answer = &ans->base;
+}
+
+/* Done here already: the old node's post may still be on its way, so this node's own
+ * record decides. */
+static bool moved_in_here(call *c, const char *psn_no, const char *from)
+{
+    store_txn *txn;
+    store_move m;
+    if (store_read_begin(c->n->store, &txn) != GJ_OK)
+        return false;
+    bool done = store_move_get(txn, psn_no, &m) == GJ_OK && m.direction == 'I' && m.state == STORE_MOVE_MOVED &&
+                strcmp(m.other_admdvs, from) == 0;
+    store_read_end(txn);
+    return done;
 }
 
 void xr_move_in(call *c)
 {
     Gongji__V1__MoveInRequest *req = (Gongji__V1__MoveInRequest *)c->request;
     if (call_replay_if_answered(c)) {
+        call_finish(c);
+        return;
+    }
+    if (moved_in_here(c, req->psn_no, req->from_admdvs)) {
+        answer_done(c, req->psn_no, req->from_admdvs);
         call_finish(c);
         return;
     }
@@ -157,7 +189,7 @@ void xr_move_in(call *c)
     person->insuplc_admdvs = c->n->cfg.region;
     person->status = was->person->status;
     bool moved = was->moved;
-    int64_t balance = was->balance;
+    int64_t balance = was->balance, held = was->held;
     protobuf_c_message_free_unpacked(answer, NULL);
     if (!person->psn_no || !person->certno || !person->psn_name || !person->insutype || balance < 0 ||
         balance > GJ_BALANCE_MAX) {
@@ -165,8 +197,14 @@ void xr_move_in(call *c)
         call_finish(c);
         return;
     }
-    if (moved) {
-        answer_done(c, person, req->from_admdvs);
+    if (moved) { /* the old node posted it, yet no record here says it arrived */
+        call_fail(c, GJ_R_MOVE_CONFLICT, "region %s says the balance went across, but not here", req->from_admdvs);
+        call_finish(c);
+        return;
+    }
+    if (held > 0) { /* an earlier try's hold, not yet voided, or a settlement in flight */
+        call_fail(c, GJ_R_MOVE_NOT_HELD, "region %s holds %" PRId64 " fen of it for something in flight; try again",
+                  req->from_admdvs, held);
         call_finish(c);
         return;
     }
