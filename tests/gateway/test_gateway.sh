@@ -172,6 +172,27 @@ python3 "$here/check_metrics.py" || rc=1
 if grep -qE 'GW-P1|GW-S1|GW-N1' "$dir/gateway.log"; then
   echo "FAIL the gateway log names a person"; rc=1
 fi
+# A request waits for one of `workers` places at most call_timeout_ms. With one worker
+# and Nagqu's node stopped, three requests at once cannot all be answered in time: the
+# ones that wait too long get 503 OVERLOADED. With the node back, it answers again.
+busy_port=$(free_port)
+sed -e "s|^listen = .*|listen = http://127.0.0.1:$busy_port|" -e "s|^node = .*|node = $nq_url|" \
+    -e 's/^workers = 4$/workers = 1\ncall_timeout_ms = 500/' -e "s|^log_file = .*|log_file = $dir/gateway-busy.log|" \
+    "$dir/gateway.ini" > "$dir/gateway-busy.ini"
+"$gateway_bin" --config "$dir/gateway-busy.ini" & pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$busy_port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+busy() { bash "$his" "http://127.0.0.1:$busy_port" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 1101 \
+  '{"data":{"psn_no":"GW-S1"}}' '' 540600; }
+kill -STOP "${pids[1]}"
+asked=()
+for i in 1 2 3; do busy > "$dir/busy-$i.json" 2>&1 & asked+=($!); done
+for p in "${asked[@]}"; do wait "$p"; done
+kill -CONT "${pids[1]}"
+overloaded=$(grep -l '"gongji_reason":"OVERLOADED"' "$dir"/busy-*.json | wc -l)
+[ "$overloaded" -ge 1 ] || { echo "FAIL no request was told OVERLOADED: $(cat "$dir"/busy-*.json)"; rc=1; }
+a=""
+for _ in $(seq 1 50); do a=$(busy); case $a in *'"infcode":0'*) break ;; esac; sleep 0.1; done
+curl_check "served again once the node is back" '"infcode":0' "$a"
 # Stopped with SIGTERM it exits 0 within a few seconds.
 kill -TERM "${pids[-1]}"
 for _ in $(seq 1 100); do kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.05; done
