@@ -1,5 +1,7 @@
-/* Unit tests of node/rules.c and node/reasons.c: every rule of SPEC §2 that rules.h
- * decides, under the example region policies of SPEC §3. */
+/* Unit tests of node/rules.c: who may sponsor and benefit, relations, scope, caps, the
+ * deduction order and money, under the example region policies of SPEC §3. Binding
+ * dates and the rules made at bind time are in test_rules_dates.c; reasons in
+ * test_reasons.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,20 +88,6 @@ static store_person make_person(const char *psn_no, const char *insutype, uint8_
     strcpy(p.admdvs, admdvs);
     p.status = status;
     return p;
-}
-
-static store_binding make_binding(int32_t begin_date, int32_t end_date)
-{
-    store_binding b;
-    memset(&b, 0, sizeof b);
-    strcpy(b.sponsor, "S1");
-    strcpy(b.beneficiary, "B1");
-    strcpy(b.sponsor_admdvs, "430100");
-    strcpy(b.beneficiary_admdvs, "430100");
-    b.relation = GJ_REL_SPOUSE;
-    b.begin_date = begin_date;
-    b.end_date = end_date;
-    return b;
 }
 
 static store_account make_account(int64_t balance, int64_t held)
@@ -540,109 +528,6 @@ static void test_one_relationship_per_person(void **state)
 
 /* ---- R9 dates ---- */
 
-static void test_binding_pays_from_its_begin_date(void **state)
-{
-    (void)state;
-    store_binding b = make_binding(20260115, 0);
-    assert_false(rules_binding_pays_on(&b, 20260114));
-    assert_true(rules_binding_pays_on(&b, 20260115));
-    assert_true(rules_binding_pays_on(&b, 20991231));
-}
-
-static void test_unbound_today_pays_today_not_tomorrow(void **state)
-{
-    (void)state;
-    int32_t today = 20261231;
-    int32_t tomorrow = gj_date_next(today);
-    store_binding b = make_binding(20260101, tomorrow);
-    assert_true(rules_binding_pays_on(&b, today));
-    assert_false(rules_binding_pays_on(&b, tomorrow));
-    assert_true(rules_binding_in_force(&b, today));
-    assert_false(rules_binding_in_force(&b, tomorrow));
-}
-
-static void test_binding_starting_later_is_in_force_but_does_not_pay(void **state)
-{
-    (void)state;
-    store_binding b = make_binding(20260201, 0);
-    assert_true(rules_binding_in_force(&b, 20260115));
-    assert_false(rules_binding_pays_on(&b, 20260115));
-    assert_false(rules_binding_pays_on(NULL, 20260115));
-    assert_false(rules_binding_in_force(NULL, 20260115));
-}
-
-/* ---- R11 order ---- */
-
-/* R17: binding the pair again, a chosen last day, and when an unbinding may come. */
-static void test_rebinding_waits_for_the_next_day(void **state)
-{
-    (void)state;
-    assert_int_equal(rules_check_rebind(NULL, 20270420), GJ_R_NONE);
-    store_binding open = make_binding(20270101, 0);
-    assert_int_equal(rules_check_rebind(&open, 20270420), GJ_R_BINDING_EXISTS);
-    store_binding ending = make_binding(20270101, 20270421); /* unbound on the 20th */
-    assert_int_equal(rules_check_rebind(&ending, 20270420), GJ_R_REBIND_TOO_SOON);
-    assert_int_equal(rules_check_rebind(&ending, 20270421), GJ_R_NONE);
-    store_binding dated = make_binding(20270101, 20270501); /* chosen to end on the 30th */
-    assert_int_equal(rules_check_rebind(&dated, 20270420), GJ_R_BINDING_EXISTS);
-    assert_int_equal(rules_check_rebind(&dated, 20270430), GJ_R_REBIND_TOO_SOON);
-}
-
-static void test_age_in_full_years_from_the_certno(void **state)
-{
-    (void)state;
-    assert_int_equal(rules_age_on("51010420101231001X", 20270310), 16);
-    assert_int_equal(rules_age_on("510104201003100011", 20270310), 17); /* the birthday itself */
-    assert_int_equal(rules_age_on("510104201003110011", 20270310), 16);
-    assert_int_equal(rules_age_on("510104202803100011", 20270310), -1); /* not born yet */
-    assert_int_equal(rules_age_on("51010420101331001X", 20270310), -1); /* no such date */
-    assert_int_equal(rules_age_on("short", 20270310), -1);
-    gj_policy p;
-    rules_policy_default(&p, "510100");
-    assert_int_equal(rules_check_verification(&p, 90, false), GJ_R_NONE); /* not asked */
-    p.verify_age = 16;
-    assert_int_equal(rules_check_verification(&p, 16, false), GJ_R_NONE);
-    assert_int_equal(rules_check_verification(&p, 17, false), GJ_R_VERIFICATION_REQUIRED);
-    assert_int_equal(rules_check_verification(&p, -1, false), GJ_R_VERIFICATION_REQUIRED);
-    assert_int_equal(rules_check_verification(&p, 17, true), GJ_R_NONE);
-}
-
-static void test_yearly_cap(void **state)
-{
-    (void)state;
-    gj_policy p;
-    rules_policy_default(&p, "430100");
-    assert_int_equal(rules_check_yearly_cap(&p, 1000), GJ_R_NONE); /* 0 = unlimited */
-    p.max_beneficiaries_per_year = 20;
-    assert_int_equal(rules_check_yearly_cap(&p, 19), GJ_R_NONE);
-    assert_int_equal(rules_check_yearly_cap(&p, 20), GJ_R_YEARLY_LIMIT_REACHED);
-}
-
-static void test_a_last_date_is_today_or_later(void **state)
-{
-    (void)state;
-    assert_int_equal(rules_check_last_date(0, 20270420), GJ_R_NONE);
-    assert_int_equal(rules_check_last_date(20270420, 20270420), GJ_R_NONE);
-    assert_int_equal(rules_check_last_date(20270419, 20270420), GJ_R_BINDING_DATE_INVALID);
-    assert_int_equal(rules_check_last_date(20270431, 20270420), GJ_R_BINDING_DATE_INVALID);
-}
-
-static void test_unbinding_respects_the_regions_months(void **state)
-{
-    (void)state;
-    gj_policy p;
-    rules_policy_default(&p, "510100");
-    store_binding b = make_binding(20270131, 0);
-    assert_int_equal(rules_check_unbind(&p, &b, 20270131), GJ_R_NONE);
-    p.unbind_min_months = 3;
-    assert_int_equal(rules_check_unbind(&p, &b, 20270429), GJ_R_UNBIND_TOO_SOON);
-    assert_int_equal(rules_check_unbind(&p, &b, 20270430), GJ_R_NONE);
-    store_binding ending = make_binding(20270131, 20270501);
-    assert_int_equal(rules_check_unbind(&p, &ending, 20270430), GJ_R_BINDING_ALREADY_ENDING);
-    store_binding later = make_binding(20270131, 20271231);
-    assert_int_equal(rules_check_unbind(&p, &later, 20270430), GJ_R_NONE); /* ends earlier */
-}
-
 static void test_order_must_list_each_sponsor_once(void **state)
 {
     (void)state;
@@ -775,92 +660,10 @@ static void test_shareable_never_negative_or_above_balance(void **state)
 
 /* ---- reasons ---- */
 
-static void test_reason_names_and_codes(void **state)
-{
-    (void)state;
-    assert_string_equal(gj_reason_name(GJ_R_NONE), "NONE");
-    assert_int_equal(gj_reason_code(GJ_R_NONE), GJ_CODE_OK);
-    assert_string_equal(gj_reason_name(GJ_R_RELATION_NOT_ALLOWED), "RELATION_NOT_ALLOWED");
-    assert_int_equal(gj_reason_code(GJ_R_RELATION_NOT_ALLOWED), GJ_CODE_FAILED_PRECONDITION);
-    assert_string_equal(gj_reason_name(GJ_R_AMOUNT_INVALID), "AMOUNT_INVALID");
-    assert_int_equal(gj_reason_code(GJ_R_AMOUNT_INVALID), GJ_CODE_INVALID_ARGUMENT);
-    assert_int_equal(gj_reason_code(GJ_R_BINDING_LIMIT_REACHED), GJ_CODE_RESOURCE_EXHAUSTED);
-    assert_int_equal(gj_reason_code(GJ_R_STORE_ERROR), GJ_CODE_INTERNAL);
-    assert_string_equal(gj_reason_name(GJ_R_SHUTTING_DOWN), "SHUTTING_DOWN");
-    assert_int_equal(gj_reason_code(GJ_R_SHUTTING_DOWN), GJ_CODE_UNAVAILABLE);
-    assert_string_equal(gj_reason_message(GJ_R_SPOUSE_PARENT_NOT_ALLOWED),
-                        "R2: a spouse's parent can never be bound");
-    assert_string_equal(gj_code_name(GJ_CODE_INVALID_ARGUMENT), "INVALID_ARGUMENT");
-    assert_string_equal(gj_code_name(3), "INVALID_ARGUMENT");
-    assert_string_equal(gj_code_name(GJ_CODE_OK), "OK");
-    assert_string_equal(gj_code_name(GJ_CODE_UNAUTHENTICATED), "UNAUTHENTICATED");
-}
-
-static void test_every_reason_has_unique_name_code_and_message(void **state)
-{
-    (void)state;
-    for (int r = 0; r < GJ_R_COUNT; r++) {
-        const char *name = gj_reason_name((gj_reason)r);
-        assert_non_null(name);
-        assert_true(strlen(name) > 0);
-        assert_string_not_equal(name, "UNKNOWN");
-        assert_true(strlen(gj_reason_message((gj_reason)r)) > 0);
-        assert_string_not_equal(gj_code_name(gj_reason_code((gj_reason)r)), "UNKNOWN");
-        /* Only NONE answers OK. */
-        if (r != GJ_R_NONE)
-            assert_int_not_equal(gj_reason_code((gj_reason)r), GJ_CODE_OK);
-        for (int q = 0; q < r; q++)
-            assert_string_not_equal(name, gj_reason_name((gj_reason)q));
-    }
-}
-
-/* One mapping from a store error to a reason, the same wherever a handler fails. */
-static void test_reason_of_store_error(void **state)
-{
-    (void)state;
-    assert_int_equal(gj_reason_of_err(GJ_OK), GJ_R_NONE);
-    assert_int_equal(gj_reason_of_err(GJ_ERR_FULL), GJ_R_STORE_FULL);
-    assert_int_equal(gj_reason_of_err(GJ_ERR_NOMEM), GJ_R_OVERLOADED);
-    /* Out of memory and a full map are both RESOURCE_EXHAUSTED; only the map needs the
-     * operator. */
-    assert_int_equal(gj_reason_code(gj_reason_of_err(GJ_ERR_NOMEM)), GJ_CODE_RESOURCE_EXHAUSTED);
-    assert_int_equal(gj_reason_code(gj_reason_of_err(GJ_ERR_FULL)), GJ_CODE_RESOURCE_EXHAUSTED);
-    /* Everything else, NOTFOUND included (the caller names what is missing first). */
-    const gj_err rest[] = {GJ_ERR_NOTFOUND, GJ_ERR_EXISTS, GJ_ERR_INVAL, GJ_ERR_IO, GJ_ERR_CORRUPT,
-                           GJ_ERR_CLOSED, GJ_ERR_ABORT, GJ_ERR_TOOBIG, GJ_ERR_TRANSPORT};
-    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) {
-        assert_int_equal(gj_reason_of_err(rest[i]), GJ_R_STORE_ERROR);
-        assert_int_equal(gj_reason_code(gj_reason_of_err(rest[i])), GJ_CODE_INTERNAL);
-    }
-    /* A value outside the enum (a corrupt record, a cast) is still a store error. */
-    assert_int_equal(gj_reason_of_err((gj_err)-1), GJ_R_STORE_ERROR);
-    assert_int_equal(gj_reason_of_err((gj_err)1000), GJ_R_STORE_ERROR);
-}
-
-static void test_out_of_range_reasons_and_codes_are_safe(void **state)
-{
-    (void)state;
-    const int bad[] = {-1, GJ_R_COUNT, GJ_R_COUNT + 1, 1000, INT32_MIN, INT32_MAX};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_string_equal(gj_reason_name((gj_reason)bad[i]), "UNKNOWN");
-        assert_int_equal(gj_reason_code((gj_reason)bad[i]), GJ_CODE_INTERNAL);
-        assert_non_null(gj_reason_message((gj_reason)bad[i]));
-    }
-    assert_string_equal(gj_code_name(-1), "UNKNOWN");
-    assert_string_equal(gj_code_name(17), "UNKNOWN");
-    assert_string_equal(gj_code_name(99), "UNKNOWN");
-    assert_string_equal(gj_code_name(INT32_MIN), "UNKNOWN");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_policy_is_permissive),
-        cmocka_unit_test(test_rebinding_waits_for_the_next_day),
-        cmocka_unit_test(test_a_last_date_is_today_or_later),
-        cmocka_unit_test(test_yearly_cap),
-        cmocka_unit_test(test_age_in_full_years_from_the_certno),
-        cmocka_unit_test(test_unbinding_respects_the_regions_months),
         cmocka_unit_test(test_default_policy_with_too_long_region_matches_no_province),
         cmocka_unit_test(test_relation_names_round_trip),
         cmocka_unit_test(test_use_names_round_trip),
@@ -888,9 +691,6 @@ int main(void)
         cmocka_unit_test(test_unlimited_policy_stops_at_node_limit),
         cmocka_unit_test(test_beneficiary_sponsor_count_bounded_by_order_size),
         cmocka_unit_test(test_one_relationship_per_person),
-        cmocka_unit_test(test_binding_pays_from_its_begin_date),
-        cmocka_unit_test(test_unbound_today_pays_today_not_tomorrow),
-        cmocka_unit_test(test_binding_starting_later_is_in_force_but_does_not_pay),
         cmocka_unit_test(test_order_must_list_each_sponsor_once),
         cmocka_unit_test(test_empty_order_matches_no_sponsors),
         cmocka_unit_test(test_amount_bounds),
@@ -899,10 +699,6 @@ int main(void)
         cmocka_unit_test(test_floor_keeps_2000_yuan),
         cmocka_unit_test(test_held_money_not_shareable),
         cmocka_unit_test(test_shareable_never_negative_or_above_balance),
-        cmocka_unit_test(test_reason_names_and_codes),
-        cmocka_unit_test(test_every_reason_has_unique_name_code_and_message),
-        cmocka_unit_test(test_reason_of_store_error),
-        cmocka_unit_test(test_out_of_range_reasons_and_codes_are_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
