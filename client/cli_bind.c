@@ -34,7 +34,7 @@ static cJSON *j_binding(const Gongji__V1__Binding *b)
     return o;
 }
 
-static cJSON *j_bindings(Gongji__V1__Binding **v, size_t n)
+cJSON *j_bindings(Gongji__V1__Binding **v, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a != NULL && i < n; i++) {
@@ -69,7 +69,7 @@ static void h_binding(const Gongji__V1__Binding *b)
     }
 }
 
-static void h_bindings_table(const char *title, Gongji__V1__Binding **v, size_t n)
+void h_bindings_table(const char *title, Gongji__V1__Binding **v, size_t n)
 {
     printf("%s (%zu)\n", title, n);
     if (n == 0)

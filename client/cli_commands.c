@@ -56,6 +56,8 @@ const cli_optdef cli_optdefs[O_COUNT] = {
     [O_LIFT] = {"lift", NULL, false},
     [O_TO_REGION] = {"to-region", "R", false},
     [O_FROM_REGION] = {"from-region", "R", false},
+    [O_POOL] = {"pool", "ID", false},
+    [O_MEMBER_REGION] = {"member-region", "R", false},
 };
 
 const cli_cmd_opt cli_global_opts[] = {
@@ -191,6 +193,33 @@ static const cli_cmd_opt freeze_opts[] = {
     {O_BENEFICIARY, false, "freeze this beneficiary (with --sponsor: only that binding)"},
     {O_REASON, false, "why (required to freeze)"},
     {O_LIFT, false, "end the freeze instead"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt pool_create_opts[] = {
+    {O_PSN_NO, true, "the creator: an employee insured at this node"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt pool_contribute_opts[] = {
+    {O_POOL, true, "the pool's id"},
+    {O_PSN_NO, true, "who puts money in: the creator or a member, an employee insured here"},
+    {O_AMOUNT, true, "yuan; the contributor keeps the region's pool_floor"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt pool_add_opts[] = {
+    {O_POOL, true, "the pool's id"},
+    {O_PSN_NO, true, "the new member"},
+    {O_RELATION, true, "the member to the creator (spouse, child, parent, ...)"},
+    {O_MEMBER_REGION, false, "the member's region, in the pool's province (default: this node's)"},
+    {O_VERIFIED, false, "identity check done on the member just now (R18), e.g. face"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt pool_id_opts[] = {
+    {O_POOL, true, "the pool's id"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt pool_show_opts[] = {
+    {O_POOL, false, "the pool's id"},
+    {O_PSN_NO, false, "or its creator (their open pool)"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt move_opts[] = {
@@ -376,6 +405,34 @@ const cli_cmd cli_cmds[] = {
      "gongji freeze --sponsor 43010000000000000001 --beneficiary 43010000000000000002 \\\n"
      "      --reason 'card lent to a non-relative (case 2026-118)'",
      run_freeze},
+    {"pool-create", "create a family pool (R20) at the creator's node", "gongji.v1.FamilyPool/Create",
+     "Create a family mutual-aid account (家庭共济账户) where the region runs them\n"
+     "(policy family_pool). Prints its id (POOL + region + number); one open pool per\n"
+     "creator.",
+     pool_create_opts, "gongji pool-create --psn-no 43010000000000000001", run_pool_create},
+    {"pool-contribute", "move part of a personal account into a family pool", "gongji.v1.FamilyPool/Contribute",
+     "Move money from a contributor's personal account into the pool: only the part\n"
+     "above the region's pool_floor (2000 yuan in the seed). The pool keeps each\n"
+     "contributor's share; members' bills draw the creator's share first. The money\n"
+     "is for the members' bills, never the contributors' own.",
+     pool_contribute_opts, "gongji pool-contribute --pool POOL4301000000000001 --psn-no P --amount 800",
+     run_pool_contribute},
+    {"pool-add", "add a member to a family pool", "gongji.v1.FamilyPool/AddMember",
+     "Bind a close relative of the creator to the pool. Their bills use their own\n"
+     "account first, then the pool, then their other sponsors. A member insured in\n"
+     "another region of the province settles against the pool across regions.",
+     pool_add_opts,
+     "gongji pool-add --pool POOL4301000000000001 --psn-no P --relation child --member-region 430300",
+     run_pool_add},
+    {"pool-close", "close a family pool, returning every share", "gongji.v1.FamilyPool/Close",
+     "Close the pool: each contributor's remaining share goes back to their personal\n"
+     "account, and the members' bindings end. Refused (POOL_BUSY) while a settlement\n"
+     "against it is in flight; try again a moment later.",
+     pool_id_opts, "gongji pool-close --pool POOL4301000000000001", run_pool_close},
+    {"pool", "show a family pool: balance, shares, members", "gongji.v1.FamilyPool/Get",
+     "Show a pool by id, or a creator's open pool. Its contributors and operators may\n"
+     "read it.",
+     pool_show_opts, "gongji pool --psn-no 43010000000000000001", run_pool_show},
     {"move", "let a person's insurance move to another region (old node)", "gongji.v1.Registry/Move",
      "R23, first step, at the person's old node: every binding of theirs ends (the\n"
      "nodes on the other side are told), and this node answers for them from now on\n"

@@ -37,7 +37,7 @@ enum cli_opt_id {
     O_USE, O_INSTITUTION, O_FROM, O_TO, O_PAGE_SIZE, O_PAGE_TOKEN, O_ALL, O_DATE,
     O_INSUPLC_ADMDVS, O_CLUSTER, O_STRICT, O_SETL_ID, O_ORIGINAL_CALL_ID, O_YEAR, O_WINDOW,
     O_PEER, O_UNTIL, O_TIME, O_REAL, O_NO_ACCOUNT, O_VERIFIED, O_REASON, O_LIFT, O_TO_REGION, O_FROM_REGION,
-    O_COUNT
+    O_POOL, O_MEMBER_REGION, O_COUNT
 };
 
 /* getopt_long values: above every char so they never clash with short options. */
@@ -117,6 +117,11 @@ int run_health(cli_ctx *x);
 int run_set_date(cli_ctx *x);
 int run_freeze(cli_ctx *x);
 int run_move(cli_ctx *x);
+int run_pool_create(cli_ctx *x);
+int run_pool_contribute(cli_ctx *x);
+int run_pool_add(cli_ctx *x);
+int run_pool_close(cli_ctx *x);
+int run_pool_show(cli_ctx *x);
 int run_move_in(cli_ctx *x);
 int run_audit(cli_ctx *x);     /* cli_audit.c */
 
@@ -208,6 +213,9 @@ void j_add(cJSON *o, const char *name, cJSON *item);
 cJSON *j_strings(char **v, size_t n);
 /* Sponsor parts of a settlement, or the refunds of a revoke. */
 cJSON *j_parts(Gongji__V1__SponsorPart **v, size_t n);
+/* Bindings as a JSON array, or a titled table (cli_bind.c). */
+cJSON *j_bindings(Gongji__V1__Binding **v, size_t n);
+void h_bindings_table(const char *title, Gongji__V1__Binding **v, size_t n);
 /* Print root on stdout as one line and free it. */
 int j_emit(cJSON *root);
 

@@ -27,6 +27,11 @@
 #define GJ_SPONSORS_MAX 16
 /* Beneficiaries one sponsor may have, whatever a region's policy says (Hunan: 10). */
 #define GJ_BENEFICIARIES_MAX 64
+/* R20: contributors a family pool keeps a share for (the creator's is the first). */
+#define GJ_POOL_SHARES_MAX 8
+/* R20: a pool's id is this prefix, its region and a sequence number ("POOL430100000007");
+ * no person may be enrolled with a number that starts with it. */
+#define GJ_POOL_ID_PREFIX "POOL"
 /* Regions a policy may list (refused sponsor regions). */
 #define GJ_POLICY_REGIONS_MAX 64
 

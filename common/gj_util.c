@@ -334,3 +334,8 @@ bool gj_utf8_valid(const void *text, size_t len)
     }
     return true;
 }
+
+bool gj_is_pool_id(const char *id)
+{
+    return id != NULL && strncmp(id, GJ_POOL_ID_PREFIX, sizeof GJ_POOL_ID_PREFIX - 1) == 0;
+}

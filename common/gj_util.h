@@ -57,6 +57,8 @@ char gj_certno_check_char(const char *first17);
 /* Copy a NUL-terminated string into a fixed buffer; false (and dst untouched beyond
  * dst[0]='\0') when src does not fit. */
 bool gj_strcpy_fit(char *dst, size_t dst_size, const char *src);
+/* R20: is this account id a family pool's (GJ_POOL_ID_PREFIX)? */
+bool gj_is_pool_id(const char *id);
 /* True when s is exactly n ASCII digits. */
 bool gj_all_digits(const char *s, size_t n);
 

@@ -111,6 +111,24 @@ static struct replay *replay_slot(audit_state *st, const char *psn_no)
     return NULL;
 }
 
+/* R20: a pool's account is exactly its remaining shares; a closed one holds nothing. */
+static void check_pool(audit_state *st, const char *pool_id, const store_account *a)
+{
+    store_pool pool;
+    gj_err err = store_pool_get(st->txn, pool_id, &pool);
+    if (err != GJ_OK) {
+        failure(st, "pool: account %s has no readable pool record (%s)", pool_id, gj_err_name(err));
+        return;
+    }
+    int64_t shares = 0;
+    for (uint32_t i = 0; i < pool.share_count; i++)
+        shares += pool.shares[i].remaining;
+    if (shares != a->balance)
+        failure(st, "pool: %s balance %" PRId64 " but its shares come to %" PRId64, pool_id, a->balance, shares);
+    if (pool.state == STORE_POOL_CLOSED && a->balance != 0)
+        failure(st, "pool: %s is closed with %" PRId64 " in it", pool_id, a->balance);
+}
+
 static bool check_account(const char *psn_no, const store_account *a, void *arg)
 {
     audit_state *st = arg;
@@ -129,6 +147,8 @@ static bool check_account(const char *psn_no, const store_account *a, void *arg)
     if (a->balance < 0 || a->held < 0 || a->held > a->balance)
         failure(st, "bounds: account %s balance %" PRId64 " held %" PRId64, gj_mask(psn_no, m, sizeof m),
                 a->balance, a->held);
+    if (gj_is_pool_id(psn_no))
+        check_pool(st, psn_no, a);
     return keep_going(st);
 }
 
@@ -145,7 +165,8 @@ static bool replay_entry(const store_journal_entry *e, void *arg)
     }
     /* Checks of one entry alone: once, in the first pass. */
     if (st->pass == 0 && e->kind == STORE_J_SETTLE_AID) {
-        if (e->balance_after < st->c->n->cfg.policy.reserve_floor)
+        /* A pool has no floor: its contributors kept pool_floor when they put money in. */
+        if (!gj_is_pool_id(e->psn_no) && e->balance_after < st->c->n->cfg.policy.reserve_floor)
             failure(st, "floor: entry %" PRIu64 " took %s to %" PRId64 ", below the floor %" PRId64, e->seq,
                     gj_mask(e->psn_no, m, sizeof m), e->balance_after, st->c->n->cfg.policy.reserve_floor);
         store_binding b;
@@ -153,6 +174,10 @@ static bool replay_entry(const store_journal_entry *e, void *arg)
             failure(st, "binding: entry %" PRIu64 " (%s) debited %s with no binding to the relative", e->seq,
                     e->setl_id, gj_mask(e->psn_no, m, sizeof m));
     }
+    if (st->pass == 0 && e->kind == STORE_J_POOL_IN && !gj_is_pool_id(e->psn_no) &&
+        e->balance_after < st->c->n->cfg.policy.pool_floor)
+        failure(st, "floor: entry %" PRIu64 " put %s into a pool below the pool floor", e->seq,
+                gj_mask(e->psn_no, m, sizeof m));
     return !st->out_of_memory && keep_going(st);
 }
 

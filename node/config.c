@@ -256,6 +256,16 @@ static int on_policy_key(load_state *st, const char *key, const char *value)
         if (!parse_uint(value, GJ_BENEFICIARIES_MAX * 100, &n))
             FAIL("max_beneficiaries_per_year must be 0..%d", GJ_BENEFICIARIES_MAX * 100);
         p->max_beneficiaries_per_year = (uint32_t)n;
+    } else if (!strcmp(key, "family_pool")) {
+        if (!parse_bool(value, &p->family_pool))
+            FAIL("family_pool must be yes or no");
+    } else if (!strcmp(key, "pool_floor")) {
+        if (!gj_yuan_parse(value, &p->pool_floor))
+            FAIL("pool_floor must be yuan with at most two decimals");
+    } else if (!strcmp(key, "pool_members_max")) {
+        if (!parse_uint(value, GJ_BENEFICIARIES_MAX, &n) || n == 0)
+            FAIL("pool_members_max must be 1..%d", GJ_BENEFICIARIES_MAX);
+        p->pool_members_max = (uint32_t)n;
     } else if (!strcmp(key, "unbind_min_months")) {
         if (!parse_uint(value, GJ_UNBIND_MIN_MONTHS_MAX, &n))
             FAIL("unbind_min_months must be 0..%d", GJ_UNBIND_MIN_MONTHS_MAX);

@@ -80,6 +80,8 @@ static void print_policy(const node_config *cfg)
     printf("\nrevoke_days=%u unbind_min_months=%u max_beneficiaries_per_year=%u verify_age=%u sponsor_choice=%s\n",
            p->revoke_days, p->unbind_min_months, p->max_beneficiaries_per_year, p->verify_age,
            p->sponsor_choice ? "yes" : "no");
+    printf("family_pool=%s pool_floor=%s pool_members_max=%u\n", p->family_pool ? "yes" : "no",
+           gj_yuan_format(p->pool_floor, floor), p->pool_members_max);
     printf("peers: %zu\n", cfg->peer_count);
 }
 

@@ -317,8 +317,15 @@ gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const 
                                                                             : ops_store_reason(c, err);
     if (order.count >= GJ_SPONSORS_MAX)
         return GJ_R_SPONSORS_LIMIT_REACHED;
-    gj_strcpy_fit(order.sponsors[order.count].psn_no, sizeof order.sponsors[0].psn_no, sponsor);
-    gj_strcpy_fit(order.sponsors[order.count].admdvs, sizeof order.sponsors[0].admdvs, sponsor_admdvs);
+    /* R20: a family pool pays before every sponsor (seed 002: in the set order, the
+     * pool first); anyone else joins at the end. */
+    uint32_t at = order.count;
+    if (gj_is_pool_id(sponsor)) {
+        at = 0;
+        memmove(&order.sponsors[1], &order.sponsors[0], order.count * sizeof order.sponsors[0]);
+    }
+    gj_strcpy_fit(order.sponsors[at].psn_no, sizeof order.sponsors[0].psn_no, sponsor);
+    gj_strcpy_fit(order.sponsors[at].admdvs, sizeof order.sponsors[0].admdvs, sponsor_admdvs);
     order.count++;
     if ((err = store_order_put(txn, beneficiary, &order)) != GJ_OK)
         return ops_store_reason(c, err);
@@ -346,6 +353,8 @@ gj_reason ops_sponsor_funds(call *c, store_txn *txn, const char *sponsor_psn_no,
         return ops_store_reason(c, err);
     if (ops_aid_frozen(txn, sponsor_psn_no, beneficiary))
         return GJ_R_NONE; /* R21: frozen for misuse; skipped like an empty sponsor */
+    if (gj_is_pool_id(sponsor_psn_no))
+        return pool_funds(c, txn, sponsor_psn_no, beneficiary, shareable);
     if ((err = store_person_get(txn, sponsor_psn_no, &sponsor)) != GJ_OK)
         return err == GJ_ERR_NOTFOUND ? GJ_R_NONE : ops_store_reason(c, err);
     if (strcmp(sponsor.admdvs, c->n->cfg.region) != 0)

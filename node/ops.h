@@ -76,6 +76,26 @@ bool ops_aid_frozen(store_txn *txn, const char *sponsor, const char *beneficiary
 bool ops_beneficiary_frozen(store_txn *txn, const char *beneficiary);
 gj_reason credit_apply(call *c, store_txn *txn);
 
+/* ---- pools.c: FamilyPool/Create, Contribute, AddMember, Close, Get (R20) ---- */
+gj_reason pool_create_check(call *c);
+gj_reason pool_create_apply(call *c, store_txn *txn);
+gj_reason pool_contribute_check(call *c);
+gj_reason pool_contribute_apply(call *c, store_txn *txn);
+gj_reason pool_add_member_check(call *c);
+gj_reason pool_add_member_apply(call *c, store_txn *txn);
+gj_reason pool_close_check(call *c);
+gj_reason pool_close_apply(call *c, store_txn *txn);
+gj_reason pool_get_check(call *c);
+/* What the pool may give member today (its binding already checked): its balance less
+ * what is held, while it is open, unless the member put money into it. */
+gj_reason pool_funds(call *c, store_txn *txn, const char *pool_id, const char *member, int64_t *shareable);
+/* AddMember: the binding of the pool to the member as it will be written, with the
+ * pool's members now; then write it (and answer). Local and cross-region paths. */
+gj_reason pool_member_binding(call *c, store_txn *txn, store_binding *b, size_t *members);
+gj_reason pool_member_write(call *c, store_txn *txn, const store_binding *b);
+/* The pool's answer: record, account and member bindings. NULL when out of memory. */
+Gongji__V1__Pool *pool_answer(call *c, store_txn *txn, const store_pool *pool);
+
 /* ---- mutual_aid.c: MutualAid/Bind, Unbind, SetOrder, ListBindings in one region ---- */
 gj_reason bind_check(call *c);
 gj_reason bind_apply(call *c, store_txn *txn);

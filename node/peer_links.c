@@ -11,6 +11,7 @@
 #include "tls.h"
 
 #include <nng/protocol/reqrep0/req.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -75,11 +76,15 @@ static void link_no_answer(peer_link *p)
     pthread_mutex_lock(&p->mu);
     /* A dialer with a connection open has not given up: the peer is slow, and closing
      * that connection while a late answer arrives can hang nng (trust/link_stats.h). */
-    uint64_t open_pipes = 1;
+    uint64_t open_pipes = 0;
+    int stats_rv = 0, dial_rv = 0;
+    bool tried = false;
     if (now - p->reopened_ms >= LINK_REDIAL_MIN_INTERVAL_MS) {
+        tried = true;
         nng_dialer fresh;
-        if (gj_link_dialer_pipes(p->dialer, &open_pipes) == 0 && open_pipes == 0 &&
-            gj_tls_dial(p->sock, p->cfg->url, p->tls, &fresh) == 0) {
+        stats_rv = gj_link_dialer_pipes(p->dialer, &open_pipes);
+        if (stats_rv == 0 && open_pipes == 0 &&
+            (dial_rv = gj_tls_dial(p->sock, p->cfg->url, p->tls, &fresh)) == 0) {
             if (nng_dialer_id(p->dialer) > 0)
                 nng_dialer_close(p->dialer);
             p->dialer = fresh;
@@ -89,9 +94,19 @@ static void link_no_answer(peer_link *p)
         atomic_store(&p->failures, 0);
     }
     pthread_mutex_unlock(&p->mu);
+    /* Said at most once a second per link: why the link is, or is not, dialed again. */
     if (redialed)
         gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; dialing again", p->cfg->prefix,
                p->cfg->url);
+    else if (tried && stats_rv != 0)
+        gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; connection statistics unavailable (%s)",
+               p->cfg->prefix, p->cfg->url, nng_strerror(stats_rv));
+    else if (tried && dial_rv != 0)
+        gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; cannot dial again: %s", p->cfg->prefix,
+               p->cfg->url, nng_strerror(dial_rv));
+    else if (tried)
+        gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers, though %" PRIu64 " connection(s) are open",
+               p->cfg->prefix, p->cfg->url, open_pipes);
 }
 
 peer_link *peers_route(peer_set *ps, const char *region)

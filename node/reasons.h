@@ -80,6 +80,16 @@ enum gj_code {
     X(MOVE_NOT_STARTED, FAILED_PRECONDITION, "R23: the old region has not marked this person as moving here") \
     X(MOVE_CONFLICT, FAILED_PRECONDITION, "R23: the person is moving to another region, or is insured here already") \
     X(MOVE_NOT_HELD, UNAVAILABLE, "R23: the old region's node did not hold the whole balance; nothing moved, try again") \
+    X(POOL_NOT_OFFERED, FAILED_PRECONDITION, "R20: this region does not run family pools")    \
+    X(POOL_NOT_FOUND, NOT_FOUND, "R20: no such family pool here")                              \
+    X(POOL_EXISTS, ALREADY_EXISTS, "R20: the creator has an open family pool already")         \
+    X(POOL_CLOSED, FAILED_PRECONDITION, "R20: the family pool is closed")                      \
+    X(POOL_BUSY, UNAVAILABLE, "R20: settlements against the pool are in flight; try again")    \
+    X(POOL_ABOVE_FLOOR, FAILED_PRECONDITION, "R20: only the part of the account above pool_floor may go into a pool") \
+    X(POOL_NOT_CONTRIBUTOR, FAILED_PRECONDITION, "R20: only the creator or a member who is an employee insured here may contribute") \
+    X(POOL_MEMBERS_LIMIT, FAILED_PRECONDITION, "R20: the pool has as many members as the region allows") \
+    X(POOL_SHARES_LIMIT, FAILED_PRECONDITION, "R20: the pool has as many contributors as it can keep") \
+    X(POOL_OUTSIDE_PROVINCE, FAILED_PRECONDITION, "R20: pool members are insured in the pool's province") \
     X(ALREADY_FROZEN, FAILED_PRECONDITION, "R21: this is frozen already")                     \
     X(NOT_FROZEN, FAILED_PRECONDITION, "R21: this is not frozen")                              \
     X(ALREADY_RECOVERED, FAILED_PRECONDITION, "R21: this settlement's mutual-aid part was recovered already") \

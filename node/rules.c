@@ -50,6 +50,9 @@ void rules_policy_default(gj_policy *policy, const char *region)
     memcpy(policy->refuse_insutype, "390", sizeof policy->refuse_insutype);
     policy->refuse_region_count = 0;
     policy->revoke_days = 0;
+    policy->family_pool = false;
+    policy->pool_floor = 200000; /* seed 002: the creator keeps 2000 yuan */
+    policy->pool_members_max = 8;
 }
 
 bool rules_same_province(const char *region_a, const char *region_b)

@@ -52,6 +52,9 @@ typedef struct gj_policy {
                                       * with an identity check; 0 = never asked */
     uint32_t max_beneficiaries_per_year; /* R22: distinct beneficiaries a sponsor binds in a
                                           * calendar year; 0 = unlimited */
+    bool family_pool;                /* R20: the region runs family pools */
+    int64_t pool_floor;              /* R20: fen a contributor keeps in the own account */
+    uint32_t pool_members_max;       /* R20: members of one pool besides the creator */
 } gj_policy;
 
 /* A policy with every knob at its permissive default for region: live, all close

@@ -4,6 +4,7 @@
  * balances. Accounts live in the ledger tree after each person's dated records
  * (settlements.c writes those); an account scan skips them. */
 #include "store_internal.h"
+#include "gj_util.h"
 
 /* account key: psn_no '\0' TAG_ACCOUNT. */
 #define ACCOUNT_KEY_MAX (GJ_PSN_NO_MAX + 2)
@@ -108,7 +109,7 @@ static bool journal_entry_ok(const store_journal_entry *e)
 {
     return KEYFIELD_OK(e->psn_no) && FIELD_OK(e->setl_id) && FIELD_OK(e->counterpart) &&
            FIELD_OK(e->caller_id) && FIELD_OK(e->call_id) && e->kind >= STORE_J_CREDIT &&
-           e->kind <= STORE_J_MOVE_IN;
+           e->kind <= STORE_J_POOL_OUT;
 }
 
 /* A journal entry's value: unix_ms, amount, balance_after (8 bytes each, host order),
@@ -190,7 +191,10 @@ gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_acco
     int64_t amount = entry->amount;
     if (amount == 0 || amount > GJ_AMOUNT_MAX || amount < -GJ_AMOUNT_MAX)
         return GJ_ERR_INVAL;
-    bool inward = entry->kind == STORE_J_CREDIT || entry->kind == STORE_J_REFUND || entry->kind == STORE_J_MOVE_IN;
+    /* A pool contribution goes into the pool; a share given back goes out of it. */
+    bool pool = gj_is_pool_id(entry->psn_no);
+    bool inward = entry->kind == STORE_J_CREDIT || entry->kind == STORE_J_REFUND || entry->kind == STORE_J_MOVE_IN ||
+                  (entry->kind == STORE_J_POOL_IN && pool) || (entry->kind == STORE_J_POOL_OUT && !pool);
     if (inward != (amount > 0))
         return GJ_ERR_INVAL;
 
@@ -202,18 +206,12 @@ gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_acco
         balance > GJ_BALANCE_MAX)
         return GJ_ERR_INVAL;
     bool overflow;
-    switch (entry->kind) {
-    case STORE_J_CREDIT:
-    case STORE_J_MOVE_IN:
-        overflow = __builtin_add_overflow(acct.credited, amount, &acct.credited);
-        break;
-    case STORE_J_REFUND:
+    if (entry->kind == STORE_J_REFUND)
         overflow = __builtin_add_overflow(acct.refunded, amount, &acct.refunded);
-        break;
-    default:
+    else if (inward) /* credits, moves in, and money into or back from a pool */
+        overflow = __builtin_add_overflow(acct.credited, amount, &acct.credited);
+    else
         overflow = __builtin_sub_overflow(acct.paid_out, amount, &acct.paid_out);
-        break;
-    }
     if (overflow)
         return GJ_ERR_INVAL;
     acct.balance = balance;
@@ -236,7 +234,7 @@ gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_acco
     entry->balance_after = balance;
     if (after != NULL)
         *after = acct;
-    return GJ_OK;
+    return st_pool_follow(txn, entry);
 }
 
 gj_err store_account_hold(store_txn *txn, const char *psn_no, int64_t delta, store_account *after)

@@ -9,7 +9,7 @@
 
 /* Bump when any record layout or key encoding changes: an old file must be refused,
  * not misread. */
-#define STORE_FORMAT_VERSION 8u
+#define STORE_FORMAT_VERSION 9u
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
@@ -43,6 +43,8 @@ static const char *const db_names[DB_COUNT] = {
     [DB_FREEZES] = "freezes",
     [DB_RECOVERIES] = "recoveries",
     [DB_MOVES] = "moves",
+    [DB_POOLS] = "pools",
+    [DB_POOL_DRAWS] = "pool_draws",
 };
 
 /* ---- open / close ---- */

@@ -93,6 +93,8 @@ typedef enum store_journal_kind {
     STORE_J_REFUND = 5,      /* money returned by a revoke (+) */
     STORE_J_MOVE_OUT = 6,    /* R23: the balance leaving with its person for another region (-) */
     STORE_J_MOVE_IN = 7,     /* R23: ... and arriving at the new region's node (+) */
+    STORE_J_POOL_IN = 8,     /* R20: a contribution: out of the contributor (-), into the pool (+) */
+    STORE_J_POOL_OUT = 9,    /* R20: a share given back: out of the pool (-), into its contributor (+) */
 } store_journal_kind;
 
 /* One money movement. amount is signed: + into the account, - out of it. */
@@ -299,6 +301,45 @@ typedef struct store_move {
 } store_move;
 gj_err store_move_put(store_txn *txn, const store_move *m);
 gj_err store_move_get(store_txn *txn, const char *psn_no, store_move *out); /* NOTFOUND */
+
+/* R20: a family pool (家庭共济账户). Its money is an account like a person's, under the
+ * pool's id (gj_is_pool_id), so holds, posts and refunds work on it unchanged; this
+ * record says whose money it is. Share 0 is the creator's and is drawn first, then the
+ * others in the order they first contributed. While the pool is open its balance is the
+ * sum of the remaining shares; once closed, both are 0.
+ *
+ * The store keeps the shares in step with the balance: a mutual-aid or premium debit of
+ * a pool account draws the shares (and records the draw under the settlement), a refund
+ * puts back what that settlement drew, and a refund to a closed pool goes on at once to
+ * the contributors' own accounts (STORE_J_POOL_OUT), all in the caller's transaction. */
+typedef enum store_pool_state { STORE_POOL_OPEN = 1, STORE_POOL_CLOSED = 2 } store_pool_state;
+typedef struct store_pool_share {
+    char psn_no[GJ_PSN_NO_MAX + 1];
+    int64_t contributed;  /* every fen ever put in */
+    int64_t remaining;    /* what is still in the pool of it */
+} store_pool_share;
+typedef struct store_pool {
+    char pool_id[GJ_PSN_NO_MAX + 1];
+    char creator[GJ_PSN_NO_MAX + 1];
+    uint8_t state;  /* store_pool_state */
+    char created_by[GJ_CALLER_ID_MAX + 1];
+    char closed_by[GJ_CALLER_ID_MAX + 1];
+    int64_t created_unix_ms, closed_unix_ms;
+    uint32_t share_count;  /* >= 1: share 0 is the creator's */
+    store_pool_share shares[GJ_POOL_SHARES_MAX];
+} store_pool;
+gj_err store_pool_put(store_txn *txn, const store_pool *pool);
+gj_err store_pool_get(store_txn *txn, const char *pool_id, store_pool *out); /* NOTFOUND */
+/* The pool a person created and has not closed; NOTFOUND when none. */
+gj_err store_pool_of_creator(store_txn *txn, const char *creator, char pool_id[GJ_PSN_NO_MAX + 1]);
+/* What one settlement drew from each share of a pool (what a refund puts back). */
+typedef struct store_pool_draw {
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    char pool_id[GJ_PSN_NO_MAX + 1];
+    int64_t taken[GJ_POOL_SHARES_MAX];
+} store_pool_draw;
+gj_err store_pool_draw_get(store_txn *txn, const char *setl_id, const char *pool_id,
+                           store_pool_draw *out); /* NOTFOUND */
 
 /* A beneficiary's deduction order; an absent one reads as count 0 with GJ_OK. */
 gj_err store_order_get(store_txn *txn, const char *beneficiary, store_order *out);

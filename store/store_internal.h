@@ -74,6 +74,8 @@ enum {
     DB_FREEZES,
     DB_RECOVERIES,
     DB_MOVES,
+    DB_POOLS,
+    DB_POOL_DRAWS,
     DB_COUNT
 };
 
@@ -204,6 +206,9 @@ static inline bool key_ok(const char *s, size_t max)
 /* A fixed char array inside a record: NUL-terminated within its size. */
 #define FIELD_OK(f) (memchr((f), '\0', sizeof(f)) != NULL)
 #define KEYFIELD_OK(f) ((f)[0] != '\0' && FIELD_OK(f))
+
+/* pools.c: keep a pool's shares in step with a movement of its account (store.h). */
+gj_err st_pool_follow(store_txn *txn, const store_journal_entry *entry);
 
 /* "a\0b": a key whose prefix "a\0" selects everything under a (access.c). */
 size_t st_pair_key(char *buf, const char *a, const char *b);

@@ -8,6 +8,7 @@
  *   correction.c   a decision corrected to what a hold came to
  *   participant.c  the sponsor's node: hold, resolve (post, void, refund), the fence
  *   bindings.c     bindings whose two people live on different nodes
+ *   pool_members.c R20: family pool members on other nodes
  *   deciding.c     the settlements being decided right now
  *   delivery.c     decisions reaching participants: pushed, acknowledged, asked for
  *   resolver.c     the thread that finishes what a request or a crash left open
@@ -30,6 +31,8 @@ void xr_unbind(call *c);  /* sponsor here, beneficiary elsewhere */
 void xr_settle(call *c);  /* patient here, a sponsor elsewhere */
 void xr_premium(call *c); /* relative here, the paying sponsor elsewhere */
 void xr_move_in(call *c); /* R23: a person moving here, their balance on their old node */
+void xr_pool_add_member(call *c); /* R20: a pool here, its new member elsewhere */
+void xr_pool_close(call *c);      /* R20: a pool here with members elsewhere */
 
 /* Peer methods. */
 gj_reason xr_accept_binding_check(call *c);

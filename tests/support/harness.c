@@ -555,7 +555,9 @@ static const struct {
     const char *region;
     const char *policy;
 } cluster_regions[] = {
-    {"430100", "live = yes\nrelations = spouse,parent,child\nmax_beneficiaries = 10\ncascade = no\n"},
+    /* R20 under test: Changsha runs family pools (the seed's 2000-yuan floor). */
+    {"430100", "live = yes\nrelations = spouse,parent,child\nmax_beneficiaries = 10\ncascade = no\n"
+               "family_pool = yes\npool_floor = 2000.00\npool_members_max = 3\n"},
     {"430300", "live = yes\nrelations = spouse,parent,child\nmax_beneficiaries = 10\ncascade = yes\n"},
     {"430200", "live = no\nrelations = spouse,parent,child\n"},
     {"430000", "live = yes\n"},
