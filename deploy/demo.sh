@@ -169,6 +169,27 @@ run $OP_NQ --node $NQ --call-id demo-move-in-1 move-in --psn-no 5101000009 --fro
 run $OP_NQ --node $NQ balance --psn-no 5101000009
 run $OP_CD --node $CD balance --psn-no 5101000009 || true
 
+say "A family pool at Changsha (R20): a mother moves part of her account into it for her family"
+enroll $OP_CS $CS 4301000020 43010219780303020 310 430100 "刘芳 Liu Fang (creator)"
+enroll $OP_CS $CS 4301000021 43010220100404021 390 430100 "刘小宇 Liu Xiaoyu (son, resident)"
+enroll $OP_XT $XT 4303000022 43030219500505022 310 430300 "刘父 Liu's father (Xiangtan)"
+credit $OP_CS $CS 4301000020 5000.00
+note "She creates the pool through the app; only the part above 2000 yuan may go in."
+pool_id=$(as "$APP:4301000020" --node $CS --call-id demo-pool-create --json pool-create --psn-no 4301000020 |
+  grep -o '"pool_id": *"[A-Z0-9]*"' | grep -o 'POOL[0-9]*')
+note "pool $pool_id"
+run "$APP:4301000020" --node $CS --call-id demo-pool-in-big pool-contribute --pool "$pool_id" --psn-no 4301000020 --amount 3500.00 || true
+run "$APP:4301000020" --node $CS --call-id demo-pool-in pool-contribute --pool "$pool_id" --psn-no 4301000020 --amount 3000.00 >/dev/null
+note "Her son (Changsha) and her father (Xiangtan, the same province) become members."
+run "$APP:4301000020" --node $CS --call-id demo-pool-son pool-add --pool "$pool_id" --psn-no 4301000021 --relation child >/dev/null
+run "$APP:4301000020" --node $CS --call-id demo-pool-father   pool-add --pool "$pool_id" --psn-no 4303000022 --relation parent --member-region 430300 >/dev/null
+note "The son's pharmacy bill: he has no account of his own, the pool pays."
+run $HOSP_CS --node $CS --call-id demo-settle-pool   settle --psn-no 4301000021 --amount 120.00 --use pharmacy --institution H43010000001
+run "$APP:4301000020" --node $CS pool --pool "$pool_id"
+note "She closes the pool: what is left goes back to her account."
+run "$APP:4301000020" --node $CS --call-id demo-pool-close pool-close --pool "$pool_id" >/dev/null
+run "$APP:4301000020" --node $CS balance --psn-no 4301000020
+
 say "Every node's books balance, and every cross-region payment appears on both sides"
 note "The national auditor (000000:auditor) may read every node, and change none."
 run $AUDITOR audit --cluster $CS,$XT,tls+tcp://127.0.0.1:7103,tls+tcp://127.0.0.1:7100,$CD,$NQ,$FZ || true
