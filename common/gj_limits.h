@@ -32,6 +32,11 @@
 /* R20: a pool's id is this prefix, its region and a sequence number ("POOL430100000007");
  * no person may be enrolled with a number that starts with it. */
 #define GJ_POOL_ID_PREFIX "POOL"
+/* R24: a relative's wallet is an account under this prefix, its region and a sequence
+ * number ("WLT510100000003"); no person may be enrolled with such a number. */
+#define GJ_WALLET_ID_PREFIX "WLT"
+/* R24: transfers a wallet answer lists. */
+#define GJ_WALLET_TRANSFERS_LISTED 50
 /* Regions a policy may list (refused sponsor regions). */
 #define GJ_POLICY_REGIONS_MAX 64
 

@@ -26,6 +26,7 @@ enum gj_use {
     GJ_USE_PREMIUM = 5,
     GJ_USE_CHECKUP = 6,
     GJ_USE_MOVE = 7, /* R23: a balance moving with its person; not a use policies name */
+    GJ_USE_WALLET = 8, /* R24: a transfer into a relative's wallet; not a use policies name */
 };
 #define GJ_USE_MAX 6
 

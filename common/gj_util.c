@@ -339,3 +339,13 @@ bool gj_is_pool_id(const char *id)
 {
     return id != NULL && strncmp(id, GJ_POOL_ID_PREFIX, sizeof GJ_POOL_ID_PREFIX - 1) == 0;
 }
+
+bool gj_is_wallet_id(const char *id)
+{
+    return id != NULL && strncmp(id, GJ_WALLET_ID_PREFIX, sizeof GJ_WALLET_ID_PREFIX - 1) == 0;
+}
+
+bool gj_is_family_account(const char *id)
+{
+    return gj_is_pool_id(id) || gj_is_wallet_id(id);
+}

@@ -59,6 +59,10 @@ char gj_certno_check_char(const char *first17);
 bool gj_strcpy_fit(char *dst, size_t dst_size, const char *src);
 /* R20: is this account id a family pool's (GJ_POOL_ID_PREFIX)? */
 bool gj_is_pool_id(const char *id);
+/* R24: is this account id a relative's wallet (GJ_WALLET_ID_PREFIX)? */
+bool gj_is_wallet_id(const char *id);
+/* An account no person owns (a pool or a wallet): no floor, never a bill's patient. */
+bool gj_is_family_account(const char *id);
 /* True when s is exactly n ASCII digits. */
 bool gj_all_digits(const char *s, size_t n);
 

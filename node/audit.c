@@ -165,8 +165,9 @@ static bool replay_entry(const store_journal_entry *e, void *arg)
     }
     /* Checks of one entry alone: once, in the first pass. */
     if (st->pass == 0 && e->kind == STORE_J_SETTLE_AID) {
-        /* A pool has no floor: its contributors kept pool_floor when they put money in. */
-        if (!gj_is_pool_id(e->psn_no) && e->balance_after < st->c->n->cfg.policy.reserve_floor)
+        /* A pool or a wallet has no floor: a pool's contributors kept pool_floor when they
+         * put money in, and a wallet's money is its relative's. */
+        if (!gj_is_family_account(e->psn_no) && e->balance_after < st->c->n->cfg.policy.reserve_floor)
             failure(st, "floor: entry %" PRIu64 " took %s to %" PRId64 ", below the floor %" PRId64, e->seq,
                     gj_mask(e->psn_no, m, sizeof m), e->balance_after, st->c->n->cfg.policy.reserve_floor);
         store_binding b;

@@ -61,6 +61,23 @@ static bool parse_uint(const char *v, unsigned long long max, unsigned long long
     return true;
 }
 
+/* "HH:MM-HH:MM" into two seconds of the day; "none" = no hours (both 0). */
+static bool parse_hours(const char *v, int32_t *from, int32_t *to)
+{
+    int h1, m1, h2, m2;
+    char extra;
+    if (strcmp(v, "none") == 0) {
+        *from = *to = 0;
+        return true;
+    }
+    if (strlen(v) != 11 || sscanf(v, "%2d:%2d-%2d:%2d%c", &h1, &m1, &h2, &m2, &extra) != 4 || h1 < 0 || h1 > 23 ||
+        m1 < 0 || m1 > 59 || h2 < 0 || h2 > 23 || m2 < 0 || m2 > 59)
+        return false;
+    *from = (h1 * 60 + m1) * 60;
+    *to = (h2 * 60 + m2) * 60;
+    return true;
+}
+
 /* Comma-separated names into a bit mask; "all" = every known value. */
 static bool parse_mask(const char *v, int (*parse)(const char *), uint32_t all, uint32_t *out)
 {
@@ -266,6 +283,19 @@ static int on_policy_key(load_state *st, const char *key, const char *value)
         if (!parse_uint(value, GJ_BENEFICIARIES_MAX, &n) || n == 0)
             FAIL("pool_members_max must be 1..%d", GJ_BENEFICIARIES_MAX);
         p->pool_members_max = (uint32_t)n;
+    } else if (!strcmp(key, "wallet")) {
+        if (!parse_bool(value, &p->wallet))
+            FAIL("wallet must be yes or no");
+    } else if (!strcmp(key, "wallet_transfer_max")) {
+        if (!gj_yuan_parse(value, &p->wallet_transfer_max) || p->wallet_transfer_max <= 0)
+            FAIL("wallet_transfer_max must be yuan, more than 0, with at most two decimals");
+    } else if (!strcmp(key, "wallet_transfers_per_day")) {
+        if (!parse_uint(value, 1000, &n))
+            FAIL("wallet_transfers_per_day must be 0..1000");
+        p->wallet_transfers_per_day = (uint32_t)n;
+    } else if (!strcmp(key, "wallet_blackout")) {
+        if (!parse_hours(value, &p->wallet_blackout_start_s, &p->wallet_blackout_end_s))
+            FAIL("wallet_blackout must be HH:MM-HH:MM (China Standard Time) or none");
     } else if (!strcmp(key, "unbind_min_months")) {
         if (!parse_uint(value, GJ_UNBIND_MIN_MONTHS_MAX, &n))
             FAIL("unbind_min_months must be 0..%d", GJ_UNBIND_MIN_MONTHS_MAX);

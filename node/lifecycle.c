@@ -108,6 +108,12 @@ static Gongji__V1__RevokeReply *revoke_answer(call *c, const store_settlement *s
 static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, bool aid_only,
                                Gongji__V1__RevokeReply **out)
 {
+    return life_undo_in_txn(c, txn, setl_id, aid_only, false, out);
+}
+
+gj_reason life_undo_in_txn(call *c, store_txn *txn, const char *setl_id, bool aid_only, bool wallet_return,
+                           Gongji__V1__RevokeReply **out)
+{
     const char *own = c->n->cfg.region;
     store_settlement s;
     gj_err err = store_settlement_get(txn, setl_id, &s);
@@ -124,6 +130,10 @@ static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, boo
         return call_fail(c, GJ_R_ALREADY_REVOKED, "settlement %s was revoked on %d", s.setl_id, s.revoke_date);
     if (s.use == GJ_USE_MOVE) /* R23: a person's balance that moved here stays moved */
         return call_fail(c, GJ_R_NOT_REVERSIBLE, "settlement %s moved a balance between regions", s.setl_id);
+    /* R24: a wallet transfer goes back only when it is not accepted in time. */
+    if ((s.use == GJ_USE_WALLET) != wallet_return)
+        return call_fail(c, GJ_R_NOT_REVERSIBLE, "settlement %s %s a wallet transfer", s.setl_id,
+                         wallet_return ? "is not" : "is");
     bool recovered = s.status == STORE_SETL_RECOVERED;
     if (aid_only && recovered)
         return call_fail(c, GJ_R_ALREADY_RECOVERED, "settlement %s was recovered on %d", s.setl_id, s.revoke_date);
@@ -132,7 +142,7 @@ static gj_reason revoke_in_txn(call *c, store_txn *txn, const char *setl_id, boo
     if (ops_is_role(c, GONGJI__V1__ROLE__INSTITUTION) && strcmp(c->env->caller_id, s.caller_id) != 0)
         return call_fail(c, GJ_R_CALLER_NOT_ALLOWED, "only the institution that settled may revoke");
     uint32_t days = c->n->cfg.policy.revoke_days;
-    if (!aid_only && days > 0 && c->today > date_plus_days(s.setl_date, days))
+    if (!aid_only && !wallet_return && days > 0 && c->today > date_plus_days(s.setl_date, days))
         return call_fail(c, GJ_R_REVOKE_WINDOW_PASSED, "settled on %d; revocable for %u days", s.setl_date, days);
 
     gj_reason r;

@@ -82,6 +82,14 @@ static void print_policy(const node_config *cfg)
            p->sponsor_choice ? "yes" : "no");
     printf("family_pool=%s pool_floor=%s pool_members_max=%u\n", p->family_pool ? "yes" : "no",
            gj_yuan_format(p->pool_floor, floor), p->pool_members_max);
+    char cap[32];
+    printf("wallet=%s wallet_transfer_max=%s wallet_transfers_per_day=%u wallet_blackout=", p->wallet ? "yes" : "no",
+           gj_yuan_format(p->wallet_transfer_max, cap), p->wallet_transfers_per_day);
+    if (p->wallet_blackout_start_s == p->wallet_blackout_end_s)
+        printf("none\n");
+    else
+        printf("%02d:%02d-%02d:%02d\n", p->wallet_blackout_start_s / 3600, p->wallet_blackout_start_s / 60 % 60,
+               p->wallet_blackout_end_s / 3600, p->wallet_blackout_end_s / 60 % 60);
     printf("peers: %zu\n", cfg->peer_count);
 }
 

@@ -317,10 +317,10 @@ gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const 
                                                                             : ops_store_reason(c, err);
     if (order.count >= GJ_SPONSORS_MAX)
         return GJ_R_SPONSORS_LIMIT_REACHED;
-    /* R20: a family pool pays before every sponsor (seed 002: in the set order, the
-     * pool first); anyone else joins at the end. */
+    /* R20, R24: a family pool or a wallet pays before every sponsor (seed 002: in the
+     * set order, the pool first); anyone else joins at the end. */
     uint32_t at = order.count;
-    if (gj_is_pool_id(sponsor)) {
+    if (gj_is_family_account(sponsor)) {
         at = 0;
         memmove(&order.sponsors[1], &order.sponsors[0], order.count * sizeof order.sponsors[0]);
     }
@@ -355,6 +355,11 @@ gj_reason ops_sponsor_funds(call *c, store_txn *txn, const char *sponsor_psn_no,
         return GJ_R_NONE; /* R21: frozen for misuse; skipped like an empty sponsor */
     if (gj_is_pool_id(sponsor_psn_no))
         return pool_funds(c, txn, sponsor_psn_no, beneficiary, shareable);
+    if (gj_is_wallet_id(sponsor_psn_no)) { /* R24: the relative's own wallet, what is accepted */
+        if ((err = store_account_get(txn, sponsor_psn_no, &account)) == GJ_OK)
+            *shareable = rules_shareable(&account, 0);
+        return err == GJ_OK || err == GJ_ERR_NOTFOUND ? GJ_R_NONE : ops_store_reason(c, err);
+    }
     if ((err = store_person_get(txn, sponsor_psn_no, &sponsor)) != GJ_OK)
         return err == GJ_ERR_NOTFOUND ? GJ_R_NONE : ops_store_reason(c, err);
     if (strcmp(sponsor.admdvs, c->n->cfg.region) != 0)

@@ -96,6 +96,24 @@ gj_reason pool_member_write(call *c, store_txn *txn, const store_binding *b);
 /* The pool's answer: record, account and member bindings. NULL when out of memory. */
 Gongji__V1__Pool *pool_answer(call *c, store_txn *txn, const store_pool *pool);
 
+/* ---- wallets.c: Wallet/Transfer (its checks), Accept, Get, and the wallet's part of a
+ * transfer's decision and return (R24) ---- */
+gj_reason wallet_transfer_check(call *c);
+gj_reason wallet_transfer_apply(call *c, store_txn *txn); /* never: a transfer crosses provinces */
+gj_reason wallet_accept_check(call *c);
+gj_reason wallet_accept_apply(call *c, store_txn *txn);
+gj_reason wallet_get_check(call *c);
+const char *wallet_route_transfer(call *c);
+/* At the sponsor's node, before a transfer's hold: the region's caps. */
+gj_reason wallet_hold_rules(call *c, store_txn *txn, const char *sponsor, int64_t amount, const char *relative_admdvs);
+/* In the transfer's decision (s: the one-leg settlement): the relative's wallet (made on
+ * the first transfer) takes it, PENDING until accepted or the deadline. */
+gj_reason wallet_credit(call *c, store_txn *txn, const store_settlement *s);
+/* The answer to a transfer or an accept. */
+gj_reason wallet_answer(call *c, store_txn *txn, const char *setl_id);
+/* Give back every PENDING transfer whose deadline has passed (the resolver's tick). */
+void wallets_return_due(node *n);
+
 /* ---- mutual_aid.c: MutualAid/Bind, Unbind, SetOrder, ListBindings in one region ---- */
 gj_reason bind_check(call *c);
 gj_reason bind_apply(call *c, store_txn *txn);
@@ -140,6 +158,11 @@ const char *life_route_recover(call *c);
 gj_reason life_recover_check(call *c);
 gj_reason life_recover_apply(call *c, store_txn *txn);
 gj_reason life_revoke_apply(call *c, store_txn *txn);
+/* A revoke inside txn: every fen back where it came from (aid_only: the sponsors'
+ * parts only, a recovery); wallet_return: a wallet transfer going back to its sponsor,
+ * the only way one is undone. Remote refunds go out once c->push_setl_id is delivered. */
+gj_reason life_undo_in_txn(call *c, store_txn *txn, const char *setl_id, bool aid_only, bool wallet_return,
+                           Gongji__V1__RevokeReply **out);
 gj_reason life_reverse_check(call *c);
 gj_reason life_reverse_apply(call *c, store_txn *txn);
 gj_reason life_premium_check(call *c);

@@ -90,6 +90,14 @@ enum gj_code {
     X(POOL_MEMBERS_LIMIT, FAILED_PRECONDITION, "R20: the pool has as many members as the region allows") \
     X(POOL_SHARES_LIMIT, FAILED_PRECONDITION, "R20: the pool has as many contributors as it can keep") \
     X(POOL_OUTSIDE_PROVINCE, FAILED_PRECONDITION, "R20: pool members are insured in the pool's province") \
+    X(WALLET_NOT_OFFERED, FAILED_PRECONDITION, "R24: the region does not pay through the cross-province wallet") \
+    X(WALLET_SAME_PROVINCE, FAILED_PRECONDITION, "R24: the wallet is for a relative in another province") \
+    X(WALLET_TRANSFER_TOO_LARGE, FAILED_PRECONDITION, "R24: more than the sponsor's region lets one transfer carry") \
+    X(WALLET_DAILY_LIMIT, FAILED_PRECONDITION, "R24: the sponsor made as many transfers today as the region allows") \
+    X(WALLET_BLACKOUT, FAILED_PRECONDITION, "R24: no transfers in the sponsor region's blackout hours") \
+    X(WALLET_NOT_COVERED, FAILED_PRECONDITION, "R24: the sponsor's account cannot give that much now; nothing moved") \
+    X(WALLET_TRANSFER_NOT_FOUND, NOT_FOUND, "R24: no such transfer into this person's wallet") \
+    X(WALLET_TRANSFER_RETURNED, FAILED_PRECONDITION, "R24: the transfer was not accepted in time and went back to the sponsor") \
     X(ALREADY_FROZEN, FAILED_PRECONDITION, "R21: this is frozen already")                     \
     X(NOT_FROZEN, FAILED_PRECONDITION, "R21: this is not frozen")                              \
     X(ALREADY_RECOVERED, FAILED_PRECONDITION, "R21: this settlement's mutual-aid part was recovered already") \

@@ -22,9 +22,9 @@ gj_reason enroll_check(call *c)
     store_person sp = {0};
     if (!gj_strcpy_fit(sp.psn_no, sizeof sp.psn_no, p->psn_no) || sp.psn_no[0] == '\0')
         return call_fail(c, GJ_R_FIELD_INVALID, "psn_no must be 1..%d characters", GJ_PSN_NO_MAX);
-    if (gj_is_pool_id(sp.psn_no))
-        return call_fail(c, GJ_R_FIELD_INVALID, "psn_no may not begin with %s: family pools are numbered so",
-                         GJ_POOL_ID_PREFIX);
+    if (gj_is_family_account(sp.psn_no))
+        return call_fail(c, GJ_R_FIELD_INVALID, "psn_no may not begin with %s or %s: pools and wallets are numbered so",
+                         GJ_POOL_ID_PREFIX, GJ_WALLET_ID_PREFIX);
     if (!gj_strcpy_fit(sp.certno, sizeof sp.certno, p->certno))
         return GJ_R_CERTNO_INVALID;
     /* One spelling per person: the check character is stored upper-case. */

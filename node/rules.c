@@ -53,6 +53,32 @@ void rules_policy_default(gj_policy *policy, const char *region)
     policy->family_pool = false;
     policy->pool_floor = 200000; /* seed 002: the creator keeps 2000 yuan */
     policy->pool_members_max = 8;
+    policy->wallet = false;
+    policy->wallet_transfer_max = 200000; /* the pilot: 2000 yuan a transfer */
+    policy->wallet_transfers_per_day = 3;
+    policy->wallet_blackout_start_s = 22 * 3600; /* 22:00-06:00 */
+    policy->wallet_blackout_end_s = 6 * 3600;
+}
+
+bool rules_wallet_blackout(const gj_policy *policy, int32_t t)
+{
+    int32_t from = policy->wallet_blackout_start_s, to = policy->wallet_blackout_end_s;
+    if (from == to)
+        return false;
+    return from < to ? t >= from && t < to : t >= from || t < to;
+}
+
+gj_reason rules_check_wallet_transfer(const gj_policy *policy, int64_t amount, size_t made_today, int32_t t)
+{
+    if (!policy->wallet)
+        return GJ_R_WALLET_NOT_OFFERED;
+    if (amount > policy->wallet_transfer_max)
+        return GJ_R_WALLET_TRANSFER_TOO_LARGE;
+    if (rules_wallet_blackout(policy, t))
+        return GJ_R_WALLET_BLACKOUT;
+    if (made_today >= policy->wallet_transfers_per_day)
+        return GJ_R_WALLET_DAILY_LIMIT;
+    return GJ_R_NONE;
 }
 
 bool rules_same_province(const char *region_a, const char *region_b)

@@ -55,6 +55,11 @@ typedef struct gj_policy {
     bool family_pool;                /* R20: the region runs family pools */
     int64_t pool_floor;              /* R20: fen a contributor keeps in the own account */
     uint32_t pool_members_max;       /* R20: members of one pool besides the creator */
+    bool wallet;                     /* R24: sends to and keeps cross-province wallets */
+    int64_t wallet_transfer_max;     /* R24: fen one transfer may carry */
+    uint32_t wallet_transfers_per_day; /* R24: transfers a sponsor may make a day */
+    int32_t wallet_blackout_start_s; /* R24: no transfers from this second of the day ... */
+    int32_t wallet_blackout_end_s;   /* ... until this one (wrapping midnight); equal: none */
 } gj_policy;
 
 /* A policy with every knob at its permissive default for region: live, all close
@@ -102,6 +107,11 @@ gj_reason rules_check_caps(const gj_policy *sponsor_policy, const gj_policy *ben
 int rules_age_on(const char *certno, int32_t date);
 /* R18: a beneficiary of age needs an identity check (verified) where the policy asks. */
 gj_reason rules_check_verification(const gj_policy *policy, int age, bool verified);
+
+/* R24: is second_of_day (China Standard Time) inside the policy's blackout hours? */
+bool rules_wallet_blackout(const gj_policy *policy, int32_t second_of_day);
+/* R24: a transfer's own checks at the sponsor's node: size, the day's count, the hour. */
+gj_reason rules_check_wallet_transfer(const gj_policy *policy, int64_t amount, size_t made_today, int32_t second_of_day);
 
 /* R22: bound_this_year is how many other beneficiaries the sponsor bound this calendar
  * year (bindings begun this year, ended or not). */

@@ -109,7 +109,7 @@ static bool journal_entry_ok(const store_journal_entry *e)
 {
     return KEYFIELD_OK(e->psn_no) && FIELD_OK(e->setl_id) && FIELD_OK(e->counterpart) &&
            FIELD_OK(e->caller_id) && FIELD_OK(e->call_id) && e->kind >= STORE_J_CREDIT &&
-           e->kind <= STORE_J_POOL_OUT;
+           e->kind <= STORE_J_WALLET_OUT;
 }
 
 /* A journal entry's value: unix_ms, amount, balance_after (8 bytes each, host order),
@@ -194,8 +194,15 @@ gj_err store_account_move(store_txn *txn, store_journal_entry *entry, store_acco
     /* A pool contribution goes into the pool; a share given back goes out of it. */
     bool pool = gj_is_pool_id(entry->psn_no);
     bool inward = entry->kind == STORE_J_CREDIT || entry->kind == STORE_J_REFUND || entry->kind == STORE_J_MOVE_IN ||
-                  (entry->kind == STORE_J_POOL_IN && pool) || (entry->kind == STORE_J_POOL_OUT && !pool);
+                  (entry->kind == STORE_J_POOL_IN && pool) || (entry->kind == STORE_J_POOL_OUT && !pool) ||
+                  entry->kind == STORE_J_WALLET_IN;
     if (inward != (amount > 0))
+        return GJ_ERR_INVAL;
+    /* R24: a wallet takes transfers, pays bills and takes refunds; nothing else. */
+    bool wallet = gj_is_wallet_id(entry->psn_no);
+    bool wallet_kind = entry->kind == STORE_J_WALLET_IN || entry->kind == STORE_J_WALLET_OUT;
+    if (wallet_kind != wallet && !(wallet && (entry->kind == STORE_J_SETTLE_AID || entry->kind == STORE_J_PREMIUM ||
+                                              entry->kind == STORE_J_REFUND)))
         return GJ_ERR_INVAL;
 
     if ((err = store_account_get(txn, entry->psn_no, &acct)) != GJ_OK)

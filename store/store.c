@@ -45,6 +45,8 @@ static const char *const db_names[DB_COUNT] = {
     [DB_MOVES] = "moves",
     [DB_POOLS] = "pools",
     [DB_POOL_DRAWS] = "pool_draws",
+    [DB_WALLETS] = "wallets",
+    [DB_WALLET_PENDING] = "wallet_pending",
 };
 
 /* ---- open / close ---- */

@@ -95,6 +95,8 @@ typedef enum store_journal_kind {
     STORE_J_MOVE_IN = 7,     /* R23: ... and arriving at the new region's node (+) */
     STORE_J_POOL_IN = 8,     /* R20: a contribution: out of the contributor (-), into the pool (+) */
     STORE_J_POOL_OUT = 9,    /* R20: a share given back: out of the pool (-), into its contributor (+) */
+    STORE_J_WALLET_IN = 10,  /* R24: a transfer from a sponsor elsewhere arriving in a wallet (+) */
+    STORE_J_WALLET_OUT = 11, /* R24: ... and going back to the sponsor, not accepted in time (-) */
 } store_journal_kind;
 
 /* One money movement. amount is signed: + into the account, - out of it. */
@@ -340,6 +342,33 @@ typedef struct store_pool_draw {
 } store_pool_draw;
 gj_err store_pool_draw_get(store_txn *txn, const char *setl_id, const char *pool_id,
                            store_pool_draw *out); /* NOTFOUND */
+
+/* R24: a transfer into a relative's wallet, at the relative's node, keyed by setl_id
+ * (the one-leg settlement that brought it). PENDING ones are also indexed, so the
+ * node finds those whose deadline passed without reading the rest. */
+typedef enum store_wallet_state {
+    STORE_WALLET_PENDING = 1,
+    STORE_WALLET_ACCEPTED = 2,
+    STORE_WALLET_RETURNED = 3,
+} store_wallet_state;
+typedef struct store_wallet_transfer {
+    char setl_id[GJ_SETL_ID_MAX + 1];
+    char relative[GJ_PSN_NO_MAX + 1];
+    char wallet_id[GJ_PSN_NO_MAX + 1];
+    char sponsor[GJ_PSN_NO_MAX + 1];
+    char sponsor_admdvs[GJ_ADMDVS_LEN + 1];
+    int64_t amount;
+    uint8_t state;  /* store_wallet_state */
+    int64_t created_unix_ms, deadline_unix_ms, resolved_unix_ms;
+} store_wallet_transfer;
+gj_err store_wallet_transfer_put(store_txn *txn, const store_wallet_transfer *t);
+gj_err store_wallet_transfer_get(store_txn *txn, const char *setl_id, store_wallet_transfer *out); /* NOTFOUND */
+/* PENDING transfers in setl_id order; fn returns false to stop. */
+typedef bool (*store_wallet_transfer_fn)(const store_wallet_transfer *t, void *arg);
+gj_err store_wallet_pending_scan(store_txn *txn, store_wallet_transfer_fn fn, void *arg);
+/* The wallet of a relative (NOTFOUND: none yet), and its making. */
+gj_err store_wallet_of(store_txn *txn, const char *relative, char wallet_id[GJ_PSN_NO_MAX + 1]);
+gj_err store_wallet_set(store_txn *txn, const char *relative, const char *wallet_id);
 
 /* A beneficiary's deduction order; an absent one reads as count 0 with GJ_OK. */
 gj_err store_order_get(store_txn *txn, const char *beneficiary, store_order *out);

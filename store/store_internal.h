@@ -76,6 +76,8 @@ enum {
     DB_MOVES,
     DB_POOLS,
     DB_POOL_DRAWS,
+    DB_WALLETS,
+    DB_WALLET_PENDING,
     DB_COUNT
 };
 

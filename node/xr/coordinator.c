@@ -31,6 +31,8 @@ static gj_reason answer_settled(call *c, store_txn *txn, const xr_settlement *xs
                                 uint32_t remote_legs)
 {
     char mp[GJ_PSN_NO_MAX + 1];
+    if (xs->use == GJ_USE_WALLET)
+        return wallet_answer(c, txn, s->setl_id);
     if (xs->use == GJ_USE_MOVE) {
         Gongji__V1__MoveInReply *ma = call_alloc(c, sizeof *ma);
         if (ma == NULL)
@@ -145,8 +147,8 @@ static gj_reason decide_apply(call *c, store_txn *txn)
             d->legs[k].speculative = leg->speculative;
             /* R16: the sponsor's region owes ours; recorded with the decision. */
             if (pay > 0 && (r = clearing_record(txn, window, leg->admdvs, s.setl_id, i,
-                                                now.premium && xs->use != GJ_USE_MOVE ? STORE_CLR_PREMIUM
-                                                                                      : STORE_CLR_PAYMENT,
+                                                now.premium && xs->use == GJ_USE_PREMIUM ? STORE_CLR_PREMIUM
+                                                                                         : STORE_CLR_PAYMENT,
                                                 STORE_CLR_OWED_TO_US, pay, leg->sponsor, patient.psn_no)) !=
                                GJ_R_NONE)
                 return r;
@@ -167,6 +169,8 @@ static gj_reason decide_apply(call *c, store_txn *txn)
         return ops_store_reason(c, err);
     if (xs->use == GJ_USE_MOVE && (r = xr_move_in_credit(c, txn, &s, xs->move_from)) != GJ_R_NONE)
         return r;
+    if (xs->use == GJ_USE_WALLET && (r = wallet_credit(c, txn, &s)) != GJ_R_NONE)
+        return r; /* R24: into the relative's wallet, pending until accepted */
     return answer_settled(c, txn, xs, &s, d->leg_count);
 }
 
@@ -188,6 +192,14 @@ static int64_t request_hold(call *c, const xr_settlement *xs, uint32_t i, int64_
             return 0;
         }
         return held;
+    }
+    if (xs->use == GJ_USE_WALLET && r != GJ_R_REGION_UNREACHABLE && r != GJ_R_DEADLINE_PASSED &&
+        r != GJ_R_REGION_NOT_ANSWERING) {
+        /* R24: the sponsor's node applies its caps; its reason is the answer's. The
+         * xr_settlement is the caller's, reached through c. */
+        xr_settlement *own = c->xr_settlement;
+        own->hold_refused = r;
+        snprintf(own->hold_detail, sizeof own->hold_detail, "%s", detail);
     }
     char masked[GJ_PSN_NO_MAX + 1];
     gj_log(GJ_LOG_WARN, "hold", "setl_id=%s leg=%u sponsor=%s region=%s skipped: %s %s", xs->setl_id, i,
@@ -311,6 +323,12 @@ void xr_coordinate(call *c, xr_settlement *xs)
     } else if (plan->premium_short && xs->use == GJ_USE_MOVE) {
         call_fail(c, GJ_R_MOVE_NOT_HELD, "region %s held %" PRId64 " of %" PRId64 " fen; nothing moved", xs->move_from,
                   plan->mulaid_pay, plan->amount);
+    } else if (plan->premium_short && xs->use == GJ_USE_WALLET) {
+        if (xs->hold_refused != GJ_R_NONE)
+            call_fail(c, xs->hold_refused, "%s", xs->hold_detail[0] ? xs->hold_detail : gj_reason_message(xs->hold_refused));
+        else
+            call_fail(c, GJ_R_WALLET_NOT_COVERED, "region %s held %" PRId64 " of %" PRId64 " fen; nothing moved",
+                      xs->legs[0].admdvs, plan->mulaid_pay, plan->amount);
     } else if (plan->premium_short) {
         call_fail(c, GJ_R_PREMIUM_NOT_COVERED, "the sponsor can share only part of the premium now");
     } else {

@@ -93,6 +93,10 @@ gj_reason xr_hold_apply(call *c, store_txn *txn)
 
     if ((int)req->use == GJ_USE_MOVE)
         return hold_for_move(c, txn, req);
+    gj_reason caps; /* R24: a wallet transfer within the sponsor region's caps, or none */
+    if ((int)req->use == GJ_USE_WALLET &&
+        (caps = wallet_hold_rules(c, txn, req->sponsor_psn_no, req->amount, req->beneficiary_admdvs)) != GJ_R_NONE)
+        return caps;
     /* This node checks for itself that a binding it holds authorises this today. */
     store_binding b;
     err = store_binding_get(txn, req->sponsor_psn_no, req->beneficiary_psn_no, &b);

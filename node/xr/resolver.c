@@ -173,6 +173,7 @@ static void *resolver_main(void *arg)
     while (!n->xr->resolver_stop) {
         pthread_mutex_unlock(&n->xr->resolver_mu);
         resolve_round(n);
+        wallets_return_due(n); /* R24: transfers not accepted in time go back */
         atomic_store(&n->recovered, true); /* what a previous run left has been looked at */
         pthread_mutex_lock(&n->xr->resolver_mu);
         if (n->xr->resolver_stop)

@@ -9,6 +9,7 @@
  *   participant.c  the sponsor's node: hold, resolve (post, void, refund), the fence
  *   bindings.c     bindings whose two people live on different nodes
  *   pool_members.c R20: family pool members on other nodes
+ *   wallet_transfer.c R24: a transfer into a wallet here from another province
  *   deciding.c     the settlements being decided right now
  *   delivery.c     decisions reaching participants: pushed, acknowledged, asked for
  *   resolver.c     the thread that finishes what a request or a crash left open
@@ -33,6 +34,7 @@ void xr_premium(call *c); /* relative here, the paying sponsor elsewhere */
 void xr_move_in(call *c); /* R23: a person moving here, their balance on their old node */
 void xr_pool_add_member(call *c); /* R20: a pool here, its new member elsewhere */
 void xr_pool_close(call *c);      /* R20: a pool here with members elsewhere */
+void xr_wallet_transfer(call *c); /* R24: a wallet here, its sponsor in another province */
 
 /* Peer methods. */
 gj_reason xr_accept_binding_check(call *c);

@@ -64,6 +64,9 @@ typedef struct xr_settlement {
     Gongji__V1__Person *move_person;
     char move_from[GJ_ADMDVS_LEN + 1];
     store_decision decision; /* what was written */
+    /* R24: why the sponsor's node refused the transfer's hold, when it said so. */
+    gj_reason hold_refused;
+    char hold_detail[256];
 } xr_settlement;
 
 /* A remote leg decided before its hold answered, and what the hold came to

@@ -565,12 +565,15 @@ static const struct {
     /* R18 under test: beneficiaries over 60 need the platform's identity check (every
      * other test's people are born in 1980). */
     {"510100", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"
-               "refuse_sponsors_from = 540600\nrefuse_insutype = 390\nverify_age = 60\nsponsor_choice = yes\n"},
+               "refuse_sponsors_from = 540600\nrefuse_insutype = 390\nverify_age = 60\nsponsor_choice = yes\n"
+               "wallet = yes\n"},
     {"540600", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"},
     {"350100", "live = yes\nrelations = spouse,parent,child\ncascade = yes\nreserve_floor = 2000.00\n"},
     /* Wuhan: in the pilot, with a reserve floor, for premiums across provinces. */
+    /* R24 under test: Wuhan's sponsors send to wallets (the pilot's caps), Chengdu keeps them. */
     {"420100", "live = yes\nrelations = all\ncascade = yes\ncross_province_pilot = yes\n"
-               "reserve_floor = 1000.00\n"},
+               "reserve_floor = 1000.00\nwallet = yes\nwallet_transfer_max = 2000.00\n"
+               "wallet_transfers_per_day = 3\nwallet_blackout = 22:00-06:00\n"},
 };
 
 test_node *tc_node(test_cluster *tc, const char *region)

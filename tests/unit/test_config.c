@@ -121,12 +121,44 @@ static void test_unknown_keys_and_bad_regions_are_refused(void **state)
     assert_non_null(strstr(err, "region"));
 }
 
+/* R20, R24: the policy knobs of pools and wallets, and what is refused. */
+static void test_pool_and_wallet_knobs(void **state)
+{
+    (void)state;
+    node_config cfg;
+    char err[300];
+    assert_int_equal(load(&cfg, "[policy]\nwallet = yes\nwallet_blackout = 21:30-07:00\nwallet_transfer_max = 1500.50\n"
+                                "family_pool = yes\npool_floor = 2000.00\npool_members_max = 4",
+                          err, sizeof err),
+                     0);
+    assert_true(cfg.policy.wallet);
+    assert_int_equal(cfg.policy.wallet_blackout_start_s, 21 * 3600 + 30 * 60);
+    assert_int_equal(cfg.policy.wallet_blackout_end_s, 7 * 3600);
+    assert_int_equal(cfg.policy.wallet_transfer_max, 150050);
+    assert_true(cfg.policy.family_pool);
+    assert_int_equal(cfg.policy.pool_floor, 200000);
+    assert_int_equal(cfg.policy.pool_members_max, 4);
+    assert_int_equal(load(&cfg, "[policy]\nwallet_blackout = none", err, sizeof err), 0);
+    assert_int_equal(cfg.policy.wallet_blackout_start_s, cfg.policy.wallet_blackout_end_s);
+    const char *bad[] = {"wallet_blackout = 24:00-06:00", "wallet_blackout = 22:00", "wallet_blackout = 22:00-06:00x",
+                         "wallet_transfer_max = 0", "pool_members_max = 0", "family_pool = maybe"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char line[80];
+        snprintf(line, sizeof line, "[policy]\n%s", bad[i]);
+        assert_int_equal(load(&cfg, line, err, sizeof err), -1);
+        char key[32];
+        snprintf(key, sizeof key, "%.*s", (int)strcspn(bad[i], " "), bad[i]);
+        assert_non_null(strstr(err, key));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_are_the_limits_defaults),
         cmocka_unit_test(test_each_bound_is_taken_at_its_edges_and_refused_past_them),
         cmocka_unit_test(test_unknown_keys_and_bad_regions_are_refused),
+        cmocka_unit_test(test_pool_and_wallet_knobs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -111,7 +111,7 @@ static void test_every_rpc_in_the_contract_has_a_handler(void **state)
         &gongji__v1__registry__descriptor, &gongji__v1__mutual_aid__descriptor,
         &gongji__v1__settlement__descriptor, &gongji__v1__operator__descriptor,
         &gongji__v1__peer__descriptor, &gongji__v1__clearing__descriptor, &gongji__v1__auth__descriptor,
-        &gongji__v1__family_pool__descriptor};
+        &gongji__v1__family_pool__descriptor, &gongji__v1__wallet__descriptor};
     size_t rpcs = 0;
     for (size_t s = 0; s < sizeof services / sizeof services[0]; s++) {
         for (unsigned m = 0; m < services[s]->n_methods; m++) {

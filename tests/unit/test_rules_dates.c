@@ -130,6 +130,34 @@ static void test_unbinding_respects_the_regions_months(void **state)
     assert_int_equal(rules_check_unbind(&p, &later, 20270430), GJ_R_NONE); /* ends earlier */
 }
 
+/* R24: the blackout hours wrap midnight; a day's transfers count up to the cap. */
+static void test_wallet_transfer_caps_and_hours(void **state)
+{
+    (void)state;
+    gj_policy p;
+    rules_policy_default(&p, "420100");
+    assert_int_equal(rules_check_wallet_transfer(&p, 1000, 0, 12 * 3600), GJ_R_WALLET_NOT_OFFERED);
+    p.wallet = true;
+    assert_int_equal(rules_check_wallet_transfer(&p, 200000, 2, 12 * 3600), GJ_R_NONE);
+    assert_int_equal(rules_check_wallet_transfer(&p, 200001, 0, 12 * 3600), GJ_R_WALLET_TRANSFER_TOO_LARGE);
+    assert_int_equal(rules_check_wallet_transfer(&p, 1000, 3, 12 * 3600), GJ_R_WALLET_DAILY_LIMIT);
+    assert_false(rules_wallet_blackout(&p, 22 * 3600 - 1));
+    assert_true(rules_wallet_blackout(&p, 22 * 3600));
+    assert_true(rules_wallet_blackout(&p, 0));
+    assert_true(rules_wallet_blackout(&p, 6 * 3600 - 1));
+    assert_false(rules_wallet_blackout(&p, 6 * 3600));
+    assert_int_equal(rules_check_wallet_transfer(&p, 1000, 0, 23 * 3600), GJ_R_WALLET_BLACKOUT);
+    /* Hours within one day, and none at all. */
+    p.wallet_blackout_start_s = 1 * 3600;
+    p.wallet_blackout_end_s = 2 * 3600;
+    assert_false(rules_wallet_blackout(&p, 0));
+    assert_true(rules_wallet_blackout(&p, 3600));
+    assert_false(rules_wallet_blackout(&p, 2 * 3600));
+    p.wallet_blackout_start_s = p.wallet_blackout_end_s = 0;
+    for (int32_t t = 0; t < 86400; t += 600)
+        assert_false(rules_wallet_blackout(&p, t));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_yearly_cap),
         cmocka_unit_test(test_a_last_date_is_today_or_later),
         cmocka_unit_test(test_unbinding_respects_the_regions_months),
+        cmocka_unit_test(test_wallet_transfer_caps_and_hours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

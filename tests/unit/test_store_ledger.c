@@ -136,7 +136,7 @@ static void test_account_move_refuses_bad_amounts_and_missing_account(void **sta
     m.e[1] = entry_of("P1", STORE_J_SETTLE_AID, 10);         /* sign against kind */
     m.e[2] = entry_of("P1", STORE_J_CREDIT, 0);              /* nothing moves */
     m.e[3] = entry_of("P1", STORE_J_CREDIT, GJ_AMOUNT_MAX + 1);
-    m.e[4] = entry_of("P1", STORE_J_POOL_OUT + 1, 10);       /* unknown kind */
+    m.e[4] = entry_of("P1", STORE_J_WALLET_OUT + 1, 10);     /* unknown kind */
     m.e[5] = entry_of("NOBODY", STORE_J_CREDIT, 10);
     m.e[6] = entry_of("P1", STORE_J_CREDIT, GJ_AMOUNT_MAX); /* the largest is fine */
     assert_int_equal(store_submit_wait(f->s, apply_moves, &m), GJ_OK);
