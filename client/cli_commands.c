@@ -222,6 +222,23 @@ static const cli_cmd_opt pool_show_opts[] = {
     {O_PSN_NO, false, "or its creator (their open pool)"},
     {O_NONE, false, NULL},
 };
+static const cli_cmd_opt wallet_transfer_opts[] = {
+    {O_SPONSOR, true, "who sends: you, through the platform"},
+    {O_SPONSOR_REGION, true, "the sponsor's region"},
+    {O_BENEFICIARY, true, "the relative whose wallet gets it"},
+    {O_BENEFICIARY_REGION, true, "the relative's region, in another province; its node keeps the wallet"},
+    {O_AMOUNT, true, "yuan; at most the sponsor region's wallet_transfer_max"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt wallet_accept_opts[] = {
+    {O_PSN_NO, true, "the relative"},
+    {O_SETL_ID, true, "the transfer"},
+    {O_NONE, false, NULL},
+};
+static const cli_cmd_opt wallet_show_opts[] = {
+    {O_PSN_NO, true, "the relative"},
+    {O_NONE, false, NULL},
+};
 static const cli_cmd_opt move_opts[] = {
     {O_PSN_NO, true, "the person whose insurance moves away from this node's region"},
     {O_TO_REGION, true, "the region they move to"},
@@ -433,6 +450,26 @@ const cli_cmd cli_cmds[] = {
      "Show a pool by id, or a creator's open pool. Its contributors and operators may\n"
      "read it.",
      pool_show_opts, "gongji pool --psn-no 43010000000000000001", run_pool_show},
+    {"wallet-transfer", "send money to a relative's wallet in another province", "gongji.v1.Wallet/Transfer",
+     "R24, the cross-province wallet of the national pilot. Call the relative's node\n"
+     "(--region of the relative). The sponsor's node applies its region's caps: at\n"
+     "most wallet_transfer_max a transfer, wallet_transfers_per_day a day, none in the\n"
+     "wallet_blackout hours; all of the amount moves, exactly once, or nothing. The\n"
+     "money waits in the wallet until the relative accepts it; not accepted when the\n"
+     "relative region's blackout hours begin, it goes back to the sponsor.",
+     wallet_transfer_opts,
+     "gongji --node tls+tcp://chengdu:7201 wallet-transfer --sponsor P --sponsor-region 420100 \\\n"
+     "      --beneficiary R --beneficiary-region 510100 --amount 1500",
+     run_wallet_transfer},
+    {"wallet-accept", "accept a transfer into your wallet", "gongji.v1.Wallet/Accept",
+     "Make a PENDING transfer the relative's to spend: their bills use the wallet after\n"
+     "their own account. WALLET_TRANSFER_RETURNED once its deadline has passed.",
+     wallet_accept_opts, "gongji wallet-accept --psn-no R --setl-id 510100-20270310-000001-0000000001",
+     run_wallet_accept},
+    {"wallet", "show a person's wallet: balance, pending transfers", "gongji.v1.Wallet/Get",
+     "Show the wallet of a person insured at this node: what is in it, how much is still\n"
+     "pending, and each pending transfer with when it goes back.",
+     wallet_show_opts, "gongji wallet --psn-no R", run_wallet_show},
     {"move", "let a person's insurance move to another region (old node)", "gongji.v1.Registry/Move",
      "R23, first step, at the person's old node: every binding of theirs ends (the\n"
      "nodes on the other side are told), and this node answers for them from now on\n"

@@ -122,6 +122,9 @@ int run_pool_contribute(cli_ctx *x);
 int run_pool_add(cli_ctx *x);
 int run_pool_close(cli_ctx *x);
 int run_pool_show(cli_ctx *x);
+int run_wallet_transfer(cli_ctx *x);
+int run_wallet_accept(cli_ctx *x);
+int run_wallet_show(cli_ctx *x);
 int run_move_in(cli_ctx *x);
 int run_audit(cli_ctx *x);     /* cli_audit.c */
 

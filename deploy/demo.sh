@@ -155,6 +155,22 @@ run $HOSP_CD --node $CD --call-id demo-settle-cd-nq \
 sleep 0.3
 run "$APP:5406000001" --node $CD --region 540600 balance --psn-no 5406000001
 
+say "The cross-province wallet (R24): the Nagqu daughter sends money to her father's wallet in Chengdu"
+note "Nagqu's node applies its caps: 2000 yuan a transfer, 3 a day, none from 22:00 to 06:00."
+run "$APP:5406000001" --node $CD --call-id demo-wallet-big \
+  wallet-transfer --sponsor 5406000001 --sponsor-region 540600 --beneficiary 5101000004 --beneficiary-region 510100 --amount 2500.00 || true
+if run "$APP:5406000001" --node $CD --call-id demo-wallet-1 \
+  wallet-transfer --sponsor 5406000001 --sponsor-region 540600 --beneficiary 5101000004 --beneficiary-region 510100 --amount 500.00; then
+  setl=$(as "$APP:5406000001" --node $CD --call-id demo-wallet-1 --json \
+    wallet-transfer --sponsor 5406000001 --sponsor-region 540600 --beneficiary 5101000004 --beneficiary-region 510100 --amount 500.00 |
+    grep -o '"setl_id": *"[0-9-]*"' | grep -o '[0-9][0-9-]*')
+  note "It waits in his wallet until he accepts it; then his bills use it after his own account."
+  run "$APP:5101000004" --node $CD --call-id demo-wallet-accept wallet-accept --psn-no 5101000004 --setl-id "$setl" >/dev/null
+  run "$APP:5101000004" --node $CD wallet --psn-no 5101000004
+else
+  note "(refused: in the blackout hours a transfer waits until 06:00)"
+fi
+
 say "Changsha is not in the pilot: a Chengdu sponsor cannot bind a Changsha relative (R4)"
 run "$APP:5101000002" --node $CD --call-id demo-bind-refused \
   bind --sponsor 5101000002 --sponsor-region 510100 --beneficiary 4301000003 --beneficiary-region 430100 --relation parent || true

@@ -5,7 +5,9 @@
  *  1. conservation: for every account credited - paid_out + refunded == balance, and
  *     the journal alone replays to every balance;
  *  2. 0 <= held <= balance, and no mutual-aid debit left an account below the floor;
- *  4. every mutual-aid debit is backed by a binding this node holds.
+ *  3. every mutual-aid debit is backed by a binding this node holds;
+ *  4. each family pool's balance is its contributors' remaining shares (R20), and the
+ *     money held in wallets is exactly their PENDING transfers (R24).
  * Every page lists up to page_size cross-region payments, coordinated here first, then
  * posted here as participant, continuing from the page token.
  *
@@ -47,6 +49,8 @@ typedef struct audit_state {
     size_t coordinated_cap, participated_cap;
     char next[GJ_PAGE_TOKEN_MAX + 1];
     bool out_of_memory;
+    /* R24: held in wallets, and the PENDING transfers that should make it up. */
+    int64_t wallets_held, wallets_pending;
 } audit_state;
 
 /* Whether the scan goes on: false once the caller's time is up or the node stops. */
@@ -149,6 +153,8 @@ static bool check_account(const char *psn_no, const store_account *a, void *arg)
                 a->balance, a->held);
     if (gj_is_pool_id(psn_no))
         check_pool(st, psn_no, a);
+    if (gj_is_wallet_id(psn_no))
+        st->wallets_held += a->held;
     return keep_going(st);
 }
 
@@ -193,11 +199,22 @@ static bool compare_replay(const char *psn_no, const store_account *a, void *arg
     return !st->out_of_memory && keep_going(st);
 }
 
+static bool add_pending(const store_wallet_transfer *t, void *arg)
+{
+    audit_state *st = arg;
+    st->wallets_pending += t->amount;
+    return keep_going(st);
+}
+
 /* The invariants, over every account and the whole journal. */
 static void check_invariants(audit_state *st)
 {
     Gongji__V1__AuditReply *ans = st->ans;
     store_account_scan(st->txn, check_account, st);
+    store_wallet_pending_scan(st->txn, add_pending, st);
+    if (st->stopped == GJ_R_NONE && st->wallets_held != st->wallets_pending)
+        failure(st, "wallets: %" PRId64 " held in wallets, but pending transfers come to %" PRId64, st->wallets_held,
+                st->wallets_pending);
     uint64_t accounts = ans->accounts;
     st->slots = GJ_AUDIT_REPLAY_SLOTS;
     if (accounts * 2 + 64 < st->slots)
