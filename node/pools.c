@@ -138,6 +138,24 @@ static gj_reason local_employee(call *c, store_txn *txn, const char *psn_no, sto
     return rules_check_sponsor(out, err == GJ_OK);
 }
 
+/* Money between a person and the pool, both here: one journal entry each side. */
+static gj_reason transfer(call *c, store_txn *txn, uint8_t kind, const char *from, const char *to, int64_t amount)
+{
+    store_journal_entry out = {.unix_ms = gj_now_unix_ms(), .kind = kind, .amount = -amount};
+    gj_strcpy_fit(out.psn_no, sizeof out.psn_no, from);
+    gj_strcpy_fit(out.counterpart, sizeof out.counterpart, to);
+    gj_strcpy_fit(out.caller_id, sizeof out.caller_id, c->env->caller_id);
+    gj_strcpy_fit(out.call_id, sizeof out.call_id, c->env->call_id);
+    store_journal_entry in = out;
+    in.amount = amount;
+    gj_strcpy_fit(in.psn_no, sizeof in.psn_no, to);
+    gj_strcpy_fit(in.counterpart, sizeof in.counterpart, from);
+    gj_err err;
+    if ((err = store_account_move(txn, &out, NULL)) != GJ_OK || (err = store_account_move(txn, &in, NULL)) != GJ_OK)
+        return ops_store_reason(c, err);
+    return GJ_R_NONE;
+}
+
 /* ---- what a pool gives a member ---- */
 
 gj_reason pool_funds(call *c, store_txn *txn, const char *pool_id, const char *member, int64_t *shareable)
@@ -250,17 +268,8 @@ gj_reason pool_contribute_apply(call *c, store_txn *txn)
     }
     /* Out of the contributor, into the pool: the store adds the share. */
     gj_err err;
-    store_journal_entry out = {.unix_ms = gj_now_unix_ms(), .kind = STORE_J_POOL_IN, .amount = -req->amount};
-    memcpy(out.psn_no, contributor.psn_no, sizeof out.psn_no);
-    memcpy(out.counterpart, pool.pool_id, sizeof out.counterpart);
-    gj_strcpy_fit(out.caller_id, sizeof out.caller_id, c->env->caller_id);
-    gj_strcpy_fit(out.call_id, sizeof out.call_id, c->env->call_id);
-    store_journal_entry in = out;
-    in.amount = req->amount;
-    memcpy(in.psn_no, pool.pool_id, sizeof in.psn_no);
-    memcpy(in.counterpart, contributor.psn_no, sizeof in.counterpart);
-    if ((err = store_account_move(txn, &out, NULL)) != GJ_OK || (err = store_account_move(txn, &in, NULL)) != GJ_OK)
-        return ops_store_reason(c, err);
+    if ((r = transfer(c, txn, STORE_J_POOL_IN, contributor.psn_no, pool.pool_id, req->amount)) != GJ_R_NONE)
+        return r;
     if ((err = store_pool_get(txn, pool.pool_id, &pool)) != GJ_OK)
         return ops_store_reason(c, err);
     char m[GJ_PSN_NO_MAX + 1], y[32];
@@ -405,17 +414,8 @@ gj_reason pool_close_apply(call *c, store_txn *txn)
         int64_t rest = pool.shares[i].remaining;
         if (rest == 0)
             continue;
-        store_journal_entry out = {.unix_ms = gj_now_unix_ms(), .kind = STORE_J_POOL_OUT, .amount = -rest};
-        memcpy(out.psn_no, pool.pool_id, sizeof out.psn_no);
-        memcpy(out.counterpart, pool.shares[i].psn_no, sizeof out.counterpart);
-        gj_strcpy_fit(out.caller_id, sizeof out.caller_id, c->env->caller_id);
-        gj_strcpy_fit(out.call_id, sizeof out.call_id, c->env->call_id);
-        store_journal_entry in = out;
-        in.amount = rest;
-        memcpy(in.psn_no, pool.shares[i].psn_no, sizeof in.psn_no);
-        memcpy(in.counterpart, pool.pool_id, sizeof in.counterpart);
-        if ((err = store_account_move(txn, &out, NULL)) != GJ_OK || (err = store_account_move(txn, &in, NULL)) != GJ_OK)
-            return ops_store_reason(c, err);
+        if ((r = transfer(c, txn, STORE_J_POOL_OUT, pool.pool_id, pool.shares[i].psn_no, rest)) != GJ_R_NONE)
+            return r;
         returned += rest;
     }
     /* Its members' bindings end with it: today is the last day they could pay. */
