@@ -16,7 +16,9 @@ typedef enum gj_err {
     GJ_ERR_CLOSED = 8,    /* the store or node is shutting down */
     GJ_ERR_ABORT = 9,     /* the caller asked to roll back its own changes */
     GJ_ERR_TOOBIG = 10,   /* message or value larger than its limit */
-    GJ_ERR_TRANSPORT = 11 /* nng reported an error */
+    GJ_ERR_TRANSPORT = 11, /* nng reported an error */
+    GJ_ERR_BUSY = 12,      /* another process holds the data directory */
+    GJ_ERR_DISK_FULL = 13  /* the file system is full (ENOSPC, EDQUOT): nothing was written */
 } gj_err;
 
 /* Short stable name of an error, for logs ("GJ_ERR_FULL"). Never NULL. */

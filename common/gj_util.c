@@ -296,6 +296,8 @@ const char *gj_err_name(gj_err err)
     case GJ_ERR_ABORT: return "GJ_ERR_ABORT";
     case GJ_ERR_TOOBIG: return "GJ_ERR_TOOBIG";
     case GJ_ERR_TRANSPORT: return "GJ_ERR_TRANSPORT";
+    case GJ_ERR_BUSY: return "GJ_ERR_BUSY";
+    case GJ_ERR_DISK_FULL: return "GJ_ERR_DISK_FULL";
     }
     return "GJ_ERR_UNKNOWN";
 }

@@ -87,6 +87,11 @@ int load_run(const char *data_dir, const char *region, size_t batch_max, bool re
     }
     store_options sopts = {.map_size = GJ_MAP_SIZE_DEFAULT};
     gj_err err = store_open(&s, data_dir, &sopts);
+    if (err == GJ_ERR_BUSY) {
+        fprintf(stderr, "gongji-load: %s is in use by process %ld (a running gongji-node?): stop it first\n",
+                data_dir, store_dir_holder(data_dir));
+        goto out;
+    }
     if (err != GJ_OK) {
         fprintf(stderr, "gongji-load: cannot open the store in %s: %s\n", data_dir, gj_err_name(err));
         if (err == GJ_ERR_CORRUPT)

@@ -209,6 +209,12 @@ int main(int argc, char **argv)
     store_options sopts = {.map_size = n.cfg.map_size, .gather_us = n.cfg.commit_gather_us,
                            .queue_max = n.cfg.write_queue};
     gj_err e = store_open(&n.store, n.cfg.data_dir, &sopts);
+    if (e == GJ_ERR_BUSY) {
+        gj_log(GJ_LOG_ERROR, "start", "data_dir %s is in use by process %ld (another gongji-node or gongji-load): "
+                                      "one process per data directory",
+               n.cfg.data_dir, store_dir_holder(n.cfg.data_dir));
+        return 1;
+    }
     if (e != GJ_OK) {
         gj_log(GJ_LOG_ERROR, "start", "cannot open store in %s: %s%s%u%s", n.cfg.data_dir, gj_err_name(e),
                e == GJ_ERR_CORRUPT ? " (damaged, or written in another store format than " : "",

@@ -77,6 +77,7 @@ gj_reason gj_reason_of_err(gj_err err)
     switch (err) {
     case GJ_OK: return GJ_R_NONE;
     case GJ_ERR_FULL: return GJ_R_STORE_FULL;
+    case GJ_ERR_DISK_FULL: return GJ_R_DISK_FULL;
     case GJ_ERR_NOMEM: return GJ_R_OVERLOADED;
     default: return GJ_R_STORE_ERROR;
     }

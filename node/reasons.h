@@ -126,6 +126,7 @@ enum gj_code {
     X(OVERLOADED, RESOURCE_EXHAUSTED, "the node is busy; try again")                          \
     X(CLOCK_OVERRIDE_DISABLED, FAILED_PRECONDITION, "this node does not allow setting its date") \
     X(STORE_FULL, RESOURCE_EXHAUSTED, "the node's data file is full")                         \
+    X(DISK_FULL, RESOURCE_EXHAUSTED, "the node's disk is full: nothing was written")         \
     X(STORE_ERROR, INTERNAL, "the node could not write its data")                             \
     X(SHUTTING_DOWN, UNAVAILABLE, "the node is shutting down")                                \
     /* across regions */                                                                       \
@@ -163,6 +164,7 @@ const char *gj_code_name(int code);
 
 /* The one reason a call fails with when the store, or an allocation, fails with err:
  *   GJ_ERR_FULL  -> STORE_FULL (the LMDB map is full; the operator must grow it)
+ *   GJ_ERR_DISK_FULL -> DISK_FULL (the file system is full; the operator must make room)
  *   GJ_ERR_NOMEM -> OVERLOADED (out of memory: nothing was written, try again)
  *   anything else -> STORE_ERROR, and GJ_OK -> NONE.
  * GJ_ERR_NOTFOUND is not special here: what a missing record means (PERSON_NOT_FOUND,

@@ -107,7 +107,12 @@ static void write_done(void *arg, gj_err result)
     if (result != GJ_ERR_ABORT || reason == GJ_R_NONE) {
         /* The batch did not commit: whatever apply built is void. */
         reason = gj_reason_of_err(result);
-        gj_log(GJ_LOG_ERROR, "store", "commit failed: %s", gj_err_name(result));
+        if (result == GJ_ERR_DISK_FULL)
+            gj_log(GJ_LOG_ERROR, "store", "commit failed: the disk under data_dir %s is full; writes are refused "
+                                          "(nothing of them kept) until there is room",
+                   c->n->cfg.data_dir);
+        else
+            gj_log(GJ_LOG_ERROR, "store", "commit failed: %s", gj_err_name(result));
         c->message[0] = '\0';
     }
     call_finish_error(c, reason);

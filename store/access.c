@@ -21,6 +21,8 @@ gj_err st_map_err(int rc)
     case MDB_VERSION_MISMATCH:
     case MDB_INVALID: return GJ_ERR_CORRUPT;
     case ENOMEM: return GJ_ERR_NOMEM;
+    case ENOSPC:
+    case EDQUOT: return GJ_ERR_DISK_FULL;
     default: return GJ_ERR_IO;
     }
 }

@@ -5,7 +5,13 @@
  * durability. */
 #include "store_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 /* Bump when any record layout or key encoding changes: an old file must be refused,
  * not misread. */
@@ -75,6 +81,42 @@ static gj_err format_check(MDB_txn *txn, MDB_dbi meta)
 }
 
 /* Frees whatever store_open got to; the writer is not running. */
+/* One process per data directory: LMDB itself lets several share an environment, and two
+ * nodes writing one ledger would each answer as the region. flock's lock ends with the
+ * process, however it ends, so a node killed with -9 can start again at once. The file
+ * names the holder's pid for the message a second process prints. */
+#define LOCK_FILE "gongji.lock"
+
+static gj_err lock_dir(store *s, const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, LOCK_FILE) >= (int)sizeof path)
+        return GJ_ERR_INVAL;
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0)
+        return GJ_ERR_IO;
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return errno == EWOULDBLOCK ? GJ_ERR_BUSY : GJ_ERR_IO;
+    char pid[24];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(s->lock_fd, 0) != 0 || pwrite(s->lock_fd, pid, (size_t)len, 0) != len)
+        return GJ_ERR_IO;
+    return GJ_OK;
+}
+
+long store_dir_holder(const char *dir)
+{
+    char path[PATH_MAX], text[24] = {0};
+    if (dir == NULL || snprintf(path, sizeof path, "%s/%s", dir, LOCK_FILE) >= (int)sizeof path)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    return n > 0 ? strtol(text, NULL, 10) : 0;
+}
+
 static void store_free(store *s)
 {
     while (s->pool != NULL) {
@@ -106,6 +148,8 @@ static void store_free(store *s)
     free(s->queue);
     free(s->batch);
     free(s->results);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* last: the directory is free once the environment is closed */
     free(s);
 }
 
@@ -128,6 +172,9 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
 
     if ((s = calloc(1, sizeof *s)) == NULL)
         return GJ_ERR_NOMEM;
+    s->lock_fd = -1;
+    if ((err = lock_dir(s, dir)) != GJ_OK)
+        goto fail;
     s->batch_max = batch_max;
     s->queue_max = queue_max;
     s->gather_us = opts ? opts->gather_us : 0;

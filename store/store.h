@@ -157,9 +157,14 @@ typedef struct store_settlement {
 /* ---- lifecycle ---- */
 
 /* Open (creating when absent) the store in directory dir, which must exist, and start
- * its writer thread. opts may be NULL. Errors: GJ_ERR_IO (cannot open or lock),
+ * its writer thread; the directory stays locked to this process until store_close.
+ * opts may be NULL. Errors: GJ_ERR_BUSY (another process has it open), GJ_ERR_IO (cannot open or lock),
  * GJ_ERR_CORRUPT (the data file has another format version), GJ_ERR_NOMEM. */
 gj_err store_open(store **out, const char *dir, const store_options *opts);
+
+/* The pid written by the process that holds dir (store_open failed with GJ_ERR_BUSY),
+ * or 0 when none can be read. */
+long store_dir_holder(const char *dir);
 
 /* The store format this build reads and writes; a directory of another format is
  * refused at open with GJ_ERR_CORRUPT (docs/store.md). */

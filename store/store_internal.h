@@ -115,6 +115,7 @@ struct job {
 };
 
 struct store {
+    int lock_fd;  /* the data directory's lock (store.c), held while open; -1: none */
     MDB_env *env;
     MDB_dbi dbi[DB_COUNT];
     bool dbis_open;

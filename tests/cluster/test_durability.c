@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -144,11 +145,51 @@ static void test_sigterm_under_load_stops_quickly_and_keeps_every_answer(void **
     assert_int_equal(th_log_leaks_total(), 0); /* no person or ID number logged in full */
 }
 
+/* A second node on a running node's data directory refuses to start, names the first,
+ * and the first goes on serving with its money. */
+static void test_a_second_node_on_the_same_data_directory_refuses(void **state)
+{
+    (void)state;
+    test_node node;
+    client_status st;
+    tn_init(&node, "510100", "cascade = yes\n");
+    assert_int_equal(tn_start(&node), 0);
+    client_t *op = tn_client(&node, "op-1", GONGJI__V1__ROLE__OPERATOR);
+    assert_int_equal(op_enroll(op, "S", 2, "310", "510100", &st), 0);
+    assert_int_equal(op_credit(op, "S", 5000, &st), 0);
+    const char *bin = getenv("GONGJI_NODE_BIN");
+    char cmd[1024];
+    /* The same config: the same data_dir (and port, which it would fail on later). */
+    snprintf(cmd, sizeof cmd, "timeout 10 '%s' --config '%s' 2>&1; echo \"exit=$?\"", bin ? bin : "gongji-node",
+             node.config);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096] = {0};
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    pclose(p);
+    out[got] = '\0';
+    assert_non_null(strstr(out, "exit=1"));
+    char log[1024];
+    snprintf(log, sizeof log, "grep -c 'is in use by process %ld' '%s/node.log'", (long)node.pid, node.dir);
+    p = popen(log, "r");
+    assert_non_null(p);
+    int lines = 0;
+    assert_int_equal(fscanf(p, "%d", &lines), 1);
+    pclose(p);
+    assert_int_equal(lines, 1);
+    assert_true(tn_alive(&node));
+    assert_int_equal(op_balance(op, "S"), 5000);
+    client_close(op);
+    assert_int_equal(tn_stop(&node), 0);
+    tn_destroy(&node);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_settle_then_kill9_moves_money_exactly_once),
         cmocka_unit_test(test_sigterm_under_load_stops_quickly_and_keeps_every_answer),
+        cmocka_unit_test(test_a_second_node_on_the_same_data_directory_refuses),
     };
     return th_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -269,7 +269,9 @@ static void test_commit_errors_map_to_gj_errors(void **state)
         {MDB_INVALID, GJ_ERR_CORRUPT},
         {MDB_VERSION_MISMATCH, GJ_ERR_CORRUPT},
         {ENOMEM, GJ_ERR_NOMEM},
-        {ENOSPC, GJ_ERR_IO},
+        {ENOSPC, GJ_ERR_DISK_FULL},
+        {EDQUOT, GJ_ERR_DISK_FULL},
+        {EIO, GJ_ERR_IO},
         {MDB_PANIC, GJ_ERR_IO},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

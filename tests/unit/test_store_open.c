@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 struct seqs {
     const char *name;
@@ -205,6 +206,20 @@ static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
     }
 }
 
+/* One process per data directory: a second open is refused and names the holder. */
+static void test_a_second_open_of_the_directory_is_refused(void **state)
+{
+    struct fx *f = open_fx(state);
+    store *s = (store *)f; /* must be cleared on failure */
+    assert_int_equal(store_open(&s, f->dir, NULL), GJ_ERR_BUSY);
+    assert_null(s);
+    assert_int_equal(store_dir_holder(f->dir), (long)getpid());
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(store_open(&s, f->dir, NULL), GJ_OK); /* free again once closed */
+    f->s = s;
+}
+
 static void test_open_refuses_missing_directory(void **state)
 {
     struct fx *f = *state;
@@ -225,6 +240,7 @@ int main(void)
         T(test_write_on_read_txn_refused),
         T(test_read_txn_is_a_snapshot_usable_from_any_thread),
         T(test_damaged_records_and_other_format_read_as_corrupt),
+        T(test_a_second_open_of_the_directory_is_refused),
         T(test_open_refuses_missing_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
