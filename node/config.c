@@ -32,9 +32,24 @@ void node_config_defaults(node_config *cfg)
     rules_policy_default(&cfg->policy, "");
 }
 
+/* Problems kept for the message, each with its line. */
+#define CONFIG_PROBLEMS_MAX 16
+/* Key lines remembered per file (inih does not say which line a key is on). */
+#define CONFIG_LINES_MAX 512
+
 typedef struct load_state {
     node_config *cfg;
-    char problem[256];
+    char problem[256];        /* the current key's problem (FAIL) */
+    /* Each key's line, in the order inih hands keys over, from a first read of the file. */
+    int key_lines[CONFIG_LINES_MAX];
+    size_t key_count, key_next;
+    /* What was seen, for the checks made once the whole file is read. */
+    bool policy_section, live_key, refuse_regions_key, refuse_insutype_key;
+    char seen[CONFIG_LINES_MAX][48]; /* "section.key" of each key so far: a repeat is refused */
+    size_t seen_count;
+    size_t problem_count;
+    int problem_lines[CONFIG_PROBLEMS_MAX];
+    char problems[CONFIG_PROBLEMS_MAX][256];
 } load_state;
 
 static bool parse_bool(const char *v, bool *out)
@@ -326,16 +341,100 @@ static int on_peer_key(load_state *st, const char *key, const char *value)
     return 1;
 }
 
-static int on_key(void *user, const char *section, const char *key, const char *value)
+static void add_problem(load_state *st, int line, const char *text)
 {
-    load_state *st = user;
+    if (st->problem_count >= CONFIG_PROBLEMS_MAX)
+        return;
+    st->problem_lines[st->problem_count] = line;
+    snprintf(st->problems[st->problem_count], sizeof st->problems[0], "%s", text);
+    st->problem_count++;
+}
+
+static int on_key_checked(load_state *st, const char *section, const char *key, const char *value)
+{
+    char name[48];
+    snprintf(name, sizeof name, "%s.%s", section, key);
+    for (size_t i = 0; i < st->seen_count; i++)
+        if (strcmp(st->seen[i], name) == 0)
+            FAIL("%s is set twice in [%s]: once is clear", key, section);
+    if (st->seen_count < CONFIG_LINES_MAX)
+        memcpy(st->seen[st->seen_count++], name, sizeof name);
     if (!strcmp(section, "node"))
         return on_node_key(st, key, value);
-    if (!strcmp(section, "policy"))
+    if (!strcmp(section, "policy")) {
+        st->policy_section = true;
+        st->live_key |= !strcmp(key, "live");
+        st->refuse_regions_key |= !strcmp(key, "refuse_sponsors_from");
+        st->refuse_insutype_key |= !strcmp(key, "refuse_insutype");
         return on_policy_key(st, key, value);
+    }
     if (!strcmp(section, "peers"))
         return on_peer_key(st, key, value);
     FAIL("unknown section [%s]", section);
+}
+
+/* Every problem is kept with its own line; reading goes on to find the others. */
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+    load_state *st = user;
+    int line = st->key_next < st->key_count ? st->key_lines[st->key_next] : 0;
+    st->key_next++;
+    st->problem[0] = '\0';
+    if (on_key_checked(st, section, key, value) == 0)
+        add_problem(st, line, st->problem);
+    return 1;
+}
+
+/* The line of every key, as inih will hand them over: "name = value" lines, and lines
+ * that continue a value (indented, after a key). Also the lines inih cannot read. */
+static void scan_lines(load_state *st, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    char buf[1024];
+    int line = 0;
+    bool after_key = false;
+    while (fgets(buf, sizeof buf, f) != NULL) {
+        line++;
+        const char *s = buf;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        bool indented = s > buf;
+        if (*s == '\0' || *s == '\n' || *s == '\r' || *s == ';' || *s == '#') {
+            continue;
+        } else if (*s == '[') {
+            after_key = false;
+        } else if (indented && after_key) {
+            if (st->key_count < CONFIG_LINES_MAX)
+                st->key_lines[st->key_count++] = line; /* a continued value: the key again */
+        } else if (strchr(s, '=') != NULL || strchr(s, ':') != NULL) {
+            if (st->key_count < CONFIG_LINES_MAX)
+                st->key_lines[st->key_count++] = line;
+            after_key = true;
+        } else {
+            add_problem(st, line, "not a [section] or a name = value line");
+        }
+    }
+    fclose(f);
+}
+
+/* A URL nng can listen on or dial: SCHEME://HOST:PORT with a port of 1..65535. */
+static bool url_ok(const char *url)
+{
+    static const char *const schemes[] = {"tcp://", "tcp4://", "tcp6://", "tls+tcp://", "tls+tcp4://", "tls+tcp6://"};
+    const char *rest = NULL;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && rest == NULL; i++)
+        if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
+            rest = url + strlen(schemes[i]);
+    if (rest == NULL || *rest == '\0')
+        return false;
+    const char *colon = strrchr(rest, ':');
+    if (colon == NULL || colon == rest)
+        return false;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    return colon[1] != '\0' && *end == '\0' && port >= 1 && port <= 65535;
 }
 
 static bool url_is_tls(const char *url)
@@ -346,48 +445,108 @@ static bool url_is_tls(const char *url)
 
 /* Every link is TLS with certificates unless the file says insecure_plaintext = yes;
  * a TLS URL always needs the certificate files. */
-static int check_trust(node_config *cfg, const char *path, char *err, size_t err_size)
+static void check_trust(load_state *st)
 {
+    node_config *cfg = st->cfg;
+    char text[256];
     bool any_tls = url_is_tls(cfg->listen_url);
     for (size_t i = 0; i < cfg->peer_count; i++)
         any_tls |= url_is_tls(cfg->peers[i].url);
     if ((any_tls || !cfg->insecure_plaintext) && (cfg->tls_ca[0] == '\0' || cfg->tls_cert[0] == '\0')) {
-        snprintf(err, err_size, "%s: [node] needs tls_ca and tls_cert (and tls_key unless the key is in "
-                 "tls_cert)%s", path, any_tls ? " for tls+tcp:// links" : "; plaintext links need insecure_plaintext = yes");
-        return -1;
+        snprintf(text, sizeof text, "[node] needs tls_ca and tls_cert (and tls_key unless the key is in tls_cert)%s",
+                 any_tls ? " for tls+tcp:// links" : "; plaintext links need insecure_plaintext = yes");
+        add_problem(st, 0, text);
     }
     if (cfg->insecure_plaintext)
-        return 0;
-    if (!url_is_tls(cfg->listen_url)) {
-        snprintf(err, err_size, "%s: listen = %s is not tls+tcp://; plaintext needs insecure_plaintext = yes", path,
+        return;
+    if (cfg->listen_url[0] != '\0' && !url_is_tls(cfg->listen_url)) {
+        snprintf(text, sizeof text, "listen = %.150s is not tls+tcp://; plaintext needs insecure_plaintext = yes",
                  cfg->listen_url);
-        return -1;
+        add_problem(st, 0, text);
     }
     for (size_t i = 0; i < cfg->peer_count; i++)
         if (!url_is_tls(cfg->peers[i].url)) {
-            snprintf(err, err_size, "%s: peer %s = %s is not tls+tcp://; plaintext needs insecure_plaintext = yes",
-                     path, cfg->peers[i].prefix, cfg->peers[i].url);
-            return -1;
+            snprintf(text, sizeof text, "peer %s = %.150s is not tls+tcp://; plaintext needs insecure_plaintext = yes",
+                     cfg->peers[i].prefix, cfg->peers[i].url);
+            add_problem(st, 0, text);
         }
-    return 0;
+}
+
+/* What no single key can say: checked once the file is read. */
+static void check_whole(load_state *st)
+{
+    node_config *cfg = st->cfg;
+    char text[256];
+    if (cfg->region[0] == '\0' || cfg->listen_url[0] == '\0' || cfg->data_dir[0] == '\0')
+        add_problem(st, 0, "[node] needs region, listen and data_dir");
+    if (cfg->listen_url[0] != '\0' && !url_ok(cfg->listen_url)) {
+        snprintf(text, sizeof text, "listen = %.200s is not tls+tcp://HOST:PORT (or tcp://)", cfg->listen_url);
+        add_problem(st, 0, text);
+    }
+    const struct {
+        const char *key, *value;
+    } paths[] = {{"data_dir", cfg->data_dir}, {"log_file", cfg->log_file}, {"tls_ca", cfg->tls_ca},
+                 {"tls_cert", cfg->tls_cert}, {"tls_key", cfg->tls_key}, {"tls_crl", cfg->tls_crl}};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (paths[i].value[0] != '\0' && paths[i].value[0] != '/') {
+            snprintf(text, sizeof text, "%s = %.120s must be an absolute path (a service's working directory is "
+                                        "not yours)", paths[i].key, paths[i].value);
+            add_problem(st, 0, text);
+        }
+    for (size_t i = 0; i < cfg->peer_count; i++) {
+        if (!url_ok(cfg->peers[i].url)) {
+            snprintf(text, sizeof text, "peer %s = %.200s is not tls+tcp://HOST:PORT (or tcp://)", cfg->peers[i].prefix,
+                     cfg->peers[i].url);
+            add_problem(st, 0, text);
+        }
+        if (strcmp(cfg->peers[i].prefix, cfg->region) == 0) {
+            snprintf(text, sizeof text, "peer %s is this node's own region: its requests are served here",
+                     cfg->peers[i].prefix);
+            add_problem(st, 0, text);
+        }
+    }
+    check_trust(st);
+    if (!st->policy_section || !st->live_key)
+        add_problem(st, 0, "[policy] must say live = yes or no: a region is never switched on by default");
+    if (st->refuse_regions_key != st->refuse_insutype_key)
+        add_problem(st, 0, "refuse_sponsors_from and refuse_insutype go together: which insured, from which regions");
 }
 
 int node_config_load(node_config *cfg, const char *path, char *err, size_t err_size)
 {
-    load_state st = {.cfg = cfg};
-    int rv = ini_parse(path, on_key, &st);
+    load_state *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        snprintf(err, err_size, "%s: out of memory", path);
+        return -1;
+    }
+    st->cfg = cfg;
+    scan_lines(st, path);
+    int rv = ini_parse(path, on_key, st);
     if (rv < 0) {
         snprintf(err, err_size, "%s: cannot open", path);
+        free(st);
         return -1;
     }
-    if (rv > 0) {
-        snprintf(err, err_size, "%s:%d: %s", path, rv, st.problem[0] ? st.problem : "syntax error");
-        return -1;
+    if (rv > 0 && st->problem_count == 0)
+        add_problem(st, rv, "syntax error");
+    if (st->problem_count == 0)
+        check_whole(st);
+    /* Every problem on a line of its own: "FILE:LINE: what" (no line: the file as a whole). */
+    size_t used = 0;
+    err[0] = '\0';
+    for (size_t i = 0; i < st->problem_count && used + 1 < err_size; i++) {
+        int n = st->problem_lines[i] > 0
+                    ? snprintf(err + used, err_size - used, "%s%s:%d: %s", i ? "\n" : "", path, st->problem_lines[i],
+                               st->problems[i])
+                    : snprintf(err + used, err_size - used, "%s%s: %s", i ? "\n" : "", path, st->problems[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
     }
-    if (cfg->region[0] == '\0' || cfg->listen_url[0] == '\0' || cfg->data_dir[0] == '\0') {
-        snprintf(err, err_size, "%s: [node] needs region, listen and data_dir", path);
+    bool failed = st->problem_count > 0;
+    free(st);
+    if (failed)
         return -1;
-    }
     memcpy(cfg->policy.region, cfg->region, sizeof cfg->region);
-    return check_trust(cfg, path, err, err_size);
+    return 0;
 }

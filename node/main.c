@@ -160,7 +160,7 @@ int main(int argc, char **argv)
     }
 
     static node n;
-    char err[512];
+    char err[4096];
     node_config_defaults(&n.cfg);
     methods_install(&n);
     if (metrics_init(&n.metrics, n.method_count) != 0) {

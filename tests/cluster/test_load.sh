@@ -43,6 +43,7 @@ tls_ca = $dir/pki/ca.crt
 tls_cert = $dir/pki/node-510100.pem
 tls_crl = $dir/pki/crl.pem
 [policy]
+live = yes
 cascade = yes
 INI
     "$node_bin" --config "$dir/node.ini" & pid=$!

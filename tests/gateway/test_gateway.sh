@@ -36,6 +36,7 @@ tls_ca = $ca
 tls_cert = $dir/pki/node-$1.pem
 tls_crl = $crl
 [policy]
+live = yes
 cascade = yes
 cross_province_pilot = yes
 [peers]

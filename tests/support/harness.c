@@ -145,9 +145,11 @@ int tn_start(test_node *tn)
         return -1;
     fprintf(f,
             "[node]\nregion = %s\nlisten = %s\ndata_dir = %s/data\nlog_file = %s/node.log\n"
-            "log_level = debug\nallow_clock_override = yes\ncontexts = 16\n%s%s\n[policy]\n%s\n"
+            "log_level = debug\n%scontexts = 16\n%s%s\n[policy]\n%s%s\n"
             "[peers]\n%s\n",
-            tn->region, tn->url, tn->dir, tn->dir, trust, tn->extra, tn->policy, tn->peers);
+            tn->region, tn->url, tn->dir, tn->dir,
+            strstr(tn->extra, "allow_clock_override") == NULL ? "allow_clock_override = yes\n" : "", trust, tn->extra,
+            strstr(tn->policy, "live") == NULL ? "live = yes\n" : "", tn->policy, tn->peers);
     fclose(f);
     const char *bin = getenv("GONGJI_NODE_BIN");
     if (bin == NULL)

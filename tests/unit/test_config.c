@@ -20,7 +20,8 @@ static int load(node_config *cfg, const char *node_extra, char *err, size_t err_
 {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "[node]\nregion = 510100\nlisten = tcp://127.0.0.1:7100\ndata_dir = /var/lib/x\ninsecure_plaintext = yes\n%s\n",
+    fprintf(f, "[node]\nregion = 510100\nlisten = tcp://127.0.0.1:7100\ndata_dir = /var/lib/x\ninsecure_plaintext = yes\n%s\n"
+               "[policy]\nlive = yes\n",
             node_extra);
     fclose(f);
     node_config_defaults(cfg);
@@ -152,6 +153,80 @@ static void test_pool_and_wallet_knobs(void **state)
     }
 }
 
+static int load_text(node_config *cfg, const char *text, char *err, size_t err_size)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    node_config_defaults(cfg);
+    err[0] = '\0';
+    return node_config_load(cfg, path, err, err_size);
+}
+
+/* Every problem on its own line with that line's number, not the first line with the
+ * last problem's text; what no single key can say, said for the whole file. */
+static void test_every_problem_is_told_at_its_own_line(void **state)
+{
+    (void)state;
+    node_config cfg;
+    char err[4096], want[600];
+    assert_int_equal(load_text(&cfg,
+                               "[node]\n"                         /* 1 */
+                               "region = 510100\n"                /* 2 */
+                               "contexts = 0\n"                   /* 3 */
+                               "listen = tcp://127.0.0.1:7100\n"  /* 4 */
+                               "bogus line\n"                     /* 5 */
+                               "region = 510100\n"                /* 6 */
+                               "[policy]\n"                       /* 7 */
+                               "live = perhaps\n",                /* 8 */
+                               err, sizeof err),
+                     -1);
+    snprintf(want, sizeof want, "%s:5: not a [section]", path);
+    assert_non_null(strstr(err, want));
+    snprintf(want, sizeof want, "%s:3: contexts must be", path);
+    assert_non_null(strstr(err, want));
+    snprintf(want, sizeof want, "%s:6: region is set twice", path);
+    assert_non_null(strstr(err, want));
+    snprintf(want, sizeof want, "%s:8: live must be yes or no", path);
+    assert_non_null(strstr(err, want));
+
+    const struct {
+        const char *text, *says;
+    } whole[] = {
+        {"[node]\nregion = 510100\nlisten = foo://x\ndata_dir = /d\ninsecure_plaintext = yes\n[policy]\nlive = yes\n",
+         "listen = foo://x is not"},
+        {"[node]\nregion = 510100\nlisten = tcp://h:7100\ndata_dir = /d\ninsecure_plaintext = yes\n[policy]\nlive = yes\n"
+         "[peers]\n43 = tcp//bad\n",
+         "peer 43 = tcp//bad is not"},
+        {"[node]\nregion = 510100\nlisten = tcp://h:7100\ndata_dir = /d\ninsecure_plaintext = yes\n[policy]\nlive = yes\n"
+         "[peers]\n510100 = tcp://h:7200\n",
+         "peer 510100 is this node's own region"},
+        {"[node]\nregion = 510100\nlisten = tcp://h:7100\ndata_dir = data\ninsecure_plaintext = yes\n[policy]\nlive = yes\n",
+         "data_dir = data must be an absolute path"},
+        {"[node]\nregion = 510100\nlisten = tcp://h:70000\ndata_dir = /d\ninsecure_plaintext = yes\n[policy]\nlive = yes\n",
+         "listen = tcp://h:70000 is not"},
+        {"[node]\nregion = 510100\nlisten = tcp://h:7100\ndata_dir = /d\ninsecure_plaintext = yes\n",
+         "[policy] must say live"},
+        {"[node]\nregion = 510100\nlisten = tcp://h:7100\ndata_dir = /d\ninsecure_plaintext = yes\n[policy]\ncascade = yes\n",
+         "[policy] must say live"},
+        {"[node]\nregion = 510100\nlisten = tcp://h:7100\ndata_dir = /d\ninsecure_plaintext = yes\n[policy]\nlive = yes\n"
+         "refuse_sponsors_from = 540600\n",
+         "go together"},
+    };
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        assert_int_equal(load_text(&cfg, whole[i].text, err, sizeof err), -1);
+        if (strstr(err, whole[i].says) == NULL)
+            fail_msg("case %zu: '%s' does not say '%s'", i, err, whole[i].says);
+    }
+    assert_int_equal(load_text(&cfg,
+                               "[node]\nregion = 510100\nlisten = tcp://h:7100\ndata_dir = /d\ninsecure_plaintext = yes\n"
+                               "[policy]\nlive = no\n[peers]\n51 = tcp://hub:7000\n",
+                               err, sizeof err),
+                     0);
+    assert_false(cfg.policy.live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_each_bound_is_taken_at_its_edges_and_refused_past_them),
         cmocka_unit_test(test_unknown_keys_and_bad_regions_are_refused),
         cmocka_unit_test(test_pool_and_wallet_knobs),
+        cmocka_unit_test(test_every_problem_is_told_at_its_own_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
