@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -278,13 +280,38 @@ int main(int argc, char **argv)
            n.cfg.policy.cascade ? "yes" : "no");
 
     int sig = 0;
-    while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+    /* systemd (Type=notify) is told READY once what a previous run left has been looked
+     * at: before that the node answers, but /readyz says not yet. A signal meanwhile is
+     * handled as below. */
+    bool told_ready = false;
+    for (;;) {
+        if (!told_ready && atomic_load(&n.recovered)) {
+            sd_notifyf(0, "READY=1\nSTATUS=serving region %s at %s\nMAINPID=%ld", n.cfg.region, n.cfg.listen_url,
+                       (long)getpid());
+            told_ready = true;
+        }
+        if (told_ready) {
+            if (sigwait(&stop_signals, &sig) != 0)
+                sig = SIGTERM;
+        } else {
+            struct timespec wait = {0, 100 * 1000 * 1000};
+            if ((sig = sigtimedwait(&stop_signals, NULL, &wait)) < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                    continue;
+                sig = SIGTERM;
+            }
+        }
+        if (sig != SIGHUP)
+            break;
         /* Not a stop: a new log file (logrotate) and the CRL read again. */
+        sd_notify(0, "RELOADING=1");
         if (gj_log_reopen() != 0)
             gj_log(GJ_LOG_ERROR, "log", "SIGHUP: cannot open %s again; writing to the old file", n.cfg.log_file);
         gj_log(GJ_LOG_INFO, "trust", "SIGHUP: log file opened again, reading the CRL again");
         authn_refresh(&n, true);
+        sd_notify(0, told_ready ? "READY=1" : "STATUS=starting");
     }
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping: answering accepted requests");
     gj_log(GJ_LOG_INFO, "stop", "signal=%d: answering accepted requests", sig);
     atomic_store(&n.shutting_down, true);
     stop_watchdog_start();
