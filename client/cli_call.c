@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cjson/cJSON.h>
 
 #include "cli_internal.h"
@@ -66,6 +73,53 @@ void cli_report(const cli_ctx *x, const client_status *st)
     }
 }
 
+/* Does anything listen at url's HOST:PORT? false only when every address refused the
+ * connection outright, which a TCP connect says at once: a node that is down is then told
+ * apart from a slow one without waiting out the call's timeout. */
+static bool cli_refused(const char *url, int timeout_ms)
+{
+    const char *hostpart = strstr(url, "://");
+    char host[256];
+    if (hostpart == NULL || !gj_strcpy_fit(host, sizeof host, hostpart + 3))
+        return false;
+    char *colon = strrchr(host, ':');
+    if (colon == NULL)
+        return false;
+    *colon = '\0';
+    const char *port = colon + 1;
+    if (host[0] == '[') { /* [::1]:7100 */
+        memmove(host, host + 1, strlen(host));
+        char *close = strchr(host, ']');
+        if (close != NULL)
+            *close = '\0';
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *list = NULL;
+    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &list) != 0)
+        return false;
+    bool all_refused = list != NULL;
+    for (struct addrinfo *a = list; a != NULL && all_refused; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            all_refused = false;
+            break;
+        }
+        int rc = connect(fd, a->ai_addr, a->ai_addrlen);
+        int error = rc == 0 ? 0 : errno;
+        if (rc != 0 && errno == EINPROGRESS) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            socklen_t len = sizeof error;
+            if (poll(&p, 1, timeout_ms < 1000 ? timeout_ms : 1000) == 1)
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+            else
+                error = ETIMEDOUT; /* slow, not refused: the call decides */
+        }
+        close(fd);
+        all_refused = error == ECONNREFUSED;
+    }
+    freeaddrinfo(list);
+    return all_refused;
+}
+
 /* A client for url, with the credential when the URL is TLS (loaded once). Returns -1
  * with *out set, or an exit code after saying what is wrong. */
 int cli_open_client(cli_ctx *x, const char *url, const char *where, client_t **out)
@@ -95,6 +149,7 @@ int cli_open_client(cli_ctx *x, const char *url, const char *where, client_t **o
         fprintf(stderr, "gongji: cannot open a socket: %s\n", gj_err_name(e));
         return CLI_EXIT_NOANSWER;
     }
+
     if (x->caller != NULL || x->role != 0)
         client_set_identity(*out, x->caller, x->role != 0 ? x->role
                                             : x->cred != NULL ? gj_cred_identity(x->cred)->role
@@ -112,6 +167,12 @@ int cli_call(cli_ctx *x, const char *call_id, const ProtobufCMessage *req,
         int rc = cli_open_client(x, x->node, "", &x->client);
         if (rc >= 0)
             return rc;
+        if (cli_refused(x->node, x->timeout_ms)) {
+            char *u = cli_clean(x->node, false);
+            fprintf(stderr, "gongji: NO_ANSWER: connection refused at %s: no node listens there\n", u ? u : "?");
+            free(u);
+            return CLI_EXIT_NOANSWER; /* at once, not after --timeout */
+        }
     }
     client_status st;
     gj_err e = client_call(x->client, x->cmd->method, call_id, x->region, req, desc, out, &st);

@@ -59,6 +59,12 @@ gj_reason ops_get_local_person(call *c, store_txn *txn, const char *psn_no, stor
     gj_err err = store_person_get(txn, psn_no, out);
     if (err == GJ_ERR_NOTFOUND) {
         char masked[GJ_PSN_NO_MAX + 1];
+        /* A province's or the nation's node is a hub: it insures nobody itself. */
+        if (strcmp(c->n->cfg.region + 2, "0000") == 0 || strcmp(c->n->cfg.region, "000000") == 0)
+            return call_fail(c, GJ_R_PERSON_NOT_FOUND,
+                             "region %s's node is a hub and insures nobody: ask the node of the person's "
+                             "region, or name it with --region CODE",
+                             c->n->cfg.region);
         return call_fail(c, GJ_R_PERSON_NOT_FOUND, "no person %s in region %s",
                          gj_mask(psn_no, masked, sizeof masked), c->n->cfg.region);
     }

@@ -115,6 +115,13 @@ commits=$(g --json health | grep -o '"store_commits": *[0-9]*' | grep -o '[0-9]*
 check "no peer calls on a lone node" 0 "$(g --json health | grep -o '"peer_calls": *[0-9]*' | grep -o '[0-9]*$')"
 nobody=$(free_port)
 "$cli" --node "tls+tcp://127.0.0.1:$nobody" --ca "$ca" --cert "$op" --timeout 200 health 2>/dev/null; check "no node exits 3" 3 $?
+# Refused is told at once, not after the timeout, and said as such.
+started=$(date +%s%N)
+"$cli" --node "tls+tcp://127.0.0.1:$nobody" --ca "$ca" --cert "$op" --timeout 5000 health 2>"$dir/refused"; rc=$?
+took_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+check "a refused connection exits 3" 3 $rc
+check "... says it was refused" 1 "$(grep -c 'connection refused at tls+tcp://127.0.0.1:' "$dir/refused")"
+check "... well before the 5 s timeout" yes "$([ "$took_ms" -lt 2500 ] && echo yes || echo "no ($took_ms ms)")"
 g settle --help >/dev/null; check "help" 0 $?
 
 # ---- who may call what: identities come from certificates ----

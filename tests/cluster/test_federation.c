@@ -163,6 +163,14 @@ static void test_request_to_the_wrong_node_reaches_the_owner(void **state)
                 &gongji__v1__balance_reply__descriptor, NULL, &st);
     assert_int_equal(st.code, NOT_FOUND);
     assert_non_null(strstr(st.message, "439900"));
+    /* Asked of a hub for a person: it insures nobody, and says whom to ask. */
+    client_t *hub = op_at("430000");
+    client_call(hub, "gongji.v1.Settlement/Balance", NULL, NULL, &req.base, &gongji__v1__balance_reply__descriptor,
+                NULL, &st);
+    assert_int_equal(st.code, NOT_FOUND);
+    assert_string_equal(st.reason, "PERSON_NOT_FOUND");
+    assert_non_null(strstr(st.message, "is a hub and insures nobody"));
+    client_close(hub);
     /* A routing loop ends after a bounded number of hops, with an answer. */
     client_call(fz, "gongji.v1.Settlement/Balance", NULL, "980100", &req.base,
                 &gongji__v1__balance_reply__descriptor, NULL, &st);
