@@ -3,6 +3,8 @@
 #ifndef GJ_LOG_H
 #define GJ_LOG_H
 
+#include <stdbool.h>
+
 enum gj_log_level { GJ_LOG_DEBUG = 0, GJ_LOG_INFO = 1, GJ_LOG_WARN = 2, GJ_LOG_ERROR = 3 };
 
 /* Where lines go (path, or NULL for stderr), the minimum level and the region shown on
@@ -13,6 +15,8 @@ void gj_log_close(void);
  * when it cannot be opened (the old one is kept). */
 int gj_log_reopen(void);
 int gj_log_level_parse(const char *name); /* "debug".."error"; -1 unknown */
+/* One JSON object per line instead of text (log_format = json). */
+void gj_log_set_json(bool json);
 
 /* gj_log(GJ_LOG_INFO, "settle", "setl_id=%s amount=%s", ...) */
 void gj_log(int level, const char *event, const char *fmt, ...)

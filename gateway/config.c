@@ -74,6 +74,10 @@ static int on_gateway_key(load_state *st, const char *key, const char *value)
         if (strlen(value) != GJ_ADMDVS_LEN || !gj_all_digits(value, GJ_ADMDVS_LEN))
             FAIL("region must be a 6-digit division code");
         memcpy(c->region, value, GJ_ADMDVS_LEN + 1);
+    } else if (!strcmp(key, "log_format")) {
+        if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0)
+            FAIL("log_format must be text or json");
+        c->log_json = strcmp(value, "json") == 0;
     } else if (!strcmp(key, "log_level")) {
         if ((c->log_level = gj_log_level_parse(value)) < 0)
             FAIL("log_level must be debug, info, warn or error");

@@ -4,7 +4,7 @@
  *              it calls, tls+tcp://), tls_ca, tls_crl (the federation's, for that link),
  *              region (names the gateway in inf_refmsgid), workers, connections,
  *              call_timeout_ms, clock_skew_s, nonces, files, files_mb, file_ttl_s,
- *              log_file, log_level
+ *              log_file, log_level, log_format
  *   [platform ID]  the same for an app that calls for the persons signed in to it
  *              (the national app): its credential is the platform's; it may use only
  *              gongji's own transaction codes (docs/his.md)
@@ -42,6 +42,7 @@ typedef struct gw_config {
     char region[GJ_ADMDVS_LEN + 1];
     char log_file[512];
     int log_level;
+    bool log_json;  /* log_format = json */
     unsigned workers;          /* requests answered at once (each calls the node for its own) */
     unsigned connections;      /* open HTTP connections at most; past it new ones are refused */
     unsigned call_timeout_ms;  /* one call to the node */

@@ -56,6 +56,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "gongji-gateway: %s\n", err);
         return 2;
     }
+    gj_log_set_json(g.cfg.log_json);
     if (gj_log_open(g.cfg.log_file[0] ? g.cfg.log_file : NULL, g.cfg.log_level, g.cfg.region) != 0)
         fprintf(stderr, "gongji-gateway: cannot open log %s; logging to stderr\n", g.cfg.log_file);
 

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 
 int64_t node_now_ms(node *n)
@@ -196,11 +197,11 @@ static void log_outcome(call *c)
         gj_log(GJ_LOG_INFO, "audit", "operator=%s proven=%s method=%s call_id=%s code=%s", caller,
                c->sealed ? "yes" : "no(plaintext)", c->method->name, call_id,
                gj_code_name(gj_reason_code(c->reason)));
-    gj_log(level, "call", "method=%s caller=%s call_id=%s code=%s reason=%s%s%s",
+    int64_t took_us = gj_mono_us() - c->arrived_us;
+    gj_log(level, "call", "method=%s caller=%s call_id=%s code=%s reason=%s ms=%" PRId64 ".%01" PRId64 "%s%s",
            c->method ? c->method->name : (c->env && c->env->method ? c->env->method : "-"), caller, call_id,
-           gj_code_name(gj_reason_code(c->reason)),
-           c->reason == GJ_R_NONE ? "-" : gj_reason_name(c->reason), c->message[0] ? " detail=" : "",
-           c->message);
+           gj_code_name(gj_reason_code(c->reason)), c->reason == GJ_R_NONE ? "-" : gj_reason_name(c->reason),
+           took_us / 1000, took_us % 1000 / 100, c->message[0] ? " detail=" : "", c->message);
 }
 
 static const uint8_t *seal_answer(call *c, const uint8_t *bytes, size_t len, size_t *out_len)

@@ -212,6 +212,10 @@ static int on_node_key(load_state *st, const char *key, const char *value)
     } else if (!strcmp(key, "log_file")) {
         if (!gj_strcpy_fit(cfg->log_file, sizeof cfg->log_file, value))
             FAIL("log_file is too long");
+    } else if (!strcmp(key, "log_format")) {
+        if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0)
+            FAIL("log_format must be text or json");
+        cfg->log_json = strcmp(value, "json") == 0;
     } else if (!strcmp(key, "log_level")) {
         if ((cfg->log_level = gj_log_level_parse(value)) < 0)
             FAIL("log_level must be debug, info, warn or error");

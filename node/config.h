@@ -28,6 +28,7 @@ typedef struct node_config {
     char data_dir[512];
     char log_file[512];
     int log_level;
+    bool log_json;               /* log_format = json: one JSON object per line */
     unsigned contexts;
     uint64_t map_size;
     bool allow_clock_override;  /* testing: lets Operator/SetClock move the business date */

@@ -190,6 +190,7 @@ int main(int argc, char **argv)
     }
     /* Everything the node writes (store, log) is its operator's alone. */
     umask(077);
+    gj_log_set_json(n.cfg.log_json);
     if (gj_log_open(n.cfg.log_file, n.cfg.log_level, n.cfg.region) != 0) {
         fprintf(stderr, "gongji-node: cannot open log file %s\n", n.cfg.log_file);
         return 1;

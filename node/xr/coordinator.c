@@ -66,11 +66,16 @@ static gj_reason answer_settled(call *c, store_txn *txn, const xr_settlement *xs
     }
     if (ops_answer_settlement(c, txn, s) == NULL)
         return ops_out_of_memory(c);
+    /* Decided while its last hold was on its way: the split may still be corrected, and
+     * a "final" line then follows (correction.c). */
+    bool provisional = false;
+    for (uint32_t i = 0; i < xs->decision.leg_count; i++)
+        provisional |= xs->decision.legs[i].speculative != 0;
     gj_log(GJ_LOG_INFO, "settle",
            "setl_id=%s psn_no=%s amount=%" PRId64 " acct_pay=%" PRId64 " mulaid=%" PRId64 " cash=%" PRId64
-           " sponsors=%u remote_legs=%u",
+           " sponsors=%u remote_legs=%u%s",
            s->setl_id, gj_mask(s->psn_no, mp, sizeof mp), s->amount, s->acct_pay, s->mulaid_pay, s->cash_pay,
-           s->part_count, remote_legs);
+           s->part_count, remote_legs, provisional ? " provisional=yes (a hold is on its way)" : "");
     return GJ_R_NONE;
 }
 

@@ -148,9 +148,12 @@ gj_reason xr_correct_apply(call *c, store_txn *txn)
         if ((err = store_decision_put(txn, d)) != GJ_OK)
             return ops_store_reason(c, err);
         char mp[GJ_PSN_NO_MAX + 1];
-        gj_log(fix->amount < asked ? GJ_LOG_INFO : GJ_LOG_DEBUG, "settle",
-               "setl_id=%s leg=%u sponsor=%s held %" PRId64 " of %" PRId64 " asked: corrected", s.setl_id,
-               fix->leg, gj_mask(d->legs[k].sponsor, mp, sizeof mp), fix->amount, asked);
+        /* The settlement's final split: the line an operator matches with the answer. */
+        gj_log(GJ_LOG_INFO, "settle",
+               "setl_id=%s final acct_pay=%" PRId64 " mulaid=%" PRId64 " cash=%" PRId64 " (leg %u, sponsor %s, held %" PRId64
+               " of %" PRId64 " asked)",
+               s.setl_id, s.acct_pay, s.mulaid_pay, s.cash_pay, fix->leg, gj_mask(d->legs[k].sponsor, mp, sizeof mp),
+               fix->amount, asked);
     }
     /* The answer the institution gets, which replaces the one on record. */
     store_digest digest;

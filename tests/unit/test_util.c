@@ -10,6 +10,11 @@
 
 #include "gj_limits.h"
 #include "gj_util.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 /* 2026-01-01T00:00:00Z in Unix seconds. */
 #define UTC_2026_01_01 1767225600LL
@@ -417,9 +422,38 @@ static void test_all_digits(void **state)
     assert_true(gj_all_digits("", 0));
 }
 
+/* log_format = json: one object per line, names and values escaped, the leading
+ * name=value pairs as fields, detail taking the rest of the line. */
+static void test_json_log_lines(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/gongji-log-test-%d.log", (int)getpid());
+    unlink(path);
+    gj_log_set_json(true);
+    assert_int_equal(gj_log_open(path, GJ_LOG_INFO, "430100"), 0);
+    gj_log(GJ_LOG_WARN, "call", "method=gongji.v1.Settlement/Settle code=UNAVAILABLE ms=12.5 detail=a \"quoted\" \\ line\nsplit");
+    gj_log(GJ_LOG_INFO, "start", "plain prose, no fields");
+    gj_log_close();
+    gj_log_set_json(false);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_non_null(strstr(line, "\"level\":\"WARN\",\"region\":\"430100\",\"event\":\"call\""));
+    assert_non_null(strstr(line, ",\"method\":\"gongji.v1.Settlement/Settle\",\"code\":\"UNAVAILABLE\",\"ms\":\"12.5\""));
+    assert_non_null(strstr(line, ",\"detail\":\"a \\\"quoted\\\" \\\\ line split\"}"));
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_non_null(strstr(line, "\"msg\":\"plain prose, no fields\"}"));
+    assert_null(fgets(line, sizeof line, f)); /* one line each */
+    fclose(f);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_log_lines),
         cmocka_unit_test(test_date_valid_knows_leap_years),
         cmocka_unit_test(test_date_valid_refuses_impossible_dates),
         cmocka_unit_test(test_date_next_rolls_over_month_and_year),
