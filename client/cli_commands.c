@@ -239,6 +239,10 @@ static const cli_cmd_opt wallet_show_opts[] = {
     {O_PSN_NO, true, "the relative"},
     {O_NONE, false, NULL},
 };
+static const cli_cmd_opt confirm_restore_opts[] = {
+    {O_MEMO, false, "what was reconciled, for the log"},
+    {O_NONE, false, NULL},
+};
 static const cli_cmd_opt move_opts[] = {
     {O_PSN_NO, true, "the person whose insurance moves away from this node's region"},
     {O_TO_REGION, true, "the region they move to"},
@@ -470,6 +474,14 @@ const cli_cmd cli_cmds[] = {
      "Show the wallet of a person insured at this node: what is in it, how much is still\n"
      "pending, and each pending transfer with when it goes back.",
      wallet_show_opts, "gongji wallet --psn-no R", run_wallet_show},
+    {"confirm-restore", "let a node restored from a backup move money again", "gongji.v1.Operator/ConfirmRestore",
+     "A node restored from a backup (gongji-admin restore) serves reads and the other\n"
+     "regions' protocol calls, and refuses every write of its own callers\n"
+     "(STORE_RESTORED): other regions may remember holds and decisions it forgot.\n"
+     "Once every window since the backup is reconciled with each peer (gongji\n"
+     "reconcile) and audit --cluster passes, the region's operator confirms.",
+     confirm_restore_opts, "gongji confirm-restore --memo 'windows 2026-11-20..2026-12-04 reconciled'",
+     run_confirm_restore},
     {"move", "let a person's insurance move to another region (old node)", "gongji.v1.Registry/Move",
      "R23, first step, at the person's old node: every binding of theirs ends (the\n"
      "nodes on the other side are told), and this node answers for them from now on\n"

@@ -125,6 +125,7 @@ int run_pool_show(cli_ctx *x);
 int run_wallet_transfer(cli_ctx *x);
 int run_wallet_accept(cli_ctx *x);
 int run_wallet_show(cli_ctx *x);
+int run_confirm_restore(cli_ctx *x);
 int run_move_in(cli_ctx *x);
 int run_audit(cli_ctx *x);     /* cli_audit.c */
 

@@ -56,6 +56,8 @@ static void h_health(const Gongji__V1__HealthReply *h)
            h->callers_proven ? "TLS, every caller proven"
                              : "INSECURE: insecure_plaintext, callers taken at their word");
     h_u64("sessions", h->sessions);
+    if (h->restored)
+        printf("%-19s %s\n", "restored", "yes: no money moves until reconciled and confirmed (confirm-restore)");
 }
 
 static int j_health(const Gongji__V1__HealthReply *h)
@@ -84,6 +86,7 @@ static int j_health(const Gongji__V1__HealthReply *h)
     j_u64(o, "settlements_unknown", h->settlements_unknown);
     cJSON_AddBoolToObject(o, "callers_proven", h->callers_proven);
     j_u64(o, "sessions", h->sessions);
+    cJSON_AddBoolToObject(o, "restored", h->restored);
     return j_emit(o);
 }
 
@@ -338,6 +341,34 @@ int run_move_in(cli_ctx *x)
         h_text("insuplc_admdvs", r->person != NULL ? r->person->insuplc_admdvs : "");
         h_text("setl_id", r->setl_id[0] ? r->setl_id : "- (nothing to take across)");
         h_text("amount", gj_yuan_format(r->amount, yuan));
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+int run_confirm_restore(cli_ctx *x)
+{
+    Gongji__V1__ConfirmRestoreRequest req = GONGJI__V1__CONFIRM_RESTORE_REQUEST__INIT;
+    req.note = x->val[O_MEMO] != NULL ? x->val[O_MEMO] : "";
+    ProtobufCMessage *m;
+    int rc = cli_call(x, x->call_id, &req.base, &gongji__v1__confirm_restore_reply__descriptor, &m);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Gongji__V1__ConfirmRestoreReply *r = (const Gongji__V1__ConfirmRestoreReply *)m;
+    char when[16];
+    if (x->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "was_restored", r->was_restored);
+        j_text(o, "backup_time", r->backup_time);
+        j_u64(o, "journal_seq", r->journal_seq);
+        rc = j_emit(o);
+    } else if (r->was_restored) {
+        h_text("confirmed", "the node moves money again");
+        h_text("backup_time", r->backup_time);
+        h_u64("journal_seq", r->journal_seq);
+        h_text("restored_at", cli_time_text(r->restored_unix_ms, when));
+    } else {
+        h_text("confirmed", "nothing to confirm: the node was not restored");
     }
     protobuf_c_message_free_unpacked(m, NULL);
     return rc;

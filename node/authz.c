@@ -58,6 +58,7 @@ static const authz_rule rules[] = {
     {"gongji.v1.Operator/Health", OP_READ | PEER, "operators over the region, or a peer node"},
     {"gongji.v1.Operator/SetClock", OP_WRITE, "the region's own operator"},
     {"gongji.v1.Operator/Audit", OP_READ, "operators over the region"},
+    {"gongji.v1.Operator/ConfirmRestore", OP_WRITE, "the region's own operator"},
     {"gongji.v1.Peer/AcceptBinding", PEER, "the sponsor's home node"},
     {"gongji.v1.Peer/Hold", PEER, "the beneficiary's home node"},
     {"gongji.v1.Peer/Resolve", PEER, "the node that coordinated the settlement"},

@@ -4,6 +4,7 @@
 #include "node.h"
 #include "authn.h"
 #include "authz.h"
+#include "ops.h"
 #include "routing.h"
 #include "session.h"
 #include "gj_util.h"
@@ -159,7 +160,8 @@ static void dispatch_any(node *n, const uint8_t *bytes, size_t len, call_finish_
         }
         c->route_region = owner;
         c->slow = route_forward;
-    } else if ((!open && (reason = authz_check(c)) != GJ_R_NONE) || (reason = c->method->check(c)) != GJ_R_NONE) {
+    } else if ((!open && (reason = authz_check(c)) != GJ_R_NONE) || (reason = ops_restored_gate(c)) != GJ_R_NONE ||
+               (reason = c->method->check(c)) != GJ_R_NONE) {
         c->reason = reason;
         call_finish(c);
         return;

@@ -226,6 +226,19 @@ int main(int argc, char **argv)
         return 1;
     }
     n.started_mono_ms = gj_mono_ms();
+    /* Restored from a backup: other regions may remember what this store forgot. */
+    store_txn *rtxn;
+    store_restored restored;
+    if (store_read_begin(n.store, &rtxn) == GJ_OK) {
+        if (store_restored_get(rtxn, &restored) == GJ_OK) {
+            atomic_store(&n.restored, true);
+            gj_log(GJ_LOG_WARN, "restore",
+                   "this store was restored from a backup taken %s (journal position %llu): no money moves until "
+                   "an operator has reconciled with every peer and run gongji confirm-restore",
+                   restored.backup_time, (unsigned long long)restored.journal_seq);
+        }
+        store_read_end(rtxn);
+    }
     if (xr_init(&n) != 0) {
         store_close(n.store);
         return 1;

@@ -68,6 +68,8 @@ const method_entry node_methods[] = {
     {"gongji.v1.Operator/Health", &gongji__v1__health_request__descriptor, health_check, NULL, NULL, false, NULL},
     {"gongji.v1.Operator/SetClock", &gongji__v1__set_clock_request__descriptor, set_clock_check, NULL, NULL, false, NULL},
     {"gongji.v1.Operator/Audit", &gongji__v1__audit_request__descriptor, audit_check, NULL, NULL, false, NULL},
+    {"gongji.v1.Operator/ConfirmRestore", &gongji__v1__confirm_restore_request__descriptor, confirm_restore_check,
+     confirm_restore_apply, NULL, false, NULL},
     {"gongji.v1.Peer/AcceptBinding", &gongji__v1__accept_binding_request__descriptor,
      xr_accept_binding_check, xr_accept_binding_apply, NULL, true, NULL},
     {"gongji.v1.Peer/Hold", &gongji__v1__hold_request__descriptor, xr_hold_check, xr_hold_apply, NULL, true, NULL},

@@ -55,6 +55,7 @@ typedef struct node {
     _Atomic uint32_t in_flight;
     _Atomic bool shutting_down;
     _Atomic bool recovered;  /* the resolver's first round is done (readiness) */
+    _Atomic bool restored;   /* restored from a backup, not yet confirmed: no money moves */
     node_metrics metrics;    /* for /metrics (node/probes.c) */
     /* Settlement ids: region-date-boot-counter; boot is a persistent counter bumped at
      * every start, so ids never repeat across restarts without a write per settlement. */

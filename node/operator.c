@@ -1,6 +1,6 @@
-/* Operator: Health (the node's counters and the store's, for monitoring) and SetClock
- * (moving the business date, for tests, where the config allows it). Audit is
- * audit.c's. */
+/* Operator: Health (the node's counters and the store's, for monitoring), SetClock
+ * (moving the business date, for tests, where the config allows it), and ConfirmRestore
+ * with the gate a restored node keeps until then. Audit is audit.c's. */
 #include "gj_util.h"
 #include "log.h"
 #include "authn.h"
@@ -39,6 +39,7 @@ static gj_reason health_answer(call *c)
     ans->settlements_unknown = deciding_unknown_count(n);
     ans->callers_proven = n->cred != NULL && !n->cfg.insecure_plaintext;
     ans->sessions = n->cred != NULL ? (uint32_t)session_table_count(&n->sessions) : 0;
+    ans->restored = atomic_load(&n->restored);
     store_txn *txn;
     if (store_read_begin(n->store, &txn) == GJ_OK) {
         ans->persons = store_person_count(txn);
@@ -85,4 +86,61 @@ gj_reason set_clock_check(call *c)
                req->business_date, hh, mm, ss, c->env->caller_id);
     }
     return health_answer(c);
+}
+
+/* ---- after a restore (gongji-admin restore) ---- */
+
+gj_reason ops_restored_gate(call *c)
+{
+    if (!atomic_load(&c->n->restored) || c->method->apply == NULL || c->method->natural_key ||
+        c->method->apply == confirm_restore_apply)
+        return GJ_R_NONE;
+    return call_fail(c, GJ_R_STORE_RESTORED, "region %s's node was restored from a backup: reconcile with every "
+                                             "peer, then an operator runs gongji confirm-restore",
+                     c->n->cfg.region);
+}
+
+/* The flag goes down only once the mark's removal is on disk. */
+static void confirm_restore_slow(call *c)
+{
+    if (call_write_wait(c, c->method->apply) == GJ_OK && c->reason == GJ_R_NONE) {
+        atomic_store(&c->n->restored, false);
+        gj_log(GJ_LOG_WARN, "restore", "confirmed by %s: the node moves money again", c->env->caller_id);
+    }
+    call_finish(c);
+}
+
+gj_reason confirm_restore_check(call *c)
+{
+    Gongji__V1__ConfirmRestoreRequest *req = (Gongji__V1__ConfirmRestoreRequest *)c->request;
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
+        return ops_deny(c, "only the region's operator");
+    if (strlen(req->note) > GJ_MEMO_MAX)
+        return call_fail(c, GJ_R_FIELD_INVALID, "note is at most %d bytes", GJ_MEMO_MAX);
+    c->slow = confirm_restore_slow;
+    return GJ_R_NONE;
+}
+
+gj_reason confirm_restore_apply(call *c, store_txn *txn)
+{
+    store_restored r;
+    Gongji__V1__ConfirmRestoreReply *ans = call_alloc(c, sizeof *ans);
+    if (ans == NULL)
+        return ops_out_of_memory(c);
+    gongji__v1__confirm_restore_reply__init(ans);
+    gj_err err = store_restored_get(txn, &r);
+    if (err == GJ_OK) {
+        ans->was_restored = true;
+        ans->restored_unix_ms = r.restored_unix_ms;
+        ans->journal_seq = r.journal_seq;
+        ans->backup_time = call_strdup(c, r.backup_time);
+        if (ans->backup_time == NULL)
+            return ops_out_of_memory(c);
+        if ((err = store_restored_clear(txn)) != GJ_OK)
+            return ops_store_reason(c, err);
+    } else if (err != GJ_ERR_NOTFOUND) {
+        return ops_store_reason(c, err);
+    }
+    c->answer = &ans->base;
+    return GJ_R_NONE;
 }

@@ -132,6 +132,13 @@ gj_reason records_check(call *c);
 /* ---- operator.c: Operator/Health, Operator/SetClock ---- */
 gj_reason health_check(call *c);
 gj_reason set_clock_check(call *c);
+/* After a restore: the operator confirms the node was reconciled (operator.c). */
+gj_reason confirm_restore_check(call *c);
+gj_reason confirm_restore_apply(call *c, store_txn *txn);
+/* A restored node refuses a write that would move money or change records, except the
+ * other regions' protocol calls (which finish what it may have forgotten) and the
+ * confirmation itself. */
+gj_reason ops_restored_gate(call *c);
 
 /* ---- batch.c: Peer/Batch, several peer calls in one message ---- */
 gj_reason batch_check(call *c);

@@ -127,6 +127,7 @@ enum gj_code {
     X(CLOCK_OVERRIDE_DISABLED, FAILED_PRECONDITION, "this node does not allow setting its date") \
     X(STORE_FULL, RESOURCE_EXHAUSTED, "the node's data file is full")                         \
     X(DISK_FULL, RESOURCE_EXHAUSTED, "the node's disk is full: nothing was written")         \
+    X(STORE_RESTORED, FAILED_PRECONDITION, "the node was restored from a backup: it moves no money until an operator has reconciled and confirmed") \
     X(STORE_ERROR, INTERNAL, "the node could not write its data")                             \
     X(SHUTTING_DOWN, UNAVAILABLE, "the node is shutting down")                                \
     /* across regions */                                                                       \

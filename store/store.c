@@ -80,7 +80,6 @@ static gj_err format_check(MDB_txn *txn, MDB_dbi meta)
     return GJ_OK;
 }
 
-/* Frees whatever store_open got to; the writer is not running. */
 /* One process per data directory: LMDB itself lets several share an environment, and two
  * nodes writing one ledger would each answer as the region. flock's lock ends with the
  * process, however it ends, so a node killed with -9 can start again at once. The file
@@ -117,6 +116,7 @@ long store_dir_holder(const char *dir)
     return n > 0 ? strtol(text, NULL, 10) : 0;
 }
 
+/* Frees whatever store_open got to; the writer is not running. */
 static void store_free(store *s)
 {
     while (s->pool != NULL) {

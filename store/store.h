@@ -188,6 +188,35 @@ typedef struct store_stats {
 } store_stats;
 void store_stats_get(store *s, store_stats *out);
 
+/* ---- backup (store/backup.c; gongji-admin) ---- */
+
+/* What a store directory (or a backup of one) holds. format is the store format found,
+ * whether or not this build reads it; journal_seq is the last journal entry (0 when the
+ * format is not this build's); restored: it carries the restored mark (below). */
+typedef struct store_backup_info {
+    unsigned format;
+    uint64_t journal_seq;
+    uint64_t bytes;
+    bool restored;
+} store_backup_info;
+/* Read dir's store read-only, beside a node that may be running on it. */
+gj_err store_info(const char *dir, store_backup_info *info);
+/* A compacted copy of dir's store, consistent as of one commit, into to_dir/data.mdb
+ * (0600, fsync'd; GJ_ERR_EXISTS when one is there). A node may be running on dir. */
+gj_err store_backup(const char *dir, const char *to_dir, store_backup_info *info);
+
+/* A store restored from a backup may have forgotten holds and decisions other regions'
+ * nodes remember: it carries this mark (in meta) until an operator has reconciled it
+ * and cleared it. */
+typedef struct store_restored {
+    int64_t restored_unix_ms;
+    uint64_t journal_seq;      /* the backup's journal position */
+    char backup_time[40];      /* when the backup was taken, as its manifest says */
+} store_restored;
+gj_err store_restored_get(store_txn *txn, store_restored *out); /* NOTFOUND: not restored */
+gj_err store_restored_put(store_txn *txn, const store_restored *r);
+gj_err store_restored_clear(store_txn *txn);
+
 /* ---- transactions ---- */
 
 /* A read-only snapshot, usable from any thread. Errors: GJ_ERR_FULL (too many

@@ -5,7 +5,7 @@
 include(GNUInstallDirs)
 set(PKG_DIR ${PROJECT_SOURCE_DIR}/deploy/package)
 
-set(GONGJI_PROGRAMS gongji-node gongji gongji-load gongji-gateway)
+set(GONGJI_PROGRAMS gongji-node gongji gongji-load gongji-gateway gongji-admin)
 install(TARGETS ${GONGJI_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # A man page per program, from its own --help.
@@ -13,6 +13,7 @@ set(MAN_SUMMARY_gongji-node "serve one region's medical-insurance mutual aid")
 set(MAN_SUMMARY_gongji "operate and query gongji nodes")
 set(MAN_SUMMARY_gongji-load "load a region's opening persons and balances into a stopped node's store")
 set(MAN_SUMMARY_gongji-gateway "HTTP/JSON gateway for hospitals' HIS, as the national platform's interface")
+set(MAN_SUMMARY_gongji-admin "back up, verify and restore a node's data directory")
 foreach(prog ${GONGJI_PROGRAMS})
   set(page ${CMAKE_BINARY_DIR}/man/${prog}.1.gz)
   add_custom_command(OUTPUT ${page}
