@@ -18,7 +18,8 @@ typedef enum gj_err {
     GJ_ERR_TOOBIG = 10,   /* message or value larger than its limit */
     GJ_ERR_TRANSPORT = 11, /* nng reported an error */
     GJ_ERR_BUSY = 12,      /* another process holds the data directory */
-    GJ_ERR_DISK_FULL = 13  /* the file system is full (ENOSPC, EDQUOT): nothing was written */
+    GJ_ERR_DISK_FULL = 13, /* the file system is full (ENOSPC, EDQUOT): nothing was written */
+    GJ_ERR_FORMAT = 14     /* a store of another format than this build's (older or newer) */
 } gj_err;
 
 /* Short stable name of an error, for logs ("GJ_ERR_FULL"). Never NULL. */

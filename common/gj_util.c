@@ -298,6 +298,7 @@ const char *gj_err_name(gj_err err)
     case GJ_ERR_TRANSPORT: return "GJ_ERR_TRANSPORT";
     case GJ_ERR_BUSY: return "GJ_ERR_BUSY";
     case GJ_ERR_DISK_FULL: return "GJ_ERR_DISK_FULL";
+    case GJ_ERR_FORMAT: return "GJ_ERR_FORMAT";
     }
     return "GJ_ERR_UNKNOWN";
 }

@@ -94,9 +94,9 @@ int load_run(const char *data_dir, const char *region, size_t batch_max, bool re
     }
     if (err != GJ_OK) {
         fprintf(stderr, "gongji-load: cannot open the store in %s: %s\n", data_dir, gj_err_name(err));
-        if (err == GJ_ERR_CORRUPT)
-            fprintf(stderr, "gongji-load: damaged, or written in another store format than %u, the one "
-                            "this build reads (docs/store.md)\n", store_format_version());
+        if (err == GJ_ERR_FORMAT)
+            fprintf(stderr, "gongji-load: written in another store format than %u, the one this build reads "
+                            "(gongji-admin info says which)\n", store_format_version());
         goto out;
     }
 

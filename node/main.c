@@ -218,11 +218,19 @@ int main(int argc, char **argv)
                n.cfg.data_dir, store_dir_holder(n.cfg.data_dir));
         return 1;
     }
+    store_backup_info found;
+    if (e == GJ_ERR_FORMAT && store_info(n.cfg.data_dir, &found) == GJ_OK) {
+        gj_log(GJ_LOG_ERROR, "start",
+               "data_dir %s holds store format %u, written by %s build; this build reads format %u and does not "
+               "convert it: run the build that wrote it, or move the directory aside and restore a backup this "
+               "build reads (docs/operations.md, \"Upgrades\")",
+               n.cfg.data_dir, found.format, found.format < store_format_version() ? "an older" : "a newer",
+               store_format_version());
+        return 1;
+    }
     if (e != GJ_OK) {
-        gj_log(GJ_LOG_ERROR, "start", "cannot open store in %s: %s%s%u%s", n.cfg.data_dir, gj_err_name(e),
-               e == GJ_ERR_CORRUPT ? " (damaged, or written in another store format than " : "",
-               e == GJ_ERR_CORRUPT ? store_format_version() : 0u,
-               e == GJ_ERR_CORRUPT ? ", the one this build reads; see docs/store.md)" : "");
+        gj_log(GJ_LOG_ERROR, "start", "cannot open store in %s: %s%s", n.cfg.data_dir, gj_err_name(e),
+               e == GJ_ERR_CORRUPT ? " (damaged: restore it from a backup, docs/operations.md)" : "");
         return 1;
     }
     n.started_mono_ms = gj_mono_ms();

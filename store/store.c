@@ -75,9 +75,9 @@ static gj_err format_check(MDB_txn *txn, MDB_dbi meta)
     }
     if (rc != 0)
         return st_map_err(rc);
-    if (v.mv_size != 4 || get_be32(v.mv_data) != STORE_FORMAT_VERSION)
+    if (v.mv_size != 4)
         return GJ_ERR_CORRUPT;
-    return GJ_OK;
+    return get_be32(v.mv_data) == STORE_FORMAT_VERSION ? GJ_OK : GJ_ERR_FORMAT;
 }
 
 /* One process per data directory: LMDB itself lets several share an environment, and two

@@ -158,7 +158,8 @@ typedef struct store_settlement {
 
 /* Open (creating when absent) the store in directory dir, which must exist, and start
  * its writer thread; the directory stays locked to this process until store_close.
- * opts may be NULL. Errors: GJ_ERR_BUSY (another process has it open), GJ_ERR_IO (cannot open or lock),
+ * opts may be NULL. Errors: GJ_ERR_BUSY (another process has it open), GJ_ERR_FORMAT (a
+ * store of another format: store_info says which), GJ_ERR_IO (cannot open or lock),
  * GJ_ERR_CORRUPT (the data file has another format version), GJ_ERR_NOMEM. */
 gj_err store_open(store **out, const char *dir, const store_options *opts);
 
