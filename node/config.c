@@ -338,9 +338,19 @@ static int on_peer_key(load_state *st, const char *key, const char *value)
     if (cfg->peer_count >= GJ_PEERS_MAX)
         FAIL("more than %d peers", GJ_PEERS_MAX);
     node_peer *peer = &cfg->peers[cfg->peer_count];
+    memset(peer, 0, sizeof *peer);
     memcpy(peer->prefix, key, len + 1);
     if (!gj_strcpy_fit(peer->url, sizeof peer->url, value))
         FAIL("peer URL is too long");
+    char list[256];
+    memcpy(list, peer->url, sizeof list);
+    for (char *save = NULL, *tok = strtok_r(list, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+        if (peer->url_count >= GJ_PEER_URLS_MAX)
+            FAIL("peer %s lists more than %d URLs", key, GJ_PEER_URLS_MAX);
+        memcpy(peer->urls[peer->url_count++], tok, strlen(tok) + 1);
+    }
+    if (peer->url_count == 0)
+        FAIL("peer %s needs a URL", key);
     cfg->peer_count++;
     return 1;
 }
@@ -455,7 +465,8 @@ static void check_trust(load_state *st)
     char text[256];
     bool any_tls = url_is_tls(cfg->listen_url);
     for (size_t i = 0; i < cfg->peer_count; i++)
-        any_tls |= url_is_tls(cfg->peers[i].url);
+        for (size_t u = 0; u < cfg->peers[i].url_count; u++)
+            any_tls |= url_is_tls(cfg->peers[i].urls[u]);
     if ((any_tls || !cfg->insecure_plaintext) && (cfg->tls_ca[0] == '\0' || cfg->tls_cert[0] == '\0')) {
         snprintf(text, sizeof text, "[node] needs tls_ca and tls_cert (and tls_key unless the key is in tls_cert)%s",
                  any_tls ? " for tls+tcp:// links" : "; plaintext links need insecure_plaintext = yes");
@@ -469,11 +480,13 @@ static void check_trust(load_state *st)
         add_problem(st, 0, text);
     }
     for (size_t i = 0; i < cfg->peer_count; i++)
-        if (!url_is_tls(cfg->peers[i].url)) {
-            snprintf(text, sizeof text, "peer %s = %.150s is not tls+tcp://; plaintext needs insecure_plaintext = yes",
-                     cfg->peers[i].prefix, cfg->peers[i].url);
-            add_problem(st, 0, text);
-        }
+        for (size_t u = 0; u < cfg->peers[i].url_count; u++)
+            if (!url_is_tls(cfg->peers[i].urls[u])) {
+                snprintf(text, sizeof text,
+                         "peer %s = %.150s is not tls+tcp://; plaintext needs insecure_plaintext = yes",
+                         cfg->peers[i].prefix, cfg->peers[i].urls[u]);
+                add_problem(st, 0, text);
+            }
 }
 
 /* What no single key can say: checked once the file is read. */
@@ -498,11 +511,12 @@ static void check_whole(load_state *st)
             add_problem(st, 0, text);
         }
     for (size_t i = 0; i < cfg->peer_count; i++) {
-        if (!url_ok(cfg->peers[i].url)) {
-            snprintf(text, sizeof text, "peer %s = %.200s is not tls+tcp://HOST:PORT (or tcp://)", cfg->peers[i].prefix,
-                     cfg->peers[i].url);
-            add_problem(st, 0, text);
-        }
+        for (size_t u = 0; u < cfg->peers[i].url_count; u++)
+            if (!url_ok(cfg->peers[i].urls[u])) {
+                snprintf(text, sizeof text, "peer %s = %.200s is not tls+tcp://HOST:PORT (or tcp://)",
+                         cfg->peers[i].prefix, cfg->peers[i].urls[u]);
+                add_problem(st, 0, text);
+            }
         if (strcmp(cfg->peers[i].prefix, cfg->region) == 0) {
             snprintf(text, sizeof text, "peer %s is this node's own region: its requests are served here",
                      cfg->peers[i].prefix);

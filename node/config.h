@@ -16,9 +16,15 @@
 #include "gj_limits.h"
 #include "rules.h"
 
+/* A region's node may be reached at several URLs (a primary and its standby on a
+ * failover stack): the link dials them all and uses whichever answers. */
+#define GJ_PEER_URLS_MAX 4
+
 typedef struct node_peer {
     char prefix[GJ_ADMDVS_LEN + 1];  /* "43" or "430300" */
-    char url[256];
+    char url[256];                   /* as written: one URL, or several separated by commas */
+    size_t url_count;
+    char urls[GJ_PEER_URLS_MAX][256];
 } node_peer;
 
 typedef struct node_config {

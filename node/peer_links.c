@@ -31,9 +31,12 @@ int peer_link_open(peer_link *p, nng_tls_config *tls)
     nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500);
     /* Never resend on our own: callers decide, with their own deadlines. */
     nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    if ((rv = gj_tls_dial(sock, p->cfg->url, tls, &p->dialer)) != 0)
-        gj_log(GJ_LOG_ERROR, "peer", "prefix=%s url=%s cannot dial: %s", p->cfg->prefix, p->cfg->url,
-               nng_strerror(rv));
+    /* Every URL the peer is known at (a primary and its standby): the one that is up
+     * has the connection, and requests go over it. */
+    for (size_t u = 0; u < p->cfg->url_count; u++)
+        if ((rv = gj_tls_dial(sock, p->cfg->urls[u], tls, &p->dialers[u])) != 0)
+            gj_log(GJ_LOG_ERROR, "peer", "prefix=%s url=%s cannot dial: %s", p->cfg->prefix, p->cfg->urls[u],
+                   nng_strerror(rv));
     p->sock = sock;
     return 0;
 }
@@ -81,13 +84,19 @@ static void link_no_answer(peer_link *p)
     bool tried = false;
     if (now - p->reopened_ms >= LINK_REDIAL_MIN_INTERVAL_MS) {
         tried = true;
-        nng_dialer fresh;
-        stats_rv = gj_link_dialer_pipes(p->dialer, &open_pipes);
-        if (stats_rv == 0 && open_pipes == 0 &&
-            (dial_rv = gj_tls_dial(p->sock, p->cfg->url, p->tls, &fresh)) == 0) {
-            if (nng_dialer_id(p->dialer) > 0)
-                nng_dialer_close(p->dialer);
-            p->dialer = fresh;
+        /* Connections open on any of the peer's URLs: then it is only slow. */
+        for (size_t u = 0; u < p->cfg->url_count && stats_rv == 0; u++) {
+            uint64_t pipes = 0;
+            if (nng_dialer_id(p->dialers[u]) > 0 && (stats_rv = gj_link_dialer_pipes(p->dialers[u], &pipes)) == 0)
+                open_pipes += pipes;
+        }
+        for (size_t u = 0; stats_rv == 0 && open_pipes == 0 && u < p->cfg->url_count; u++) {
+            nng_dialer fresh;
+            if ((dial_rv = gj_tls_dial(p->sock, p->cfg->urls[u], p->tls, &fresh)) != 0)
+                break;
+            if (nng_dialer_id(p->dialers[u]) > 0)
+                nng_dialer_close(p->dialers[u]);
+            p->dialers[u] = fresh;
             redialed = true;
         }
         p->reopened_ms = now;

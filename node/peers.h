@@ -20,9 +20,11 @@
 
 typedef struct peer_link {
     const node_peer *cfg;  /* prefix and URL, owned by the node's config */
-    pthread_mutex_t mu;    /* guards dialer when a stuck link is dialed again */
+    pthread_mutex_t mu;    /* guards dialers when a stuck link is dialed again */
     nng_socket sock;       /* never replaced: other threads hold contexts on it */
-    nng_dialer dialer;     /* replaced when a stuck link is dialed again */
+    /* One per URL of the peer (cfg->urls), each replaced when a stuck link is dialed
+     * again; requests go over whichever has a connection. */
+    nng_dialer dialers[GJ_PEER_URLS_MAX];
     nng_tls_config *tls;   /* the node's, for tls+tcp:// links; NULL otherwise */
     bool open;
     _Atomic int failures;  /* calls in a row that got no answer */

@@ -221,10 +221,25 @@ static void test_every_problem_is_told_at_its_own_line(void **state)
     }
     assert_int_equal(load_text(&cfg,
                                "[node]\nregion = 510100\nlisten = tcp://h:7100\ndata_dir = /d\ninsecure_plaintext = yes\n"
-                               "[policy]\nlive = no\n[peers]\n51 = tcp://hub:7000\n",
+                               "[policy]\nlive = no\n[peers]\n51 = tcp://hub:7000\n43 = tcp://a:7000, tcp://b:7000\n",
                                err, sizeof err),
                      0);
     assert_false(cfg.policy.live);
+    /* A peer at several URLs: a primary and its standby. */
+    assert_int_equal(cfg.peers[1].url_count, 2);
+    assert_string_equal(cfg.peers[1].urls[1], "tcp://b:7000");
+    assert_int_equal(load_text(&cfg,
+                               "[node]\nregion = 510100\nlisten = tcp://h:7100\ndata_dir = /d\ninsecure_plaintext = yes\n"
+                               "[policy]\nlive = yes\n[peers]\n43 = tcp://a:1, tcp://b:1, tcp://c:1, tcp://d:1, tcp://e:1\n",
+                               err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "more than 4 URLs"));
+    assert_int_equal(load_text(&cfg,
+                               "[node]\nregion = 510100\nlisten = tcp://h:7100\ndata_dir = /d\ninsecure_plaintext = yes\n"
+                               "[policy]\nlive = yes\n[peers]\n43 = tcp://a:1, foo://b\n",
+                               err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "peer 43 = foo://b is not"));
 }
 
 int main(void)
