@@ -26,37 +26,8 @@ g() { "$cli" --node "$url" --ca "$dir/pki/ca.crt" --crl "$dir/pki/crl.pem" \
 json_field() { # name, json: the value of the first "name": value
   grep -o "\"$1\": *[^,}]*" <<<"$2" | head -1 | sed 's/^[^:]*: *//; s/"//g'
 }
-# shellcheck source=tests/cluster/ports.sh
-. "$(dirname "$0")/ports.sh"
-node_start() { # data_dir; on a fresh port each try, in case another process takes it first
-  local p
-  for _ in 1 2 3 4 5; do
-    p=$(free_port) || break
-    url=tls+tcp://127.0.0.1:$p
-    cat > "$dir/node.ini" <<INI
-[node]
-region = 510100
-listen = $url
-data_dir = $1
-log_file = $dir/node.log
-tls_ca = $dir/pki/ca.crt
-tls_cert = $dir/pki/node-510100.pem
-tls_crl = $dir/pki/crl.pem
-[policy]
-live = yes
-cascade = yes
-INI
-    "$node_bin" --config "$dir/node.ini" & pid=$!
-    for _ in $(seq 1 100); do
-      g --timeout 200 health >/dev/null 2>&1 && return 0
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=
-  done
-  echo "node did not start; its log:"; tail -5 "$dir/node.log" 2>/dev/null; return 1
-}
-node_stop() { kill "$pid"; wait "$pid" 2>/dev/null; pid=; }
+# shellcheck source=tests/support/one_node.sh
+. "$(dirname "$0")/../support/one_node.sh"
 certno() { local base=$1 w=(7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2) c=(1 0 X 9 8 7 6 5 4 3 2) s=0 i
   for i in $(seq 0 16); do s=$((s + ${base:$i:1} * ${w[$i]})); done; echo "$base${c[$((s % 11))]}"; }
 # Expected totals of a CSV: persons accounts credits total_credited(yuan)

@@ -18,35 +18,8 @@ check() { # name, expected, actual
 }
 bash "$pki" cluster "$dir/pki" 510100 >/dev/null || { echo "pki.sh cluster failed"; exit 1; }
 g() { "$cli" --node "$url" --ca "$dir/pki/ca.crt" --crl "$dir/pki/crl.pem" --cert "$dir/pki/operator-510100-ops1.pem" "$@"; }
-. "$(dirname "$0")/../cluster/ports.sh"
-node_start() { # data_dir
-  local p
-  for _ in 1 2 3 4 5; do
-    p=$(free_port) || break
-    url=tls+tcp://127.0.0.1:$p
-    cat > "$dir/node.ini" <<INI
-[node]
-region = 510100
-listen = $url
-data_dir = $1
-log_file = $dir/node.log
-tls_ca = $dir/pki/ca.crt
-tls_cert = $dir/pki/node-510100.pem
-tls_crl = $dir/pki/crl.pem
-[policy]
-live = yes
-INI
-    "$node_bin" --config "$dir/node.ini" & pid=$!
-    for _ in $(seq 1 100); do
-      g --timeout 200 health >/dev/null 2>&1 && return 0
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=
-  done
-  echo "node did not start"; tail -5 "$dir/node.log"; return 1
-}
-node_stop() { kill "$pid"; wait "$pid" 2>/dev/null; pid=; }
+# shellcheck source=tests/support/one_node.sh
+. "$(dirname "$0")/../support/one_node.sh"
 balance() { g --json balance --psn-no "$1" | grep -o '"balance": *"[0-9.]*"' | grep -o '[0-9.]*"$' | tr -d '"'; }
 
 node_start "$dir/data" || exit 1
