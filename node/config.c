@@ -29,6 +29,7 @@ void node_config_defaults(node_config *cfg)
     cfg->suspect_calls = GJ_SUSPECT_CALLS_MAX;
     cfg->suspect_ms = GJ_SUSPECT_MS;
     cfg->delivery_queue = GJ_DELIVERY_QUEUE_MAX;
+    cfg->idempotency_retention_days = 30;
     rules_policy_default(&cfg->policy, "");
 }
 
@@ -167,6 +168,7 @@ static const number_key number_keys[] = {
     NUMBER_KEY(suspect_calls, 1, GJ_SUSPECT_CALLS_CAP),
     NUMBER_KEY(suspect_ms, 100, GJ_SUSPECT_MS_CAP),
     NUMBER_KEY(delivery_queue, 16, GJ_DELIVERY_QUEUE_CAP),
+    NUMBER_KEY(idempotency_retention_days, 0, 3650),
 };
 
 /* 1: key is a number key and value fits (set); 0: it is one and does not (st->problem

@@ -15,7 +15,7 @@
 
 /* Bump when any record layout or key encoding changes: an old file must be refused,
  * not misread. */
-#define STORE_FORMAT_VERSION 9u
+#define STORE_FORMAT_VERSION 10u
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
@@ -53,6 +53,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_POOL_DRAWS] = "pool_draws",
     [DB_WALLETS] = "wallets",
     [DB_WALLET_PENDING] = "wallet_pending",
+    [DB_IDEM_TIME] = "idem_by_time",
 };
 
 /* ---- open / close ---- */

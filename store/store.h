@@ -432,6 +432,12 @@ gj_err store_idem_put(store_txn *txn, const char *caller_id, const char *call_id
 gj_err store_idem_replace(store_txn *txn, const char *caller_id, const char *call_id,
                           const store_digest *request_digest, const void *reply, size_t reply_len);
 
+/* Delete up to max idempotency records written before before_unix_ms (system clock), the
+ * oldest first; *pruned says how many. A retry or a reversal of a call older than that
+ * is then a new call: the node's retention says how long callers may count on it. */
+gj_err store_idem_prune(store_txn *txn, int64_t before_unix_ms, size_t max, size_t *pruned);
+uint64_t store_idem_count(store_txn *txn);
+
 /* Next value of a named persistent counter (1, 2, 3, ...). name is at most 32 chars. */
 gj_err store_next_seq(store_txn *txn, const char *name, uint64_t *out);
 

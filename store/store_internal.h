@@ -78,6 +78,7 @@ enum {
     DB_POOL_DRAWS,
     DB_WALLETS,
     DB_WALLET_PENDING,
+    DB_IDEM_TIME,
     DB_COUNT
 };
 

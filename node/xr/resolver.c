@@ -166,6 +166,41 @@ int xr_track_unknown(node *n)
     return 0;
 }
 
+/* First answers older than the retention go, a bounded number per round and each batch
+ * its own write, so the writer serves settlements in between. */
+#define PRUNE_BATCH 1000
+#define PRUNE_BATCHES_PER_ROUND 8
+
+typedef struct prune_job {
+    int64_t before_ms;
+    size_t pruned;
+} prune_job;
+
+static gj_err prune_apply(store_txn *txn, void *arg)
+{
+    prune_job *job = arg;
+    return store_idem_prune(txn, job->before_ms, PRUNE_BATCH, &job->pruned);
+}
+
+static void prune_idempotency(node *n)
+{
+    if (n->cfg.idempotency_retention_days == 0)
+        return;
+    prune_job job = {.before_ms = gj_now_unix_ms() - (int64_t)n->cfg.idempotency_retention_days * 86400000LL};
+    size_t total = 0;
+    for (int b = 0; b < PRUNE_BATCHES_PER_ROUND && !atomic_load(&n->shutting_down); b++) {
+        job.pruned = 0;
+        if (store_submit_wait(n->store, prune_apply, &job) != GJ_OK)
+            break;
+        total += job.pruned;
+        if (job.pruned < PRUNE_BATCH)
+            break;
+    }
+    if (total > 0)
+        gj_log(GJ_LOG_DEBUG, "store", "pruned %zu first answers older than %u days", total,
+               n->cfg.idempotency_retention_days);
+}
+
 static void *resolver_main(void *arg)
 {
     node *n = arg;
@@ -174,6 +209,7 @@ static void *resolver_main(void *arg)
         pthread_mutex_unlock(&n->xr->resolver_mu);
         resolve_round(n);
         wallets_return_due(n); /* R24: transfers not accepted in time go back */
+        prune_idempotency(n);
         atomic_store(&n->recovered, true); /* what a previous run left has been looked at */
         pthread_mutex_lock(&n->xr->resolver_mu);
         if (n->xr->resolver_stop)

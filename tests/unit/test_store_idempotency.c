@@ -104,11 +104,71 @@ static void test_idem_roundtrip(void **state)
     store_read_end(t);
 }
 
+/* Records older than the cutoff go, oldest first, at most max a call; a replaced one
+ * keeps its first time and goes once; records younger than the cutoff stay. */
+struct prune_case {
+    int64_t before;
+    size_t max, pruned;
+    gj_err rv;
+};
+
+static gj_err apply_puts(store_txn *t, void *arg)
+{
+    (void)arg;
+    char id[32];
+    gj_err err = GJ_OK;
+    for (int i = 0; i < 10 && err == GJ_OK; i++) {
+        snprintf(id, sizeof id, "old-%d", i);
+        err = store_idem_put(t, "caller-p", id, dg((uint64_t)i + 1), "answer", 6);
+    }
+    if (err == GJ_OK)
+        err = store_idem_replace(t, "caller-p", "old-3", dg(4), "corrected", 9);
+    return err;
+}
+
+static gj_err apply_prune(store_txn *t, void *arg)
+{
+    struct prune_case *p = arg;
+    p->rv = store_idem_prune(t, p->before, p->max, &p->pruned);
+    return GJ_OK;
+}
+
+static void test_idem_prune_takes_only_what_is_older_and_at_most_max(void **state)
+{
+    struct fx *f = open_fx(state);
+    assert_int_equal(store_submit_wait(f->s, apply_puts, NULL), GJ_OK);
+    store_txn *t = rd(f);
+    assert_int_equal(store_idem_count(t), 10);
+    store_read_end(t);
+    /* Written just now: nothing before an hour ago goes. */
+    struct prune_case p = {.before = gj_now_unix_ms() - 3600000, .max = 100};
+    assert_int_equal(store_submit_wait(f->s, apply_prune, &p), GJ_OK);
+    assert_int_equal(p.rv, GJ_OK);
+    assert_int_equal(p.pruned, 0);
+    /* Everything before a second from now: 4 at a time, then the rest. */
+    p = (struct prune_case){.before = gj_now_unix_ms() + 1000, .max = 4};
+    assert_int_equal(store_submit_wait(f->s, apply_prune, &p), GJ_OK);
+    assert_int_equal(p.pruned, 4);
+    t = rd(f);
+    assert_int_equal(store_idem_count(t), 6);
+    store_read_end(t);
+    p.max = 100;
+    assert_int_equal(store_submit_wait(f->s, apply_prune, &p), GJ_OK);
+    assert_int_equal(p.pruned, 6);
+    t = rd(f);
+    assert_int_equal(store_idem_count(t), 0);
+    assert_int_equal(store_idem_get(t, "caller-p", "old-3", NULL, NULL, NULL), GJ_ERR_NOTFOUND);
+    store_read_end(t);
+    assert_int_equal(store_submit_wait(f->s, apply_prune, &p), GJ_OK);
+    assert_int_equal(p.pruned, 0); /* no index entry was left behind */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_idem_roundtrip),
         T(test_idem_replace_only_what_is_on_record),
+        T(test_idem_prune_takes_only_what_is_older_and_at_most_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
