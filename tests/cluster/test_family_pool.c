@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "credential.h"
 #include "gj_util.h"
 #include "cluster_fixture.h"
 
@@ -184,6 +185,9 @@ static void test_a_pool_in_one_region(void **state)
     assert_int_equal(contribute(creator, pool_id, "CS-C40", 300000, &st), OK);
     assert_int_equal(op_balance(cs, "CS-C40"), 200000);
     pool_is(cs, pool_id, true, 300000, 1, (int64_t)300000);
+    /* A pool this node does not keep. */
+    assert_int_equal(contribute(creator, "POOL4301000000009999", "CS-C40", 1000, &st), NOT_FOUND);
+    assert_string_equal(st.reason, "POOL_NOT_FOUND");
     /* A contributor is the creator or a member. */
     assert_int_equal(contribute(stranger, pool_id, "CS-X40", 1000, &st), FAILED_PRECONDITION);
     assert_string_equal(st.reason, "POOL_NOT_CONTRIBUTOR");
@@ -195,6 +199,12 @@ static void test_a_pool_in_one_region(void **state)
     assert_int_equal(add_member(creator, pool_id, "CS-E40", "", GONGJI__V1__RELATION__SPOUSE, &st), OK);
     assert_int_equal(add_member(creator, pool_id, "CS-M40", "", GONGJI__V1__RELATION__CHILD, &st),
                      ALREADY_EXISTS);
+    /* Changsha allows 3 members: the fourth is refused. */
+    person_at("430100", "CS-N41", 45, "390", 0);
+    person_at("430100", "CS-N42", 46, "390", 0);
+    assert_int_equal(add_member(creator, pool_id, "CS-N41", "", GONGJI__V1__RELATION__CHILD, &st), OK);
+    assert_int_equal(add_member(creator, pool_id, "CS-N42", "", GONGJI__V1__RELATION__CHILD, &st), FAILED_PRECONDITION);
+    assert_string_equal(st.reason, "POOL_MEMBERS_LIMIT");
     client_t *spouse = tn_client(tc_node(&tc, "430100"), "CS-E40", GONGJI__V1__ROLE__PERSON);
     assert_int_equal(contribute(spouse, pool_id, "CS-E40", 50000, &st), OK);
     assert_int_equal(op_balance(cs, "CS-E40"), 250000);
@@ -261,6 +271,38 @@ static void test_a_member_in_another_region_of_the_province(void **state)
     /* A second bill, kept: the audit matches its payment on both nodes. */
     assert_int_equal(bill("430300", "XT-M50", 20000, pool_id, NULL), 20000);
     pool_settles_at(cs, pool_id, 80000);
+
+    /* A hold on the pool in flight (Xiangtan's node asking for one, as for a bill):
+     * closing waits for it to be decided. */
+    client_t *as_xt = tn_client_with(tc_node(&tc, "430100"), th_cred(GJ_ROLE_PEER, "430300"));
+    assert_non_null(as_xt);
+    client_set_identity(as_xt, "430300", GONGJI__V1__ROLE__PEER);
+    Gongji__V1__HoldRequest h = GONGJI__V1__HOLD_REQUEST__INIT;
+    h.setl_id = "430300-20261204-999999-0000000050";
+    h.sponsor_psn_no = pool_id;
+    h.beneficiary_psn_no = "XT-M50";
+    h.beneficiary_admdvs = "430300";
+    h.amount = 1000;
+    h.use = GONGJI__V1__USE_TYPE__OUTPATIENT;
+    ProtobufCMessage *m = NULL;
+    client_call(as_xt, "gongji.v1.Peer/Hold", NULL, NULL, &h.base, &gongji__v1__hold_reply__descriptor, &m, &st);
+    assert_int_equal(st.code, OK);
+    assert_int_equal(((Gongji__V1__HoldReply *)m)->held, 1000);
+    protobuf_c_message_free_unpacked(m, NULL);
+    assert_int_equal(close_pool(cs, pool_id, &st), 14 /* UNAVAILABLE */);
+    assert_string_equal(st.reason, "POOL_BUSY");
+    Gongji__V1__ResolveRequest v = GONGJI__V1__RESOLVE_REQUEST__INIT;
+    v.setl_id = h.setl_id;
+    v.action = GONGJI__V1__LEG_ACTION__VOID;
+    v.sponsor_psn_no = pool_id;
+    v.beneficiary_psn_no = "XT-M50";
+    m = NULL;
+    client_call(as_xt, "gongji.v1.Peer/Resolve", NULL, NULL, &v.base, &gongji__v1__resolve_reply__descriptor, &m, &st);
+    assert_int_equal(st.code, OK);
+    if (m != NULL)
+        protobuf_c_message_free_unpacked(m, NULL);
+    client_close(as_xt);
+    pool_settles_at(cs, pool_id, 80000); /* voided: nothing moved */
 
     assert_int_equal(close_pool(cs, pool_id, &st), OK);
     assert_int_equal(op_balance(cs, "CS-C50"), 330000);
