@@ -26,6 +26,8 @@ static cJSON *j_binding(const Gongji__V1__Binding *b)
     j_text(o, "sponsor_admdvs", b->sponsor_admdvs);
     j_text(o, "beneficiary_admdvs", b->beneficiary_admdvs);
     cJSON_AddBoolToObject(o, "active", b->active);
+    if (b->inactive_reason != NULL && b->inactive_reason[0] != '\0')
+        j_text(o, "inactive_reason", b->inactive_reason);
     if (b->verified_by != NULL && b->verified_by[0] != '\0') {
         j_text(o, "verified_by", b->verified_by);
         char t[16];
@@ -61,7 +63,10 @@ static void h_binding(const Gongji__V1__Binding *b)
         h_text("end_date", "- (open)");
     else
         h_date("end_date", b->end_date);
-    h_bool("active", b->active);
+    if (b->inactive_reason != NULL && b->inactive_reason[0] != '\0')
+        h_text("active", b->inactive_reason);
+    else
+        h_bool("active", b->active);
     if (b->verified_by != NULL && b->verified_by[0] != '\0') {
         char t[16];
         h_text("verified_by", b->verified_by);
@@ -85,7 +90,8 @@ void h_bindings_table(const char *title, Gongji__V1__Binding **v, size_t n)
         const char *row[8] = {b->sponsor_psn_no,    b->beneficiary_psn_no,
                               cli_relation_text((int)b->relation, rel), b->sponsor_admdvs,
                               b->beneficiary_admdvs, cli_date_text(b->begin_date, d1),
-                              cli_date_text(b->end_date, d2), b->active ? "yes" : "no"};
+                              cli_date_text(b->end_date, d2),
+                              b->active ? "yes" : b->inactive_reason && b->inactive_reason[0] ? b->inactive_reason : "no"};
         table_add(&t, row);
     }
     table_print(&t, "  ");

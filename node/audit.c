@@ -173,16 +173,16 @@ static bool replay_entry(const store_journal_entry *e, void *arg)
     if (st->pass == 0 && e->kind == STORE_J_SETTLE_AID) {
         /* A pool or a wallet has no floor: a pool's contributors kept pool_floor when they
          * put money in, and a wallet's money is its relative's. */
-        if (!gj_is_family_account(e->psn_no) && e->balance_after < st->c->n->cfg.policy.reserve_floor)
+        if (!gj_is_family_account(e->psn_no) && e->balance_after < st->c->policy->reserve_floor)
             failure(st, "floor: entry %" PRIu64 " took %s to %" PRId64 ", below the floor %" PRId64, e->seq,
-                    gj_mask(e->psn_no, m, sizeof m), e->balance_after, st->c->n->cfg.policy.reserve_floor);
+                    gj_mask(e->psn_no, m, sizeof m), e->balance_after, st->c->policy->reserve_floor);
         store_binding b;
         if (store_binding_get(st->txn, e->psn_no, e->counterpart, &b) != GJ_OK)
             failure(st, "binding: entry %" PRIu64 " (%s) debited %s with no binding to the relative", e->seq,
                     e->setl_id, gj_mask(e->psn_no, m, sizeof m));
     }
     if (st->pass == 0 && e->kind == STORE_J_POOL_IN && !gj_is_pool_id(e->psn_no) &&
-        e->balance_after < st->c->n->cfg.policy.pool_floor)
+        e->balance_after < st->c->policy->pool_floor)
         failure(st, "floor: entry %" PRIu64 " put %s into a pool below the pool floor", e->seq,
                 gj_mask(e->psn_no, m, sizeof m));
     return !st->out_of_memory && keep_going(st);

@@ -258,6 +258,7 @@ call *call_new(node *n)
     atomic_fetch_add(&n->in_flight, 1);
     c->n = n;
     c->today = node_today(n);
+    c->policy = node_policy(n);
     c->arrived_us = gj_mono_us();
     c->arena = (call_arena_block *)(c + 1);
     c->arena->cap = CALL_INLINE_ARENA;

@@ -141,7 +141,7 @@ gj_reason life_undo_in_txn(call *c, store_txn *txn, const char *setl_id, bool ai
         return GJ_R_NOTHING_TO_RECOVER;
     if (ops_is_role(c, GONGJI__V1__ROLE__INSTITUTION) && strcmp(c->env->caller_id, s.caller_id) != 0)
         return call_fail(c, GJ_R_CALLER_NOT_ALLOWED, "only the institution that settled may revoke");
-    uint32_t days = c->n->cfg.policy.revoke_days;
+    uint32_t days = c->policy->revoke_days;
     if (!aid_only && !wallet_return && days > 0 && c->today > date_plus_days(s.setl_date, days))
         return call_fail(c, GJ_R_REVOKE_WINDOW_PASSED, "settled on %d; revocable for %u days", s.setl_date, days);
 
@@ -364,7 +364,7 @@ gj_reason life_premium_check(call *c)
     if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR) && !ops_is_self(c, req->sponsor_psn_no))
         return ops_deny(c, "only the sponsor or an operator");
     if ((r = rules_check_amount(req->amount)) != GJ_R_NONE ||
-        (r = rules_check_use(&c->n->cfg.policy, GJ_USE_PREMIUM)) != GJ_R_NONE)
+        (r = rules_check_use(c->policy, GJ_USE_PREMIUM)) != GJ_R_NONE)
         return r;
     if (req->year != 0 && (req->year < 2000 || req->year > 2100))
         return call_fail(c, GJ_R_FIELD_INVALID, "year is 2000..2100");

@@ -173,6 +173,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "gongji-node: %s\n", err);
         return 1;
     }
+    atomic_store(&n.policy, &n.cfg.policy);
     if (check_only) {
         /* The credential too: a certificate that is missing, foreign, revoked or not
          * this region's is found now, not at the first call. */
@@ -331,6 +332,7 @@ int main(int argc, char **argv)
             gj_log(GJ_LOG_ERROR, "log", "SIGHUP: cannot open %s again; writing to the old file", n.cfg.log_file);
         gj_log(GJ_LOG_INFO, "trust", "SIGHUP: log file opened again, reading the CRL again");
         authn_refresh(&n, true);
+        node_reload_policy(&n, config_path);
         sd_notify(0, told_ready ? "READY=1" : "STATUS=starting");
     }
     sd_notify(0, "STOPPING=1\nSTATUS=stopping: answering accepted requests");
@@ -364,6 +366,7 @@ int main(int argc, char **argv)
     peers_close(&n.peers);
     authn_stop(&n);
     xr_fini(&n);
+    node_policies_free();
     metrics_fini(&n.metrics);
     /* No nng_fini(): with everything answered on disk and every socket closed, the
      * process ends here; nng 1.5.2's nng_fini can panic on a lock its own reaper thread

@@ -37,7 +37,7 @@ gj_reason bind_check(call *c)
         return GJ_R_SELF_BINDING;
     if ((r = check_region_field(c, "sponsor_admdvs", req->sponsor_admdvs)) != GJ_R_NONE)
         return r;
-    if ((r = rules_check_relation(&c->n->cfg.policy, req->relation)) != GJ_R_NONE)
+    if ((r = rules_check_relation(c->policy, req->relation)) != GJ_R_NONE)
         return r;
     if ((r = rules_check_last_date(req->last_date, c->today)) != GJ_R_NONE)
         return call_fail(c, r, "last_date %d: the binding pays through that day, today (%d) or later",
@@ -56,7 +56,7 @@ gj_reason bind_check(call *c)
 gj_reason bind_apply(call *c, store_txn *txn)
 {
     Gongji__V1__BindRequest *req = (Gongji__V1__BindRequest *)c->request;
-    const gj_policy *policy = &c->n->cfg.policy;
+    const gj_policy *policy = c->policy;
     store_person sponsor, beneficiary;
     store_account account;
     gj_reason r;
@@ -157,12 +157,12 @@ gj_reason unbind_apply(call *c, store_txn *txn)
         return GJ_R_BINDING_NOT_FOUND;
     if (err != GJ_OK)
         return ops_store_reason(c, err);
-    gj_reason r = rules_check_unbind(&c->n->cfg.policy, &b, c->today);
+    gj_reason r = rules_check_unbind(c->policy, &b, c->today);
     if (r == GJ_R_BINDING_ALREADY_ENDING)
         return call_fail(c, r, "the binding already stops paying on %d", b.end_date);
     if (r == GJ_R_UNBIND_TOO_SOON)
         return call_fail(c, r, "bound on %d; the region allows ending it from %d", b.begin_date,
-                         gj_date_add_months(b.begin_date, (int)c->n->cfg.policy.unbind_min_months));
+                         gj_date_add_months(b.begin_date, (int)c->policy->unbind_min_months));
     /* R9: effective 00:00 tomorrow; it still pays for the rest of today. */
     b.end_date = gj_date_next(c->today);
     if (b.begin_date > b.end_date)

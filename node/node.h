@@ -56,6 +56,10 @@ typedef struct node {
     _Atomic bool shutting_down;
     _Atomic bool recovered;  /* the resolver's first round is done (readiness) */
     _Atomic bool restored;   /* restored from a backup, not yet confirmed: no money moves */
+    /* The region's policy now: cfg.policy at start, a new copy after each reload
+     * (SIGHUP). A copy is never changed or freed while the node runs, so a call reads
+     * the one it took at arrival whole (call->policy). */
+    _Atomic(const gj_policy *) policy;
     node_metrics metrics;    /* for /metrics (node/probes.c) */
     /* Settlement ids: region-date-boot-counter; boot is a persistent counter bumped at
      * every start, so ids never repeat across restarts without a write per settlement. */
@@ -68,6 +72,18 @@ typedef struct node {
 
 /* The business date (yyyymmdd, CST) now. */
 int32_t node_today(node *n);
+/* The region's policy now (a call uses its own snapshot, call->policy). */
+static inline const gj_policy *node_policy(node *n)
+{
+    const gj_policy *p = atomic_load(&n->policy);
+    return p != NULL ? p : &n->cfg.policy;
+}
+/* SIGHUP: read the config file again and, when it is good and names the same region,
+ * take its [policy] from now on; log what changed (reload.c). Other sections need a
+ * restart, and the log says which changed. */
+void node_reload_policy(node *n, const char *config_path);
+/* At the very end of a stop: the policies replaced by reloads. */
+void node_policies_free(void);
 /* The business clock's instant (Unix ms): the system clock's, or the one an operator set
  * running on from there. */
 int64_t node_now_ms(node *n);
@@ -101,6 +117,7 @@ typedef struct call {
     gj_reason reason;          /* why it failed; GJ_R_NONE on success */
     char message[256];         /* detail for the failure, or "" for the reason's default */
     int32_t today;             /* business date fixed at arrival */
+    const gj_policy *policy;   /* the region's policy as it was at arrival */
     int64_t arrived_us;        /* monotonic, for the latency in /metrics */
     store_digest request_digest; /* what the request means (writes with a call id) */
     uint8_t *reply_bytes;

@@ -26,7 +26,7 @@ static gj_reason health_answer(call *c)
     ans->clock_overridden = atomic_load(&n->clock_overridden);
     ans->requests_served = atomic_load(&n->requests_served);
     ans->in_flight = atomic_load(&n->in_flight);
-    ans->live = n->cfg.policy.live;
+    ans->live = node_policy(n)->live;
     ans->peers = (uint32_t)n->cfg.peer_count;
     store_stats stats;
     store_stats_get(n->store, &stats);

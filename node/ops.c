@@ -97,7 +97,7 @@ Gongji__V1__AccountBalance *ops_answer_balance(call *c, const store_person *p,
         b->balance = a->balance;
         b->held = a->held;
         b->available = a->balance - a->held;
-        b->shareable = rules_shareable(a, c->n->cfg.policy.reserve_floor);
+        b->shareable = rules_shareable(a, c->policy->reserve_floor);
     }
     return b;
 }
@@ -118,6 +118,12 @@ Gongji__V1__Binding *ops_answer_binding(call *c, const store_binding *sb)
     b->begin_date = sb->begin_date;
     b->end_date = sb->end_date;
     b->active = rules_binding_pays_on(sb, c->today);
+    /* The sponsor's region decides what pays: here, when the sponsor is ours. */
+    if (b->active && strcmp(sb->sponsor_admdvs, c->n->cfg.region) == 0 && !gj_is_family_account(sb->sponsor) &&
+        rules_check_relation(c->policy, sb->relation) != GJ_R_NONE) {
+        b->active = false;
+        b->inactive_reason = (char *)gj_reason_name(GJ_R_RELATION_NOT_ALLOWED);
+    }
     return b;
 }
 
@@ -187,7 +193,7 @@ gj_reason ops_check_verification(call *c, const store_person *beneficiary, const
     gj_reason r = ops_check_verification_form(c, v);
     if (r != GJ_R_NONE)
         return r;
-    const gj_policy *policy = &c->n->cfg.policy;
+    const gj_policy *policy = c->policy;
     int age = rules_age_on(beneficiary->certno, c->today);
     if (rules_check_verification(policy, age, v != NULL) != GJ_R_NONE)
         return call_fail(c, GJ_R_VERIFICATION_REQUIRED,
@@ -225,7 +231,7 @@ gj_reason ops_order_for_bill(call *c, store_order *order, const char *named)
 {
     if (named[0] == '\0')
         return GJ_R_NONE;
-    if (!c->n->cfg.policy.sponsor_choice)
+    if (!c->policy->sponsor_choice)
         return GJ_R_SPONSOR_CHOICE_NOT_ALLOWED;
     for (uint32_t i = 0; i < order->count; i++)
         if (strcmp(order->sponsors[i].psn_no, named) == 0) {
@@ -238,7 +244,7 @@ gj_reason ops_order_for_bill(call *c, store_order *order, const char *named)
 
 gj_reason ops_check_yearly_cap(call *c, store_txn *txn, const char *sponsor, const char *new_beneficiary)
 {
-    uint32_t cap = c->n->cfg.policy.max_beneficiaries_per_year;
+    uint32_t cap = c->policy->max_beneficiaries_per_year;
     if (cap == 0)
         return GJ_R_NONE;
     store_binding *list = call_alloc(c, sizeof *list * GJ_BINDINGS_PER_PERSON_MAX);
@@ -251,7 +257,7 @@ gj_reason ops_check_yearly_cap(call *c, store_txn *txn, const char *sponsor, con
     for (size_t i = 0; i < n; i++)
         if (list[i].begin_date / 10000 == c->today / 10000 && strcmp(list[i].beneficiary, new_beneficiary) != 0)
             bound++;
-    if (rules_check_yearly_cap(&c->n->cfg.policy, bound) != GJ_R_NONE)
+    if (rules_check_yearly_cap(c->policy, bound) != GJ_R_NONE)
         return call_fail(c, GJ_R_YEARLY_LIMIT_REACHED, "the sponsor bound %zu beneficiaries in %d; the region allows %u",
                          bound, c->today / 10000, cap);
     return GJ_R_NONE;
@@ -345,7 +351,7 @@ gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const 
 gj_reason ops_sponsor_funds(call *c, store_txn *txn, const char *sponsor_psn_no,
                             const char *beneficiary, int64_t *shareable)
 {
-    const gj_policy *policy = &c->n->cfg.policy;
+    const gj_policy *policy = c->policy;
     store_binding b;
     store_person sponsor;
     store_account account;

@@ -27,7 +27,7 @@ static gj_reason check_pool_id(call *c, const char *pool_id)
 
 static gj_reason offered(call *c)
 {
-    return c->n->cfg.policy.family_pool ? GJ_R_NONE : GJ_R_POOL_NOT_OFFERED;
+    return c->policy->family_pool ? GJ_R_NONE : GJ_R_POOL_NOT_OFFERED;
 }
 
 /* The pool, open. */
@@ -238,7 +238,7 @@ gj_reason pool_contribute_check(call *c)
 gj_reason pool_contribute_apply(call *c, store_txn *txn)
 {
     Gongji__V1__PoolContributeRequest *req = (Gongji__V1__PoolContributeRequest *)c->request;
-    const gj_policy *policy = &c->n->cfg.policy;
+    const gj_policy *policy = c->policy;
     store_pool pool;
     store_person contributor;
     store_account account;
@@ -287,7 +287,7 @@ gj_reason pool_add_member_check(call *c)
     if ((r = check_pool_id(c, req->pool_id)) != GJ_R_NONE ||
         (r = ops_check_psn_no(c, "member_psn_no", req->member_psn_no)) != GJ_R_NONE ||
         (r = offered(c)) != GJ_R_NONE || (r = creator_or_operator(c, req->pool_id)) != GJ_R_NONE ||
-        (r = rules_check_relation(&c->n->cfg.policy, req->relation)) != GJ_R_NONE ||
+        (r = rules_check_relation(c->policy, req->relation)) != GJ_R_NONE ||
         (r = ops_check_verification_form(c, req->verification)) != GJ_R_NONE)
         return r;
     const char *region = req->member_admdvs;
@@ -320,9 +320,9 @@ gj_reason pool_member_binding(call *c, store_txn *txn, store_binding *b, size_t 
         return r;
     if ((r = ops_count_in_force(c, txn, pool.pool_id, true, req->member_psn_no, members)) != GJ_R_NONE)
         return r;
-    if (*members >= c->n->cfg.policy.pool_members_max)
+    if (*members >= c->policy->pool_members_max)
         return call_fail(c, GJ_R_POOL_MEMBERS_LIMIT, "the region allows %u members",
-                         c->n->cfg.policy.pool_members_max);
+                         c->policy->pool_members_max);
     memset(b, 0, sizeof *b);
     memcpy(b->sponsor, pool.pool_id, sizeof b->sponsor);
     gj_strcpy_fit(b->beneficiary, sizeof b->beneficiary, req->member_psn_no);

@@ -28,7 +28,7 @@ gj_reason settle_check(call *c)
                          GJ_INSTITUTION_MAX);
     if ((r = rules_check_amount(req->amount)) != GJ_R_NONE)
         return r;
-    if ((r = rules_check_use(&c->n->cfg.policy, req->use)) != GJ_R_NONE)
+    if ((r = rules_check_use(c->policy, req->use)) != GJ_R_NONE)
         return r;
     if (req->accounts_not_used)
         return GJ_R_NONE; /* no sponsor is asked: answered here, all cash */
@@ -86,8 +86,8 @@ gj_reason settle_apply(call *c, store_txn *txn)
         return r;
 
     /* Every sponsor here: the planner's walk with everything known. */
-    xr_plan plan = {.amount = req->amount, .own_available = own_available, .cascade = c->n->cfg.policy.cascade,
-                    .live = c->n->cfg.policy.live, .leg_count = order.count};
+    xr_plan plan = {.amount = req->amount, .own_available = own_available, .cascade = c->policy->cascade,
+                    .live = c->policy->live, .leg_count = order.count};
     for (uint32_t i = 0; i < order.count && i < GJ_SPONSORS_MAX; i++) {
         plan.legs[i].known = true;
         if ((r = ops_sponsor_funds(c, txn, order.sponsors[i].psn_no, patient.psn_no, &plan.legs[i].available)) !=

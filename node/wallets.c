@@ -36,7 +36,7 @@ static int32_t second_of_day(node *n)
  * hours, or the next midnight where the region has none (business clock). */
 static int64_t deadline_from_now(node *n)
 {
-    const gj_policy *p = &n->cfg.policy;
+    const gj_policy *p = node_policy(n);
     int32_t at = p->wallet_blackout_start_s != p->wallet_blackout_end_s ? p->wallet_blackout_start_s : 0;
     int32_t now = second_of_day(n);
     int32_t wait = at > now ? at - now : at + DAY_S - now;
@@ -107,7 +107,7 @@ gj_reason wallet_transfer_check(call *c)
         return call_fail(c, GJ_R_REGION_UNKNOWN, "the wallet is kept by region %s's node", req->relative_admdvs);
     if (rules_same_province(req->sponsor_admdvs, req->relative_admdvs))
         return GJ_R_WALLET_SAME_PROVINCE;
-    if (!c->n->cfg.policy.wallet)
+    if (!c->policy->wallet)
         return GJ_R_WALLET_NOT_OFFERED;
     c->crosses_regions = true;
     return GJ_R_NONE;
@@ -136,7 +136,7 @@ static bool count_open_hold(const store_hold *h, void *arg)
 
 gj_reason wallet_hold_rules(call *c, store_txn *txn, const char *sponsor, int64_t amount, const char *relative_admdvs)
 {
-    const gj_policy *policy = &c->n->cfg.policy;
+    const gj_policy *policy = c->policy;
     if (rules_same_province(policy->region, relative_admdvs))
         return GJ_R_WALLET_SAME_PROVINCE;
     if (!policy->cross_province_pilot)

@@ -18,7 +18,7 @@
 static gj_reason sponsor_side_checks(call *c, store_txn *txn, const Gongji__V1__BindRequest *req,
                                      store_person *sponsor, xr_sponsor_side *side)
 {
-    const gj_policy *policy = &c->n->cfg.policy;
+    const gj_policy *policy = c->policy;
     store_account account;
     store_binding existing;
     gj_reason r;
@@ -155,7 +155,7 @@ void xr_unbind(call *c)
             char saved[sizeof c->message];
             memcpy(saved, c->message, sizeof saved);
             gj_reason saved_reason = c->reason;
-            const gj_policy *policy = &c->n->cfg.policy;
+            const gj_policy *policy = c->policy;
             xr_sponsor_side ending = {.live = policy->live, .pilot = policy->cross_province_pilot,
                                       .one_relationship = policy->one_relationship_per_person, .ending = true};
             if (send_accept_binding(c, &b, &ending) != GJ_R_NONE)
@@ -197,7 +197,7 @@ gj_reason xr_accept_binding_check(call *c)
                          b->sponsor_admdvs);
     if ((b->begin_date && !gj_date_valid(b->begin_date)) || (b->end_date && !gj_date_valid(b->end_date)))
         return call_fail(c, GJ_R_FIELD_INVALID, "dates are yyyymmdd");
-    return rules_check_relation(&c->n->cfg.policy, b->relation) == GJ_R_RELATION_INVALID
+    return rules_check_relation(c->policy, b->relation) == GJ_R_RELATION_INVALID
                ? GJ_R_RELATION_INVALID
                : GJ_R_NONE;
 }
@@ -206,7 +206,7 @@ gj_reason xr_accept_binding_apply(call *c, store_txn *txn)
 {
     Gongji__V1__AcceptBindingRequest *req = (Gongji__V1__AcceptBindingRequest *)c->request;
     Gongji__V1__Binding *wb = req->binding;
-    const gj_policy *own = &c->n->cfg.policy;
+    const gj_policy *own = c->policy;
     store_person beneficiary;
     store_binding copy = {0}, existing;
     gj_reason r;

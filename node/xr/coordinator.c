@@ -387,8 +387,8 @@ void xr_settle(call *c)
     /* Plan from a snapshot: own account first, this node's sponsors' shareable money. */
     xr_plan *plan = &xs->plan;
     plan->amount = req->amount;
-    plan->cascade = n->cfg.policy.cascade;
-    plan->live = n->cfg.policy.live;
+    plan->cascade = node_policy(n)->cascade;
+    plan->live = node_policy(n)->live;
     xs->use = (uint8_t)req->use;
     store_txn *txn;
     store_person patient;
@@ -445,7 +445,7 @@ void xr_premium(call *c)
         call_finish(c);
         return;
     }
-    xs->plan = (xr_plan){.amount = req->amount, .cascade = true, .live = c->n->cfg.policy.live, .premium = true,
+    xs->plan = (xr_plan){.amount = req->amount, .cascade = true, .live = c->policy->live, .premium = true,
                          .leg_count = 1};
     xs->plan.legs[0].remote = true;
     xs->use = GJ_USE_PREMIUM;

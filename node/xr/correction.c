@@ -33,7 +33,7 @@ gj_reason xr_local_sponsor_pays(call *c, store_txn *txn, const store_settlement 
 static gj_reason plan_from_leg(call *c, store_txn *txn, const store_settlement *s, const char *sponsor, const char *admdvs,
                                int64_t owed, int64_t held, xr_plan *plan, uint32_t *later, const store_order *order)
 {
-    const gj_policy *policy = &c->n->cfg.policy;
+    const gj_policy *policy = c->policy;
     memset(plan, 0, sizeof *plan);
     plan->amount = owed;
     plan->cascade = policy->cascade;

@@ -80,7 +80,7 @@ static gj_reason hold_for_move(call *c, store_txn *txn, const Gongji__V1__HoldRe
 gj_reason xr_hold_apply(call *c, store_txn *txn)
 {
     Gongji__V1__HoldRequest *req = (Gongji__V1__HoldRequest *)c->request;
-    const gj_policy *policy = &c->n->cfg.policy;
+    const gj_policy *policy = c->policy;
     store_hold hold;
     gj_err err = store_hold_get(txn, req->setl_id, req->leg, &hold);
     if (err == GJ_OK) {

@@ -13,7 +13,7 @@
 
 static xr_sponsor_side pool_side(call *c, size_t members, bool ending)
 {
-    const gj_policy *policy = &c->n->cfg.policy;
+    const gj_policy *policy = c->policy;
     return (xr_sponsor_side){.live = policy->live, .pilot = policy->cross_province_pilot,
                              .one_relationship = policy->one_relationship_per_person,
                              .as_sponsor = (uint32_t)members, .ending = ending};

@@ -4,7 +4,8 @@
 # then exit 0), SIGHUP reopening the log without stopping, the shipped unit's hardening
 # (systemd-analyze security, offline), and the install tree CMake makes.
 set -uo pipefail
-node_bin=${GONGJI_NODE_BIN:?} pki=${GONGJI_PKI:?} src=${GONGJI_SOURCE:?} build=${GONGJI_BUILD_DIR:?}
+node_bin=${GONGJI_NODE_BIN:?} cli=${GONGJI_CLI_BIN:?} pki=${GONGJI_PKI:?} src=${GONGJI_SOURCE:?} build=${GONGJI_BUILD_DIR:?}
+unset GONGJI_NODE GONGJI_CA GONGJI_CERT GONGJI_KEY GONGJI_CRL
 dir=$(mktemp -d /tmp/gongji-service-XXXXXX)
 pid='' listener=''
 cleanup() {
@@ -67,6 +68,32 @@ wait_for '^READY=1$' 2; check "READY=1 again after SIGHUP" 0 $?
 check "RELOADING=1 before it" 1 "$(grep -c '^RELOADING=1$' "$dir/notify")"
 kill -0 "$pid" 2>/dev/null; check "the node still runs after SIGHUP" 0 $?
 check "the new log file says so" 1 "$(grep -c 'SIGHUP: log file opened again' "$dir/node.log" 2>/dev/null)"
+check "an unchanged policy is said to be" 1 "$(grep -c 'policy reload: the policy is unchanged' "$dir/node.log")"
+
+# Policy reload: the region stops allowing siblings. A sibling binding then pays
+# nothing and says why; a child's still pays. A broken config changes nothing.
+g() { "$cli" --node "tls+tcp://127.0.0.1:$port" --ca "$dir/pki/ca.crt" --crl "$dir/pki/crl.pem" \
+  --cert "$dir/pki/operator-510100-ops1.pem" "$@"; }
+g enroll --psn-no S1 --certno 510104198001010014 --insutype 310 --region-code 510100 --name S >/dev/null; check "enroll the sponsor" 0 $?
+g enroll --psn-no B1 --certno 510104200001010014 --insutype 390 --region-code 510100 --name B >/dev/null; check "enroll a sibling" 0 $?
+g enroll --psn-no C1 --certno 510104201001010019 --insutype 390 --region-code 510100 --name C >/dev/null; check "enroll a child" 0 $?
+g credit --psn-no S1 --amount 100.00 >/dev/null; check "credit" 0 $?
+g bind --sponsor S1 --beneficiary B1 --relation sibling >/dev/null; check "bind a sibling" 0 $?
+g bind --sponsor S1 --beneficiary C1 --relation child >/dev/null; check "bind a child" 0 $?
+printf 'relations = spouse, parent, child\n' >> "$dir/node.ini"
+kill -HUP "$pid"
+wait_for '^READY=1$' 3; check "READY after the policy reload" 0 $?
+check "the reload names what changed" 1 "$(grep -c 'policy reload: relations .* -> spouse,parent,child' "$dir/node.log")"
+check "bindings shows the sibling's as not allowed" 1 "$(g bindings --psn-no S1 | grep -c 'RELATION_NOT_ALLOWED')"
+sib=$(g --json settle --psn-no B1 --amount 10.00 --use outpatient --institution H51010000001 | grep -o '"acct_mulaid_pay": *"[0-9.]*"')
+check "the sibling's bill gets nothing from the sponsor" '"acct_mulaid_pay":"0.00"' "${sib// /}"
+kid=$(g --json settle --psn-no C1 --amount 10.00 --use outpatient --institution H51010000001 | grep -o '"acct_mulaid_pay": *"[0-9.]*"')
+check "the child's bill still does" '"acct_mulaid_pay":"10.00"' "${kid// /}"
+printf 'live = maybe\n' >> "$dir/node.ini"
+kill -HUP "$pid"
+wait_for '^READY=1$' 4; check "READY after a refused reload" 0 $?
+check "a broken config is refused, the policy kept" 1 "$(grep -c 'policy reload: the config has problems; the policy stays as it was' "$dir/node.log")"
+sed -i '/^live = maybe$/d; /^relations = spouse, parent, child$/d' "$dir/node.ini"
 
 kill -TERM "$pid"
 wait "$pid"; rc=$?; pid=
