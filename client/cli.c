@@ -74,6 +74,11 @@ static void cli_help_top(FILE *f)
     fputs("\nGlobal options (before or after the command):\n", f);
     for (const cli_cmd_opt *o = cli_global_opts; o->id != O_NONE; o++)
         cli_print_opt(f, o->id, o->help);
+    fputs("\nClient config: the first of --config FILE, $GONGJI_CLIENT_CONFIG,\n"
+          "~/.config/gongji/client.ini and /etc/gongji/client.ini, with lines\n"
+          "'key = value' for node, ca, cert, key, crl, caller, role, timeout. An option\n"
+          "on the command line beats its environment variable, which beats the file.\n",
+          f);
     fputc('\n', f);
     cli_print_exit_codes(f);
     fputs("\nRun 'gongji <command> --help' for a command's options and an example.\n", f);
@@ -324,12 +329,15 @@ int main(int argc, char **argv)
             o->id != O_PAGE_TOKEN)
             return cli_usage(x, "--%s needs a value", cli_optdefs[o->id].name);
     }
-    if ((rc = cli_resolve_globals(x)) >= 0)
+    if ((rc = cli_apply_config(x)) >= 0 || (rc = cli_resolve_globals(x)) >= 0)
         return rc;
 
     rc = x->cmd->run(x);
     client_close(x->client);
     gj_cred_free(x->cred);
+    for (int id = 0; id < O_COUNT; id++)
+        if (x->from_config[id])
+            free(x->val[id]);
     fflush(stdout);
     return rc;
 }

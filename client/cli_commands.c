@@ -17,6 +17,7 @@ const cli_optdef cli_optdefs[O_COUNT] = {
     [O_CERT] = {"cert", "FILE", false},
     [O_KEY] = {"key", "FILE", false},
     [O_CRL] = {"crl", "FILE", false},
+    [O_CONFIG] = {"config", "FILE", false},
     [O_PSN_NO] = {"psn-no", "P", false},
     [O_CERTNO] = {"certno", "C", false},
     [O_INSUTYPE] = {"insutype", "310|390", false},
@@ -61,11 +62,12 @@ const cli_optdef cli_optdefs[O_COUNT] = {
 };
 
 const cli_cmd_opt cli_global_opts[] = {
-    {O_NODE, false, "default $GONGJI_NODE, else " CLI_DEFAULT_NODE},
-    {O_CA, false, "federation CA certificate (default $GONGJI_CA)"},
-    {O_CERT, false, "your certificate, PEM (default $GONGJI_CERT); it says who you are"},
-    {O_KEY, false, "its private key (default $GONGJI_KEY, else in --cert)"},
-    {O_CRL, false, "revocation list to check the node against (default $GONGJI_CRL)"},
+    {O_NODE, false, "default $GONGJI_NODE, else the config file's, else " CLI_DEFAULT_NODE},
+    {O_CONFIG, false, "client config file (see \"Client config\" below)"},
+    {O_CA, false, "federation CA certificate (default $GONGJI_CA, else config)"},
+    {O_CERT, false, "your certificate, PEM (default $GONGJI_CERT, else config); it says who you are"},
+    {O_KEY, false, "its private key (default $GONGJI_KEY, else config, else in --cert)"},
+    {O_CRL, false, "revocation list to check the node against (default $GONGJI_CRL, else config)"},
     {O_CALLER, false, "who is calling (default: the certificate's id)"},
     {O_ROLE, false, "operator|institution|person|peer|platform (default: the certificate's)"},
     {O_CALL_ID, false, "key that makes a retried write safe (default random)"},

@@ -30,7 +30,7 @@ enum cli_opt_id {
     O_NONE = 0,
     /* global */
     O_NODE, O_CALLER, O_ROLE, O_CALL_ID, O_REGION, O_TIMEOUT, O_JSON, O_HELP, O_VERSION,
-    O_CA, O_CERT, O_KEY, O_CRL,
+    O_CA, O_CERT, O_KEY, O_CRL, O_CONFIG,
     /* commands */
     O_PSN_NO, O_CERTNO, O_INSUTYPE, O_REGION_CODE, O_NAME, O_STATUS, O_AMOUNT, O_MEMO,
     O_SPONSOR, O_BENEFICIARY, O_RELATION, O_SPONSOR_REGION, O_BENEFICIARY_REGION, O_SPONSORS,
@@ -79,6 +79,8 @@ typedef struct cli_ctx {
     int timeout_ms;
     bool json;
     client_t *client;
+    const char *config_path;  /* the client config file read, if any */
+    bool from_config[O_COUNT]; /* val[id] came from it (and is ours to free) */
 } cli_ctx;
 
 typedef struct cli_cmd {
@@ -132,6 +134,9 @@ int run_audit(cli_ctx *x);     /* cli_audit.c */
 /* ---- the call and argument checks (cli_call.c) ---- */
 
 /* Say what is wrong with the command line, and how to get help; returns CLI_EXIT_USAGE. */
+/* Fill unset global options from the client config file (cli_config.c); -1 when
+ * fine, else the exit code of a usage error. */
+int cli_apply_config(cli_ctx *x);
 int cli_usage(const cli_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out);

@@ -124,6 +124,28 @@ check "... says it was refused" 1 "$(grep -c 'connection refused at tls+tcp://12
 check "... well before the 5 s timeout" yes "$([ "$took_ms" -lt 2500 ] && echo yes || echo "no ($took_ms ms)")"
 g settle --help >/dev/null; check "help" 0 $?
 
+# The client config file: written once, it stands in for --node and the credentials;
+# the command line and the environment beat it; a broken one is a usage error.
+cat > "$dir/client.ini" <<INI
+# the region's operator
+[client]
+node = $tls_url
+ca = $ca
+crl = $crl
+cert = $op
+INI
+check "a client config stands in for --node and --cert" 0 "$("$cli" --config "$dir/client.ini" balance --psn-no S >/dev/null; echo $?)"
+check "... found through GONGJI_CLIENT_CONFIG" yes "$(GONGJI_CLIENT_CONFIG="$dir/client.ini" "$cli" health | grep -q '^region  *510100' && echo yes)"
+check "... and in ~/.config/gongji" yes "$(mkdir -p "$dir/home/.config/gongji" && cp "$dir/client.ini" "$dir/home/.config/gongji/" && HOME=$dir/home XDG_CONFIG_HOME= "$cli" health | grep -q '^region  *510100' && echo yes)"
+GONGJI_NODE="tls+tcp://127.0.0.1:$nobody" "$cli" --config "$dir/client.ini" --timeout 300 health >/dev/null 2>&1
+check "GONGJI_NODE beats the file" 3 $?
+"$cli" --config "$dir/client.ini" --node "tls+tcp://127.0.0.1:$nobody" --timeout 300 health >/dev/null 2>&1
+check "--node beats the file" 3 $?
+echo "tiemout = 300" >> "$dir/client.ini"
+"$cli" --config "$dir/client.ini" health 2>"$dir/err"; check "an unknown key is a usage error" 2 $?
+check "... naming the file's line" 1 "$(grep -c 'client.ini line 7: unknown key .tiemout.' "$dir/err")"
+"$cli" --config "$dir/no-such.ini" health 2>/dev/null; check "a missing --config file is a usage error" 2 $?
+
 # ---- who may call what: identities come from certificates ----
 # A person is served through the platform: the sponsor binds and reads their own account.
 person S --call-id person-bind bind --sponsor S --beneficiary P --relation parent >/dev/null; check "person binds as sponsor" 0 $?

@@ -150,7 +150,10 @@ static void person_at(const char *region, const char *psn_no, int serial, const 
 {
     client_t *c = op_at(region);
     client_status st;
-    assert_int_equal(op_enroll(c, psn_no, serial, insutype, region, &st), 0);
+    int code = op_enroll(c, psn_no, serial, insutype, region, &st);
+    if (code == GONGJI__V1__CODE__DEADLINE_EXCEEDED)
+        tn_print_stacks(tc_node(&tc, region)); /* a node gone silent */
+    assert_int_equal(code, 0);
     if (fen > 0)
         assert_int_equal(op_credit(c, psn_no, fen, &st), 0);
     client_close(c);

@@ -134,6 +134,29 @@ static void trust_lines(test_node *tn, char *out, size_t size)
              th_pki_dir());
 }
 
+/* A node that runs and does not answer: where its threads are is the finding. */
+void tn_print_stacks(test_node *tn)
+{
+    if (!tn_alive(tn))
+        return;
+    char stacks[2200];
+    snprintf(stacks, sizeof stacks,
+             "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt 12' 2>/dev/null | "
+             "grep -E '^Thread|^#' | cut -c1-160 > '%s/stacks.txt'; echo 'node %s threads (%s/stacks.txt):' >&2; "
+             "head -300 '%s/stacks.txt' >&2",
+             (int)tn->pid, tn->dir, tn->region, tn->dir, tn->dir);
+    if (system(stacks) != 0)
+        fprintf(stderr, "(no stacks)\n");
+    /* And its sockets: connections the kernel holds that the node never accepted, or
+     * requests it never read, show in the queues. */
+    const char *port = strrchr(tn->url, ':');
+    char sockets[400];
+    snprintf(sockets, sizeof sockets, "echo 'node %s sockets:' >&2; ss -tanpi 2>/dev/null | grep -A1 -E ':%s\\b' >&2",
+             tn->region, port != NULL ? port + 1 : "0");
+    if (system(sockets) != 0)
+        fprintf(stderr, "(no sockets)\n");
+}
+
 int tn_start(test_node *tn)
 {
     if (tn->plaintext && strncmp(tn->url, "tls+", 4) == 0)
@@ -197,17 +220,8 @@ int tn_start(test_node *tn)
     snprintf(cmd, sizeof cmd, "tail -4 '%s/node.log' | cut -c1-300 >&2", tn->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "(no log)\n");
-    if (tn_alive(tn)) {
-        /* Running and not answering: where its threads are is the finding. */
-        char stacks[2200];
-        snprintf(stacks, sizeof stacks,
-                 "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt 10' 2>/dev/null | "
-                 "grep -E '^Thread|^#' | cut -c1-150 > '%s/stacks.txt'; echo 'its threads (%s/stacks.txt):' >&2; "
-                 "head -200 '%s/stacks.txt' >&2",
-                 (int)tn->pid, tn->dir, tn->dir, tn->dir);
-        if (system(stacks) != 0)
-            fprintf(stderr, "(no stacks)\n");
-    }
+    if (tn_alive(tn))
+        tn_print_stacks(tn);
     return -1;
 }
 

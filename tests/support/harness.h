@@ -30,6 +30,8 @@ void tn_init(test_node *tn, const char *region, const char *policy_lines);
 /* Write the config and start the process; wait until Health answers. 0 on success. */
 int tn_start(test_node *tn);
 /* SIGKILL and reap: the crash a power cut would be. */
+/* Print a running node's thread stacks (gdb) to stderr: for a node that went silent. */
+void tn_print_stacks(test_node *tn);
 void tn_kill9(test_node *tn);
 /* SIGTERM and reap; returns the exit status, or -1. */
 int tn_stop(test_node *tn);
