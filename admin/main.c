@@ -39,7 +39,8 @@ static void usage(FILE *out)
             "        operator has reconciled with the other regions and run\n"
             "        `gongji confirm-restore`\n"
             "  info --data-dir DIR\n"
-            "        the store format, journal position and restored mark of DIR\n"
+            "        the store format, journal position and restored mark of DIR, and\n"
+            "        what it takes on disk, tree by tree (entries, bytes)\n"
             "\n"
             "  -h, --help     show this help\n"
             "  -V, --version  show the version\n"
@@ -270,6 +271,16 @@ static int cmd_info(const char *data_dir)
     }
     printf("format %u (this build reads %u)\njournal_seq %llu\nrestored %s\n", info.format, store_format_version(),
            (unsigned long long)info.journal_seq, info.restored ? "yes: the node waits for confirm-restore" : "no");
+    store_usage_info *u = calloc(1, sizeof *u);
+    if (u != NULL && store_usage(data_dir, u) == GJ_OK) {
+        printf("used %llu bytes of a %llu-byte map (%.1f%%)\n%-24s %12s %14s\n", (unsigned long long)u->used_bytes,
+               (unsigned long long)u->map_bytes, u->map_bytes ? 100.0 * (double)u->used_bytes / (double)u->map_bytes : 0,
+               "tree", "entries", "bytes");
+        for (size_t i = 0; i < u->count; i++)
+            printf("%-24s %12llu %14llu\n", u->trees[i].name, (unsigned long long)u->trees[i].entries,
+                   (unsigned long long)u->trees[i].bytes);
+    }
+    free(u);
     return info.format == store_format_version() ? 0 : 1;
 }
 

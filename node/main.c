@@ -293,6 +293,7 @@ int main(int argc, char **argv)
         store_close(n.store);
         return 1;
     }
+    n.server = srv;
     /* Finish or undo whatever a previous run left in flight, then keep at it. */
     if (xr_resolver_start(&n) != 0)
         gj_log(GJ_LOG_ERROR, "start", "cannot start the resolver; in-flight work waits for a restart");

@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,9 @@ char *metrics_render(node *n)
     gauge(&t, "gongji_in_flight", "Requests accepted and not yet answered.", "gauge", (double)atomic_load(&n->in_flight));
     render_calls(&t, n, &n->metrics);
     render_store(&t, n);
+    gauge(&t, "gongji_listener_restarts_total",
+          "Times the listener stopped accepting new connections and was opened again (trust/listen_guard.h).",
+          "counter", (double)server_listener_restarts(n->server));
     gauge(&t, "gongji_settlements_unknown", "Settlements whose outcome waits on a node that has not said what it held.",
           "gauge", (double)deciding_unknown_count(n));
     render_peers(&t, n);

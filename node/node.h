@@ -41,6 +41,8 @@ typedef struct node {
      * running insecure_plaintext without certificates. */
     gj_cred *cred;
     nng_tls_config *tls_server, *tls_client;
+    /* The listening side (server.c), set once it listens: for /metrics. */
+    struct server *server;
     session_table sessions;
     _Atomic int64_t crl_checked_ms;
     store *store;

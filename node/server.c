@@ -1,5 +1,6 @@
 #include "server.h"
 #include "gj_util.h"
+#include "listen_guard.h"
 #include "log.h"
 #include "tls.h"
 
@@ -25,6 +26,7 @@ struct server {
     nng_socket sock;
     unsigned count;
     worker *workers;
+    listen_guard *guard; /* the listener, kept accepting */
 };
 
 /* Dispatch's finish callback: may run on this worker's aio thread or the store writer. */
@@ -105,7 +107,7 @@ gj_err server_start(server **out, node *n, const char *url, unsigned contexts)
         if ((rv = nng_ctx_open(&w->ctx, s->sock)) != 0)
             goto fail;
     }
-    if ((rv = gj_tls_listen(s->sock, url, n->tls_server, NULL)) != 0) {
+    if ((rv = listen_guard_start(&s->guard, s->sock, url, n->tls_server, n->tls_client)) != 0) {
         gj_log(GJ_LOG_ERROR, "listen", "url=%s error=%s", url, nng_strerror(rv));
         goto fail;
     }
@@ -121,6 +123,11 @@ fail:
     return rv == NNG_ENOMEM ? GJ_ERR_NOMEM : GJ_ERR_TRANSPORT;
 }
 
+uint64_t server_listener_restarts(const server *s)
+{
+    return s != NULL ? listen_guard_restarts(s->guard) : 0;
+}
+
 void server_quiesce(server *s)
 {
     if (s != NULL)
@@ -132,6 +139,7 @@ void server_stop(server *s, int drain_ms)
     if (s == NULL)
         return;
     server_quiesce(s);
+    listen_guard_stop(s->guard);
     /* Let accepted requests finish; contexts take no new ones. */
     int64_t until = gj_mono_ms() + drain_ms;
     while (atomic_load(&s->n->in_flight) > 0 && gj_mono_ms() < until) {

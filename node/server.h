@@ -5,6 +5,8 @@
 #ifndef GJ_SERVER_H
 #define GJ_SERVER_H
 
+#include <stdint.h>
+
 #include "gj_error.h"
 #include "node.h"
 
@@ -13,6 +15,10 @@ typedef struct server server;
 /* Listen on url and start serving n. Errors: GJ_ERR_TRANSPORT (bad url, port in use;
  * a line is logged), GJ_ERR_NOMEM. */
 gj_err server_start(server **out, node *n, const char *url, unsigned contexts);
+
+/* How many times its listener stopped accepting and was opened again
+ * (trust/listen_guard.h). */
+uint64_t server_listener_restarts(const server *s);
 
 /* From now on each context answers the request it holds and then takes no more, so
  * what is in flight drains even under load. */

@@ -76,6 +76,54 @@ gj_err store_info(const char *dir, store_backup_info *info)
     return err;
 }
 
+gj_err store_usage(const char *dir, store_usage_info *out)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi main_dbi;
+    MDB_cursor *cur;
+    if (dir == NULL || out == NULL)
+        return GJ_ERR_INVAL;
+    memset(out, 0, sizeof *out);
+    gj_err err = open_readonly(dir, &env);
+    if (err != GJ_OK)
+        return err;
+    MDB_envinfo ei;
+    MDB_stat es;
+    mdb_env_info(env, &ei);
+    mdb_env_stat(env, &es);
+    out->map_bytes = ei.me_mapsize;
+    out->used_bytes = (uint64_t)(ei.me_last_pgno + 1) * es.ms_psize;
+    if ((err = st_map_err(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))) != GJ_OK) {
+        mdb_env_close(env);
+        return err;
+    }
+    /* The named trees are the keys of the unnamed one. */
+    if ((err = st_map_err(mdb_dbi_open(txn, NULL, 0, &main_dbi))) == GJ_OK &&
+        (err = st_map_err(mdb_cursor_open(txn, main_dbi, &cur))) == GJ_OK) {
+        MDB_val k, v;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && out->count < STORE_USAGE_TREES_MAX;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            store_tree_usage *t = &out->trees[out->count];
+            if (k.mv_size == 0 || k.mv_size >= sizeof t->name)
+                continue;
+            memcpy(t->name, k.mv_data, k.mv_size);
+            t->name[k.mv_size] = '\0';
+            MDB_dbi dbi;
+            MDB_stat st;
+            if (mdb_dbi_open(txn, t->name, 0, &dbi) != 0 || mdb_stat(txn, dbi, &st) != 0)
+                continue;
+            t->entries = st.ms_entries;
+            t->bytes = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+            out->count++;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return err;
+}
+
 gj_err store_backup(const char *dir, const char *to_dir, store_backup_info *info)
 {
     char path[PATH_MAX];

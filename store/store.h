@@ -202,6 +202,21 @@ typedef struct store_backup_info {
 } store_backup_info;
 /* Read dir's store read-only, beside a node that may be running on it. */
 gj_err store_info(const char *dir, store_backup_info *info);
+/* What a store takes on disk, tree by tree (gongji-admin info; docs/operations.md,
+ * "Storage"). used_bytes is the file up to its last page in use; pages freed inside it
+ * are reused by later writes. */
+#define STORE_USAGE_TREES_MAX 48
+typedef struct store_tree_usage {
+    char name[32];
+    uint64_t entries;
+    uint64_t bytes; /* its pages (branch, leaf, overflow) */
+} store_tree_usage;
+typedef struct store_usage_info {
+    uint64_t map_bytes, used_bytes;
+    size_t count;
+    store_tree_usage trees[STORE_USAGE_TREES_MAX];
+} store_usage_info;
+gj_err store_usage(const char *dir, store_usage_info *out);
 /* A compacted copy of dir's store, consistent as of one commit, into to_dir/data.mdb
  * (0600, fsync'd; GJ_ERR_EXISTS when one is there). A node may be running on dir. */
 gj_err store_backup(const char *dir, const char *to_dir, store_backup_info *info);

@@ -46,6 +46,8 @@ node_stop
 # The restored node: reads yes, money no, until confirmed.
 "$admin" restore --from "$dir/backup" --data-dir "$dir/restored" >/dev/null; check "restore into a new directory" 0 $?
 "$admin" info --data-dir "$dir/restored" | grep -q '^restored yes'; check "info says restored" 0 $?
+check "info counts the people, tree by tree" 1 "$("$admin" info --data-dir "$dir/restored" | grep -cE '^persons +1 +[1-9][0-9]*$')"
+check "... and the journal's entries (the credit)" 1 "$("$admin" info --data-dir "$dir/restored" | grep -cE '^journal +1 +[1-9]')"
 node_start "$dir/restored" || exit 1
 check "the backup's balance (before the later credit)" 100.00 "$(balance P1)"
 check "health says restored" 1 "$(g health | grep -c '^restored  *yes')"

@@ -1,0 +1,228 @@
+#include "listen_guard.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/protocol/reqrep0/req.h>
+
+#include "gj_util.h"
+#include "log.h"
+#include "tls.h"
+
+#define GUARD_PERIOD_MS 1000
+/* Time a live listener has to accept the probe: generous, since a false alarm closes
+ * every connection it accepted. */
+#define GUARD_PROBE_MS 3000
+#define GUARD_RELISTEN_TRIES 50
+
+struct listen_guard {
+    nng_socket sock;
+    char url[300];
+    char probe_url[300];
+    nng_tls_config *server_cfg, *client_cfg;
+    nng_listener listener;
+    bool listening;
+    uint64_t errors_seen; /* the listener's error counters when last found alive */
+    _Atomic uint64_t restarts;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
+    pthread_t thread;
+};
+
+typedef struct listener_counts {
+    uint64_t accepted, errors;
+} listener_counts;
+
+static uint64_t stat_u64(nng_stat *parent, const char *name)
+{
+    nng_stat *s = nng_stat_find(parent, name);
+    return s != NULL ? nng_stat_value(s) : 0;
+}
+
+static int read_counts(nng_listener l, listener_counts *out)
+{
+    nng_stat *all = NULL;
+    int rv = nng_stats_get(&all);
+    if (rv != 0)
+        return rv;
+    nng_stat *ls = nng_stat_find_listener(all, l);
+    if (ls == NULL)
+        rv = NNG_ENOENT;
+    else
+        *out = (listener_counts){stat_u64(ls, "accept"), stat_u64(ls, "other") + stat_u64(ls, "canceled")};
+    nng_stats_free(all);
+    return rv;
+}
+
+/* Whether stop was asked, after waiting at most ms for it. */
+static bool guard_wait(listen_guard *g, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&g->mu);
+    while (!g->stopping && pthread_cond_timedwait(&g->cv, &g->mu, &until) == 0)
+        ;
+    bool stop = g->stopping;
+    pthread_mutex_unlock(&g->mu);
+    return stop;
+}
+
+/* Dial the listener from a socket of our own: does its accepted count move? */
+static bool probe_accepts(listen_guard *g, uint64_t accepted_before)
+{
+    nng_socket probe;
+    if (nng_req0_open(&probe) != 0)
+        return true; /* cannot tell: assume alive */
+    bool accepted = false, known = true;
+    if (gj_tls_dial(probe, g->probe_url, g->client_cfg, NULL) != 0) {
+        known = false;
+    } else {
+        for (int waited = 0; waited < GUARD_PROBE_MS && !accepted; waited += 50) {
+            listener_counts c;
+            if (read_counts(g->listener, &c) != 0) {
+                known = false;
+                break;
+            }
+            accepted = c.accepted > accepted_before;
+            if (!accepted && guard_wait(g, 50)) {
+                known = false; /* stopping */
+                break;
+            }
+        }
+    }
+    nng_close(probe);
+    return accepted || !known;
+}
+
+static void relisten(listen_guard *g)
+{
+    if (g->listening) {
+        nng_listener_close(g->listener);
+        g->listening = false;
+    }
+    int rv = 0;
+    for (int i = 0; i < GUARD_RELISTEN_TRIES && !g->listening; i++) {
+        if ((rv = gj_tls_listen(g->sock, g->url, g->server_cfg, &g->listener)) == 0)
+            g->listening = true;
+        else if (guard_wait(g, 100))
+            return;
+    }
+    if (g->listening) {
+        listener_counts c = {0, 0};
+        read_counts(g->listener, &c);
+        g->errors_seen = c.errors;
+        gj_log(GJ_LOG_WARN, "listen", "url=%s listening again", g->url);
+    } else {
+        gj_log(GJ_LOG_ERROR, "listen", "url=%s cannot listen again: %s; trying again in a second", g->url,
+               nng_strerror(rv));
+    }
+}
+
+static void *guard_main(void *arg)
+{
+    listen_guard *g = arg;
+    while (!guard_wait(g, GUARD_PERIOD_MS)) {
+        if (!g->listening) {
+            relisten(g);
+            continue;
+        }
+        listener_counts c;
+        if (read_counts(g->listener, &c) != 0 || c.errors == g->errors_seen)
+            continue;
+        if (probe_accepts(g, c.accepted)) {
+            g->errors_seen = c.errors;
+            continue;
+        }
+        atomic_fetch_add(&g->restarts, 1);
+        gj_log(GJ_LOG_WARN, "listen",
+               "url=%s stopped accepting new connections (a connection cut while it was being set up; "
+               "nng 1.5.2): opening it again; its open connections close and their callers dial again",
+               g->url);
+        relisten(g);
+    }
+    return NULL;
+}
+
+/* The URL the guard dials: the listen URL with a wildcard host made loopback. */
+static int probe_url_of(const char *url, char *out, size_t size)
+{
+    nng_url *u = NULL;
+    int rv = nng_url_parse(&u, url);
+    if (rv != 0)
+        return rv;
+    const char *host = u->u_hostname;
+    if (host == NULL || *host == '\0' || strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    bool v6 = strchr(host, ':') != NULL;
+    int n = snprintf(out, size, "%s://%s%s%s:%s", u->u_scheme, v6 ? "[" : "", host, v6 ? "]" : "", u->u_port);
+    nng_url_free(u);
+    return n > 0 && (size_t)n < size ? 0 : NNG_EINVAL;
+}
+
+int listen_guard_start(listen_guard **out, nng_socket sock, const char *url, nng_tls_config *server_cfg,
+                       nng_tls_config *client_cfg)
+{
+    listen_guard *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return NNG_ENOMEM;
+    g->sock = sock;
+    g->server_cfg = server_cfg;
+    g->client_cfg = client_cfg;
+    int rv = NNG_EINVAL;
+    if (strlen(url) >= sizeof g->url || (rv = probe_url_of(url, g->probe_url, sizeof g->probe_url)) != 0) {
+        free(g);
+        return rv;
+    }
+    snprintf(g->url, sizeof g->url, "%s", url);
+    if ((rv = gj_tls_listen(sock, url, server_cfg, &g->listener)) != 0) {
+        free(g);
+        return rv;
+    }
+    g->listening = true;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
+        /* Serve unguarded rather than not at all; say so. */
+        gj_log(GJ_LOG_WARN, "listen", "url=%s: cannot start its guard thread", url);
+        pthread_mutex_destroy(&g->mu);
+        pthread_cond_destroy(&g->cv);
+        free(g);
+        *out = NULL;
+        return 0;
+    }
+    *out = g;
+    return 0;
+}
+
+uint64_t listen_guard_restarts(const listen_guard *g)
+{
+    return g != NULL ? atomic_load(&((listen_guard *)g)->restarts) : 0;
+}
+
+void listen_guard_stop(listen_guard *g)
+{
+    if (g == NULL)
+        return;
+    pthread_mutex_lock(&g->mu);
+    g->stopping = true;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->thread, NULL);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free(g);
+}
