@@ -44,9 +44,12 @@
 /* clearing key: big-endian uint32 window, counterparty (GJ_ADMDVS_LEN bytes), setl_id,
  * '\0', big-endian uint32 leg, kind (1 byte). The longest key any scan copies. */
 #define CLEARING_KEY_MAX (4 + GJ_ADMDVS_LEN + GJ_SETL_ID_MAX + 1 + 4 + 1)
-#define SCAN_KEY_MAX CLEARING_KEY_MAX
+/* A scan copies the key it stands on: as long as any key LMDB takes (511 bytes by
+ * default), so no tree's keys can be too long for it (idempotency keys by time run to
+ * 8 + caller + call id). */
+#define SCAN_KEY_MAX 511
 
-_Static_assert(SCAN_KEY_MAX >= HOLD_KEY_MAX, "scans copy hold keys too");
+_Static_assert(SCAN_KEY_MAX >= HOLD_KEY_MAX && SCAN_KEY_MAX >= CLEARING_KEY_MAX, "scans copy every key");
 
 /* DB_SPEND and DB_SETL_BY_PSN are not trees of their own: their records live in the
  * ledger tree (DB_ACCOUNTS) just before their person's account, so a settlement
@@ -79,6 +82,7 @@ enum {
     DB_WALLETS,
     DB_WALLET_PENDING,
     DB_IDEM_TIME,
+    DB_CREDIT_ROWS,
     DB_COUNT
 };
 
