@@ -27,6 +27,7 @@ typedef struct authz_rule {
 static const authz_rule rules[] = {
     {"gongji.v1.Registry/Enroll", OP_WRITE, "the region's own operator"},
     {"gongji.v1.Registry/Credit", OP_WRITE, "the region's own operator"},
+    {"gongji.v1.Registry/CreditBatch", OP_WRITE, "the region's own operator"},
     {"gongji.v1.Registry/Freeze", OP_WRITE, "the region's own operator"},
     {"gongji.v1.Registry/Move", OP_WRITE, "the old region's own operator"},
     {"gongji.v1.Registry/MoveIn", OP_WRITE, "the new region's own operator"},

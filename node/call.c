@@ -170,7 +170,7 @@ static const char *caller_for_log(call *c, char *buf, size_t size)
  * the proven operator, whatever the outcome. */
 static bool is_audited_operator_action(const call *c)
 {
-    static const char *const audited[] = {"gongji.v1.Registry/Enroll", "gongji.v1.Registry/Credit",
+    static const char *const audited[] = {"gongji.v1.Registry/Enroll", "gongji.v1.Registry/Credit", "gongji.v1.Registry/CreditBatch",
                                           "gongji.v1.Clearing/CloseWindow", "gongji.v1.Operator/SetClock"};
     if (c->method == NULL || c->env == NULL || c->env->caller_role != GONGJI__V1__ROLE__OPERATOR)
         return false;

@@ -15,6 +15,8 @@
 const method_entry node_methods[] = {
     {"gongji.v1.Registry/Enroll", &gongji__v1__enroll_request__descriptor, enroll_check, enroll_apply, NULL, false, NULL},
     {"gongji.v1.Registry/Credit", &gongji__v1__credit_request__descriptor, credit_check, credit_apply, NULL, false, NULL},
+    {"gongji.v1.Registry/CreditBatch", &gongji__v1__credit_batch_request__descriptor, credit_batch_check, NULL, NULL,
+     false, NULL},
     {"gongji.v1.Registry/Freeze", &gongji__v1__freeze_request__descriptor, freeze_check, freeze_apply, NULL, false, NULL},
     {"gongji.v1.Registry/Move", &gongji__v1__move_request__descriptor, move_check, move_apply, NULL, false, NULL},
     {"gongji.v1.Registry/MoveIn", &gongji__v1__move_in_request__descriptor, move_in_check, move_in_apply, NULL, false,

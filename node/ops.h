@@ -59,6 +59,7 @@ gj_reason ops_order_add(call *c, store_txn *txn, const char *beneficiary, const 
 gj_reason enroll_check(call *c);
 gj_reason enroll_apply(call *c, store_txn *txn);
 gj_reason credit_check(call *c);
+gj_reason credit_batch_check(call *c); /* credit_batch.c: the rows go on a worker */
 /* End every binding of psn_no still in force, at once (R9; registry.c). */
 gj_reason registry_end_bindings(call *c, store_txn *txn, const char *psn_no, uint32_t *ended);
 /* R23 (moves.c) */

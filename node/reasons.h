@@ -103,6 +103,8 @@ enum gj_code {
     X(ALREADY_RECOVERED, FAILED_PRECONDITION, "R21: this settlement's mutual-aid part was recovered already") \
     X(NOTHING_TO_RECOVER, FAILED_PRECONDITION, "R21: no sponsor paid for this settlement")   \
     X(NO_ACCOUNT, FAILED_PRECONDITION, "the person has no personal account (resident insured)") \
+    X(ROW_REPEATED, ALREADY_EXISTS, "this credit row was credited by an earlier request: nothing moved again") \
+    X(ROW_ID_REUSED, ALREADY_EXISTS, "this credit row id was credited before for another person or amount") \
     /* calls and transport */                                                                  \
     X(CALL_ID_MISSING, INVALID_ARGUMENT, "a write needs a caller id and a call id")                           \
     X(CALL_ID_REUSED, ALREADY_EXISTS, "this call id was used for a different request")        \

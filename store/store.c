@@ -54,6 +54,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_WALLETS] = "wallets",
     [DB_WALLET_PENDING] = "wallet_pending",
     [DB_IDEM_TIME] = "idem_by_time",
+    [DB_CREDIT_ROWS] = "credit_rows",
 };
 
 /* ---- open / close ---- */

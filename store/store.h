@@ -281,6 +281,23 @@ gj_err store_account_get(store_txn *txn, const char *psn_no, store_account *out)
 /* Create an empty account when absent; GJ_OK either way. */
 gj_err store_account_ensure(store_txn *txn, const char *psn_no);
 
+/* ---- credit rows (Registry/CreditBatch) ----
+ *
+ * A row of a monthly credit file, once credited, is remembered under its key (the
+ * operator's row id, prefixed with the batch name when one is given): the same row sent
+ * again moves nothing. The record keeps what was credited, so a key reused for another
+ * person or amount is told apart from a repeat. Kept for good: about 90 bytes a row. */
+typedef struct store_credit_row {
+    char psn_no[GJ_PSN_NO_MAX + 1];
+    int64_t amount;
+    uint64_t journal_seq; /* the credit's journal entry */
+    int64_t unix_ms;
+} store_credit_row;
+#define STORE_CREDIT_ROW_KEY_MAX GJ_CALL_ID_MAX
+gj_err store_credit_row_get(store_txn *txn, const char *key, store_credit_row *out);
+/* GJ_ERR_EXISTS when key is taken. */
+gj_err store_credit_row_put(store_txn *txn, const char *key, const store_credit_row *row);
+
 /* Move money: add entry->amount (signed) to entry->psn_no's balance and append the
  * entry to the journal (the store fills seq and balance_after). The account's credited,
  * paid_out or refunded counter follows entry->kind. Refuses with GJ_ERR_INVAL when the
