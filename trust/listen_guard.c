@@ -14,10 +14,12 @@
 #include "log.h"
 #include "tls.h"
 
-#define GUARD_PERIOD_MS 1000
-/* Time a live listener has to accept the probe: generous, since a false alarm closes
- * every connection it accepted. */
-#define GUARD_PROBE_MS 3000
+/* How often the counters are read (a statistics snapshot: cheap), and how long a live
+ * listener has to accept the probe (a TLS handshake: milliseconds; a false alarm only
+ * makes callers dial again). Together they bound how long new callers go unserved,
+ * inside a caller's usual timeout. */
+#define GUARD_PERIOD_MS 200
+#define GUARD_PROBE_MS 1500
 #define GUARD_RELISTEN_TRIES 50
 
 struct listen_guard {
@@ -125,7 +127,7 @@ static void relisten(listen_guard *g)
         g->errors_seen = c.errors;
         gj_log(GJ_LOG_WARN, "listen", "url=%s listening again", g->url);
     } else {
-        gj_log(GJ_LOG_ERROR, "listen", "url=%s cannot listen again: %s; trying again in a second", g->url,
+        gj_log(GJ_LOG_ERROR, "listen", "url=%s cannot listen again: %s; trying again", g->url,
                nng_strerror(rv));
     }
 }

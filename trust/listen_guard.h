@@ -7,7 +7,7 @@
  * are never served, so a node would look alive to its peers and be dead to every new
  * caller.
  *
- * The guard owns the listener. Once a second it reads the listener's statistics; when
+ * The guard owns the listener. Five times a second it reads the listener's statistics; when
  * its error counters moved since it last looked, it dials the listener itself and
  * watches the "accepted" counter: a listener that accepts nothing within the probe
  * time is closed and opened again on the same URL (which also closes the connections
