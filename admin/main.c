@@ -38,6 +38,10 @@ static void usage(FILE *out)
             "        store is marked: the node then refuses new money movement until an\n"
             "        operator has reconciled with the other regions and run\n"
             "        `gongji confirm-restore`\n"
+            "  upgrade --data-dir DIR\n"
+            "        convert a store of an older format (5 or later) in place, after copying\n"
+            "        it compacted into a new directory inside DIR; the node does the same\n"
+            "        when it starts on one. The node must be stopped.\n"
             "  info --data-dir DIR\n"
             "        the store format, journal position and restored mark of DIR, and\n"
             "        what it takes on disk, tree by tree (entries, bytes)\n"
@@ -284,6 +288,40 @@ static int cmd_info(const char *data_dir)
     return info.format == store_format_version() ? 0 : 1;
 }
 
+static int cmd_upgrade(const char *data_dir)
+{
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", data_dir);
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "gongji-admin: %s holds no store (no data.mdb)\n", data_dir);
+        return 1;
+    }
+    store_upgrade_report r;
+    store_options o = {.upgrade = true, .upgrade_report = &r};
+    store *s = NULL;
+    gj_err err = store_open(&s, data_dir, &o);
+    if (err == GJ_ERR_BUSY) {
+        fprintf(stderr, "gongji-admin: %s is in use by process %ld: stop the node first\n", data_dir,
+                store_dir_holder(data_dir));
+        return 1;
+    }
+    if (err != GJ_OK) {
+        fprintf(stderr, "gongji-admin: %s not upgraded (%s)%s%s; nothing in it was changed%s%s\n", data_dir,
+                gj_err_name(err), r.why[0] ? ": " : "", r.why, r.backup_dir[0] ? "; a copy of it is in " : "",
+                r.backup_dir);
+        return 1;
+    }
+    store_close(s);
+    if (r.from == 0)
+        printf("%s holds store format %u already: nothing to do\n", data_dir, store_format_version());
+    else
+        printf("%s upgraded from format %u to %u: %zu decisions and %zu first answers converted; the old store "
+               "is in %s\n",
+               data_dir, r.from, store_format_version(), r.decisions, r.first_answers, r.backup_dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -328,6 +366,8 @@ int main(int argc, char **argv)
         return cmd_restore(from, data_dir);
     if (!strcmp(cmd, "info") && data_dir)
         return cmd_info(data_dir);
+    if (!strcmp(cmd, "upgrade") && data_dir)
+        return cmd_upgrade(data_dir);
     fprintf(stderr, "gongji-admin: unknown command or missing options: %s\n", cmd);
     usage(stderr);
     return 2;

@@ -210,9 +210,24 @@ int main(int argc, char **argv)
         gj_log(GJ_LOG_ERROR, "start", "cannot create data_dir %s: %s", n.cfg.data_dir, strerror(errno));
         return 1;
     }
+    static store_upgrade_report upgraded;
     store_options sopts = {.map_size = n.cfg.map_size, .gather_us = n.cfg.commit_gather_us,
-                           .queue_max = n.cfg.write_queue};
+                           .queue_max = n.cfg.write_queue, .upgrade = true, .upgrade_report = &upgraded};
     gj_err e = store_open(&n.store, n.cfg.data_dir, &sopts);
+    if (upgraded.from != 0 && e == GJ_OK)
+        gj_log(GJ_LOG_WARN, "start",
+               "data_dir %s upgraded from store format %u to %u (decisions converted=%zu, first answers "
+               "converted=%zu); the old store was copied first to %s: keep it until you are content",
+               n.cfg.data_dir, upgraded.from, store_format_version(), upgraded.decisions, upgraded.first_answers,
+               upgraded.backup_dir);
+    else if (upgraded.from != 0) {
+        gj_log(GJ_LOG_ERROR, "start",
+               "data_dir %s holds store format %u and could not be upgraded to %u: %s (%s); nothing in it was "
+               "changed; a copy of it is in %s",
+               n.cfg.data_dir, upgraded.from, store_format_version(), upgraded.why[0] ? upgraded.why : "-",
+               gj_err_name(e), upgraded.backup_dir[0] ? upgraded.backup_dir : "(none: the copy failed)");
+        return 1;
+    }
     if (e == GJ_ERR_BUSY) {
         gj_log(GJ_LOG_ERROR, "start", "data_dir %s is in use by process %ld (another gongji-node or gongji-load): "
                                       "one process per data directory",
@@ -222,9 +237,9 @@ int main(int argc, char **argv)
     store_backup_info found;
     if (e == GJ_ERR_FORMAT && store_info(n.cfg.data_dir, &found) == GJ_OK) {
         gj_log(GJ_LOG_ERROR, "start",
-               "data_dir %s holds store format %u, written by %s build; this build reads format %u and does not "
-               "convert it: run the build that wrote it, or move the directory aside and restore a backup this "
-               "build reads (docs/operations.md, \"Upgrades\")",
+               "data_dir %s holds store format %u, written by %s build; this build reads format %u and converts "
+               "formats 5 and later only: run the build that wrote it, or move the directory aside and restore a "
+               "backup this build reads (docs/operations.md, \"Upgrades\")",
                n.cfg.data_dir, found.format, found.format < store_format_version() ? "an older" : "a newer",
                store_format_version());
         return 1;

@@ -37,6 +37,23 @@ static gj_err apply_and_reply(call *c, call_apply_fn apply, store_txn *txn)
     return GJ_OK;
 }
 
+/* Whether the first answer's digest is this request's. A first answer carried over from
+ * a format-6 store holds that format's hash of the request's bytes instead
+ * (store_digest_legacy): a retry is the same request when those bytes hash the same. */
+static bool same_request(const call *c, const store_digest *first)
+{
+    uint64_t legacy;
+    if (!store_digest_legacy(first, &legacy))
+        return store_digest_equal(first, &c->request_digest);
+    uint64_t h = 14695981039346656037ULL;
+    const unsigned char *name = (const unsigned char *)c->method->name;
+    for (size_t i = 0; i <= strlen(c->method->name); i++) /* its NUL too */
+        h = (h ^ name[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < c->env->payload.len; i++)
+        h = (h ^ c->env->payload.data[i]) * 1099511628211ULL;
+    return (h == 1 ? 2 : h) == legacy;
+}
+
 static gj_err write_apply(store_txn *txn, void *arg)
 {
     const write_job *job = arg;
@@ -59,7 +76,7 @@ static gj_err write_apply(store_txn *txn, void *arg)
             call_fail(c, GJ_R_CALL_REVERSED, "call id %s was reversed before it took effect", call_id);
             return GJ_ERR_ABORT;
         }
-        if (!store_digest_equal(&first_digest, &c->request_digest)) {
+        if (!same_request(c, &first_digest)) {
             call_fail(c, GJ_R_CALL_ID_REUSED, "call id %s was first used for another request",
                       call_id);
             return GJ_ERR_ABORT;
@@ -248,7 +265,7 @@ bool call_replay_if_answered(call *c)
         if (store_digest_equal(&digest, &store_tombstone)) {
             call_fail(c, GJ_R_CALL_REVERSED, "call id %s was reversed before it took effect",
                       c->env->call_id);
-        } else if (!store_digest_equal(&digest, &c->request_digest)) {
+        } else if (!same_request(c, &digest)) {
             call_fail(c, GJ_R_CALL_ID_REUSED, "call id %s was first used for another request",
                       c->env->call_id);
         } else if (in_flight) {

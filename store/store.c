@@ -5,17 +5,21 @@
  * durability. */
 #include "store_internal.h"
 
+#include "gj_util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Bump when any record layout or key encoding changes: an old file must be refused,
- * not misread. */
-#define STORE_FORMAT_VERSION 10u
+/* STORE_FORMAT_CURRENT (store_internal.h): bump it when any record layout or key
+ * encoding changes, and teach upgrade.c the step: an old file must be converted or
+ * refused, never misread. */
 
 /* Named databases we use plus room for later ones without a format change. */
 #define STORE_MAXDBS 32
@@ -61,7 +65,7 @@ static const char *const db_names[DB_COUNT] = {
 
 unsigned store_format_version(void)
 {
-    return STORE_FORMAT_VERSION;
+    return STORE_FORMAT_CURRENT;
 }
 
 static gj_err format_check(MDB_txn *txn, MDB_dbi meta)
@@ -70,7 +74,7 @@ static gj_err format_check(MDB_txn *txn, MDB_dbi meta)
     MDB_val k = {6, (void *)"format"}, v;
     int rc = mdb_get(txn, meta, &k, &v);
     if (rc == MDB_NOTFOUND) {
-        put_be32(buf, STORE_FORMAT_VERSION);
+        put_be32(buf, STORE_FORMAT_CURRENT);
         v.mv_size = sizeof buf;
         v.mv_data = buf;
         return st_map_err(mdb_put(txn, meta, &k, &v, 0));
@@ -79,7 +83,7 @@ static gj_err format_check(MDB_txn *txn, MDB_dbi meta)
         return st_map_err(rc);
     if (v.mv_size != 4)
         return GJ_ERR_CORRUPT;
-    return get_be32(v.mv_data) == STORE_FORMAT_VERSION ? GJ_OK : GJ_ERR_FORMAT;
+    return get_be32(v.mv_data) == STORE_FORMAT_CURRENT ? GJ_OK : GJ_ERR_FORMAT;
 }
 
 /* One process per data directory: LMDB itself lets several share an environment, and two
@@ -103,6 +107,61 @@ static gj_err lock_dir(store *s, const char *dir)
     if (ftruncate(s->lock_fd, 0) != 0 || pwrite(s->lock_fd, pid, (size_t)len, 0) != len)
         return GJ_ERR_IO;
     return GJ_OK;
+}
+
+/* The format an existing store says it has (0: a new store, no format yet). */
+static gj_err read_format(store *s, unsigned *found)
+{
+    MDB_txn *txn;
+    MDB_dbi meta;
+    *found = 0;
+    gj_err err = st_map_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+    if (err != GJ_OK)
+        return err;
+    int rc = mdb_dbi_open(txn, "meta", 0, &meta);
+    if (rc == 0) {
+        MDB_val k = {6, (void *)"format"}, v;
+        rc = mdb_get(txn, meta, &k, &v);
+        if (rc == 0)
+            *found = v.mv_size == 4 ? get_be32(v.mv_data) : 0;
+        if (rc == 0 && v.mv_size != 4)
+            err = GJ_ERR_CORRUPT;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        err = st_map_err(rc);
+    mdb_txn_abort(txn);
+    return err;
+}
+
+/* Before converting: a compacted copy of the old store, fsync'd, in a new directory
+ * inside dir named for the format it holds. */
+static gj_err copy_before_upgrade(store *s, const char *dir, unsigned found, store_upgrade_report *report)
+{
+    char stamp[32], path[PATH_MAX];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", gmtime_r(&now, &tm));
+    if (snprintf(report->backup_dir, sizeof report->backup_dir, "%s/before-upgrade-format%u-%s", dir, found,
+                 stamp) >= (int)sizeof report->backup_dir ||
+        snprintf(path, sizeof path, "%s/data.mdb", report->backup_dir) >= (int)sizeof path)
+        return GJ_ERR_INVAL;
+    if (mkdir(report->backup_dir, 0700) != 0)
+        return errno == EEXIST ? GJ_ERR_EXISTS : GJ_ERR_IO;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return GJ_ERR_IO;
+    gj_err err = st_map_err(mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT));
+    if (err == GJ_OK && fsync(fd) != 0)
+        err = GJ_ERR_IO;
+    if (close(fd) != 0 && err == GJ_OK)
+        err = GJ_ERR_IO;
+    int dfd = open(report->backup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0 && err == GJ_OK)
+            err = GJ_ERR_IO;
+        close(dfd);
+    }
+    return err;
 }
 
 long store_dir_holder(const char *dir)
@@ -206,6 +265,17 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
     if ((err = st_map_err(mdb_reader_check(s->env, &dead))) != GJ_OK)
         goto fail;
 
+    unsigned found;
+    store_upgrade_report scratch, *report = opts && opts->upgrade_report ? opts->upgrade_report : &scratch;
+    memset(report, 0, sizeof *report);
+    if ((err = read_format(s, &found)) != GJ_OK)
+        goto fail;
+    bool upgrade = opts && opts->upgrade && found >= STORE_OLDEST_UPGRADABLE && found < STORE_FORMAT_CURRENT;
+    if (upgrade)
+        report->from = found;
+    if (upgrade && (err = copy_before_upgrade(s, dir, found, report)) != GJ_OK)
+        goto fail;
+
     if ((err = st_map_err(mdb_txn_begin(s->env, NULL, 0, &txn))) != GJ_OK)
         goto fail;
     for (int i = 0; i < DB_COUNT; i++)
@@ -213,6 +283,8 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
             (err = st_map_err(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i]))) != GJ_OK)
             goto fail;
     s->dbi[DB_SPEND] = s->dbi[DB_SETL_BY_PSN] = s->dbi[DB_ACCOUNTS];
+    if (upgrade && (err = st_upgrade(s, txn, found, gj_now_unix_ms(), report)) != GJ_OK)
+        goto fail;
     if ((err = format_check(txn, s->dbi[DB_META])) != GJ_OK)
         goto fail;
     err = st_map_err(mdb_txn_commit(txn));

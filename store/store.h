@@ -30,7 +30,20 @@
 typedef struct store store;
 typedef struct store_txn store_txn;
 
+/* What store_open did to a store of an older format (options.upgrade). */
+typedef struct store_upgrade_report {
+    unsigned from;          /* the format found; 0: nothing was converted */
+    size_t decisions;       /* records converted, by kind */
+    size_t first_answers;
+    char backup_dir[4096];  /* where the old store was copied first */
+    char why[240];          /* why it was refused, when it was */
+} store_upgrade_report;
+
 typedef struct store_options {
+    /* A store of an older format is converted (after a compacted copy of it is written
+     * to a new directory inside dir) instead of refused with GJ_ERR_FORMAT. */
+    bool upgrade;
+    store_upgrade_report *upgrade_report; /* may be NULL */
     uint64_t map_size;   /* 0: GJ_MAP_SIZE_DEFAULT */
     unsigned batch_max;  /* 0: GJ_WRITE_BATCH_MAX; requests per write transaction */
     unsigned queue_max;  /* 0: GJ_WRITE_QUEUE_MAX; pending submissions before GJ_ERR_FULL */
@@ -452,6 +465,10 @@ typedef struct store_digest {
  * is taken to be. */
 extern const store_digest store_tombstone;
 bool store_digest_equal(const store_digest *a, const store_digest *b);
+/* A first answer carried over from a store of format 6 or older keeps that format's
+ * request hash (FNV-1a 64 over the method name with its NUL, then the request payload;
+ * 1 made 2), tagged: true and the hash when d is such a digest (store/upgrade.c). */
+bool store_digest_legacy(const store_digest *d, uint64_t *fnv);
 
 /* Idempotency: the first answer to (caller_id, call_id). request_digest identifies the
  * request's content. On GJ_OK *reply points into the store (valid until txn ends). */

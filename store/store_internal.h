@@ -44,6 +44,16 @@
 /* clearing key: big-endian uint32 window, counterparty (GJ_ADMDVS_LEN bytes), setl_id,
  * '\0', big-endian uint32 leg, kind (1 byte). The longest key any scan copies. */
 #define CLEARING_KEY_MAX (4 + GJ_ADMDVS_LEN + GJ_SETL_ID_MAX + 1 + 4 + 1)
+/* The store format this build reads and writes, and the oldest it converts
+ * (upgrade.c; docs/store.md, "Formats"). */
+#define STORE_FORMAT_CURRENT 11u
+#define STORE_OLDEST_UPGRADABLE 5u
+
+/* Convert a store of format from (STORE_OLDEST_UPGRADABLE..CURRENT-1) inside txn, whose
+ * trees are open, and write the current format; the report (whose backup_dir the
+ * caller fills) says what was done or why not. Abandon txn on an error. */
+gj_err st_upgrade(store *s, MDB_txn *txn, unsigned from, int64_t now_ms, store_upgrade_report *report);
+
 /* A scan copies the key it stands on: as long as any key LMDB takes (511 bytes by
  * default), so no tree's keys can be too long for it (idempotency keys by time run to
  * 8 + caller + call id). */
