@@ -15,11 +15,13 @@
 #include "tls.h"
 
 /* How often the counters are read (a statistics snapshot: cheap), and how long a live
- * listener has to accept the probe (a TLS handshake: milliseconds; a false alarm only
- * makes callers dial again). Together they bound how long new callers go unserved,
- * inside a caller's usual timeout. */
+ * listener has to count the probe accepted once the probe's connection is up (the
+ * listener's side of the same exchange: milliseconds). Together they bound how long
+ * new callers go unserved, inside a caller's usual timeout. */
 #define GUARD_PERIOD_MS 200
-#define GUARD_PROBE_MS 1500
+#define GUARD_PROBE_MS 1000
+/* nng gives a connection this long to be set up before it drops it. */
+#define GUARD_SETUP_MAX_MS 10000
 #define GUARD_RELISTEN_TRIES 50
 
 struct listen_guard {
@@ -81,28 +83,45 @@ static bool guard_wait(listen_guard *g, int ms)
     return stop;
 }
 
-/* Dial the listener from a socket of our own: does its accepted count move? */
+static void probe_pipe_up(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)p;
+    (void)ev;
+    atomic_store((atomic_bool *)arg, true);
+}
+
+/* Dial the listener from a socket of our own: does its accepted count move? The probe
+ * is closed only once its own connection is set up: closing it halfway is what kills a
+ * listener (and leaks the dialer) in nng 1.5.2. A dead listener still sets connections
+ * up below the socket, so the probe's connection comes up either way; only a live one
+ * also counts it accepted. */
 static bool probe_accepts(listen_guard *g, uint64_t accepted_before)
 {
     nng_socket probe;
+    atomic_bool up = false;
     if (nng_req0_open(&probe) != 0)
         return true; /* cannot tell: assume alive */
     bool accepted = false, known = true;
-    if (gj_tls_dial(probe, g->probe_url, g->client_cfg, NULL) != 0) {
+    if (nng_pipe_notify(probe, NNG_PIPE_EV_ADD_POST, probe_pipe_up, &up) != 0 ||
+        gj_tls_dial(probe, g->probe_url, g->client_cfg, NULL) != 0) {
         known = false;
     } else {
-        for (int waited = 0; waited < GUARD_PROBE_MS && !accepted; waited += 50) {
+        int since_up = 0;
+        for (int waited = 0; waited < GUARD_SETUP_MAX_MS; waited += 50) {
             listener_counts c;
             if (read_counts(g->listener, &c) != 0) {
                 known = false;
                 break;
             }
-            accepted = c.accepted > accepted_before;
-            if (!accepted && guard_wait(g, 50)) {
+            accepted |= c.accepted > accepted_before;
+            if (atomic_load(&up) && (accepted || (since_up += 50) > GUARD_PROBE_MS))
+                break;
+            if (guard_wait(g, 50)) {
                 known = false; /* stopping */
                 break;
             }
         }
+        known &= atomic_load(&up); /* never set up: say nothing */
     }
     nng_close(probe);
     return accepted || !known;
