@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define CLEARING_COUNTERPARTIES_MAX 512
+#define CLEARING_RANGE_DAYS_MAX 366
 
 gj_reason clearing_record(store_txn *txn, int32_t window_hint, const char *counterparty,
                           const char *setl_id, uint32_t leg, uint8_t kind, uint8_t direction,
@@ -82,8 +83,9 @@ static bool totals_add(const store_clearing *e, void *arg)
     return row != NULL;
 }
 
-/* Totals of window into a ClearingTotalsReply (c->answer). */
-static gj_reason totals_answer(call *c, store_txn *txn, int32_t window)
+/* Totals of the days from..to (one window: from == to) into a ClearingTotalsReply
+ * (c->answer). */
+static gj_reason totals_answer(call *c, store_txn *txn, int32_t from, int32_t to, bool range)
 {
     const char *own = c->n->cfg.region;
     totals_state st = {.c = c};
@@ -94,11 +96,15 @@ static gj_reason totals_answer(call *c, store_txn *txn, int32_t window)
     if (ans == NULL || st.rows == NULL || prov.rows == NULL)
         return ops_out_of_memory(c);
     gongji__v1__clearing_totals_reply__init(ans);
-    uint8_t state;
-    int64_t closed_ms;
-    gj_err err = store_window_get(txn, window, &state, &closed_ms);
-    if (err == GJ_OK)
-        err = store_clearing_scan(txn, window, "", totals_add, &st);
+    gj_err err = GJ_OK;
+    for (int32_t day = from; err == GJ_OK && day <= to; day = gj_date_next(day)) {
+        uint8_t state;
+        int64_t closed_ms;
+        if ((err = store_window_get(txn, day, &state, &closed_ms)) == GJ_OK)
+            err = store_clearing_scan(txn, day, "", totals_add, &st);
+        ans->days++;
+        ans->days_closed += err == GJ_OK && state == STORE_WINDOW_CLOSED;
+    }
     if (err != GJ_OK)
         return ops_store_reason(c, err);
     if (st.overflow)
@@ -118,8 +124,10 @@ static gj_reason totals_answer(call *c, store_txn *txn, int32_t window)
         p->net = p->owed_to_us - p->we_owe;
     }
     ans->region = c->n->cfg.region;
-    ans->window = window;
-    ans->closed = state == STORE_WINDOW_CLOSED;
+    ans->window = range ? 0 : from;
+    ans->from = from;
+    ans->to = to;
+    ans->closed = ans->days_closed == ans->days;
     ans->counterparties = call_alloc(c, sizeof(void *) * (st.count ? st.count : 1));
     ans->provinces = call_alloc(c, sizeof(void *) * (prov.count ? prov.count : 1));
     if (ans->counterparties == NULL || ans->provinces == NULL)
@@ -144,11 +152,39 @@ static gj_reason window_arg(call *c, store_txn *txn, int32_t asked, int32_t *win
     return err == GJ_OK ? GJ_R_NONE : ops_store_reason(c, err);
 }
 
+/* A range may scan a month of rows: on a worker, not the receiving thread. */
+static void totals_range_slow(call *c)
+{
+    Gongji__V1__ClearingTotalsRequest *req = (Gongji__V1__ClearingTotalsRequest *)c->request;
+    store_txn *txn;
+    gj_err err = store_read_begin(c->n->store, &txn);
+    gj_reason r = err != GJ_OK ? ops_store_reason(c, err) : totals_answer(c, txn, req->from, req->to, true);
+    if (err == GJ_OK)
+        store_read_end(txn);
+    if (r != GJ_R_NONE)
+        call_finish_error(c, r);
+    else
+        call_finish(c);
+}
+
 gj_reason clearing_totals_check(call *c)
 {
     Gongji__V1__ClearingTotalsRequest *req = (Gongji__V1__ClearingTotalsRequest *)c->request;
-    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
-        return ops_deny(c, "only an operator");
+    /* Totals by region are no one's private data: a province's or the nation's hub
+     * gathers them from its members' nodes (the province view). */
+    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR) && !ops_is_role(c, GONGJI__V1__ROLE__PEER))
+        return ops_deny(c, "only an operator or a peer node");
+    if (req->from != 0 || req->to != 0) {
+        if (req->window != 0 || !gj_date_valid(req->from) || !gj_date_valid(req->to) || req->from > req->to)
+            return call_fail(c, GJ_R_FIELD_INVALID, "a range is from and to, yyyymmdd, from <= to, without window");
+        int days = 0;
+        for (int32_t d = req->from; d <= req->to && days <= CLEARING_RANGE_DAYS_MAX; d = gj_date_next(d))
+            days++;
+        if (days > CLEARING_RANGE_DAYS_MAX)
+            return call_fail(c, GJ_R_FIELD_INVALID, "a range is at most %d days", CLEARING_RANGE_DAYS_MAX);
+        c->slow = totals_range_slow;
+        return GJ_R_NONE;
+    }
     store_txn *txn;
     gj_err err = store_read_begin(c->n->store, &txn);
     if (err != GJ_OK)
@@ -156,7 +192,7 @@ gj_reason clearing_totals_check(call *c)
     int32_t window;
     gj_reason r = window_arg(c, txn, req->window, &window);
     if (r == GJ_R_NONE)
-        r = totals_answer(c, txn, window);
+        r = totals_answer(c, txn, window, window, false);
     store_read_end(txn);
     return r;
 }
@@ -184,7 +220,7 @@ gj_reason clearing_close_apply(call *c, store_txn *txn)
     if (err != GJ_OK)
         return ops_store_reason(c, err);
     gj_log(GJ_LOG_INFO, "clearing", "window %d closed", window);
-    return totals_answer(c, txn, window);
+    return totals_answer(c, txn, window, window, false);
 }
 
 /* ---- a peer's side ---- */
@@ -297,178 +333,4 @@ gj_reason clearing_entries_check(call *c)
         return ops_out_of_memory(c);
     c->answer = &ans->base;
     return GJ_R_NONE;
-}
-
-/* ---- reconcile ---- */
-
-/* One row as this node sees it: + owed to us, - owed by us. */
-typedef struct view_row {
-    const char *setl_id;
-    uint32_t leg;
-    int kind;
-    int64_t ours, theirs;
-    bool in_ours, in_theirs;
-} view_row;
-
-typedef struct reconcile_state {
-    call *c;
-    size_t count, cap;
-    view_row *rows;
-    uint64_t our_count;
-    int64_t our_net;
-    bool out_of_memory;
-} reconcile_state;
-
-static view_row *view_find(reconcile_state *st, const char *setl_id, uint32_t leg, int kind)
-{
-    for (size_t i = 0; i < st->count; i++)
-        if (st->rows[i].leg == leg && st->rows[i].kind == kind && strcmp(st->rows[i].setl_id, setl_id) == 0)
-            return &st->rows[i];
-    if (st->count == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 64;
-        view_row *bigger = realloc(st->rows, sizeof *bigger * cap);
-        if (bigger == NULL) {
-            st->out_of_memory = true;
-            return NULL;
-        }
-        st->rows = bigger;
-        st->cap = cap;
-    }
-    view_row *row = &st->rows[st->count++];
-    memset(row, 0, sizeof *row);
-    row->setl_id = call_strdup(st->c, setl_id);
-    row->leg = leg;
-    row->kind = kind;
-    if (row->setl_id == NULL) {
-        st->out_of_memory = true;
-        return NULL;
-    }
-    return row;
-}
-
-static bool reconcile_ours(const store_clearing *e, void *arg)
-{
-    reconcile_state *st = arg;
-    view_row *row = view_find(st, e->setl_id, e->leg, e->kind);
-    if (row == NULL)
-        return false;
-    int64_t signed_amount = e->direction == STORE_CLR_OWED_TO_US ? e->amount : -e->amount;
-    row->ours += signed_amount;
-    row->in_ours = true;
-    st->our_count++;
-    st->our_net += signed_amount;
-    return true;
-}
-
-gj_reason clearing_reconcile_check(call *c)
-{
-    Gongji__V1__ReconcileRequest *req = (Gongji__V1__ReconcileRequest *)c->request;
-    if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
-        return ops_deny(c, "only an operator");
-    if (!gj_date_valid(req->window))
-        return call_fail(c, GJ_R_FIELD_INVALID, "window is yyyymmdd");
-    if (strlen(req->peer_region) != GJ_ADMDVS_LEN || !gj_all_digits(req->peer_region, GJ_ADMDVS_LEN) ||
-        strcmp(req->peer_region, c->n->cfg.region) == 0)
-        return call_fail(c, GJ_R_FIELD_INVALID, "peer_region is another region's 6-digit code");
-    c->slow = clearing_reconcile_slow;
-    return GJ_R_NONE;
-}
-
-void clearing_reconcile_slow(call *c)
-{
-    Gongji__V1__ReconcileRequest *req = (Gongji__V1__ReconcileRequest *)c->request;
-    node *n = c->n;
-    reconcile_state st = {.c = c};
-    store_txn *txn;
-    gj_err err = store_read_begin(n->store, &txn);
-    if (err != GJ_OK) {
-        c->reason = ops_store_reason(c, err);
-        call_finish(c);
-        return;
-    }
-    err = store_clearing_scan(txn, req->window, req->peer_region, reconcile_ours, &st);
-    store_read_end(txn);
-    if (err != GJ_OK || st.out_of_memory) {
-        c->reason = err != GJ_OK ? ops_store_reason(c, err) : ops_out_of_memory(c);
-        free(st.rows);
-        call_finish(c);
-        return;
-    }
-    /* The peer's entries, a page at a time. */
-    Gongji__V1__ClearingEntriesRequest ereq = GONGJI__V1__CLEARING_ENTRIES_REQUEST__INIT;
-    ereq.window = req->window;
-    ereq.page_size = n->cfg.clearing_page_size;
-    char token[GJ_PAGE_TOKEN_MAX + 1] = "";
-    uint64_t their_count = 0;
-    int64_t their_net = 0;
-    for (int page = 0; page < GJ_CLEARING_PAGES_MAX && !st.out_of_memory; page++) {
-        ProtobufCMessage *answer = NULL;
-        char detail[256];
-        char call_id[GJ_CALL_ID_MAX + 1];
-        snprintf(call_id, sizeof call_id, "clearing-%d-%d", req->window, page);
-        ereq.page_token = token;
-        gj_reason r = peers_call(&n->peers, n->cfg.region, req->peer_region, "gongji.v1.Peer/ClearingEntries",
-                                 call_id, &ereq.base, &gongji__v1__clearing_entries_reply__descriptor,
-                                 (int)n->cfg.peer_timeout_ms * 4, &answer, detail, sizeof detail);
-        if (r != GJ_R_NONE) {
-            call_fail(c, r, "%s", detail[0] ? detail : gj_reason_message(r));
-            free(st.rows);
-            call_finish(c);
-            return;
-        }
-        Gongji__V1__ClearingEntriesReply *theirs = (Gongji__V1__ClearingEntriesReply *)answer;
-        for (size_t i = 0; i < theirs->n_entries && !st.out_of_memory; i++) {
-            Gongji__V1__ClearingEntry *e = theirs->entries[i];
-            int64_t as_they_see = e->owed_to_answerer ? e->amount : -e->amount;
-            view_row *row = view_find(&st, e->setl_id, e->leg, e->kind);
-            if (row == NULL)
-                break;
-            row->theirs += -as_they_see; /* what they are owed, we owe */
-            row->in_theirs = true;
-            their_count++;
-            their_net += as_they_see;
-        }
-        const char *next = theirs->next_page_token ? theirs->next_page_token : "";
-        bool more = next[0] != '\0' && strlen(next) < sizeof token && strcmp(next, token) != 0;
-        if (more)
-            memcpy(token, next, strlen(next) + 1);
-        protobuf_c_message_free_unpacked(answer, NULL);
-        if (!more)
-            break;
-    }
-
-    Gongji__V1__ReconcileReply *ans = call_alloc(c, sizeof *ans);
-    char **ids = call_alloc(c, sizeof(char *) * (st.count ? st.count : 1));
-    if (ans == NULL || ids == NULL || st.out_of_memory) {
-        c->reason = ops_out_of_memory(c);
-        free(st.rows);
-        call_finish(c);
-        return;
-    }
-    gongji__v1__reconcile_reply__init(ans);
-    ans->window = req->window;
-    ans->peer_region = req->peer_region;
-    ans->our_count = st.our_count;
-    ans->our_net = st.our_net;
-    ans->their_count = their_count;
-    ans->their_net = their_net;
-    ans->differing_setl_ids = ids;
-    for (size_t i = 0; i < st.count; i++) {
-        view_row *row = &st.rows[i];
-        if (row->in_ours && row->in_theirs && row->ours == row->theirs)
-            continue;
-        bool listed = false;
-        for (size_t k = 0; k < ans->n_differing_setl_ids && !listed; k++)
-            listed = strcmp(ids[k], row->setl_id) == 0;
-        if (!listed)
-            ids[ans->n_differing_setl_ids++] = (char *)row->setl_id;
-    }
-    ans->agree = ans->n_differing_setl_ids == 0 && st.our_net == -their_net;
-    free(st.rows);
-    c->answer = &ans->base;
-    gj_log(ans->agree ? GJ_LOG_INFO : GJ_LOG_WARN, "reconcile",
-           "window=%d peer=%s ours=%" PRIu64 "/%" PRId64 " theirs=%" PRIu64 "/%" PRId64 " differing=%zu",
-           req->window, req->peer_region, st.our_count, st.our_net, their_count, their_net,
-           ans->n_differing_setl_ids);
-    call_finish(c);
 }

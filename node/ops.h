@@ -153,7 +153,8 @@ gj_reason clearing_record(store_txn *txn, int32_t window_hint, const char *count
 gj_reason clearing_totals_check(call *c);
 gj_reason clearing_close_check(call *c);
 gj_reason clearing_close_apply(call *c, store_txn *txn);
-gj_reason clearing_reconcile_check(call *c);
+gj_reason clearing_reconcile_check(call *c); /* clearing_reconcile.c */
+gj_reason clearing_province_check(call *c);  /* clearing_province.c */
 void clearing_reconcile_slow(call *c);
 gj_reason clearing_entries_check(call *c);
 
