@@ -15,9 +15,9 @@
 #include "tls.h"
 
 /* How often the counters are read (a statistics snapshot: cheap), and how long a live
- * listener has to count the probe accepted once the probe's connection is up (the
- * listener's side of the same exchange: milliseconds). Together they bound how long
- * new callers go unserved, inside a caller's usual timeout. */
+ * listener has, once the probe's connection is up, to answer it or count a connection
+ * accepted (milliseconds). Together they bound how long new callers go unserved,
+ * inside a caller's usual timeout. */
 #define GUARD_PERIOD_MS 200
 #define GUARD_PROBE_MS 1000
 /* nng gives a connection this long to be set up before it drops it. */
@@ -90,41 +90,55 @@ static void probe_pipe_up(nng_pipe p, nng_pipe_ev ev, void *arg)
     atomic_store((atomic_bool *)arg, true);
 }
 
-/* Dial the listener from a socket of our own: does its accepted count move? The probe
- * is closed only once its own connection is set up: closing it halfway is what kills a
- * listener (and leaks the dialer) in nng 1.5.2. A dead listener still sets connections
- * up below the socket, so the probe's connection comes up either way; only a live one
- * also counts it accepted. */
+/* Dial the listener from a socket of our own and ask it something (one byte: any
+ * answer will do, an error is one). A live listener hands the connection to the
+ * socket, which answers; a dead one sets the connection up below the socket and never
+ * passes it on, so nothing answers and its accepted count stays. The probe is closed
+ * only once its connection is set up and, on a live listener, answered: closing one
+ * halfway is what kills a listener (and leaks it) in nng 1.5.2. */
 static bool probe_accepts(listen_guard *g, uint64_t accepted_before)
 {
     nng_socket probe;
     atomic_bool up = false;
     if (nng_req0_open(&probe) != 0)
         return true; /* cannot tell: assume alive */
-    bool accepted = false, known = true;
+    bool accepted = false, answered = false, sent = false, known = true;
+    int since_up = 0;
     if (nng_pipe_notify(probe, NNG_PIPE_EV_ADD_POST, probe_pipe_up, &up) != 0 ||
-        gj_tls_dial(probe, g->probe_url, g->client_cfg, NULL) != 0) {
+        gj_tls_dial(probe, g->probe_url, g->client_cfg, NULL) != 0)
         known = false;
-    } else {
-        int since_up = 0;
-        for (int waited = 0; waited < GUARD_SETUP_MAX_MS; waited += 50) {
-            listener_counts c;
-            if (read_counts(g->listener, &c) != 0) {
-                known = false;
-                break;
-            }
-            accepted |= c.accepted > accepted_before;
-            if (atomic_load(&up) && (accepted || (since_up += 50) > GUARD_PROBE_MS))
-                break;
-            if (guard_wait(g, 50)) {
-                known = false; /* stopping */
-                break;
+    for (int waited = 0; known && !answered && waited < GUARD_SETUP_MAX_MS; waited += 50) {
+        listener_counts c;
+        if (read_counts(g->listener, &c) != 0) {
+            known = false;
+            break;
+        }
+        accepted |= c.accepted > accepted_before;
+        if (atomic_load(&up) && !sent) {
+            nng_msg *m;
+            sent = nng_msg_alloc(&m, 1) == 0;
+            if (sent && nng_sendmsg(probe, m, NNG_FLAG_NONBLOCK) != 0) {
+                nng_msg_free(m);
+                sent = false;
             }
         }
-        known &= atomic_load(&up); /* never set up: say nothing */
+        nng_msg *reply;
+        if (sent && nng_recvmsg(probe, &reply, NNG_FLAG_NONBLOCK) == 0) {
+            nng_msg_free(reply);
+            answered = true;
+            break;
+        }
+        /* Up, not answered, nothing accepted for a while: dead (closing is safe now:
+         * the connection is set up and nothing is on its way to us). */
+        if (sent && !accepted && (since_up += 50) > GUARD_PROBE_MS)
+            break;
+        if (guard_wait(g, 50)) {
+            known = false; /* stopping */
+            break;
+        }
     }
     nng_close(probe);
-    return accepted || !known;
+    return answered || accepted || !known || !sent;
 }
 
 static void relisten(listen_guard *g)
@@ -162,8 +176,12 @@ static void *guard_main(void *arg)
         listener_counts c;
         if (read_counts(g->listener, &c) != 0 || c.errors == g->errors_seen)
             continue;
+        gj_log(GJ_LOG_DEBUG, "listen", "url=%s errors %llu -> %llu, accepted %llu: probing", g->url,
+               (unsigned long long)g->errors_seen, (unsigned long long)c.errors, (unsigned long long)c.accepted);
         if (probe_accepts(g, c.accepted)) {
-            g->errors_seen = c.errors;
+            /* As of after the probe: closing it may be counted too. */
+            listener_counts after;
+            g->errors_seen = read_counts(g->listener, &after) == 0 ? after.errors : c.errors;
             continue;
         }
         atomic_fetch_add(&g->restarts, 1);

@@ -70,6 +70,14 @@ static void test_garbage_bytes_get_malformed_message(void **state)
     assert_string_equal(r->reason, "MALFORMED_MESSAGE");
     gongji__v1__reply__free_unpacked(r, NULL);
     assert_still_serving_and_unchanged();
+    /* Its log line names no caller: nothing in it says who (no stray memory either). */
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "grep 'reason=MALFORMED_MESSAGE' '%s/node.log' | grep -vq 'method=- caller=- call_id=-'",
+             node.dir);
+    assert_int_not_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'method=- caller=- call_id=- code=INVALID_ARGUMENT reason=MALFORMED_MESSAGE' '%s/node.log'",
+             node.dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void test_empty_message_gets_unknown_method(void **state)

@@ -4,9 +4,9 @@
  * their sockets have dialed again.
  *
  * nng 1.5.2's own failure (a listener that stops accepting for good) cannot be caused
- * at will from outside, so the second case reads the listener's statistics through a
- * wrapper (-Wl,--wrap=nng_stat_value) that, while the fault is on, shows the guard what
- * that failure looks like: errors counted, nothing accepted. */
+ * at will from outside, so the second case shows the guard what that failure looks
+ * like: the listener's statistics, read through a wrapper (-Wl,--wrap=nng_stat_value),
+ * count errors and nothing accepted, and nothing answers a new caller. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +64,10 @@ static void *echo_main(void *arg)
         nng_msg *m;
         if (nng_recvmsg(server_sock, &m, 0) != 0)
             continue; /* a receive timeout: look at server_stop again */
+        if (atomic_load(&fault_on)) {
+            nng_msg_free(m); /* a dead listener's callers are never served */
+            continue;
+        }
         if (nng_sendmsg(server_sock, m, 0) != 0)
             nng_msg_free(m);
     }
