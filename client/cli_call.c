@@ -162,6 +162,12 @@ int cli_open_client(cli_ctx *x, const char *url, const char *where, client_t **o
 int cli_call(cli_ctx *x, const char *call_id, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
 {
+    return cli_call_method(x, x->cmd->method, call_id, req, desc, out);
+}
+
+int cli_call_method(cli_ctx *x, const char *method, const char *call_id, const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
     *out = NULL;
     if (x->client == NULL) {
         int rc = cli_open_client(x, x->node, "", &x->client);
@@ -175,7 +181,7 @@ int cli_call(cli_ctx *x, const char *call_id, const ProtobufCMessage *req,
         }
     }
     client_status st;
-    gj_err e = client_call(x->client, x->cmd->method, call_id, x->region, req, desc, out, &st);
+    gj_err e = client_call(x->client, method, call_id, x->region, req, desc, out, &st);
     if (e == GJ_OK && st.code == GONGJI__V1__CODE__OK && *out != NULL)
         return CLI_EXIT_OK;
     if (*out != NULL) {

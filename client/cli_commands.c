@@ -59,6 +59,9 @@ const cli_optdef cli_optdefs[O_COUNT] = {
     [O_FROM_REGION] = {"from-region", "R", false},
     [O_POOL] = {"pool", "ID", false},
     [O_MEMBER_REGION] = {"member-region", "R", false},
+    [O_PROVINCE] = {"province", NULL, false},
+    [O_CSV] = {"csv", "FILE", false},
+    [O_SVG] = {"svg", "FILE", false},
 };
 
 const cli_cmd_opt cli_global_opts[] = {
@@ -176,9 +179,20 @@ static const cli_cmd_opt window_opts[] = {
     {O_WINDOW, false, "the clearing window, YYYY-MM-DD (default: the current one)"},
     {O_NONE, false, NULL},
 };
+static const cli_cmd_opt clearing_opts[] = {
+    {O_WINDOW, false, "a window YYYY-MM-DD, or a month YYYY-MM (default: the current window)"},
+    {O_FROM, false, "first day of a range, YYYY-MM-DD (with --to; at most 366 days)"},
+    {O_TO, false, "last day of the range"},
+    {O_PROVINCE, false, "the province view, at a province's hub node (needs a month or range)"},
+    {O_CSV, false, "also write the totals to FILE as CSV (3201 names; yuan)"},
+    {O_SVG, false, "also draw the net positions to FILE as an SVG picture"},
+    {O_NONE, false, NULL},
+};
 static const cli_cmd_opt reconcile_opts[] = {
     {O_PEER, true, "the other region, 6 digits"},
-    {O_WINDOW, true, "the clearing window, YYYY-MM-DD or YYYYMMDD"},
+    {O_WINDOW, false, "a window YYYY-MM-DD, or a month YYYY-MM"},
+    {O_FROM, false, "first day of a range, YYYY-MM-DD (with --to)"},
+    {O_TO, false, "last day of the range"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt no_opts[] = {
@@ -376,15 +390,19 @@ const cli_cmd cli_cmds[] = {
      settlements_opts,
      "gongji settlements --psn-no 43010000000000000002 --from 2026-01-01 --all",
      run_settlements},
-    {"clearing", "show what regions owe each other in a window",
+    {"clearing", "show what regions owe each other in a window, a month or a range",
      "gongji.v1.Clearing/ClearingTotals",
-     "Show the clearing totals of a window (national 3201): per counterparty region\n"
-     "what it owes us (its sponsors paid for our people) and what we owe it, with\n"
-     "counts and the net (owed_to_us - we_owe); then the cross-province pairs\n"
-     "rolled up by 2-digit province; and whether the window is closed. Windows are\n"
-     "named by date; without --window, the current one: the first not closed from\n"
-     "the node's business date on. Only operators may ask.",
-     window_opts, "gongji clearing --window 2026-11-22", run_clearing},
+     "Show the clearing totals (national 3201) of a window, a month (--window\n"
+     "2026-11) or a range (--from, --to): per counterparty region what it owes us\n"
+     "(its sponsors paid for our people) and what we owe it, with counts and the net\n"
+     "(owed_to_us - we_owe); then the cross-province pairs rolled up by 2-digit\n"
+     "province; and whether every day is closed. Windows are named by date; without\n"
+     "--window, the current one. With --province (Clearing/ProvinceTotals), at a\n"
+     "province's hub: each member\n"
+     "region's totals, each pair of members as both nodes have it (they must agree),\n"
+     "and each member's net within the province. --csv and --svg write the totals\n"
+     "to files as well. Only operators may ask.",
+     clearing_opts, "gongji clearing --window 2026-11 --csv 2026-11.csv --svg 2026-11.svg", run_clearing},
     {"close-window", "close a clearing window for good", "gongji.v1.Clearing/CloseWindow",
      "Close a clearing window. A closed window never changes; later payments fall\n"
      "into the next open one. Prints the window's totals as 'clearing' does.\n"
@@ -393,14 +411,15 @@ const cli_cmd cli_cmds[] = {
      "Give --window, or retry with the same --call-id.",
      window_opts, "gongji --call-id close-20261122 close-window --window 2026-11-22",
      run_close_window},
-    {"reconcile", "compare a window's clearing with another region's node",
+    {"reconcile", "compare a window's (a month's) clearing with another region's node",
      "gongji.v1.Clearing/Reconcile",
-     "Compare a clearing window with the peer region's node, row by row (national\n"
-     "3202): agree yes/no, our count and net (what the peer owes us), their count\n"
-     "and net as the peer sees it, and each setl_id the two disagree on. Exit 0\n"
-     "when they agree, 1 when they do not (the figures are printed all the same)\n"
-     "or when the node answered an error.",
-     reconcile_opts, "gongji reconcile --peer 430200 --window 2026-11-22", run_reconcile},
+     "Compare a clearing window, a month (--window 2026-11) or a range (--from,\n"
+     "--to) with the peer region's node, row by row (national 3202): agree yes/no,\n"
+     "our count and net (what the peer owes us), their count and net as the peer\n"
+     "sees it, the days that differ and each setl_id the two disagree on (at most\n"
+     "1000). Exit 0 when they agree, 1 when they do not (the figures are printed all\n"
+     "the same) or when the node answered an error.",
+     reconcile_opts, "gongji reconcile --peer 430200 --window 2026-11", run_reconcile},
     {"health", "show a node's state", "gongji.v1.Operator/Health",
      "Show the node's region, version, business date and counters.", no_opts,
      "gongji --node tcp://10.0.0.5:7100 health --json", run_health},

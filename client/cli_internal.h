@@ -37,7 +37,7 @@ enum cli_opt_id {
     O_USE, O_INSTITUTION, O_FROM, O_TO, O_PAGE_SIZE, O_PAGE_TOKEN, O_ALL, O_DATE,
     O_INSUPLC_ADMDVS, O_CLUSTER, O_STRICT, O_SETL_ID, O_ORIGINAL_CALL_ID, O_YEAR, O_WINDOW,
     O_PEER, O_UNTIL, O_TIME, O_REAL, O_NO_ACCOUNT, O_VERIFIED, O_REASON, O_LIFT, O_TO_REGION, O_FROM_REGION,
-    O_POOL, O_MEMBER_REGION, O_COUNT
+    O_POOL, O_MEMBER_REGION, O_PROVINCE, O_CSV, O_SVG, O_COUNT
 };
 
 /* getopt_long values: above every char so they never clash with short options. */
@@ -112,10 +112,10 @@ int run_reverse(cli_ctx *x);
 int run_premium(cli_ctx *x);
 int run_records(cli_ctx *x);   /* cli_records.c */
 int run_settlements(cli_ctx *x);
-int run_clearing(cli_ctx *x);  /* cli_ops.c */
+int run_clearing(cli_ctx *x);  /* cli_clearing.c */
 int run_close_window(cli_ctx *x);
 int run_reconcile(cli_ctx *x);
-int run_health(cli_ctx *x);
+int run_health(cli_ctx *x);    /* cli_ops.c */
 int run_set_date(cli_ctx *x);
 int run_freeze(cli_ctx *x);
 int run_move(cli_ctx *x);
@@ -152,6 +152,9 @@ int cli_open_client(cli_ctx *x, const char *url, const char *where, client_t **o
  * reporting the error. */
 int cli_call(cli_ctx *x, const char *call_id, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
+/* The same for another method than the command's (a command that calls two). */
+int cli_call_method(cli_ctx *x, const char *method, const char *call_id, const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
 
 /* --amount, and the date option id, parsed; a usage error when malformed. */
 int cli_need_amount(cli_ctx *x, int64_t *fen);

@@ -1,5 +1,4 @@
-/* gongji's operator commands: clearing, close-window and reconcile (what regions owe
- * each other), health and set-date. */
+/* gongji's operator commands: health and set-date (clearing is in cli_clearing.c). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,25 +8,6 @@
 
 #include "cli_internal.h"
 #include "gj_util.h"
-
-static cJSON *j_counterparties(Gongji__V1__CounterpartyTotals **v, size_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a != NULL && i < n; i++) {
-        const Gongji__V1__CounterpartyTotals *t = v[i];
-        cJSON *o = t != NULL ? cJSON_CreateObject() : cJSON_CreateNull();
-        if (t != NULL) {
-            j_text(o, "region", t->region);
-            j_u64(o, "owed_to_us_count", t->owed_to_us_count);
-            j_amount(o, "owed_to_us", t->owed_to_us);
-            j_u64(o, "we_owe_count", t->we_owe_count);
-            j_amount(o, "we_owe", t->we_owe);
-            j_amount(o, "net", t->net);
-        }
-        cJSON_AddItemToArray(a, o);
-    }
-    return a;
-}
 
 static void h_health(const Gongji__V1__HealthReply *h)
 {
@@ -88,132 +68,6 @@ static int j_health(const Gongji__V1__HealthReply *h)
     j_u64(o, "sessions", h->sessions);
     cJSON_AddBoolToObject(o, "restored", h->restored);
     return j_emit(o);
-}
-
-static void h_counterparties(const char *title, Gongji__V1__CounterpartyTotals **v, size_t n)
-{
-    printf("%s (%zu)\n", title, n);
-    if (n == 0)
-        return;
-    cli_table t = {.cols = 6,
-                   .head = {"region", "owed_to_us_count", "owed_to_us", "we_owe_count", "we_owe",
-                            "net"},
-                   .right = {false, true, true, true, true, true}};
-    for (size_t i = 0; i < n; i++) {
-        const Gongji__V1__CounterpartyTotals *c = v[i];
-        if (c == NULL)
-            continue;
-        char n1[24], n2[24], a1[32], a2[32], a3[32];
-        snprintf(n1, sizeof n1, "%llu", (unsigned long long)c->owed_to_us_count);
-        snprintf(n2, sizeof n2, "%llu", (unsigned long long)c->we_owe_count);
-        const char *row[6] = {c->region, n1, gj_yuan_format(c->owed_to_us, a1), n2,
-                              gj_yuan_format(c->we_owe, a2), gj_yuan_format(c->net, a3)};
-        table_add(&t, row);
-    }
-    table_print(&t, "  ");
-    table_free(&t);
-}
-
-/* ClearingTotals and CloseWindow both answer a ClearingTotalsReply. */
-static int cli_clearing_out(cli_ctx *x, ProtobufCMessage *m)
-{
-    const Gongji__V1__ClearingTotalsReply *r = (const Gongji__V1__ClearingTotalsReply *)m;
-    int rc = CLI_EXIT_OK;
-    if (x->json) {
-        cJSON *o = cJSON_CreateObject();
-        j_text(o, "region", r->region);
-        j_date(o, "window", r->window);
-        cJSON_AddBoolToObject(o, "closed", r->closed);
-        j_add(o, "counterparties", j_counterparties(r->counterparties, r->n_counterparties));
-        j_add(o, "provinces", j_counterparties(r->provinces, r->n_provinces));
-        rc = j_emit(o);
-    } else {
-        h_text("region", r->region);
-        h_date("window", r->window);
-        h_bool("closed", r->closed);
-        h_counterparties("counterparties", r->counterparties, r->n_counterparties);
-        h_counterparties("provinces", r->provinces, r->n_provinces);
-    }
-    protobuf_c_message_free_unpacked(m, NULL);
-    return rc;
-}
-
-int run_clearing(cli_ctx *x)
-{
-    Gongji__V1__ClearingTotalsRequest req = GONGJI__V1__CLEARING_TOTALS_REQUEST__INIT;
-    int rc;
-    if (x->val[O_WINDOW] != NULL && (rc = cli_need_date(x, O_WINDOW, &req.window)) != CLI_EXIT_OK)
-        return rc;
-    ProtobufCMessage *m;
-    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__clearing_totals_reply__descriptor, &m);
-    return rc != CLI_EXIT_OK ? rc : cli_clearing_out(x, m);
-}
-
-int run_close_window(cli_ctx *x)
-{
-    Gongji__V1__CloseWindowRequest req = GONGJI__V1__CLOSE_WINDOW_REQUEST__INIT;
-    int rc;
-    if (x->val[O_WINDOW] != NULL && (rc = cli_need_date(x, O_WINDOW, &req.window)) != CLI_EXIT_OK)
-        return rc;
-    ProtobufCMessage *m;
-    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__clearing_totals_reply__descriptor, &m);
-    return rc != CLI_EXIT_OK ? rc : cli_clearing_out(x, m);
-}
-
-int run_reconcile(cli_ctx *x)
-{
-    Gongji__V1__ReconcileRequest req = GONGJI__V1__RECONCILE_REQUEST__INIT;
-    int rc = cli_need_date(x, O_WINDOW, &req.window);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    req.peer_region = x->val[O_PEER];
-    ProtobufCMessage *m;
-    rc = cli_call(x, x->call_id, &req.base, &gongji__v1__reconcile_reply__descriptor, &m);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    const Gongji__V1__ReconcileReply *r = (const Gongji__V1__ReconcileReply *)m;
-    if (x->json) {
-        cJSON *o = cJSON_CreateObject();
-        j_date(o, "window", r->window);
-        j_text(o, "peer_region", r->peer_region);
-        cJSON_AddBoolToObject(o, "agree", r->agree);
-        j_u64(o, "our_count", r->our_count);
-        j_amount(o, "our_net", r->our_net);
-        j_u64(o, "their_count", r->their_count);
-        j_amount(o, "their_net", r->their_net);
-        j_add(o, "differing_setl_ids", j_strings(r->differing_setl_ids, r->n_differing_setl_ids));
-        rc = j_emit(o);
-    } else {
-        h_date("window", r->window);
-        h_text("peer_region", r->peer_region);
-        h_bool("agree", r->agree);
-        h_u64("our_count", r->our_count);
-        h_amount("our_net", r->our_net);
-        h_u64("their_count", r->their_count);
-        h_amount("their_net", r->their_net);
-        printf("differing_setl_ids (%zu)\n", r->n_differing_setl_ids);
-        for (size_t i = 0; i < r->n_differing_setl_ids; i++) {
-            char *t = cli_clean(r->differing_setl_ids[i], false);
-            printf("  %s\n", t ? t : "?");
-            free(t);
-        }
-    }
-    if (rc == CLI_EXIT_OK && !r->agree) {
-        char d[16];
-        char *peer = cli_clean(r->peer_region, false);
-        if (r->n_differing_setl_ids > 0)
-            fprintf(stderr,
-                    "gongji: window %s does not reconcile with %s: %zu differing settlement%s\n",
-                    cli_date_text(r->window, d), peer ? peer : "?", r->n_differing_setl_ids,
-                    r->n_differing_setl_ids == 1 ? "" : "s");
-        else
-            fprintf(stderr, "gongji: window %s does not reconcile with %s: the totals differ\n",
-                    cli_date_text(r->window, d), peer ? peer : "?");
-        free(peer);
-        rc = CLI_EXIT_NODE;
-    }
-    protobuf_c_message_free_unpacked(m, NULL);
-    return rc;
 }
 
 static int cli_health_out(cli_ctx *x, ProtobufCMessage *m)
