@@ -187,6 +187,8 @@ static void log_outcome(call *c)
         level = GJ_LOG_DEBUG; /* reads that succeed are not events */
     if (c->reason == GJ_R_SEAL_WRONG_NODE)
         level = GJ_LOG_DEBUG; /* routine: the caller reseals it for its owner */
+    if (c->reason == GJ_R_UNKNOWN_METHOD && c->env != NULL && (c->env->method == NULL || c->env->method[0] == '\0'))
+        level = GJ_LOG_DEBUG; /* an empty message: the listener guard's probe (trust/listen_guard.h) */
     char caller_buf[2 * GJ_CALLER_ID_MAX + 16], call_id[GJ_CALL_ID_MAX + 1];
     const char *caller = caller_for_log(c, caller_buf, sizeof caller_buf);
     /* A caller's call id may hold a person or ID number (callers choose them): long

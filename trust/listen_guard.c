@@ -14,11 +14,12 @@
 #include "log.h"
 #include "tls.h"
 
-/* How often the counters are read (a statistics snapshot: cheap), and how long a live
- * listener has, once the probe's connection is up, to answer it or count a connection
- * accepted (milliseconds). Together they bound how long new callers go unserved,
- * inside a caller's usual timeout. */
-#define GUARD_PERIOD_MS 200
+/* How often the listener is probed (a connection and an empty message: cheap), and how
+ * long a live listener has, once the probe's connection is up, to answer it or count a
+ * connection accepted (milliseconds). Together they bound how long new callers go
+ * unserved, inside a caller's usual timeout. (The listener's error counters cannot
+ * tell: nng counts every connection that closes as one.) */
+#define GUARD_PERIOD_MS 2000
 #define GUARD_PROBE_MS 1000
 /* nng gives a connection this long to be set up before it drops it. */
 #define GUARD_SETUP_MAX_MS 10000
@@ -31,7 +32,6 @@ struct listen_guard {
     nng_tls_config *server_cfg, *client_cfg;
     nng_listener listener;
     bool listening;
-    uint64_t errors_seen; /* the listener's error counters when last found alive */
     _Atomic uint64_t restarts;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -40,7 +40,7 @@ struct listen_guard {
 };
 
 typedef struct listener_counts {
-    uint64_t accepted, errors;
+    uint64_t accepted;
 } listener_counts;
 
 static uint64_t stat_u64(nng_stat *parent, const char *name)
@@ -59,7 +59,7 @@ static int read_counts(nng_listener l, listener_counts *out)
     if (ls == NULL)
         rv = NNG_ENOENT;
     else
-        *out = (listener_counts){stat_u64(ls, "accept"), stat_u64(ls, "other") + stat_u64(ls, "canceled")};
+        *out = (listener_counts){stat_u64(ls, "accept")};
     nng_stats_free(all);
     return rv;
 }
@@ -90,8 +90,8 @@ static void probe_pipe_up(nng_pipe p, nng_pipe_ev ev, void *arg)
     atomic_store((atomic_bool *)arg, true);
 }
 
-/* Dial the listener from a socket of our own and ask it something (one byte: any
- * answer will do, an error is one). A live listener hands the connection to the
+/* Dial the listener from a socket of our own and ask it something (an empty message:
+ * any answer will do; the node answers it UNKNOWN_METHOD and logs it as a probe). A live listener hands the connection to the
  * socket, which answers; a dead one sets the connection up below the socket and never
  * passes it on, so nothing answers and its accepted count stays. The probe is closed
  * only once its connection is set up and, on a live listener, answered: closing one
@@ -116,7 +116,7 @@ static bool probe_accepts(listen_guard *g, uint64_t accepted_before)
         accepted |= c.accepted > accepted_before;
         if (atomic_load(&up) && !sent) {
             nng_msg *m;
-            sent = nng_msg_alloc(&m, 1) == 0;
+            sent = nng_msg_alloc(&m, 0) == 0;
             if (sent && nng_sendmsg(probe, m, NNG_FLAG_NONBLOCK) != 0) {
                 nng_msg_free(m);
                 sent = false;
@@ -155,9 +155,6 @@ static void relisten(listen_guard *g)
             return;
     }
     if (g->listening) {
-        listener_counts c = {0, 0};
-        read_counts(g->listener, &c);
-        g->errors_seen = c.errors;
         gj_log(GJ_LOG_WARN, "listen", "url=%s listening again", g->url);
     } else {
         gj_log(GJ_LOG_ERROR, "listen", "url=%s cannot listen again: %s; trying again", g->url,
@@ -174,16 +171,8 @@ static void *guard_main(void *arg)
             continue;
         }
         listener_counts c;
-        if (read_counts(g->listener, &c) != 0 || c.errors == g->errors_seen)
+        if (read_counts(g->listener, &c) != 0 || probe_accepts(g, c.accepted))
             continue;
-        gj_log(GJ_LOG_DEBUG, "listen", "url=%s errors %llu -> %llu, accepted %llu: probing", g->url,
-               (unsigned long long)g->errors_seen, (unsigned long long)c.errors, (unsigned long long)c.accepted);
-        if (probe_accepts(g, c.accepted)) {
-            /* As of after the probe: closing it may be counted too. */
-            listener_counts after;
-            g->errors_seen = read_counts(g->listener, &after) == 0 ? after.errors : c.errors;
-            continue;
-        }
         atomic_fetch_add(&g->restarts, 1);
         gj_log(GJ_LOG_WARN, "listen",
                "url=%s stopped accepting new connections (a connection cut while it was being set up; "

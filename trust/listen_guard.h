@@ -7,11 +7,12 @@
  * are never served, so a node would look alive to its peers and be dead to every new
  * caller.
  *
- * The guard owns the listener. Five times a second it reads the listener's statistics; when
- * its error counters moved since it last looked, it dials the listener itself and
- * watches the "accepted" counter: a listener that accepts nothing within the probe
- * time is closed and opened again on the same URL (which also closes the connections
- * it accepted: their callers dial again, and a retried call is answered once, by its
+ * The guard owns the listener. Every two seconds it dials it from a socket of its own
+ * and sends an empty message: a live listener hands the connection to the socket,
+ * which answers (and counts it accepted); a dead one never does. A listener that does
+ * neither within a second of the probe's connection being up is closed and opened
+ * again on the same URL (which also closes the connections it accepted: their callers
+ * dial again, and a retried call is answered once, by its
  * call id). */
 #ifndef GJ_LISTEN_GUARD_H
 #define GJ_LISTEN_GUARD_H
