@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libnng-dev liblmdb-dev libprotobuf-c-dev
       protobuf-c-compiler libcmocka-dev libinih-dev libcjson-dev libssl-dev openssl spin
-      libmicrohttpd-dev libgnutls28-dev libzip-dev libsystemd-dev python3 curl lintian dpkg-dev)
+      libmicrohttpd-dev libgnutls28-dev libzip-dev libsystemd-dev python3 curl lintian dpkg-dev libxml2-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
