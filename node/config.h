@@ -61,6 +61,7 @@ typedef struct node_config {
     unsigned suspect_ms;         /* how long a silent region stays suspect */
     unsigned delivery_queue;     /* decisions waiting for the delivery threads */
     unsigned idempotency_retention_days; /* first answers kept this long; 0 = for ever */
+    unsigned clearing_close_after_days;  /* windows closed this many days after their day; 0 = by hand */
     char probes_listen[256];     /* http://HOST:PORT for /metrics, /healthz, /readyz; "" = none */
     gj_policy policy;
     size_t peer_count;

@@ -227,3 +227,49 @@ gj_err store_clearing_scan_after(store_txn *txn, int32_t window, const char *cou
     size_t slen = clearing_key(start, window, counterparty, after_setl_id, after_leg, after_kind);
     return st_scan_range(txn, DB_CLEARING, start, slen, true, prefix, sizeof prefix, visit_clearing, &cs);
 }
+
+gj_err store_window_first_unclosed(store_txn *txn, int32_t before, int32_t *window)
+{
+    gj_err err;
+    if ((err = st_txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!gj_date_valid(before) || window == NULL)
+        return GJ_ERR_INVAL;
+    MDB_cursor *c;
+    if ((err = st_map_err(mdb_cursor_open(txn->txn, txn->s->dbi[DB_CLEARING], &c))) != GJ_OK)
+        return err;
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    err = GJ_ERR_NOTFOUND;
+    /* Rows sort by window: look at each window's first row, then jump past it. */
+    for (int windows = 0; rc == 0 && windows < WINDOW_SEARCH_DAYS; windows++) {
+        if (k.mv_size < 4) {
+            err = GJ_ERR_CORRUPT;
+            break;
+        }
+        int32_t w = (int32_t)get_be32(k.mv_data);
+        if (!gj_date_valid(w)) {
+            err = GJ_ERR_CORRUPT;
+            break;
+        }
+        if (w >= before)
+            break;
+        struct window_rec rec;
+        if ((err = window_read(txn, w, &rec)) != GJ_OK)
+            break;
+        if (rec.state != STORE_WINDOW_CLOSED) {
+            *window = w;
+            break;
+        }
+        err = GJ_ERR_NOTFOUND;
+        unsigned char next[4];
+        put_be32(next, (uint32_t)gj_date_next(w));
+        k.mv_size = sizeof next;
+        k.mv_data = next;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        err = st_map_err(rc);
+    mdb_cursor_close(c);
+    return err;
+}

@@ -681,5 +681,8 @@ gj_err store_window_get(store_txn *txn, int32_t window, uint8_t *state, int64_t 
 gj_err store_window_close(store_txn *txn, int32_t window, int64_t unix_ms);
 /* The first window >= date that is not closed. */
 gj_err store_window_first_open(store_txn *txn, int32_t date, int32_t *window);
+/* The earliest window before `before` that holds clearing rows and is not closed
+ * (GJ_ERR_NOTFOUND: none); for closing windows after a grace time. */
+gj_err store_window_first_unclosed(store_txn *txn, int32_t before, int32_t *window);
 
 #endif

@@ -201,6 +201,38 @@ static void prune_idempotency(node *n)
                n->cfg.idempotency_retention_days);
 }
 
+#define CLEARING_CLOSES_PER_ROUND 31
+
+typedef struct close_job {
+    int32_t window;
+} close_job;
+
+static gj_err close_apply(store_txn *txn, void *arg)
+{
+    return store_window_close(txn, ((close_job *)arg)->window, gj_now_unix_ms());
+}
+
+/* R16: clearing windows close by themselves clearing_close_after_days after their day
+ * (a few a round), as an operator's CloseWindow would; late rows go to the next open. */
+static void clearing_auto_close(node *n)
+{
+    unsigned days = n->cfg.clearing_close_after_days;
+    if (days == 0)
+        return;
+    int32_t cutoff = gj_cst_date_of(gj_cst_unix_ms_of(node_today(n), 0) - (int64_t)days * 86400000LL);
+    for (int i = 0; i < CLEARING_CLOSES_PER_ROUND && !atomic_load(&n->shutting_down); i++) {
+        store_txn *txn;
+        close_job job;
+        if (store_read_begin(n->store, &txn) != GJ_OK)
+            return;
+        gj_err err = store_window_first_unclosed(txn, cutoff, &job.window);
+        store_read_end(txn);
+        if (err != GJ_OK || store_submit_wait(n->store, close_apply, &job) != GJ_OK)
+            return;
+        gj_log(GJ_LOG_INFO, "clearing", "window %d closed automatically (%u days after its day)", job.window, days);
+    }
+}
+
 static void *resolver_main(void *arg)
 {
     node *n = arg;
@@ -210,6 +242,7 @@ static void *resolver_main(void *arg)
         resolve_round(n);
         wallets_return_due(n); /* R24: transfers not accepted in time go back */
         prune_idempotency(n);
+        clearing_auto_close(n);
         atomic_store(&n->recovered, true); /* what a previous run left has been looked at */
         pthread_mutex_lock(&n->xr->resolver_mu);
         if (n->xr->resolver_stop)

@@ -2,7 +2,7 @@
  * on several days between Changsha 430100, Zhuzhou 430200 and Xiangtan 430300; each
  * node's month is the sum of its days; the province view at the hub 430000 has every
  * pair as both nodes have it, agreeing, and each member's net over the province; the
- * month reconciles; and the CLI's CSV export, read back here, holds the same totals and
+ * month reconciles; windows close by themselves after the grace time; and the CLI's CSV export, read back here, holds the same totals and
  * its SVG picture is well-formed XML. (docs/clearing.md) */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,6 +154,40 @@ static void test_a_month_is_the_sum_of_its_days_on_every_node(void **state)
     }
 }
 
+/* With clearing_close_after_days = 3, on 2 December every window of November that holds
+ * rows (all of them end by 28 November) is closed, by the node itself; days without rows
+ * are left alone, and the last days stay open. */
+static void test_windows_close_by_themselves_after_the_grace_time(void **state)
+{
+    (void)state;
+    for (int r = 0; r < 3; r++) {
+        /* The days this region has rows on. */
+        uint32_t want = 0;
+        int32_t last = 0;
+        for (size_t i = 0; i < N_PAYMENTS; i++)
+            if ((!strcmp(PAYMENTS[i].patient_region, HUNAN[r]) || !strcmp(PAYMENTS[i].sponsor_region, HUNAN[r])) &&
+                PAYMENTS[i].day != last) {
+                want++;
+                last = PAYMENTS[i].day;
+            }
+        uint32_t closed = 0;
+        for (int i = 0; i < 200 && closed < want; i++) {
+            Gongji__V1__ClearingTotalsReply *month = totals(HUNAN[r], 0, MONTH_FIRST, MONTH_LAST);
+            closed = month->days_closed;
+            gongji__v1__clearing_totals_reply__free_unpacked(month, NULL);
+            if (closed < want)
+                sleep_ms(50);
+        }
+        assert_int_equal(closed, want);
+        Gongji__V1__ClearingTotalsReply *d = totals(HUNAN[r], 20261115, 0, 0);
+        assert_true(d->closed);
+        gongji__v1__clearing_totals_reply__free_unpacked(d, NULL);
+        d = totals(HUNAN[r], 20261130, 0, 0);
+        assert_false(d->closed);
+        gongji__v1__clearing_totals_reply__free_unpacked(d, NULL);
+    }
+}
+
 static void test_the_province_view_at_the_hub_agrees_with_every_member(void **state)
 {
     (void)state;
@@ -227,7 +261,7 @@ static void test_the_csv_export_reads_back_to_the_same_totals_and_the_svg_is_xml
 {
     (void)state;
     test_node *cs = tc_node(&tc, "430100");
-    char pem[300], ca[400], csv[400], svg[400], cmd[2000];
+    char pem[300], ca[400], csv[400], svg[400], cmd[4000];
     client_close(op_at("430100")); /* makes sure the operator's certificate is issued */
     th_cred_paths(GONGJI__V1__ROLE__OPERATOR, "430100:op-1", pem);
     snprintf(ca, sizeof ca, "%s/ca/ca.crt", th_pki_dir());
@@ -273,12 +307,25 @@ static void test_the_csv_export_reads_back_to_the_same_totals_and_the_svg_is_xml
 
     snprintf(cmd, sizeof cmd, "xmllint --noout '%s' && grep -c 'marker-end' '%s' | grep -qx 2", svg, svg);
     assert_int_equal(system(cmd), 0); /* two arrows: between Changsha and each of the others */
+
+    /* The province's picture, at the hub: an arrow for each pair that owes. */
+    test_node *hub = tc_node(&tc, "430000");
+    client_close(op_at("430000"));
+    th_cred_paths(GONGJI__V1__ROLE__OPERATOR, "430000:op-1", pem);
+    snprintf(csv, sizeof csv, "%s/province.csv", hub->dir);
+    snprintf(svg, sizeof svg, "%s/province.svg", hub->dir);
+    snprintf(cmd, sizeof cmd,
+             "'%s' --node '%s' --ca '%s' --cert '%s' clearing --province --window 2026-11 --csv '%s' --svg '%s' "
+             ">/dev/null && xmllint --noout '%s' && grep -c 'marker-end' '%s' | grep -qx 3 && "
+             "test \"$(wc -l < '%s')\" -eq 7",
+             getenv("GONGJI_CLI_BIN"), hub->url, ca, pem, csv, svg, svg, svg, csv);
+    assert_int_equal(system(cmd), 0); /* a header and each member's two counterparties */
 }
 
 static int month_setup(void **state)
 {
     (void)state;
-    tc_init(&tc, "");
+    tc_init(&tc, "clearing_close_after_days = 3\n");
     /* Zhuzhou is not live in the test federation (R12's tests); here it clears too. */
     snprintf(tc_node(&tc, "430200")->policy, sizeof tc.nodes[0].policy, "live = yes\nrelations = spouse,parent,child\n");
     return tc_start(&tc);
@@ -288,6 +335,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_month_is_the_sum_of_its_days_on_every_node),
+        cmocka_unit_test(test_windows_close_by_themselves_after_the_grace_time),
         cmocka_unit_test(test_the_province_view_at_the_hub_agrees_with_every_member),
         cmocka_unit_test(test_the_month_reconciles),
         cmocka_unit_test(test_the_csv_export_reads_back_to_the_same_totals_and_the_svg_is_xml),
