@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "bench_credit.h"
 #include "bench_load.h"
 #include "gateway_run.h"
 #include "references.h"
@@ -421,6 +422,17 @@ static result run(const char *name, const char *url, int scenario, const uint8_t
     return r;
 }
 
+/* For the credit run: the coordinator's operator, and a local settlement run. */
+static client_t *open_operator0(const char *url)
+{
+    return open_client(url, 30000, 0);
+}
+
+static double local_p99(void *arg, const char *label)
+{
+    return run(label, (const char *)arg, 0, NULL, 0).p99_ms;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -456,7 +468,8 @@ static void usage(FILE *out)
             "                     $'commit_gather_us = 300\\n'\n"
             "  --only NAME        run only local, cross or cross2 (no references, no RESULT):\n"
             "                     for profiling one path (authenticated; with --plaintext, in\n"
-            "                     plaintext)\n"
+            "                     plaintext); or credit: monthly credits (CreditBatch) alone\n"
+            "                     and while local settlements run\n"
             "  --random-ids       call ids in no order (default: the client library's, which\n"
             "                     begin with the time)\n");
 }
@@ -511,9 +524,10 @@ int main(int argc, char **argv)
         if (!rounds_set)
             opt.rounds = 1;
     }
+    bool only_credit = opt.only != NULL && strcmp(opt.only, "credit") == 0;
     if (opt.only != NULL && strcmp(opt.only, "local") != 0 && strcmp(opt.only, "cross") != 0 &&
-        strcmp(opt.only, "cross2") != 0) {
-        fprintf(stderr, "gongji-bench: --only takes local, cross or cross2\n");
+        strcmp(opt.only, "cross2") != 0 && !only_credit) {
+        fprintf(stderr, "gongji-bench: --only takes local, cross, cross2 or credit\n");
         return 2;
     }
     if (opt.rounds < 1 || opt.rounds > 20) {
@@ -614,16 +628,23 @@ int main(int argc, char **argv)
     /* HIS settlements through the gateway (HTTPS JSON, x-tif-* signed), against the
      * authenticated nodes, at the same concurrency. */
     bench_gateway_result gw = {0};
-    if (rc == 0 && opt.only == NULL) {
+    bench_credit_result credit = {0};
+    if (rc == 0 && (opt.only == NULL || only_credit)) {
         authenticated = true;
         for (int r = 0; r < REGIONS && rc == 0; r++)
             rc = start_node(r);
         url_of(0, coordinator, sizeof coordinator);
         int gw_port = opt.base_port + REGIONS + 2;
-        pid_t gw_pid = rc == 0 ? bench_gateway_start(GONGJI_BENCH_GATEWAY_BIN, opt.dir, pki_dir, coordinator, gw_port,
+        pid_t gw_pid = rc == 0 && !only_credit ? bench_gateway_start(GONGJI_BENCH_GATEWAY_BIN, opt.dir, pki_dir, coordinator, gw_port,
                                                      opt.concurrency)
                                : -1;
-        if (gw_pid > 0) {
+        if (rc == 0) {
+            bench_credit_setup cs = {.url = coordinator, .prefix = prefixes[0], .people = opt.people,
+                                     .seconds = opt.seconds, .open_operator = open_operator0,
+                                     .settle_p99 = local_p99, .settle_arg = coordinator};
+            credit = bench_credit_run(&cs);
+        }
+        if (gw_pid > 0 && !only_credit) {
             sleep_ms(500);
             gw = bench_gateway_run(gw_port, pki_dir, opt.concurrency, opt.seconds, opt.people, prefixes[0]);
             printf("%-22s %10.0f tps   p50 %7.2f ms   p99 %7.2f ms   ok %" PRIu64 " failed %" PRIu64 "\n",
@@ -704,5 +725,8 @@ int main(int argc, char **argv)
            plain_local.tps > 0 ? local.tps / plain_local.tps : 0, plain_cross.tps > 0 ? cross.tps / plain_cross.tps : 0,
            pg_tps > 0 ? plain_local.tps / pg_tps : 0, tls_echo.tps, echo.tps > 0 ? tls_echo.tps / echo.tps : 0);
     printf("gw_tps=%.0f gw_vs_local=%.2f gw_p99_ms=%.2f\n", gw.tps, local.tps > 0 ? gw.tps / local.tps : 0, gw.p99_ms);
+    printf("credit_rows_s=%.0f credit_rows_s_while_settling=%.0f settle_p99_with_credits_vs_alone=%.2f\n",
+           credit.rows_s_alone, credit.rows_s_busy,
+           credit.settle_p99_alone_ms > 0 ? credit.settle_p99_busy_ms / credit.settle_p99_alone_ms : 0);
     return 0;
 }
