@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The benchmark tools still work end to end: gongji-bench starts its own three-node
-# cluster, settles locally and across regions with every request answered, and ends
-# with a RESULT line; gongji-diskprobe times its commit patterns and refuses bad
+# cluster, settles locally and across regions with every request answered, credits in
+# bulk, and ends with a RESULT line; the clearing benchmark summarises a month of rows; gongji-diskprobe times its commit patterns and refuses bad
 # arguments. Speed itself is not judged here (CI machines are noisy): only that the
 # figures are there and the runs had no failed request.
 set -uo pipefail
 bench=${GONGJI_BENCH_BIN:?} probe=${GONGJI_DISKPROBE_BIN:?}
+node_bin=${GONGJI_NODE_BIN:?} cli_bin=${GONGJI_CLI_BIN:?} tool_bin=${GONGJI_STORE_TOOL_BIN:?}
+clearing_bench=${GONGJI_CLEARING_BENCH:?}
 dir=$(mktemp -d /tmp/gongji-benchtest-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
@@ -49,8 +51,12 @@ check "bench echo answered" yes "$(positive "$(field echo_tps "$result")")"
 check "bench two-sponsor run settled" yes "$(positive "$(field cross2_tps "$(grep '^echo_p99_ms' <<<"$out")")")"
 check "bench no failed request" 0 "$(grep -E ' ok [0-9]+ failed ' <<<"$out" | grep -vc ' failed 0$')"
 # Three scenarios authenticated and in plaintext, the gateway, the echo and the echo
-# over TLS.
-check "bench runs reported" 9 "$(grep -cE ' ok [0-9]+ failed ' <<<"$out")"
+# over TLS, and the local settlements alone and beside the credits.
+check "bench runs reported" 11 "$(grep -cE ' ok [0-9]+ failed ' <<<"$out")"
+credit=$(grep '^credit_rows_s' <<<"$out")
+check "bench credited rows through the node" yes "$(positive "$(field credit_rows_s "$credit")")"
+check "bench credited rows while settling" yes "$(positive "$(field credit_rows_s_while_settling "$credit")")"
+check "bench compared settle p99 with credits running" yes "$(positive "$(field settle_p99_with_credits_vs_alone "$credit")")"
 gw=$(grep '^gw_tps' <<<"$out")
 check "bench gateway settled over HTTPS" yes "$(positive "$(field gw_tps "$gw")")"
 check "bench gateway against local" yes "$(positive "$(field gw_vs_local "$gw")")"
@@ -66,6 +72,12 @@ check "bench refuses an unknown scenario" 2 "$?"
 check "bench refuses a port out of range" 2 "$?"
 "$bench" --rounds 0 --no-pg >/dev/null 2>&1
 check "bench refuses zero rounds" 2 "$?"
+
+# --- the clearing benchmark, small: a month of rows summarised, every row counted ---
+out=$(GONGJI_NODE_BIN=$node_bin GONGJI_CLI_BIN=$cli_bin GONGJI_STORE_TOOL_BIN=$tool_bin bash "$clearing_bench" 3000 2>&1); rc=$?
+check "clearing bench exit" 0 "$rc"
+check "clearing bench summarised every row, three times" 3 "$(grep -c 'clearing month summary, run [123]: [0-9]* ms for 3000 rows' <<<"$out")"
+check "clearing bench result" yes "$(positive "$(field clearing_month_s "$(grep '^RESULT ' <<<"$out")")")"
 
 echo "test_bench_tools: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
