@@ -55,11 +55,35 @@ bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 /* ---- the call ---- */
 
+/* The node masks person and ID numbers in what it says ("no person 4301********0000");
+ * on the operator's own terminal, the numbers the operator typed are shown as typed, so
+ * the row can be found. Replaces each masked form of those values in text (in place). */
+static void cli_unmask(const cli_ctx *x, char *text, size_t size)
+{
+    static const int typed[] = {O_PSN_NO, O_SPONSOR, O_BENEFICIARY, O_CERTNO, O_CALLER};
+    for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++) {
+        const char *value = x->val[typed[i]];
+        char masked[128];
+        if (value == NULL || strlen(value) >= sizeof masked)
+            continue;
+        gj_mask(value, masked, sizeof masked);
+        size_t ml = strlen(masked), vl = strlen(value);
+        if (ml == 0 || ml != vl || strcmp(masked, value) == 0)
+            continue; /* not masked at all: nothing to put back */
+        for (char *at = strstr(text, masked); at != NULL; at = strstr(at + vl, masked))
+            memcpy(at, value, vl); /* the same length: nothing moves */
+    }
+    (void)size;
+}
+
 void cli_report(const cli_ctx *x, const client_status *st)
 {
     const char *code = client_code_name(st->code);
     char *reason = cli_clean(st->reason, false);
-    char *message = cli_clean(st->message, false);
+    char unmasked[sizeof st->message];
+    gj_strcpy_fit(unmasked, sizeof unmasked, st->message);
+    cli_unmask(x, unmasked, sizeof unmasked);
+    char *message = cli_clean(unmasked, false);
     fprintf(stderr, "gongji: %s%s%s: %s\n", code, (reason && *reason) ? " " : "",
             reason ? reason : "", message ? message : "");
     free(reason);
@@ -68,7 +92,7 @@ void cli_report(const cli_ctx *x, const client_status *st)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "code", code);
         j_text(o, "reason", st->reason);
-        j_text(o, "message", st->message);
+        j_text(o, "message", unmasked);
         j_emit(o);
     }
 }

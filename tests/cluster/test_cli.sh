@@ -78,6 +78,11 @@ g credit --psn-no P --amount 30 >/dev/null; check "credit" 0 $?
 g credit --psn-no S --amount 100.5 >/dev/null; check "credit decimals" 0 $?
 # A call id a caller chose with a person's number in it is masked in the log.
 g --call-id "bill-5101049988887777" credit --psn-no NOBODY --amount 1 >/dev/null 2>&1; check "credit with a long call id (no such person)" 1 $?
+# The node masks the number in its answer and its log; the operator's terminal shows it
+# as typed, so the row can be found.
+g credit --psn-no 510104998877 --amount 1 2>"$dir/err"; check "credit to no such person" 1 $?
+check "... the error names the person as typed" 1 "$(grep -c 'no person 510104998877 in region 510100' "$dir/err")"
+check "... the node's log does not" 0 "$(grep -c '510104998877' "$dir/tls.log")"
 # Two lines name it, the audit line and the call's; neither in full.
 check "a number in a call id is masked in the log" "0 2" "$(grep -c 5101049988887777 "$dir/tls.log") $(grep -c 'call_id=bill-5101\*\*\*\*\*\*\*\*7777' "$dir/tls.log")"
 # Money moved by an operator leaves an audit line naming the proven operator.
