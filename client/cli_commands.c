@@ -62,6 +62,11 @@ const cli_optdef cli_optdefs[O_COUNT] = {
     [O_PROVINCE] = {"province", NULL, false},
     [O_CSV] = {"csv", "FILE", false},
     [O_SVG] = {"svg", "FILE", false},
+    [O_FILE] = {"file", "FILE", false},
+    [O_BATCH] = {"batch", "NAME", false},
+    [O_DRY_RUN] = {"dry-run", NULL, false},
+    [O_ENCODING] = {"encoding", "ENC", false},
+    [O_IGNORE_UNKNOWN] = {"ignore-unknown-columns", NULL, false},
 };
 
 const cli_cmd_opt cli_global_opts[] = {
@@ -94,9 +99,14 @@ static const cli_cmd_opt enroll_opts[] = {
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt credit_opts[] = {
-    {O_PSN_NO, true, "person number"},
-    {O_AMOUNT, true, "yuan to add, at most two decimals (120, 120.5, 120.50)"},
+    {O_PSN_NO, false, "person number (one credit)"},
+    {O_AMOUNT, false, "yuan to add, at most two decimals (120, 120.5, 120.50)"},
     {O_MEMO, false, "note kept with the credit"},
+    {O_FILE, false, "a credit file instead: CSV, columns row_id, psn_no, amount[, memo] (docs/import.md)"},
+    {O_BATCH, false, "with --file: names the run (e.g. 2026-11); a row is known by batch:row_id"},
+    {O_DRY_RUN, false, "with --file: check every row with the node, credit nothing"},
+    {O_ENCODING, false, "with --file: UTF-8, GBK or GB18030 (default: found from the file)"},
+    {O_IGNORE_UNKNOWN, false, "with --file: skip columns it does not know instead of refusing the file"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt psn_opts[] = {
@@ -284,10 +294,16 @@ const cli_cmd cli_cmds[] = {
      "gongji enroll --psn-no 43010000000000000001 --certno 11010519491231002X \\\n"
      "      --insutype 310 --region-code 430100 --name 张三",
      run_enroll},
-    {"credit", "add money to a personal account", "gongji.v1.Registry/Credit",
-     "Credit a personal account (the monthly transfer into it).", credit_opts,
+    {"credit", "add money to a personal account, or a whole credit file", "gongji.v1.Registry/Credit",
+     "Credit a personal account (the monthly transfer into it). With --file, every\n"
+     "row of a credit file (Registry/CreditBatch, a thousand rows a call): each row\n"
+     "is credited once however often the file is run, so a run cut short is run\n"
+     "again as it was. Rows the file gets wrong are refused with their line and value;\n"
+     "rows the node refuses come back with its reason. Exit 1 when any row was refused.",
+     credit_opts,
      "gongji credit --psn-no 43010000000000000001 --amount 1000.00 \\\n"
-     "      --memo '2026-11 transfer'",
+     "      --memo '2026-11 transfer'\n"
+     "  gongji credit --file credits-2026-11.csv --batch 2026-11",
      run_credit},
     {"balance", "show a personal account", "gongji.v1.Settlement/Balance",
      "Show balance, held, available and shareable money of a personal account.", psn_opts,

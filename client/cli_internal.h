@@ -37,7 +37,8 @@ enum cli_opt_id {
     O_USE, O_INSTITUTION, O_FROM, O_TO, O_PAGE_SIZE, O_PAGE_TOKEN, O_ALL, O_DATE,
     O_INSUPLC_ADMDVS, O_CLUSTER, O_STRICT, O_SETL_ID, O_ORIGINAL_CALL_ID, O_YEAR, O_WINDOW,
     O_PEER, O_UNTIL, O_TIME, O_REAL, O_NO_ACCOUNT, O_VERIFIED, O_REASON, O_LIFT, O_TO_REGION, O_FROM_REGION,
-    O_POOL, O_MEMBER_REGION, O_PROVINCE, O_CSV, O_SVG, O_COUNT
+    O_POOL, O_MEMBER_REGION, O_PROVINCE, O_CSV, O_SVG, O_FILE, O_BATCH, O_DRY_RUN, O_ENCODING,
+    O_IGNORE_UNKNOWN, O_COUNT
 };
 
 /* getopt_long values: above every char so they never clash with short options. */
@@ -100,6 +101,7 @@ extern const size_t cli_ncmds;
 
 int run_enroll(cli_ctx *x);    /* cli_people.c */
 int run_credit(cli_ctx *x);
+int cli_credit_file(cli_ctx *x); /* cli_credit_file.c: credit --file */
 int run_balance(cli_ctx *x);
 int run_bind(cli_ctx *x);      /* cli_bind.c */
 int run_unbind(cli_ctx *x);

@@ -124,6 +124,15 @@ static int cli_balance_out(cli_ctx *x, const Gongji__V1__AccountBalance *b)
 
 int run_credit(cli_ctx *x)
 {
+    if (x->val[O_FILE] != NULL) {
+        if (x->val[O_PSN_NO] != NULL || x->val[O_AMOUNT] != NULL)
+            return cli_usage(x, "--file credits the file's rows: leave out --psn-no and --amount");
+        return cli_credit_file(x);
+    }
+    if (x->val[O_PSN_NO] == NULL || x->val[O_AMOUNT] == NULL)
+        return cli_usage(x, "missing --psn-no and --amount (or --file)");
+    if (x->val[O_BATCH] != NULL || x->seen[O_DRY_RUN] || x->val[O_ENCODING] != NULL || x->seen[O_IGNORE_UNKNOWN])
+        return cli_usage(x, "--batch, --dry-run, --encoding and --ignore-unknown-columns go with --file");
     Gongji__V1__CreditRequest req = GONGJI__V1__CREDIT_REQUEST__INIT;
     int rc = cli_need_amount(x, &req.amount);
     if (rc != CLI_EXIT_OK)
