@@ -111,6 +111,13 @@ static int cli_binding_out(cli_ctx *x, const Gongji__V1__Binding *b)
 
 int run_bind(cli_ctx *x)
 {
+    if (x->val[O_FILE] != NULL) {
+        if (x->val[O_SPONSOR] != NULL || x->val[O_BENEFICIARY] != NULL || x->val[O_RELATION] != NULL)
+            return cli_usage(x, "--file binds the file's rows: leave out --sponsor, --beneficiary and --relation");
+        return cli_bind_file(x);
+    }
+    if (x->val[O_SPONSOR] == NULL || x->val[O_BENEFICIARY] == NULL || x->val[O_RELATION] == NULL)
+        return cli_usage(x, "missing --sponsor, --beneficiary and --relation (or --file)");
     int rel = gj_relation_parse(x->val[O_RELATION]);
     if (rel <= 0) {
         char *t = cli_clean(x->val[O_RELATION], false);

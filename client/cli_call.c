@@ -61,8 +61,9 @@ bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
 static void cli_unmask(const cli_ctx *x, char *text, size_t size)
 {
     static const int typed[] = {O_PSN_NO, O_SPONSOR, O_BENEFICIARY, O_CERTNO, O_CALLER};
-    for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++) {
-        const char *value = x->val[typed[i]];
+    size_t n_opts = sizeof typed / sizeof typed[0], n_rows = sizeof x->typed / sizeof x->typed[0];
+    for (size_t i = 0; i < n_opts + n_rows; i++) {
+        const char *value = i < n_opts ? x->val[typed[i]] : x->typed[i - n_opts];
         char masked[128];
         if (value == NULL || strlen(value) >= sizeof masked)
             continue;
@@ -84,7 +85,7 @@ void cli_report(const cli_ctx *x, const client_status *st)
     gj_strcpy_fit(unmasked, sizeof unmasked, st->message);
     cli_unmask(x, unmasked, sizeof unmasked);
     char *message = cli_clean(unmasked, false);
-    fprintf(stderr, "gongji: %s%s%s: %s\n", code, (reason && *reason) ? " " : "",
+    fprintf(stderr, "%sgongji: %s%s%s: %s\n", x->report_prefix, code, (reason && *reason) ? " " : "",
             reason ? reason : "", message ? message : "");
     free(reason);
     free(message);

@@ -114,13 +114,17 @@ static const cli_cmd_opt psn_opts[] = {
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt bind_opts[] = {
-    {O_SPONSOR, true, "psn_no of the employee whose account pays"},
-    {O_BENEFICIARY, true, "psn_no of the relative it pays for"},
-    {O_RELATION, true, "the beneficiary is the sponsor's REL"},
+    {O_SPONSOR, false, "psn_no of the employee whose account pays"},
+    {O_BENEFICIARY, false, "psn_no of the relative it pays for"},
+    {O_RELATION, false, "the beneficiary is the sponsor's REL"},
     {O_SPONSOR_REGION, false, "sponsor's region (default: the node's region)"},
     {O_BENEFICIARY_REGION, false, "beneficiary's region (default: the node's region)"},
     {O_UNTIL, false, "the last day it pays (it stops at 24:00 of it); default: until unbound"},
     {O_VERIFIED, false, "you checked the beneficiary's identity just now (face, counter, ...)"},
+    {O_FILE, false, "bindings from a CSV file instead (sponsor, beneficiary, relation[, regions, order])"},
+    {O_DRY_RUN, false, "with --file: check the file, send nothing"},
+    {O_ENCODING, false, "with --file: UTF-8, GBK or GB18030 (default: found from the file)"},
+    {O_IGNORE_UNKNOWN, false, "with --file: skip columns it does not know"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt unbind_opts[] = {

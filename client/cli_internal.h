@@ -81,6 +81,8 @@ typedef struct cli_ctx {
     bool json;
     client_t *client;
     const char *config_path;  /* the client config file read, if any */
+    char report_prefix[32];   /* put before a node's refusal: "line 12: " in a file run */
+    const char *typed[4];     /* values a file's row gave: shown unmasked like the options */
     bool from_config[O_COUNT]; /* val[id] came from it (and is ours to free) */
 } cli_ctx;
 
@@ -102,6 +104,7 @@ extern const size_t cli_ncmds;
 int run_enroll(cli_ctx *x);    /* cli_people.c */
 int run_credit(cli_ctx *x);
 int cli_credit_file(cli_ctx *x); /* cli_credit_file.c: credit --file */
+int cli_bind_file(cli_ctx *x);   /* cli_bind_file.c: bind --file */
 int run_balance(cli_ctx *x);
 int run_bind(cli_ctx *x);      /* cli_bind.c */
 int run_unbind(cli_ctx *x);
