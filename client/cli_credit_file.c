@@ -168,6 +168,12 @@ static void take_row(pending *p, char **f, size_t n, const int *col, long line, 
         refuse(t, line, "AMOUNT_INVALID", "%s", fen <= 0 && err[0] == '\0' ? "amount must be above 0" : err);
         return;
     }
+    const char *month = col[IMP_C_MONTH] >= 0 && col[IMP_C_MONTH] < (int)n ? f[col[IMP_C_MONTH]] : "";
+    int32_t yyyymm;
+    if (month[0] != '\0' && imp_month_parse(month, &yyyymm, err, sizeof err) != 0) {
+        refuse(t, line, "MONTH_INVALID", "%s", err);
+        return;
+    }
     if (strlen(memo) > GJ_MEMO_MAX) {
         refuse(t, line, "FIELD_INVALID", "memo is at most 128 bytes: '%s'", memo);
         return;
