@@ -32,12 +32,13 @@ OP_XT=operator-430300-ops1      # Xiangtan's
 OP_CD=operator-510100-ops1      # Chengdu's
 OP_NQ=operator-540600-ops1      # Nagqu's
 OP_FZ=operator-350100-ops1      # Fuzhou's
+OP_HUB=operator-430000-ops1     # Hunan's provincial operator, at the hub
 AUDITOR=operator-000000-auditor # national, 000000:auditor: may read every node
 HOSP_CS=institution-H43010000001 # a Changsha hospital
 HOSP_CD=institution-H51010000001 # a Chengdu hospital
 HOSP_FZ=institution-H35010000001 # a Fuzhou pharmacy
 APP=platform-national-app       # the national app, acting for a person who signed in
-for f in ca.crt crl.pem $OP_CS $OP_XT $OP_CD $OP_NQ $OP_FZ $AUDITOR $HOSP_CS $HOSP_CD $HOSP_FZ $APP; do
+for f in ca.crt crl.pem $OP_CS $OP_XT $OP_CD $OP_NQ $OP_FZ $OP_HUB $AUDITOR $HOSP_CS $HOSP_CD $HOSP_FZ $APP; do
   case $f in *.*) ;; *) f=$f.pem ;; esac
   if [ ! -f "$pki/$f" ]; then
     echo "demo: no $pki/$f: start the cluster first (deploy/cluster.sh start makes the credentials)" >&2
@@ -205,6 +206,21 @@ run "$APP:4301000020" --node $CS pool --pool "$pool_id"
 note "She closes the pool: what is left goes back to her account."
 run "$APP:4301000020" --node $CS --call-id demo-pool-close pool-close --pool "$pool_id" >/dev/null
 run "$APP:4301000020" --node $CS balance --psn-no 4301000020
+
+say "The month's credit file at Changsha (划入): rows credited once, however often it runs"
+note "A file as the office's Excel saves it: Chinese headers, an amount with a thousands separator,"
+note "and a row for nobody. Each row is credited once: running it again credits nothing."
+printf '序号,人员编号,划入金额,备注\r\n1,4301000001,"1,000.00",十二月划入\r\n2,4301000020,300.00,\r\n3,4301999999,10.00,\r\n' \
+  > "$cluster_dir/credits-demo.csv"
+run $OP_CS --node $CS credit --file "$cluster_dir/credits-demo.csv" --batch demo || true
+run $OP_CS --node $CS credit --file "$cluster_dir/credits-demo.csv" --batch demo 2>/dev/null | grep -E '^(credited|credited_before) ' || true
+
+say "Hunan's clearing at a glance, at the provincial hub (docs/clearing.md)"
+note "The hub asks each Hunan region's node for its totals this month and sets them side by side."
+month=$(date +%Y-%m)
+run $OP_HUB --node tls+tcp://127.0.0.1:7100 clearing --province --window "$month" \
+  --csv "$cluster_dir/clearing-hunan.csv" --svg "$cluster_dir/clearing-hunan.svg" || true
+note "Written: $cluster_dir/clearing-hunan.csv (3201 names) and clearing-hunan.svg (open it in a browser)."
 
 say "Every node's books balance, and every cross-region payment appears on both sides"
 note "The national auditor (000000:auditor) may read every node, and change none."
