@@ -204,6 +204,52 @@ static int svg_of_province(cli_ctx *x, const Gongji__V1__ProvinceTotalsReply *r)
     return close_out(x, O_SVG, f, clearing_svg_write(f, title, n, regions, owes, net) != 0);
 }
 
+/* The rows behind the totals (national 3202's columns), day by day and counterparty by
+ * counterparty, a page at a time. */
+static int write_rows(cli_ctx *x, const Gongji__V1__ClearingTotalsReply *r)
+{
+    FILE *f = open_out(x, O_ROWS);
+    if (f == NULL)
+        return CLI_EXIT_USAGE;
+    fputs("stmt_date,setl_optins,counterparty_optins,setl_id,leg,psn_no,sponsor_psn_no,acct_pay,refd_setl_flag,"
+          "owed_to_us\n",
+          f);
+    int32_t from = r->from ? r->from : r->window, to = r->to ? r->to : r->window;
+    int rc = CLI_EXIT_OK;
+    for (int32_t day = from; rc == CLI_EXIT_OK && day <= to; day = gj_date_next(day))
+        for (size_t k = 0; rc == CLI_EXIT_OK && k < r->n_counterparties; k++) {
+            char token[128] = "";
+            for (int page = 0; rc == CLI_EXIT_OK && page < 100000; page++) {
+                Gongji__V1__ClearingRowsRequest req = GONGJI__V1__CLEARING_ROWS_REQUEST__INIT;
+                req.window = day;
+                req.counterparty = r->counterparties[k]->region;
+                req.page_token = token;
+                ProtobufCMessage *m = NULL;
+                rc = cli_call_method(x, "gongji.v1.Clearing/ClearingRows", NULL, &req.base,
+                                     &gongji__v1__clearing_rows_reply__descriptor, &m);
+                if (rc != CLI_EXIT_OK)
+                    break;
+                const Gongji__V1__ClearingRowsReply *page_rows = (const Gongji__V1__ClearingRowsReply *)m;
+                char d[16], yuan[32];
+                for (size_t i = 0; i < page_rows->n_rows; i++) {
+                    const Gongji__V1__ClearingRow *row = page_rows->rows[i];
+                    fprintf(f, "%s,%s,%s,%s,%u,%s,%s,%s,%d,%d\n", cli_date_text(day, d), r->region, req.counterparty,
+                            row->setl_id, row->leg, row->beneficiary_psn_no, row->sponsor_psn_no,
+                            gj_yuan_format(row->amount, yuan), row->kind == GONGJI__V1__CLEARING_KIND__REFUND,
+                            row->owed_to_us);
+                }
+                bool more = page_rows->next_page_token[0] != '\0' && strlen(page_rows->next_page_token) < sizeof token;
+                if (more)
+                    snprintf(token, sizeof token, "%s", page_rows->next_page_token);
+                protobuf_c_message_free_unpacked(m, NULL);
+                if (!more)
+                    break;
+            }
+        }
+    int closed = close_out(x, O_ROWS, f, false);
+    return rc != CLI_EXIT_OK ? rc : closed;
+}
+
 /* ---- clearing ---- */
 
 /* ClearingTotals and CloseWindow both answer a ClearingTotalsReply. */
@@ -253,6 +299,8 @@ static int cli_clearing_out(cli_ctx *x, ProtobufCMessage *m)
     }
     if (rc == CLI_EXIT_OK && x->val[O_SVG] != NULL)
         rc = svg_of_node(x, r);
+    if (rc == CLI_EXIT_OK && x->val[O_ROWS] != NULL)
+        rc = write_rows(x, r);
     protobuf_c_message_free_unpacked(m, NULL);
     return rc;
 }
@@ -353,6 +401,8 @@ int run_clearing(cli_ctx *x)
         return rc;
     ProtobufCMessage *m;
     if (x->seen[O_PROVINCE]) {
+        if (x->val[O_ROWS] != NULL)
+            return cli_usage(x, "--rows is a region's own: ask its node, not the hub");
         if (from == 0)
             return cli_usage(x, "--province needs a month (--window YYYY-MM) or --from/--to");
         Gongji__V1__ProvinceTotalsRequest req = GONGJI__V1__PROVINCE_TOTALS_REQUEST__INIT;

@@ -67,6 +67,7 @@ const cli_optdef cli_optdefs[O_COUNT] = {
     [O_DRY_RUN] = {"dry-run", NULL, false},
     [O_ENCODING] = {"encoding", "ENC", false},
     [O_IGNORE_UNKNOWN] = {"ignore-unknown-columns", NULL, false},
+    [O_ROWS] = {"rows", "FILE", false},
 };
 
 const cli_cmd_opt cli_global_opts[] = {
@@ -200,6 +201,7 @@ static const cli_cmd_opt clearing_opts[] = {
     {O_PROVINCE, false, "the province view, at a province's hub node (needs a month or range)"},
     {O_CSV, false, "also write the totals to FILE as CSV (3201 names; yuan)"},
     {O_SVG, false, "also draw the net positions to FILE as an SVG picture"},
+    {O_ROWS, false, "also write every row behind the totals to FILE as CSV (3202 names: one a settlement)"},
     {O_NONE, false, NULL},
 };
 static const cli_cmd_opt reconcile_opts[] = {

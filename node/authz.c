@@ -55,6 +55,7 @@ static const authz_rule rules[] = {
     {"gongji.v1.Settlement/SettlementRecords", OP_READ | PERSON, "operators over the region, or the patient"},
     {"gongji.v1.Clearing/ClearingTotals", OP_READ | PEER, "operators over the region, or a peer node (its province view)"},
     {"gongji.v1.Clearing/ProvinceTotals", OP_READ, "operators over the province's hub"},
+    {"gongji.v1.Clearing/ClearingRows", OP_READ, "operators over the region"},
     {"gongji.v1.Clearing/CloseWindow", OP_WRITE, "the region's own operator"},
     {"gongji.v1.Clearing/Reconcile", OP_READ, "operators over the region"},
     {"gongji.v1.Operator/Health", OP_READ | PEER, "operators over the region, or a peer node"},

@@ -265,7 +265,7 @@ static bool collect_entry(const store_clearing *e, void *arg)
 }
 
 /* A ClearingEntries page token: "" or "setl_id/leg/kind" of the last entry given. */
-static bool parse_entries_token(const char *token, char setl_id[GJ_SETL_ID_MAX + 1], uint32_t *leg, uint8_t *kind)
+bool clearing_page_token_parse(const char *token, char setl_id[GJ_SETL_ID_MAX + 1], uint32_t *leg, uint8_t *kind)
 {
     setl_id[0] = '\0';
     *leg = 0;
@@ -305,7 +305,7 @@ gj_reason clearing_entries_check(call *c)
     char after[GJ_SETL_ID_MAX + 1];
     uint32_t after_leg;
     uint8_t after_kind;
-    if (strlen(req->page_token) > GJ_PAGE_TOKEN_MAX || !parse_entries_token(req->page_token, after, &after_leg, &after_kind))
+    if (strlen(req->page_token) > GJ_PAGE_TOKEN_MAX || !clearing_page_token_parse(req->page_token, after, &after_leg, &after_kind))
         return call_fail(c, GJ_R_FIELD_INVALID, "page_token is not one this node gave");
     if (req->page_size > GJ_CLEARING_PAGE_MAX)
         return call_fail(c, GJ_R_FIELD_INVALID, "page_size is at most %d", GJ_CLEARING_PAGE_MAX);

@@ -67,6 +67,8 @@ const method_entry node_methods[] = {
      clearing_close_apply, NULL, false, NULL},
     {"gongji.v1.Clearing/Reconcile", &gongji__v1__reconcile_request__descriptor, clearing_reconcile_check,
      NULL, NULL, false, NULL},
+    {"gongji.v1.Clearing/ClearingRows", &gongji__v1__clearing_rows_request__descriptor, clearing_rows_check, NULL,
+     NULL, false, NULL},
     {"gongji.v1.Clearing/ProvinceTotals", &gongji__v1__province_totals_request__descriptor, clearing_province_check,
      NULL, NULL, false, NULL},
     {"gongji.v1.Operator/Health", &gongji__v1__health_request__descriptor, health_check, NULL, NULL, false, NULL},

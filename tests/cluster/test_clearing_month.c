@@ -267,8 +267,11 @@ static void test_the_csv_export_reads_back_to_the_same_totals_and_the_svg_is_xml
     snprintf(ca, sizeof ca, "%s/ca/ca.crt", th_pki_dir());
     snprintf(csv, sizeof csv, "%s/month.csv", cs->dir);
     snprintf(svg, sizeof svg, "%s/month.svg", cs->dir);
-    snprintf(cmd, sizeof cmd, "'%s' --node '%s' --ca '%s' --cert '%s' clearing --window 2026-11 --csv '%s' --svg '%s' >/dev/null",
-             getenv("GONGJI_CLI_BIN"), cs->url, ca, pem, csv, svg);
+    char rows_csv[400];
+    snprintf(rows_csv, sizeof rows_csv, "%s/month-rows.csv", cs->dir);
+    snprintf(cmd, sizeof cmd,
+             "'%s' --node '%s' --ca '%s' --cert '%s' clearing --window 2026-11 --csv '%s' --svg '%s' --rows '%s' >/dev/null",
+             getenv("GONGJI_CLI_BIN"), cs->url, ca, pem, csv, svg, rows_csv);
     assert_int_equal(system(cmd), 0);
 
     Gongji__V1__ClearingTotalsReply *month = totals("430100", 0, MONTH_FIRST, MONTH_LAST);
@@ -303,6 +306,42 @@ static void test_the_csv_export_reads_back_to_the_same_totals_and_the_svg_is_xml
     }
     fclose(f);
     assert_int_equal(rows, month->n_counterparties);
+
+    /* The rows behind the totals (3202): one a settlement, adding up to each total. */
+    f = fopen(rows_csv, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_int_equal(strncmp(line, "stmt_date,setl_optins,counterparty_optins,setl_id,", 50), 0);
+    int64_t owed[8] = {0}, owe[8] = {0};
+    uint64_t n_rows = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char date[16], own[8], other[8], setl[48], psn[40], sponsor[40], amount[32];
+        unsigned leg;
+        int refund, to_us;
+        assert_int_equal(sscanf(line, "%15[^,],%7[^,],%7[^,],%47[^,],%u,%39[^,],%39[^,],%31[^,],%d,%d", date, own, other,
+                                setl, &leg, psn, sponsor, amount, &refund, &to_us),
+                         10);
+        int64_t fen;
+        assert_true(gj_yuan_parse(amount, &fen));
+        size_t k = 0;
+        while (k < month->n_counterparties && strcmp(month->counterparties[k]->region, other) != 0)
+            k++;
+        assert_true(k < month->n_counterparties && k < 8);
+        if (to_us)
+            owed[k] += fen;
+        else
+            owe[k] += fen;
+        assert_int_equal(refund, 0);
+        n_rows++;
+    }
+    fclose(f);
+    uint64_t want_rows = 0;
+    for (size_t k = 0; k < month->n_counterparties; k++) {
+        assert_int_equal(owed[k], month->counterparties[k]->owed_to_us);
+        assert_int_equal(owe[k], month->counterparties[k]->we_owe);
+        want_rows += month->counterparties[k]->owed_to_us_count + month->counterparties[k]->we_owe_count;
+    }
+    assert_int_equal(n_rows, want_rows);
     gongji__v1__clearing_totals_reply__free_unpacked(month, NULL);
 
     snprintf(cmd, sizeof cmd, "xmllint --noout '%s' && grep -c 'marker-end' '%s' | grep -qx 2", svg, svg);
