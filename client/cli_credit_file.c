@@ -221,31 +221,17 @@ int cli_credit_file(cli_ctx *x)
     bool dry_run = x->seen[O_DRY_RUN];
     if (batch[0] != '\0' && (!visible_ascii(batch, 20) || strchr(batch, ':') != NULL))
         return cli_usage(x, "--batch is 1..20 visible ASCII characters without ':'");
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        char *t = cli_clean(path, false);
-        int rc = cli_usage(x, "cannot open --file %s", t ? t : "?");
-        free(t);
-        return rc;
-    }
-    char err[IMP_ERR_MAX];
-    imp_reader *r = NULL;
-    if (imp_reader_open(&r, f, x->val[O_ENCODING], err, sizeof err) != 0) {
-        fclose(f);
-        return cli_usage(x, "%s", err);
-    }
+    FILE *f;
+    imp_reader *r;
+    int col[IMP_COLUMNS_MAX];
+    int opened = cli_import_open(x, IMP_CREDITS, &f, &r, col);
+    if (opened >= 0)
+        return opened;
     char **fields;
     size_t n;
     long line;
     long long offset;
-    int col[IMP_COLUMNS_MAX];
-    int got = imp_reader_next(r, &fields, &n, &line, &offset);
-    if (got != IMP_RECORD || imp_columns_map(IMP_CREDITS, fields, n, col, x->seen[O_IGNORE_UNKNOWN], err, sizeof err) != 0) {
-        int rc = cli_usage(x, "%s: %s", path, got == IMP_RECORD ? err : got == IMP_END ? "no header line" : imp_reader_error(r));
-        imp_reader_close(r);
-        fclose(f);
-        return rc;
-    }
+    int got;
     imp_dups *ids = imp_dups_open(IMP_DUPS_CAP);
     pending *p = calloc(1, sizeof *p);
     tally t = {0};

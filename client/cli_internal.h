@@ -105,6 +105,10 @@ int run_enroll(cli_ctx *x);    /* cli_people.c */
 int run_credit(cli_ctx *x);
 int cli_credit_file(cli_ctx *x); /* cli_credit_file.c: credit --file */
 int cli_bind_file(cli_ctx *x);   /* cli_bind_file.c: bind --file */
+/* cli_import.c: open --file and map its header for kind (an imp_kind); -1 when ready
+ * (*f, *r and col set), else the exit code of the usage error it printed. */
+typedef struct imp_reader imp_reader;
+int cli_import_open(cli_ctx *x, int kind, FILE **f, imp_reader **r, int col[8]);
 int run_balance(cli_ctx *x);
 int run_bind(cli_ctx *x);      /* cli_bind.c */
 int run_unbind(cli_ctx *x);

@@ -31,24 +31,6 @@ static void set_date_everywhere(int32_t day)
     }
 }
 
-static void quiet(void)
-{
-    for (int round = 0; round < 400; round++) {
-        bool all = true;
-        for (size_t i = 0; i < tc.count && all; i++) {
-            client_t *c = tn_client(&tc.nodes[i], "op-1", GONGJI__V1__ROLE__OPERATOR);
-            Gongji__V1__AuditReply *a = op_audit(c);
-            client_close(c);
-            all = a && a->open_holds == 0 && a->open_decisions == 0;
-            if (a)
-                gongji__v1__audit_reply__free_unpacked(a, NULL);
-        }
-        if (all)
-            return;
-        sleep_ms(50);
-    }
-    fail_msg("the cluster did not go quiet");
-}
 
 static Gongji__V1__ClearingTotalsReply *totals(const char *region, int32_t window, int32_t from, int32_t to)
 {
@@ -115,7 +97,7 @@ static void test_a_month_is_the_sum_of_its_days_on_every_node(void **state)
         set_date_everywhere(PAYMENTS[i].day);
         pay((int)i, PAYMENTS[i].patient_region, PAYMENTS[i].sponsor_region, PAYMENTS[i].fen);
     }
-    quiet();
+    cluster_quiet();
     set_date_everywhere(20261202);
     for (int r = 0; r < 3; r++) {
         Gongji__V1__ClearingTotalsReply *month = totals(HUNAN[r], 0, MONTH_FIRST, MONTH_LAST);

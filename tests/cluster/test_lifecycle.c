@@ -107,25 +107,6 @@ static int32_t today(void)
     return gj_cst_date_of(gj_now_unix_ms());
 }
 
-/* Wait until no node has posts, voids or refunds left to deliver. */
-static void quiet(void)
-{
-    for (int round = 0; round < 400; round++) { /* generous: ASan on a busy machine */
-        bool all = true;
-        for (size_t i = 0; i < tc.count && all; i++) {
-            client_t *c = tn_client(&tc.nodes[i], "op-1", GONGJI__V1__ROLE__OPERATOR);
-            Gongji__V1__AuditReply *a = op_audit(c);
-            client_close(c);
-            all = a && a->open_holds == 0 && a->open_decisions == 0;
-            if (a)
-                gongji__v1__audit_reply__free_unpacked(a, NULL);
-        }
-        if (all)
-            return;
-        sleep_ms(50);
-    }
-    fail_msg("the cluster did not go quiet");
-}
 
 static void test_revoke_of_a_settlement_paid_on_two_nodes_returns_every_fen(void **state)
 {
@@ -170,7 +151,7 @@ static void test_revoke_of_a_settlement_paid_on_two_nodes_returns_every_fen(void
     assert_string_equal(st.reason, "ALREADY_REVOKED");
     assert_int_equal(revoke(inst, "510100-20200101-1-999", "revoke-nothing", NULL, &st), NOT_FOUND);
     assert_string_equal(st.reason, "SETTLEMENT_NOT_FOUND");
-    quiet();
+    cluster_quiet();
     expect_balance("540600", "L1-NQ", 3000);
     expect_balance("510100", "L1-CD", 10000);
 
@@ -285,7 +266,7 @@ static void test_revokes_complete_once_after_the_sponsor_node_is_killed(void **s
             assert_int_equal(tn_start(xt), 0); /* back in the middle of the revokes */
         }
     }
-    quiet();
+    cluster_quiet();
     expect_balance("430300", "L3-XT", 100000);
     /* Delivering them again changes nothing: restart both and look once more. */
     tn_kill9(xt);
@@ -337,7 +318,7 @@ static void test_cross_region_premium_honours_the_sponsors_floor(void **state)
                 &gongji__v1__pay_premium_reply__descriptor, NULL, &st);
     assert_int_equal(st.code, FAILED_PRECONDITION);
     assert_string_equal(st.reason, "PREMIUM_NOT_COVERED");
-    quiet();
+    cluster_quiet();
     expect_balance("420100", "L4-WH", 102000);
     /* Only residents' premiums. */
     person_at("510100", "L4-E", 31, "310", 0);
@@ -364,7 +345,7 @@ static void test_reconcile_agrees_and_finds_exactly_a_removed_entry(void **state
         snprintf(ids[i], sizeof ids[i], "%s", r->setl_id);
         gongji__v1__settle_reply__free_unpacked(r, NULL);
     }
-    quiet();
+    cluster_quiet();
     int32_t window = today();
     Gongji__V1__ReconcileReply *rc = reconcile("510100", "540600", window);
     assert_true(rc->agree);
@@ -404,7 +385,7 @@ static void test_closed_window_never_changes(void **state)
     client_t *cs = op_at("430100");
     assert_int_equal(bind_via("430100", "L6-XT", "430300", "L6-P", "430100", GONGJI__V1__RELATION__PARENT, &st), OK);
     assert_int_equal(op_settle_x(cs, "L6-P", "430100", 2000, NULL, NULL, &st), OK);
-    quiet();
+    cluster_quiet();
     int32_t window = today();
     /* Close today's window on both nodes; they agree to the fen. */
     const char *regions[] = {"430100", "430300"};
@@ -434,7 +415,7 @@ static void test_closed_window_never_changes(void **state)
     assert_int_equal(op_settle_x(cs, "L6-P", "430100", 3000, NULL, &r, &st), OK);
     assert_int_equal(settle_part(r, "L6-XT"), 3000);
     gongji__v1__settle_reply__free_unpacked(r, NULL);
-    quiet();
+    cluster_quiet();
     closed = totals("430100", window);
     row = row_for(closed, "430300");
     assert_int_equal(row->net, net);

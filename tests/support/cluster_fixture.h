@@ -145,6 +145,26 @@ __attribute__((unused)) static void cluster_audit_agrees(size_t min_matched)
         gongji__v1__audit_reply__free_unpacked(audits[i], NULL);
 }
 
+/* Wait until no node has holds, posts, voids or refunds left to deliver (bounded). */
+__attribute__((unused)) static void cluster_quiet(void)
+{
+    for (int round = 0; round < 400; round++) { /* generous: ASan on a busy machine */
+        bool all = true;
+        for (size_t i = 0; i < tc.count && all; i++) {
+            client_t *c = tn_client(&tc.nodes[i], "op-1", GONGJI__V1__ROLE__OPERATOR);
+            Gongji__V1__AuditReply *a = op_audit(c);
+            client_close(c);
+            all = a && a->open_holds == 0 && a->open_decisions == 0;
+            if (a)
+                gongji__v1__audit_reply__free_unpacked(a, NULL);
+        }
+        if (all)
+            return;
+        sleep_ms(50);
+    }
+    fail_msg("the cluster did not go quiet");
+}
+
 /* Enroll psn_no in region (an employee with fen credited, or a resident). */
 static void person_at(const char *region, const char *psn_no, int serial, const char *insutype, int64_t fen)
 {
