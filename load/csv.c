@@ -1,20 +1,24 @@
-/* Reading the CSV: lines of at most LOAD_LINE_MAX bytes from a large file, fields split
- * at commas, and each data row checked as Enroll would check the person (bad rows are
- * reported through report.c and skipped). */
+/* Reading the persons file through the import library (import/import.h): records in
+ * UTF-8 or GBK/GB18030 with the header's columns in any order, and each data row checked
+ * as Enroll would check the person, plus the file's own check that no certno is in it
+ * twice. Bad rows are reported through report.c and skipped. */
 #include "gj_limits.h"
 #include "gj_util.h"
 #include "load.h"
+#include "reasons.h"
 #include "rules.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 /* ---- fields ---- */
 
 /* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF) without control
- * characters. */
+ * characters. The reader has checked the encoding already, but lets line breaks through
+ * in quoted fields, and a name must not have them. */
 static bool utf8_text_ok(const unsigned char *s)
 {
     while (*s) {
@@ -47,6 +51,7 @@ static bool utf8_text_ok(const unsigned char *s)
     return true;
 }
 
+/* Spaces inside quotes are kept by the reader; an identifier or name never wants them. */
 static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t')
@@ -57,173 +62,234 @@ static char *trim(char *s)
     return s;
 }
 
-/* Split line at every comma into at most max fields; returns how many there were
- * (possibly more than max: the rest are not stored). */
-static size_t split_fields(char *line, char **fields, size_t max)
+/* A value to quote in a message: at most LOAD_SHOWN_MAX bytes of s, cut between
+ * characters ("..." after), control characters (a quoted field's line break) as '?'. */
+static const char *shown(const char *s, char out[LOAD_SHOWN_MAX + 4])
 {
-    size_t n = 0;
-    for (char *p = line;;) {
-        char *comma = strchr(p, ',');
-        if (comma != NULL)
-            *comma = '\0';
-        if (n < max)
-            fields[n] = trim(p);
-        n++;
-        if (comma == NULL)
-            return n;
-        p = comma + 1;
+    size_t n = strlen(s);
+    bool cut = n > LOAD_SHOWN_MAX;
+    if (cut) {
+        n = LOAD_SHOWN_MAX;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--; /* s[n] would continue a character: end before that character */
     }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    memcpy(out + n, cut ? "..." : "", cut ? 4 : 1);
+    return out;
 }
 
-/* ---- reading lines ---- */
-
-int load_reader_next(load_reader *r, char **out, size_t *out_len, bool *too_long)
+/* Field canonical of the record, "" when the file has no such column. */
+static char *field(const loader *ld, char **f, size_t canonical)
 {
-    bool skipping = false; /* the line so far was too long and has been dropped */
-    *too_long = false;
-    *out = NULL;
-    *out_len = 0;
-    for (;;) {
-        char *start = r->buf + r->pos;
-        char *nl = memchr(start, '\n', r->len - r->pos);
-        if (nl != NULL || (r->eof && r->pos < r->len)) {
-            size_t n = nl != NULL ? (size_t)(nl - start) : r->len - r->pos;
-            r->pos += n + (nl != NULL);
-            r->consumed += n + (nl != NULL);
-            r->line++;
-            if (n > 0 && start[n - 1] == '\r')
-                n--;
-            if (skipping || n > LOAD_LINE_MAX) {
-                *too_long = true;
-                return 0;
-            }
-            start[n] = '\0'; /* over the line end, or the spare byte after the buffer */
-            *out = start;
-            *out_len = n;
-            return 0;
-        }
-        if (r->eof) {
-            if (!skipping)
-                return 1;
-            r->line++; /* a last, too long line without a line end */
-            *too_long = true;
-            return 0;
-        }
-        /* No whole line in the buffer: keep the partial line, or drop it once it is
-         * too long to matter, and read more. */
-        if (skipping || r->len - r->pos > LOAD_LINE_MAX + 1) {
-            r->consumed += r->len - r->pos;
-            r->pos = r->len;
-            skipping = true;
-        }
-        if (r->pos > 0) {
-            memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-            r->len -= r->pos;
-            r->pos = 0;
-        }
-        ssize_t got;
-        do
-            got = read(r->fd, r->buf + r->len, LOAD_READ_BUF - r->len);
-        while (got < 0 && errno == EINTR);
-        if (got < 0)
-            return -1;
-        if (got == 0)
-            r->eof = true;
-        r->len += (size_t)got;
-    }
+    static char none[1]; /* trim leaves it as it is */
+    int c = ld->col[canonical];
+    return c >= 0 ? f[c] : none;
 }
 
-/* ---- rows ---- */
+/* ---- a row ---- */
 
-bool load_parse_row(loader *ld, uint64_t line_no, char *line, size_t len, load_row *row)
+/* Why a row is bad, written into why (one line, the reason's name first); true when it
+ * is good and row holds it. Nothing is reported here: a row an earlier run committed is
+ * checked again only to know whether its certno was taken. */
+static bool check_row(const loader *ld, char **f, size_t n, load_row *row, char *why, size_t cap)
 {
-    if (memchr(line, '\0', len) != NULL) {
-        load_bad_row(ld, line_no, "contains a NUL byte");
-        return false;
-    }
-    if (strchr(line, '"') != NULL) {
-        load_bad_row(ld, line_no, "quoted fields are not supported (no field may contain '\"' or ',')");
-        return false;
-    }
-    char *f[LOAD_FIELDS];
-    size_t n = split_fields(line, f, LOAD_FIELDS);
-    if (n != LOAD_FIELDS) {
-        load_bad_row(ld, line_no, "expected %d fields (%s), found %zu", LOAD_FIELDS, LOAD_HEADER, n);
+    char s1[LOAD_SHOWN_MAX + 4], err[IMP_ERR_MAX];
+    if (n != ld->header_fields) {
+        snprintf(why, cap, "expected %zu fields as the header has, found %zu (a field holding a comma "
+                           "must be quoted)", ld->header_fields, n);
         return false;
     }
     memset(row, 0, sizeof *row);
-    row->line = line_no;
     store_person *p = &row->person;
-    size_t plen = strlen(f[0]);
+    const char *psn = trim(field(ld, f, IMP_P_PSN_NO));
+    size_t plen = strlen(psn);
     bool visible = plen > 0;
     for (size_t i = 0; i < plen && visible; i++)
-        visible = f[0][i] > 0x20 && f[0][i] < 0x7f;
-    if (!visible || !gj_strcpy_fit(p->psn_no, sizeof p->psn_no, f[0])) {
-        load_bad_row(ld, line_no, "FIELD_INVALID: psn_no must be 1..%d visible ASCII characters", GJ_PSN_NO_MAX);
+        visible = psn[i] > 0x20 && psn[i] < 0x7f;
+    if (!visible || !gj_strcpy_fit(p->psn_no, sizeof p->psn_no, psn)) {
+        snprintf(why, cap, "FIELD_INVALID: psn_no \"%s\" must be 1..%d visible ASCII characters",
+                 shown(psn, s1), GJ_PSN_NO_MAX);
         return false;
     }
-    if (!gj_strcpy_fit(p->certno, sizeof p->certno, f[1])) {
-        load_bad_row(ld, line_no, "CERTNO_INVALID: %s", gj_reason_message(GJ_R_CERTNO_INVALID));
+    const char *certno = trim(field(ld, f, IMP_P_CERTNO));
+    if (!gj_strcpy_fit(p->certno, sizeof p->certno, certno)) {
+        snprintf(why, cap, "CERTNO_INVALID: %s (certno \"%s\")", gj_reason_message(GJ_R_CERTNO_INVALID),
+                 shown(certno, s1));
         return false;
     }
     if (strlen(p->certno) == GJ_CERTNO_LEN && p->certno[17] == 'x')
         p->certno[17] = 'X'; /* one spelling per person, as Enroll stores it */
-    if (!utf8_text_ok((const unsigned char *)f[2]) || !gj_strcpy_fit(p->name, sizeof p->name, f[2])) {
-        load_bad_row(ld, line_no, "FIELD_INVALID: psn_name must be UTF-8 text of at most %d bytes", GJ_NAME_MAX);
+    const char *name = trim(field(ld, f, IMP_P_PSN_NAME));
+    if (!utf8_text_ok((const unsigned char *)name) || !gj_strcpy_fit(p->name, sizeof p->name, name)) {
+        snprintf(why, cap, "FIELD_INVALID: psn_name \"%s\" must be UTF-8 text of at most %d bytes, without "
+                           "line breaks", shown(name, s1), GJ_NAME_MAX);
         return false;
     }
-    if (!gj_strcpy_fit(p->insutype, sizeof p->insutype, f[3])) {
-        load_bad_row(ld, line_no, "INSUTYPE_INVALID: %s", gj_reason_message(GJ_R_INSUTYPE_INVALID));
+    const char *code;
+    if (imp_insutype_parse(field(ld, f, IMP_P_INSUTYPE), &code, err, sizeof err) != 0) {
+        snprintf(why, cap, "INSUTYPE_INVALID: %s", err);
         return false;
     }
-    const char *st = f[4];
-    if (strcasecmp(st, "active") == 0 || strcmp(st, "1") == 0)
-        p->status = STORE_PERSON_ACTIVE;
-    else if (strcasecmp(st, "suspended") == 0 || strcmp(st, "2") == 0)
-        p->status = STORE_PERSON_SUSPENDED;
-    else if (strcasecmp(st, "terminated") == 0 || strcmp(st, "3") == 0)
-        p->status = STORE_PERSON_TERMINATED;
-    else
-        p->status = 0; /* rules_check_person_fields says STATUS_INVALID */
+    memcpy(p->insutype, code, sizeof p->insutype);
+    int status;
+    if (imp_status_parse(field(ld, f, IMP_P_STATUS), &status, err, sizeof err) != 0) {
+        snprintf(why, cap, "STATUS_INVALID: %s", err);
+        return false;
+    }
+    /* import/'s numbers are the store's: 1 active, 2 suspended, 3 terminated */
+    p->status = (uint8_t)(status == IMP_STATUS_ACTIVE      ? STORE_PERSON_ACTIVE
+                          : status == IMP_STATUS_SUSPENDED ? STORE_PERSON_SUSPENDED
+                                                           : STORE_PERSON_TERMINATED);
     memcpy(p->admdvs, ld->region, GJ_ADMDVS_LEN + 1);
     gj_reason r = rules_check_person_fields(p);
-    if (r != GJ_R_NONE) {
-        load_bad_row(ld, line_no, "%s: %s", gj_reason_name(r), gj_reason_message(r));
+    if (r == GJ_R_CERTNO_INVALID) {
+        snprintf(why, cap, "%s: %s (certno \"%s\")", gj_reason_name(r), gj_reason_message(r),
+                 shown(certno, s1));
         return false;
     }
-    if (f[5][0] != '\0' && !gj_yuan_parse(f[5], &row->balance)) {
-        load_bad_row(ld, line_no, "balance must be yuan with at most two decimals, 0..10000000.00 (\"1234.50\")");
+    if (r != GJ_R_NONE) {
+        snprintf(why, cap, "%s: %s", gj_reason_name(r), gj_reason_message(r));
+        return false;
+    }
+    char *balance = trim(field(ld, f, IMP_P_BALANCE));
+    if (balance[0] != '\0' && imp_amount_parse(balance, &row->balance, err, sizeof err) != 0) {
+        snprintf(why, cap, "AMOUNT_INVALID: balance: %s", err);
         return false;
     }
     if (row->balance != 0 && strcmp(p->insutype, "310") != 0) {
-        load_bad_row(ld, line_no, "NO_ACCOUNT: a resident (insutype 390) has no personal account: "
-                                  "balance must be empty or 0");
+        snprintf(why, cap, "NO_ACCOUNT: a resident (insutype 390) has no personal account: balance must be "
+                           "empty or 0, not \"%s\"", shown(balance, s1));
         return false;
     }
     return true;
 }
 
-bool load_header_ok(char *line)
+/* Note row's certno; false (why says so) when an earlier row of the file has it. */
+static bool certno_first(loader *ld, const load_row *row, char *why, size_t cap)
 {
-    static const char *const want[LOAD_FIELDS] = {"psn_no", "certno", "psn_name",
-                                                  "insutype", "status", "balance"};
-    if ((unsigned char)line[0] == 0xef && (unsigned char)line[1] == 0xbb &&
-        (unsigned char)line[2] == 0xbf)
-        line += 3;
-    char *f[LOAD_FIELDS];
-    if (split_fields(line, f, LOAD_FIELDS) != LOAD_FIELDS)
+    if (ld->dups_off)
+        return true;
+    long first = 0;
+    int seen = imp_dups_add(ld->certnos, row->person.certno, (long)row->line, &first);
+    if (seen == 1) {
+        snprintf(why, cap, "CERTNO_REPEATED: certno %s is on line %ld already", row->person.certno, first);
         return false;
-    for (int i = 0; i < LOAD_FIELDS; i++)
-        if (strcasecmp(f[i], want[i]) != 0)
-            return false;
+    }
+    if (seen < 0) {
+        /* The store still enrols each psn_no once; only the file's own check stops. */
+        load_bar_clear(ld);
+        fprintf(stderr, "gongji-load: %s: certnos from line %" PRIu64 " on are not checked for repeats "
+                        "in the file: %s\n", ld->path, row->line, imp_dups_error(ld->certnos));
+        ld->dups_off = true;
+    }
     return true;
 }
 
-bool load_blank(const char *s)
+/* The reader's message without its "line N" (report.c puts the line first already). */
+static const char *reader_reason(const loader *ld)
 {
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\t')
-            return false;
-    return true;
+    const char *msg = imp_reader_error(ld->reader);
+    char prefix[32];
+    int n = snprintf(prefix, sizeof prefix, "line %" PRIu64, ld->line);
+    if (strncmp(msg, prefix, (size_t)n) != 0)
+        return msg;
+    if (msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    if (msg[n] == ',' && msg[n + 1] == ' ')
+        return msg + n + 2; /* "column 2: ..." */
+    return msg;
 }
 
+int load_next(loader *ld, load_row *row)
+{
+    char **f;
+    size_t n;
+    long line;
+    long long offset;
+    int rc = imp_reader_next(ld->reader, &f, &n, &line, &offset);
+    if (rc == IMP_END)
+        return LOAD_END;
+    if (rc == IMP_FAILED) {
+        load_bar_clear(ld);
+        fprintf(stderr, "gongji-load: %s: %s\n", ld->path, imp_reader_error(ld->reader));
+        return LOAD_FAILED;
+    }
+    ld->line = (uint64_t)line;
+    ld->at = (uint64_t)offset;
+    bool before = ld->line <= ld->resume_line;
+    if (rc == IMP_BAD) {
+        if (before)
+            return LOAD_BEFORE;
+        load_bad_row(ld, ld->line, "%s", reader_reason(ld));
+        return LOAD_BAD;
+    }
+    bool empty = true;
+    for (size_t i = 0; i < n && empty; i++)
+        empty = f[i][0] == '\0';
+    if (empty)
+        return LOAD_EMPTY; /* ",,,,,": a spreadsheet's row that once held something */
+    char why[IMP_ERR_MAX + 256];
+    bool good = check_row(ld, f, n, row, why, sizeof why);
+    row->line = ld->line;
+    if (good)
+        good = certno_first(ld, row, why, sizeof why);
+    if (before)
+        return LOAD_BEFORE; /* that run reported it if it was bad */
+    if (!good) {
+        load_bad_row(ld, ld->line, "%s", why);
+        return LOAD_BAD;
+    }
+    return LOAD_ROW;
+}
+
+/* ---- the file ---- */
+
+int load_open(loader *ld, int fd, const char *encoding, bool ignore_unknown)
+{
+    char err[IMP_ERR_MAX];
+    if ((ld->f = fdopen(fd, "rb")) == NULL) {
+        fprintf(stderr, "gongji-load: cannot read %s: %s\n", ld->path, strerror(errno));
+        close(fd);
+        return EXIT_USAGE;
+    }
+    if (imp_reader_open(&ld->reader, ld->f, encoding, err, sizeof err) != 0) {
+        fprintf(stderr, "gongji-load: %s: %s\n", ld->path, err);
+        return EXIT_USAGE;
+    }
+    char **f;
+    size_t n;
+    long line;
+    long long offset;
+    int rc = imp_reader_next(ld->reader, &f, &n, &line, &offset);
+    if (rc == IMP_END) {
+        fprintf(stderr, "gongji-load: %s: no header line (the file is empty)\n", ld->path);
+        return EXIT_USAGE;
+    }
+    if (rc != IMP_RECORD) {
+        fprintf(stderr, "%s:%ld: the header: %s\n", ld->path, line, imp_reader_error(ld->reader));
+        return EXIT_USAGE;
+    }
+    if (imp_columns_map(IMP_PERSONS, f, n, ld->col, ignore_unknown, err, sizeof err) != 0) {
+        fprintf(stderr, "%s:%ld: %s\n", ld->path, line, err);
+        return EXIT_USAGE;
+    }
+    ld->header_fields = n;
+    ld->line = (uint64_t)line;
+    if ((ld->certnos = imp_dups_open(IMP_DUPS_CAP)) == NULL) {
+        fprintf(stderr, "gongji-load: out of memory\n");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+void load_close(loader *ld)
+{
+    imp_dups_close(ld->certnos);
+    imp_reader_close(ld->reader);
+    if (ld->f != NULL)
+        fclose(ld->f);
+    ld->certnos = NULL;
+    ld->reader = NULL;
+    ld->f = NULL;
+}

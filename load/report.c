@@ -27,21 +27,23 @@ void load_bad_row(loader *ld, uint64_t line, const char *fmt, ...)
     ld->bad++;
 }
 
-void load_bar_draw(loader *ld, const load_reader *r, bool force)
+void load_bar_draw(loader *ld, bool force)
 {
     int64_t now = gj_mono_ms();
     if (!ld->bar || (!force && now - ld->bar_drawn_ms < LOAD_BAR_INTERVAL_MS))
         return;
     ld->bar_drawn_ms = now;
-    double secs = (double)(now - ld->started_ms) / 1000.0;
-    double frac = ld->file_size > 0 ? (double)r->consumed / (double)ld->file_size : 1.0;
-    if (frac > 1.0)
-        frac = 1.0;
-    double rate = secs > 0 ? (double)ld->rows_read / secs : 0;
-    double byte_rate = secs > 0 ? (double)(r->consumed - ld->start_bytes) / secs : 0;
+    /* How far: the offset of the last record read (records are not lines: a quoted
+     * field may hold line breaks). */
+    uint64_t at = ld->at < ld->file_size ? ld->at : ld->file_size;
+    double frac = ld->file_size > 0 ? (double)at / (double)ld->file_size : 1.0;
+    /* Rates of this run's own rows: rows an earlier run committed are only read again. */
+    double own_secs = (double)(now - ld->bar_from_ms) / 1000.0;
+    double rate = own_secs > 0 ? (double)ld->rows_read / own_secs : 0;
+    double byte_rate = own_secs > 0 && at > ld->bar_from_bytes ? (double)(at - ld->bar_from_bytes) / own_secs : 0;
     char eta[32] = "--:--";
     if (byte_rate > 0) {
-        double left = (double)(ld->file_size > r->consumed ? ld->file_size - r->consumed : 0) / byte_rate;
+        double left = (double)(ld->file_size - at) / byte_rate;
         unsigned long t = (unsigned long)(left + 0.5);
         snprintf(eta, sizeof eta, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
     }
@@ -54,4 +56,3 @@ void load_bar_draw(loader *ld, const load_reader *r, bool force)
             bar, frac * 100, ld->rows_read, rate, eta, ld->bad);
     ld->bar_visible = true;
 }
-

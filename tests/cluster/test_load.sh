@@ -48,14 +48,16 @@ bad=${good:0:17}$([ "${good:17}" == 0 ] && echo 1 || echo 0)
   echo "5101009999000002,$(certno 51010419800101002),Bad Balance,310,active,12.345" # 2003
   echo "5101009999000003,$(certno 51010419800101003),Resident,390,active,5.00"   # 2004
   echo "5101009999000004,$(certno 51010419800101004),Few,310"                    # 2005
-  echo "5101009999000005,$(certno 51010419800101005),\"Quoted\",310,active,1"    # 2006
-  printf '5101009999000006,%s,%01100d,310,active,1\n' "$(certno 51010419800101006)" 0 # 2007: > 1 KiB
+  echo "5101009999000005,$(certno 51010419800101005),Quo\"ted,310,active,1"     # 2006: a stray quote
+  printf '5101009999000006,%s,%01100d,310,active,1\n' "$(certno 51010419800101006)" 0 # 2007: name > 64 bytes
 } >> "$csv"
 "$load" --data-dir "$dir/data" --region 510100 "$csv" 2>"$dir/err"; check "bad rows exit 1" 1 $?
 for line in 2002 2003 2004 2005 2006 2007; do
   check "line $line reported" 1 "$(grep -c "^$csv:$line: " "$dir/err")"
 done
 check "only bad rows reported" 6 "$(grep -c "^$csv:[0-9]*: " "$dir/err")"
+check "too few fields named" 1 "$(grep -c "^$csv:2005: expected 6 fields as the header has, found 4" "$dir/err")"
+check "the reader's reason" 1 "$(grep -c "^$csv:2006: column 3: a quote inside a field" "$dir/err")"
 check "summary" 1 "$(grep -c '2000 rows loaded, 6 bad' "$dir/err")"
 "$load" --data-dir "$dir/data" --region 510100 "$csv" 2>"$dir/err2"; check "re-run still exit 1" 1 $?
 check "re-run resumes at the end" 1 "$(grep -c 'resuming after line 2007' "$dir/err2")"
