@@ -123,13 +123,16 @@ gj_reason wallet_transfer_apply(call *c, store_txn *txn)
 
 typedef struct today_count {
     const char *sponsor;
+    int32_t today;
     size_t n;
 } today_count;
 
+/* A hold still open counts for its own day only: one left from an earlier day (its
+ * coordinator killed before deciding, say) is that day's, and is voided in time. */
 static bool count_open_hold(const store_hold *h, void *arg)
 {
     today_count *tc = arg;
-    if (h->use == GJ_USE_WALLET && strcmp(h->sponsor, tc->sponsor) == 0)
+    if (h->use == GJ_USE_WALLET && h->setl_date == tc->today && strcmp(h->sponsor, tc->sponsor) == 0)
         tc->n++;
     return true;
 }
@@ -144,7 +147,7 @@ gj_reason wallet_hold_rules(call *c, store_txn *txn, const char *sponsor, int64_
                          policy->region);
     /* Today's transfers: posted ones (their spend records), and any held right now. The
      * writer runs one request at a time, so two at once cannot both take the last. */
-    today_count tc = {.sponsor = sponsor};
+    today_count tc = {.sponsor = sponsor, .today = c->today};
     char cursor[GJ_PAGE_TOKEN_MAX + 1] = "";
     store_spend page[64];
     gj_err err;

@@ -302,7 +302,8 @@ static void test_kill9_during_a_transfer_moves_it_once(void **state)
             if (code != OK)
                 sleep_ms(250);
         }
-        assert_int_equal(code, OK);
+        if (code != OK)
+            fail_msg("round %d (%s killed): the transfer again: %s %s", round, victim->region, st.reason, st.message);
         sponsor -= 20000;
         assert_int_equal(sponsor_balance_settles_at("WH-S74", sponsor), sponsor);
         int64_t pending;
