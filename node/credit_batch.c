@@ -21,7 +21,7 @@
 
 /* Rows per store job: small enough that a settlement queued behind a slice waits about
  * a millisecond, large enough that a file is a few hundred commits per 100,000 rows. */
-#define CREDIT_SLICE 200
+#define CREDIT_SLICE 100
 #define CREDIT_ROWS_MAX 1000
 #define CREDIT_ROW_ID_MAX 40
 #define CREDIT_BATCH_NAME_MAX 20
