@@ -265,7 +265,7 @@ static bool collect_entry(const store_clearing *e, void *arg)
 }
 
 /* A ClearingEntries page token: "" or "setl_id/leg/kind" of the last entry given. */
-bool clearing_page_token_parse(const char *token, char setl_id[GJ_SETL_ID_MAX + 1], uint32_t *leg, uint8_t *kind)
+static bool page_token_parse(const char *token, char setl_id[GJ_SETL_ID_MAX + 1], uint32_t *leg, uint8_t *kind)
 {
     setl_id[0] = '\0';
     *leg = 0;
@@ -293,6 +293,28 @@ bool clearing_page_token_parse(const char *token, char setl_id[GJ_SETL_ID_MAX + 
     return true;
 }
 
+gj_reason clearing_page_scan(call *c, int32_t window, const char *counterparty, const char *page_token,
+                             uint32_t page_size, size_t *room, store_clearing_fn fn, void *arg)
+{
+    if (!gj_date_valid(window))
+        return call_fail(c, GJ_R_FIELD_INVALID, "window is yyyymmdd");
+    char after[GJ_SETL_ID_MAX + 1];
+    uint32_t after_leg;
+    uint8_t after_kind;
+    if (strlen(page_token) > GJ_PAGE_TOKEN_MAX || !page_token_parse(page_token, after, &after_leg, &after_kind))
+        return call_fail(c, GJ_R_FIELD_INVALID, "page_token is not one this node gave");
+    if (page_size > GJ_CLEARING_PAGE_MAX)
+        return call_fail(c, GJ_R_FIELD_INVALID, "page_size is at most %d", GJ_CLEARING_PAGE_MAX);
+    *room = page_size ? page_size : GJ_CLEARING_PAGE_DEFAULT;
+    store_txn *txn;
+    gj_err err = store_read_begin(c->n->store, &txn);
+    if (err != GJ_OK)
+        return ops_store_reason(c, err);
+    err = store_clearing_scan_after(txn, window, counterparty, after, after_leg, after_kind, fn, arg);
+    store_read_end(txn);
+    return err == GJ_OK ? GJ_R_NONE : ops_store_reason(c, err);
+}
+
 gj_reason clearing_entries_check(call *c)
 {
     Gongji__V1__ClearingEntriesRequest *req = (Gongji__V1__ClearingEntriesRequest *)c->request;
@@ -300,25 +322,11 @@ gj_reason clearing_entries_check(call *c)
         return ops_deny(c, "only a peer node");
     if (strlen(c->env->caller_id) != GJ_ADMDVS_LEN || !gj_all_digits(c->env->caller_id, GJ_ADMDVS_LEN))
         return call_fail(c, GJ_R_CALLER_NOT_ALLOWED, "a peer's caller_id is its region");
-    if (!gj_date_valid(req->window))
-        return call_fail(c, GJ_R_FIELD_INVALID, "window is yyyymmdd");
-    char after[GJ_SETL_ID_MAX + 1];
-    uint32_t after_leg;
-    uint8_t after_kind;
-    if (strlen(req->page_token) > GJ_PAGE_TOKEN_MAX || !clearing_page_token_parse(req->page_token, after, &after_leg, &after_kind))
-        return call_fail(c, GJ_R_FIELD_INVALID, "page_token is not one this node gave");
-    if (req->page_size > GJ_CLEARING_PAGE_MAX)
-        return call_fail(c, GJ_R_FIELD_INVALID, "page_size is at most %d", GJ_CLEARING_PAGE_MAX);
-    store_txn *txn;
-    gj_err err = store_read_begin(c->n->store, &txn);
-    if (err != GJ_OK)
-        return ops_store_reason(c, err);
-    entries_state st = {.c = c, .room = req->page_size ? req->page_size : GJ_CLEARING_PAGE_DEFAULT};
-    err = store_clearing_scan_after(txn, req->window, c->env->caller_id, after, after_leg, after_kind, collect_entry,
-                                    &st);
-    store_read_end(txn);
-    if (err != GJ_OK)
-        return ops_store_reason(c, err);
+    entries_state st = {.c = c};
+    gj_reason r = clearing_page_scan(c, req->window, c->env->caller_id, req->page_token, req->page_size, &st.room,
+                                     collect_entry, &st);
+    if (r != GJ_R_NONE)
+        return r;
     if (st.out_of_memory)
         return ops_out_of_memory(c);
     Gongji__V1__ClearingEntriesReply *ans = call_alloc(c, sizeof *ans);

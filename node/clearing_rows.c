@@ -48,30 +48,15 @@ gj_reason clearing_rows_check(call *c)
     Gongji__V1__ClearingRowsRequest *req = (Gongji__V1__ClearingRowsRequest *)c->request;
     if (!ops_is_role(c, GONGJI__V1__ROLE__OPERATOR))
         return ops_deny(c, "only an operator");
-    if (!gj_date_valid(req->window))
-        return call_fail(c, GJ_R_FIELD_INVALID, "window is yyyymmdd");
     if (strlen(req->counterparty) != GJ_ADMDVS_LEN || !gj_all_digits(req->counterparty, GJ_ADMDVS_LEN))
         return call_fail(c, GJ_R_FIELD_INVALID, "counterparty is another region's 6-digit code");
-    char after[GJ_SETL_ID_MAX + 1];
-    uint32_t after_leg;
-    uint8_t after_kind;
-    if (strlen(req->page_token) > GJ_PAGE_TOKEN_MAX ||
-        !clearing_page_token_parse(req->page_token, after, &after_leg, &after_kind))
-        return call_fail(c, GJ_R_FIELD_INVALID, "page_token is not one this node gave");
-    if (req->page_size > GJ_CLEARING_PAGE_MAX)
-        return call_fail(c, GJ_R_FIELD_INVALID, "page_size is at most %d", GJ_CLEARING_PAGE_MAX);
-    rows_state st = {.c = c, .room = req->page_size ? req->page_size : GJ_CLEARING_PAGE_DEFAULT};
-    if ((st.rows = call_alloc(c, sizeof *st.rows * st.room)) == NULL)
+    rows_state st = {.c = c, .rows = call_alloc(c, sizeof *st.rows * GJ_CLEARING_PAGE_MAX)};
+    if (st.rows == NULL)
         return ops_out_of_memory(c);
-    store_txn *txn;
-    gj_err err = store_read_begin(c->n->store, &txn);
-    if (err != GJ_OK)
-        return ops_store_reason(c, err);
-    err = store_clearing_scan_after(txn, req->window, req->counterparty, after, after_leg, after_kind, collect_row,
-                                    &st);
-    store_read_end(txn);
-    if (err != GJ_OK)
-        return ops_store_reason(c, err);
+    gj_reason r = clearing_page_scan(c, req->window, req->counterparty, req->page_token, req->page_size, &st.room,
+                                     collect_row, &st);
+    if (r != GJ_R_NONE)
+        return r;
     if (st.out_of_memory)
         return ops_out_of_memory(c);
     Gongji__V1__ClearingRowsReply *ans = call_alloc(c, sizeof *ans);

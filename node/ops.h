@@ -156,8 +156,11 @@ gj_reason clearing_close_apply(call *c, store_txn *txn);
 gj_reason clearing_reconcile_check(call *c); /* clearing_reconcile.c */
 gj_reason clearing_province_check(call *c);  /* clearing_province.c */
 gj_reason clearing_rows_check(call *c);      /* clearing_rows.c */
-/* A clearing page token: "" (the first page) or "setl_id/leg/kind" of the last row given. */
-bool clearing_page_token_parse(const char *token, char setl_id[GJ_SETL_ID_MAX + 1], uint32_t *leg, uint8_t *kind);
+/* A page of window's clearing rows with counterparty after page_token ("" first, else
+ * "setl_id/leg/kind" of the last row given): the arguments checked, *room set to the
+ * page's size, then fn for each row (fn stops at *room). */
+gj_reason clearing_page_scan(call *c, int32_t window, const char *counterparty, const char *page_token,
+                             uint32_t page_size, size_t *room, store_clearing_fn fn, void *arg);
 void clearing_reconcile_slow(call *c);
 gj_reason clearing_entries_check(call *c);
 
