@@ -374,21 +374,10 @@ static void test_every_node_stops_within_its_bound_after_a_peer_froze(void **sta
         test_node *tn = tc_node(&tc, order[i]);
         if (tn == NULL || tn->pid <= 0)
             continue;
-        int64_t began = mono_ms();
-        kill(tn->pid, SIGTERM);
-        int status = -1;
-        while (mono_ms() - began < GJ_STOP_BOUND_MS + 3000) {
-            if (waitpid(tn->pid, &status, WNOHANG) == tn->pid)
-                break;
-            sleep_ms(20);
-        }
-        int64_t took = mono_ms() - began;
-        print_message("node %s stopped in %lld ms, status %d\n", order[i], (long long)took, status);
-        if (!WIFEXITED(status) || took > GJ_STOP_BOUND_MS + 2000)
-            tn_kill9(tn);
-        else
-            tn->pid = 0;
-        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        int64_t took = 0;
+        int rc = tn_stop_within(tn, GJ_STOP_BOUND_MS + 3000, &took);
+        print_message("node %s stopped in %lld ms, status %d\n", order[i], (long long)took, rc);
+        assert_int_equal(rc, 0);
         assert_true(took <= GJ_STOP_BOUND_MS + 2000);
     }
     assert_int_equal(tc_start(&tc), 0);

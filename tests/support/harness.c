@@ -285,14 +285,17 @@ static void show_stderr(const test_node *tn)
         fprintf(stderr, "(node %s wrote nothing to stderr)\n", tn->region);
 }
 
-int tn_stop(test_node *tn)
+int tn_stop_within(test_node *tn, int wait_ms, int64_t *took_ms)
 {
     if (tn->pid <= 0)
         return -1;
+    int64_t began = gj_mono_ms();
     kill(tn->pid, SIGTERM);
     int status = 0;
-    for (int i = 0; i < 200; i++) {
+    while (gj_mono_ms() - began <= wait_ms) {
         if (waitpid(tn->pid, &status, WNOHANG) == tn->pid) {
+            if (took_ms != NULL)
+                *took_ms = gj_mono_ms() - began;
             tn->pid = 0;
             int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
             /* LeakSanitizer exits 23, or aborts under abort_on_error. */
@@ -302,14 +305,26 @@ int tn_stop(test_node *tn)
                         tn->region);
                 return 0;
             }
-            if (rc != 0)
+            if (rc != 0) {
+                if (WIFSIGNALED(status))
+                    fprintf(stderr, "node %s ended by signal %d\n", tn->region, WTERMSIG(status));
                 show_stderr(tn);
+            }
             return rc;
         }
-        sleep_ms(25);
+        sleep_ms(20);
     }
+    if (took_ms != NULL)
+        *took_ms = gj_mono_ms() - began;
+    fprintf(stderr, "node %s still running %d ms after SIGTERM; its threads:\n", tn->region, wait_ms);
+    tn_print_stacks(tn);
     tn_kill9(tn);
     return -1;
+}
+
+int tn_stop(test_node *tn)
+{
+    return tn_stop_within(tn, 5000, NULL);
 }
 
 /* ---- privacy: what the node logs ---- */

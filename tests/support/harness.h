@@ -35,6 +35,10 @@ void tn_print_stacks(test_node *tn);
 void tn_kill9(test_node *tn);
 /* SIGTERM and reap; returns the exit status, or -1. */
 int tn_stop(test_node *tn);
+/* The same, waiting at most wait_ms (then its stacks are printed and it is killed);
+ * took_ms gets how long it took. A leak report that is only nng's dead listener counts
+ * as a clean exit; any other unclean end prints the node's stderr. */
+int tn_stop_within(test_node *tn, int wait_ms, int64_t *took_ms);
 /* Stop if running and remove the directory, after looking through the node's log for a
  * person or ID number in full (SPEC §7: logs mask them): see th_log_leaks_total. */
 void tn_destroy(test_node *tn);
