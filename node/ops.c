@@ -14,11 +14,22 @@
 /* ---- small helpers ---- */
 
 /* Fail c as gj_reason_of_err says, with the store's error in the message. */
+void ops_log_disk_full(const node *n)
+{
+    gj_log(GJ_LOG_ERROR, "store", "commit failed: the disk under data_dir %s is full; writes are refused "
+                                  "(nothing of them kept) until there is room",
+           n->cfg.data_dir);
+}
+
 gj_reason ops_store_reason(call *c, gj_err err)
 {
     gj_reason r = gj_reason_of_err(err);
     if (r == GJ_R_STORE_FULL)
         return call_fail(c, r, "the data file is full");
+    if (err == GJ_ERR_DISK_FULL) {
+        ops_log_disk_full(c->n);
+        return call_fail(c, r, "the disk under the node's data directory is full");
+    }
     return call_fail(c, r, "store: %s", gj_err_name(err));
 }
 

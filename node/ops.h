@@ -12,7 +12,10 @@
 #include "rules.h"
 
 /* ---- ops.c: helpers every handler shares ---- */
+/* Fail c for a store error, with a message an operator can act on (full map, full disk). */
 gj_reason ops_store_reason(call *c, gj_err err);
+/* The one log line that says the disk under data_dir is full. */
+void ops_log_disk_full(const node *n);
 gj_reason ops_out_of_memory(call *c);
 bool ops_is_role(call *c, Gongji__V1__Role role);
 bool ops_is_self(call *c, const char *psn_no);

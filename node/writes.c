@@ -5,6 +5,7 @@
 #include "node.h"
 #include "xr/deciding.h"
 #include "log.h"
+#include "ops.h"
 #include "routing.h"
 #include "gj_util.h"
 
@@ -125,9 +126,7 @@ static void write_done(void *arg, gj_err result)
         /* The batch did not commit: whatever apply built is void. */
         reason = gj_reason_of_err(result);
         if (result == GJ_ERR_DISK_FULL)
-            gj_log(GJ_LOG_ERROR, "store", "commit failed: the disk under data_dir %s is full; writes are refused "
-                                          "(nothing of them kept) until there is room",
-                   c->n->cfg.data_dir);
+            ops_log_disk_full(c->n);
         else
             gj_log(GJ_LOG_ERROR, "store", "commit failed: %s", gj_err_name(result));
         c->message[0] = '\0';

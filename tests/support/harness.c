@@ -240,41 +240,43 @@ void tn_kill9(test_node *tn)
     }
 }
 
-/* A node that opened its listener again (trust/listen_guard.h) leaks, at exit, what
- * nng 1.5.2 kept of the dead listener: its connections and TLS sessions, reachable from
- * nothing of ours. Such a report is accepted when the node's log says it listened again
- * and no leaked block was allocated by the node's own code, except the first listen. */
-static bool only_dead_listener_leaked(const test_node *tn)
+/* nng 1.5.2 (upstream 1518) leaks, at exit, the TLS connections a listener was setting
+ * up when their peer went away (a caller killed or timed out mid-handshake: frequent on
+ * a slow sanitized build), with the listener they point to; a listener it then stopped
+ * (trust/listen_guard.h opened another) leaks the same way. Such a report is accepted
+ * when every leaked block was allocated inside nng or mbedTLS and the only frames of
+ * ours on any of them are the listen itself (listen_guard). A block allocated by our own
+ * code anywhere else fails the test, as does a report with nothing of nng in it. */
+static bool only_nng_listener_leaked(const test_node *tn)
 {
     char path[sizeof tn->dir + 16], line[1024];
-    snprintf(path, sizeof path, "%s/node.log", tn->dir);
-    FILE *f = fopen(path, "r");
-    bool relistened = false;
-    while (f != NULL && !relistened && fgets(line, sizeof line, f) != NULL)
-        relistened = strstr(line, "listening again") != NULL;
-    if (f != NULL)
-        fclose(f);
     snprintf(path, sizeof path, "%s/stderr.txt", tn->dir);
-    if (!relistened || (f = fopen(path, "r")) == NULL)
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
         return false;
-    bool leaks = false, lsan = false, ours = false, stack_ours = false, stack_listen = false, in_stack = false;
+    bool lsan = false, leaks = false, bad = false, in_stack = false;
+    bool stack_ours = false, stack_listen = false, stack_nng = false;
     while (fgets(line, sizeof line, f) != NULL) {
         lsan |= strstr(line, "LeakSanitizer") != NULL;
-        if (strstr(line, "leak of ") != NULL) {
-            leaks = in_stack = true;
-            stack_ours = stack_listen = false;
-        } else if (in_stack && line[0] == '\n') {
-            ours |= stack_ours && !stack_listen;
+        bool starts = strstr(line, "leak of ") != NULL;
+        if (in_stack && (starts || line[0] == '\n' || strstr(line, "SUMMARY") != NULL)) {
+            bad |= (stack_ours && !stack_listen) || !stack_nng;
             in_stack = false;
+        }
+        if (starts) {
+            leaks = in_stack = true;
+            stack_ours = stack_listen = stack_nng = false;
         } else if (in_stack) {
             /* A frame with a source line of ours (symbolized: " in fn /path/file.c:N"). */
-            stack_ours |= strstr(line, ".c:") != NULL && strstr(line, "/nptl/") == NULL &&
-                          strstr(line, "sanitizer") == NULL && strstr(line, "libc_start") == NULL;
+            stack_ours |= strstr(line, ".c:") != NULL && strstr(line, "nptl/") == NULL &&
+                          strstr(line, "sysdeps/") == NULL && strstr(line, "sanitizer") == NULL &&
+                          strstr(line, "libc_start") == NULL;
             stack_listen |= strstr(line, "listen_guard") != NULL;
+            stack_nng |= strstr(line, "libnng.so") != NULL || strstr(line, "libmbed") != NULL;
         }
     }
     fclose(f);
-    return lsan && leaks && !ours;
+    return lsan && leaks && !bad;
 }
 
 static void show_stderr(const test_node *tn)
@@ -300,8 +302,8 @@ int tn_stop_within(test_node *tn, int wait_ms, int64_t *took_ms)
             int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
             /* LeakSanitizer exits 23, or aborts under abort_on_error. */
             bool lsan = rc == 23 || (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
-            if (lsan && only_dead_listener_leaked(tn)) {
-                fprintf(stderr, "node %s: leaked only nng's dead listener (it listened again); accepted\n",
+            if (lsan && only_nng_listener_leaked(tn)) {
+                fprintf(stderr, "node %s: leaked only what nng keeps of its listener's cut connections; accepted\n",
                         tn->region);
                 return 0;
             }

@@ -2,7 +2,7 @@
 # $dir (holding pki/ from deploy/pki.sh cluster), $node_bin and a function g that
 # calls the node as its operator (with $url). node_start DATA_DIR starts it on a fresh
 # port (each try another, in case a process takes one first) and waits until it
-# answers; node_stop stops it cleanly.
+# answers; node_stop stops it cleanly. $node_extra, when set, adds lines to [node].
 # shellcheck source=tests/cluster/ports.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../cluster/ports.sh"
 
@@ -20,6 +20,7 @@ log_file = $dir/node.log
 tls_ca = $dir/pki/ca.crt
 tls_cert = $dir/pki/node-510100.pem
 tls_crl = $dir/pki/crl.pem
+${node_extra:-}
 [policy]
 live = yes
 cascade = yes
