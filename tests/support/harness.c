@@ -2,6 +2,7 @@
 
 #include <nng/nng.h>
 #include "gj_util.h"
+#include "watchdog.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -194,6 +195,7 @@ int tn_start(test_node *tn)
         _exit(127);
     }
     tn->pid = pid;
+    th_watch_node(pid, tn->region);
     client_t *c = tn_client_ms(tn, "harness", GONGJI__V1__ROLE__OPERATOR, 300);
     if (c == NULL)
         return -1;
