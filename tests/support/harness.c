@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include <nng/nng.h>
+#include "gj_limits.h"
 #include "gj_util.h"
 #include "watchdog.h"
 
@@ -142,7 +143,7 @@ void tn_print_stacks(test_node *tn)
         return;
     char stacks[2200];
     snprintf(stacks, sizeof stacks,
-             "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt 12' 2>/dev/null | "
+             "command -v gdb >/dev/null && timeout 20 gdb -p %d -batch -ex 'thread apply all bt 12' 2>/dev/null | "
              "grep -E '^Thread|^#' | cut -c1-160 > '%s/stacks.txt'; echo 'node %s threads (%s/stacks.txt):' >&2; "
              "head -300 '%s/stacks.txt' >&2",
              (int)tn->pid, tn->dir, tn->region, tn->dir, tn->dir);
@@ -328,7 +329,8 @@ int tn_stop_within(test_node *tn, int wait_ms, int64_t *took_ms)
 
 int tn_stop(test_node *tn)
 {
-    return tn_stop_within(tn, 5000, NULL);
+    /* The node's own bound, and a little: a test that wants a quicker stop asks for it. */
+    return tn_stop_within(tn, GJ_STOP_BOUND_MS + 2000, NULL);
 }
 
 /* ---- privacy: what the node logs ---- */
