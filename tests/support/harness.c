@@ -3,6 +3,7 @@
 #include <nng/nng.h>
 #include "gj_limits.h"
 #include "gj_util.h"
+#include "log_privacy.h"
 #include "watchdog.h"
 
 #include <arpa/inet.h>
@@ -333,85 +334,6 @@ int tn_stop(test_node *tn)
     return tn_stop_within(tn, GJ_STOP_BOUND_MS + 2000, NULL);
 }
 
-/* ---- privacy: what the node logs ---- */
-
-/* Person numbers the tests enrolled: none may appear whole in a node's log. */
-#define SEEN_MAX 4096
-static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *seen_psn[SEEN_MAX];
-static size_t seen_count;
-static size_t leaks_total;
-
-static void remember_psn(const char *psn_no)
-{
-    if (strlen(psn_no) < 5) /* shorter ones match too much that is not them */
-        return;
-    pthread_mutex_lock(&seen_mu);
-    bool known = false;
-    for (size_t i = 0; i < seen_count && !known; i++)
-        known = strcmp(seen_psn[i], psn_no) == 0;
-    if (!known && seen_count < SEEN_MAX)
-        seen_psn[seen_count++] = strdup(psn_no);
-    pthread_mutex_unlock(&seen_mu);
-}
-
-static bool id_char(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-/* Whether line holds word whole (not inside a longer id). */
-static bool holds_whole(const char *line, const char *word)
-{
-    size_t n = strlen(word);
-    for (const char *p = strstr(line, word); p != NULL; p = strstr(p + 1, word))
-        if ((p == line || !id_char(p[-1])) && !id_char(p[n]))
-            return true;
-    return false;
-}
-
-/* Whether line holds a whole 18-character resident ID (17 digits, then a digit or X),
- * standing alone (a run of digits inside a hex call id is not one). */
-static bool holds_certno(const char *line)
-{
-    for (const char *p = line; *p; p++) {
-        if (p != line && id_char(p[-1]))
-            continue;
-        int digits = 0;
-        while (p[digits] >= '0' && p[digits] <= '9')
-            digits++;
-        if ((digits == 18 && !id_char(p[18])) || (digits == 17 && p[17] == 'X' && !id_char(p[18])))
-            return true;
-    }
-    return false;
-}
-
-int tn_log_leaks(test_node *tn)
-{
-    char path[300], line[4096];
-    snprintf(path, sizeof path, "%s/node.log", tn->dir);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    int leaks = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
-        bool leak = holds_certno(line);
-        pthread_mutex_lock(&seen_mu);
-        for (size_t i = 0; i < seen_count && !leak; i++)
-            leak = holds_whole(line, seen_psn[i]);
-        pthread_mutex_unlock(&seen_mu);
-        if (leak && leaks++ < 5)
-            fprintf(stderr, "node %s logged a person or ID number in full: %s", tn->region, line);
-    }
-    fclose(f);
-    return leaks;
-}
-
-int th_log_leaks_total(void)
-{
-    return (int)leaks_total;
-}
-
 static bool teardown_failed;
 
 void th_note_failure(void)
@@ -421,8 +343,9 @@ void th_note_failure(void)
 
 int th_exit_status(int cmocka_failed)
 {
+    int leaks_total = th_log_leaks_total();
     if (leaks_total > 0)
-        fprintf(stderr, "FAILED: %zu log lines hold a person or ID number in full\n", leaks_total);
+        fprintf(stderr, "FAILED: %d log lines hold a person or ID number in full\n", leaks_total);
     if (teardown_failed)
         fprintf(stderr, "FAILED: a group teardown failed (a node did not stop cleanly, or see above)\n");
     return cmocka_failed != 0 || teardown_failed || leaks_total > 0 ? 1 : 0;
@@ -433,7 +356,7 @@ void tn_destroy(test_node *tn)
     if (tn->pid > 0)
         tn_stop(tn);
     if (tn->dir[0] != '\0')
-        leaks_total += (size_t)tn_log_leaks(tn);
+        th_count_log_leaks(tn);
     if (getenv("GONGJI_KEEP_TEST_DIRS") == NULL && tn->dir[0] != '\0') {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tn->dir);
@@ -537,7 +460,7 @@ int op_enroll_born(client_t *c, const char *psn_no, int certno_serial, int32_t b
 static int enroll_with_certno(client_t *c, const char *psn_no, const char *certno, const char *insutype,
                               const char *region, int status, client_status *st)
 {
-    remember_psn(psn_no);
+    th_remember_psn(psn_no);
     Gongji__V1__Person p = GONGJI__V1__PERSON__INIT;
     p.psn_no = (char *)psn_no;
     p.certno = (char *)certno;
