@@ -11,10 +11,8 @@ clearing_bench=${GONGJI_CLEARING_BENCH:?}
 dir=$(mktemp -d /tmp/gongji-benchtest-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
-passed=0 failed=0
-check() { # name, expected, actual
-  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: want [$2] got [$3]"; fi
-}
+# shellcheck source=tests/support/check.sh
+. "$(dirname "$0")/../support/check.sh"
 field() { # name, line: the value of name=... in a RESULT line
   grep -o "\b$1=[^ ]*" <<<"$2" | head -1 | cut -d= -f2
 }

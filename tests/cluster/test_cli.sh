@@ -10,10 +10,8 @@ dir=$(mktemp -d /tmp/gongji-cli-XXXXXX)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
 
-passed=0 failed=0
-check() { # name, expected, actual
-  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: want [$2] got [$3]"; fi
-}
+# shellcheck source=tests/support/check.sh
+. "$(dirname "$0")/../support/check.sh"
 
 # The federation: the node 510100 and its operator, another region's operator, the
 # institutions and the platform.

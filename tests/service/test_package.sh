@@ -5,10 +5,8 @@ set -uo pipefail
 build=${GONGJI_BUILD_DIR:?}
 dir=$(mktemp -d /tmp/gongji-package-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-passed=0 failed=0
-check() { # name, expected, actual
-  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: want [$2] got [$3]"; fi
-}
+# shellcheck source=tests/support/check.sh
+. "$(dirname "$0")/../support/check.sh"
 (cd "$build" && cpack -G DEB -B "$dir" >"$dir/cpack.log" 2>&1); check "cpack makes a .deb" 0 $?
 deb=$(ls "$dir"/gongji_*.deb 2>/dev/null | head -1)
 [ -n "$deb" ] || { cat "$dir/cpack.log"; echo "passed=$passed failed=$((failed + 1))"; exit 1; }

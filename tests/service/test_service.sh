@@ -14,10 +14,8 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-passed=0 failed=0
-check() { # name, expected, actual
-  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: want [$2] got [$3]"; fi
-}
+# shellcheck source=tests/support/check.sh
+. "$(dirname "$0")/../support/check.sh"
 # Wait (up to 10 s) until the notify log has at least $2 lines matching $1.
 wait_for() {
   for _ in $(seq 1 200); do
