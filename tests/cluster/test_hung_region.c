@@ -294,11 +294,13 @@ static void test_the_audit_comes_in_pages(void **state)
 
     /* A caller whose deadline passes mid-audit: the node stops that work, says how far
      * it got, and stays idle. One connection; each call's deadline (in the envelope the
-     * node reads) a millisecond later than the last until one is answered in full, then
-     * calls with deadlines just short of that one, whose jitter lands some inside the
-     * scan (a short scan, on a slow build with few payments, is under a millisecond). */
+     * node reads) a millisecond shorter after an answer in full and a millisecond longer
+     * after a refusal before the scan, so the deadlines stay at the edge where the scan
+     * runs; each call starts at a random point of its millisecond, so even a scan of
+     * well under one (a slow build with few payments) is caught mid-way. */
     bool stopped = false;
-    int deadline_ms = 1, answered_at = 0;
+    int deadline_ms = 1;
+    unsigned seed = (unsigned)gj_mono_ms();
     test_node *cd = tc_node(&tc, "510100");
     client_t *quick = tn_client_ms(cd, "op-1", GONGJI__V1__ROLE__OPERATOR, 3000);
     assert_non_null(quick);
@@ -314,18 +316,20 @@ static void test_the_audit_comes_in_pages(void **state)
         env.caller_role = GONGJI__V1__ROLE__OPERATOR;
         env.dest_region = "";
         env.payload = (ProtobufCBinaryData){.len = protobuf_c_message_pack(&ask.base, payload), .data = payload};
+        struct timespec phase = {0, (long)(rand_r(&seed) % 1000) * 1000};
+        nanosleep(&phase, NULL);
         env.deadline_unix_ms = gj_now_unix_ms() + deadline_ms;
         Gongji__V1__Reply *r = NULL;
         assert_int_equal(client_call_envelope(quick, &env, &r), GJ_OK);
         assert_non_null(r);
         snprintf(last, sizeof last, "%s %s", r->reason, r->message);
         stopped = r->code == GONGJI__V1__CODE__DEADLINE_EXCEEDED && strstr(r->message, "the audit stopped after") != NULL;
-        if (answered_at == 0 && r->code == 0)
-            answered_at = deadline_ms;
+        bool answered = r->code == 0;
         gongji__v1__reply__free_unpacked(r, NULL);
-        deadline_ms = answered_at == 0 ? deadline_ms + 1 : answered_at - attempt % 4;
-        if (deadline_ms < 1)
-            deadline_ms = 1;
+        if (answered && deadline_ms > 1)
+            deadline_ms--;
+        else if (!answered && !stopped)
+            deadline_ms++;
     }
     client_close(quick);
     if (!stopped)
