@@ -19,9 +19,17 @@
 #include "ops.h"
 #include "rules.h"
 
-/* Rows per store job: small enough that a settlement queued behind a slice waits about
- * a millisecond, large enough that a file is a few hundred commits per 100,000 rows. */
+/* Rows per store job while the node writes anything else: small enough that a
+ * settlement queued behind a slice waits about a millisecond, large enough that a file
+ * is a few hundred commits per 100,000 rows. */
 #define CREDIT_SLICE 100
+/* ... and when credit files are all it has written for CREDIT_QUIET_MS: a whole
+ * request per job, so up to 1,000 rows share a commit's sync and tree branches. A
+ * settlement that arrives then waits for one such job at most; the slices after it are
+ * small again. Whether writes are queued at this instant says nothing: synchronous
+ * callers wait for the commit in progress, so the queue is empty exactly while the
+ * writer works. */
+#define CREDIT_QUIET_MS 250
 #define CREDIT_ROWS_MAX 1000
 #define CREDIT_ROW_ID_MAX 40
 #define CREDIT_BATCH_NAME_MAX 20
@@ -206,9 +214,12 @@ static void credit_batch_run(call *c)
         return;
     }
     int64_t t0 = gj_mono_ms();
-    for (size_t from = 0; from < req->n_rows; from += CREDIT_SLICE) {
+    unsigned slices = 0;
+    for (size_t from = 0, rows; from < req->n_rows; from += rows, slices++) {
+        rows = !run.dry_run && store_ms_since_other_write(c->n->store) >= CREDIT_QUIET_MS ? CREDIT_ROWS_MAX
+                                                                                         : CREDIT_SLICE;
         run.from = from;
-        run.to = from + CREDIT_SLICE < req->n_rows ? from + CREDIT_SLICE : req->n_rows;
+        run.to = from + rows < req->n_rows ? from + rows : req->n_rows;
         gj_err err;
         if (run.dry_run) {
             store_txn *txn = NULL;
@@ -217,7 +228,7 @@ static void credit_batch_run(call *c)
                 store_read_end(txn);
             }
         } else {
-            err = store_submit_wait(c->n->store, credit_slice_apply, &run);
+            err = store_submit_wait_bulk(c->n->store, credit_slice_apply, &run);
         }
         if (err != GJ_OK) {
             /* The slices before are credited and stay so; sent again, they repeat. */
@@ -241,9 +252,9 @@ static void credit_batch_run(call *c)
     ans->outcomes = run.outcomes;
     c->answer = &ans->base;
     gj_log(GJ_LOG_INFO, "credit-batch",
-           "operator=%s batch=%s rows=%zu credited=%u repeated=%u refused=%u amount=%lld dry_run=%s ms=%lld",
+           "operator=%s batch=%s rows=%zu credited=%u repeated=%u refused=%u amount=%lld dry_run=%s slices=%u ms=%lld",
            c->env->caller_id, req->batch[0] ? req->batch : "-", req->n_rows, run.credited, run.repeated,
-           run.refused, (long long)run.credited_amount, run.dry_run ? "yes" : "no",
+           run.refused, (long long)run.credited_amount, run.dry_run ? "yes" : "no", slices,
            (long long)(gj_mono_ms() - t0));
     call_finish(c);
 }

@@ -281,6 +281,12 @@ void store_intake_release(store *s);
  * the writer thread (from inside apply or done). */
 gj_err store_submit_wait(store *s, store_apply_fn apply, void *arg);
 
+/* The same for bulk work no caller is waiting on quickly (a slice of a credit file,
+ * housekeeping), and how long ago other work was last submitted: bulk work sizes its
+ * pieces by it, since only writes ever wait behind the writer (reads never do). */
+gj_err store_submit_wait_bulk(store *s, store_apply_fn apply, void *arg);
+int64_t store_ms_since_other_write(store *s);
+
 /* ---- data access: every call takes a transaction; writes need a write txn (inside
  * apply) and return GJ_ERR_INVAL on a read txn. Pointers returned into the store stay
  * valid only until the transaction ends. ---- */

@@ -127,6 +127,7 @@ struct job {
     store_done_fn done;
     void *arg;
     struct waiter *wait; /* store_submit_wait's completion, else NULL */
+    bool bulk;           /* store_submit_wait_bulk: other writes do not wait on its kind */
 };
 
 struct store {
@@ -167,6 +168,7 @@ struct store {
     unsigned gather_us;  /* how long the writer may wait to fill a batch */
     unsigned last_batch; /* writer only */
     unsigned intake_holds; /* under mu: submitters that want their work kept together */
+    _Atomic int64_t other_submitted_ms; /* gj_mono_ms of the last job that was not bulk */
 
     /* Counters for operators and benchmarks; written by the writer only. */
     _Atomic uint64_t stat_commits;

@@ -230,6 +230,8 @@ static gj_err enqueue(store *s, const struct job *job)
     } else {
         s->queue[(s->head + s->len) % s->queue_max] = *job;
         s->len++;
+        if (!job->bulk)
+            atomic_store(&s->other_submitted_ms, gj_mono_ms());
         pthread_cond_signal(&s->work);
     }
     pthread_mutex_unlock(&s->mu);
@@ -259,7 +261,7 @@ gj_err store_submit(store *s, store_apply_fn apply, store_done_fn done, void *ar
     return enqueue(s, &job);
 }
 
-gj_err store_submit_wait(store *s, store_apply_fn apply, void *arg)
+static gj_err submit_wait(store *s, store_apply_fn apply, void *arg, bool bulk)
 {
     struct waiter w = {.finished = false};
     gj_err err;
@@ -277,7 +279,7 @@ gj_err store_submit_wait(store *s, store_apply_fn apply, void *arg)
         pthread_mutex_destroy(&w.mu);
         return GJ_ERR_NOMEM;
     }
-    struct job job = {.apply = apply, .arg = arg, .wait = &w};
+    struct job job = {.apply = apply, .arg = arg, .wait = &w, .bulk = bulk};
     if ((err = enqueue(s, &job)) == GJ_OK) {
         pthread_mutex_lock(&w.mu);
         while (!w.finished)
@@ -288,6 +290,21 @@ gj_err store_submit_wait(store *s, store_apply_fn apply, void *arg)
     pthread_cond_destroy(&w.cv);
     pthread_mutex_destroy(&w.mu);
     return err;
+}
+
+gj_err store_submit_wait(store *s, store_apply_fn apply, void *arg)
+{
+    return submit_wait(s, apply, arg, false);
+}
+
+gj_err store_submit_wait_bulk(store *s, store_apply_fn apply, void *arg)
+{
+    return submit_wait(s, apply, arg, true);
+}
+
+int64_t store_ms_since_other_write(store *s)
+{
+    return gj_mono_ms() - atomic_load(&s->other_submitted_ms);
 }
 
 /* ---- start and stop ---- */

@@ -84,6 +84,8 @@ static double credits_while(const bench_credit_setup *setup, const char *tag, bo
     atomic_bool stop = false;
     sender s[CREDIT_SENDERS];
     pthread_t t[CREDIT_SENDERS];
+    uint64_t w0[4] = {0}, w1[4] = {0};
+    bool counted = setup->writer_counters != NULL && setup->writer_counters(setup->url, w0);
     int64_t t0 = mono_us();
     for (int i = 0; i < CREDIT_SENDERS; i++) {
         s[i] = (sender){.id = i, .setup = setup, .stop = &stop};
@@ -106,6 +108,11 @@ static double credits_while(const bench_credit_setup *setup, const char *tag, bo
     }
     double elapsed = (double)(mono_us() - t0) / 1e6;
     *refused = bad + failed;
+    /* Where a row's time goes on the writer: applying it, or its share of the commits. */
+    if (counted && rows > 0 && setup->writer_counters(setup->url, w1) && w1[0] > w0[0])
+        printf("%-22s credits %s: %.1f rows a commit, writer %.1f us a row applying, %.1f us committing\n", "",
+               settle ? "while settling" : "alone", (double)rows / (double)(w1[0] - w0[0]),
+               (double)(w1[2] - w0[2]) / (double)rows, (double)(w1[3] - w0[3]) / (double)rows);
     return (double)rows / elapsed;
 }
 

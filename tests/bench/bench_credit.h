@@ -2,6 +2,7 @@
 #ifndef GJ_BENCH_CREDIT_H
 #define GJ_BENCH_CREDIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "client.h"
@@ -15,6 +16,8 @@ typedef struct bench_credit_setup {
     /* Run settlements for `seconds` and return their p99 in ms. */
     double (*settle_p99)(void *arg, const char *label);
     void *settle_arg;
+    /* The coordinator's writer counters (commits, jobs, apply µs, commit µs), or false. */
+    bool (*writer_counters)(const char *url, uint64_t out[4]);
 } bench_credit_setup;
 
 typedef struct bench_credit_result {

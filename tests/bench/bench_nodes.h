@@ -27,6 +27,7 @@ typedef struct options {
     const char *node_extra; /* lines added to each node's [node] section */
     const char *only;       /* run just this scenario (local, cross, cross2), no references */
     bool random_ids;        /* call ids in no order instead of the client library's */
+    int history_seconds;    /* --only credit: local settlements first, for history */
     bool plaintext_only;    /* with --only: run it in plaintext instead */
     int rounds;             /* authenticated/plaintext pairs per scenario */
 } options;

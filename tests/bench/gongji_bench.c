@@ -230,7 +230,17 @@ static result run(const char *name, const char *url, int scenario, const uint8_t
     return r;
 }
 
-/* For the credit run: the coordinator's operator, and a local settlement run. */
+/* For the credit run: the coordinator's writer counters, its operator, and a local
+ * settlement run. */
+static bool writer_counters(const char *url, uint64_t out[4])
+{
+    uint64_t all[6];
+    if (!store_counters(url, all))
+        return false;
+    memcpy(out, all, 4 * sizeof *out);
+    return true;
+}
+
 static client_t *open_operator0(const char *url)
 {
     return open_client(url, 30000, 0);
@@ -278,6 +288,8 @@ static void usage(FILE *out)
             "                     for profiling one path (authenticated; with --plaintext, in\n"
             "                     plaintext); or credit: monthly credits (CreditBatch) alone\n"
             "                     and while local settlements run\n"
+            "  --history S        with --only credit: settle locally for S seconds first, so\n"
+            "                     the credits meet a store with history, as in a full run\n"
             "  --random-ids       call ids in no order (default: the client library's, which\n"
             "                     begin with the time)\n");
 }
@@ -294,7 +306,7 @@ int main(int argc, char **argv)
         {"node-config", required_argument, NULL, 'C'}, {"only", required_argument, NULL, 'O'},
         {"random-ids", no_argument, NULL, 'R'}, {"pki", required_argument, NULL, 'P'},
         {"plaintext", no_argument, NULL, 'T'}, {"rounds", required_argument, NULL, 'r'},
-        {NULL, 0, NULL, 0}};
+        {"history", required_argument, NULL, 'H'}, {NULL, 0, NULL, 0}};
     int c;
     bool seconds_set = false, people_set = false;
     const char *echo_url_arg = NULL;
@@ -318,6 +330,7 @@ int main(int argc, char **argv)
         case 'P': opt.pki_script = optarg; break;
         case 'T': opt.plaintext_only = true; break;
         case 'r': opt.rounds = atoi(optarg); rounds_set = true; break;
+        case 'H': opt.history_seconds = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -446,10 +459,17 @@ int main(int argc, char **argv)
         pid_t gw_pid = rc == 0 && !only_credit ? bench_gateway_start(GONGJI_BENCH_GATEWAY_BIN, opt.dir, pki_dir, coordinator, gw_port,
                                                      opt.concurrency)
                                : -1;
+        if (rc == 0 && only_credit && opt.history_seconds > 0) {
+            int seconds = opt.seconds;
+            opt.seconds = opt.history_seconds;
+            run("history (local)", coordinator, 0, NULL, 0);
+            opt.seconds = seconds;
+        }
         if (rc == 0) {
             bench_credit_setup cs = {.url = coordinator, .prefix = prefixes[0], .people = opt.people,
                                      .seconds = opt.seconds, .open_operator = open_operator0,
-                                     .settle_p99 = local_p99, .settle_arg = coordinator};
+                                     .settle_p99 = local_p99, .settle_arg = coordinator,
+                                     .writer_counters = writer_counters};
             credit = bench_credit_run(&cs);
         }
         if (gw_pid > 0 && !only_credit) {

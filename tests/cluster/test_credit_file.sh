@@ -3,7 +3,8 @@
 # and bad rows of every kind (each refused with its line, the rest credited), the same
 # file again (nothing moves twice), a dry run (nothing written), a GBK file with Chinese
 # headers, quoted amounts and CRLF, and a run whose node is killed with kill -9 halfway,
-# then run again: every row credited exactly once (the journal counts them).
+# then run again: every row credited exactly once (the journal counts them); a file on
+# a node that writes nothing else goes a request a commit, beside other writes in slices.
 set -uo pipefail
 load=${GONGJI_LOAD_BIN:?} node_bin=${GONGJI_NODE_BIN:?} cli=${GONGJI_CLI_BIN:?} pki=${GONGJI_PKI:?}
 unset GONGJI_NODE GONGJI_CA GONGJI_CERT GONGJI_KEY GONGJI_CRL GONGJI_CLIENT_CONFIG
@@ -85,6 +86,26 @@ g credit --file "$dir/gbk.csv" --batch gbk >"$dir/out5" 2>&1; rc=$?
 check "a GBK file loads" 0 $rc
 check "... read as GB18030" 1 "$(grep -c '(GB18030)' "$dir/out5")"
 check "... its quoted thousands credited" "$(awk -v b="$b3" 'BEGIN { printf "%.2f", b + 1000 }')" "$(balance "${emp[3]}")"
+
+# ---- a file on a node that writes nothing else goes 1,000 rows a commit; beside other
+# writes, 100 rows a commit, so those writes never wait behind a long one ----
+rows=20000
+slice_file() { printf '%s\n' "${emp[@]}" | awk -v n=$rows -v tag="$1" '{ e[NR - 1] = $0 } END {
+  print "row_id,psn_no,amount"; for (i = 1; i <= n; i++) print tag i "," e[i % NR] ",0.01" }' > "$dir/$1.csv"; }
+slice_file quiet
+slice_file busy
+sleep 0.5
+g credit --file "$dir/quiet.csv" --batch quiet >/dev/null 2>&1
+busy_loop() { while :; do g credit --psn-no "${emp[5]}" --amount 0.01 >/dev/null 2>&1; done; }
+busy_loop & l1=$!; busy_loop & l2=$!; sleep 0.3
+g credit --file "$dir/busy.csv" --batch busy >/dev/null 2>&1
+kill $l1 $l2; wait $l1 $l2 2>/dev/null
+# The node logs each request of a file with the slices it took (1,000 rows a request).
+slices() { grep "credit-batch.* batch=$1 rows=1000 .*slices=" "$dir/node.log" | grep -o 'slices=[0-9]*' | cut -d= -f2 | sort | uniq -c | paste -sd' '; }
+echo "slices a request (count slices): alone [$(slices quiet)], beside single credits [$(slices busy)]"
+check "alone: every request of the file in one commit" "20 1" "$(slices quiet | xargs)"
+check "beside other writes: most requests in slices of 100" yes \
+  "$([ "$(grep -c "batch=busy rows=1000 .*slices=10 " "$dir/node.log")" -ge 15 ] && echo yes)"
 
 # ---- kill -9 of the node halfway through a file, then the same command again ----
 big=200000
