@@ -6,6 +6,7 @@
  * refuses (no such person, no account, ...) comes back with its reason. A run cut short
  * (the node died, the network went) is run again as it was: rows already credited come
  * back as credited before, and nothing moves twice. */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,9 @@
 #include "import.h"
 
 #define ROWS_PER_CALL 1000
+/* Two calls in flight on two connections: while the node applies one request the next
+ * is already on its way, so its writer does not wait for each answer's round trip. */
+#define CALLS_IN_FLIGHT 2
 #define ROW_ID_MAX 40
 #define TRIES_PER_CALL 3
 #define REFUSALS_SHOWN 200
@@ -33,6 +37,11 @@ typedef struct pending {
     long line[ROWS_PER_CALL];
     char *owned[ROWS_PER_CALL][3]; /* row_id, psn_no, memo */
     size_t n;
+    /* Once handed to a sender: its outcome. */
+    bool taken, done;
+    int rc;
+    ProtobufCMessage *answer;
+    struct pending *next; /* in flight, oldest first */
 } pending;
 
 typedef struct tally {
@@ -45,6 +54,7 @@ typedef struct tally {
     size_t reasons;
     long last_line;
     bool dups_warned;
+    bool stopped; /* a call gave up: said once */
 } tally;
 
 static int64_t mono_ms(void)
@@ -91,49 +101,190 @@ static void pending_clear(pending *p)
     p->n = 0;
 }
 
-/* Send the rows gathered; a call that is not answered is sent again (the rows' keys
- * make that safe). Returns an exit code: OK, or NOANSWER/NODE when it gave up. */
-static int send_pending(cli_ctx *x, pending *p, const char *batch, bool dry_run, tally *t)
+/* The requests in flight: senders, each with a connection of its own (a client is used
+ * by one thread), take them oldest first; the reading thread counts their answers in
+ * the same order, so lines and totals come out as if sent one by one. */
+typedef struct senders {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pending *head, *tail; /* in flight, oldest first */
+    pending *spare[CALLS_IN_FLIGHT + 1];
+    size_t spares;
+    bool stop;
+    const char *batch;
+    bool dry_run;
+    cli_ctx ctx[CALLS_IN_FLIGHT];
+    pthread_t thread[CALLS_IN_FLIGHT];
+    size_t started;
+} senders;
+
+/* One request; a call that is not answered is sent again (the rows' keys make that
+ * safe). */
+static int send_rows(cli_ctx *x, const pending *p, const char *batch, bool dry_run, ProtobufCMessage **m)
 {
-    if (p->n == 0)
-        return CLI_EXIT_OK;
     Gongji__V1__CreditBatchRequest req = GONGJI__V1__CREDIT_BATCH_REQUEST__INIT;
     req.batch = (char *)batch;
-    req.rows = p->ptrs;
+    req.rows = (Gongji__V1__CreditRow **)p->ptrs;
     req.n_rows = p->n;
     req.dry_run = dry_run;
-    ProtobufCMessage *m = NULL;
     int rc = CLI_EXIT_NOANSWER;
     for (int attempt = 0; attempt < TRIES_PER_CALL && rc == CLI_EXIT_NOANSWER; attempt++)
         rc = cli_call_method(x, "gongji.v1.Registry/CreditBatch", NULL, &req.base,
-                             &gongji__v1__credit_batch_reply__descriptor, &m);
-    if (rc != CLI_EXIT_OK) {
-        fprintf(stderr,
-                "gongji: stopped before line %ld; rows up to line %ld are decided. Run the same command again: "
-                "rows already credited are not credited twice\n",
-                p->line[0], t->last_line);
-        pending_clear(p);
-        return rc;
-    }
-    const Gongji__V1__CreditBatchReply *r = (const Gongji__V1__CreditBatchReply *)m;
-    t->credited += r->credited;
-    t->fen += r->credited_amount;
-    for (size_t i = 0; i < r->n_outcomes; i++) {
-        const Gongji__V1__CreditRowOutcome *o = r->outcomes[i];
-        long line = o->index < p->n ? p->line[o->index] : 0;
-        if (strcmp(o->reason, "ROW_REPEATED") == 0) {
-            t->repeated++;
+                             &gongji__v1__credit_batch_reply__descriptor, m);
+    return rc;
+}
+
+static void *sender_main(void *arg)
+{
+    cli_ctx *x = arg;
+    senders *s = x->sender_pool;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        pending *p = s->head;
+        while (p != NULL && p->taken)
+            p = p->next;
+        if (p == NULL) {
+            if (s->stop)
+                break;
+            pthread_cond_wait(&s->cv, &s->mu);
             continue;
         }
-        char text[300];
-        snprintf(text, sizeof text, "%s (psn_no %s)", o->message,
-                 o->index < p->n ? p->rows[o->index].psn_no : "?");
-        refuse(t, line, o->reason, "%s", text);
+        p->taken = true;
+        pthread_mutex_unlock(&s->mu);
+        ProtobufCMessage *m = NULL;
+        int rc = send_rows(x, p, s->batch, s->dry_run, &m);
+        pthread_mutex_lock(&s->mu);
+        p->rc = rc;
+        p->answer = m;
+        p->done = true;
+        pthread_cond_broadcast(&s->cv);
     }
-    t->last_line = p->line[p->n - 1];
-    protobuf_c_message_free_unpacked(m, NULL);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static int senders_start(senders *s, cli_ctx *x, const char *batch, bool dry_run)
+{
+    memset(s, 0, sizeof *s);
+    s->batch = batch;
+    s->dry_run = dry_run;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    for (size_t i = 0; i < CALLS_IN_FLIGHT + 1; i++)
+        if ((s->spare[s->spares] = calloc(1, sizeof(pending))) != NULL)
+            s->spares++;
+    for (size_t i = 0; i < CALLS_IN_FLIGHT && s->spares == CALLS_IN_FLIGHT + 1; i++) {
+        /* A connection and a credential of its own: neither is shared between threads. */
+        s->ctx[i] = *x;
+        s->ctx[i].client = NULL;
+        s->ctx[i].cred = NULL;
+        s->ctx[i].sender_pool = s;
+        if (pthread_create(&s->thread[i], NULL, sender_main, &s->ctx[i]) != 0)
+            break;
+        s->started++;
+    }
+    return s->started > 0 ? 0 : -1;
+}
+
+static void senders_stop(senders *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < s->started; i++) {
+        pthread_join(s->thread[i], NULL);
+        client_close(s->ctx[i].client);
+        gj_cred_free(s->ctx[i].cred);
+    }
+    for (size_t i = 0; i < s->spares; i++) {
+        pending_clear(s->spare[i]);
+        free(s->spare[i]);
+    }
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+}
+
+/* Count the oldest request's answer (waiting for it) and give its buffer back.
+ * Returns an exit code: OK, or NOANSWER/NODE when its call gave up. */
+static int count_oldest(senders *s, tally *t)
+{
+    pthread_mutex_lock(&s->mu);
+    pending *p = s->head;
+    while (!p->done)
+        pthread_cond_wait(&s->cv, &s->mu);
+    s->head = p->next;
+    if (s->head == NULL)
+        s->tail = NULL;
+    pthread_mutex_unlock(&s->mu);
+    int rc = p->rc;
+    if (rc != CLI_EXIT_OK) {
+        if (!t->stopped)
+            fprintf(stderr,
+                    "gongji: stopped before line %ld; rows up to line %ld are decided. Run the same command "
+                    "again: rows already credited are not credited twice\n",
+                    p->line[0], t->last_line);
+        t->stopped = true;
+    } else {
+        const Gongji__V1__CreditBatchReply *r = (const Gongji__V1__CreditBatchReply *)p->answer;
+        t->credited += r->credited;
+        t->fen += r->credited_amount;
+        for (size_t i = 0; i < r->n_outcomes; i++) {
+            const Gongji__V1__CreditRowOutcome *o = r->outcomes[i];
+            long line = o->index < p->n ? p->line[o->index] : 0;
+            if (strcmp(o->reason, "ROW_REPEATED") == 0) {
+                t->repeated++;
+                continue;
+            }
+            char text[300];
+            snprintf(text, sizeof text, "%s (psn_no %s)", o->message,
+                     o->index < p->n ? p->rows[o->index].psn_no : "?");
+            refuse(t, line, o->reason, "%s", text);
+        }
+        t->last_line = p->line[p->n - 1];
+    }
+    if (p->answer != NULL)
+        protobuf_c_message_free_unpacked(p->answer, NULL);
     pending_clear(p);
-    return CLI_EXIT_OK;
+    p->taken = p->done = false;
+    p->answer = NULL;
+    p->next = NULL;
+    s->spare[s->spares++] = p;
+    return rc;
+}
+
+/* Put the rows gathered in flight, oldest last. */
+static void enqueue(senders *s, pending *p)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->tail != NULL)
+        s->tail->next = p;
+    else
+        s->head = p;
+    s->tail = p;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* A free buffer, counting the oldest answer first when every buffer is in flight.
+ * Returns an exit code: OK, or that answer's failure. */
+static int free_buffer(senders *s, pending **p, tally *t)
+{
+    int rc = s->spares == 0 ? count_oldest(s, t) : CLI_EXIT_OK;
+    *p = s->spare[--s->spares];
+    return rc;
+}
+
+/* Count every answer still due; the first failure's exit code, else OK. */
+static int count_all(senders *s, tally *t)
+{
+    int rc = CLI_EXIT_OK;
+    while (s->head != NULL) {
+        int one = count_oldest(s, t);
+        if (rc == CLI_EXIT_OK)
+            rc = one;
+    }
+    return rc;
 }
 
 static bool visible_ascii(const char *s, size_t max)
@@ -233,15 +384,19 @@ int cli_credit_file(cli_ctx *x)
     long long offset;
     int got;
     imp_dups *ids = imp_dups_open(IMP_DUPS_CAP);
-    pending *p = calloc(1, sizeof *p);
+    senders *pool = calloc(1, sizeof *pool);
+    pending *p = NULL;
     tally t = {0};
-    if (ids == NULL || p == NULL) {
+    if (ids == NULL || pool == NULL || senders_start(pool, x, batch, dry_run) != 0) {
+        if (pool != NULL)
+            senders_stop(pool);
+        free(pool);
         imp_dups_close(ids);
-        free(p);
         imp_reader_close(r);
         fclose(f);
         return cli_usage(x, "out of memory");
     }
+    free_buffer(pool, &p, &t); /* nothing is in flight yet */
     bool bar = isatty(STDERR_FILENO) && !x->json;
     int64_t started = mono_ms(), shown_ms = 0;
     int rc = CLI_EXIT_OK;
@@ -262,15 +417,26 @@ int cli_credit_file(cli_ctx *x)
             continue;
         }
         take_row(p, fields, n, col, line, ids, &t);
-        if (p->n == ROWS_PER_CALL)
-            rc = send_pending(x, p, batch, dry_run, &t);
+        if (p->n == ROWS_PER_CALL) {
+            enqueue(pool, p);
+            rc = free_buffer(pool, &p, &t);
+        }
         if (bar && mono_ms() - shown_ms >= 200) {
             progress(&t, started, false);
             shown_ms = mono_ms();
         }
     }
+    if (rc == CLI_EXIT_OK && p->n > 0) {
+        enqueue(pool, p);
+        p = NULL;
+    }
+    int last = count_all(pool, &t);
     if (rc == CLI_EXIT_OK)
-        rc = send_pending(x, p, batch, dry_run, &t);
+        rc = last;
+    if (p != NULL)
+        pool->spare[pool->spares++] = p;
+    senders_stop(pool);
+    free(pool);
     if (bar)
         progress(&t, started, true);
     double seconds = (double)(mono_ms() - started) / 1000.0;
@@ -302,8 +468,6 @@ int cli_credit_file(cli_ctx *x)
         printf(H_LABEL "%.1f s (%.0f rows/s)%s\n", "took", seconds, seconds > 0 ? (double)t.read / seconds : 0.0,
                dry_run ? "; dry run: nothing written" : "");
     }
-    pending_clear(p);
-    free(p);
     imp_dups_close(ids);
     imp_reader_close(r);
     fclose(f);

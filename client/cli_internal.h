@@ -82,6 +82,7 @@ typedef struct cli_ctx {
     client_t *client;
     const char *config_path;  /* the client config file read, if any */
     char report_prefix[32];   /* put before a node's refusal: "line 12: " in a file run */
+    struct senders *sender_pool; /* credit --file: the pool a sender's copy belongs to */
     const char *typed[4];     /* values a file's row gave: shown unmasked like the options */
     bool from_config[O_COUNT]; /* val[id] came from it (and is ours to free) */
 } cli_ctx;

@@ -19,8 +19,9 @@ typedef struct sender {
     int id;
     const bench_credit_setup *setup;
     atomic_bool *stop;
-    char batch[24];
-    uint64_t next_row, rows, refused, failed_calls;
+    const char *batch;
+    _Atomic uint64_t *next_request; /* shared: the senders take a file's requests in turn */
+    uint64_t rows, refused, failed_calls;
 } sender;
 
 static int64_t mono_us(void)
@@ -40,11 +41,14 @@ static void *send_credits(void *arg)
     static Gongji__V1__CreditRow *ptrs[CREDIT_SENDERS][ROWS_PER_REQUEST];
     static char ids[CREDIT_SENDERS][ROWS_PER_REQUEST][24], psn[CREDIT_SENDERS][ROWS_PER_REQUEST][32];
     while (!atomic_load(s->stop)) {
+        /* Rows n of one file, as gongji credit --file sends it: a thousand consecutive
+         * rows a request, two requests in flight, each person once per pass. */
+        uint64_t first = atomic_fetch_add(s->next_request, 1) * ROWS_PER_REQUEST;
         for (int i = 0; i < ROWS_PER_REQUEST; i++) {
             Gongji__V1__CreditRow *r = &rows[s->id][i];
             gongji__v1__credit_row__init(r);
-            uint64_t n = s->next_row++;
-            snprintf(ids[s->id][i], sizeof ids[s->id][i], "%d-%" PRIu64, s->id, n);
+            uint64_t n = first + (uint64_t)i;
+            snprintf(ids[s->id][i], sizeof ids[s->id][i], "%" PRIu64, n);
             snprintf(psn[s->id][i], sizeof psn[s->id][i], "%s%" PRIu64, s->setup->prefix,
                      n % (uint64_t)s->setup->people);
             r->row_id = ids[s->id][i];
@@ -53,7 +57,7 @@ static void *send_credits(void *arg)
             ptrs[s->id][i] = r;
         }
         Gongji__V1__CreditBatchRequest req = GONGJI__V1__CREDIT_BATCH_REQUEST__INIT;
-        req.batch = s->batch;
+        req.batch = (char *)s->batch;
         req.rows = ptrs[s->id];
         req.n_rows = ROWS_PER_REQUEST;
         ProtobufCMessage *ans = NULL;
@@ -82,14 +86,16 @@ static double credits_while(const bench_credit_setup *setup, const char *tag, bo
                             uint64_t *refused)
 {
     atomic_bool stop = false;
+    _Atomic uint64_t next_request = 0;
+    char batch[24];
+    snprintf(batch, sizeof batch, "b%s%lld", tag, (long long)(time(NULL) % 100000000));
     sender s[CREDIT_SENDERS];
     pthread_t t[CREDIT_SENDERS];
     uint64_t w0[4] = {0}, w1[4] = {0};
     bool counted = setup->writer_counters != NULL && setup->writer_counters(setup->url, w0);
     int64_t t0 = mono_us();
     for (int i = 0; i < CREDIT_SENDERS; i++) {
-        s[i] = (sender){.id = i, .setup = setup, .stop = &stop};
-        snprintf(s[i].batch, sizeof s[i].batch, "b%s%lld", tag, (long long)(time(NULL) % 100000000));
+        s[i] = (sender){.id = i, .setup = setup, .stop = &stop, .batch = batch, .next_request = &next_request};
         pthread_create(&t[i], NULL, send_credits, &s[i]);
     }
     if (settle) {
