@@ -31,6 +31,7 @@ void node_config_defaults(node_config *cfg)
     cfg->delivery_queue = GJ_DELIVERY_QUEUE_MAX;
     cfg->idempotency_retention_days = 30;
     cfg->clearing_close_after_days = 0;
+    cfg->credit_quiet_ms = 250;
     rules_policy_default(&cfg->policy, "");
 }
 
@@ -171,6 +172,7 @@ static const number_key number_keys[] = {
     NUMBER_KEY(delivery_queue, 16, GJ_DELIVERY_QUEUE_CAP),
     NUMBER_KEY(idempotency_retention_days, 0, 3650),
     NUMBER_KEY(clearing_close_after_days, 0, 365),
+    NUMBER_KEY(credit_quiet_ms, 0, 3600000),
 };
 
 /* 1: key is a number key and value fits (set); 0: it is one and does not (st->problem

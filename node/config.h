@@ -62,6 +62,7 @@ typedef struct node_config {
     unsigned delivery_queue;     /* decisions waiting for the delivery threads */
     unsigned idempotency_retention_days; /* first answers kept this long; 0 = for ever */
     unsigned clearing_close_after_days;  /* windows closed this many days after their day; 0 = by hand */
+    unsigned credit_quiet_ms;    /* a credit file's request in one commit once nothing else was written this long */
     char probes_listen[256];     /* http://HOST:PORT for /metrics, /healthz, /readyz; "" = none */
     gj_policy policy;
     size_t peer_count;

@@ -23,13 +23,12 @@
  * settlement queued behind a slice waits about a millisecond, large enough that a file
  * is a few hundred commits per 100,000 rows. */
 #define CREDIT_SLICE 100
-/* ... and when credit files are all it has written for CREDIT_QUIET_MS: a whole
+/* ... and when credit files are all it has written for credit_quiet_ms: a whole
  * request per job, so up to 1,000 rows share a commit's sync and tree branches. A
  * settlement that arrives then waits for one such job at most; the slices after it are
  * small again. Whether writes are queued at this instant says nothing: synchronous
  * callers wait for the commit in progress, so the queue is empty exactly while the
  * writer works. */
-#define CREDIT_QUIET_MS 250
 #define CREDIT_ROWS_MAX 1000
 #define CREDIT_ROW_ID_MAX 40
 #define CREDIT_BATCH_NAME_MAX 20
@@ -216,8 +215,9 @@ static void credit_batch_run(call *c)
     int64_t t0 = gj_mono_ms();
     unsigned slices = 0;
     for (size_t from = 0, rows; from < req->n_rows; from += rows, slices++) {
-        rows = !run.dry_run && store_ms_since_other_write(c->n->store) >= CREDIT_QUIET_MS ? CREDIT_ROWS_MAX
-                                                                                         : CREDIT_SLICE;
+        rows = !run.dry_run && store_ms_since_other_write(c->n->store) >= c->n->cfg.credit_quiet_ms
+                   ? CREDIT_ROWS_MAX
+                   : CREDIT_SLICE;
         run.from = from;
         run.to = from + rows < req->n_rows ? from + rows : req->n_rows;
         gj_err err;
