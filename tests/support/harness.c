@@ -1,4 +1,5 @@
 #include "harness.h"
+#include "leak_report.h"
 
 #include <nng/nng.h>
 #include "gj_limits.h"
@@ -244,50 +245,18 @@ void tn_kill9(test_node *tn)
     }
 }
 
-/* nng 1.5.2 (upstream 1518) leaks, at exit, the TLS connections a listener was setting
- * up when their peer went away (a caller killed or timed out mid-handshake: frequent on
- * a slow sanitized build), with the listener they point to; a listener it then stopped
- * (trust/listen_guard.h opened another) leaks the same way. Such a report is accepted
- * when every leaked block was allocated inside nng or mbedTLS and the only frames of
- * ours on any of them are the listen itself (listen_guard). The same teardown can lose a
- * request a peer call handed to nng (its TLS pipe still sending when the socket closed):
- * a block nng allocated whose nearest frame of ours is peers_call_raw, which gives the
- * message to nng on a successful send and frees it itself on every other path. A block
- * allocated by our own code anywhere else fails the test, as does a report with nothing
- * of nng in it. */
+/* Whether a node's LeakSanitizer report holds only what nng loses at exit
+ * (leak_report.h). */
 static bool only_nng_listener_leaked(const test_node *tn)
 {
-    char path[sizeof tn->dir + 16], line[1024];
+    char path[sizeof tn->dir + 16];
     snprintf(path, sizeof path, "%s/stderr.txt", tn->dir);
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return false;
-    bool lsan = false, leaks = false, bad = false, in_stack = false;
-    bool stack_ours = false, stack_listen = false, stack_nng = false, handed_to_nng = false;
-    while (fgets(line, sizeof line, f) != NULL) {
-        lsan |= strstr(line, "LeakSanitizer") != NULL;
-        bool starts = strstr(line, "leak of ") != NULL;
-        if (in_stack && (starts || line[0] == '\n' || strstr(line, "SUMMARY") != NULL)) {
-            bad |= (stack_ours && !stack_listen && !handed_to_nng) || !stack_nng;
-            in_stack = false;
-        }
-        if (starts) {
-            leaks = in_stack = true;
-            stack_ours = stack_listen = stack_nng = handed_to_nng = false;
-        } else if (in_stack) {
-            /* A frame with a source line of ours (symbolized: " in fn /path/file.c:N"). */
-            bool ours = strstr(line, ".c:") != NULL && strstr(line, "nptl/") == NULL &&
-                        strstr(line, "sysdeps/") == NULL && strstr(line, "sanitizer") == NULL &&
-                        strstr(line, "libc_start") == NULL;
-            if (ours && !stack_ours)
-                handed_to_nng = stack_nng && strstr(line, " peers_call_raw ") != NULL;
-            stack_ours |= ours;
-            stack_listen |= strstr(line, "listen_guard") != NULL;
-            stack_nng |= strstr(line, "libnng.so") != NULL || strstr(line, "libmbed") != NULL;
-        }
-    }
+    bool only = leak_report_only_nng_teardown(f);
     fclose(f);
-    return lsan && leaks && !bad;
+    return only;
 }
 
 static void show_stderr(const test_node *tn)
