@@ -316,9 +316,10 @@ static int cmd_upgrade(const char *data_dir)
     if (r.from == 0)
         printf("%s holds store format %u already: nothing to do\n", data_dir, store_format_version());
     else
-        printf("%s upgraded from format %u to %u: %zu decisions and %zu first answers converted; the old store "
-               "is in %s\n",
-               data_dir, r.from, store_format_version(), r.decisions, r.first_answers, r.backup_dir);
+        printf("%s upgraded from format %u to %u: %zu decisions and %zu first answers converted, %zu patient "
+               "index entries moved; the old store is in %s\n",
+               data_dir, r.from, store_format_version(), r.decisions, r.first_answers, r.patient_index,
+               r.backup_dir);
     return 0;
 }
 

@@ -217,9 +217,10 @@ int main(int argc, char **argv)
     if (upgraded.from != 0 && e == GJ_OK)
         gj_log(GJ_LOG_WARN, "start",
                "data_dir %s upgraded from store format %u to %u (decisions converted=%zu, first answers "
-               "converted=%zu); the old store was copied first to %s: keep it until you are content",
+               "converted=%zu, patient index entries moved=%zu); the old store was copied first to %s: keep it "
+               "until you are content",
                n.cfg.data_dir, upgraded.from, store_format_version(), upgraded.decisions, upgraded.first_answers,
-               upgraded.backup_dir);
+               upgraded.patient_index, upgraded.backup_dir);
     else if (upgraded.from != 0) {
         gj_log(GJ_LOG_ERROR, "start",
                "data_dir %s holds store format %u and could not be upgraded to %u: %s (%s); nothing in it was "

@@ -1,14 +1,15 @@
 /* gongji store: settlements, spend records and the dated lists over them. A
  * settlement is filed under its setl_id and indexed by patient; a spend record says
- * what one sponsor paid for one relative. Both the index and the spend records are
- * dated keys in the ledger tree, listed a page at a time with printable cursors. The
- * scan of every settlement (audit) is here too. */
+ * what one sponsor paid for one relative. Spend records are dated keys in the ledger
+ * tree; the patient index is a tree of its own keyed by date first. Both are listed a
+ * page at a time with printable cursors. The scan of every settlement (audit) is here
+ * too. */
 #include "store_internal.h"
 
 #include "gj_util.h"
 
-/* Dated keys (spend, settlements_by_psn) after "psn_no\0" and their kind's tag:
- * big-endian date (4), big-endian unix_ms (8), setl_id. Cursors name such a tail. */
+/* Spend keys after "psn_no\0" and their tag: big-endian date (4), big-endian unix_ms
+ * (8), setl_id. Cursors name such a tail, for spend records and the patient index. */
 #define SPEND_FIXED 12
 #define SPEND_TAIL_MAX (SPEND_FIXED + GJ_SETL_ID_MAX)
 #define SPEND_KEY_MAX (GJ_PSN_NO_MAX + 2 + SPEND_TAIL_MAX)
@@ -22,7 +23,7 @@ _Static_assert(CURSOR_MAX <= GJ_PAGE_TOKEN_MAX, "a cursor must fit a page token"
 
 static bool settlement_ok(const store_settlement *st)
 {
-    /* psn_no, setl_date and unix_ms make the settlements_by_psn key. */
+    /* psn_no, setl_date and unix_ms make the patient index key. */
     if (!KEYFIELD_OK(st->setl_id) || !KEYFIELD_OK(st->psn_no) || !FIELD_OK(st->caller_id) ||
         !FIELD_OK(st->call_id) || st->part_count > GJ_SPONSORS_MAX ||
         st->status < STORE_SETL_COMMITTED || st->status > STORE_SETL_RECOVERED ||
@@ -89,8 +90,7 @@ static gj_err settlement_read(store_txn *t, const void *key, size_t klen, store_
 }
 
 /* owner '\0' tag, big-endian date, big-endian unix_ms, setl_id: the key of spend
- * records (TAG_SPEND) and of settlements_by_psn (TAG_SETTLED) in the ledger tree,
- * sorting just before the owner's account. date and unix_ms must be non-negative (checked
+ * records (TAG_SPEND) in the ledger tree, sorting just before the owner's account. date and unix_ms must be non-negative (checked
  * by the record's validation), so big-endian bytes sort like the numbers. */
 static size_t dated_prefix(unsigned char *buf, const char *owner, char tag)
 {
@@ -111,16 +111,33 @@ static size_t dated_key(unsigned char *buf, const char *owner, char tag, int32_t
     return plen + SPEND_FIXED + slen;
 }
 
+/* settlements_by_day key: BE uint32 setl_date, psn_no '\0', BE uint64 unix_ms, setl_id.
+ * A day's entries lie side by side, so a commit's new ones share a few leaves and the
+ * branch pages above them; a person's entries of one day lie together, in time order. */
+#define DAY_KEY_MAX (4 + GJ_PSN_NO_MAX + 1 + 8 + GJ_SETL_ID_MAX)
+
+static size_t day_prefix(unsigned char *buf, uint32_t date, const char *psn_no)
+{
+    size_t n = strlen(psn_no);
+    put_be32(buf, date);
+    memcpy(buf + 4, psn_no, n);
+    buf[4 + n] = '\0';
+    return 4 + n + 1;
+}
+
 static size_t setl_psn_key(unsigned char *buf, const store_settlement *st)
 {
-    return dated_key(buf, st->psn_no, TAG_SETTLED, st->setl_date, st->unix_ms, st->setl_id);
+    size_t plen = day_prefix(buf, (uint32_t)st->setl_date, st->psn_no), slen = strlen(st->setl_id);
+    put_be64(buf + plen, (uint64_t)st->unix_ms);
+    memcpy(buf + plen + 8, st->setl_id, slen);
+    return plen + 8 + slen;
 }
 
 gj_err store_settlement_put(store_txn *txn, const store_settlement *setl)
 {
     gj_err err;
     store_settlement old;
-    unsigned char key[SPEND_KEY_MAX], old_key[SPEND_KEY_MAX];
+    unsigned char key[DAY_KEY_MAX], old_key[DAY_KEY_MAX];
     size_t old_len = 0;
 
     if ((err = st_txn_writable(txn)) != GJ_OK)
@@ -267,7 +284,7 @@ gj_err store_spend_put(store_txn *txn, const store_spend *spend)
 typedef gj_err (*dated_take_fn)(store_txn *t, const MDB_val *k, const MDB_val *v, size_t plen,
                                 void *out, size_t i);
 
-/* One page of the entries of a dated index (spend, settlements_by_psn) under owner
+/* One page of the entries of a dated index (spend records) under owner
  * with from_date <= date <= to_date, in key order, resuming after the cursor `after`. */
 static gj_err dated_list(store_txn *txn, int db, const char *owner, char tag, int32_t from_date,
                          int32_t to_date, const char *after, dated_take_fn take, void *out,
@@ -376,17 +393,15 @@ gj_err store_spend_list(store_txn *txn, const char *sponsor, int32_t from_date,
                       out, max, count, next_cursor);
 }
 
-/* The index entry is only a key; the settlement it names must exist and file under
- * exactly that key (same patient, date and instant). */
-static gj_err take_settlement(store_txn *t, const MDB_val *k, const MDB_val *v, size_t plen,
-                              void *out, size_t i)
+/* An index entry (prefix "date psn_no\0" plen long) is only a key; the settlement it
+ * names must exist and file under exactly that key (same patient, date and instant). */
+static gj_err take_indexed(store_txn *t, const MDB_val *k, const MDB_val *v, size_t plen, store_settlement *st)
 {
-    unsigned char key[SPEND_KEY_MAX];
-    store_settlement *st = (store_settlement *)out + i;
-    if (v->mv_size != 0)
+    unsigned char key[DAY_KEY_MAX];
+    if (v->mv_size != 0 || k->mv_size <= plen + 8 || k->mv_size > plen + 8 + GJ_SETL_ID_MAX)
         return GJ_ERR_CORRUPT;
-    const unsigned char *id = (const unsigned char *)k->mv_data + plen + SPEND_FIXED;
-    gj_err err = settlement_read(t, id, k->mv_size - plen - SPEND_FIXED, st);
+    const unsigned char *id = (const unsigned char *)k->mv_data + plen + 8;
+    gj_err err = settlement_read(t, id, k->mv_size - plen - 8, st);
     if (err == GJ_ERR_NOTFOUND)
         return GJ_ERR_CORRUPT;
     if (err != GJ_OK)
@@ -398,12 +413,100 @@ static gj_err take_settlement(store_txn *t, const MDB_val *k, const MDB_val *v, 
     return GJ_OK;
 }
 
+/* The person's entries day by day: on each day that has any entry from from_date on,
+ * one seek to the person's first entry of it and, when it has none (left), one to the
+ * next day's first key. The cursor is the last entry's (date, unix_ms, setl_id), as a
+ * spend list's is. */
 gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t from_date,
                                     int32_t to_date, const char *after, store_settlement *out,
                                     size_t max, size_t *count, char next_cursor[GJ_PAGE_TOKEN_MAX + 1])
 {
-    return dated_list(txn, DB_SETL_BY_PSN, psn_no, TAG_SETTLED, from_date, to_date, after,
-                      take_settlement, out, max, count, next_cursor);
+    gj_err err;
+    MDB_cursor *c;
+    unsigned char key[DAY_KEY_MAX], tail[SPEND_TAIL_MAX], last[SPEND_TAIL_MAX];
+    size_t tail_len = 0, last_len = 0, n = 0, plen;
+    bool more = false;
+
+    if ((err = st_txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(psn_no, GJ_PSN_NO_MAX) || out == NULL || max == 0 || count == NULL || next_cursor == NULL)
+        return GJ_ERR_INVAL;
+    /* Decode first: callers may pass one buffer as both after and next_cursor. */
+    if (after != NULL && after[0] != '\0' && !cursor_decode(after, tail, &tail_len))
+        return GJ_ERR_INVAL;
+    *count = 0;
+    next_cursor[0] = '\0';
+    if (to_date < 0 || to_date < from_date)
+        return GJ_OK;
+    if (from_date < 0)
+        from_date = 0;
+
+    uint32_t day = (uint32_t)from_date;
+    bool resume = tail_len > 0 && get_be32(tail) >= (uint32_t)from_date;
+    if (resume)
+        day = get_be32(tail);
+    plen = day_prefix(key, day, psn_no);
+    size_t klen = plen;
+    if (resume) { /* at the cursor's entry, to start just after it */
+        memcpy(key + plen, tail + 4, tail_len - 4);
+        klen += tail_len - 4;
+    }
+    if ((err = st_map_err(mdb_cursor_open(txn->txn, txn->s->dbi[DB_SETL_BY_PSN], &c))) != GJ_OK)
+        return err;
+    MDB_val k = {klen, key}, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && resume && k.mv_size == klen && memcmp(k.mv_data, key, klen) == 0)
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    while (rc == 0 && err == GJ_OK && !more) {
+        const unsigned char *kp = k.mv_data;
+        if (k.mv_size < 4) {
+            err = GJ_ERR_CORRUPT;
+            break;
+        }
+        uint32_t d = get_be32(kp);
+        if (d > (uint32_t)to_date)
+            break;
+        if (d == day && k.mv_size >= plen && memcmp(kp, key, plen) == 0) {
+            if (n == max) {
+                more = true;
+                break;
+            }
+            if ((err = take_indexed(txn, &k, &v, plen, &out[n])) != GJ_OK)
+                break;
+            n++;
+            put_be32(last, d);
+            last_len = 4 + k.mv_size - plen;
+            memcpy(last + 4, kp + plen, k.mv_size - plen);
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+            continue;
+        }
+        if (d == day) { /* none (left) on this day: the next day with any entry */
+            if (day >= (uint32_t)to_date)
+                break;
+            put_be32(key, day + 1);
+            k = (MDB_val){4, key};
+            if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
+                break;
+            if (k.mv_size < 4) {
+                err = GJ_ERR_CORRUPT;
+                break;
+            }
+            d = get_be32(k.mv_data);
+            if (d > (uint32_t)to_date)
+                break;
+        }
+        day = d; /* a later day: the person's first entry of it, if any */
+        plen = day_prefix(key, day, psn_no);
+        k = (MDB_val){plen, key};
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    }
+    if (err == GJ_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = st_map_err(rc);
+    mdb_cursor_close(c);
+    *count = n;
+    if (err == GJ_OK && more)
+        cursor_encode(last, last_len, next_cursor);
+    return err;
 }
 
 struct settlement_scan {

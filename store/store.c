@@ -46,7 +46,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_HOLDS_OPEN] = "holds_open",
     [DB_DECISIONS] = "decisions",
     [DB_DECISIONS_OPEN] = "decisions_open",
-    [DB_SETL_BY_PSN] = NULL, /* in the ledger */
+    [DB_SETL_BY_PSN] = "settlements_by_day",
     [DB_CLEARING] = "clearing",
     [DB_WINDOWS] = "windows",
     [DB_VERIFICATIONS] = "verifications",
@@ -282,7 +282,7 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
         if (db_names[i] != NULL &&
             (err = st_map_err(mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i]))) != GJ_OK)
             goto fail;
-    s->dbi[DB_SPEND] = s->dbi[DB_SETL_BY_PSN] = s->dbi[DB_ACCOUNTS];
+    s->dbi[DB_SPEND] = s->dbi[DB_ACCOUNTS];
     if (upgrade && (err = st_upgrade(s, txn, found, gj_now_unix_ms(), report)) != GJ_OK)
         goto fail;
     if ((err = format_check(txn, s->dbi[DB_META])) != GJ_OK)

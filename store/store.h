@@ -35,6 +35,7 @@ typedef struct store_upgrade_report {
     unsigned from;          /* the format found; 0: nothing was converted */
     size_t decisions;       /* records converted, by kind */
     size_t first_answers;
+    size_t patient_index;   /* entries moved to settlements_by_day (format 12) */
     char backup_dir[4096];  /* where the old store was copied first */
     char why[240];          /* why it was refused, when it was */
 } store_upgrade_report;

@@ -34,7 +34,8 @@
 #define READ_POOL_MAX 16
 
 /* Tags in the ledger tree, after "psn_no\0": a person's dated records, then the
- * account, which sorts after them so it sits next to the newest ones. */
+ * account, which sorts after them so it sits next to the newest ones. TAG_SETTLED was
+ * the patient index's until format 12 (upgrade.c moves such entries out). */
 #define TAG_SETTLED 'P'
 #define TAG_SPEND 'S'
 #define TAG_ACCOUNT '~'
@@ -46,7 +47,7 @@
 #define CLEARING_KEY_MAX (4 + GJ_ADMDVS_LEN + GJ_SETL_ID_MAX + 1 + 4 + 1)
 /* The store format this build reads and writes, and the oldest it converts
  * (upgrade.c; docs/store.md, "Formats"). */
-#define STORE_FORMAT_CURRENT 11u
+#define STORE_FORMAT_CURRENT 12u
 #define STORE_OLDEST_UPGRADABLE 5u
 
 /* Convert a store of format from (STORE_OLDEST_UPGRADABLE..CURRENT-1) inside txn, whose
@@ -61,10 +62,12 @@ gj_err st_upgrade(store *s, MDB_txn *txn, unsigned from, int64_t now_ms, store_u
 
 _Static_assert(SCAN_KEY_MAX >= HOLD_KEY_MAX && SCAN_KEY_MAX >= CLEARING_KEY_MAX, "scans copy every key");
 
-/* DB_SPEND and DB_SETL_BY_PSN are not trees of their own: their records live in the
- * ledger tree (DB_ACCOUNTS) just before their person's account, so a settlement
- * usually dirties one page per person instead of one per person and kind. On a disk
- * that pays per scattered page written, that is what a commit costs (docs/store.md). */
+/* DB_SPEND is not a tree of its own: spend records live in the ledger tree
+ * (DB_ACCOUNTS) just before their sponsor's account, so a settlement usually dirties
+ * one page for the sponsor instead of two. DB_SETL_BY_PSN, the patient index, is keyed
+ * by date first, so a day's entries share a few leaves and the branch pages above
+ * them. On a disk that pays per scattered page written, that is what a commit costs
+ * (docs/store.md). */
 enum {
     DB_META,
     DB_PERSONS,

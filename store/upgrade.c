@@ -18,6 +18,9 @@
  *            time is given (an earlier one would let the first pruning round drop
  *            answers an old retry still relies on).
  *   10 -> 11 credit rows (a new tree): nothing to convert.
+ *   11 -> 12 the patient index leaves the ledger tree for settlements_by_day, keyed by
+ *            date first: each "psn_no\0P date unix_ms setl_id" entry becomes
+ *            "date psn_no\0 unix_ms setl_id" there, with the same empty value.
  * Refused rather than converted: an old store with a person or account whose number
  * begins with "POOL" (before format 9) or a person beginning with "WLT" (before 10),
  * which this build would take for a family pool or a wallet. */
@@ -188,6 +191,53 @@ static gj_err upgrade_first_answers(store *s, MDB_txn *txn, unsigned from, uint6
     return err;
 }
 
+/* 11 -> 12 (see the top of this file). A ledger key without its separator, or a patient
+ * index entry of the wrong size or with a value, is not as format 11 wrote it. */
+static gj_err upgrade_patient_index(store *s, MDB_txn *txn, size_t *count)
+{
+    MDB_cursor *c;
+    gj_err err = st_map_err(mdb_cursor_open(txn, s->dbi[DB_ACCOUNTS], &c));
+    if (err != GJ_OK)
+        return err;
+    unsigned char old_key[GJ_PSN_NO_MAX + 2 + 12 + GJ_SETL_ID_MAX], new_key[sizeof old_key];
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        const unsigned char *kp = k.mv_data;
+        const unsigned char *nul = memchr(kp, '\0', k.mv_size);
+        if (nul == NULL || nul == kp || k.mv_size < (size_t)(nul - kp) + 2) {
+            err = GJ_ERR_CORRUPT;
+            break;
+        }
+        size_t olen = (size_t)(nul - kp);
+        if (kp[olen + 1] != TAG_SETTLED) {
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+            continue;
+        }
+        size_t id_len = k.mv_size - olen - 2 - 12;
+        if (olen > GJ_PSN_NO_MAX || k.mv_size <= olen + 2 + 12 || id_len > GJ_SETL_ID_MAX || v.mv_size != 0) {
+            err = GJ_ERR_CORRUPT;
+            break;
+        }
+        memcpy(new_key, kp + olen + 2, 4);          /* date */
+        memcpy(new_key + 4, kp, olen + 1);          /* psn_no '\0' */
+        memcpy(new_key + 4 + olen + 1, kp + olen + 6, 8 + id_len); /* unix_ms, setl_id */
+        memcpy(old_key, kp, k.mv_size);
+        MDB_val nk = {k.mv_size - 1, new_key}, ok = {k.mv_size, old_key}, empty = {0, NULL};
+        if ((err = st_map_err(mdb_put(txn, s->dbi[DB_SETL_BY_PSN], &nk, &empty, 0))) != GJ_OK ||
+            (err = st_map_err(mdb_cursor_del(c, 0))) != GJ_OK)
+            break;
+        (*count)++;
+        /* On from the key after the one just moved. */
+        rc = mdb_cursor_get(c, &ok, &v, MDB_SET_RANGE);
+        k = ok;
+    }
+    if (err == GJ_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = st_map_err(rc);
+    mdb_cursor_close(c);
+    return err;
+}
+
 gj_err st_upgrade(store *s, MDB_txn *txn, unsigned from, int64_t now_ms, store_upgrade_report *report)
 {
     report->from = from;
@@ -207,6 +257,9 @@ gj_err st_upgrade(store *s, MDB_txn *txn, unsigned from, int64_t now_ms, store_u
     if (from <= 9 && (err = upgrade_first_answers(s, txn, from, (uint64_t)now_ms, &report->first_answers)) != GJ_OK)
         return refuse(report->why, sizeof report->why, err, "%s",
                       "a first-answer record is not as its format wrote it");
+    if (from <= 11 && (err = upgrade_patient_index(s, txn, &report->patient_index)) != GJ_OK)
+        return refuse(report->why, sizeof report->why, err, "%s",
+                      "a ledger record is not as format 11 wrote it");
     unsigned char buf[4];
     put_be32(buf, STORE_FORMAT_CURRENT);
     MDB_val k = {6, (void *)"format"}, v = {sizeof buf, buf};

@@ -484,24 +484,20 @@ static void test_damaged_settlement_index_clearing_and_windows_read_as_corrupt(v
     store_close(f->s);
     f->s = NULL;
 
-    /* Patient index keys in the ledger, "B2\0P" date ms id: one naming a missing
-     * settlement, one naming S1 (filed under B1), one with a value. */
-    unsigned char k[4 + 12 + 2] = {'B', '2', 0, 'P'};
-    k[4] = 0x01; /* 20240101 = 0x0134d6e5 */
-    k[5] = 0x34;
-    k[6] = 0xd6;
-    k[7] = 0xe5;
-    memset(k + 8, 0, 8);
-    k[15] = 1;
-    memcpy(k + 16, "S9", 2);
-    raw_putn(f->dir, "ledger", k, sizeof k, "", 0);
-    k[1] = '3';
-    memcpy(k + 16, "S1", 2);
-    raw_putn(f->dir, "ledger", k, sizeof k, "", 0);
-    k[1] = '4';
-    k[14] = 0x03; /* 1000 = 0x3e8 */
-    k[15] = 0xe8;
-    raw_putn(f->dir, "ledger", k, sizeof k, "x", 1);
+    /* Patient index keys, date "B2\0" ms id: one naming a missing settlement, one
+     * naming S1 (filed under B1), one with a value. */
+    unsigned char k[4 + 3 + 8 + 2] = {0x01, 0x34, 0xd6, 0xe5, 'B', '2', 0}; /* 20240101 = 0x0134d6e5 */
+    memset(k + 7, 0, 8);
+    k[14] = 1;
+    memcpy(k + 15, "S9", 2);
+    raw_putn(f->dir, "settlements_by_day", k, sizeof k, "", 0);
+    k[5] = '3';
+    memcpy(k + 15, "S1", 2);
+    raw_putn(f->dir, "settlements_by_day", k, sizeof k, "", 0);
+    k[5] = '4';
+    k[13] = 0x03; /* 1000 = 0x3e8 */
+    k[14] = 0xe8;
+    raw_putn(f->dir, "settlements_by_day", k, sizeof k, "x", 1);
     raw_put(f->dir, "settlements", "S2", "abc", 3);
 
     /* A clearing entry under another key; a window record of the wrong size. */

@@ -188,16 +188,16 @@ static void test_damaged_records_and_other_format_read_as_corrupt(void **state)
     f->s = NULL;
 
     /* Without the upgrade option (test_store_upgrade.c) every other format is refused.
-     * Format 10 had no credit rows; format 9 kept no time with idempotency records; format 8 had no family pools (a pool's movements would read as damaged);
+     * Format 11 kept the patient index in the ledger tree; format 10 had no credit rows; format 9 kept no time with idempotency records; format 8 had no family pools (a pool's movements would read as damaged);
      * format 7 knew no RECOVERED settlement (an older build would read one as damaged);
      * format 6 kept a 64-bit FNV hash of each request in its idempotency record;
      * format 5 had no speculative mark on decision legs; format 4 stored journal
      * entries at full size; format 3 kept accounts, spend records and the patient index
      * in trees of their own: their files are refused, as is any later format. */
     static int dummy;
-    const unsigned char other[9][4] = {{0, 0, 0, 3}, {0, 0, 0, 4}, {0, 0, 0, 5}, {0, 0, 0, 6}, {0, 0, 0, 7},
-                                       {0, 0, 0, 8}, {0, 0, 0, 9}, {0, 0, 0, 10}, {0, 0, 0, 12}};
-    for (int i = 0; i < 9; i++) {
+    const unsigned char other[10][4] = {{0, 0, 0, 3}, {0, 0, 0, 4}, {0, 0, 0, 5}, {0, 0, 0, 6}, {0, 0, 0, 7},
+                                        {0, 0, 0, 8}, {0, 0, 0, 9}, {0, 0, 0, 10}, {0, 0, 0, 11}, {0, 0, 0, 13}};
+    for (int i = 0; i < 10; i++) {
         raw_put(f->dir, "meta", "format", other[i], sizeof other[i]);
         store *s = (store *)&dummy; /* must be cleared on failure */
         gj_err opened = store_open(&s, f->dir, NULL);

@@ -145,7 +145,7 @@ static void test_settlement_roundtrip_and_replace(void **state)
     bad = st;
     bad.status = 9;
     assert_int_equal(store_submit_wait(f->s, apply_setl, &bad), GJ_ERR_INVAL);
-    /* The patient, date and instant file it in settlements_by_psn. */
+    /* The patient, date and instant file it in the patient index. */
     bad = st;
     bad.psn_no[0] = '\0';
     assert_int_equal(store_submit_wait(f->s, apply_setl, &bad), GJ_ERR_INVAL);
@@ -351,6 +351,55 @@ static size_t list_all_by_psn(struct fx *f, const char *psn_no, size_t page, sto
     return total;
 }
 
+/* The patient index is keyed by date first: a person's entries are found day by day
+ * among everybody else's, people sorting before and after them, days where only others
+ * have entries, and page ends falling anywhere. */
+static void test_settlements_by_psn_among_other_peoples_days(void **state)
+{
+    struct fx *f = open_fx(state);
+    struct setls p = {.n = 12,
+                      .st = {
+                          setl_of("S01", "A1", 20240103, 1), /* sorts before B1 */
+                          setl_of("S02", "B1", 20240103, 2),
+                          setl_of("S03", "C1", 20240103, 3), /* after */
+                          setl_of("S04", "A1", 20240104, 1), /* a day of others only */
+                          setl_of("S05", "C1", 20240104, 2),
+                          setl_of("S06", "B1", 20240105, 9),
+                          setl_of("S07", "B1", 20240105, 5), /* earlier instant, same day */
+                          setl_of("S08", "A1", 20240106, 1),
+                          setl_of("S09", "B1", 20240107, 1),
+                          setl_of("S10", "B1", 20240107, 1), /* same instant: by id */
+                          setl_of("S11", "B1", 20240301, 1),
+                          setl_of("S12", "A1", 20240302, 1),
+                      }};
+    assert_int_equal(store_submit_wait(f->s, apply_setls, &p), GJ_OK);
+    const char *want[] = {"S02", "S07", "S06", "S09", "S10", "S11"};
+    store_settlement out[16];
+    for (size_t page = 1; page <= 7; page++) {
+        size_t total = list_all_by_psn(f, "B1", page, out, 16);
+        assert_int_equal(total, 6);
+        for (size_t i = 0; i < total; i++)
+            assert_string_equal(out[i].setl_id, want[i]);
+    }
+    store_txn *t = rd(f);
+    size_t n;
+    char cur[80];
+    /* A range that starts on a day of others only and ends before the last entry. */
+    assert_int_equal(store_settlement_list_by_psn(t, "B1", 20240104, 20240228, "", out, 8, &n, cur), GJ_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(out[0].setl_id, "S07");
+    assert_string_equal(out[3].setl_id, "S10");
+    assert_string_equal(cur, "");
+    /* Nobody's and somebody else's only. */
+    assert_int_equal(store_settlement_list_by_psn(t, "B0", 0, 99991231, "", out, 8, &n, cur), GJ_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_settlement_list_by_psn(t, "A1", 20240105, 20240301, "", out, 8, &n, cur), GJ_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].setl_id, "S08");
+    store_read_end(t);
+}
+
+
 static void test_settlements_by_psn_page_in_date_order(void **state)
 {
     struct fx *f = open_fx(state);
@@ -508,6 +557,7 @@ int main(void)
         T(test_settlement_scan_visits_every_settlement_in_order),
         T(test_spend_refund_flag_must_be_0_or_1),
         T(test_settlements_by_psn_page_in_date_order),
+        T(test_settlements_by_psn_among_other_peoples_days),
         T(test_revoked_settlement_keeps_one_index_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

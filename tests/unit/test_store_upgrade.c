@@ -261,6 +261,135 @@ static void test_a_person_numbered_like_a_pool_is_refused_and_nothing_changes(vo
     assert_int_equal(format_of(f->dir), 8);
 }
 
+/* ---- format 11: the patient index in the ledger tree ---- */
+
+static gj_err put_patients(store_txn *t, void *arg)
+{
+    (void)arg;
+    store_settlement a = setl_of("S1", "B1", 20240103, 3000), b = setl_of("S2", "B1", 20240101, 1000),
+                     c = setl_of("S3", "A1", 20240102, 2000);
+    store_person b1 = person_of("B1");
+    store_spend paid = spend_of("B1", 20240102, 1500, "S0"); /* B1's own ledger records stay */
+    gj_err err = store_settlement_put(t, &a);
+    if (err == GJ_OK)
+        err = store_settlement_put(t, &b);
+    if (err == GJ_OK)
+        err = store_settlement_put(t, &c);
+    if (err == GJ_OK)
+        err = store_person_put(t, &b1);
+    if (err == GJ_OK)
+        err = store_account_ensure(t, "B1");
+    if (err == GJ_OK)
+        err = store_spend_put(t, &paid);
+    return err;
+}
+
+/* Each entry of settlements_by_day (date "psn\0" ms id) back into the ledger as format 11
+ * filed it ("psn\0P" date ms id), then the tree emptied. */
+static void to_ledger_index(MDB_txn *txn, MDB_dbi dbi, void *arg)
+{
+    size_t *moved = arg;
+    MDB_dbi ledger;
+    MDB_cursor *c;
+    MDB_val k, v;
+    assert_int_equal(mdb_dbi_open(txn, "ledger", 0, &ledger), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+    while (mdb_cursor_get(c, &k, &v, *moved == 0 ? MDB_FIRST : MDB_NEXT) == 0) {
+        const unsigned char *kp = k.mv_data;
+        size_t psn = strlen((const char *)kp + 4);
+        unsigned char old[200];
+        memcpy(old, kp + 4, psn);
+        old[psn] = 0;
+        old[psn + 1] = 'P';
+        memcpy(old + psn + 2, kp, 4);
+        memcpy(old + psn + 6, kp + 4 + psn + 1, k.mv_size - 4 - psn - 1);
+        MDB_val ok = {k.mv_size + 1, old}, empty = {0, NULL};
+        assert_int_equal(mdb_put(txn, ledger, &ok, &empty, 0), 0);
+        (*moved)++;
+    }
+    mdb_cursor_close(c);
+    assert_int_equal(mdb_drop(txn, dbi, 0), 0);
+}
+
+/* Keys in the ledger tagged as format 11's patient index. */
+static void count_ledger_index(MDB_txn *txn, MDB_dbi dbi, void *arg)
+{
+    size_t *n = arg;
+    MDB_cursor *c;
+    MDB_val k, v;
+    assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        const unsigned char *nul = memchr(k.mv_data, 0, k.mv_size);
+        if (nul != NULL && nul + 1 < (const unsigned char *)k.mv_data + k.mv_size && nul[1] == 'P')
+            (*n)++;
+    }
+    mdb_cursor_close(c);
+}
+
+static void test_format11_patient_index_moves_out_of_the_ledger(void **state)
+{
+    struct fx *f = open_fx(state);
+    assert_int_equal(store_submit_wait(f->s, put_patients, NULL), GJ_OK);
+    store_close(f->s);
+    f->s = NULL;
+    size_t moved = 0, left = 0;
+    raw_each(f->dir, "settlements_by_day", to_ledger_index, &moved);
+    assert_int_equal(moved, 3);
+    raw_each(f->dir, "ledger", count_ledger_index, &left);
+    assert_int_equal(left, 3);
+    set_format(f, 11);
+
+    store_upgrade_report r = reopen_upgraded(f, 11);
+    assert_int_equal(r.patient_index, 3);
+    store_txn *t = rd(f);
+    store_settlement out[4];
+    size_t n;
+    char cur[80];
+    assert_int_equal(store_settlement_list_by_psn(t, "B1", 0, 99991231, "", out, 4, &n, cur), GJ_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0].setl_id, "S2");
+    assert_string_equal(out[1].setl_id, "S1");
+    assert_int_equal(store_settlement_list_by_psn(t, "A1", 0, 99991231, "", out, 4, &n, cur), GJ_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].setl_id, "S3");
+    store_account acct;
+    assert_int_equal(store_account_get(t, "B1", &acct), GJ_OK);
+    store_spend spends[2];
+    assert_int_equal(store_spend_list(t, "B1", 0, 99991231, "", spends, 2, &n, cur), GJ_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(spends[0].setl_id, "S0");
+    store_read_end(t);
+    store_close(f->s);
+    f->s = NULL;
+    left = 0;
+    raw_each(f->dir, "ledger", count_ledger_index, &left);
+    assert_int_equal(left, 0);
+}
+
+/* An entry format 11 could not have written (a value) stops the upgrade: nothing moves. */
+static void test_format11_damaged_index_entry_stops_the_upgrade(void **state)
+{
+    struct fx *f = open_fx(state);
+    assert_int_equal(store_submit_wait(f->s, put_patients, NULL), GJ_OK);
+    store_close(f->s);
+    f->s = NULL;
+    size_t moved = 0;
+    raw_each(f->dir, "settlements_by_day", to_ledger_index, &moved);
+    const unsigned char bad[] = {'B', '2', 0, 'P', 0x01, 0x34, 0xd6, 0xe5, 0, 0, 0, 0, 0, 0, 0, 1, 'S', '9'};
+    raw_putn(f->dir, "ledger", bad, sizeof bad, "x", 1);
+    set_format(f, 11);
+    store *s = NULL;
+    static store_upgrade_report r;
+    store_options o = {.upgrade = true, .upgrade_report = &r};
+    assert_int_not_equal(store_open(&s, f->dir, &o), GJ_OK);
+    assert_null(s);
+    assert_non_null(strstr(r.why, "format 11"));
+    assert_int_equal(format_of(f->dir), 11);
+    size_t left = 0;
+    raw_each(f->dir, "ledger", count_ledger_index, &left);
+    assert_int_equal(left, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +399,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_format5_decisions_get_their_speculative_mark_cleared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_person_numbered_like_a_pool_is_refused_and_nothing_changes, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_format11_patient_index_moves_out_of_the_ledger, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format11_damaged_index_entry_stops_the_upgrade, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
