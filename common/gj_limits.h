@@ -106,6 +106,10 @@
  * often (records visited): a clock read per 64 records costs nothing a scan notices,
  * and a deadline is kept to within a few microseconds of work. */
 #define GJ_SCAN_CHECK_EVERY 64
+/* A page of a person's settlements seeks at most twice for each day with any entry in
+ * its range; past this many days it ends early and the caller pages on, so one call
+ * costs at most a few hundred microseconds whatever the range and history. */
+#define GJ_LIST_DAYS_PER_PAGE 366
 
 /* Forwarding hops before a request is refused as looping. */
 #define GJ_HOPS_MAX 4

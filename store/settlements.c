@@ -279,6 +279,32 @@ gj_err store_spend_put(store_txn *txn, const store_spend *spend)
     return st_put_rec(txn, DB_SPEND, key, klen, val, spend_encode(spend, val), 0);
 }
 
+/* What every dated listing does first: check its arguments, decode the cursor `after`
+ * into tail (before the outputs are cleared: callers may pass one buffer as both after
+ * and next_cursor), clear the outputs and clamp from_date. *empty is set when the range
+ * holds no date at all. */
+static gj_err list_start(store_txn *txn, const char *owner, const void *out, size_t max,
+                         size_t *count, char *next_cursor, const char *after,
+                         unsigned char tail[SPEND_TAIL_MAX], size_t *tail_len,
+                         int32_t *from_date, int32_t to_date, bool *empty)
+{
+    gj_err err;
+    if ((err = st_txn_readable(txn)) != GJ_OK)
+        return err;
+    if (!key_ok(owner, GJ_PSN_NO_MAX) || out == NULL || max == 0 || count == NULL ||
+        next_cursor == NULL)
+        return GJ_ERR_INVAL;
+    *tail_len = 0;
+    if (after != NULL && after[0] != '\0' && !cursor_decode(after, tail, tail_len))
+        return GJ_ERR_INVAL;
+    *count = 0;
+    next_cursor[0] = '\0';
+    *empty = to_date < 0 || to_date < *from_date;
+    if (*from_date < 0)
+        *from_date = 0;
+    return GJ_OK;
+}
+
 /* Copies the entry (k, v) of a dated index into the i-th slot of out; plen is the
  * length of the owner prefix "psn_no\0" tag. */
 typedef gj_err (*dated_take_fn)(store_txn *t, const MDB_val *k, const MDB_val *v, size_t plen,
@@ -294,22 +320,12 @@ static gj_err dated_list(store_txn *txn, int db, const char *owner, char tag, in
     MDB_cursor *c;
     unsigned char key[SPEND_KEY_MAX], tail[SPEND_TAIL_MAX], last[SPEND_TAIL_MAX];
     size_t tail_len = 0, last_len = 0, n = 0, klen;
-    bool more = false, skip_exact = false;
+    bool more = false, skip_exact = false, empty;
 
-    if ((err = st_txn_readable(txn)) != GJ_OK)
+    err = list_start(txn, owner, out, max, count, next_cursor, after, tail, &tail_len, &from_date,
+                     to_date, &empty);
+    if (err != GJ_OK || empty)
         return err;
-    if (!key_ok(owner, GJ_PSN_NO_MAX) || out == NULL || max == 0 || count == NULL ||
-        next_cursor == NULL)
-        return GJ_ERR_INVAL;
-    /* Decode first: callers may pass one buffer as both after and next_cursor. */
-    if (after != NULL && after[0] != '\0' && !cursor_decode(after, tail, &tail_len))
-        return GJ_ERR_INVAL;
-    *count = 0;
-    next_cursor[0] = '\0';
-    if (to_date < 0 || to_date < from_date)
-        return GJ_OK;
-    if (from_date < 0)
-        from_date = 0;
 
     size_t plen = dated_prefix(key, owner, tag);
     if (tail_len > 0 && get_be32(tail) >= (uint32_t)from_date) {
@@ -416,7 +432,8 @@ static gj_err take_indexed(store_txn *t, const MDB_val *k, const MDB_val *v, siz
 /* The person's entries day by day: on each day that has any entry from from_date on,
  * one seek to the person's first entry of it and, when it has none (left), one to the
  * next day's first key. The cursor is the last entry's (date, unix_ms, setl_id), as a
- * spend list's is. */
+ * spend list's is, or, when the page stopped after GJ_LIST_DAYS_PER_PAGE days, the
+ * last day's with an instant and id after any real entry's. */
 gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t from_date,
                                     int32_t to_date, const char *after, store_settlement *out,
                                     size_t max, size_t *count, char next_cursor[GJ_PAGE_TOKEN_MAX + 1])
@@ -425,21 +442,13 @@ gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t 
     MDB_cursor *c;
     unsigned char key[DAY_KEY_MAX], tail[SPEND_TAIL_MAX], last[SPEND_TAIL_MAX];
     size_t tail_len = 0, last_len = 0, n = 0, plen;
-    bool more = false;
+    unsigned days = 0;
+    bool more = false, empty;
 
-    if ((err = st_txn_readable(txn)) != GJ_OK)
+    err = list_start(txn, psn_no, out, max, count, next_cursor, after, tail, &tail_len, &from_date,
+                     to_date, &empty);
+    if (err != GJ_OK || empty)
         return err;
-    if (!key_ok(psn_no, GJ_PSN_NO_MAX) || out == NULL || max == 0 || count == NULL || next_cursor == NULL)
-        return GJ_ERR_INVAL;
-    /* Decode first: callers may pass one buffer as both after and next_cursor. */
-    if (after != NULL && after[0] != '\0' && !cursor_decode(after, tail, &tail_len))
-        return GJ_ERR_INVAL;
-    *count = 0;
-    next_cursor[0] = '\0';
-    if (to_date < 0 || to_date < from_date)
-        return GJ_OK;
-    if (from_date < 0)
-        from_date = 0;
 
     uint32_t day = (uint32_t)from_date;
     bool resume = tail_len > 0 && get_be32(tail) >= (uint32_t)from_date;
@@ -479,6 +488,17 @@ gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t 
             memcpy(last + 4, kp + plen, k.mv_size - plen);
             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
             continue;
+        }
+        /* The person has no entry (left) on `day`. A page visits a bounded number of
+         * days: past that it ends with a cursor just after the person's last possible
+         * entry of the day, and the caller pages on. */
+        if (++days == GJ_LIST_DAYS_PER_PAGE && day < (uint32_t)to_date) {
+            put_be32(last, day);
+            memset(last + 4, 0xff, 8);
+            last[12] = '~';
+            last_len = 13;
+            more = true;
+            break;
         }
         if (d == day) { /* none (left) on this day: the next day with any entry */
             if (day >= (uint32_t)to_date)

@@ -548,6 +548,70 @@ static void test_revoked_settlement_keeps_one_index_entry(void **state)
     store_read_end(t);
 }
 
+/* Days when only somebody else settled: 800 valid dates from 2020-01-01 on. */
+#define OTHER_DAYS 800
+static int32_t nth_date(int i)
+{
+    return (2020 + i / 336) * 10000 + (i / 28 % 12 + 1) * 100 + i % 28 + 1;
+}
+
+static gj_err apply_long_history(store_txn *t, void *arg)
+{
+    (void)arg;
+    gj_err err = GJ_OK;
+    char id[16];
+    store_settlement st;
+    for (int i = 0; i < OTHER_DAYS && err == GJ_OK; i++) {
+        snprintf(id, sizeof id, "O%04d", i);
+        st = setl_of(id, "A1", nth_date(i), i + 1);
+        err = store_settlement_put(t, &st);
+    }
+    if (err == GJ_OK) {
+        st = setl_of("FIRST", "B1", nth_date(0), 1);
+        err = store_settlement_put(t, &st);
+    }
+    if (err == GJ_OK) {
+        st = setl_of("LAST", "B1", nth_date(OTHER_DAYS - 1), 1);
+        err = store_settlement_put(t, &st);
+    }
+    return err;
+}
+
+/* A page visits at most GJ_LIST_DAYS_PER_PAGE days: over a long history where the
+ * person settled only on its first and last day, the first page ends early with a
+ * cursor, and paging on finds the last entry exactly once. */
+static void test_settlements_by_psn_page_visits_bounded_days(void **state)
+{
+    struct fx *f = open_fx(state);
+    assert_true(OTHER_DAYS > 2 * GJ_LIST_DAYS_PER_PAGE);
+    assert_int_equal(store_submit_wait(f->s, apply_long_history, NULL), GJ_OK);
+    store_txn *t = rd(f);
+    store_settlement out[8];
+    size_t n, pages = 0, total = 0;
+    char cur[80] = "";
+    assert_int_equal(store_settlement_list_by_psn(t, "B1", 0, 99991231, "", out, 8, &n, cur), GJ_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].setl_id, "FIRST");
+    assert_cursor_printable(cur);
+    assert_true(cur[0] != '\0');
+    total = n;
+    while (cur[0] != '\0') {
+        assert_true(++pages <= 3);
+        assert_int_equal(store_settlement_list_by_psn(t, "B1", 0, 99991231, cur, out + total,
+                                                      8 - total, &n, cur),
+                         GJ_OK);
+        total += n;
+    }
+    assert_int_equal(pages, 2); /* 800 days: one early page's end, then one more */
+    assert_int_equal(total, 2);
+    assert_string_equal(out[1].setl_id, "LAST");
+    /* A range that ends before the cap is reached needs no second page. */
+    assert_int_equal(store_settlement_list_by_psn(t, "B1", 0, nth_date(100), "", out, 8, &n, cur), GJ_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(cur, "");
+    store_read_end(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +623,7 @@ int main(void)
         T(test_settlements_by_psn_page_in_date_order),
         T(test_settlements_by_psn_among_other_peoples_days),
         T(test_revoked_settlement_keeps_one_index_entry),
+        T(test_settlements_by_psn_page_visits_bounded_days),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
