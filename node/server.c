@@ -14,9 +14,10 @@ enum worker_state { WORKER_RECV, WORKER_BUSY, WORKER_SEND };
 
 typedef struct worker {
     server *srv;
-    nng_ctx ctx;
     nng_aio *aio;
     nng_msg *msg;  /* the request's message, reused for its answer */
+    uint8_t route[4 + 4 * 16]; /* the pipe id, then the request's backtrace (ids) */
+    size_t route_len;
     enum worker_state state;
 } worker;
 
@@ -29,24 +30,29 @@ struct server {
     listen_guard *guard; /* the listener, kept accepting */
 };
 
-/* Dispatch's finish callback: may run on this worker's aio thread or the store writer. */
+/* Dispatch's finish callback: may run on this worker's aio thread or the store writer.
+ * The raw socket routes the answer by the pipe id in its header; the backtrace goes
+ * first in the body, where the caller's REQ socket reads it. */
 static void worker_reply(void *arg, const uint8_t *bytes, size_t len)
 {
     worker *w = arg;
     nng_msg_clear(w->msg);
-    if (nng_msg_append(w->msg, bytes, len) != 0) {
+    nng_msg_header_clear(w->msg);
+    if (nng_msg_header_append(w->msg, w->route, 4) != 0 ||
+        nng_msg_append(w->msg, w->route + 4, w->route_len - 4) != 0 ||
+        nng_msg_append(w->msg, bytes, len) != 0) {
         /* No memory for the answer: drop it; the caller times out and may retry with
          * the same call id, which is safe. */
         nng_msg_free(w->msg);
         w->msg = NULL;
         w->state = WORKER_RECV;
-        nng_ctx_recv(w->ctx, w->aio);
+        nng_recv_aio(w->srv->sock, w->aio);
         return;
     }
     nng_aio_set_msg(w->aio, w->msg);
     w->msg = NULL;
     w->state = WORKER_SEND;
-    nng_ctx_send(w->ctx, w->aio);
+    nng_send_aio(w->srv->sock, w->aio);
 }
 
 static void worker_cb(void *arg)
@@ -58,10 +64,18 @@ static void worker_cb(void *arg)
         if (rv != 0) {
             if (rv == NNG_ECLOSED || rv == NNG_ECANCELED || atomic_load(&w->srv->stopping))
                 return; /* shutting down */
-            nng_ctx_recv(w->ctx, w->aio);
+            nng_recv_aio(w->srv->sock, w->aio);
             return;
         }
         w->msg = nng_aio_get_msg(w->aio);
+        w->route_len = nng_msg_header_len(w->msg);
+        if (w->route_len < 8 || w->route_len > sizeof w->route) { /* not from a REQ */
+            nng_msg_free(w->msg);
+            w->msg = NULL;
+            nng_recv_aio(w->srv->sock, w->aio);
+            return;
+        }
+        memcpy(w->route, nng_msg_header(w->msg), w->route_len);
         w->state = WORKER_BUSY;
         /* Nothing of w may be touched after this call: the answer may already be on
          * its way from another thread. */
@@ -74,7 +88,7 @@ static void worker_cb(void *arg)
         /* Stopping: this context answered its last request; it stays idle. */
         if (rv == NNG_ECLOSED || rv == NNG_ECANCELED || atomic_load(&w->srv->stopping))
             return;
-        nng_ctx_recv(w->ctx, w->aio);
+        nng_recv_aio(w->srv->sock, w->aio);
         return;
     case WORKER_BUSY:
         return; /* cannot happen: no aio operation is pending while busy */
@@ -88,7 +102,7 @@ gj_err server_start(server **out, node *n, const char *url, unsigned contexts)
     if (s == NULL)
         return GJ_ERR_NOMEM;
     s->n = n;
-    if ((rv = nng_rep0_open(&s->sock)) != 0)
+    if ((rv = nng_rep0_open_raw(&s->sock)) != 0)
         goto fail;
     /* Past this nng drops the connection; below it oversize messages get an answer. */
     if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, GJ_MSG_HARD_MAX)) != 0)
@@ -104,8 +118,6 @@ gj_err server_start(server **out, node *n, const char *url, unsigned contexts)
         if ((rv = nng_aio_alloc(&w->aio, worker_cb, w)) != 0)
             goto fail;
         s->count = i + 1;
-        if ((rv = nng_ctx_open(&w->ctx, s->sock)) != 0)
-            goto fail;
     }
     if ((rv = listen_guard_start(&s->guard, s->sock, url, n->tls_server, n->tls_client)) != 0) {
         gj_log(GJ_LOG_ERROR, "listen", "url=%s error=%s", url, nng_strerror(rv));
@@ -113,7 +125,7 @@ gj_err server_start(server **out, node *n, const char *url, unsigned contexts)
     }
     for (unsigned i = 0; i < s->count; i++) {
         s->workers[i].state = WORKER_RECV;
-        nng_ctx_recv(s->workers[i].ctx, s->workers[i].aio);
+        nng_recv_aio(s->sock, s->workers[i].aio);
     }
     *out = s;
     return GJ_OK;

@@ -1,7 +1,10 @@
-/* The nng side of a node: one REP socket and a fixed pool of contexts, each an aio
+/* The nng side of a node: one raw REP socket and a fixed pool of workers, each an aio
  * state machine (receive -> dispatch -> send -> receive). Bounded concurrency without a
  * thread per request: at most `contexts` requests are in the node at once; more wait in
- * nng's queues. */
+ * nng's queues. Raw, because then the answer's request id can travel at the front of
+ * the body instead of in the protocol header: the bytes on the wire are the same, but
+ * nng's TLS layer writes one record per piece of a message, so an answer goes as two
+ * TLS records instead of three (docs/performance.md, "Why: three TLS records"). */
 #ifndef GJ_SERVER_H
 #define GJ_SERVER_H
 
