@@ -4,7 +4,10 @@
  * nng's queues. Raw, because then the answer's request id can travel at the front of
  * the body instead of in the protocol header: the bytes on the wire are the same, but
  * nng's TLS layer writes one record per piece of a message, so an answer goes as two
- * TLS records instead of three (docs/performance.md, "Why: three TLS records"). */
+ * TLS records instead of three (docs/performance.md, "Why: three TLS records"). The
+ * raw socket keeps at most 64 answers waiting for one connection and drops the next
+ * (its caller times out and may retry the same call id): a caller that stops reading
+ * costs its own answers, never the node's workers. */
 #ifndef GJ_SERVER_H
 #define GJ_SERVER_H
 
