@@ -305,6 +305,21 @@ static gj_err list_start(store_txn *txn, const char *owner, const void *out, siz
     return GJ_OK;
 }
 
+/* What every dated listing does last: a cursor error other than the end becomes the
+ * listing's, the cursor closes, the count is set and, when more entries wait, the page
+ * cursor names the last one returned. */
+static gj_err list_finish(MDB_cursor *c, int rc, gj_err err, size_t n, size_t *count, bool more,
+                          const unsigned char *last, size_t last_len, char *next_cursor)
+{
+    if (err == GJ_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = st_map_err(rc);
+    mdb_cursor_close(c);
+    *count = n;
+    if (err == GJ_OK && more)
+        cursor_encode(last, last_len, next_cursor);
+    return err;
+}
+
 /* Copies the entry (k, v) of a dated index into the i-th slot of out; plen is the
  * length of the owner prefix "psn_no\0" tag. */
 typedef gj_err (*dated_take_fn)(store_txn *t, const MDB_val *k, const MDB_val *v, size_t plen,
@@ -364,13 +379,7 @@ static gj_err dated_list(store_txn *txn, int db, const char *owner, char tag, in
         memcpy(last, kp + plen, last_len);
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
-    if (err == GJ_OK && rc != 0 && rc != MDB_NOTFOUND)
-        err = st_map_err(rc);
-    mdb_cursor_close(c);
-    *count = n;
-    if (err == GJ_OK && more)
-        cursor_encode(last, last_len, next_cursor);
-    return err;
+    return list_finish(c, rc, err, n, count, more, last, last_len, next_cursor);
 }
 
 /* A spend record back from its key (dated_list has checked the key's length) and its
@@ -520,13 +529,7 @@ gj_err store_settlement_list_by_psn(store_txn *txn, const char *psn_no, int32_t 
         k = (MDB_val){plen, key};
         rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     }
-    if (err == GJ_OK && rc != 0 && rc != MDB_NOTFOUND)
-        err = st_map_err(rc);
-    mdb_cursor_close(c);
-    *count = n;
-    if (err == GJ_OK && more)
-        cursor_encode(last, last_len, next_cursor);
-    return err;
+    return list_finish(c, rc, err, n, count, more, last, last_len, next_cursor);
 }
 
 struct settlement_scan {
