@@ -27,6 +27,9 @@
 #define LINK_LOSS_CHECK_MS 100
 /* Connections tracked for closing; a link has one, two while one replaces another. */
 #define LINK_PIPES_MAX 8
+/* How long closing waits for the connection that replaces a closed one (see
+ * req_link_close); a node that is down never makes one. */
+#define LINK_CLOSE_REDIAL_WAIT_MS 1000
 
 struct req_link {
     nng_socket sock;
@@ -39,7 +42,9 @@ struct req_link {
     int64_t redialed_ms;  /* when the dialer was last replaced (monotonic) */
     bool answers_late;    /* a call ended without its answer: it may still come */
     pthread_mutex_t mu;   /* guards what nng's pipe events change: */
+    pthread_cond_t pipe_added;
     nng_pipe pipes[LINK_PIPES_MAX];
+    uint64_t pipes_made;  /* connections made so far */
     uint64_t pipes_lost;  /* connections closed so far */
 };
 
@@ -60,6 +65,10 @@ static void link_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
     }
     if (ev == NNG_PIPE_EV_REM_POST)
         l->pipes_lost++;
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        l->pipes_made++;
+        pthread_cond_broadcast(&l->pipe_added);
+    }
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -81,6 +90,14 @@ int req_link_open(req_link **out, const char *url, nng_tls_config *tls, int time
         free(l);
         return NNG_ENOMEM;
     }
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&l->pipe_added, &attr) != 0) {
+        pthread_mutex_destroy(&l->mu);
+        free(l);
+        return NNG_ENOMEM;
+    }
+    pthread_condattr_destroy(&attr);
     l->tls = tls;
     l->timeout_ms = timeout_ms;
     /* Ids need only differ between this link's calls; a random start keeps a restarted
@@ -89,6 +106,7 @@ int req_link_open(req_link **out, const char *url, nng_tls_config *tls, int time
         l->next_id = (uint32_t)gj_mono_ms();
     int rv = nng_req0_open_raw(&l->sock);
     if (rv != 0) {
+        pthread_cond_destroy(&l->pipe_added);
         pthread_mutex_destroy(&l->mu);
         free(l);
         return rv;
@@ -108,6 +126,7 @@ int req_link_open(req_link **out, const char *url, nng_tls_config *tls, int time
         nng_close(l->sock);
         nng_aio_free(l->send_aio);
         nng_aio_free(l->recv_aio);
+        pthread_cond_destroy(&l->pipe_added);
         pthread_mutex_destroy(&l->mu);
         free(l);
         return rv != 0 ? rv : NNG_ENOMEM;
@@ -255,29 +274,63 @@ static void link_wait_for_late_answers(req_link *l)
     }
 }
 
-/* nng 1.5.2 can hang in nng_close on a raw REQ socket. After an answer is taken, the
- * socket asks its connection for the next message on one of nng's threads. Closing the
- * socket closes the dialer first, and the dialer closes the connection's transport
- * before the protocol above it. A request for the next message that comes in between
- * is never finished, and the close waits for it for ever (seen in about one close in
- * ten, right after a call). Closing each connection first closes the protocol before
- * the transport, so that request is refused or cancelled; the socket closes after. */
+/* Closing has to steer clear of two faults of nng 1.5.2.
+ *
+ * 1. A close that hangs. After an answer is taken, the raw socket asks its connection for
+ *    the next message, on one of nng's threads. nng_close closes the dialer first, and
+ *    the dialer closes the connection's transport before the protocol above it. A
+ *    request for the next message made in between starts a read on a closed transport.
+ *    That read never ends, and the close waits for it for ever (seen about once in ten
+ *    closes right after a call). nng_pipe_close closes the protocol first, so that
+ *    request is refused or cancelled.
+ * 2. A listener that stops for good. When a connection is closed during its handshake,
+ *    the node's accept fails with "closed", and nng's listener then accepts nothing
+ *    more (listen_guard.h). A dialer whose connection is closed dials again at once,
+ *    so a socket closed right after nng_pipe_close would cut that new handshake short.
+ *
+ * So the link closes its connections, waits (bounded) for the dialer's new one, which
+ * has carried nothing and so is safe to close the ordinary way, and then closes the
+ * socket. */
+static void link_close_connections(req_link *l)
+{
+    nng_pipe open[LINK_PIPES_MAX];
+    pthread_mutex_lock(&l->mu);
+    memcpy(open, l->pipes, sizeof open);
+    uint64_t made = l->pipes_made;
+    pthread_mutex_unlock(&l->mu);
+    bool closed_any = false;
+    for (int i = 0; i < LINK_PIPES_MAX; i++)
+        if (nng_pipe_id(open[i]) > 0 && nng_pipe_close(open[i]) == 0) /* gone already: refused */
+            closed_any = true;
+    if (!closed_any)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += LINK_CLOSE_REDIAL_WAIT_MS / 1000;
+    until.tv_nsec += (long)(LINK_CLOSE_REDIAL_WAIT_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&l->mu);
+    while (l->pipes_made == made && pthread_cond_timedwait(&l->pipe_added, &l->mu, &until) == 0) {
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
 void req_link_close(req_link *l)
 {
     if (l == NULL)
         return;
     if (l->answers_late)
         link_wait_for_late_answers(l);
-    nng_pipe open[LINK_PIPES_MAX];
-    pthread_mutex_lock(&l->mu);
-    memcpy(open, l->pipes, sizeof open);
-    pthread_mutex_unlock(&l->mu);
-    for (int i = 0; i < LINK_PIPES_MAX; i++)
-        if (nng_pipe_id(open[i]) > 0)
-            nng_pipe_close(open[i]); /* an id already gone is refused: harmless */
+    /* At once: a dialer backs off for a random part of this before dialing again. */
+    nng_dialer_set_ms(l->dialer, NNG_OPT_RECONNMINT, 1);
+    link_close_connections(l);
     nng_close(l->sock); /* no pipe event runs after this returns */
     nng_aio_free(l->send_aio);
     nng_aio_free(l->recv_aio);
+    pthread_cond_destroy(&l->pipe_added);
     pthread_mutex_destroy(&l->mu);
     free(l->url);
     free(l);

@@ -8,7 +8,9 @@
  * late answers to earlier calls, and sends a request again when a connection is lost
  * while it waits (a repeat is the same call id, so it moves nothing twice).
  *
- * Closing takes care of a hang in nng 1.5.2, described at req_link_close. */
+ * Closing steers clear of two faults of nng 1.5.2 (a close that hangs, and a node's
+ * listener that stops for good), described in req_link.c; it costs one more short
+ * connection to the node. */
 #ifndef GJ_CLIENT_REQ_LINK_H
 #define GJ_CLIENT_REQ_LINK_H
 

@@ -1,8 +1,11 @@
 /* The client's link (client/req_link.h) against small servers over TLS with the test
  * federation's credentials: each answer reaches the call that asked for it, a request
  * whose connection dies is sent again, a call to nobody ends at its bound, and closing
- * right after an answer never hangs (nng 1.5.2 did, about once in ten, before the link
- * closed its connections first). */
+ * right after an answer neither hangs nor leaves the server's listener dead (nng 1.5.2
+ * did the first about once in ten closes, before the link closed its connections
+ * first, and the second about once in 600, before it waited for the dialer's new
+ * connection; the server here has no listener guard, so a dead listener shows as a
+ * later call with no answer). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,13 +182,15 @@ static void test_a_call_to_nobody_ends_at_its_bound(void **state)
 }
 
 /* Each round opens a link, makes one call and closes right after the answer, which is
- * when nng 1.5.2 could hang. A hang shows as this test running past its ctest timeout. */
+ * when nng 1.5.2 could hang (this test then runs past its ctest timeout) or cut the
+ * dialer's next handshake short (the server's listener then stops, and a later round's
+ * call gets no answer). */
 static void test_closing_right_after_an_answer_never_hangs(void **state)
 {
     (void)state;
     server s;
     server_start(&s, SERVE_ECHO);
-    enum { ROUNDS = 150 };
+    enum { ROUNDS = 200 };
     for (int i = 0; i < ROUNDS; i++) {
         req_link *l;
         assert_int_equal(req_link_open(&l, s.url, client_tls, 5000), 0);
