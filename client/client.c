@@ -1,4 +1,5 @@
-/* gongji client library: one nng REQ socket, one call at a time. See client.h. */
+/* gongji client library: one call at a time over a link to one node (req_link.h).
+ * See client.h. */
 #include "client.h"
 
 #include <errno.h>
@@ -12,20 +13,12 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 
 #include "gj_limits.h"
 #include "gj_util.h"
+#include "req_link.h"
 #include "session.h"
-#include "link_stats.h"
 #include "tls.h"
-
-/* Reconnect quickly so a node that comes up during a call is found within it, but
- * back off a little so a dead node does not spin a core. */
-#define CLIENT_RECONN_MIN_MS 20
-#define CLIENT_RECONN_MAX_MS 200
-/* A dialer is replaced (see client_redial) at most this often. */
-#define CLIENT_REDIAL_MIN_INTERVAL_MS 1000
 
 /* Sessions a client keeps: one per destination it has called (the node called, and
  * regions it forwards to). More are opened again as needed. */
@@ -40,9 +33,7 @@ typedef struct client_session {
 } client_session;
 
 struct client {
-    nng_socket sock;
-    nng_dialer dialer;
-    char *dial_url;  /* the full URL, to dial again */
+    req_link *link;
     int timeout_ms;
     char *caller_id; /* heap copy: the node, not the library, judges its length */
     int role;
@@ -51,8 +42,6 @@ struct client {
     nng_tls_config *tls;       /* for tls+tcp:// */
     client_session sessions[CLIENT_SESSIONS_MAX];
     unsigned next_session;     /* the slot a new destination takes (round robin) */
-    int64_t redialed_ms;       /* when the dialer was last replaced (monotonic) */
-    bool calls_unanswered;     /* a call timed out: its answer may still come */
 };
 
 /* Copy src into dst[size] without cutting a UTF-8 sequence in half, so a truncated
@@ -100,8 +89,7 @@ gj_err client_set_timeout(client_t *c, int timeout_ms)
 {
     if (c == NULL || timeout_ms <= 0)
         return GJ_ERR_INVAL;
-    if (nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms) != 0 ||
-        nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms) != 0)
+    if (req_link_set_timeout(c->link, timeout_ms) != 0)
         return GJ_ERR_TRANSPORT;
     c->timeout_ms = timeout_ms;
     return GJ_OK;
@@ -141,7 +129,9 @@ gj_err client_open_with(client_t **out, const char *url, int timeout_ms, const g
         }
     }
 
-    int rv = nng_req0_open(&c->sock);
+    /* Non-blocking: a node that is not up yet is a timed-out call, not an open failure.
+     * Bad URLs and unknown schemes still fail here. */
+    int rv = req_link_open(&c->link, url, c->tls, timeout_ms);
     if (rv != 0) {
         if (c->tls != NULL)
             nng_tls_config_free(c->tls);
@@ -149,50 +139,18 @@ gj_err client_open_with(client_t **out, const char *url, int timeout_ms, const g
         free(c);
         return rv == NNG_ENOMEM ? GJ_ERR_NOMEM : GJ_ERR_TRANSPORT;
     }
-    /* Answers can be up to the hard cap: the node may answer a large page. */
-    if ((rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, GJ_MSG_HARD_MAX)) != 0 ||
-        (rv = nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms)) != 0 ||
-        (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms)) != 0 ||
-        (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, CLIENT_RECONN_MIN_MS)) != 0 ||
-        (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, CLIENT_RECONN_MAX_MS)) != 0 ||
-        /* Non-blocking: a node that is not up yet is a timed-out call, not an open
-         * failure. Bad URLs and unknown schemes still fail here. */
-        (rv = gj_tls_dial(c->sock, url, c->tls, &c->dialer)) != 0 ||
-        (c->dial_url = strdup(url)) == NULL) {
-        nng_close(c->sock);
-        if (c->tls != NULL)
-            nng_tls_config_free(c->tls);
-        free(c->caller_id);
-        free(c);
-        return rv == NNG_ENOMEM || rv == 0 ? GJ_ERR_NOMEM : GJ_ERR_TRANSPORT;
-    }
     *out = c;
     return GJ_OK;
-}
-
-/* Before closing, let the answers still due arrive (calls that timed out are answered
- * late): closing a connection while one arrives can hang nng (trust/link_stats.h). */
-static void client_wait_for_late_answers(client_t *c)
-{
-    int64_t until = gj_mono_ms() + GJ_LINK_CLOSE_DRAIN_MS;
-    uint64_t owed = 0;
-    while (gj_link_answers_owed(c->sock, &owed) == 0 && owed > 0 && gj_mono_ms() < until) {
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
 }
 
 void client_close(client_t *c)
 {
     if (c == NULL)
         return;
-    if (c->calls_unanswered)
-        client_wait_for_late_answers(c);
-    nng_close(c->sock);
+    req_link_close(c->link); /* before the TLS configuration it uses */
     if (c->tls != NULL)
         nng_tls_config_free(c->tls);
     memset(c->sessions, 0, sizeof c->sessions);
-    free(c->dial_url);
     free(c->caller_id);
     free(c);
 }
@@ -209,51 +167,6 @@ void client_set_identity(client_t *c, const char *caller_id, int role)
         }
     }
     c->role = role;
-}
-
-/* Send len bytes and wait for one message. On success *buf and *buf_len hold the answer,
- * to be released with nng_free. Returns 0 or an nng error. */
-/* nng 1.5.2's dialer can give up for good when a node is killed during a connection
- * handshake (the failure reads as "closed" and is never retried). After a call gets no
- * answer, dial again; the client is single-threaded, so nothing else uses the dialer. */
-static void client_redial(client_t *c)
-{
-    /* Not more than once a second: a TLS handshake that takes longer than one call's
-     * timeout (a loaded machine) must be left to finish, not started over each time. */
-    int64_t now = gj_mono_ms();
-    if (c->redialed_ms != 0 && now - c->redialed_ms < CLIENT_REDIAL_MIN_INTERVAL_MS)
-        return;
-    c->redialed_ms = now;
-    /* A dialer with a connection open has not given up: the node is slow. Closing that
-     * connection while its late answer arrives can hang nng (trust/link_stats.h). */
-    uint64_t open_pipes = 0;
-    if (gj_link_dialer_pipes(c->dialer, &open_pipes) != 0 || open_pipes > 0)
-        return;
-    nng_dialer fresh;
-    if (gj_tls_dial(c->sock, c->dial_url, c->tls, &fresh) == 0) {
-        if (nng_dialer_id(c->dialer) > 0)
-            nng_dialer_close(c->dialer);
-        c->dialer = fresh;
-    }
-}
-
-static int client_exchange(client_t *c, const void *bytes, size_t len, void **buf,
-                           size_t *buf_len)
-{
-    static const unsigned char empty[1] = {0};
-    /* nng copies the bytes; never hand it NULL even for an empty message. */
-    int rv = nng_send(c->sock, (void *)(len == 0 || bytes == NULL ? empty : bytes),
-                      bytes == NULL ? 0 : len, 0);
-    if (rv == 0) {
-        *buf = NULL;
-        *buf_len = 0;
-        rv = nng_recv(c->sock, buf, buf_len, NNG_FLAG_ALLOC);
-    }
-    if (rv != 0) {
-        c->calls_unanswered = true;
-        client_redial(c);
-    }
-    return rv;
 }
 
 /* ---- sessions ---- */
@@ -279,7 +192,7 @@ static gj_err exchange_envelope(client_t *c, const Gongji__V1__Envelope *env, vo
         return GJ_ERR_NOMEM;
     }
     gongji__v1__envelope__pack(env, env_buf);
-    int rv = client_exchange(c, env_buf, env_len, raw, raw_len);
+    int rv = req_link_call(c->link, env_buf, env_len, raw, raw_len);
     free(env_buf);
     if (rv != 0) {
         client_fail_nng(c, status, rv);
@@ -551,7 +464,7 @@ gj_err client_call_raw(client_t *c, const void *bytes, size_t len, Gongji__V1__R
         return GJ_ERR_INVAL;
     void *ans = NULL;
     size_t ans_len = 0;
-    if (client_exchange(c, bytes, len, &ans, &ans_len) != 0)
+    if (req_link_call(c->link, bytes, len, &ans, &ans_len) != 0)
         return GJ_ERR_TRANSPORT;
     *reply = gongji__v1__reply__unpack(NULL, ans_len, ans);
     nng_free(ans, ans_len);

@@ -1,7 +1,7 @@
 /* gongji client library: one connection to a gongji node over nng REQ/REP.
  *
- * A client_t is used by one thread at a time (it holds one nng REQ socket and does one
- * call at a time). Open several for concurrency.
+ * A client_t is used by one thread at a time (it holds one link to the node, req_link.h,
+ * and does one call at a time). Open several for concurrency.
  *
  * Each call sends one gongji.v1.Envelope and waits for one gongji.v1.Reply. The answer
  * message is decoded for the caller, who frees it with protobuf_c_message_free_unpacked
