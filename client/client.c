@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +155,46 @@ void client_close(client_t *c)
     memset(c->sessions, 0, sizeof c->sessions);
     free(c->caller_id);
     free(c);
+}
+
+/* Threads client_close_all closes on, at most. */
+#define CLOSE_ALL_THREADS_MAX 64
+
+typedef struct close_all_work {
+    client_t **cs;
+    size_t n;
+    atomic_size_t next; /* the next entry to close */
+} close_all_work;
+
+static void *close_all_worker(void *arg)
+{
+    close_all_work *w = arg;
+    for (size_t i; (i = atomic_fetch_add(&w->next, 1)) < w->n;)
+        client_close(w->cs[i]);
+    return NULL;
+}
+
+void client_close_all(client_t **cs, size_t n)
+{
+    if (cs == NULL || n == 0)
+        return;
+    close_all_work w = {.cs = cs, .n = n};
+    atomic_init(&w.next, 0);
+    pthread_t threads[CLOSE_ALL_THREADS_MAX];
+    size_t want = n < CLOSE_ALL_THREADS_MAX ? n : CLOSE_ALL_THREADS_MAX, started = 0;
+    pthread_attr_t attr; /* a close needs little stack */
+    bool have_attr = pthread_attr_init(&attr) == 0;
+    if (have_attr && pthread_attr_setstacksize(&attr, 256 * 1024) != 0) {
+        pthread_attr_destroy(&attr);
+        have_attr = false;
+    }
+    while (started + 1 < want && pthread_create(&threads[started], have_attr ? &attr : NULL, close_all_worker, &w) == 0)
+        started++;
+    if (have_attr)
+        pthread_attr_destroy(&attr);
+    close_all_worker(&w); /* this thread too; alone if no thread could start */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
 }
 
 void client_set_identity(client_t *c, const char *caller_id, int role)

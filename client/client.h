@@ -42,6 +42,11 @@ gj_err client_set_timeout(client_t *c, int timeout_ms);
 /* client_open_with(out, url, timeout_ms, NULL): plaintext. */
 gj_err client_open(client_t **out, const char *url, int timeout_ms);
 void client_close(client_t *c);
+/* Close n clients together (NULL entries are skipped) and return when all are closed.
+ * A close can wait up to about two seconds (for answers still due, and for a
+ * reconnection, req_link.h), so a process holding many links, a gateway for one, closes
+ * them on several threads at once: it stops in the time of one close, not of n. */
+void client_close_all(client_t **cs, size_t n);
 
 /* Who the calls come from: caller id and Role (GONGJI__V1__ROLE__OPERATOR, ...).
  * Default: the credential's identity ("gongji-cli", OPERATOR without one). A PLATFORM

@@ -41,12 +41,33 @@ int gw_institutions_open(gateway *g, char *err, size_t err_size)
     return 0;
 }
 
-void gw_institutions_close(gateway *g)
+/* Every institution's links at once: with the node hung, each close waits out its own
+ * bounds (client.h), so one after another they would add up. */
+static void close_all_links(gateway *g)
 {
+    size_t total = 0;
+    for (size_t i = 0; i < g->institution_count; i++)
+        total += g->institutions[i].idle_count;
+    client_t **all = total > 0 ? calloc(total, sizeof *all) : NULL;
+    size_t n = 0;
     for (size_t i = 0; i < g->institution_count; i++) {
         gw_institution *in = &g->institutions[i];
-        for (unsigned k = 0; k < in->idle_count; k++)
-            client_close(in->idle[k]);
+        if (all == NULL) /* no memory for the list: each institution's together */
+            client_close_all(in->idle, in->idle_count);
+        else
+            for (unsigned k = 0; k < in->idle_count; k++)
+                all[n++] = in->idle[k];
+        in->idle_count = 0;
+    }
+    client_close_all(all, n);
+    free(all);
+}
+
+void gw_institutions_close(gateway *g)
+{
+    close_all_links(g);
+    for (size_t i = 0; i < g->institution_count; i++) {
+        gw_institution *in = &g->institutions[i];
         free(in->idle);
         gj_cred_free(in->cred);
         pthread_mutex_destroy(&in->mu);

@@ -197,6 +197,36 @@ for _ in $(seq 1 100); do kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.05
 if kill -0 "${pids[-1]}" 2>/dev/null; then echo "FAIL the gateway did not stop"; rc=1; fi
 wait "${pids[-1]}"; gw_rc=$?
 [ $gw_rc = 0 ] || { echo "FAIL the gateway exited $gw_rc"; rc=1; }
+# It stops as quickly with its node hung: eight connections, each with a call the
+# stopped node never answered, are closed together, not one after another (each close
+# waits up to a second for answers still due, and one for its reconnection).
+hung_port=$(free_port)
+sed -e "s|^listen = .*|listen = http://127.0.0.1:$hung_port|" -e "s|^node = .*|node = $nq_url|" \
+    -e 's/^workers = 4$/workers = 8\ncall_timeout_ms = 700/' -e "s|^log_file = .*|log_file = $dir/gateway-hung.log|" \
+    "$dir/gateway.ini" > "$dir/gateway-hung.ini"
+"$gateway_bin" --config "$dir/gateway-hung.ini" & pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$hung_port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+hung() { bash "$his" "http://127.0.0.1:$hung_port" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 1101 \
+  '{"data":{"psn_no":"GW-S1"}}' '' 540600 > /dev/null 2>&1; }
+asked=()
+for i in $(seq 1 8); do hung & asked+=($!); done
+for p in "${asked[@]}"; do wait "$p"; done
+kill -STOP "${pids[1]}"
+asked=()
+for i in $(seq 1 8); do hung & asked+=($!); done
+for p in "${asked[@]}"; do wait "$p"; done
+links=$(grep -c 'reason=NO_ANSWER' "$dir/gateway-hung.log")
+[ "$links" -ge 2 ] || { echo "FAIL the hung node's gateway saw $links unanswered calls, not 2 or more"; rc=1; }
+t0=$(date +%s%N)
+kill -TERM "${pids[-1]}"
+for _ in $(seq 1 200); do kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.05; done
+took_ms=$((($(date +%s%N) - t0) / 1000000))
+kill -CONT "${pids[1]}"
+if kill -0 "${pids[-1]}" 2>/dev/null; then echo "FAIL the gateway of a hung node did not stop in 10 s"; rc=1; fi
+wait "${pids[-1]}"; gw_rc=$?
+[ $gw_rc = 0 ] || { echo "FAIL the gateway of a hung node exited $gw_rc"; rc=1; }
+echo "gateway of a hung node ($links unanswered calls) stopped in $took_ms ms"
+[ "$took_ms" -le 4500 ] || { echo "FAIL the gateway of a hung node took $took_ms ms to stop (at most 4500)"; rc=1; }
 [ $rc = 0 ] || { echo "gateway log ends:"; tail -20 "$dir/gateway.log"; }
 [ "$config_failed" = 0 ] || rc=1
 exit $rc
