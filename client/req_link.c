@@ -304,14 +304,7 @@ static void link_close_connections(req_link *l)
             closed_any = true;
     if (!closed_any)
         return;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += LINK_CLOSE_REDIAL_WAIT_MS / 1000;
-    until.tv_nsec += (long)(LINK_CLOSE_REDIAL_WAIT_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = gj_time_after_us(CLOCK_MONOTONIC, LINK_CLOSE_REDIAL_WAIT_MS * 1000LL);
     pthread_mutex_lock(&l->mu);
     while (l->pipes_made == made && pthread_cond_timedwait(&l->pipe_added, &l->mu, &until) == 0) {
     }

@@ -20,6 +20,18 @@ int64_t gj_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec gj_time_after_us(clockid_t clock, int64_t us)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    if (us < 0)
+        us = 0;
+    long long ns = t.tv_nsec + (long long)(us % 1000000) * 1000;
+    t.tv_sec += (time_t)(us / 1000000 + ns / 1000000000LL);
+    t.tv_nsec = (long)(ns % 1000000000LL);
+    return t;
+}
+
 int64_t gj_mono_us(void)
 {
     struct timespec ts;

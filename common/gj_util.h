@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Wall-clock milliseconds since the Unix epoch. */
 int64_t gj_now_unix_ms(void);
@@ -12,6 +13,9 @@ int64_t gj_now_unix_ms(void);
 int64_t gj_mono_ms(void);
 /* Monotonic microseconds, for measuring. */
 int64_t gj_mono_us(void);
+/* The instant us microseconds (0 or more) from now on clock, for the timed waits
+ * (pthread_cond_timedwait, sem_timedwait) that take an absolute time. */
+struct timespec gj_time_after_us(clockid_t clock, int64_t us);
 
 /* Business date (yyyymmdd) in China Standard Time (UTC+08:00) of a Unix ms instant. */
 int32_t gj_cst_date_of(int64_t unix_ms);

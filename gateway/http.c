@@ -216,14 +216,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     gw_http_answer a = {0};
     /* A place among the workers, waiting at most one node call's time: past it the
      * gateway is overloaded and says so rather than queue without bound. */
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += h->g->cfg.call_timeout_ms / 1000;
-    until.tv_nsec += (long)(h->g->cfg.call_timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = gj_time_after_us(CLOCK_REALTIME, h->g->cfg.call_timeout_ms * 1000LL);
     int waited;
     while ((waited = sem_timedwait(&h->answering, &until)) != 0 && errno == EINTR)
         ;

@@ -195,11 +195,7 @@ static void *writer_main(void *arg)
          * the rest are likely on their way (their callers just got answers). Waiting a
          * little for them costs less than a commit (two fsyncs) of its own. */
         if (s->gather_us > 0 && s->len < s->last_batch && !s->closing) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            long long ns = until.tv_nsec + (long long)s->gather_us * 1000;
-            until.tv_sec += (time_t)(ns / 1000000000LL);
-            until.tv_nsec = (long)(ns % 1000000000LL);
+            struct timespec until = gj_time_after_us(CLOCK_REALTIME, (int64_t)s->gather_us);
             while (s->len < s->last_batch && !s->closing &&
                    pthread_cond_timedwait(&s->work, &s->mu, &until) == 0)
                 ;

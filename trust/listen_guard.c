@@ -67,14 +67,7 @@ static int read_counts(nng_listener l, listener_counts *out)
 /* Whether stop was asked, after waiting at most ms for it. */
 static bool guard_wait(listen_guard *g, int ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = gj_time_after_us(CLOCK_REALTIME, ms * 1000LL);
     pthread_mutex_lock(&g->mu);
     while (!g->stopping && pthread_cond_timedwait(&g->cv, &g->mu, &until) == 0)
         ;

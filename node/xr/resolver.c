@@ -248,11 +248,7 @@ static void *resolver_main(void *arg)
         pthread_mutex_lock(&n->xr->resolver_mu);
         if (n->xr->resolver_stop)
             break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        long long ns = until.tv_nsec + (long long)n->cfg.resolve_interval_ms * 1000000LL;
-        until.tv_sec += (time_t)(ns / 1000000000LL);
-        until.tv_nsec = (long)(ns % 1000000000LL);
+        struct timespec until = gj_time_after_us(CLOCK_REALTIME, (int64_t)n->cfg.resolve_interval_ms * 1000);
         pthread_cond_timedwait(&n->xr->resolver_cv, &n->xr->resolver_mu, &until);
     }
     pthread_mutex_unlock(&n->xr->resolver_mu);

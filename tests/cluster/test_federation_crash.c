@@ -89,13 +89,7 @@ static int64_t now_ms(void)
 /* With burst_mu held: wait for a change, at most 50 ms. */
 static void burst_wait(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 50 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = gj_time_after_us(CLOCK_REALTIME, 50 * 1000);
     pthread_cond_timedwait(&burst_cv, &burst_mu, &ts);
 }
 

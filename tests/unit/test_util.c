@@ -450,6 +450,30 @@ static void test_json_log_lines(void **state)
     unlink(path);
 }
 
+/* gj_time_after_us: a later instant on the clock asked for, nanoseconds always in range,
+ * whole seconds carried, and a negative wait taken as none. */
+static void test_time_after_us_carries_and_stays_in_range(void **state)
+{
+    (void)state;
+    int64_t waits[] = {0, 1, 999, 999999, 1000000, 1500000, 2999999, 86400LL * 1000000};
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        struct timespec before, after;
+        clock_gettime(CLOCK_MONOTONIC, &before);
+        struct timespec t = gj_time_after_us(CLOCK_MONOTONIC, waits[i]);
+        clock_gettime(CLOCK_MONOTONIC, &after);
+        assert_true(t.tv_nsec >= 0 && t.tv_nsec < 1000000000L);
+        long long t_ns = (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+        long long lo = (long long)before.tv_sec * 1000000000LL + before.tv_nsec + waits[i] * 1000;
+        long long hi = (long long)after.tv_sec * 1000000000LL + after.tv_nsec + waits[i] * 1000;
+        assert_true(t_ns >= lo && t_ns <= hi);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct timespec t = gj_time_after_us(CLOCK_REALTIME, -5000000);
+    assert_true(t.tv_sec >= now.tv_sec && t.tv_sec <= now.tv_sec + 1);
+    assert_true(t.tv_nsec >= 0 && t.tv_nsec < 1000000000L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_certno_wrong_length_or_characters_refused),
         cmocka_unit_test(test_strcpy_fit_refuses_what_does_not_fit),
         cmocka_unit_test(test_all_digits),
+        cmocka_unit_test(test_time_after_us_carries_and_stays_in_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
