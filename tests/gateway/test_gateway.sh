@@ -173,20 +173,28 @@ python3 "$here/check_metrics.py" || rc=1
 if grep -qE 'GW-P1|GW-S1|GW-N1' "$dir/gateway.log"; then
   echo "FAIL the gateway log names a person"; rc=1
 fi
+# A gateway NAME on PORT in front of Nagqu's node, with WORKERS places and calls bounded
+# by TIMEOUT_MS; started, and up.
+nagqu_gateway() { # NAME PORT WORKERS TIMEOUT_MS
+  sed -e "s|^listen = .*|listen = http://127.0.0.1:$2|" -e "s|^node = .*|node = $nq_url|" \
+      -e "s/^workers = 4\$/workers = $3\ncall_timeout_ms = $4/" -e "s|^log_file = .*|log_file = $dir/gateway-$1.log|" \
+      "$dir/gateway.ini" > "$dir/gateway-$1.ini"
+  "$gateway_bin" --config "$dir/gateway-$1.ini" & pids+=($!)
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+}
+# A balance (1101) of a Nagqu person through the gateway on PORT.
+ask_nagqu() { # PORT
+  bash "$his" "http://127.0.0.1:$1" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 1101 \
+    '{"data":{"psn_no":"GW-S1"}}' '' 540600
+}
 # A request waits for one of `workers` places at most call_timeout_ms. With one worker
 # and Nagqu's node stopped, three requests at once cannot all be answered in time: the
 # ones that wait too long get 503 OVERLOADED.
 busy_port=$(free_port)
-sed -e "s|^listen = .*|listen = http://127.0.0.1:$busy_port|" -e "s|^node = .*|node = $nq_url|" \
-    -e 's/^workers = 4$/workers = 1\ncall_timeout_ms = 500/' -e "s|^log_file = .*|log_file = $dir/gateway-busy.log|" \
-    "$dir/gateway.ini" > "$dir/gateway-busy.ini"
-"$gateway_bin" --config "$dir/gateway-busy.ini" & pids+=($!)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$busy_port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-busy() { bash "$his" "http://127.0.0.1:$busy_port" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 1101 \
-  '{"data":{"psn_no":"GW-S1"}}' '' 540600; }
+nagqu_gateway busy "$busy_port" 1 500
 kill -STOP "${pids[1]}"
 asked=()
-for i in 1 2 3; do busy > "$dir/busy-$i.json" 2>&1 & asked+=($!); done
+for i in 1 2 3; do ask_nagqu "$busy_port" > "$dir/busy-$i.json" 2>&1 & asked+=($!); done
 for p in "${asked[@]}"; do wait "$p"; done
 kill -CONT "${pids[1]}"
 overloaded=$(grep -l '"gongji_reason":"OVERLOADED"' "$dir"/busy-*.json | wc -l)
@@ -201,20 +209,15 @@ wait "${pids[-1]}"; gw_rc=$?
 # stopped node never answered, are closed together, not one after another (each close
 # waits up to a second for answers still due, and one for its reconnection).
 hung_port=$(free_port)
-sed -e "s|^listen = .*|listen = http://127.0.0.1:$hung_port|" -e "s|^node = .*|node = $nq_url|" \
-    -e 's/^workers = 4$/workers = 8\ncall_timeout_ms = 700/' -e "s|^log_file = .*|log_file = $dir/gateway-hung.log|" \
-    "$dir/gateway.ini" > "$dir/gateway-hung.ini"
-"$gateway_bin" --config "$dir/gateway-hung.ini" & pids+=($!)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$hung_port/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-hung() { bash "$his" "http://127.0.0.1:$hung_port" cd-hospital-1 3f6b1c0e9d2a4b7c H51010000001 1101 \
-  '{"data":{"psn_no":"GW-S1"}}' '' 540600 > /dev/null 2>&1; }
-asked=()
-for i in $(seq 1 8); do hung & asked+=($!); done
-for p in "${asked[@]}"; do wait "$p"; done
+nagqu_gateway hung "$hung_port" 8 700
+eight_at_once() {
+  asked=()
+  for i in $(seq 1 8); do ask_nagqu "$hung_port" > /dev/null 2>&1 & asked+=($!); done
+  for p in "${asked[@]}"; do wait "$p"; done
+}
+eight_at_once
 kill -STOP "${pids[1]}"
-asked=()
-for i in $(seq 1 8); do hung & asked+=($!); done
-for p in "${asked[@]}"; do wait "$p"; done
+eight_at_once
 links=$(grep -c 'reason=NO_ANSWER' "$dir/gateway-hung.log")
 [ "$links" -ge 2 ] || { echo "FAIL the hung node's gateway saw $links unanswered calls, not 2 or more"; rc=1; }
 t0=$(date +%s%N)
