@@ -20,8 +20,6 @@
  * back off a little so a dead node does not spin a core. */
 #define LINK_RECONN_MIN_MS 20
 #define LINK_RECONN_MAX_MS 200
-/* A dialer is replaced (see link_redial) at most this often. */
-#define LINK_REDIAL_MIN_INTERVAL_MS 1000
 /* While a call waits, this often it looks whether a connection was lost (then it sends
  * again, as nng's REQ socket does). */
 #define LINK_LOSS_CHECK_MS 100
@@ -39,7 +37,7 @@ struct req_link {
     nng_aio *send_aio, *recv_aio;
     int timeout_ms;
     uint32_t next_id;
-    int64_t redialed_ms;  /* when the dialer was last replaced (monotonic) */
+    gj_dialer_watch watch; /* whether the dialer has given up (link_redial) */
     bool answers_late;    /* a call ended without its answer: it may still come */
     pthread_mutex_t mu;   /* guards what nng's pipe events change: */
     pthread_cond_t pipe_added;
@@ -144,20 +142,13 @@ int req_link_set_timeout(req_link *l, int timeout_ms)
 }
 
 /* nng 1.5.2's dialer can give up for good when a node is killed during a connection
- * handshake (the failure reads as "closed" and is never retried). After a call gets no
- * answer, dial again; a link serves one call at a time, so nothing else uses the dialer. */
+ * handshake. Looked at when a call starts with no connection open and after a call got
+ * no answer: a dialer gone quiet is replaced (trust/link_stats.h says why only then). A
+ * link serves one call at a time, so nothing else uses the dialer meanwhile. */
 static void link_redial(req_link *l)
 {
-    /* Not more than once a second: a TLS handshake that takes longer than one call's
-     * timeout (a loaded machine) must be left to finish, not started over each time. */
-    int64_t now = gj_mono_ms();
-    if (l->redialed_ms != 0 && now - l->redialed_ms < LINK_REDIAL_MIN_INTERVAL_MS)
-        return;
-    l->redialed_ms = now;
-    /* A dialer with a connection open has not given up: the node is slow. Closing that
-     * connection while its late answer arrives can hang nng (trust/link_stats.h). */
-    uint64_t open_pipes = 0;
-    if (gj_link_dialer_pipes(l->dialer, &open_pipes) != 0 || open_pipes > 0)
+    int stats_rv = 0;
+    if (!gj_dialer_gone_quiet(l->dialer, &l->watch, gj_mono_ms(), GJ_DIALER_QUIET_MS, &stats_rv))
         return;
     nng_dialer fresh;
     if (gj_tls_dial(l->sock, l->url, l->tls, &fresh) == 0) {
@@ -165,6 +156,16 @@ static void link_redial(req_link *l)
             nng_dialer_close(l->dialer);
         l->dialer = fresh;
     }
+}
+
+static bool link_connected(req_link *l)
+{
+    bool any = false;
+    pthread_mutex_lock(&l->mu);
+    for (int i = 0; i < LINK_PIPES_MAX && !any; i++)
+        any = nng_pipe_id(l->pipes[i]) > 0;
+    pthread_mutex_unlock(&l->mu);
+    return any;
 }
 
 /* Hand a copy of request to a connection, waiting at most until deadline (monotonic ms). */
@@ -252,6 +253,8 @@ int req_link_call(req_link *l, const void *bytes, size_t len, void **answer, siz
         return rv;
     if ((rv = nng_msg_append_u32(request, id)) == 0 && len > 0)
         rv = nng_msg_append(request, bytes, len);
+    if (rv == 0 && !link_connected(l))
+        link_redial(l);
     if (rv == 0)
         rv = link_exchange(l, request, id, answer, answer_len);
     nng_msg_free(request);

@@ -181,6 +181,10 @@
 /* Before a socket is closed, how long late answers to calls that timed out may take to
  * arrive (trust/link_stats.h says why it waits). */
 #define GJ_LINK_CLOSE_DRAIN_MS 1000
+/* A dialer with no connection that finished no connection attempt for this long has
+ * given up and may be replaced (trust/link_stats.h): four times the longest wait
+ * between attempts of any link (peers back off up to 500 ms, clients 200 ms). */
+#define GJ_DIALER_QUIET_MS 2000
 /* Acknowledged posts and voids a coordinator gathers before writing them in one go. */
 #define GJ_ACKS_PER_WRITE 64
 

@@ -64,10 +64,13 @@ static nng_socket link_socket(peer_link *p)
 
 /* nng 1.5.2's dialer can give up for good when a peer closes a connection during the
  * handshake (as one being killed does): the failed connect reads as "closed" and is
- * never retried (fixed in later nng). After calls in a row get no answer, dial again
- * on the same socket: contexts other threads hold on it stay valid, and closing the
- * socket under them would crash inside nng. */
+ * never retried (fixed in later nng). After calls in a row get no answer, each dialer
+ * that has gone quiet is replaced (trust/link_stats.h says why only then), on the same
+ * socket: contexts other threads hold on it stay valid, and closing the socket under
+ * them would crash inside nng. A dialer with a connection open has not given up: the
+ * peer is slow. */
 #define LINK_FAILURES_BEFORE_REDIAL 3
+/* How often a failing link looks at its dialers. */
 #define LINK_REDIAL_MIN_INTERVAL_MS 1000
 
 static void link_no_answer(peer_link *p)
@@ -77,20 +80,16 @@ static void link_no_answer(peer_link *p)
     bool redialed = false;
     int64_t now = gj_mono_ms();
     pthread_mutex_lock(&p->mu);
-    /* A dialer with a connection open has not given up: the peer is slow, and closing
-     * that connection while a late answer arrives can hang nng (trust/link_stats.h). */
-    uint64_t open_pipes = 0;
     int stats_rv = 0, dial_rv = 0;
     bool tried = false;
     if (now - p->reopened_ms >= LINK_REDIAL_MIN_INTERVAL_MS) {
         tried = true;
-        /* Connections open on any of the peer's URLs: then it is only slow. */
-        for (size_t u = 0; u < p->cfg->url_count && stats_rv == 0; u++) {
-            uint64_t pipes = 0;
-            if (nng_dialer_id(p->dialers[u]) > 0 && (stats_rv = gj_link_dialer_pipes(p->dialers[u], &pipes)) == 0)
-                open_pipes += pipes;
-        }
-        for (size_t u = 0; stats_rv == 0 && open_pipes == 0 && u < p->cfg->url_count; u++) {
+        for (size_t u = 0; stats_rv == 0 && dial_rv == 0 && u < p->cfg->url_count; u++) {
+            if (nng_dialer_id(p->dialers[u]) > 0 &&
+                !gj_dialer_gone_quiet(p->dialers[u], &p->dialer_watch[u], now, GJ_DIALER_QUIET_MS, &stats_rv))
+                continue;
+            if (stats_rv != 0)
+                break;
             nng_dialer fresh;
             if ((dial_rv = gj_tls_dial(p->sock, p->cfg->urls[u], p->tls, &fresh)) != 0)
                 break;
@@ -114,8 +113,8 @@ static void link_no_answer(peer_link *p)
         gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; cannot dial again: %s", p->cfg->prefix,
                p->cfg->url, nng_strerror(dial_rv));
     else if (tried)
-        gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers, though %" PRIu64 " connection(s) are open",
-               p->cfg->prefix, p->cfg->url, open_pipes);
+        gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers, though connected or still trying to connect",
+               p->cfg->prefix, p->cfg->url);
 }
 
 peer_link *peers_route(peer_set *ps, const char *region)

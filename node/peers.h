@@ -14,6 +14,7 @@
 #include "config.h"
 #include "credential.h"
 #include "gongji.pb-c.h"
+#include "link_stats.h"
 #include "reasons.h"
 #include "region_watch.h"
 #include "session.h"
@@ -25,6 +26,7 @@ typedef struct peer_link {
     /* One per URL of the peer (cfg->urls), each replaced when a stuck link is dialed
      * again; requests go over whichever has a connection. */
     nng_dialer dialers[GJ_PEER_URLS_MAX];
+    gj_dialer_watch dialer_watch[GJ_PEER_URLS_MAX]; /* whether each has given up */
     nng_tls_config *tls;   /* the node's, for tls+tcp:// links; NULL otherwise */
     bool open;
     _Atomic int failures;  /* calls in a row that got no answer */

@@ -8,6 +8,17 @@ static uint64_t stat_value(nng_stat *parent, const char *name)
     return s != NULL ? nng_stat_value(s) : 0;
 }
 
+/* nng 1.5.2's nng_stat_find_dialer returns the first dialer's statistics whatever the
+ * id asked for (fixed in nng 1.6): look for the dialer's scope by its "id" here. */
+static nng_stat *find_dialer(nng_stat *all, nng_dialer dialer)
+{
+    uint64_t id = (uint64_t)nng_dialer_id(dialer);
+    for (nng_stat *s = nng_stat_child(all); s != NULL; s = nng_stat_next(s))
+        if (strcmp(nng_stat_name(s), "dialer") == 0 && stat_value(s, "id") == id)
+            return s;
+    return NULL;
+}
+
 int gj_link_answers_owed(nng_socket sock, uint64_t *owed)
 {
     nng_stat *all = NULL;
@@ -27,17 +38,41 @@ int gj_link_answers_owed(nng_socket sock, uint64_t *owed)
     return 0;
 }
 
-int gj_link_dialer_pipes(nng_dialer dialer, uint64_t *pipes)
+int gj_link_dialer_activity(nng_dialer dialer, uint64_t *pipes, uint64_t *attempts)
 {
+    /* Every outcome nng counts for a finished connect (nng 1.5.2's dialer statistics). */
+    static const char *const outcomes[] = {"connect", "refused", "disconnect", "canceled", "other",
+                                           "timeout", "proto",   "auth",       "oom",      "reject"};
     nng_stat *all = NULL;
     int rv = nng_stats_get(&all);
     if (rv != 0)
         return rv;
-    nng_stat *d = nng_stat_find_dialer(all, dialer);
-    if (d == NULL)
+    nng_stat *d = find_dialer(all, dialer);
+    if (d == NULL) {
         rv = NNG_ENOENT;
-    else
+    } else {
         *pipes = stat_value(d, "pipes");
+        uint64_t sum = 0;
+        for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
+            sum += stat_value(d, outcomes[i]);
+        *attempts = sum;
+    }
     nng_stats_free(all);
     return rv;
+}
+
+bool gj_dialer_gone_quiet(nng_dialer dialer, gj_dialer_watch *watch, int64_t now_ms, int64_t quiet_ms,
+                          int *stats_rv)
+{
+    uint64_t pipes = 0, attempts = 0;
+    *stats_rv = gj_link_dialer_activity(dialer, &pipes, &attempts);
+    if (*stats_rv != 0)
+        return false;
+    int32_t id = nng_dialer_id(dialer);
+    if (pipes > 0 || watch->dialer_id != id || watch->attempts != attempts) {
+        /* Working, or a new dialer: start watching again from here. */
+        *watch = (gj_dialer_watch){.dialer_id = pipes > 0 ? 0 : id, .attempts = attempts, .since_ms = now_ms};
+        return false;
+    }
+    return now_ms - watch->since_ms >= quiet_ms;
 }

@@ -8,6 +8,7 @@
 #ifndef GJ_LINK_STATS_H
 #define GJ_LINK_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <nng/nng.h>
@@ -16,7 +17,35 @@
  * Returns 0 or an nng error (statistics unavailable). */
 int gj_link_answers_owed(nng_socket sock, uint64_t *owed);
 
-/* Of a dialer: how many connections it has open now. Returns 0 or an nng error. */
-int gj_link_dialer_pipes(nng_dialer dialer, uint64_t *pipes);
+/* Of a dialer: how many connections it has open now, and how many connection attempts
+ * it has finished so far (made, refused, failed, timed out or cancelled). Returns 0 or
+ * an nng error. */
+int gj_link_dialer_activity(nng_dialer dialer, uint64_t *pipes, uint64_t *attempts);
+
+/* Whether a dialer that has given up may be replaced.
+ *
+ * nng 1.5.2's dialer can give up for good when its peer closes a connection during the
+ * handshake: that connect fails as "closed" and is never retried. The cure is a new
+ * dialer and closing the old one, but closing a dialer while its connection handshake
+ * is under way is another fault: when a handshake step completes just as the close
+ * stops it, the next step is dropped without a word, and the half-made connection,
+ * its TLS session and the transport's dialer are never freed (nng later locked a mutex
+ * of such a connection after it had gone, and aborted the process).
+ *
+ * A dialer that still works finishes an attempt at least every reconnect interval (a
+ * refused connect, a failed or a made one), or holds a connection. One that did neither
+ * across looks quiet_ms apart has given up, or waits on a peer that sends nothing:
+ * closing it then races no completion. */
+typedef struct {
+    int32_t dialer_id; /* the dialer looked at; another one starts the watch again */
+    uint64_t attempts; /* what it had finished at the first quiet look */
+    int64_t since_ms;  /* that look, monotonic */
+} gj_dialer_watch;
+
+/* Looks at dialer at now_ms; true when it has been quiet (no connection open, no
+ * attempt finished) for at least quiet_ms of looks. *stats_rv is nng's error when the
+ * statistics could not be read (then false). */
+bool gj_dialer_gone_quiet(nng_dialer dialer, gj_dialer_watch *watch, int64_t now_ms, int64_t quiet_ms,
+                          int *stats_rv);
 
 #endif

@@ -224,7 +224,7 @@ bench_gateway_result bench_gateway_run(int port, const char *pki, int concurrenc
     uint32_t *all = malloc((total ? total : 1) * sizeof *all);
     size_t k = 0;
     for (int i = 0; i < concurrency; i++) {
-        if (all != NULL)
+        if (all != NULL && d[i].n_lat > 0) /* a caller that got nothing in has no array */
             memcpy(all + k, d[i].lat_us, d[i].n_lat * sizeof *all);
         k += d[i].n_lat;
         free(d[i].lat_us);

@@ -194,7 +194,8 @@ static result run(const char *name, const char *url, int scenario, const uint8_t
     uint32_t *all = malloc((total ? total : 1) * sizeof *all);
     size_t k = 0;
     for (int i = 0; i < opt.concurrency; i++) {
-        memcpy(all + k, d[i].lat_us, d[i].n_lat * sizeof *all);
+        if (d[i].n_lat > 0) /* a caller that got nothing in has no array */
+            memcpy(all + k, d[i].lat_us, d[i].n_lat * sizeof *all);
         k += d[i].n_lat;
         free(d[i].lat_us);
     }
