@@ -2,19 +2,16 @@
 
 #include <string.h>
 
-static uint64_t stat_value(nng_stat *parent, const char *name)
+uint64_t gj_stat_value(nng_stat *parent, const char *name)
 {
     nng_stat *s = nng_stat_find(parent, name);
     return s != NULL ? nng_stat_value(s) : 0;
 }
 
-/* nng 1.5.2's nng_stat_find_dialer returns the first dialer's statistics whatever the
- * id asked for (fixed in nng 1.6): look for the dialer's scope by its "id" here. */
-static nng_stat *find_dialer(nng_stat *all, nng_dialer dialer)
+nng_stat *gj_stat_scope(nng_stat *all, const char *kind, int id)
 {
-    uint64_t id = (uint64_t)nng_dialer_id(dialer);
     for (nng_stat *s = nng_stat_child(all); s != NULL; s = nng_stat_next(s))
-        if (strcmp(nng_stat_name(s), "dialer") == 0 && stat_value(s, "id") == id)
+        if (strcmp(nng_stat_name(s), kind) == 0 && gj_stat_value(s, "id") == (uint64_t)id)
             return s;
     return NULL;
 }
@@ -27,9 +24,9 @@ int gj_link_answers_owed(nng_socket sock, uint64_t *owed)
         return rv;
     uint64_t id = (uint64_t)nng_socket_id(sock), sum = 0;
     for (nng_stat *s = nng_stat_child(all); s != NULL; s = nng_stat_next(s)) {
-        if (strcmp(nng_stat_name(s), "pipe") != 0 || stat_value(s, "socket") != id)
+        if (strcmp(nng_stat_name(s), "pipe") != 0 || gj_stat_value(s, "socket") != id)
             continue;
-        uint64_t sent = stat_value(s, "tx_msgs"), answered = stat_value(s, "rx_msgs");
+        uint64_t sent = gj_stat_value(s, "tx_msgs"), answered = gj_stat_value(s, "rx_msgs");
         if (sent > answered)
             sum += sent - answered;
     }
@@ -47,14 +44,14 @@ int gj_link_dialer_activity(nng_dialer dialer, uint64_t *pipes, uint64_t *attemp
     int rv = nng_stats_get(&all);
     if (rv != 0)
         return rv;
-    nng_stat *d = find_dialer(all, dialer);
+    nng_stat *d = gj_stat_scope(all, "dialer", nng_dialer_id(dialer));
     if (d == NULL) {
         rv = NNG_ENOENT;
     } else {
-        *pipes = stat_value(d, "pipes");
+        *pipes = gj_stat_value(d, "pipes");
         uint64_t sum = 0;
         for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
-            sum += stat_value(d, outcomes[i]);
+            sum += gj_stat_value(d, outcomes[i]);
         *attempts = sum;
     }
     nng_stats_free(all);

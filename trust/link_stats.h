@@ -13,6 +13,14 @@
 
 #include <nng/nng.h>
 
+/* In a snapshot from nng_stats_get: the scope of kind ("dialer", "listener", "socket",
+ * "pipe") with this id, or NULL. nng 1.5.2's nng_stat_find_dialer and its kin return the
+ * first scope of the kind whatever the id (fixed in nng 1.6). */
+nng_stat *gj_stat_scope(nng_stat *all, const char *kind, int id);
+
+/* The statistic called name under parent; 0 when there is none. */
+uint64_t gj_stat_value(nng_stat *parent, const char *name);
+
 /* Of a req socket: requests sent on its open connections that have had no answer yet.
  * Returns 0 or an nng error (statistics unavailable). */
 int gj_link_answers_owed(nng_socket sock, uint64_t *owed);

@@ -11,6 +11,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "gj_util.h"
+#include "link_stats.h"
 #include "log.h"
 #include "tls.h"
 
@@ -43,23 +44,17 @@ typedef struct listener_counts {
     uint64_t accepted;
 } listener_counts;
 
-static uint64_t stat_u64(nng_stat *parent, const char *name)
-{
-    nng_stat *s = nng_stat_find(parent, name);
-    return s != NULL ? nng_stat_value(s) : 0;
-}
-
 static int read_counts(nng_listener l, listener_counts *out)
 {
     nng_stat *all = NULL;
     int rv = nng_stats_get(&all);
     if (rv != 0)
         return rv;
-    nng_stat *ls = nng_stat_find_listener(all, l);
+    nng_stat *ls = gj_stat_scope(all, "listener", nng_listener_id(l));
     if (ls == NULL)
         rv = NNG_ENOENT;
     else
-        *out = (listener_counts){stat_u64(ls, "accept")};
+        *out = (listener_counts){gj_stat_value(ls, "accept")};
     nng_stats_free(all);
     return rv;
 }
