@@ -70,20 +70,22 @@ static nng_socket link_socket(peer_link *p)
  * them would crash inside nng. A dialer with a connection open has not given up: the
  * peer is slow. */
 #define LINK_FAILURES_BEFORE_REDIAL 3
-/* How often a failing link looks at its dialers. */
-#define LINK_REDIAL_MIN_INTERVAL_MS 1000
+/* While calls keep failing, how often the dialers are looked at (each look reads nng's
+ * statistics): often enough that one gone quiet is replaced soon after GJ_DIALER_QUIET_MS. */
+#define LINK_LOOK_MIN_INTERVAL_MS 200
+/* How often the log says why a failing link is not dialed again. */
+#define LINK_SAY_MIN_INTERVAL_MS 1000
 
 static void link_no_answer(peer_link *p)
 {
     if (atomic_fetch_add(&p->failures, 1) + 1 < LINK_FAILURES_BEFORE_REDIAL)
         return;
-    bool redialed = false;
+    bool redialed = false, say = false;
     int64_t now = gj_mono_ms();
     pthread_mutex_lock(&p->mu);
     int stats_rv = 0, dial_rv = 0;
-    bool tried = false;
-    if (now - p->reopened_ms >= LINK_REDIAL_MIN_INTERVAL_MS) {
-        tried = true;
+    if (now - p->looked_ms >= LINK_LOOK_MIN_INTERVAL_MS) {
+        p->looked_ms = now;
         for (size_t u = 0; stats_rv == 0 && dial_rv == 0 && u < p->cfg->url_count; u++) {
             if (nng_dialer_id(p->dialers[u]) > 0 &&
                 !gj_dialer_gone_quiet(p->dialers[u], &p->dialer_watch[u], now, GJ_DIALER_QUIET_MS, &stats_rv))
@@ -98,21 +100,24 @@ static void link_no_answer(peer_link *p)
             p->dialers[u] = fresh;
             redialed = true;
         }
-        p->reopened_ms = now;
-        atomic_store(&p->failures, 0);
+        if (redialed)
+            atomic_store(&p->failures, 0);
+        else if (now - p->said_ms >= LINK_SAY_MIN_INTERVAL_MS) {
+            p->said_ms = now;
+            say = true;
+        }
     }
     pthread_mutex_unlock(&p->mu);
-    /* Said at most once a second per link: why the link is, or is not, dialed again. */
     if (redialed)
         gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; dialing again", p->cfg->prefix,
                p->cfg->url);
-    else if (tried && stats_rv != 0)
+    else if (say && stats_rv != 0)
         gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; connection statistics unavailable (%s)",
                p->cfg->prefix, p->cfg->url, nng_strerror(stats_rv));
-    else if (tried && dial_rv != 0)
+    else if (say && dial_rv != 0)
         gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers; cannot dial again: %s", p->cfg->prefix,
                p->cfg->url, nng_strerror(dial_rv));
-    else if (tried)
+    else if (say)
         gj_log(GJ_LOG_WARN, "peer", "prefix=%s url=%s: no answers, though connected or still trying to connect",
                p->cfg->prefix, p->cfg->url);
 }

@@ -30,7 +30,8 @@ typedef struct peer_link {
     nng_tls_config *tls;   /* the node's, for tls+tcp:// links; NULL otherwise */
     bool open;
     _Atomic int failures;  /* calls in a row that got no answer */
-    int64_t reopened_ms;
+    int64_t looked_ms;     /* when the dialers were last looked at (link_no_answer) */
+    int64_t said_ms;       /* when the log last said why the link is not dialed again */
     /* For /metrics: calls made, calls that got no answer, when one last did (wall ms). */
     _Atomic uint64_t calls_total, failures_total;
     _Atomic int64_t answered_unix_ms;

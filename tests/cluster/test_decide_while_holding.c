@@ -131,6 +131,11 @@ static int settle_until_answered(const char *patient, int64_t fen, const char *c
             break;
         sleep_ms(100);
     }
+    if (code != 0) { /* what the nodes were saying meanwhile */
+        fprintf(stderr, "%s not answered: %s %s\n", call_id, client_code_name(code), st->reason);
+        for (size_t i = 0; i < tc.count; i++)
+            tn_print_log_tail(&tc.nodes[i], 12);
+    }
     return code;
 }
 

@@ -173,6 +173,8 @@ static void person_at(const char *region, const char *psn_no, int serial, const 
     int code = op_enroll(c, psn_no, serial, insutype, region, &st);
     if (code == GONGJI__V1__CODE__DEADLINE_EXCEEDED)
         tn_print_stacks(tc_node(&tc, region)); /* a node gone silent */
+    if (code != 0)
+        tn_print_log_tail(tc_node(&tc, region), 12);
     assert_int_equal(code, 0);
     if (fen > 0)
         assert_int_equal(op_credit(c, psn_no, fen, &st), 0);

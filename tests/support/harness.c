@@ -236,6 +236,16 @@ int tn_start(test_node *tn)
     return -1;
 }
 
+void tn_print_log_tail(const test_node *tn, int lines)
+{
+    char cmd[sizeof tn->dir + 120];
+    fprintf(stderr, "node %s (%s), its log ends:\n", tn->region, tn->pid > 0 ? "started" : "stopped");
+    snprintf(cmd, sizeof cmd, "tail -n %d '%s/node.log' 2>/dev/null | cut -c1-300 >&2", lines > 0 ? lines : 10,
+             tn->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no log)\n");
+}
+
 void tn_kill9(test_node *tn)
 {
     if (tn->pid > 0) {

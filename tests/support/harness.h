@@ -29,9 +29,12 @@ typedef struct test_node {
 void tn_init(test_node *tn, const char *region, const char *policy_lines);
 /* Write the config and start the process; wait until Health answers. 0 on success. */
 int tn_start(test_node *tn);
-/* SIGKILL and reap: the crash a power cut would be. */
 /* Print a running node's thread stacks (gdb) to stderr: for a node that went silent. */
 void tn_print_stacks(test_node *tn);
+/* The last lines of the node's log on stderr: what a failing test shows before the
+ * node's directory is removed. */
+void tn_print_log_tail(const test_node *tn, int lines);
+/* SIGKILL and reap: the crash a power cut would be. */
 void tn_kill9(test_node *tn);
 /* SIGTERM and reap; returns the exit status, or -1. */
 int tn_stop(test_node *tn);
