@@ -375,8 +375,11 @@ static cJSON *detail_statement(gateway *g, gw_institution *in, const gw_request 
     }
     if (list_ours(g, in, optins, from, to, &ours, why) != 0)
         goto done;
-    qsort(theirs.rows, theirs.count, sizeof *theirs.rows, by_setl_id);
-    qsort(ours.rows, ours.count, sizeof *ours.rows, by_setl_id);
+    /* An empty side has no array, and qsort may not be handed NULL even for none. */
+    if (theirs.count > 1)
+        qsort(theirs.rows, theirs.count, sizeof *theirs.rows, by_setl_id);
+    if (ours.count > 1)
+        qsort(ours.rows, ours.count, sizeof *ours.rows, by_setl_id);
     unsigned counts[4] = {0};
     unsigned char *result_zip = NULL;
     size_t result_len;

@@ -87,6 +87,18 @@ static int log_changes(const gj_policy *old, const gj_policy *now)
     return changes;
 }
 
+/* By what the file says (prefix and URL text), not by bytes: the structs' padding and the
+ * space past each string's end mean nothing. */
+static bool peers_differ(const node_config *a, const node_config *b)
+{
+    if (a->peer_count != b->peer_count)
+        return true;
+    for (size_t i = 0; i < a->peer_count; i++)
+        if (strcmp(a->peers[i].prefix, b->peers[i].prefix) != 0 || strcmp(a->peers[i].url, b->peers[i].url) != 0)
+            return true;
+    return false;
+}
+
 /* Replaced policies, freed when the node stops (never while a request may hold one). */
 static gj_policy *retired[64];
 static size_t retired_count;
@@ -111,7 +123,7 @@ void node_reload_policy(node *n, const char *config_path)
     }
     /* What only a restart takes: said, not taken. */
     if (strcmp(fresh->listen_url, n->cfg.listen_url) != 0 || strcmp(fresh->data_dir, n->cfg.data_dir) != 0 ||
-        fresh->peer_count != n->cfg.peer_count || memcmp(fresh->peers, n->cfg.peers, sizeof fresh->peers) != 0 ||
+        peers_differ(fresh, &n->cfg) ||
         fresh->workers != n->cfg.workers || fresh->contexts != n->cfg.contexts)
         gj_log(GJ_LOG_WARN, "policy", "reload: [node] or [peers] changed too; those take effect at the next restart");
     const gj_policy *old = node_policy(n);

@@ -258,6 +258,14 @@ def detail_statement(his):
     check("acct_pay differs: 3, gongji's 1.00", by_id.get(ids[2], [""] * 10)[4] == "3"
           and by_id[ids[2]][9] == "1.00", by_id.get(ids[2]))
     check("unknown to gongji: 2", by_id.get(fake, [""] * 10)[4] == "2", by_id.get(fake))
+    # A day gongji settled nothing: every line is the institution's alone.
+    quiet = dict(stmt_begndate="2026-01-02", stmt_enddate="2026-01-02")
+    a = his.call("3202", {"setl_optins": "510100", "file_qury_no": fid, "medfee_sumamt": "0.00",
+                          "fund_pay_sumamt": "0.00", "cash_payamt": "0.00", **quiet})[1]
+    counts = a.get("output", {}).get("gongji_counts", {})
+    check("3202 for a day with no settlements", ok(a) and counts.get("institution_more", 0) == 5
+          and counts.get("balanced", 0) == 0 and counts.get("differ", 0) == 0
+          and counts.get("gongji_more", 0) == 0, a)
     others = [r for r in rows if r[2] not in ids and r[2] != fake]
     check("the rest are gongji's only (1), all this institution's today", others and all(
         r[4] == "1" and r[2].startswith("510100-") and r[3].startswith(his.code) for r in others), others)

@@ -92,6 +92,13 @@ kill -HUP "$pid"
 wait_for '^READY=1$' 4; check "READY after a refused reload" 0 $?
 check "a broken config is refused, the policy kept" 1 "$(grep -c 'policy reload: the config has problems; the policy stays as it was' "$dir/node.log")"
 sed -i '/^live = maybe$/d; /^relations = spouse, parent, child$/d' "$dir/node.ini"
+check "no reload so far said [node] or [peers] changed" 0 "$(grep -c 'take effect at the next restart' "$dir/node.log")"
+# A new peer is taken only by a restart: the reload says so, once.
+printf '[peers]\n43 = tls+tcp://127.0.0.1:9\n' >> "$dir/node.ini"
+kill -HUP "$pid"
+wait_for '^READY=1$' 5; check "READY after a reload that adds a peer" 0 $?
+check "a new peer is said to wait for the restart" 1 "$(grep -c 'take effect at the next restart' "$dir/node.log")"
+sed -i '/^\[peers\]$/d; /^43 = /d' "$dir/node.ini"
 
 kill -TERM "$pid"
 wait "$pid"; rc=$?; pid=
