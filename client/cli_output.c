@@ -114,7 +114,7 @@ const char *cli_enum_text(const ProtobufCEnumDescriptor *desc, int v, char buf[4
         return buf;
     }
     size_t i = 0;
-    for (; ev->name[i] != '\0' && i < 39; i++)
+    for (; i < 39 && ev->name[i] != '\0'; i++)
         buf[i] = (ev->name[i] >= 'A' && ev->name[i] <= 'Z') ? (char)(ev->name[i] - 'A' + 'a')
                                                             : ev->name[i];
     buf[i] = '\0';

@@ -220,6 +220,9 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
     MDB_txn *txn = NULL;
     gj_err err;
 
+    /* Cleared before anything can fail: a caller prints why whatever the failure. */
+    store_upgrade_report scratch, *report = opts && opts->upgrade_report ? opts->upgrade_report : &scratch;
+    memset(report, 0, sizeof *report);
     if (out == NULL || dir == NULL)
         return GJ_ERR_INVAL;
     *out = NULL;
@@ -266,8 +269,6 @@ gj_err store_open(store **out, const char *dir, const store_options *opts)
         goto fail;
 
     unsigned found;
-    store_upgrade_report scratch, *report = opts && opts->upgrade_report ? opts->upgrade_report : &scratch;
-    memset(report, 0, sizeof *report);
     if ((err = read_format(s, &found)) != GJ_OK)
         goto fail;
     bool upgrade = opts && opts->upgrade && found >= STORE_OLDEST_UPGRADABLE && found < STORE_FORMAT_CURRENT;

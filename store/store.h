@@ -44,7 +44,7 @@ typedef struct store_options {
     /* A store of an older format is converted (after a compacted copy of it is written
      * to a new directory inside dir) instead of refused with GJ_ERR_FORMAT. */
     bool upgrade;
-    store_upgrade_report *upgrade_report; /* may be NULL */
+    store_upgrade_report *upgrade_report; /* may be NULL; cleared first, whatever happens */
     uint64_t map_size;   /* 0: GJ_MAP_SIZE_DEFAULT */
     unsigned batch_max;  /* 0: GJ_WRITE_BATCH_MAX; requests per write transaction */
     unsigned queue_max;  /* 0: GJ_WRITE_QUEUE_MAX; pending submissions before GJ_ERR_FULL */

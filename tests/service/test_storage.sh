@@ -48,6 +48,13 @@ check "gongji-load refuses it too" 1 "$(grep -c "in use by process $pid" "$dir/e
 "$admin" upgrade --data-dir "$dir/data" 2>"$dir/err" >/dev/null
 check "and gongji-admin upgrade" 1 "$(grep -c "in use by process $pid" "$dir/err")"
 check "the node still serves" 0 "$(g health >/dev/null; echo $?)"
+# A data.mdb that is not a store at all: refused before anything is read, and said plainly.
+mkdir -m 0700 "$dir/junk" && head -c 65536 /dev/urandom >"$dir/junk/data.mdb" && cp "$dir/junk/data.mdb" "$dir/junk.orig"
+"$admin" upgrade --data-dir "$dir/junk" 2>"$dir/err" >/dev/null; rc=$?
+check "gongji-admin upgrade of a file that is no store fails" 1 "$rc"
+check "... saying it changed nothing, with no reason or copy it did not make" 1 \
+  "$(grep -cxE "gongji-admin: $dir/junk not upgraded \([A-Z_]+\); nothing in it was changed" "$dir/err")"
+check "... and left the file as it was" 0 "$(cmp -s "$dir/junk/data.mdb" "$dir/junk.orig"; echo $?)"
 
 # ---- first answers expire after the retention, and only then ----
 g --call-id old-1 credit --psn-no P1 --amount 10.00 >/dev/null; check "credit old-1" 0 $?
