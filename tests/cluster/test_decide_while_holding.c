@@ -263,33 +263,18 @@ static void *settle_in_background(void *arg)
 
 /* Chengdu writes its decision and dies before the hold's answer reaches it; Nagqu, held
  * still meanwhile, makes the hold (or, killed too, never does). */
-/* Bytes the kernel holds unread on a node's established connections (ss), or -1. */
-static long unread_bytes(const test_node *tn)
-{
-    const char *port = strrchr(tn->url, ':');
-    char cmd[160], line[256];
-    snprintf(cmd, sizeof cmd, "ss -Htn state established '( sport = :%s )' 2>/dev/null", port ? port + 1 : "0");
-    FILE *f = popen(cmd, "r");
-    if (f == NULL)
-        return -1;
-    long sum = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        sum += strtol(line, NULL, 10); /* the first column: Recv-Q */
-    return pclose(f) == 0 ? sum : -1;
-}
-
 static void coordinator_dies_before_the_answer(pending_settle *p, bool sponsor_dies_too)
 {
     test_node *cd = tc_node(&tc, "510100"), *nq = tc_node(&tc, "540600");
     kill(nq->pid, SIGSTOP);
-    long before = unread_bytes(nq);
+    long before = tn_unread_bytes(nq);
     pthread_t t;
     pthread_create(&t, NULL, settle_in_background, p);
     /* The decision is written and the hold waits in Nagqu's socket: seen as bytes
      * Nagqu has not read (at most 10 s; a loaded machine takes longer than the usual
      * tenth of a second to get there). */
     sleep_ms(300);
-    for (int i = 0; i < 200 && before >= 0 && unread_bytes(nq) <= before; i++)
+    for (int i = 0; i < 200 && before >= 0 && tn_unread_bytes(nq) <= before; i++)
         sleep_ms(50);
     if (sponsor_dies_too) {
         tn_kill9(cd);

@@ -138,6 +138,26 @@ static void trust_lines(test_node *tn, char *out, size_t size)
              th_pki_dir());
 }
 
+/* The port of the node's listen URL, as text ("0" if it names none). */
+static const char *tn_port(const test_node *tn)
+{
+    const char *colon = strrchr(tn->url, ':');
+    return colon != NULL ? colon + 1 : "0";
+}
+
+long tn_unread_bytes(const test_node *tn)
+{
+    char cmd[160], line[256];
+    snprintf(cmd, sizeof cmd, "ss -Htn state established '( sport = :%s )' 2>/dev/null", tn_port(tn));
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return -1;
+    long sum = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        sum += strtol(line, NULL, 10); /* the first column: Recv-Q */
+    return pclose(f) == 0 ? sum : -1;
+}
+
 /* A node that runs and does not answer: where its threads are is the finding. */
 void tn_print_stacks(test_node *tn)
 {
@@ -153,10 +173,9 @@ void tn_print_stacks(test_node *tn)
         fprintf(stderr, "(no stacks)\n");
     /* And its sockets: connections the kernel holds that the node never accepted, or
      * requests it never read, show in the queues. */
-    const char *port = strrchr(tn->url, ':');
     char sockets[400];
     snprintf(sockets, sizeof sockets, "echo 'node %s sockets:' >&2; ss -tanpi 2>/dev/null | grep -A1 -E ':%s\\b' >&2",
-             tn->region, port != NULL ? port + 1 : "0");
+             tn->region, tn_port(tn));
     if (system(sockets) != 0)
         fprintf(stderr, "(no sockets)\n");
 }

@@ -31,6 +31,9 @@ void tn_init(test_node *tn, const char *region, const char *policy_lines);
 int tn_start(test_node *tn);
 /* Print a running node's thread stacks (gdb) to stderr: for a node that went silent. */
 void tn_print_stacks(test_node *tn);
+/* Bytes the kernel holds unread on the node's established connections (ss's Recv-Q),
+ * or -1 when ss cannot tell: a stopped node's growing queue shows a request reached it. */
+long tn_unread_bytes(const test_node *tn);
 /* The last lines of the node's log on stderr: what a failing test shows before the
  * node's directory is removed. */
 void tn_print_log_tail(const test_node *tn, int lines);
