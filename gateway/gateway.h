@@ -14,6 +14,7 @@
 #include "client.h"
 #include "config.h"
 #include "credential.h"
+#include "detail.h"
 #include "envelope.h"
 #include "files.h"
 #include "metrics.h"
@@ -101,10 +102,9 @@ bool gw_family_code(const char *infno);
 /* Detail reconciliation with files (reconcile.c): 9101 upload, 3202, 9102 download.
  * An uploaded file is at most GW_UPLOAD_MAX bytes and unpacks to at most
  * GW_DETAIL_TEXT_MAX; one reconciliation compares at most GW_DETAIL_ROWS_MAX
- * settlements on each side. */
+ * settlements on each side (detail.h). */
 #define GW_UPLOAD_MAX (3 * 1024 * 1024)
 #define GW_DETAIL_TEXT_MAX (32 * 1024 * 1024)
-#define GW_DETAIL_ROWS_MAX 200000
 bool gw_file_code(const char *infno);
 cJSON *gw_file_transaction(gateway *g, gw_institution *in, const gw_request *r, gw_file_answer *file,
                            gw_failure *why);

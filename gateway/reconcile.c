@@ -16,47 +16,11 @@
 
 #include <openssl/evp.h>
 
+#include "detail.h"
 #include "gj_util.h"
 #include "gongji.pb-c.h"
 #include "textbuf.h"
 #include "zipfile.h"
-
-/* One line of the institution's file, or one of gongji's settlements. */
-typedef struct detail_row {
-    char setl_id[GJ_SETL_ID_MAX + 1];
-    char mdtrt_id[31];
-    char psn_no[GJ_PSN_NO_MAX + 1];
-    char msgid[GJ_CALL_ID_MAX + 1]; /* gongji's rows */
-    int64_t medfee, fund, acct_pay;
-    bool refund;       /* the institution's refd_setl_flag, or gongji's "revoked" */
-    unsigned line;     /* in the institution's file; 0 for gongji's */
-} detail_row;
-
-typedef struct detail {
-    detail_row *rows;
-    size_t count, room;
-} detail;
-
-static detail_row *detail_add(detail *d, gw_failure *why)
-{
-    if (d->count == d->room) {
-        size_t room = d->room ? d->room * 2 : 256;
-        if (room > GW_DETAIL_ROWS_MAX)
-            room = GW_DETAIL_ROWS_MAX;
-        detail_row *grown = d->count < room ? realloc(d->rows, room * sizeof *grown) : NULL;
-        if (grown == NULL) {
-            gw_fail(why, "RESOURCE_EXHAUSTED", "DETAIL_TOO_LONG",
-                    "a detail reconciliation covers at most %d settlements: reconcile a shorter window",
-                    GW_DETAIL_ROWS_MAX);
-            return NULL;
-        }
-        d->rows = grown;
-        d->room = room;
-    }
-    detail_row *r = &d->rows[d->count++];
-    memset(r, 0, sizeof *r);
-    return r;
-}
 
 static void add_text(cJSON *o, const char *name, const char *value)
 {
@@ -166,79 +130,8 @@ static cJSON *download(gateway *g, gw_institution *in, const gw_request *r, gw_f
     return cJSON_CreateObject();
 }
 
-/* Next tab-separated field of a line (moves *p past it). */
-static char *next_field(char **p)
-{
-    char *start = *p, *tab = start != NULL ? strchr(start, '\t') : NULL;
-    if (tab != NULL) {
-        *tab = '\0';
-        *p = tab + 1;
-    } else {
-        *p = NULL;
-    }
-    return start;
-}
-
-/* The institution's file: setl_id, mdtrt_id, psn_no, medfee_sumamt, fund_pay_sumamt,
- * acct_pay, refd_setl_flag per line (blank lines and a header line are skipped). */
-static int parse_detail(char *text, detail *d, gw_failure *why)
-{
-    if ((unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF)
-        text += 3; /* a byte order mark */
-    unsigned line = 0;
-    for (char *next = text; next != NULL && *next != '\0';) {
-        char *row = next, *nl = strchr(row, '\n');
-        next = nl != NULL ? nl + 1 : NULL;
-        if (nl != NULL)
-            *nl = '\0';
-        line++;
-        size_t n = strlen(row);
-        if (n > 0 && row[n - 1] == '\r')
-            row[--n] = '\0';
-        if (n == 0 || (line == 1 && strncmp(row, "setl_id\t", 8) == 0))
-            continue;
-        char *f[8], *p = row;
-        int k = 0;
-        while (p != NULL && k < 8)
-            f[k++] = next_field(&p);
-        detail_row *r = k == 7 ? detail_add(d, why) : NULL;
-        if (k != 7) {
-            gw_fail(why, "INVALID_ARGUMENT", "DETAIL_INVALID",
-                    "line %u of the detail file has %d tab-separated fields; it needs 7 (setl_id, mdtrt_id, psn_no, "
-                    "medfee_sumamt, fund_pay_sumamt, acct_pay, refd_setl_flag)",
-                    line, k);
-            return -1;
-        }
-        if (r == NULL)
-            return -1;
-        r->line = line;
-        bool ok = gj_strcpy_fit(r->setl_id, sizeof r->setl_id, f[0]) && f[0][0] != '\0' &&
-                  gj_strcpy_fit(r->mdtrt_id, sizeof r->mdtrt_id, f[1]) &&
-                  gj_strcpy_fit(r->psn_no, sizeof r->psn_no, f[2]);
-        if (!ok || !gj_utf8_valid((const unsigned char *)row, strlen(row))) {
-            gw_fail(why, "INVALID_ARGUMENT", "DETAIL_INVALID",
-                    "line %u: setl_id (1..%d), mdtrt_id (..30) or psn_no (..%d) is too long or empty", line,
-                    GJ_SETL_ID_MAX, GJ_PSN_NO_MAX);
-            return -1;
-        }
-        int64_t *money[3] = {&r->medfee, &r->fund, &r->acct_pay};
-        for (int m = 0; m < 3; m++)
-            if (!gj_yuan_parse(f[3 + m], money[m]) || *money[m] < 0 || *money[m] > GJ_AMOUNT_MAX) {
-                gw_fail(why, "INVALID_ARGUMENT", "DETAIL_INVALID", "line %u: '%.20s' is not an amount in yuan", line,
-                        f[3 + m]);
-                return -1;
-            }
-        if (strcmp(f[6], "0") != 0 && strcmp(f[6], "1") != 0) {
-            gw_fail(why, "INVALID_ARGUMENT", "DETAIL_INVALID", "line %u: refd_setl_flag is 0 or 1", line);
-            return -1;
-        }
-        r->refund = f[6][0] == '1';
-    }
-    return 0;
-}
-
 /* gongji's settlements of the institution in the window, every page. */
-static int list_ours(gateway *g, gw_institution *in, const char *region, int32_t from, int32_t to, detail *d,
+static int list_ours(gateway *g, gw_institution *in, const char *region, int32_t from, int32_t to, gw_detail *d,
                      gw_failure *why)
 {
     char token[GJ_SETL_ID_MAX + 1] = "";
@@ -257,7 +150,7 @@ static int list_ours(gateway *g, gw_institution *in, const char *region, int32_t
             return -1;
         for (size_t i = 0; i < a->n_settlements; i++) {
             const Gongji__V1__InstitutionSettlement *s = a->settlements[i];
-            detail_row *r = detail_add(d, why);
+            gw_detail_row *r = gw_detail_add(d, why);
             if (r == NULL) {
                 gongji__v1__institution_settlements_reply__free_unpacked(a, NULL);
                 return -1;
@@ -276,62 +169,6 @@ static int list_ours(gateway *g, gw_institution *in, const char *region, int32_t
     }
     gw_fail(why, "RESOURCE_EXHAUSTED", "DETAIL_TOO_LONG", "the node's pages did not end");
     return -1;
-}
-
-static int by_setl_id(const void *a, const void *b)
-{
-    const detail_row *x = a, *y = b;
-    int c = strcmp(x->setl_id, y->setl_id);
-    return c != 0 ? c : (int)x->refund - (int)y->refund;
-}
-
-/* stmt_rslt of each line: 0 对平, 1 中心多 (gongji only), 2 医药机构多 (the institution
- * only), 3 数据不一致. counts[k] counts the lines of result k. */
-static int write_result(const detail *theirs, const detail *ours, text_buf *out, unsigned counts[4])
-{
-    size_t i = 0, k = 0;
-    char a[32], b[32], c[32];
-    while (i < theirs->count || k < ours->count) {
-        const detail_row *t = i < theirs->count ? &theirs->rows[i] : NULL;
-        const detail_row *o = k < ours->count ? &ours->rows[k] : NULL;
-        int order = t == NULL ? 1 : o == NULL ? -1 : strcmp(t->setl_id, o->setl_id);
-        const char *memo;
-        int result;
-        bool refunded = order <= 0 ? t->refund : o->refund;
-        if (order < 0) {
-            result = 2, memo = "not a settlement of this institution in gongji for the window";
-        } else if (order > 0) {
-            result = 1, memo = o->refund ? "settled in gongji, revoked since; missing from the file"
-                                         : "settled in gongji; missing from the file";
-        } else {
-            /* A revoked settlement may be listed twice (the payment, then its refund). */
-            const detail_row *refund = i + 1 < theirs->count && !strcmp(theirs->rows[i + 1].setl_id, t->setl_id)
-                                           ? &theirs->rows[i + 1] : NULL;
-            bool they_refunded = refunded = t->refund || (refund != NULL && refund->refund);
-            if (strcmp(t->psn_no, o->psn_no) != 0)
-                result = 3, memo = "psn_no differs";
-            else if (they_refunded != o->refund)
-                result = 3, memo = o->refund ? "revoked in gongji, not refunded in the file"
-                                             : "refunded in the file, standing in gongji";
-            else if (t->acct_pay != o->acct_pay)
-                result = 3, memo = "acct_pay differs (gongji's is in the last column)";
-            else
-                result = 0, memo = "";
-            if (refund != NULL && refund->refund && !t->refund)
-                i++; /* the refund line is answered with its payment */
-        }
-        const detail_row *who = order <= 0 ? t : o;
-        text_addf(out, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", who->psn_no, order <= 0 ? t->mdtrt_id : "",
-                          who->setl_id, order >= 0 ? o->msgid : "", result, (int)refunded, memo,
-                          gj_yuan_format(order <= 0 ? t->medfee : 0, a), gj_yuan_format(order <= 0 ? t->fund : 0, b),
-                          gj_yuan_format(order >= 0 ? o->acct_pay : 0, c));
-        counts[result]++;
-        if (order <= 0)
-            i++;
-        if (order >= 0)
-            k++;
-    }
-    return out->oom ? -1 : 0;
 }
 
 /* 3202: compare the uploaded file with gongji's settlements; keep the result file. */
@@ -363,10 +200,10 @@ static cJSON *detail_statement(gateway *g, gw_institution *in, const gw_request 
     free(zip);
     if (rc != 0)
         return NULL;
-    detail theirs = {0}, ours = {0};
+    gw_detail theirs = {0}, ours = {0};
     text_buf res = {0};
     cJSON *out = NULL;
-    if (parse_detail(text, &theirs, why) != 0)
+    if (gw_detail_parse(text, &theirs, why) != 0)
         goto done;
     if (count_text[0] != '\0' && strtoull(count_text, NULL, 10) != theirs.count) {
         gw_fail(why, "INVALID_ARGUMENT", "DETAIL_INVALID", "fixmedins_setl_cnt is %s; the file has %zu lines",
@@ -375,15 +212,10 @@ static cJSON *detail_statement(gateway *g, gw_institution *in, const gw_request 
     }
     if (list_ours(g, in, optins, from, to, &ours, why) != 0)
         goto done;
-    /* An empty side has no array, and qsort may not be handed NULL even for none. */
-    if (theirs.count > 1)
-        qsort(theirs.rows, theirs.count, sizeof *theirs.rows, by_setl_id);
-    if (ours.count > 1)
-        qsort(ours.rows, ours.count, sizeof *ours.rows, by_setl_id);
-    unsigned counts[4] = {0};
+    unsigned counts[GW_DETAIL_RESULTS] = {0};
     unsigned char *result_zip = NULL;
     size_t result_len;
-    if (write_result(&theirs, &ours, &res, counts) != 0) {
+    if (gw_detail_compare(&theirs, &ours, &res, counts) != 0) {
         gw_fail(why, "RESOURCE_EXHAUSTED", "OUT_OF_MEMORY", "cannot write the result");
         goto done;
     }
@@ -402,13 +234,13 @@ static cJSON *detail_statement(gateway *g, gw_institution *in, const gw_request 
     add_text(f, "filename", result_name);
     add_text(f, "dld_endtime", until);
     cJSON *s = cJSON_AddObjectToObject(out, "gongji_counts");
-    const char *names[4] = {"balanced", "gongji_more", "institution_more", "differ"};
-    for (int k = 0; k < 4; k++)
+    const char *names[GW_DETAIL_RESULTS] = {"balanced", "gongji_more", "institution_more", "differ"};
+    for (int k = 0; k < GW_DETAIL_RESULTS; k++)
         cJSON_AddNumberToObject(s, names[k], counts[k]);
 done:
     free(text);
-    free(theirs.rows);
-    free(ours.rows);
+    gw_detail_free(&theirs);
+    gw_detail_free(&ours);
     free(res.s);
     return out;
 }
