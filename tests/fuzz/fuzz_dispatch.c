@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "authn.h"
@@ -38,9 +39,17 @@ static node fuzz_node;
 
 static void setup_once(void)
 {
-    static char dir[] = "/tmp/gongji-fuzz-XXXXXX";
-    if (mkdtemp(dir) == NULL)
+    /* The store's directory: GONGJI_FUZZ_DIR when given (the suite's seed replay removes
+     * it afterwards), else a new one under /tmp. */
+    static char dir[4096] = "/tmp/gongji-fuzz-XXXXXX";
+    const char *given = getenv("GONGJI_FUZZ_DIR");
+    if (given != NULL) {
+        snprintf(dir, sizeof dir, "%s", given);
+        if (mkdir(dir, 0700) != 0)
+            abort();
+    } else if (mkdtemp(dir) == NULL) {
         abort();
+    }
     gj_log_open(NULL, GJ_LOG_ERROR, "510100"); /* a line per call would slow the fuzzer */
     node_config_defaults(&fuzz_node.cfg);
     methods_install(&fuzz_node);
