@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <semaphore.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +310,23 @@ static bool parse_listen(const char *url, bool *tls, struct sockaddr_in *addr)
     return true;
 }
 
+/* libmicrohttpd's own messages (a TLS handshake a client broke off, a connection it
+ * could not take) into the gateway's log, one line each, digit runs masked like any
+ * text a client chose, instead of bare lines on stderr. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512], masked[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    for (char *c = line; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == ' ')
+        line[--n] = '\0';
+    gj_log(GJ_LOG_WARN, "http", "%s", gj_mask_digit_runs(line, masked, sizeof masked, GJ_LOG_DIGIT_RUN_MASKED));
+}
+
 int gw_http_start(gw_http **out, gateway *g, char *err, size_t err_size)
 {
     gw_http *h = calloc(1, sizeof *h);
@@ -352,7 +370,7 @@ int gw_http_start(gw_http **out, gateway *g, char *err, size_t err_size)
         }
     }
     h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)GW_CONNECTION_STACK, MHD_OPTION_CONNECTION_LIMIT, g->cfg.connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)GW_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         h, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, h->key_pem,

@@ -124,6 +124,11 @@ done
 export GW_HTTPS_URL=https://127.0.0.1:$gws_port GW_URL=$gw_url GW_DIR=$dir CD_PROBES=http://127.0.0.1:$probe_port CD_URL=$cd_url NQ_URL=$nq_url CLI=$cli CA=$ca CRL=$crl
 python3 "$here/test_gateway.py"
 rc=$?
+# The client that did not trust the CA broke its handshake off: libmicrohttpd's word on it
+# is a line of the gateway's log, not bare text on its stderr.
+if ! grep -q ' http ' "$dir/gateway-https.log"; then
+  echo "FAIL no http line about the broken handshake in gateway-https.log:"; tail -5 "$dir/gateway-https.log"; rc=1
+fi
 # The same with curl (deploy/his-curl.sh, which docs/his.md shows): GW-P1 has 30.00.
 his=$here/../../deploy/his-curl.sh
 curl_check() { # NAME PATTERN ANSWER
