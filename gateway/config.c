@@ -78,6 +78,10 @@ static int on_gateway_key(load_state *st, const char *key, const char *value)
         if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0)
             FAIL("log_format must be text or json");
         c->log_json = strcmp(value, "json") == 0;
+    } else if (!strcmp(key, "insecure_plaintext")) {
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+            FAIL("insecure_plaintext must be yes or no");
+        c->insecure_plaintext = strcmp(value, "yes") == 0;
     } else if (!strcmp(key, "log_level")) {
         if ((c->log_level = gj_log_level_parse(value)) < 0)
             FAIL("log_level must be debug, info, warn or error");
@@ -163,6 +167,13 @@ int gw_config_load(gw_config *cfg, const char *path, char *err, size_t err_size)
     }
     if (strncmp(cfg->listen, "https://", 8) == 0 && cfg->tls_cert[0] == '\0') {
         snprintf(err, err_size, "%s: an https:// listen needs tls_cert", path);
+        return -1;
+    }
+    if (strncmp(cfg->listen, "http://", 7) == 0 && !cfg->insecure_plaintext) {
+        snprintf(err, err_size,
+                 "%s: listen %.200s would answer HIS in clear text (person numbers, amounts): use https:// with "
+                 "tls_cert, or say insecure_plaintext = yes where the network itself is closed",
+                 path, cfg->listen);
         return -1;
     }
     if (strncmp(cfg->node, "tls+tcp://", 10) == 0 && cfg->tls_ca[0] == '\0') {

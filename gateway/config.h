@@ -1,6 +1,7 @@
 /* gongji-gateway's configuration: an INI file (deploy/cluster/gateway.ini is an example).
  *
- *   [gateway]  listen (http:// or https://), tls_cert / tls_key (https), node (the node
+ *   [gateway]  listen (https://, or http:// with insecure_plaintext = yes), tls_cert /
+ *              tls_key (https), node (the node
  *              it calls, tls+tcp://), tls_ca, tls_crl (the federation's, for that link),
  *              region (names the gateway in inf_refmsgid), workers, connections,
  *              call_timeout_ms, clock_skew_s, nonces, files, files_mb, file_ttl_s,
@@ -43,6 +44,9 @@ typedef struct gw_config {
     char log_file[512];
     int log_level;
     bool log_json;  /* log_format = json */
+    /* listen http:// is taken only with this: HIS requests and answers (person numbers,
+     * amounts) would cross the network unencrypted, which only a closed network allows. */
+    bool insecure_plaintext;
     unsigned workers;          /* requests answered at once (each calls the node for its own) */
     unsigned connections;      /* open HTTP connections at most; past it new ones are refused */
     unsigned call_timeout_ms;  /* one call to the node */

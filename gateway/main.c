@@ -1,6 +1,7 @@
 /* gongji-gateway: the national HTTP/JSON interface for hospital and pharmacy systems,
  * in front of a gongji node. docs/his.md is the HIS developer's page. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ static void usage(FILE *f)
             "(or HTTPS client certificate) proves. GET /metrics, /healthz and /readyz.\n"
             "\n"
             "  --config FILE   the gateway's INI file (deploy/gateway/chengdu-gateway.ini is an example)\n"
+            "  --check         read the config, say what is wrong with it (exit 2) or that it is fine\n"
+            "                  (exit 0), and stop; nothing is opened or listened on\n"
             "  --help          this text\n"
             "  --version       the version\n"
             "\n"
@@ -31,6 +34,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *config = NULL;
+    bool check_only = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -38,6 +42,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--version")) {
             printf("gongji-gateway %s\n", GONGJI_VERSION);
             return 0;
+        } else if (!strcmp(argv[i], "--check")) {
+            check_only = true;
         } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
             config = argv[++i];
         } else {
@@ -55,6 +61,12 @@ int main(int argc, char **argv)
     if (gw_config_load(&g.cfg, config, err, sizeof err) != 0) {
         fprintf(stderr, "gongji-gateway: %s\n", err);
         return 2;
+    }
+    if (check_only) {
+        printf("gongji-gateway: %s is fine: listen %s, node %s, %zu institutions and platforms%s\n", config,
+               g.cfg.listen, g.cfg.node, g.cfg.institution_count,
+               g.cfg.insecure_plaintext ? "; insecure_plaintext = yes: HIS traffic unencrypted" : "");
+        return 0;
     }
     gj_log_set_json(g.cfg.log_json);
     if (gj_log_open(g.cfg.log_file[0] ? g.cfg.log_file : NULL, g.cfg.log_level, g.cfg.region) != 0)
@@ -80,6 +92,9 @@ int main(int argc, char **argv)
     } else {
         gj_log(GJ_LOG_INFO, "start", "listen=%s node=%s institutions=%zu workers=%u", g.cfg.listen, g.cfg.node,
                g.institution_count, g.cfg.workers);
+        if (strncmp(g.cfg.listen, "http://", 7) == 0)
+            gj_log(GJ_LOG_WARN, "start",
+                   "insecure_plaintext = yes: HIS requests and answers cross the network unencrypted on %s", g.cfg.listen);
         for (;;) {
             int sig = 0;
             sigwait(&signals, &sig);

@@ -32,7 +32,7 @@ void gw_metrics_record(gw_metrics *m, const char *infno, const char *status, int
 }
 
 
-char *gw_metrics_render(gw_metrics *m, unsigned in_flight, unsigned workers)
+char *gw_metrics_render(gw_metrics *m, unsigned in_flight, unsigned workers, bool plaintext)
 {
     text_buf t = {0};
     text_addf(&t, "# HELP gongji_gateway_requests_total HIS requests answered, by transaction and status.\n"
@@ -75,6 +75,8 @@ char *gw_metrics_render(gw_metrics *m, unsigned in_flight, unsigned workers)
             "# TYPE gongji_gateway_in_flight gauge\ngongji_gateway_in_flight %u\n", in_flight);
     text_addf(&t, "# HELP gongji_gateway_workers Requests that may be answered at once (workers).\n"
             "# TYPE gongji_gateway_workers gauge\ngongji_gateway_workers %u\n", workers);
+    text_addf(&t, "# HELP gongji_gateway_insecure_plaintext 1 when HIS traffic is served over plain HTTP (insecure_plaintext = yes).\n"
+            "# TYPE gongji_gateway_insecure_plaintext gauge\ngongji_gateway_insecure_plaintext %d\n", plaintext ? 1 : 0);
     if (t.oom || t.s == NULL) {
         free(t.s);
         return NULL;

@@ -4,6 +4,7 @@
 #define GW_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define GW_TX_SLOTS 6       /* 9001 1101 2207 2208 2601, and any other */
@@ -23,6 +24,6 @@ typedef struct gw_metrics {
 void gw_metrics_record(gw_metrics *m, const char *infno, const char *status, int64_t took_us);
 /* The /metrics text (malloc'd), with the requests being answered now and the most
  * that may be. */
-char *gw_metrics_render(gw_metrics *m, unsigned in_flight, unsigned workers);
+char *gw_metrics_render(gw_metrics *m, unsigned in_flight, unsigned workers, bool plaintext);
 
 #endif

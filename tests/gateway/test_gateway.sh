@@ -63,6 +63,7 @@ done
 cat > "$dir/gateway.ini" <<INI
 [gateway]
 listen = http://127.0.0.1:$gw_port
+insecure_plaintext = yes
 node = $cd_url
 tls_ca = $ca
 tls_crl = $crl
@@ -89,7 +90,8 @@ credential = $dir/pki/institution-H43010000001.pem
 INI
 # The same over HTTPS, with a certificate of the federation CA (here Chengdu's node's).
 sed -e "s|^listen = .*|listen = https://127.0.0.1:$gws_port\ntls_cert = $dir/pki/node-510100.pem|" \
-    -e "s|^log_file = .*|log_file = $dir/gateway-https.log|" "$dir/gateway.ini" > "$dir/gateway-https.ini"
+    -e "s|^log_file = .*|log_file = $dir/gateway-https.log|" -e '/^insecure_plaintext = /d' "$dir/gateway.ini" \
+    > "$dir/gateway-https.ini"
 "$gateway_bin" --config "$dir/gateway-https.ini" & pids+=($!)
 # A config the gateway must refuse at start, each with the reason in one line.
 refuse_config() { # NAME EXPECTED-EXIT PATTERN: $dir/bad.ini
@@ -108,6 +110,13 @@ sed -e 's/^workers = 4$/wokers = 4/' "$dir/gateway.ini" > "$dir/bad.ini"
 refuse_config "unknown key" 2 "unknown key 'wokers'"
 sed -e '/^node = /d' "$dir/gateway.ini" > "$dir/bad.ini"
 refuse_config "no node" 2 "needs listen, node and region"
+# Plain HTTP only when the config says so.
+sed -e '/^insecure_plaintext = /d' "$dir/gateway.ini" > "$dir/bad.ini"
+refuse_config "http:// without insecure_plaintext" 2 "would answer HIS in clear text"
+if "$gateway_bin" --config "$dir/bad.ini" --check >/dev/null 2>&1; then echo "FAIL --check took http:// without insecure_plaintext"; config_failed=1; fi
+if ! "$gateway_bin" --config "$dir/gateway-https.ini" --check | grep -q 'is fine'; then
+  echo "FAIL --check of the HTTPS config"; config_failed=1
+fi
 # An institution given another institution's credential is refused: the node would
 # see the other one.
 sed -e "s|institution-H51010000001.pem|institution-H43010000001.pem|" -e "s|^log_file = .*|log_file = $dir/bad.log|" \
@@ -124,6 +133,15 @@ done
 export GW_HTTPS_URL=https://127.0.0.1:$gws_port GW_URL=$gw_url GW_DIR=$dir CD_PROBES=http://127.0.0.1:$probe_port CD_URL=$cd_url NQ_URL=$nq_url CLI=$cli CA=$ca CRL=$crl
 python3 "$here/test_gateway.py"
 rc=$?
+# Plain HTTP is said at start and in /metrics; HTTPS is not.
+if [ "$(grep -c 'WARN .*insecure_plaintext = yes: HIS requests and answers cross the network unencrypted' "$dir/gateway.log")" != 1 ] ||
+   grep -q 'unencrypted' "$dir/gateway-https.log"; then
+  echo "FAIL the plaintext warning: once in gateway.log, never in gateway-https.log"; rc=1
+fi
+if ! curl -sf "$gw_url/metrics" | grep -qx 'gongji_gateway_insecure_plaintext 1' ||
+   ! curl -sfk "https://127.0.0.1:$gws_port/metrics" | grep -qx 'gongji_gateway_insecure_plaintext 0'; then
+  echo "FAIL gongji_gateway_insecure_plaintext: 1 over http, 0 over https"; rc=1
+fi
 # The client that did not trust the CA broke its handshake off: libmicrohttpd's word on it
 # is a line of the gateway's log, not bare text on its stderr.
 if ! grep -q ' http ' "$dir/gateway-https.log"; then
