@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gateway.h"
 #include "http.h"
@@ -22,8 +23,9 @@ static void usage(FILE *f)
             "(or HTTPS client certificate) proves. GET /metrics, /healthz and /readyz.\n"
             "\n"
             "  --config FILE   the gateway's INI file (deploy/gateway/chengdu-gateway.ini is an example)\n"
-            "  --check         read the config, say what is wrong with it (exit 2) or that it is fine\n"
-            "                  (exit 0), and stop; nothing is opened or listened on\n"
+            "  --check         read the config and each credential in it, say what is wrong (exit 2:\n"
+            "                  the config; 1: a credential or certificate) or that it is fine (exit 0),\n"
+            "                  and stop; nothing is dialled or listened on\n"
             "  --help          this text\n"
             "  --version       the version\n"
             "\n"
@@ -63,10 +65,22 @@ int main(int argc, char **argv)
         return 2;
     }
     if (check_only) {
-        printf("gongji-gateway: %s is fine: listen %s, node %s, %zu institutions and platforms%s\n", config,
-               g.cfg.listen, g.cfg.node, g.cfg.institution_count,
-               g.cfg.insecure_plaintext ? "; insecure_plaintext = yes: HIS traffic unencrypted" : "");
-        return 0;
+        /* What a start would refuse too: each credential (from the CA, not revoked, the
+         * institution it is given to) and the HTTPS certificate. Nothing is dialled. */
+        int rc = gw_institutions_open(&g, err, sizeof err) != 0 ? 1 : 0;
+        if (rc == 0 && strncmp(g.cfg.listen, "https://", 8) == 0 &&
+            (access(g.cfg.tls_cert, R_OK) != 0 || (g.cfg.tls_key[0] && access(g.cfg.tls_key, R_OK) != 0))) {
+            snprintf(err, sizeof err, "https: cannot read %s", access(g.cfg.tls_cert, R_OK) != 0 ? g.cfg.tls_cert : g.cfg.tls_key);
+            rc = 1;
+        }
+        if (rc != 0)
+            fprintf(stderr, "gongji-gateway: %s\n", err);
+        else
+            printf("gongji-gateway: %s is fine: listen %s, node %s, %zu institutions and platforms%s\n", config,
+                   g.cfg.listen, g.cfg.node, g.cfg.institution_count,
+                   g.cfg.insecure_plaintext ? "; insecure_plaintext = yes: HIS traffic unencrypted" : "");
+        gw_institutions_close(&g);
+        return rc;
     }
     gj_log_set_json(g.cfg.log_json);
     if (gj_log_open(g.cfg.log_file[0] ? g.cfg.log_file : NULL, g.cfg.log_level, g.cfg.region) != 0)

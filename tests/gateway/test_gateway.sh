@@ -122,6 +122,10 @@ fi
 sed -e "s|institution-H51010000001.pem|institution-H43010000001.pem|" -e "s|^log_file = .*|log_file = $dir/bad.log|" \
   "$dir/gateway.ini" > "$dir/bad.ini"
 refuse_config "another institution's credential" 1 "is INSTITUTION H43010000001, not INSTITUTION H51010000001"
+"$gateway_bin" --config "$dir/bad.ini" --check >/dev/null 2>"$dir/check.err"; check_rc=$?
+if [ "$check_rc" != 1 ] || ! grep -q "is INSTITUTION H43010000001, not INSTITUTION H51010000001" "$dir/check.err"; then
+  echo "FAIL --check of another institution's credential: exit $check_rc, $(cat "$dir/check.err")"; config_failed=1
+fi
 
 "$gateway_bin" --config "$dir/gateway.ini" & pids+=($!)
 gw_url=http://127.0.0.1:$gw_port
