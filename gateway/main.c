@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "gateway.h"
 #include "http.h"
 #include "log.h"
@@ -30,6 +32,7 @@ static void usage(FILE *f)
             "  --version       the version\n"
             "\n"
             "SIGTERM or SIGINT: finish the requests being answered and stop. SIGHUP: reopen the log file.\n"
+            "Under systemd (deploy/gongji-gateway@.service, Type=notify) it says READY once it listens.\n"
             "docs/his.md: every transaction, its fields, errors, and curl commands.\n");
 }
 
@@ -109,13 +112,20 @@ int main(int argc, char **argv)
         if (strncmp(g.cfg.listen, "http://", 7) == 0)
             gj_log(GJ_LOG_WARN, "start",
                    "insecure_plaintext = yes: HIS requests and answers cross the network unencrypted on %s", g.cfg.listen);
+        /* systemd (Type=notify): ready once it listens; no-ops without NOTIFY_SOCKET. */
+        sd_notifyf(0, "READY=1\nSTATUS=serving HIS for region %s at %s\nMAINPID=%ld", g.cfg.region, g.cfg.listen,
+                   (long)getpid());
         for (;;) {
             int sig = 0;
             sigwait(&signals, &sig);
             if (sig == SIGHUP) {
+                sd_notify(0, "RELOADING=1");
                 gj_log_reopen();
+                gj_log(GJ_LOG_INFO, "log", "SIGHUP: log file opened again");
+                sd_notify(0, "READY=1");
                 continue;
             }
+            sd_notify(0, "STOPPING=1\nSTATUS=stopping: answering the requests in hand");
             gj_log(GJ_LOG_INFO, "stop", "signal=%d served=%lu refused=%lu", sig, atomic_load(&g.served),
                    atomic_load(&g.refused));
             break;

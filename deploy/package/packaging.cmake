@@ -25,7 +25,8 @@ endforeach()
 add_custom_target(man_pages ALL DEPENDS ${GONGJI_MAN_PAGES})
 install(FILES ${GONGJI_MAN_PAGES} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 
-install(FILES ${PROJECT_SOURCE_DIR}/deploy/gongji-node@.service DESTINATION /lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/gongji-node@.service ${PROJECT_SOURCE_DIR}/deploy/gongji-gateway@.service
+  DESTINATION /lib/systemd/system)
 install(FILES ${PKG_DIR}/gongji.sysusers DESTINATION lib/sysusers.d RENAME gongji.conf)
 install(FILES ${PKG_DIR}/gongji.tmpfiles DESTINATION lib/tmpfiles.d RENAME gongji.conf)
 
