@@ -169,7 +169,7 @@ int gw_config_load(gw_config *cfg, const char *path, char *err, size_t err_size)
         snprintf(err, err_size, "%s: an https:// listen needs tls_cert", path);
         return -1;
     }
-    if (strncmp(cfg->listen, "http://", 7) == 0 && !cfg->insecure_plaintext) {
+    if (gw_listen_plain(cfg) && !cfg->insecure_plaintext) {
         snprintf(err, err_size,
                  "%s: listen %.200s would answer HIS in clear text (person numbers, amounts): use https:// with "
                  "tls_cert, or say insecure_plaintext = yes where the network itself is closed",
@@ -193,4 +193,9 @@ int gw_config_load(gw_config *cfg, const char *path, char *err, size_t err_size)
             }
     }
     return 0;
+}
+
+bool gw_listen_plain(const gw_config *cfg)
+{
+    return strncmp(cfg->listen, "http://", 7) == 0;
 }

@@ -62,4 +62,7 @@ typedef struct gw_config {
 /* Defaults, then path on top. -1 with one line naming the file, line and problem. */
 int gw_config_load(gw_config *cfg, const char *path, char *err, size_t err_size);
 
+/* True when the gateway serves HIS over plain http:// (insecure_plaintext = yes). */
+bool gw_listen_plain(const gw_config *cfg);
+
 #endif

@@ -163,7 +163,7 @@ static enum MHD_Result on_get(gw_http *h, struct MHD_Connection *conn, const cha
     }
     if (strcmp(url, "/metrics") == 0) {
         char *text = gw_metrics_render(&h->g->metrics, atomic_load(&h->in_flight), h->g->cfg.workers,
-                                       strncmp(h->g->cfg.listen, "http://", 7) == 0);
+                                       gw_listen_plain(&h->g->cfg));
         if (text == NULL)
             return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n", false);
         return send_text(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, true);

@@ -71,9 +71,13 @@ int main(int argc, char **argv)
         /* What a start would refuse too: each credential (from the CA, not revoked, the
          * institution it is given to) and the HTTPS certificate. Nothing is dialled. */
         int rc = gw_institutions_open(&g, err, sizeof err) != 0 ? 1 : 0;
-        if (rc == 0 && strncmp(g.cfg.listen, "https://", 8) == 0 &&
-            (access(g.cfg.tls_cert, R_OK) != 0 || (g.cfg.tls_key[0] && access(g.cfg.tls_key, R_OK) != 0))) {
-            snprintf(err, sizeof err, "https: cannot read %s", access(g.cfg.tls_cert, R_OK) != 0 ? g.cfg.tls_cert : g.cfg.tls_key);
+        const char *unreadable = NULL;
+        if (strncmp(g.cfg.listen, "https://", 8) == 0)
+            unreadable = access(g.cfg.tls_cert, R_OK) != 0                          ? g.cfg.tls_cert
+                         : g.cfg.tls_key[0] && access(g.cfg.tls_key, R_OK) != 0 ? g.cfg.tls_key
+                                                                                 : NULL;
+        if (rc == 0 && unreadable != NULL) {
+            snprintf(err, sizeof err, "https: cannot read %s", unreadable);
             rc = 1;
         }
         if (rc != 0)
@@ -109,7 +113,7 @@ int main(int argc, char **argv)
     } else {
         gj_log(GJ_LOG_INFO, "start", "listen=%s node=%s institutions=%zu workers=%u", g.cfg.listen, g.cfg.node,
                g.institution_count, g.cfg.workers);
-        if (strncmp(g.cfg.listen, "http://", 7) == 0)
+        if (gw_listen_plain(&g.cfg))
             gj_log(GJ_LOG_WARN, "start",
                    "insecure_plaintext = yes: HIS requests and answers cross the network unencrypted on %s", g.cfg.listen);
         /* systemd (Type=notify): ready once it listens; no-ops without NOTIFY_SOCKET. */
